@@ -1,0 +1,192 @@
+//! The [`Provider`] and [`ResourceClient`] traits and their request types.
+//!
+//! # Contract
+//! - Attributes given to a provider use the schema's names. Desired attributes
+//!   (`config`, `desired`) hold no [`Value::Unknown`] and no [`Value::SensitiveHash`]: the
+//!   engine resolves every reference first. Sensitive values arrive wrapped in
+//!   [`Value::Sensitive`]; read them with [`Value::expose`] or the [`Attrs`] accessors.
+//! - Prior attributes (`state`, `prior`) come from cairn's state: sensitive ones are only
+//!   hashes. Use them for identifiers, never to resend a secret.
+//! - A returned [`Attrs`] is the resource's full attributes after the call: the inputs as
+//!   applied plus everything computed, including `id`. [`ResourceClient::read`] may leave
+//!   out attributes it cannot observe (e.g. a password): the engine keeps the prior value.
+//! - Objects are tagged with [`ResourceIdentity::tags`] wherever the API allows tags, so
+//!   [`ResourceClient::find`] can adopt an object whose create was interrupted.
+//! - Waits honour `timeout` and report through `progress`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{Attrs, Progress, ProviderError, ProviderSchema, Value};
+
+/// Where a resource belongs: the stack, the environment and its address in the stack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceIdentity {
+    pub stack: String,
+    pub env: String,
+    /// `TYPE.NAME`, e.g. `aws_eks_cluster.main`.
+    pub address: String,
+}
+
+impl ResourceIdentity {
+    /// The tags cairn puts on every object it creates: `cairn:stack`, `cairn:env`,
+    /// `cairn:address`.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("cairn:stack".to_owned(), self.stack.clone()),
+            ("cairn:env".to_owned(), self.env.clone()),
+            ("cairn:address".to_owned(), self.address.clone()),
+        ])
+    }
+
+    /// The resource type: the part of the address before the first dot.
+    pub fn resource_type(&self) -> &str {
+        self.address.split_once('.').map_or(self.address.as_str(), |(t, _)| t)
+    }
+}
+
+/// A provider before configuration: everything here works offline.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The name used in stack files (`[providers.aws]`) and as the prefix of its resource
+    /// types (`aws_vpc`).
+    fn name(&self) -> &'static str;
+
+    /// The provider's published schema. Called once; the engine caches it.
+    fn schema(&self) -> ProviderSchema;
+
+    /// Plan-time refinement of one resource's change, beyond what the schema says.
+    /// The default adds nothing. Must not do I/O: plans run offline.
+    fn plan(&self, _request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        Ok(PlanAdjustments::default())
+    }
+
+    /// Builds a client from the `[providers.NAME]` block, resolved. The engine calls this
+    /// once per run, as soon as every value in the block is known, which for a block that
+    /// references a resource (e.g. the Kubernetes provider pointing at an EKS cluster) is
+    /// in the middle of an apply, after that resource exists.
+    async fn configure(
+        &self,
+        request: ConfigureRequest,
+    ) -> Result<Arc<dyn ResourceClient>, ProviderError>;
+}
+
+/// The input of [`Provider::configure`].
+#[derive(Clone, Debug)]
+pub struct ConfigureRequest {
+    /// The resolved `[providers.NAME]` block.
+    pub config: Attrs,
+    pub stack: String,
+    pub env: String,
+}
+
+/// The input of [`Provider::plan`].
+#[derive(Clone, Copy, Debug)]
+pub struct PlanRequest<'a> {
+    pub type_name: &'a str,
+    /// Recorded attributes, `None` for a create.
+    pub prior: Option<&'a Attrs>,
+    /// The desired attributes; may contain [`Value::Unknown`].
+    pub desired: &'a Attrs,
+}
+
+/// What [`Provider::plan`] adds to the engine's schema-driven diff.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlanAdjustments {
+    /// Attribute paths (`manifest.metadata.name`) whose change forces a replacement,
+    /// in addition to the schema's `force_new` attributes.
+    pub requires_replace: Vec<String>,
+    /// Computed attributes already known at plan time (e.g. `cairn_data.output`).
+    pub known_computed: BTreeMap<String, Value>,
+}
+
+/// A configured provider: the calls that touch real infrastructure.
+#[async_trait]
+pub trait ResourceClient: Send + Sync {
+    /// Reads the real object. `Ok(None)` means it no longer exists.
+    async fn read(&self, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError>;
+
+    /// Creates the object and waits until it is usable.
+    async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError>;
+
+    /// Changes the attributes named in `changed` in place and waits until done.
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError>;
+
+    /// Deletes the object and waits until it is really gone. Deleting an object that is
+    /// already gone is a success.
+    async fn delete(&self, request: DeleteRequest<'_>) -> Result<(), ProviderError>;
+
+    /// Finds an object this resource created in an apply that was interrupted before the
+    /// result was recorded: by the identity tags, or by the deterministic name in
+    /// `config`. `Ok(None)` if there is none.
+    async fn find(&self, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError>;
+
+    /// Reads an existing object by its id, to bring it under cairn's management.
+    async fn import(&self, request: ImportRequest<'_>) -> Result<Attrs, ProviderError>;
+}
+
+/// The input of [`ResourceClient::read`].
+#[derive(Clone, Copy, Debug)]
+pub struct ReadRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a ResourceIdentity,
+    /// Recorded attributes (sensitive ones are hashes).
+    pub state: &'a Attrs,
+}
+
+/// The input of [`ResourceClient::create`].
+#[derive(Clone, Debug)]
+pub struct CreateRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a ResourceIdentity,
+    /// Desired attributes, fully known.
+    pub config: &'a Attrs,
+    pub timeout: Duration,
+    pub progress: Progress,
+}
+
+/// The input of [`ResourceClient::update`].
+#[derive(Clone, Debug)]
+pub struct UpdateRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a ResourceIdentity,
+    /// Recorded attributes (sensitive ones are hashes).
+    pub prior: &'a Attrs,
+    /// Desired attributes, fully known.
+    pub desired: &'a Attrs,
+    /// Top-level names of the attributes that differ.
+    pub changed: &'a [String],
+    pub timeout: Duration,
+    pub progress: Progress,
+}
+
+/// The input of [`ResourceClient::delete`].
+#[derive(Clone, Debug)]
+pub struct DeleteRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a ResourceIdentity,
+    /// Recorded attributes (sensitive ones are hashes).
+    pub state: &'a Attrs,
+    pub timeout: Duration,
+    pub progress: Progress,
+}
+
+/// The input of [`ResourceClient::find`].
+#[derive(Clone, Copy, Debug)]
+pub struct FindRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a ResourceIdentity,
+    /// The desired attributes the interrupted create was called with.
+    pub config: &'a Attrs,
+}
+
+/// The input of [`ResourceClient::import`].
+#[derive(Clone, Copy, Debug)]
+pub struct ImportRequest<'a> {
+    pub type_name: &'a str,
+    pub identity: &'a ResourceIdentity,
+    pub id: &'a str,
+}
