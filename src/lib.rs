@@ -1,0 +1,12 @@
+//! cairn's engine: stack loading, the resource graph, plans, apply, state and rendering.
+//!
+//! The binary (`main.rs`) only parses arguments and calls [`cli::run`]. Data flows
+//! one way: [`stack`] loads and validates TOML into a [`stack::Stack`] whose attribute
+//! values are [`expr::Expr`]s; [`graph`] turns it into a DAG; [`plan`] compares the stack
+//! with [`state`] and the real world (through providers) and yields a [`plan::Plan`];
+//! [`apply`] walks the plan's graph concurrently; [`render`] is the only module that
+//! prints.
+
+pub mod addr;
+pub mod expr;
+pub mod stack;

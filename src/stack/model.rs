@@ -1,0 +1,97 @@
+//! The validated stack: what the rest of the engine consumes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cairn_provider_core::Value;
+
+use super::{Sources, Span};
+use crate::addr::ResourceAddr;
+use crate::expr::Expr;
+
+/// A loaded, validated stack for one environment.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    /// `[stack] name`.
+    pub name: String,
+    /// The stack directory.
+    pub dir: PathBuf,
+    /// The environment selected with `--env`, or `default`.
+    pub env: String,
+    pub sources: Sources,
+    pub variables: BTreeMap<String, Variable>,
+    /// `[providers.NAME]` blocks; a provider used by resources but not declared gets an
+    /// empty block.
+    pub providers: BTreeMap<String, ProviderBlock>,
+    pub resources: BTreeMap<ResourceAddr, Resource>,
+    pub outputs: BTreeMap<String, Output>,
+}
+
+/// A variable with its value resolved, in this order of precedence: `--var`,
+/// `CAIRN_VAR_<name>`, `env/<env>.toml`, `default`.
+#[derive(Clone, Debug)]
+pub struct Variable {
+    pub name: String,
+    /// Wrapped in [`Value::Sensitive`] when the variable is sensitive.
+    pub value: Value,
+    pub sensitive: bool,
+    pub description: Option<String>,
+    /// The `[variables.NAME]` table.
+    pub span: Span,
+}
+
+/// A `[providers.NAME]` block.
+#[derive(Clone, Debug)]
+pub struct ProviderBlock {
+    pub name: String,
+    pub config: BTreeMap<String, Expr>,
+    pub span: Span,
+}
+
+/// A `[resources.TYPE.NAME]` table with its meta-arguments taken out.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub addr: ResourceAddr,
+    /// Attributes as written (after `file = "x.yaml"` became `manifest`), checked
+    /// against the provider's schema: names exist, are settable, literal types match,
+    /// required ones are present.
+    pub attrs: BTreeMap<String, Expr>,
+    /// Explicit `depends_on`; references inside `attrs` are edges too.
+    pub depends_on: Vec<ResourceAddr>,
+    pub lifecycle: Lifecycle,
+    pub timeouts: TimeoutOverrides,
+    /// The resource's table header.
+    pub span: Span,
+}
+
+/// `lifecycle = { ... }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// A plan that would delete this resource fails.
+    pub prevent_destroy: bool,
+    /// A replacement creates the new object before deleting the old one.
+    pub create_before_destroy: bool,
+    /// Attribute paths (`scaling_config.desired_size`) whose differences are ignored
+    /// after creation.
+    pub ignore_changes: Vec<String>,
+}
+
+/// `timeouts = { create = "30m", update = "1h", delete = "20m" }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeoutOverrides {
+    pub create: Option<Duration>,
+    pub update: Option<Duration>,
+    pub delete: Option<Duration>,
+}
+
+/// `[outputs.NAME]`.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub name: String,
+    pub value: Expr,
+    /// Printed as `(sensitive)` unless asked for by name.
+    pub sensitive: bool,
+    pub description: Option<String>,
+    pub span: Span,
+}
