@@ -1,0 +1,55 @@
+//! [`AwsClients`]: the SDK clients for one configured provider.
+
+use std::collections::BTreeMap;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use cairn_provider_core::{ConfigureRequest, ProviderError};
+
+/// SDK clients sharing one loaded configuration. `AWS_ENDPOINT_URL` (and the
+/// per-service `AWS_ENDPOINT_URL_<SERVICE>`) are honoured by aws-config itself, which is
+/// how tests point cairn at an emulator: nothing here knows about one.
+#[derive(Clone, Debug)]
+pub(crate) struct AwsClients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub sts: aws_sdk_sts::Client,
+    /// The region resolved for this configuration.
+    pub region: String,
+    /// `default_tags` from the provider block.
+    pub default_tags: BTreeMap<String, String>,
+}
+
+impl AwsClients {
+    pub async fn load(request: &ConfigureRequest) -> Result<Self, ProviderError> {
+        let config = &request.config;
+        // Adaptive retry: throttling and 5xx are retried with client-side rate limiting,
+        // which matters when many resources are applied in parallel.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(10));
+        if let Some(region) = config.opt_str("region")? {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(profile) = config.opt_str("profile")? {
+            loader = loader.profile_name(profile);
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(ToString::to_string)
+            .ok_or_else(|| ProviderError::Config("no AWS region: set `region` in [providers.aws] or AWS_REGION".to_owned()))?;
+        Ok(AwsClients {
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            eks: aws_sdk_eks::Client::new(&sdk),
+            rds: aws_sdk_rds::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
+            region,
+            default_tags: config.str_map("default_tags")?,
+        })
+    }
+}

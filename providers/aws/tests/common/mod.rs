@@ -1,0 +1,134 @@
+//! The moto server as the AWS peer of the integration tests.
+//!
+//! One server per test binary, started on first use on a free loopback port. Tests reach
+//! it exactly as cairn reaches AWS: through the SDK's standard `AWS_ENDPOINT_URL`, so no
+//! provider code knows about the emulator. Tests in one binary share the server: name
+//! objects uniquely (env = test name) and find them by their tags.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use cairn_provider_aws::AwsProvider;
+use cairn_provider_core::{Attrs, ConfigureRequest, Provider, ResourceClient, ResourceIdentity};
+
+/// How long moto may take to answer after being spawned (it is ready in ~1 s).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running moto server.
+pub struct Moto {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    /// The wrapper shell. Its stdin stays open as long as this process lives; when the
+    /// test process exits the pipe closes, `read` returns and the wrapper kills moto.
+    _wrapper: Mutex<Child>,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+/// Starts (once per test binary) `MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H
+/// 127.0.0.1 -p <free port>`, waits until it answers, and sets `AWS_ENDPOINT_URL`,
+/// `AWS_REGION=us-east-1` and dummy static credentials in this process's environment
+/// (before any SDK client is built). Panics with a clear message if it cannot start.
+pub fn moto() -> &'static Moto {
+    MOTO.get_or_init(start)
+}
+
+fn start() -> Moto {
+    if !on_path("moto_server") {
+        panic!("moto_server not found: pip install 'moto[server]'");
+    }
+    let port = free_port();
+    let script = format!(
+        "MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & \
+         p=$!; read _; kill $p"
+    );
+    let wrapper = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start moto_server: {e}"));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while !answers(addr) {
+        if started.elapsed() > START_TIMEOUT {
+            panic!("moto_server did not answer on {addr} within {}s", START_TIMEOUT.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let endpoint = format!("http://{addr}");
+    // SAFETY: this runs inside `OnceLock::get_or_init`, before any SDK configuration is
+    // loaded: every helper that builds a client calls `moto()` first, and concurrent
+    // callers block on the lock until these writes are done.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::remove_var("AWS_SESSION_TOKEN");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    }
+    Moto { endpoint, _wrapper: Mutex::new(wrapper) }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+/// True once the server accepts a connection and answers an HTTP request.
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut first = [0u8; 12];
+    std::io::Read::read(&mut stream, &mut first).is_ok_and(|n| n > 0 && first.starts_with(b"HTTP/"))
+}
+
+/// An `AwsProvider` configured against moto, for stack "test" and the given env.
+pub async fn aws_client(env: &str) -> Arc<dyn ResourceClient> {
+    moto();
+    AwsProvider::new()
+        .configure(ConfigureRequest {
+            config: Attrs::new().with("region", "us-east-1"),
+            stack: "test".to_owned(),
+            env: env.to_owned(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("configuring the aws provider against moto: {e}"))
+}
+
+/// SDK configuration for checking objects directly with SDK clients.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    moto();
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The identity of `address` in stack "test" and the given env.
+pub fn identity(env: &str, address: &str) -> ResourceIdentity {
+    ResourceIdentity { stack: "test".to_owned(), env: env.to_owned(), address: address.to_owned() }
+}
