@@ -1,0 +1,191 @@
+//! The `[providers.kubernetes]` block: which cluster to talk to, and the client for it.
+//!
+//! Owns the precedence of the ways to reach a cluster: a `kubeconfig` path (with an
+//! optional `context`; an empty string means not set, so stacks can pass a variable that
+//! defaults to ""), then `eks_cluster` (name, endpoint and base64 CA as EKS returns them,
+//! plus an optional `region`), then kube-rs's own inference (`KUBECONFIG`,
+//! `~/.kube/config`, in-cluster). Token signing for EKS lives in `eks_token.rs`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use cairn_provider_core::{Attrs, ProviderError};
+use kube::client::ClientBuilder;
+use kube::config::{
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use serde::Deserialize;
+
+use crate::eks_token::{EksAuthService, EksTokenSource};
+
+/// The `eks_cluster` table, filled from `aws_eks_cluster` attributes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub(crate) struct EksCluster {
+    pub name: String,
+    /// `https://<id>.<suffix>.<region>.eks.amazonaws.com`.
+    pub endpoint: String,
+    /// Base64 of the PEM bundle, as `DescribeCluster` returns it.
+    pub certificate_authority: String,
+}
+
+/// How to reach the cluster, in the precedence the block's attributes are read.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum ClusterAccess {
+    Kubeconfig { path: PathBuf, context: Option<String> },
+    Eks { cluster: EksCluster, region: Option<String> },
+    Inferred,
+}
+
+impl ClusterAccess {
+    pub fn from_config(config: &Attrs) -> Result<Self, ProviderError> {
+        let set = |name: &str| -> Result<Option<String>, ProviderError> {
+            Ok(config.opt_str(name)?.filter(|s| !s.trim().is_empty()))
+        };
+        if let Some(path) = set("kubeconfig")? {
+            return Ok(ClusterAccess::Kubeconfig { path: expand_home(&path), context: set("context")? });
+        }
+        if let Some(cluster) = config.opt_decode::<EksCluster>("eks_cluster")? {
+            return Ok(ClusterAccess::Eks { cluster, region: set("region")? });
+        }
+        Ok(ClusterAccess::Inferred)
+    }
+
+    /// Builds the client. Reads files and, for EKS, the AWS credential chain; contacts
+    /// no cluster.
+    pub async fn client(&self) -> Result<kube::Client, ProviderError> {
+        match self {
+            ClusterAccess::Kubeconfig { path, context } => {
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                    ProviderError::Config(format!("kubeconfig {}: {e}", path.display()))
+                })?;
+                let options = KubeConfigOptions { context: context.clone(), ..Default::default() };
+                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| ProviderError::Config(format!("kubeconfig {}: {e}", path.display())))?;
+                kube::Client::try_from(config).map_err(|e| ProviderError::Config(e.to_string()))
+            }
+            ClusterAccess::Eks { cluster, region } => eks_client(cluster, region.as_deref()).await,
+            ClusterAccess::Inferred => {
+                let config = kube::Config::infer().await.map_err(|e| {
+                    ProviderError::Config(format!(
+                        "set kubeconfig or eks_cluster in [providers.kubernetes]; \
+                         no cluster could be inferred: {e}"
+                    ))
+                })?;
+                kube::Client::try_from(config).map_err(|e| ProviderError::Config(e.to_string()))
+            }
+        }
+    }
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The region inside an EKS endpoint (`https://ABC.gr7.us-east-1.eks.amazonaws.com`).
+pub(crate) fn region_of_endpoint(endpoint: &str) -> Option<&str> {
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    let host = host.split(['/', ':']).next()?;
+    let labels: Vec<&str> = host.split('.').collect();
+    let eks = labels.iter().position(|label| *label == "eks")?;
+    eks.checked_sub(1).and_then(|i| labels.get(i)).copied()
+}
+
+async fn eks_client(cluster: &EksCluster, region: Option<&str>) -> Result<kube::Client, ProviderError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let region = region.or_else(|| region_of_endpoint(&cluster.endpoint));
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    let sdk = loader.load().await;
+    let region = sdk
+        .region()
+        .map(ToString::to_string)
+        .ok_or_else(|| ProviderError::Config("set region for eks_cluster: none could be inferred".to_owned()))?;
+    let credentials = sdk.credentials_provider().ok_or_else(|| {
+        ProviderError::Config("the AWS SDK found no credential provider for the EKS token".to_owned())
+    })?;
+
+    // An in-memory kubeconfig, so kube-rs parses the CA exactly as it does from a file.
+    let name = "cairn-eks".to_owned();
+    let kubeconfig = Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: name.clone(),
+            cluster: Some(Cluster {
+                server: Some(cluster.endpoint.clone()),
+                certificate_authority_data: Some(cluster.certificate_authority.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: name.clone(),
+            auth_info: Some(AuthInfo::default()),
+            ..Default::default()
+        }],
+        contexts: vec![NamedContext {
+            name: name.clone(),
+            context: Some(Context { cluster: name.clone(), user: Some(name.clone()), ..Default::default() }),
+            ..Default::default()
+        }],
+        current_context: Some(name),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| ProviderError::Config(format!("eks_cluster {}: {e}", cluster.name)))?;
+    let tokens = Arc::new(EksTokenSource::new(cluster.name.clone(), region, credentials));
+    let builder = ClientBuilder::try_from(config)
+        .map_err(|e| ProviderError::Config(format!("eks_cluster {}: {e}", cluster.name)))?;
+    Ok(builder
+        .with_layer(&tower::layer::layer_fn(|inner| EksAuthService::wrap(inner, Arc::clone(&tokens))))
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_provider_core::Value;
+    use std::collections::BTreeMap;
+
+    fn eks_block() -> Value {
+        Value::Map(BTreeMap::from([
+            ("name".to_owned(), Value::from("airflow-dev")),
+            ("endpoint".to_owned(), Value::from("https://ABC123.gr7.eu-west-1.eks.amazonaws.com")),
+            ("certificate_authority".to_owned(), Value::from("LS0tLS1CRUdJTg==")),
+        ]))
+    }
+
+    #[test]
+    fn kubeconfig_wins_and_empty_strings_mean_unset() {
+        let both = Attrs::new()
+            .with("kubeconfig", "/tmp/kc")
+            .with("context", "kind-a")
+            .with("eks_cluster", eks_block());
+        assert_eq!(
+            ClusterAccess::from_config(&both).expect("valid"),
+            ClusterAccess::Kubeconfig { path: PathBuf::from("/tmp/kc"), context: Some("kind-a".to_owned()) }
+        );
+        let empty_path = Attrs::new().with("kubeconfig", "").with("eks_cluster", eks_block()).with("region", "");
+        match ClusterAccess::from_config(&empty_path).expect("valid") {
+            ClusterAccess::Eks { cluster, region } => {
+                assert_eq!(cluster.name, "airflow-dev");
+                assert_eq!(region, None);
+            }
+            other => panic!("expected EKS access, got {other:?}"),
+        }
+        assert_eq!(ClusterAccess::from_config(&Attrs::new().with("kubeconfig", "")).expect("valid"), ClusterAccess::Inferred);
+    }
+
+    #[test]
+    fn region_comes_from_the_endpoint() {
+        assert_eq!(region_of_endpoint("https://ABC123.gr7.eu-west-1.eks.amazonaws.com"), Some("eu-west-1"));
+        assert_eq!(region_of_endpoint("https://ABC.yl4.cn-north-1.eks.amazonaws.com.cn:443/"), Some("cn-north-1"));
+        assert_eq!(region_of_endpoint("https://127.0.0.1:6443"), None);
+    }
+}
