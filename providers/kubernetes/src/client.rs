@@ -328,3 +328,6 @@ fn describe_terminating(live: &serde_json::Value) -> String {
         .unwrap_or_default();
     format!("{phase}finalizers [{}]", finalizers.join(", "))
 }
+
+#[cfg(test)]
+mod tests;
