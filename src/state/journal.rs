@@ -1,0 +1,257 @@
+//! The on-disk formats: loading the snapshot, and the journal of operations completed since
+//! it (a header line naming the state, then one JSON record per line, each fsynced).
+//!
+//! Replay is the only place that interprets records, and it shares [`apply`] with the
+//! store, so what a crash leaves behind replays to exactly what the crashed process held in
+//! memory. When to append and when to snapshot is the store's business.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use cairn_provider_core::Value;
+use serde::{Deserialize, Serialize};
+
+use super::{FORMAT_VERSION, Intent, ResourceState, StateError, StateFile, fsio};
+use crate::addr::ResourceAddr;
+
+/// One completed operation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Change {
+    Intent { address: ResourceAddr, intent: Intent },
+    Resource { resource: ResourceState },
+    Remove { address: ResourceAddr },
+    ClearIntent { address: ResourceAddr },
+    Outputs { outputs: BTreeMap<String, Value> },
+}
+
+/// A journal line after the header.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    serial: u64,
+    #[serde(flatten)]
+    change: Change,
+}
+
+/// The journal's first line: which state its records belong to, so a journal is never
+/// replayed onto another state, and so a journal written before the first snapshot is
+/// enough to rebuild the state.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    version: u32,
+    lineage: String,
+    stack: String,
+    env: String,
+}
+
+/// Applies one change to a state. Shared by writes and replay.
+pub(crate) fn apply(state: &mut StateFile, change: Change) {
+    match change {
+        Change::Intent { address, intent } => {
+            state.pending.insert(address, intent);
+        }
+        Change::Resource { resource } => {
+            state.pending.remove(&resource.addr);
+            state.resources.insert(resource.addr.clone(), resource);
+        }
+        Change::Remove { address } => {
+            state.resources.remove(&address);
+            state.pending.remove(&address);
+        }
+        Change::ClearIntent { address } => {
+            state.pending.remove(&address);
+        }
+        Change::Outputs { outputs } => state.outputs = outputs,
+    }
+}
+
+/// Only the version, read before the full parse so a newer format gets a clear error
+/// rather than whatever field it renamed.
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: u32,
+}
+
+fn check_version(path: &Path, version: u32) -> Result<(), StateError> {
+    if version > FORMAT_VERSION {
+        return Err(StateError::FutureVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Loads the snapshot; `None` if there is none.
+pub(crate) fn read_snapshot(path: &Path) -> Result<Option<StateFile>, StateError> {
+    let Some(bytes) = fsio::read_optional(path, "read state file")? else {
+        return Ok(None);
+    };
+    let corrupt = |e: serde_json::Error| StateError::CorruptSnapshot {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    let probe: VersionProbe = serde_json::from_slice(&bytes).map_err(corrupt)?;
+    check_version(path, probe.version)?;
+    serde_json::from_slice(&bytes).map(Some).map_err(corrupt)
+}
+
+/// What replay found in the journal, for the store that appends to it next.
+#[derive(Debug, Default)]
+pub(crate) struct Replayed {
+    /// Records applied (newer than the snapshot).
+    pub records: usize,
+    /// Length of the journal up to its last complete line.
+    pub valid_len: u64,
+    /// The journal ends in an incomplete line that must be cut before appending.
+    pub torn: bool,
+}
+
+/// Replays the journal at `path` on top of `state` (the snapshot, or `None`). Records whose
+/// serial is not above the snapshot's were already folded into it and are skipped; an
+/// incomplete last line is a write the crash interrupted and is ignored.
+pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Replayed, StateError> {
+    let Some(bytes) = fsio::read_optional(path, "read state journal")? else {
+        return Ok(Replayed::default());
+    };
+    let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut replayed = Replayed {
+        records: 0,
+        valid_len: complete_len as u64,
+        torn: complete_len < bytes.len(),
+    };
+    let corrupt = |line: usize, message: String| StateError::CorruptJournal {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut lines = bytes[..complete_len].split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let Some(first) = lines.next() else {
+        return Ok(replayed);
+    };
+    let header: Header = serde_json::from_slice(first).map_err(|e| corrupt(1, e.to_string()))?;
+    check_version(path, header.version)?;
+    let state = match state {
+        Some(existing) if existing.lineage != header.lineage => {
+            return Err(StateError::ForeignJournal {
+                path: path.to_path_buf(),
+                journal_lineage: header.lineage,
+                lineage: existing.lineage.clone(),
+            });
+        }
+        Some(existing) => existing,
+        None => state.insert(StateFile {
+            lineage: header.lineage,
+            ..StateFile::new(&header.stack, &header.env)
+        }),
+    };
+    let snapshot_serial = state.serial;
+    for (index, line) in lines.enumerate() {
+        let record: Record =
+            serde_json::from_slice(line).map_err(|e| corrupt(index + 2, e.to_string()))?;
+        if record.serial <= snapshot_serial {
+            continue;
+        }
+        apply(state, record.change);
+        state.serial = state.serial.max(record.serial);
+        replayed.records += 1;
+    }
+    Ok(replayed)
+}
+
+/// The journal as the store appends to it.
+#[derive(Debug)]
+pub(crate) struct JournalWriter {
+    path: PathBuf,
+    file: Option<File>,
+    /// Length up to the last complete line; everything past it is cut before appending.
+    valid_len: u64,
+    torn: bool,
+    /// Records in the file not yet folded into a snapshot.
+    pub records: usize,
+}
+
+impl JournalWriter {
+    pub(crate) fn new(path: PathBuf, replayed: &Replayed) -> JournalWriter {
+        JournalWriter {
+            path,
+            file: None,
+            valid_len: replayed.valid_len,
+            torn: replayed.torn,
+            records: replayed.records,
+        }
+    }
+
+    /// Serializes one record (and the header, if the journal is empty). Fails, without
+    /// touching the file, on a value JSON cannot hold.
+    pub(crate) fn encode(
+        &self,
+        state: &StateFile,
+        serial: u64,
+        change: Change,
+    ) -> Result<(Vec<u8>, Change), StateError> {
+        let encode_err = |source| StateError::Encode { path: self.path.clone(), source };
+        let mut line = Vec::new();
+        if self.valid_len == 0 {
+            let header = Header {
+                version: FORMAT_VERSION,
+                lineage: state.lineage.clone(),
+                stack: state.stack.clone(),
+                env: state.env.clone(),
+            };
+            serde_json::to_writer(&mut line, &header).map_err(encode_err)?;
+            line.push(b'\n');
+        }
+        let record = Record { serial, change };
+        serde_json::to_writer(&mut line, &record).map_err(encode_err)?;
+        line.push(b'\n');
+        Ok((line, record.change))
+    }
+
+    /// Appends encoded lines and fsyncs them. Returns the bytes written.
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<u64, StateError> {
+        let path = self.path.clone();
+        let created = self.file.is_none() && !path.exists();
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let opened = fsio::owner_only(OpenOptions::new().append(true).create(true))
+                    .open(&path)
+                    .map_err(|e| StateError::io("open state journal", &path, e))?;
+                self.file.insert(opened)
+            }
+        };
+        if self.torn {
+            file.set_len(self.valid_len)
+                .map_err(|e| StateError::io("cut the torn end of state journal", &path, e))?;
+            self.torn = false;
+        }
+        // Until the fsync succeeds the line may be partial; the next append cuts it.
+        self.torn = true;
+        file.write_all(bytes).map_err(|e| StateError::io("append to state journal", &path, e))?;
+        file.sync_data().map_err(|e| StateError::io("sync state journal", &path, e))?;
+        self.torn = false;
+        if created {
+            fsio::sync_dir(fsio::parent_dir(&path))?;
+        }
+        self.valid_len += bytes.len() as u64;
+        self.records += 1;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Deletes the journal once a snapshot holds everything in it. A crash before the
+    /// delete is harmless: replay skips records the snapshot already holds.
+    pub(crate) fn truncate(&mut self) -> Result<(), StateError> {
+        self.file = None;
+        fsio::remove_optional(&self.path, "remove state journal")?;
+        self.valid_len = 0;
+        self.torn = false;
+        self.records = 0;
+        Ok(())
+    }
+}

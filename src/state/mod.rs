@@ -1,0 +1,224 @@
+//! Local state: what cairn recorded about the resources it manages, one state per stack
+//! and environment.
+//!
+//! This module owns the files under `state/`: the snapshot `<stack>-<env>.json`, the
+//! append-only journal of operations completed since that snapshot (`.journal`), the lock
+//! (`.lock`), the previous snapshot (`.backup`) and the key that hashes secrets (`.key`).
+//! It guarantees that an apply killed at any instant leaves a state that opens and a
+//! journal that finishes the story, including the creates that were started but not
+//! recorded (pending intents), and that no secret reaches any of these files: only keyed
+//! hashes do ([`SensitiveHasher`]). Deciding what to create, update or adopt is left to
+//! `plan/` and `apply/`; printing state is left to `render/`.
+//!
+//! # Overview
+//! - [`StateStore::open`] takes the lock and loads the snapshot plus the journal; each
+//!   `record_*` call appends one fsynced journal line, and a full snapshot is taken only
+//!   once the journal has as many records as the state has resources (at least 64), so
+//!   checkpointing an apply costs time linear in its size.
+//! - [`read`] loads the same view without the lock, for `show`, `output` and `state list`.
+//! - [`force_unlock`] removes a lock left by a process that is gone.
+
+mod error;
+mod fsio;
+mod journal;
+mod lock;
+mod redact;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cairn_provider_core::{Attrs, Value};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::addr::ResourceAddr;
+
+pub use error::StateError;
+pub use lock::{LockInfo, force_unlock};
+pub use redact::SensitiveHasher;
+pub use store::{StateStore, WriteStats};
+
+/// The snapshot format this cairn writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Environment variable holding the state key as 64 hex digits, for pipelines that share a
+/// state across machines. When set, no key file is read or written.
+pub const KEY_ENV_VAR: &str = "CAIRN_STATE_KEY";
+
+/// Extension appended to the snapshot's file name to name its key file.
+pub const KEY_FILE_EXTENSION: &str = "key";
+
+/// Where the key that hashes the secrets of the state at `snapshot` lives when
+/// [`KEY_ENV_VAR`] is unset: `state/airflow-dev.json.key` next to `state/airflow-dev.json`.
+pub fn key_path(snapshot: &Path) -> PathBuf {
+    fsio::sibling(snapshot, KEY_FILE_EXTENSION)
+}
+
+/// The whole recorded state of one stack in one environment, as stored in the snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateFile {
+    /// Format version; see [`FORMAT_VERSION`].
+    pub version: u32,
+    /// A UUID set when the state is first written. A saved plan records it so it is never
+    /// applied to a different state that happens to have the same file name.
+    pub lineage: String,
+    /// Rises on every write (every journal record and every snapshot).
+    pub serial: u64,
+    pub stack: String,
+    pub env: String,
+    /// Stored as a list of resources ordered by address.
+    #[serde(serialize_with = "resource_list", deserialize_with = "resource_map")]
+    pub resources: BTreeMap<ResourceAddr, ResourceState>,
+    /// Stack outputs, with secrets redacted to hashes.
+    pub outputs: BTreeMap<String, Value>,
+    /// Creates that were started but not recorded as finished: a re-run asks the provider
+    /// to find these objects and adopts them instead of creating duplicates.
+    pub pending: BTreeMap<ResourceAddr, Intent>,
+}
+
+impl StateFile {
+    /// An empty state for `stack` in `env`, with a fresh lineage.
+    pub fn new(stack: &str, env: &str) -> StateFile {
+        StateFile {
+            version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            stack: stack.to_owned(),
+            env: env.to_owned(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// True if any recorded value is a secret's hash, i.e. the state needs its key.
+    fn holds_hashes(&self) -> bool {
+        let has_hash = |v: &Value| v.contains_sensitive();
+        self.resources.values().any(|r| r.attrs.0.values().any(has_hash))
+            || self.outputs.values().any(has_hash)
+            || self.pending.values().any(|i| i.config.0.values().any(has_hash))
+    }
+}
+
+/// What state keeps of one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceState {
+    pub addr: ResourceAddr,
+    /// The provider that manages it (`aws`, `kubernetes`).
+    pub provider: String,
+    /// Configuration merged with what the provider computed; every secret is a
+    /// [`Value::SensitiveHash`], never a [`Value::Sensitive`].
+    pub attrs: Attrs,
+    /// What it depended on when recorded, so `destroy` can order deletes even when the
+    /// configuration that declared the dependency is gone.
+    pub dependencies: Vec<ResourceAddr>,
+}
+
+/// The serde form of [`ResourceState`]: the address and type are spelled out so the file
+/// reads like a list of resources, as Terraform's does.
+#[derive(Serialize)]
+struct ResourceRepr<'a> {
+    address: &'a ResourceAddr,
+    #[serde(rename = "type")]
+    type_name: &'a str,
+    provider: &'a str,
+    attributes: &'a Attrs,
+    dependencies: &'a [ResourceAddr],
+}
+
+#[derive(Deserialize)]
+struct OwnedResourceRepr {
+    address: ResourceAddr,
+    #[serde(rename = "type")]
+    type_name: String,
+    provider: String,
+    attributes: Attrs,
+    #[serde(default)]
+    dependencies: Vec<ResourceAddr>,
+}
+
+impl Serialize for ResourceState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ResourceRepr {
+            address: &self.addr,
+            type_name: &self.addr.type_name,
+            provider: &self.provider,
+            attributes: &self.attrs,
+            dependencies: &self.dependencies,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = OwnedResourceRepr::deserialize(deserializer)?;
+        if repr.type_name != repr.address.type_name {
+            return Err(serde::de::Error::custom(format!(
+                "resource {} has type `{}`, which does not match its address",
+                repr.address, repr.type_name
+            )));
+        }
+        Ok(ResourceState {
+            addr: repr.address,
+            provider: repr.provider,
+            attrs: repr.attributes,
+            dependencies: repr.dependencies,
+        })
+    }
+}
+
+fn resource_list<S: Serializer>(
+    resources: &BTreeMap<ResourceAddr, ResourceState>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(resources.values())
+}
+
+fn resource_map<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<ResourceAddr, ResourceState>, D::Error> {
+    let list = Vec::<ResourceState>::deserialize(deserializer)?;
+    let mut map = BTreeMap::new();
+    for resource in list {
+        let addr = resource.addr.clone();
+        if map.insert(addr.clone(), resource).is_some() {
+            return Err(serde::de::Error::custom(format!("resource {addr} is listed twice")));
+        }
+    }
+    Ok(map)
+}
+
+/// A create that was started: journaled (and fsynced) before the provider is called, so a
+/// re-run can find the object with `ResourceClient::find` and adopt it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// `create` (the only operation that can orphan an object).
+    pub operation: String,
+    /// The desired attributes the create is called with, secrets redacted.
+    pub config: Attrs,
+    /// RFC 3339 time the operation started.
+    pub started_at: String,
+}
+
+/// Loads the state at `path` (snapshot plus journal) without taking the lock, for commands
+/// that only read it. `None` if nothing was ever written there.
+pub fn read(path: &Path) -> Result<Option<StateFile>, StateError> {
+    let mut state = journal::read_snapshot(path)?;
+    journal::replay(&fsio::sibling(path, "journal"), &mut state)?;
+    Ok(state)
+}
+
+/// `<repo root>/state/<stack>-<env>.json`, where the repo root is the nearest ancestor of
+/// `stack_dir` that contains `.git` (a directory, or a file in a git worktree), else
+/// `stack_dir` itself.
+pub fn default_path(stack_dir: &Path, stack: &str, env: &str) -> PathBuf {
+    let dir = stack_dir.canonicalize().unwrap_or_else(|_| stack_dir.to_path_buf());
+    let root = dir
+        .ancestors()
+        .find(|ancestor| ancestor.join(".git").exists())
+        .unwrap_or(&dir);
+    root.join("state").join(format!("{stack}-{env}.json"))
+}

@@ -1,0 +1,1 @@
+//! Tests of the state files: crash recovery, locking, redaction and write cost.
