@@ -6,6 +6,18 @@
 //! [`Expr::eval`] computes its [`Value`] in a [`Scope`]. Unknown values propagate
 //! (anything computed from an unknown is unknown) and so does sensitivity (anything
 //! computed from a secret is a secret).
+//!
+//! [`parse`] turns strings into templates, `eval` and `functions` compute values. The
+//! stack loader decides which strings are parsed and checks references against schemas;
+//! this module only knows the grammar and the built-in functions.
+
+mod eval;
+mod functions;
+pub mod parse;
+
+pub use eval::EvalError;
+pub use functions::FUNCTIONS;
+pub use parse::{ParseError, parse_string};
 
 use std::collections::BTreeMap;
 
@@ -49,6 +61,128 @@ pub enum Interp {
     Literal(Value),
     /// A built-in function, e.g. `cidrsubnet(var.vpc_cidr, 4, 1)`.
     Call { function: String, args: Vec<Interp> },
+    /// `!operand`.
+    Not(Box<Interp>),
+    /// `lhs == rhs`, `lhs != rhs`, `lhs && rhs`, `lhs || rhs`.
+    Binary { op: BinaryOp, lhs: Box<Interp>, rhs: Box<Interp> },
+    /// `condition ? then : otherwise`; only the chosen branch is evaluated.
+    Conditional { condition: Box<Interp>, then: Box<Interp>, otherwise: Box<Interp> },
+}
+
+/// A binary operator inside `${...}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Equal,
+    NotEqual,
+    And,
+    Or,
+}
+
+impl Interp {
+    /// Every reference inside, in source order.
+    pub fn references(&self) -> Vec<&Reference> {
+        let mut out = Vec::new();
+        self.collect_references(&mut out);
+        out
+    }
+
+    fn collect_references<'a>(&'a self, out: &mut Vec<&'a Reference>) {
+        match self {
+            Interp::Reference(reference) => out.push(reference),
+            Interp::Literal(_) => {}
+            Interp::Call { args, .. } => args.iter().for_each(|a| a.collect_references(out)),
+            Interp::Not(operand) => operand.collect_references(out),
+            Interp::Binary { lhs, rhs, .. } => {
+                lhs.collect_references(out);
+                rhs.collect_references(out);
+            }
+            Interp::Conditional { condition, then, otherwise } => {
+                condition.collect_references(out);
+                then.collect_references(out);
+                otherwise.collect_references(out);
+            }
+        }
+    }
+
+    /// Replaces, in place, every sub-expression for which `replace` returns a value.
+    fn rewrite(&mut self, replace: &mut dyn FnMut(&Interp) -> Option<Interp>) {
+        if let Some(replacement) = replace(self) {
+            *self = replacement;
+            return;
+        }
+        match self {
+            Interp::Reference(_) | Interp::Literal(_) => {}
+            Interp::Call { args, .. } => args.iter_mut().for_each(|a| a.rewrite(replace)),
+            Interp::Not(operand) => operand.rewrite(replace),
+            Interp::Binary { lhs, rhs, .. } => {
+                lhs.rewrite(replace);
+                rhs.rewrite(replace);
+            }
+            Interp::Conditional { condition, then, otherwise } => {
+                condition.rewrite(replace);
+                then.rewrite(replace);
+                otherwise.rewrite(replace);
+            }
+        }
+    }
+}
+
+impl Expr {
+    /// Every reference inside, in source order: the graph's edges and what the loader
+    /// checks against schemas.
+    pub fn references(&self) -> Vec<&Reference> {
+        let mut out = Vec::new();
+        self.collect_references(&mut out);
+        out
+    }
+
+    fn collect_references<'a>(&'a self, out: &mut Vec<&'a Reference>) {
+        match &self.kind {
+            ExprKind::Literal(_) => {}
+            ExprKind::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Interp(interp) = part {
+                        interp.collect_references(out);
+                    }
+                }
+            }
+            ExprKind::Interpolation(interp) => interp.collect_references(out),
+            ExprKind::List(items) => items.iter().for_each(|i| i.collect_references(out)),
+            ExprKind::Map(map) => map.values().for_each(|i| i.collect_references(out)),
+        }
+    }
+
+    /// Replaces, in place, every `${...}` sub-expression for which `replace` returns a
+    /// value. The loader uses it to turn references to disabled resources into `null`.
+    pub fn rewrite_interps(&mut self, replace: &mut dyn FnMut(&Interp) -> Option<Interp>) {
+        match &mut self.kind {
+            ExprKind::Literal(_) => {}
+            ExprKind::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Interp(interp) = part {
+                        interp.rewrite(replace);
+                    }
+                }
+            }
+            ExprKind::Interpolation(interp) => interp.rewrite(replace),
+            ExprKind::List(items) => items.iter_mut().for_each(|i| i.rewrite_interps(replace)),
+            ExprKind::Map(map) => map.values_mut().for_each(|i| i.rewrite_interps(replace)),
+        }
+    }
+
+    /// The literal value if the expression has no `${...}` anywhere.
+    pub fn as_literal(&self) -> Option<Value> {
+        match &self.kind {
+            ExprKind::Literal(value) => Some(value.clone()),
+            ExprKind::Template(_) | ExprKind::Interpolation(_) => None,
+            ExprKind::List(items) => items.iter().map(Expr::as_literal).collect::<Option<Vec<_>>>().map(Value::List),
+            ExprKind::Map(map) => map
+                .iter()
+                .map(|(k, v)| Some((k.clone(), v.as_literal()?)))
+                .collect::<Option<BTreeMap<_, _>>>()
+                .map(Value::Map),
+        }
+    }
 }
 
 /// A reference inside `${...}`.

@@ -1,16 +1,53 @@
 //! Loading a stack: a directory of TOML files, validated against provider schemas.
 //!
-//! Like ripgrep's low-level/high-level argument split, loading has two steps: serde-level
-//! parsing of each file with spans (`raw`), then validation into the [`Stack`] below,
-//! whose attribute values are [`Expr`]s with spans back into the files. Everything the
-//! engine needs from a stack is in these types; they are the contract between loading
-//! and the rest of the engine.
+//! Like ripgrep's low-level/high-level argument split, loading has two steps: `raw`
+//! parses each file into owned trees with spans and merges the files' definitions, then
+//! `load` (with `variables`, `manifest` and `types`) validates them into the [`Stack`]
+//! below, whose attribute values are [`Expr`](crate::expr::Expr)s with spans back into the files. Every
+//! problem is collected into one [`Diagnostics`]. The dependency graph (and its cycle
+//! errors) is `graph.rs`'s; evaluating against real values is the planner's.
 
+mod load;
+mod manifest;
 mod model;
+mod raw;
 mod source;
+mod types;
+mod variables;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cairn_provider_core::ProviderSchema;
 
 pub use model::{Lifecycle, Output, ProviderBlock, Resource, Stack, TimeoutOverrides, Variable};
 pub use source::{FileId, SourceFile, Sources, Span};
+pub use types::{TypeMismatch, check_value, describe_type};
+pub use variables::VAR_ENV_PREFIX;
 
-#[allow(unused_imports)]
-use crate::expr::Expr;
+use crate::diagnostics::Diagnostics;
+
+/// How to load a stack: which environment and which variable overrides.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--env NAME`: reads `env/NAME.toml`. `None` means `default`, whose file is optional.
+    pub env: Option<String>,
+    /// `--var key=value` pairs, highest precedence. Values are parsed as TOML values when
+    /// they parse (`3`, `true`, `["a"]`), as strings otherwise.
+    pub vars: Vec<(String, String)>,
+    /// The process environment as `(name, value)` pairs, passed in so tests need no
+    /// global state. Only names starting with [`VAR_ENV_PREFIX`] are used, and only for
+    /// declared variables.
+    pub env_vars: Vec<(String, String)>,
+}
+
+/// Loads and validates the stack in `dir` for one environment. `schemas` is keyed by
+/// provider name (`aws`, `kubernetes`, `cairn`). Returns every problem found, not just
+/// the first.
+pub fn load(
+    dir: &Path,
+    options: &LoadOptions,
+    schemas: &BTreeMap<String, ProviderSchema>,
+) -> Result<Stack, Diagnostics> {
+    load::load_stack(dir, options, schemas)
+}

@@ -75,6 +75,8 @@ pub struct Lifecycle {
     /// Attribute paths (`scaling_config.desired_size`) whose differences are ignored
     /// after creation.
     pub ignore_changes: Vec<String>,
+    /// Where `lifecycle` is written, so a prevent_destroy violation can point at it.
+    pub span: Option<Span>,
 }
 
 /// `timeouts = { create = "30m", update = "1h", delete = "20m" }`.

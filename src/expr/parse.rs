@@ -1,0 +1,426 @@
+//! Parsing strings with `${...}` into templates and interpolations.
+//!
+//! Owns the small expression grammar inside `${...}`; knows nothing of TOML (the stack
+//! loader hands it decoded strings) nor of schemas (references are checked by the
+//! loader). Errors carry a byte offset into the string so the loader can point at the
+//! exact character when the string has no escapes.
+
+use cairn_provider_core::Value;
+
+use super::FUNCTIONS;
+use super::{BinaryOp, ExprKind, Interp, PathSegment, Reference, TemplatePart};
+use crate::addr::ResourceAddr;
+use crate::diagnostics::closest;
+
+/// Why a string's `${...}` could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub message: String,
+    /// Byte offset into the string where the problem starts.
+    pub offset: usize,
+}
+
+fn error(message: impl Into<String>, offset: usize) -> ParseError {
+    ParseError { message: message.into(), offset }
+}
+
+/// Parses a string value: a literal when it has no `${`, an [`ExprKind::Interpolation`]
+/// when it is exactly one `${...}`, a [`ExprKind::Template`] otherwise. `$${` stands for a
+/// literal `${`.
+pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut pos = 0;
+    while pos < text.len() {
+        if text[pos..].starts_with("$${") {
+            literal.push_str("${");
+            pos += 3;
+        } else if text[pos..].starts_with("${") {
+            if !literal.is_empty() {
+                parts.push(TemplatePart::Text(std::mem::take(&mut literal)));
+            }
+            let mut parser = Parser { text, pos: pos + 2 };
+            let interp = parser.expression()?;
+            parser.skip_space();
+            if parser.peek() != Some(b'}') {
+                return Err(match parser.peek() {
+                    None => error("unterminated `${`: expected `}`", pos),
+                    Some(_) => error("unexpected characters in `${...}`", parser.pos),
+                });
+            }
+            pos = parser.pos + 1;
+            parts.push(TemplatePart::Interp(interp));
+        } else {
+            // Always consume at least one character so a lone `$` makes progress.
+            let first = text[pos..].chars().next().map_or(1, char::len_utf8);
+            let next = text[pos + first..].find('$').map_or(text.len(), |i| pos + first + i);
+            literal.push_str(&text[pos..next]);
+            pos = next;
+        }
+    }
+    if !literal.is_empty() {
+        parts.push(TemplatePart::Text(literal));
+    }
+    Ok(match parts.len() {
+        0 => ExprKind::Literal(Value::String(String::new())),
+        1 => match parts.pop() {
+            Some(TemplatePart::Interp(interp)) => ExprKind::Interpolation(interp),
+            Some(TemplatePart::Text(text)) => ExprKind::Literal(Value::String(text)),
+            None => ExprKind::Literal(Value::String(String::new())),
+        },
+        _ => ExprKind::Template(parts),
+    })
+}
+
+/// Recursive descent over the inside of one `${...}`; `pos` is a byte offset into the
+/// whole string so errors point at the right place.
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `token` (after whitespace) if it is next.
+    fn eat(&mut self, token: &str) -> bool {
+        self.skip_space();
+        if self.text[self.pos..].starts_with(token) {
+            self.pos += token.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, token: &str, context: &str) -> Result<(), ParseError> {
+        if self.eat(token) {
+            Ok(())
+        } else {
+            Err(error(format!("expected `{token}` {context}"), self.pos))
+        }
+    }
+
+    fn expression(&mut self) -> Result<Interp, ParseError> {
+        let condition = self.or()?;
+        if self.eat("?") {
+            let then = self.expression()?;
+            self.expect(":", "in a conditional `cond ? a : b`")?;
+            let otherwise = self.expression()?;
+            return Ok(Interp::Conditional {
+                condition: Box::new(condition),
+                then: Box::new(then),
+                otherwise: Box::new(otherwise),
+            });
+        }
+        Ok(condition)
+    }
+
+    fn or(&mut self) -> Result<Interp, ParseError> {
+        let mut lhs = self.and()?;
+        while self.eat("||") {
+            let rhs = self.and()?;
+            lhs = Interp::Binary { op: BinaryOp::Or, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+        }
+        Ok(lhs)
+    }
+
+    fn and(&mut self) -> Result<Interp, ParseError> {
+        let mut lhs = self.equality()?;
+        while self.eat("&&") {
+            let rhs = self.equality()?;
+            lhs = Interp::Binary { op: BinaryOp::And, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+        }
+        Ok(lhs)
+    }
+
+    fn equality(&mut self) -> Result<Interp, ParseError> {
+        let mut lhs = self.unary()?;
+        loop {
+            let op = if self.eat("==") {
+                BinaryOp::Equal
+            } else if self.eat("!=") {
+                BinaryOp::NotEqual
+            } else {
+                return Ok(lhs);
+            };
+            let rhs = self.unary()?;
+            lhs = Interp::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+        }
+    }
+
+    fn unary(&mut self) -> Result<Interp, ParseError> {
+        self.skip_space();
+        if self.peek() == Some(b'!') && self.text.as_bytes().get(self.pos + 1) != Some(&b'=') {
+            self.pos += 1;
+            return Ok(Interp::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Interp, ParseError> {
+        self.skip_space();
+        let start = self.pos;
+        match self.peek() {
+            None | Some(b'}') => Err(error("expected an expression", start)),
+            Some(b'"') => self.string().map(|s| Interp::Literal(Value::String(s))),
+            Some(b'(') => {
+                self.pos += 1;
+                let inner = self.expression()?;
+                self.expect(")", "to close `(`")?;
+                Ok(inner)
+            }
+            Some(c) if c.is_ascii_digit() || c == b'-' => self.number(),
+            Some(c) if c.is_ascii_alphabetic() || c == b'_' => self.word(),
+            Some(_) => Err(error("unexpected character in `${...}`", start)),
+        }
+    }
+
+    fn identifier(&mut self) -> Option<&str> {
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        if !bytes.get(self.pos).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+            return None;
+        }
+        while bytes
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        {
+            self.pos += 1;
+        }
+        Some(&self.text[start..self.pos])
+    }
+
+    fn required_identifier(&mut self, what: &str) -> Result<String, ParseError> {
+        let at = self.pos;
+        self.identifier().map(str::to_owned).ok_or_else(|| error(format!("expected {what}"), at))
+    }
+
+    /// A keyword, a function call, or a reference.
+    fn word(&mut self) -> Result<Interp, ParseError> {
+        let start = self.pos;
+        let first = self.required_identifier("a name")?;
+        match first.as_str() {
+            "true" => return Ok(Interp::Literal(Value::Bool(true))),
+            "false" => return Ok(Interp::Literal(Value::Bool(false))),
+            "null" => return Ok(Interp::Literal(Value::Null)),
+            _ => {}
+        }
+        self.skip_space();
+        if self.peek() == Some(b'(') {
+            if !FUNCTIONS.contains(&first.as_str()) {
+                let hint = closest(&first, FUNCTIONS.iter().copied())
+                    .map(|name| format!("; did you mean `{name}`?"))
+                    .unwrap_or_default();
+                return Err(error(format!("unknown function `{first}`{hint}"), start));
+            }
+            self.pos += 1;
+            let mut args = Vec::new();
+            if !self.eat(")") {
+                loop {
+                    args.push(self.expression()?);
+                    if self.eat(")") {
+                        break;
+                    }
+                    self.expect(",", "between function arguments")?;
+                }
+            }
+            return Ok(Interp::Call { function: first, args });
+        }
+        if self.peek() != Some(b'.') {
+            return Err(error(
+                format!("`{first}` is not a reference: expected `var.NAME` or `TYPE.NAME.ATTRIBUTE`"),
+                start,
+            ));
+        }
+        self.pos += 1;
+        if first == "var" {
+            let name = self.required_identifier("a variable name after `var.`")?;
+            let path = self.path()?;
+            return Ok(Interp::Reference(Reference::Variable { name, path }));
+        }
+        let name = self.required_identifier("a resource name after the type")?;
+        if self.peek() != Some(b'.') {
+            return Err(error(
+                format!("`{first}.{name}` needs an attribute: `{first}.{name}.ATTRIBUTE`"),
+                start,
+            ));
+        }
+        self.pos += 1;
+        let attr = self.required_identifier("an attribute name")?;
+        let path = self.path()?;
+        Ok(Interp::Reference(Reference::Resource { addr: ResourceAddr::new(first, name), attr, path }))
+    }
+
+    /// `.key`, `["key"]` and `[0]` after a reference. No whitespace is allowed before a
+    /// `.` so `a.b.c .d` is an error rather than a surprise.
+    fn path(&mut self) -> Result<Vec<PathSegment>, ParseError> {
+        let mut path = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'.') => {
+                    self.pos += 1;
+                    path.push(PathSegment::Key(self.required_identifier("a key after `.`")?));
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    self.skip_space();
+                    let at = self.pos;
+                    match self.peek() {
+                        Some(b'"') => path.push(PathSegment::Key(self.string()?)),
+                        Some(c) if c.is_ascii_digit() => {
+                            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                                self.pos += 1;
+                            }
+                            let index = self.text[at..self.pos]
+                                .parse()
+                                .map_err(|_| error("index out of range", at))?;
+                            path.push(PathSegment::Index(index));
+                        }
+                        _ => return Err(error("expected a number or a quoted key inside `[...]`", at)),
+                    }
+                    self.expect("]", "to close `[`")?;
+                }
+                _ => return Ok(path),
+            }
+        }
+    }
+
+    /// A double-quoted string with `\"`, `\\`, `\n` and `\t` escapes.
+    fn string(&mut self) -> Result<String, ParseError> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut out = String::new();
+        let mut chars = self.text[self.pos..].char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.pos += i + 1;
+                    return Ok(out);
+                }
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => out.push('\n'),
+                    Some((_, 't')) => out.push('\t'),
+                    Some((_, other)) => out.push(other),
+                    None => break,
+                },
+                other => out.push(other),
+            }
+        }
+        Err(error("unterminated string literal", start))
+    }
+
+    fn number(&mut self) -> Result<Interp, ParseError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        while self.peek().is_some_and(|c| c.is_ascii_digit() || c == b'.') {
+            self.pos += 1;
+        }
+        let literal = &self.text[start..self.pos];
+        if let Ok(int) = literal.parse::<i64>() {
+            return Ok(Interp::Literal(Value::Int(int)));
+        }
+        literal
+            .parse::<f64>()
+            .map(|float| Interp::Literal(Value::Float(float)))
+            .map_err(|_| error(format!("`{literal}` is not a number"), start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interp(text: &str) -> Interp {
+        match parse_string(text) {
+            Ok(ExprKind::Interpolation(interp)) => interp,
+            other => panic!("expected one interpolation from {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_strings_and_escapes_stay_literal() {
+        assert!(matches!(parse_string("plain"), Ok(ExprKind::Literal(Value::String(s))) if s == "plain"));
+        assert!(
+            matches!(parse_string("cost $5 and $${var.x}"), Ok(ExprKind::Literal(Value::String(s))) if s == "cost $5 and ${var.x}")
+        );
+        assert!(matches!(parse_string(""), Ok(ExprKind::Literal(Value::String(s))) if s.is_empty()));
+    }
+
+    #[test]
+    fn references_with_paths() {
+        let Interp::Reference(Reference::Resource { addr, attr, path }) =
+            interp("${aws_subnet.private.tags[\"Name\"].x[0]}")
+        else {
+            panic!("not a resource reference");
+        };
+        assert_eq!(addr, ResourceAddr::new("aws_subnet", "private"));
+        assert_eq!(attr, "tags");
+        assert_eq!(
+            path,
+            vec![PathSegment::Key("Name".into()), PathSegment::Key("x".into()), PathSegment::Index(0)]
+        );
+        assert!(matches!(
+            interp("${ var.region }"),
+            Interp::Reference(Reference::Variable { name, path }) if name == "region" && path.is_empty()
+        ));
+    }
+
+    #[test]
+    fn templates_split_text_and_interpolations() {
+        let Ok(ExprKind::Template(parts)) = parse_string("http://${var.host}:${var.port}/") else {
+            panic!("not a template");
+        };
+        assert_eq!(parts.len(), 5);
+        assert!(matches!(&parts[0], TemplatePart::Text(t) if t == "http://"));
+        assert!(matches!(&parts[4], TemplatePart::Text(t) if t == "/"));
+    }
+
+    #[test]
+    fn operators_bind_in_the_usual_order() {
+        let parsed = interp("${var.a == \"x\" || !var.b && var.c ? 1 : -2.5}");
+        let Interp::Conditional { condition, then, otherwise } = parsed else {
+            panic!("not a conditional");
+        };
+        assert!(matches!(*condition, Interp::Binary { op: BinaryOp::Or, .. }));
+        if let Interp::Binary { rhs, .. } = *condition {
+            assert!(matches!(*rhs, Interp::Binary { op: BinaryOp::And, .. }));
+        }
+        assert!(matches!(*then, Interp::Literal(Value::Int(1))));
+        assert!(matches!(*otherwise, Interp::Literal(Value::Float(f)) if f == -2.5));
+    }
+
+    #[test]
+    fn calls_nest_and_strings_may_hold_braces() {
+        let Interp::Call { function, args } = interp("${join(\"}\", split(\",\", var.list))}") else {
+            panic!("not a call");
+        };
+        assert_eq!(function, "join");
+        assert_eq!(args.len(), 2);
+        assert!(matches!(&args[0], Interp::Literal(Value::String(s)) if s == "}"));
+    }
+
+    #[test]
+    fn malformed_interpolations_point_at_the_problem() {
+        assert_eq!(parse_string("ab${var.x").map(|_| ()), Err(error("unterminated `${`: expected `}`", 2)));
+        assert_eq!(parse_string("${}").map_err(|e| e.offset), Err(2));
+        assert_eq!(parse_string("${aws_vpc.main}").map_err(|e| e.offset), Err(2));
+        assert_eq!(parse_string("${var.x +}").map_err(|e| e.offset), Err(8));
+        assert_eq!(parse_string("${var.}").map_err(|e| e.offset), Err(6));
+        assert_eq!(parse_string("${f(1 2)}").map_err(|e| e.offset), Err(6));
+        assert!(parse_string("${\"open}").is_err());
+        let unknown = parse_string("${lowr(var.x)}").map_err(|e| e.message);
+        assert_eq!(unknown.map(|_| ()), Err("unknown function `lowr`; did you mean `lower`?".to_owned()));
+    }
+}

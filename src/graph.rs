@@ -1,0 +1,361 @@
+//! The resource graph: which resources must exist before which.
+//!
+//! Owns building the petgraph DAG from a loaded [`Stack`] and reporting dependency
+//! cycles (every member named, with its place in the files). Vertices are resources and
+//! provider blocks (`provider.kubernetes`); an edge `a -> b` means `b` depends on `a`, so
+//! a topological order is a creation order and its reverse a destruction order. Edges
+//! come from references in attributes, `depends_on`, and provider blocks: a block
+//! depends on what its configuration references, and every resource of that provider
+//! depends on the block. Walking the graph concurrently is `apply/`'s job; this module
+//! knows vertices, not providers or state.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::addr::ResourceAddr;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::expr::{Expr, Reference};
+use crate::stack::{Span, Stack};
+
+/// A vertex of the graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Vertex {
+    Resource(ResourceAddr),
+    /// A `[providers.NAME]` block, by provider name.
+    Provider(String),
+}
+
+impl fmt::Display for Vertex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Vertex::Resource(addr) => write!(f, "{addr}"),
+            Vertex::Provider(name) => write!(f, "provider.{name}"),
+        }
+    }
+}
+
+/// Why an edge exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EdgeKind {
+    /// A `${...}` reference.
+    Reference,
+    /// An explicit `depends_on`.
+    DependsOn,
+    /// A provider block to a resource of that provider.
+    Provider,
+}
+
+/// The dependency DAG of one stack.
+#[derive(Clone, Debug)]
+pub struct ResourceGraph {
+    graph: DiGraph<Vertex, EdgeKind>,
+    indices: HashMap<Vertex, NodeIndex>,
+    /// Resources in a topological order (dependencies first).
+    order: Vec<ResourceAddr>,
+}
+
+/// Resource addresses referenced by an expression.
+fn referenced_resources<'a>(expr: &'a Expr, out: &mut BTreeSet<&'a ResourceAddr>) {
+    for reference in expr.references() {
+        if let Reference::Resource { addr, .. } = reference {
+            out.insert(addr);
+        }
+    }
+}
+
+impl ResourceGraph {
+    /// Builds the graph; fails with one diagnostic per dependency cycle (and per
+    /// reference to a resource the stack does not have).
+    pub fn build(stack: &Stack) -> Result<ResourceGraph, Diagnostics> {
+        let mut graph = DiGraph::with_capacity(stack.resources.len() + stack.providers.len(), stack.resources.len());
+        let mut indices = HashMap::with_capacity(stack.resources.len() + stack.providers.len());
+        let mut spans: HashMap<NodeIndex, Span> = HashMap::new();
+        // Sorted insertion makes indices, the topological order and renderings stable.
+        for (name, block) in &stack.providers {
+            let vertex = Vertex::Provider(name.clone());
+            let index = graph.add_node(vertex.clone());
+            indices.insert(vertex, index);
+            spans.insert(index, block.span.clone());
+        }
+        for (addr, resource) in &stack.resources {
+            let vertex = Vertex::Resource(addr.clone());
+            let index = graph.add_node(vertex.clone());
+            indices.insert(vertex, index);
+            spans.insert(index, resource.span.clone());
+        }
+
+        let mut diagnostics = Diagnostics::new();
+        let mut edges: BTreeSet<(NodeIndex, NodeIndex, EdgeKind)> = BTreeSet::new();
+        let target = |addr: &ResourceAddr, span: &Span, owner: &Vertex, diagnostics: &mut Diagnostics| {
+            let found = indices.get(&Vertex::Resource(addr.clone())).copied();
+            if found.is_none() {
+                let mut diagnostic = Diagnostic::at(
+                    &stack.sources,
+                    span,
+                    format!("`{owner}` depends on `{addr}`, which is not in the stack"),
+                    "undeclared resource",
+                );
+                if let Vertex::Resource(owner) = owner {
+                    diagnostic = diagnostic.with_address(owner.clone());
+                }
+                diagnostics.push(diagnostic);
+            }
+            found
+        };
+
+        for (name, block) in &stack.providers {
+            let vertex = Vertex::Provider(name.clone());
+            let Some(&to) = indices.get(&vertex) else { continue };
+            for expr in block.config.values() {
+                let mut referenced = BTreeSet::new();
+                referenced_resources(expr, &mut referenced);
+                for addr in referenced {
+                    if let Some(from) = target(addr, &expr.span, &vertex, &mut diagnostics) {
+                        edges.insert((from, to, EdgeKind::Reference));
+                    }
+                }
+            }
+        }
+        for (addr, resource) in &stack.resources {
+            let vertex = Vertex::Resource(addr.clone());
+            let Some(&to) = indices.get(&vertex) else { continue };
+            for expr in resource.attrs.values() {
+                let mut referenced = BTreeSet::new();
+                referenced_resources(expr, &mut referenced);
+                for dependency in referenced {
+                    if let Some(from) = target(dependency, &expr.span, &vertex, &mut diagnostics) {
+                        edges.insert((from, to, EdgeKind::Reference));
+                    }
+                }
+            }
+            for dependency in &resource.depends_on {
+                if let Some(from) = target(dependency, &resource.span, &vertex, &mut diagnostics) {
+                    edges.insert((from, to, EdgeKind::DependsOn));
+                }
+            }
+            if let Some(&provider) = indices.get(&Vertex::Provider(addr.provider().to_owned())) {
+                edges.insert((provider, to, EdgeKind::Provider));
+            }
+        }
+        // One edge per pair, the most specific reason first (Reference < DependsOn).
+        let mut seen = BTreeSet::new();
+        for (from, to, kind) in edges {
+            if seen.insert((from, to)) {
+                graph.add_edge(from, to, kind);
+            }
+        }
+
+        for component in petgraph::algo::tarjan_scc(&graph) {
+            let is_cycle = component.len() > 1 || component.iter().any(|&n| graph.contains_edge(n, n));
+            if is_cycle {
+                diagnostics.push(cycle_diagnostic(stack, &graph, &component, &spans));
+            }
+        }
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
+        }
+
+        let order = match petgraph::algo::toposort(&graph, None) {
+            Ok(order) => order
+                .into_iter()
+                .filter_map(|index| match &graph[index] {
+                    Vertex::Resource(addr) => Some(addr.clone()),
+                    Vertex::Provider(_) => None,
+                })
+                .collect(),
+            // Cycles were reported above; toposort cannot disagree with tarjan_scc.
+            Err(_) => Vec::new(),
+        };
+        Ok(ResourceGraph { graph, indices, order })
+    }
+
+    /// The petgraph graph, for walkers. Edge `a -> b`: `b` depends on `a`.
+    pub fn graph(&self) -> &DiGraph<Vertex, EdgeKind> {
+        &self.graph
+    }
+
+    /// The node index of a vertex.
+    pub fn index_of(&self, vertex: &Vertex) -> Option<NodeIndex> {
+        self.indices.get(vertex).copied()
+    }
+
+    /// Resources in a topological order: every resource after all it depends on.
+    pub fn resources(&self) -> &[ResourceAddr] {
+        &self.order
+    }
+
+    /// What `addr` directly depends on, with its provider block's dependencies flattened
+    /// in (the block itself is not a resource). Sorted.
+    pub fn dependencies(&self, addr: &ResourceAddr) -> Vec<ResourceAddr> {
+        self.neighbours(addr, Direction::Incoming)
+    }
+
+    /// What directly depends on `addr`, through provider blocks too. Sorted.
+    pub fn dependents(&self, addr: &ResourceAddr) -> Vec<ResourceAddr> {
+        self.neighbours(addr, Direction::Outgoing)
+    }
+
+    fn neighbours(&self, addr: &ResourceAddr, direction: Direction) -> Vec<ResourceAddr> {
+        let Some(index) = self.index_of(&Vertex::Resource(addr.clone())) else {
+            return Vec::new();
+        };
+        let mut out = BTreeSet::new();
+        for neighbour in self.graph.neighbors_directed(index, direction) {
+            match &self.graph[neighbour] {
+                Vertex::Resource(other) => {
+                    out.insert(other.clone());
+                }
+                Vertex::Provider(_) => {
+                    for beyond in self.graph.neighbors_directed(neighbour, direction) {
+                        if let Vertex::Resource(other) = &self.graph[beyond]
+                            && other != addr
+                        {
+                            out.insert(other.clone());
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Edges as sorted `(from, to, kind)` name triples, the basis of both renderings.
+    fn sorted_edges(&self) -> Vec<(String, String, EdgeKind)> {
+        let mut edges: Vec<_> = self
+            .graph
+            .edge_indices()
+            .filter_map(|edge| {
+                let (from, to) = self.graph.edge_endpoints(edge)?;
+                Some((self.graph[from].to_string(), self.graph[to].to_string(), self.graph[edge]))
+            })
+            .collect();
+        edges.sort();
+        edges
+    }
+
+    fn sorted_vertices(&self) -> Vec<String> {
+        let mut vertices: Vec<String> = self.graph.node_weights().map(ToString::to_string).collect();
+        vertices.sort();
+        vertices
+    }
+
+    /// Graphviz DOT, sorted so the output is stable. Provider edges are dashed.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph cairn {\n");
+        for vertex in self.sorted_vertices() {
+            let shape = if vertex.starts_with("provider.") { " [shape=box]" } else { "" };
+            out.push_str(&format!("  \"{vertex}\"{shape};\n"));
+        }
+        for (from, to, kind) in self.sorted_edges() {
+            let style = match kind {
+                EdgeKind::Reference => "",
+                EdgeKind::DependsOn => " [style=bold]",
+                EdgeKind::Provider => " [style=dashed]",
+            };
+            out.push_str(&format!("  \"{from}\" -> \"{to}\"{style};\n"));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// A Mermaid flowchart, sorted so the output is stable. Node ids are positions in
+    /// the sorted vertex list because Mermaid ids cannot hold dots.
+    pub fn to_mermaid(&self) -> String {
+        let vertices = self.sorted_vertices();
+        let ids: BTreeMap<&str, usize> = vertices.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
+        let mut out = String::from("flowchart LR\n");
+        for (i, vertex) in vertices.iter().enumerate() {
+            out.push_str(&format!("  n{i}[\"{vertex}\"]\n"));
+        }
+        for (from, to, kind) in self.sorted_edges() {
+            let arrow = if kind == EdgeKind::Provider { "-.->" } else { "-->" };
+            if let (Some(from), Some(to)) = (ids.get(from.as_str()), ids.get(to.as_str())) {
+                out.push_str(&format!("  n{from} {arrow} n{to}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// One diagnostic for one strongly connected component: the members in cycle order
+/// (each depends on the next), each with its place in the files.
+fn cycle_diagnostic(
+    stack: &Stack,
+    graph: &DiGraph<Vertex, EdgeKind>,
+    component: &[NodeIndex],
+    spans: &HashMap<NodeIndex, Span>,
+) -> Diagnostic {
+    let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
+    let Some(start) = members.iter().copied().min_by_key(|&n| graph[n].to_string()) else {
+        return Diagnostic::error("dependency cycle");
+    };
+    let cycle = shortest_cycle(graph, start, &members);
+    // Members the shortest cycle skips (a component can hold several cycles) are named
+    // too, so the user sees every resource involved.
+    let on_cycle: BTreeSet<NodeIndex> = cycle.iter().copied().collect();
+    let mut path: Vec<String> = cycle.iter().map(|&n| graph[n].to_string()).collect();
+    path.push(graph[start].to_string());
+    let mut message = format!("dependency cycle: {}", path.join(" -> "));
+    let others: Vec<String> =
+        members.iter().filter(|n| !on_cycle.contains(n)).map(|&n| graph[n].to_string()).collect();
+    if !others.is_empty() {
+        message.push_str(&format!(" (also involved: {})", others.join(", ")));
+    }
+    let places: Vec<String> = members
+        .iter()
+        .filter_map(|n| {
+            let span = spans.get(n)?;
+            let file = stack.sources.get(span.file)?;
+            let (line, column) = crate::diagnostics::line_column(&file.text, span.range.start);
+            Some(format!("{} at {}:{line}:{column}", graph[*n], file.path.display()))
+        })
+        .collect();
+    let mut diagnostic = match spans.get(&start) {
+        Some(span) => Diagnostic::at(&stack.sources, span, message, "part of the cycle"),
+        None => Diagnostic::error(message),
+    };
+    if let Vertex::Resource(addr) = &graph[start] {
+        diagnostic = diagnostic.with_address(addr.clone());
+    }
+    diagnostic.with_help(format!(
+        "each depends on the next (through references, depends_on or a provider block); break one link. Members: {}",
+        places.join("; ")
+    ))
+}
+
+/// The shortest path start -> dependency -> ... -> start inside `members`, without the
+/// final repetition of `start`. Follows incoming edges, i.e. "depends on".
+fn shortest_cycle(graph: &DiGraph<Vertex, EdgeKind>, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<NodeIndex> {
+    let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for next in graph.neighbors_directed(node, Direction::Incoming) {
+            if !members.contains(&next) {
+                continue;
+            }
+            if next == start {
+                let mut path = vec![node];
+                let mut at = node;
+                while at != start {
+                    match previous.get(&at) {
+                        Some(&before) => {
+                            path.push(before);
+                            at = before;
+                        }
+                        None => break,
+                    }
+                }
+                path.reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(entry) = previous.entry(next) {
+                entry.insert(node);
+                queue.push_back(next);
+            }
+        }
+    }
+    vec![start]
+}

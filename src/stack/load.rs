@@ -1,0 +1,749 @@
+//! Validation of the raw definitions into a [`Stack`].
+//!
+//! Owns the high-level pass: resources (meta-arguments out, attributes checked against
+//! the provider's schema), provider blocks, outputs, `enabled` pruning, and the check of
+//! every reference against what the stack declares. Every problem is collected rather
+//! than returned, so one `cairn validate` shows them all. Graph-level problems (cycles)
+//! are `graph.rs`'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn_provider_core::{Mode, ProviderSchema, ResourceSchema, Value};
+
+use super::raw::{Definition, Key, Node, NodeKind, RawStack};
+use super::{Lifecycle, Output, ProviderBlock, Resource, Sources, Span, Stack, TimeoutOverrides, Variable};
+use crate::addr::ResourceAddr;
+use crate::diagnostics::{Diagnostic, Diagnostics, closest};
+use crate::expr::{Expr, ExprKind, Interp, Reference, parse_string};
+
+/// Meta-arguments: taken out of a resource's table, never sent to the provider.
+const META_ARGUMENTS: &[&str] = &["depends_on", "lifecycle", "timeouts", "enabled", "file"];
+const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
+const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
+const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+
+/// State shared by the loading passes.
+pub(super) struct Loader<'a> {
+    pub dir: &'a Path,
+    pub env: String,
+    pub schemas: &'a BTreeMap<String, ProviderSchema>,
+    pub sources: Sources,
+    pub diagnostics: Diagnostics,
+    /// Variables that have a value.
+    pub variables: BTreeMap<String, Variable>,
+    /// Every declared variable, with or without a value.
+    pub declared_variables: BTreeSet<String>,
+}
+
+/// A resource validated but not yet reference-checked.
+struct Pending {
+    resource: Resource,
+    depends_on: Vec<(ResourceAddr, Span)>,
+}
+
+/// A path as shown to users: relative to the current directory when it is below it.
+pub(super) fn display_path(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// `"30m"`, `"1h"`, `"45s"`, or sums like `"1h30m"`.
+pub(super) fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+        let amount: u64 = digits.parse().ok()?;
+        total = total.checked_add(amount.checked_mul(unit)?)?;
+        digits.clear();
+    }
+    (digits.is_empty() && total > 0).then(|| Duration::from_secs(total))
+}
+
+impl Loader<'_> {
+    /// Reports an unknown key with the closest valid one.
+    pub(super) fn unknown_key(&mut self, key: &Key, name: &str, within: &str, valid: &[&str]) {
+        let mut diagnostic =
+            Diagnostic::at(&self.sources, &key.span, format!("unknown key `{name}` in {within}"), "unknown key");
+        diagnostic = match closest(name, valid.iter().copied()) {
+            Some(close) => diagnostic.with_help(format!("did you mean `{close}`?")),
+            None => diagnostic.with_help(format!("valid keys: {}", valid.join(", "))),
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Narrows `span` to the first occurrence of `needle` in its source text, so an error
+    /// about one reference inside a long string points at that reference.
+    pub(super) fn locate(&self, span: &Span, needle: &str) -> Span {
+        self.sources
+            .get(span.file)
+            .and_then(|file| file.text.get(span.range.clone()))
+            .and_then(|text| text.find(needle))
+            .map_or_else(
+                || span.clone(),
+                |at| Span { file: span.file, range: span.range.start + at..span.range.start + at + needle.len() },
+            )
+    }
+
+    pub(super) fn undefined_variable(&mut self, name: &str, span: &Span, addr: Option<&ResourceAddr>) {
+        let span = self.locate(span, &format!("var.{name}"));
+        let mut diagnostic =
+            Diagnostic::at(&self.sources, &span, format!("undefined variable `var.{name}`"), "not declared");
+        diagnostic = match closest(name, self.declared_variables.iter().map(String::as_str)) {
+            Some(close) => diagnostic.with_help(format!("did you mean `var.{close}`?")),
+            None => diagnostic.with_help(format!("declare it with [variables.{name}]")),
+        };
+        if let Some(addr) = addr {
+            diagnostic = diagnostic.with_address(addr.clone());
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Converts a TOML value into an expression, parsing `${...}` in every string.
+    /// Malformed interpolations are reported and the value is skipped.
+    pub(super) fn expr(&mut self, node: &Node) -> Option<Expr> {
+        let span = node.span.clone();
+        let kind = match &node.kind {
+            NodeKind::String(text) => match parse_string(text) {
+                Ok(kind) => kind,
+                Err(err) => {
+                    let at = self.string_offset(&node.span, text, err.offset);
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &at,
+                        format!("malformed `${{...}}`: {}", err.message),
+                        "here",
+                    ));
+                    return None;
+                }
+            },
+            NodeKind::Datetime(text) => ExprKind::Literal(Value::String(text.clone())),
+            NodeKind::Int(i) => ExprKind::Literal(Value::Int(*i)),
+            NodeKind::Float(f) => ExprKind::Literal(Value::Float(*f)),
+            NodeKind::Bool(b) => ExprKind::Literal(Value::Bool(*b)),
+            NodeKind::Array(items) => {
+                let items: Vec<Option<Expr>> = items.iter().map(|item| self.expr(item)).collect();
+                ExprKind::List(items.into_iter().collect::<Option<Vec<_>>>()?)
+            }
+            NodeKind::Table(entries) => {
+                let mut map = BTreeMap::new();
+                let mut complete = true;
+                for (key, value) in entries {
+                    match self.expr(value) {
+                        Some(expr) => {
+                            map.insert(key.name.clone(), expr);
+                        }
+                        None => complete = false,
+                    }
+                }
+                if !complete {
+                    return None;
+                }
+                ExprKind::Map(map)
+            }
+        };
+        Some(Expr { kind, span })
+    }
+
+    /// The span of byte `offset` of a decoded string, when the source spells the string
+    /// without escapes (so offsets match); otherwise the whole string.
+    fn string_offset(&self, span: &Span, decoded: &str, offset: usize) -> Span {
+        let source = self.sources.get(span.file).and_then(|file| file.text.get(span.range.clone()));
+        match source {
+            Some(raw) if raw.len() == decoded.len() + 2 && raw.get(1..raw.len() - 1) == Some(decoded) => {
+                let start = span.range.start + 1 + offset;
+                Span { file: span.file, range: start..(start + 1).min(span.range.end) }
+            }
+            _ => self.locate(span, decoded.get(offset..).unwrap_or(decoded)),
+        }
+    }
+
+    fn resource_schema(&self, type_name: &str) -> Option<&ResourceSchema> {
+        let addr_provider = type_name.split_once('_').map_or(type_name, |(p, _)| p);
+        self.schemas.get(addr_provider)?.resources.get(type_name)
+    }
+
+    /// Validates every resource; returns the enabled ones and the addresses of the
+    /// disabled ones (whose references become `null`).
+    fn resources(&mut self, raw: &RawStack) -> (BTreeMap<ResourceAddr, Pending>, BTreeSet<ResourceAddr>, BTreeSet<ResourceAddr>) {
+        let mut enabled = BTreeMap::new();
+        let mut disabled = BTreeSet::new();
+        // Declared with a type we could not validate: references to them are not
+        // reported again.
+        let mut invalid = BTreeSet::new();
+        for ((type_name, name), (type_key, definition)) in &raw.resources {
+            let addr = ResourceAddr::new(type_name.clone(), name.clone());
+            if format!("{type_name}.{name}").parse::<ResourceAddr>().is_err() {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &definition.key.span,
+                    format!("`{addr}` is not a valid resource address: names use letters, digits, `_` and `-`"),
+                    "invalid name",
+                ));
+                invalid.insert(addr);
+                continue;
+            }
+            let Some(schema) = self.resource_schema(type_name).cloned() else {
+                let known = self.schemas.values().flat_map(|p| p.resources.keys().map(String::as_str));
+                let mut diagnostic = Diagnostic::at(
+                    &self.sources,
+                    &type_key.span,
+                    format!("unknown resource type `{type_name}`"),
+                    "unknown type",
+                )
+                .with_address(addr.clone());
+                if let Some(close) = closest(type_name, known) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                }
+                self.diagnostics.push(diagnostic);
+                invalid.insert(addr);
+                continue;
+            };
+            match self.resource(&addr, definition, &schema) {
+                Some((pending, true)) => {
+                    enabled.insert(addr, pending);
+                }
+                Some((_, false)) => {
+                    disabled.insert(addr);
+                }
+                None => {
+                    invalid.insert(addr);
+                }
+            }
+        }
+        (enabled, disabled, invalid)
+    }
+
+    /// One resource: `(resource, enabled)`, or `None` when `enabled` could not be decided.
+    fn resource(&mut self, addr: &ResourceAddr, definition: &Definition, schema: &ResourceSchema) -> Option<(Pending, bool)> {
+        let span = definition.key.span.clone();
+        let Some(entries) = definition.body.as_table() else {
+            self.diagnostics.push(
+                Diagnostic::at(&self.sources, &definition.body.span, "a resource must be a table", "expected a table")
+                    .with_address(addr.clone()),
+            );
+            return None;
+        };
+        let mut enabled = Some(true);
+        let mut attrs = BTreeMap::new();
+        let mut depends_on = Vec::new();
+        let mut lifecycle = Lifecycle::default();
+        let mut timeouts = TimeoutOverrides::default();
+        let mut manifest_file = None;
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "depends_on" => depends_on = self.depends_on(addr, value),
+                "lifecycle" => lifecycle = self.lifecycle(addr, value, schema),
+                "timeouts" => timeouts = self.timeouts(addr, value),
+                "enabled" => enabled = self.load_time_bool(value, "enabled", addr),
+                "file" => manifest_file = Some((key, value)),
+                name => {
+                    let Some(attr) = schema.attributes.get(name) else {
+                        let mut diagnostic = Diagnostic::at(
+                            &self.sources,
+                            &key.span,
+                            format!("unknown attribute `{name}`"),
+                            "not in the schema",
+                        )
+                        .with_address(addr.clone());
+                        let candidates = schema
+                            .attributes
+                            .iter()
+                            .filter(|(_, a)| a.is_settable())
+                            .map(|(n, _)| n.as_str())
+                            .chain(META_ARGUMENTS.iter().copied());
+                        if let Some(close) = closest(name, candidates) {
+                            diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                        }
+                        self.diagnostics.push(diagnostic);
+                        continue;
+                    };
+                    if !attr.is_settable() {
+                        self.diagnostics.push(
+                            Diagnostic::at(
+                                &self.sources,
+                                &key.span,
+                                format!("attribute `{name}` is computed by the provider and cannot be set"),
+                                "computed attribute",
+                            )
+                            .with_address(addr.clone()),
+                        );
+                        continue;
+                    }
+                    if let Some(expr) = self.expr(value) {
+                        self.check_type(addr, name, &expr, &attr.ty);
+                        attrs.insert(name.to_owned(), expr);
+                    } else {
+                        // Present but malformed: do not also report it as missing.
+                        attrs.insert(name.to_owned(), Expr { kind: ExprKind::Literal(Value::Null), span: value.span.clone() });
+                    }
+                }
+            }
+        }
+        if let Some((key, value)) = manifest_file {
+            if !schema.attributes.contains_key("manifest") {
+                self.diagnostics.push(
+                    Diagnostic::at(
+                        &self.sources,
+                        &key.span,
+                        format!("`file` is only for resource types with a `manifest` attribute; `{}` has none", addr.type_name),
+                        "no manifest attribute",
+                    )
+                    .with_address(addr.clone()),
+                );
+            } else if attrs.contains_key("manifest") {
+                self.diagnostics.push(
+                    Diagnostic::at(&self.sources, &key.span, "set either `file` or `manifest`, not both", "second manifest")
+                        .with_address(addr.clone()),
+                );
+            } else if let Some(manifest) = self.manifest(addr, value) {
+                attrs.insert("manifest".to_owned(), manifest);
+            } else {
+                attrs.insert("manifest".to_owned(), Expr { kind: ExprKind::Literal(Value::Null), span: value.span.clone() });
+            }
+        }
+        for (name, attr) in &schema.attributes {
+            if attr.mode == Mode::Required && !attrs.contains_key(name) {
+                self.diagnostics.push(
+                    Diagnostic::at(&self.sources, &span, format!("missing required attribute `{name}`"), "in this resource")
+                        .with_address(addr.clone()),
+                );
+            }
+        }
+        let resource = Resource { addr: addr.clone(), attrs, depends_on: Vec::new(), lifecycle, timeouts, span };
+        enabled.map(|enabled| (Pending { resource, depends_on }, enabled))
+    }
+
+    fn check_type(&mut self, addr: &ResourceAddr, name: &str, expr: &Expr, ty: &cairn_provider_core::AttrType) {
+        let mut mismatches = Vec::new();
+        super::types::check_expr(expr, ty, name, &mut mismatches);
+        for (mismatch, span) in mismatches {
+            let mut diagnostic = Diagnostic::at(
+                &self.sources,
+                &span,
+                format!("attribute `{}`: {}", mismatch.path, mismatch.message),
+                "wrong type",
+            )
+            .with_address(addr.clone());
+            if let Some(close) = mismatch.suggestion {
+                diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+            }
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    fn depends_on(&mut self, addr: &ResourceAddr, node: &Node) -> Vec<(ResourceAddr, Span)> {
+        let NodeKind::Array(items) = &node.kind else {
+            self.diagnostics.push(
+                Diagnostic::at(&self.sources, &node.span, "`depends_on` must be an array of \"TYPE.NAME\"", "expected an array")
+                    .with_address(addr.clone()),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match item.as_str().map(str::parse::<ResourceAddr>) {
+                Some(Ok(target)) => out.push((target, item.span.clone())),
+                _ => self.diagnostics.push(
+                    Diagnostic::at(&self.sources, &item.span, "`depends_on` entries are \"TYPE.NAME\" strings", "not an address")
+                        .with_address(addr.clone()),
+                ),
+            }
+        }
+        out
+    }
+
+    fn lifecycle(&mut self, addr: &ResourceAddr, node: &Node, schema: &ResourceSchema) -> Lifecycle {
+        let mut lifecycle = Lifecycle { span: Some(node.span.clone()), ..Lifecycle::default() };
+        let Some(entries) = node.as_table() else {
+            self.diagnostics.push(
+                Diagnostic::at(&self.sources, &node.span, "`lifecycle` must be a table", "expected a table")
+                    .with_address(addr.clone()),
+            );
+            return lifecycle;
+        };
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "prevent_destroy" => {
+                    lifecycle.prevent_destroy = self.load_time_bool(value, "lifecycle.prevent_destroy", addr).unwrap_or(false);
+                }
+                "create_before_destroy" => {
+                    lifecycle.create_before_destroy =
+                        self.load_time_bool(value, "lifecycle.create_before_destroy", addr).unwrap_or(false);
+                }
+                "ignore_changes" => {
+                    let NodeKind::Array(items) = &value.kind else {
+                        self.diagnostics.push(
+                            Diagnostic::at(&self.sources, &value.span, "`ignore_changes` must be an array of attribute paths", "expected an array")
+                                .with_address(addr.clone()),
+                        );
+                        continue;
+                    };
+                    for item in items {
+                        let Some(path) = item.as_str() else {
+                            self.diagnostics.push(
+                                Diagnostic::at(&self.sources, &item.span, "attribute paths are strings", "expected a string")
+                                    .with_address(addr.clone()),
+                            );
+                            continue;
+                        };
+                        let attr = path.split(['.', '[']).next().unwrap_or(path);
+                        if !schema.attributes.contains_key(attr) {
+                            let mut diagnostic = Diagnostic::at(
+                                &self.sources,
+                                &item.span,
+                                format!("`ignore_changes` names unknown attribute `{attr}`"),
+                                "not in the schema",
+                            )
+                            .with_address(addr.clone());
+                            if let Some(close) = closest(attr, schema.attributes.keys().map(String::as_str)) {
+                                diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                            }
+                            self.diagnostics.push(diagnostic);
+                            continue;
+                        }
+                        lifecycle.ignore_changes.push(path.to_owned());
+                    }
+                }
+                other => self.unknown_key(key, other, "`lifecycle`", LIFECYCLE_KEYS),
+            }
+        }
+        lifecycle
+    }
+
+    fn timeouts(&mut self, addr: &ResourceAddr, node: &Node) -> TimeoutOverrides {
+        let mut timeouts = TimeoutOverrides::default();
+        let Some(entries) = node.as_table() else {
+            self.diagnostics.push(
+                Diagnostic::at(&self.sources, &node.span, "`timeouts` must be a table", "expected a table")
+                    .with_address(addr.clone()),
+            );
+            return timeouts;
+        };
+        for (key, value) in entries {
+            let slot = match key.name.as_str() {
+                "create" => &mut timeouts.create,
+                "update" => &mut timeouts.update,
+                "delete" => &mut timeouts.delete,
+                other => {
+                    self.unknown_key(key, other, "`timeouts`", TIMEOUT_KEYS);
+                    continue;
+                }
+            };
+            match value.as_str().and_then(parse_duration) {
+                Some(duration) => *slot = Some(duration),
+                None => self.diagnostics.push(
+                    Diagnostic::at(&self.sources, &value.span, "a timeout is a duration like \"30m\", \"1h\" or \"90s\"", "not a duration")
+                        .with_address(addr.clone()),
+                ),
+            }
+        }
+        timeouts
+    }
+
+    fn providers(&mut self, raw: &RawStack) -> BTreeMap<String, ProviderBlock> {
+        let mut providers = BTreeMap::new();
+        for (name, definition) in &raw.providers {
+            let Some(schema) = self.schemas.get(name) else {
+                let mut diagnostic = Diagnostic::at(
+                    &self.sources,
+                    &definition.key.span,
+                    format!("unknown provider `{name}`"),
+                    "no such provider",
+                );
+                if let Some(close) = closest(name, self.schemas.keys().map(String::as_str)) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                }
+                self.diagnostics.push(diagnostic);
+                continue;
+            };
+            let config_schema = schema.config.clone();
+            let Some(entries) = definition.body.as_table() else {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &definition.body.span,
+                    format!("provider `{name}` must be a table"),
+                    "expected a table",
+                ));
+                continue;
+            };
+            let mut config = BTreeMap::new();
+            for (key, value) in entries {
+                let Some(attr) = config_schema.get(&key.name) else {
+                    let valid: Vec<&str> = config_schema.keys().map(String::as_str).collect();
+                    self.unknown_key(key, &key.name, &format!("`[providers.{name}]`"), &valid);
+                    continue;
+                };
+                let Some(expr) = self.expr(value) else { continue };
+                let mut mismatches = Vec::new();
+                super::types::check_expr(&expr, &attr.ty, &key.name, &mut mismatches);
+                for (mismatch, span) in mismatches {
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &span,
+                        format!("provider `{name}`: `{}`: {}", mismatch.path, mismatch.message),
+                        "wrong type",
+                    ));
+                }
+                config.insert(key.name.clone(), expr);
+            }
+            for (attr_name, attr) in &config_schema {
+                if attr.mode == Mode::Required && !config.contains_key(attr_name) {
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &definition.key.span,
+                        format!("provider `{name}` is missing required attribute `{attr_name}`"),
+                        "in this block",
+                    ));
+                }
+            }
+            providers.insert(name.clone(), ProviderBlock { name: name.clone(), config, span: definition.key.span.clone() });
+        }
+        providers
+    }
+
+    fn outputs(&mut self, raw: &RawStack) -> BTreeMap<String, Output> {
+        let mut outputs = BTreeMap::new();
+        for (name, definition) in &raw.outputs {
+            let span = definition.key.span.clone();
+            let Some(entries) = definition.body.as_table() else {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &definition.body.span,
+                    format!("output `{name}` must be a table"),
+                    "expected a table",
+                ));
+                continue;
+            };
+            let mut value = None;
+            let mut description = None;
+            let mut sensitive = false;
+            let mut value_seen = false;
+            for (key, node) in entries {
+                match (key.name.as_str(), &node.kind) {
+                    ("value", _) => {
+                        value_seen = true;
+                        value = self.expr(node);
+                    }
+                    ("description", NodeKind::String(text)) => description = Some(text.clone()),
+                    ("sensitive", NodeKind::Bool(flag)) => sensitive = *flag,
+                    ("description" | "sensitive", _) => self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &node.span,
+                        format!("`{}` of output `{name}` has the wrong type: {}", key.name, node.type_name()),
+                        "wrong type",
+                    )),
+                    (other, _) => self.unknown_key(key, other, &format!("output `{name}`"), OUTPUT_KEYS),
+                }
+            }
+            match value {
+                Some(value) => {
+                    outputs.insert(name.clone(), Output { name: name.clone(), value, sensitive, description, span });
+                }
+                None if !value_seen => self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &span,
+                    format!("output `{name}` has no `value`"),
+                    "in this output",
+                )),
+                None => {}
+            }
+        }
+        outputs
+    }
+
+    /// Checks one expression's references; rewrites those to disabled resources into
+    /// `null` so `coalesce(...)` over optional resources works.
+    fn check_references(
+        &mut self,
+        expr: &mut Expr,
+        owner: Option<&ResourceAddr>,
+        enabled: &BTreeMap<ResourceAddr, String>,
+        disabled: &BTreeSet<ResourceAddr>,
+        invalid: &BTreeSet<ResourceAddr>,
+    ) {
+        let references: Vec<Reference> = expr.references().into_iter().cloned().collect();
+        let mut any_disabled = false;
+        for reference in &references {
+            match reference {
+                Reference::Variable { name, .. } => {
+                    if !self.declared_variables.contains(name) {
+                        self.undefined_variable(name, &expr.span, owner);
+                    }
+                }
+                Reference::Resource { addr, attr, .. } => {
+                    if disabled.contains(addr) {
+                        any_disabled = true;
+                    } else if let Some(type_name) = enabled.get(addr) {
+                        let known = self.resource_schema(type_name).is_some_and(|s| s.attributes.contains_key(attr));
+                        if !known {
+                            let attributes: Vec<String> = self
+                                .resource_schema(type_name)
+                                .map(|s| s.attributes.keys().cloned().collect())
+                                .unwrap_or_default();
+                            let span = self.locate(&expr.span, &format!("{addr}.{attr}"));
+                            let mut diagnostic = Diagnostic::at(
+                                &self.sources,
+                                &span,
+                                format!("`{addr}` has no attribute `{attr}`"),
+                                "unknown attribute",
+                            );
+                            if let Some(owner) = owner {
+                                diagnostic = diagnostic.with_address(owner.clone());
+                            }
+                            if let Some(close) = closest(attr, attributes.iter().map(String::as_str)) {
+                                diagnostic = diagnostic.with_help(format!("did you mean `{addr}.{close}`?"));
+                            }
+                            self.diagnostics.push(diagnostic);
+                        }
+                    } else if !invalid.contains(addr) {
+                        self.undeclared_resource(addr, &expr.span, owner, enabled, disabled);
+                    }
+                }
+            }
+        }
+        if any_disabled {
+            expr.rewrite_interps(&mut |interp| match interp {
+                Interp::Reference(Reference::Resource { addr, .. }) if disabled.contains(addr) => {
+                    Some(Interp::Literal(Value::Null))
+                }
+                _ => None,
+            });
+        }
+    }
+
+    fn undeclared_resource(
+        &mut self,
+        addr: &ResourceAddr,
+        span: &Span,
+        owner: Option<&ResourceAddr>,
+        enabled: &BTreeMap<ResourceAddr, String>,
+        disabled: &BTreeSet<ResourceAddr>,
+    ) {
+        let span = self.locate(span, &addr.to_string());
+        let mut diagnostic =
+            Diagnostic::at(&self.sources, &span, format!("reference to undeclared resource `{addr}`"), "not declared");
+        if let Some(owner) = owner {
+            diagnostic = diagnostic.with_address(owner.clone());
+        }
+        let names: Vec<String> = enabled.keys().chain(disabled.iter()).map(ToString::to_string).collect();
+        if let Some(close) = closest(&addr.to_string(), names.iter().map(String::as_str)) {
+            diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+        }
+        self.diagnostics.push(diagnostic);
+    }
+}
+
+/// A bool, looking through a sensitive wrapper (load-time flags are never printed).
+pub(super) fn eval_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Sensitive(inner) => eval_bool(inner),
+        _ => None,
+    }
+}
+
+/// The whole load: see [`super::load`].
+pub(super) fn load_stack(
+    dir: &Path,
+    options: &super::LoadOptions,
+    schemas: &BTreeMap<String, ProviderSchema>,
+) -> Result<Stack, Diagnostics> {
+    let env = options.env.clone().unwrap_or_else(|| "default".to_owned());
+    let mut loader = Loader {
+        dir,
+        env: env.clone(),
+        schemas,
+        sources: Sources::default(),
+        diagnostics: Diagnostics::new(),
+        variables: BTreeMap::new(),
+        declared_variables: BTreeSet::new(),
+    };
+    let files = super::raw::stack_files(dir).map_err(Diagnostics::from)?;
+    let mut raw = RawStack::default();
+    for path in files {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let file = loader.sources.add(display_path(&path), text);
+                if let Some(table) = super::raw::parse_file(&loader.sources, file, &mut loader.diagnostics) {
+                    super::raw::merge_file(&mut raw, &loader.sources, table, &mut loader.diagnostics);
+                }
+            }
+            Err(err) => loader
+                .diagnostics
+                .push(Diagnostic::error(format!("cannot read {}: {err}", path.display()))),
+        }
+    }
+
+    loader.resolve_variables(&raw.variables, options);
+    let (mut pending, disabled, invalid) = loader.resources(&raw);
+    let mut providers = loader.providers(&raw);
+    let mut outputs = loader.outputs(&raw);
+
+    let enabled: BTreeMap<ResourceAddr, String> =
+        pending.keys().map(|addr| (addr.clone(), addr.type_name.clone())).collect();
+    for (addr, entry) in &mut pending {
+        for expr in entry.resource.attrs.values_mut() {
+            loader.check_references(expr, Some(addr), &enabled, &disabled, &invalid);
+        }
+        for (target, span) in std::mem::take(&mut entry.depends_on) {
+            if enabled.contains_key(&target) {
+                entry.resource.depends_on.push(target);
+            } else if !disabled.contains(&target) && !invalid.contains(&target) {
+                loader.undeclared_resource(&target, &span, Some(addr), &enabled, &disabled);
+            }
+        }
+    }
+    for block in providers.values_mut() {
+        for expr in block.config.values_mut() {
+            loader.check_references(expr, None, &enabled, &disabled, &invalid);
+        }
+    }
+    for output in outputs.values_mut() {
+        loader.check_references(&mut output.value, None, &enabled, &disabled, &invalid);
+    }
+
+    // A provider used only through its resources still gets a (empty) block, so every
+    // resource has one to be configured by.
+    for entry in pending.values() {
+        let provider = entry.resource.addr.provider().to_owned();
+        providers.entry(provider.clone()).or_insert_with(|| ProviderBlock {
+            name: provider,
+            config: BTreeMap::new(),
+            span: entry.resource.span.clone(),
+        });
+    }
+
+    let name = match raw.name {
+        Some((name, _)) => name,
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "stack".to_owned()),
+    };
+    let Loader { sources, diagnostics, variables, .. } = loader;
+    diagnostics.into_result(Stack {
+        name,
+        dir: dir.to_path_buf(),
+        env,
+        sources,
+        variables,
+        providers,
+        resources: pending.into_iter().map(|(addr, entry)| (addr, entry.resource)).collect(),
+        outputs,
+    })
+}

@@ -1,0 +1,305 @@
+//! Variables: declarations, their values from every source, and load-time evaluation.
+//!
+//! Owns the precedence `--var` > `CAIRN_VAR_<name>` > `env/<env>.toml` > `default`, the
+//! declared-type check, and the sensitive wrapping of sensitive variables. Also the
+//! [`Scope`] used to evaluate what must be known at load time (`enabled`, `lifecycle`),
+//! which sees variables only.
+
+use std::collections::BTreeMap;
+
+use cairn_provider_core::{AttrType, Value};
+
+use super::load::Loader;
+use super::raw::{self, Definition, Node, NodeKind};
+use super::{LoadOptions, Span, Variable};
+use crate::addr::ResourceAddr;
+use crate::diagnostics::{Diagnostic, closest};
+use crate::expr::Scope;
+
+/// Prefix of process environment variables that set stack variables.
+pub const VAR_ENV_PREFIX: &str = "CAIRN_VAR_";
+
+const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
+const VARIABLE_TYPES: &[&str] = &["string", "number", "bool", "list", "map", "any"];
+
+/// A literal TOML value as a [`Value`]; `${...}` in variable values is not interpreted.
+pub(super) fn node_value(node: &NodeKind) -> Value {
+    match node {
+        NodeKind::String(s) | NodeKind::Datetime(s) => Value::String(s.clone()),
+        NodeKind::Int(i) => Value::Int(*i),
+        NodeKind::Float(f) => Value::Float(*f),
+        NodeKind::Bool(b) => Value::Bool(*b),
+        NodeKind::Array(items) => Value::List(items.iter().map(|item| node_value(&item.kind)).collect()),
+        NodeKind::Table(entries) => {
+            Value::Map(entries.iter().map(|(k, v)| (k.name.clone(), node_value(&v.kind))).collect())
+        }
+    }
+}
+
+fn declared_type(name: &str) -> AttrType {
+    match name {
+        "string" => AttrType::String,
+        "number" => AttrType::Number,
+        "bool" => AttrType::Bool,
+        "list" => AttrType::list(AttrType::Any),
+        "map" => AttrType::map(AttrType::Any),
+        _ => AttrType::Any,
+    }
+}
+
+/// One declared variable before its value is chosen.
+struct Declaration {
+    ty: AttrType,
+    type_name: String,
+    default: Option<(Value, Span)>,
+    description: Option<String>,
+    sensitive: bool,
+    span: Span,
+}
+
+/// Where a chosen value came from, for type-error messages.
+enum Origin {
+    Cli,
+    Environment,
+    File(Span),
+}
+
+/// Scope for load-time evaluation: variables only.
+pub(super) struct VariableScope<'a>(pub &'a BTreeMap<String, Variable>);
+
+impl Scope for VariableScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.0.get(name).map(|v| v.value.clone())
+    }
+    fn resource_attr(&self, _addr: &ResourceAddr, _attr: &str) -> Option<Value> {
+        None
+    }
+}
+
+impl Loader<'_> {
+    /// Resolves every declared variable. Variables without a value are reported and left
+    /// out of the result (references to them are not reported again).
+    pub(super) fn resolve_variables(&mut self, declared: &BTreeMap<String, Definition>, options: &LoadOptions) {
+        let mut declarations = BTreeMap::new();
+        for (name, definition) in declared {
+            self.declared_variables.insert(name.clone());
+            if let Some(declaration) = self.declaration(name, definition) {
+                declarations.insert(name.clone(), declaration);
+            }
+        }
+
+        let mut chosen: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
+        for (name, declaration) in &declarations {
+            if let Some((value, span)) = &declaration.default {
+                chosen.insert(name.clone(), (value.clone(), Origin::File(span.clone())));
+            }
+        }
+        self.read_env_file(options, &mut chosen);
+        for (key, text) in &options.env_vars {
+            if let Some(name) = key.strip_prefix(VAR_ENV_PREFIX)
+                && self.declared_variables.contains(name)
+            {
+                chosen.insert(name.to_owned(), (node_value(&raw::parse_cli_value(text)), Origin::Environment));
+            }
+        }
+        for (name, text) in &options.vars {
+            if self.declared_variables.contains(name) {
+                chosen.insert(name.clone(), (node_value(&raw::parse_cli_value(text)), Origin::Cli));
+            } else {
+                let mut diagnostic = Diagnostic::error(format!("--var {name}: no variable `{name}` is declared"));
+                if let Some(close) = closest(name, self.declared_variables.iter().map(String::as_str)) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                }
+                self.diagnostics.push(diagnostic);
+            }
+        }
+
+        for (name, declaration) in declarations {
+            let Some((value, origin)) = chosen.remove(&name) else {
+                self.diagnostics.push(
+                    Diagnostic::at(&self.sources, &declaration.span, format!("variable `{name}` has no value"), "declared here")
+                        .with_help(format!(
+                            "set it in env/{}.toml, with --var {name}=..., or with {VAR_ENV_PREFIX}{name}",
+                            self.env
+                        )),
+                );
+                continue;
+            };
+            if let Err(mismatch) = super::types::check_value(&value, &declaration.ty) {
+                let message = format!(
+                    "variable `{name}` is declared as {}: {}",
+                    declaration.type_name, mismatch.message
+                );
+                let diagnostic = match origin {
+                    Origin::Cli => Diagnostic::error(format!("--var {name}: {message}")),
+                    Origin::Environment => Diagnostic::error(format!("{VAR_ENV_PREFIX}{name}: {message}")),
+                    Origin::File(span) => Diagnostic::at(&self.sources, &span, message, "this value"),
+                };
+                self.diagnostics.push(diagnostic);
+                continue;
+            }
+            let value = if declaration.sensitive { value.sensitive() } else { value };
+            self.variables.insert(
+                name.clone(),
+                Variable {
+                    name,
+                    value,
+                    sensitive: declaration.sensitive,
+                    description: declaration.description,
+                    span: declaration.span,
+                },
+            );
+        }
+    }
+
+    fn declaration(&mut self, name: &str, definition: &Definition) -> Option<Declaration> {
+        let span = definition.key.span.clone();
+        let Some(entries) = definition.body.as_table() else {
+            self.diagnostics.push(Diagnostic::at(
+                &self.sources,
+                &definition.body.span,
+                format!("variable `{name}` must be a table"),
+                "expected a table",
+            ));
+            return None;
+        };
+        let mut declaration = Declaration {
+            ty: AttrType::Any,
+            type_name: "any".to_owned(),
+            default: None,
+            description: None,
+            sensitive: false,
+            span,
+        };
+        for (key, value) in entries {
+            match (key.name.as_str(), &value.kind) {
+                ("type", NodeKind::String(ty)) if VARIABLE_TYPES.contains(&ty.as_str()) => {
+                    declaration.ty = declared_type(ty);
+                    declaration.type_name = ty.clone();
+                }
+                ("type", _) => {
+                    let mut diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &value.span,
+                        format!("variable `{name}` has an unknown type"),
+                        "unknown type",
+                    );
+                    diagnostic = match value.as_str().and_then(|ty| closest(ty, VARIABLE_TYPES.iter().copied())) {
+                        Some(close) => diagnostic.with_help(format!("did you mean \"{close}\"?")),
+                        None => diagnostic.with_help(format!("types are {}", VARIABLE_TYPES.join(", "))),
+                    };
+                    self.diagnostics.push(diagnostic);
+                }
+                ("default", kind) => declaration.default = Some((node_value(kind), value.span.clone())),
+                ("description", NodeKind::String(text)) => declaration.description = Some(text.clone()),
+                ("sensitive", NodeKind::Bool(flag)) => declaration.sensitive = *flag,
+                ("description" | "sensitive", _) => self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &value.span,
+                    format!("`{}` of variable `{name}` has the wrong type: {}", key.name, value.type_name()),
+                    "wrong type",
+                )),
+                (other, _) => self.unknown_key(key, other, "a variable", VARIABLE_KEYS),
+            }
+        }
+        Some(declaration)
+    }
+
+    /// Reads `env/<env>.toml`: required when `--env` names an environment other than
+    /// `default`, optional for `default`.
+    fn read_env_file(&mut self, options: &LoadOptions, chosen: &mut BTreeMap<String, (Value, Origin)>) {
+        let path = self.dir.join("env").join(format!("{}.toml", self.env));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(_) if options.env.is_none() || self.env == "default" => return,
+            Err(err) => {
+                self.diagnostics.push(
+                    Diagnostic::error(format!("environment `{}`: cannot read {}: {err}", self.env, path.display()))
+                        .with_help("environments are files env/<name>.toml in the stack directory"),
+                );
+                return;
+            }
+        };
+        let file = self.sources.add(super::load::display_path(&path), text);
+        let Some(entries) = raw::parse_file(&self.sources, file, &mut self.diagnostics) else {
+            return;
+        };
+        for (key, value) in entries {
+            if self.declared_variables.contains(&key.name) {
+                chosen.insert(key.name.clone(), (node_value(&value.kind), Origin::File(value.span.clone())));
+            } else {
+                let mut diagnostic = Diagnostic::at(
+                    &self.sources,
+                    &key.span,
+                    format!("`{}` is not a declared variable", key.name),
+                    "undeclared variable",
+                );
+                if let Some(close) = closest(&key.name, self.declared_variables.iter().map(String::as_str)) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                }
+                self.diagnostics.push(diagnostic);
+            }
+        }
+    }
+
+    /// Evaluates a bool that must be known at load time (`enabled`, `lifecycle` flags):
+    /// a literal bool or a `${...}` that references variables only.
+    pub(super) fn load_time_bool(&mut self, node: &Node, what: &str, addr: &ResourceAddr) -> Option<bool> {
+        if let NodeKind::Bool(b) = node.kind {
+            return Some(b);
+        }
+        let expr = self.expr(node)?;
+        let mut ok = true;
+        for reference in expr.references() {
+            match reference {
+                crate::expr::Reference::Resource { addr: target, .. } => {
+                    self.diagnostics.push(
+                        Diagnostic::at(
+                            &self.sources,
+                            &self.locate(&expr.span, &target.to_string()),
+                            format!("`{what}` may reference variables only, not `{target}`"),
+                            "known only after apply",
+                        )
+                        .with_address(addr.clone()),
+                    );
+                    ok = false;
+                }
+                crate::expr::Reference::Variable { name, .. } => {
+                    if !self.variables.contains_key(name) {
+                        if !self.declared_variables.contains(name) {
+                            self.undefined_variable(name, &expr.span, Some(addr));
+                        }
+                        ok = false;
+                    }
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match expr.eval(&VariableScope(&self.variables)) {
+            Ok(value) => match super::load::eval_bool(&value) {
+                Some(b) => Some(b),
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::at(
+                            &self.sources,
+                            &node.span,
+                            format!("`{what}` must be a bool, got {}", value.type_name()),
+                            "expected true or false",
+                        )
+                        .with_address(addr.clone()),
+                    );
+                    None
+                }
+            },
+            Err(err) => {
+                self.diagnostics.push(
+                    Diagnostic::at(&self.sources, &err.span, format!("`{what}`: {}", err.message), "here")
+                        .with_address(addr.clone()),
+                );
+                None
+            }
+        }
+    }
+}
