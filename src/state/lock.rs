@@ -28,11 +28,13 @@ impl LockInfo {
         let owner = std::env::var("USER")
             .or_else(|_| std::env::var("USERNAME"))
             .unwrap_or_else(|_| "unknown".to_owned());
+        // Microseconds make two locks taken by one process distinguishable, so a release
+        // never removes a lock that was force-unlocked and taken again meanwhile.
         LockInfo {
             owner,
             pid: std::process::id(),
             host: this_host(),
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             operation: operation.to_owned(),
         }
     }
