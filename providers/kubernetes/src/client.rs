@@ -50,13 +50,24 @@ pub(crate) struct KubernetesClient {
 
 impl KubernetesClient {
     pub fn new(client: kube::Client) -> Self {
-        KubernetesClient { client, kinds: Mutex::new(HashMap::new()) }
+        KubernetesClient {
+            client,
+            kinds: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The kind's API resource and scope; `Ok(None)` if the API server does not serve it.
-    async fn discover(&self, object: &ObjectRef) -> Result<Option<(ApiResource, Scope)>, ProviderError> {
+    async fn discover(
+        &self,
+        object: &ObjectRef,
+    ) -> Result<Option<(ApiResource, Scope)>, ProviderError> {
         let key = (object.api_version.clone(), object.kind.clone());
-        if let Some(found) = self.kinds.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        if let Some(found) = self
+            .kinds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
             return Ok(Some(found.clone()));
         }
         match discovery::pinned_kind(&self.client, &object.gvk()).await {
@@ -123,7 +134,12 @@ impl KubernetesClient {
     }
 
     /// Server-side apply of `config`'s manifest, then the configured wait.
-    async fn apply(&self, config: &Attrs, timeout: Duration, progress: &Progress) -> Result<Attrs, ProviderError> {
+    async fn apply(
+        &self,
+        config: &Attrs,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<Attrs, ProviderError> {
         let deadline = Instant::now() + timeout;
         let manifest = config
             .get("manifest")
@@ -142,7 +158,9 @@ impl KubernetesClient {
         progress.report(format!("applying {}", target.object.describe()));
         let applied = tokio::time::timeout_at(
             deadline,
-            target.api.patch(&target.object.name, &params, &Patch::Apply(&body)),
+            target
+                .api
+                .patch(&target.object.name, &params, &Patch::Apply(&body)),
         )
         .await
         .map_err(|_| ProviderError::Timeout {
@@ -152,8 +170,14 @@ impl KubernetesClient {
         })?
         .map_err(|e| error::from_kube("kubernetes:apply", e))?;
         let live = to_json(&applied)?;
-        let live = wait::until_ready(&target.api, &target.object, wait, live, deadline, progress).await?;
-        Ok(with_observed(config.clone(), manifest, &target.object, &live))
+        let live =
+            wait::until_ready(&target.api, &target.object, wait, live, deadline, progress).await?;
+        Ok(with_observed(
+            config.clone(),
+            manifest,
+            &target.object,
+            &live,
+        ))
     }
 
     /// The object an existing resource is about: by its `id`, else its manifest.
@@ -161,7 +185,9 @@ impl KubernetesClient {
         match state.opt_str("id")? {
             Some(id) => ObjectRef::from_id(&id),
             None => ObjectRef::from_manifest(
-                state.get("manifest").ok_or_else(|| ProviderError::invalid("manifest", "is required"))?,
+                state
+                    .get("manifest")
+                    .ok_or_else(|| ProviderError::invalid("manifest", "is required"))?,
             ),
         }
     }
@@ -190,7 +216,12 @@ fn to_json(object: &DynamicObject) -> Result<serde_json::Value, ProviderError> {
 }
 
 /// `base` with `manifest` and the computed attributes observed on `live`.
-fn with_observed(base: Attrs, manifest: Value, object: &ObjectRef, live: &serde_json::Value) -> Attrs {
+fn with_observed(
+    base: Attrs,
+    manifest: Value,
+    object: &ObjectRef,
+    live: &serde_json::Value,
+) -> Attrs {
     let uid = live
         .pointer("/metadata/uid")
         .and_then(serde_json::Value::as_str)
@@ -225,12 +256,14 @@ impl ResourceClient for KubernetesClient {
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        self.apply(request.config, request.timeout, &request.progress).await
+        self.apply(request.config, request.timeout, &request.progress)
+            .await
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        self.apply(request.desired, request.timeout, &request.progress).await
+        self.apply(request.desired, request.timeout, &request.progress)
+            .await
     }
 
     async fn delete(&self, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
@@ -249,7 +282,9 @@ impl ResourceClient for KubernetesClient {
         };
         let deleted = tokio::time::timeout_at(
             deadline,
-            target.api.delete(&target.object.name, &DeleteParams::foreground()),
+            target
+                .api
+                .delete(&target.object.name, &DeleteParams::foreground()),
         )
         .await
         .map_err(|_| timed_out("the delete call did not return".to_owned()))?;
@@ -258,13 +293,23 @@ impl ResourceClient for KubernetesClient {
             Err(e) => return Err(error::from_kube("kubernetes:delete", e)),
             // A Status instead of the object: it is already gone.
             Ok(either::Either::Right(_)) => return Ok(()),
-            Ok(either::Either::Left(terminating)) => terminating.metadata.uid.or(request.state.opt_str("uid")?),
+            Ok(either::Either::Left(terminating)) => {
+                terminating.metadata.uid.or(request.state.opt_str("uid")?)
+            }
         };
         let Some(uid) = uid else {
-            return Err(ProviderError::Other(format!("{what} has no uid to wait for its deletion")));
+            return Err(ProviderError::Other(format!(
+                "{what} has no uid to wait for its deletion"
+            )));
         };
-        request.progress.report(format!("deleting {what}: waiting for it to disappear"));
-        let gone = await_condition(target.api.clone(), &target.object.name, conditions::is_deleted(&uid));
+        request
+            .progress
+            .report(format!("deleting {what}: waiting for it to disappear"));
+        let gone = await_condition(
+            target.api.clone(),
+            &target.object.name,
+            conditions::is_deleted(&uid),
+        );
         match tokio::time::timeout_at(deadline, gone).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(ProviderError::api("kubernetes:watch", None, e.to_string())),
@@ -301,14 +346,18 @@ impl ResourceClient for KubernetesClient {
     async fn import(&self, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
         let object = ObjectRef::from_id(request.id)?;
-        let target = self
-            .locate_existing(&object)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("the API server does not serve kind {} in {}", object.kind, object.api_version)))?;
-        let live = self
-            .get(&target)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("there is no {} to import", target.object.describe())))?;
+        let target = self.locate_existing(&object).await?.ok_or_else(|| {
+            ProviderError::Other(format!(
+                "the API server does not serve kind {} in {}",
+                object.kind, object.api_version
+            ))
+        })?;
+        let live = self.get(&target).await?.ok_or_else(|| {
+            ProviderError::Other(format!(
+                "there is no {} to import",
+                target.object.describe()
+            ))
+        })?;
         let manifest = manifest::identity_manifest(&target.object);
         Ok(with_observed(Attrs::new(), manifest, &target.object, &live))
     }

@@ -33,8 +33,14 @@ pub(crate) struct EksCluster {
 /// How to reach the cluster, in the precedence the block's attributes are read.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ClusterAccess {
-    Kubeconfig { path: PathBuf, context: Option<String> },
-    Eks { cluster: EksCluster, region: Option<String> },
+    Kubeconfig {
+        path: PathBuf,
+        context: Option<String>,
+    },
+    Eks {
+        cluster: EksCluster,
+        region: Option<String>,
+    },
     Inferred,
 }
 
@@ -44,10 +50,16 @@ impl ClusterAccess {
             Ok(config.opt_str(name)?.filter(|s| !s.trim().is_empty()))
         };
         if let Some(path) = set("kubeconfig")? {
-            return Ok(ClusterAccess::Kubeconfig { path: expand_home(&path), context: set("context")? });
+            return Ok(ClusterAccess::Kubeconfig {
+                path: expand_home(&path),
+                context: set("context")?,
+            });
         }
         if let Some(cluster) = config.opt_decode::<EksCluster>("eks_cluster")? {
-            return Ok(ClusterAccess::Eks { cluster, region: set("region")? });
+            return Ok(ClusterAccess::Eks {
+                cluster,
+                region: set("region")?,
+            });
         }
         Ok(ClusterAccess::Inferred)
     }
@@ -60,10 +72,15 @@ impl ClusterAccess {
                 let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
                     ProviderError::Config(format!("kubeconfig {}: {e}", path.display()))
                 })?;
-                let options = KubeConfigOptions { context: context.clone(), ..Default::default() };
+                let options = KubeConfigOptions {
+                    context: context.clone(),
+                    ..Default::default()
+                };
                 let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| ProviderError::Config(format!("kubeconfig {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        ProviderError::Config(format!("kubeconfig {}: {e}", path.display()))
+                    })?;
                 kube::Client::try_from(config).map_err(|e| ProviderError::Config(e.to_string()))
             }
             ClusterAccess::Eks { cluster, region } => eks_client(cluster, region.as_deref()).await,
@@ -96,19 +113,23 @@ pub(crate) fn region_of_endpoint(endpoint: &str) -> Option<&str> {
     eks.checked_sub(1).and_then(|i| labels.get(i)).copied()
 }
 
-async fn eks_client(cluster: &EksCluster, region: Option<&str>) -> Result<kube::Client, ProviderError> {
+async fn eks_client(
+    cluster: &EksCluster,
+    region: Option<&str>,
+) -> Result<kube::Client, ProviderError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     let region = region.or_else(|| region_of_endpoint(&cluster.endpoint));
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
     let sdk = loader.load().await;
-    let region = sdk
-        .region()
-        .map(ToString::to_string)
-        .ok_or_else(|| ProviderError::Config("set region for eks_cluster: none could be inferred".to_owned()))?;
+    let region = sdk.region().map(ToString::to_string).ok_or_else(|| {
+        ProviderError::Config("set region for eks_cluster: none could be inferred".to_owned())
+    })?;
     let credentials = sdk.credentials_provider().ok_or_else(|| {
-        ProviderError::Config("the AWS SDK found no credential provider for the EKS token".to_owned())
+        ProviderError::Config(
+            "the AWS SDK found no credential provider for the EKS token".to_owned(),
+        )
     })?;
 
     // An in-memory kubeconfig, so kube-rs parses the CA exactly as it does from a file.
@@ -130,7 +151,11 @@ async fn eks_client(cluster: &EksCluster, region: Option<&str>) -> Result<kube::
         }],
         contexts: vec![NamedContext {
             name: name.clone(),
-            context: Some(Context { cluster: name.clone(), user: Some(name.clone()), ..Default::default() }),
+            context: Some(Context {
+                cluster: name.clone(),
+                user: Some(name.clone()),
+                ..Default::default()
+            }),
             ..Default::default()
         }],
         current_context: Some(name),
@@ -139,11 +164,17 @@ async fn eks_client(cluster: &EksCluster, region: Option<&str>) -> Result<kube::
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| ProviderError::Config(format!("eks_cluster {}: {e}", cluster.name)))?;
-    let tokens = Arc::new(EksTokenSource::new(cluster.name.clone(), region, credentials));
+    let tokens = Arc::new(EksTokenSource::new(
+        cluster.name.clone(),
+        region,
+        credentials,
+    ));
     let builder = ClientBuilder::try_from(config)
         .map_err(|e| ProviderError::Config(format!("eks_cluster {}: {e}", cluster.name)))?;
     Ok(builder
-        .with_layer(&tower::layer::layer_fn(|inner| EksAuthService::wrap(inner, Arc::clone(&tokens))))
+        .with_layer(&tower::layer::layer_fn(|inner| {
+            EksAuthService::wrap(inner, Arc::clone(&tokens))
+        }))
         .build())
 }
 
@@ -156,8 +187,14 @@ mod tests {
     fn eks_block() -> Value {
         Value::Map(BTreeMap::from([
             ("name".to_owned(), Value::from("airflow-dev")),
-            ("endpoint".to_owned(), Value::from("https://ABC123.gr7.eu-west-1.eks.amazonaws.com")),
-            ("certificate_authority".to_owned(), Value::from("LS0tLS1CRUdJTg==")),
+            (
+                "endpoint".to_owned(),
+                Value::from("https://ABC123.gr7.eu-west-1.eks.amazonaws.com"),
+            ),
+            (
+                "certificate_authority".to_owned(),
+                Value::from("LS0tLS1CRUdJTg=="),
+            ),
         ]))
     }
 
@@ -169,9 +206,15 @@ mod tests {
             .with("eks_cluster", eks_block());
         assert_eq!(
             ClusterAccess::from_config(&both).expect("valid"),
-            ClusterAccess::Kubeconfig { path: PathBuf::from("/tmp/kc"), context: Some("kind-a".to_owned()) }
+            ClusterAccess::Kubeconfig {
+                path: PathBuf::from("/tmp/kc"),
+                context: Some("kind-a".to_owned())
+            }
         );
-        let empty_path = Attrs::new().with("kubeconfig", "").with("eks_cluster", eks_block()).with("region", "");
+        let empty_path = Attrs::new()
+            .with("kubeconfig", "")
+            .with("eks_cluster", eks_block())
+            .with("region", "");
         match ClusterAccess::from_config(&empty_path).expect("valid") {
             ClusterAccess::Eks { cluster, region } => {
                 assert_eq!(cluster.name, "airflow-dev");
@@ -179,13 +222,22 @@ mod tests {
             }
             other => panic!("expected EKS access, got {other:?}"),
         }
-        assert_eq!(ClusterAccess::from_config(&Attrs::new().with("kubeconfig", "")).expect("valid"), ClusterAccess::Inferred);
+        assert_eq!(
+            ClusterAccess::from_config(&Attrs::new().with("kubeconfig", "")).expect("valid"),
+            ClusterAccess::Inferred
+        );
     }
 
     #[test]
     fn region_comes_from_the_endpoint() {
-        assert_eq!(region_of_endpoint("https://ABC123.gr7.eu-west-1.eks.amazonaws.com"), Some("eu-west-1"));
-        assert_eq!(region_of_endpoint("https://ABC.yl4.cn-north-1.eks.amazonaws.com.cn:443/"), Some("cn-north-1"));
+        assert_eq!(
+            region_of_endpoint("https://ABC123.gr7.eu-west-1.eks.amazonaws.com"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_of_endpoint("https://ABC.yl4.cn-north-1.eks.amazonaws.com.cn:443/"),
+            Some("cn-north-1")
+        );
         assert_eq!(region_of_endpoint("https://127.0.0.1:6443"), None);
     }
 }

@@ -79,7 +79,11 @@ pub(crate) fn presigned_url(
         .into();
     let url = format!(
         "https://sts.{region}.{}/?Action=GetCallerIdentity&Version=2011-06-15",
-        if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" }
+        if region.starts_with("cn-") {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        }
     );
     let request = SignableRequest::new(
         "GET",
@@ -138,7 +142,12 @@ pub(crate) struct EksTokenSource {
 
 impl EksTokenSource {
     pub fn new(cluster: String, region: String, credentials: SharedCredentialsProvider) -> Self {
-        EksTokenSource { cluster, region, credentials, current: Mutex::new(None) }
+        EksTokenSource {
+            cluster,
+            region,
+            credentials,
+            current: Mutex::new(None),
+        }
     }
 
     /// A token with at least `15m - TOKEN_REUSE` of validity left.
@@ -175,7 +184,10 @@ impl<F> EksAuthService<F> {
         S::Error: Into<BoxError> + Send + Sync,
         F: Send + 'static,
     {
-        EksAuthService { inner: Buffer::new(inner, BUFFERED_REQUESTS), tokens }
+        EksAuthService {
+            inner: Buffer::new(inner, BUFFERED_REQUESTS),
+            tokens,
+        }
     }
 }
 
@@ -202,7 +214,9 @@ where
             let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| EksTokenError::Header)?;
             value.set_sensitive(true);
-            request.headers_mut().insert(http::header::AUTHORIZATION, value);
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, value);
             inner.oneshot(request).await
         })
     }
@@ -221,7 +235,13 @@ mod tests {
     }
 
     /// The SigV4 presigning steps, written out from the spec, independent of aws-sigv4.
-    fn expected_signature(secret: &str, date: &str, amz_date: &str, region: &str, cluster: &str) -> (String, String) {
+    fn expected_signature(
+        secret: &str,
+        date: &str,
+        amz_date: &str,
+        region: &str,
+        cluster: &str,
+    ) -> (String, String) {
         let host = format!("sts.{region}.amazonaws.com");
         let scope = format!("{date}/{region}/sts/aws4_request");
         let credential = format!("AKIDEXAMPLE/{scope}").replace('/', "%2F");
@@ -243,7 +263,10 @@ mod tests {
         let key = hmac(&key, "sts");
         let key = hmac(&key, "aws4_request");
         let signature = hex::encode(hmac(&key, &string_to_sign));
-        (format!("https://{host}/?{query}&X-Amz-Signature={signature}"), signature)
+        (
+            format!("https://{host}/?{query}&X-Amz-Signature={signature}"),
+            signature,
+        )
     }
 
     #[test]
@@ -255,17 +278,26 @@ mod tests {
         let url = presigned_url(&credentials, "airflow-dev", "us-east-1", time).expect("signs");
 
         let query = url.split_once('?').map(|(_, q)| q).expect("has a query");
-        let params: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
+        let params: Vec<(&str, &str)> =
+            query.split('&').filter_map(|p| p.split_once('=')).collect();
         let param = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         assert_eq!(param("Action"), Some("GetCallerIdentity"));
         assert_eq!(param("X-Amz-Algorithm"), Some("AWS4-HMAC-SHA256"));
-        assert_eq!(param("X-Amz-Credential"), Some("AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fsts%2Faws4_request"));
+        assert_eq!(
+            param("X-Amz-Credential"),
+            Some("AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fsts%2Faws4_request")
+        );
         assert_eq!(param("X-Amz-SignedHeaders"), Some("host%3Bx-k8s-aws-id"));
         assert_eq!(param("X-Amz-Expires"), Some("60"));
         assert_eq!(param("X-Amz-Date"), Some("20150830T123600Z"));
 
-        let (expected_url, signature) =
-            expected_signature(secret, "20150830", "20150830T123600Z", "us-east-1", "airflow-dev");
+        let (expected_url, signature) = expected_signature(
+            secret,
+            "20150830",
+            "20150830T123600Z",
+            "us-east-1",
+            "airflow-dev",
+        );
         assert_eq!(param("X-Amz-Signature"), Some(signature.as_str()));
         assert_eq!(url, expected_url);
 
@@ -278,15 +310,34 @@ mod tests {
         assert!(!token.contains('=') && !token.contains('+') && !token.contains('/'));
 
         let other_cluster = presigned_url(&credentials, "other", "us-east-1", time).expect("signs");
-        assert_ne!(other_cluster, url, "the cluster name is part of the signature");
+        assert_ne!(
+            other_cluster, url,
+            "the cluster name is part of the signature"
+        );
     }
 
     #[test]
     fn session_tokens_travel_in_the_query() {
-        let credentials = Credentials::new("AKIDEXAMPLE", "secret", Some("session/+=".to_owned()), None, "test");
-        let url = presigned_url(&credentials, "c", "eu-west-1", SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-            .expect("signs");
-        assert!(url.starts_with("https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"));
-        assert!(url.contains("&X-Amz-Security-Token=session%2F%2B%3D"), "{url}");
+        let credentials = Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            Some("session/+=".to_owned()),
+            None,
+            "test",
+        );
+        let url = presigned_url(
+            &credentials,
+            "c",
+            "eu-west-1",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        )
+        .expect("signs");
+        assert!(url.starts_with(
+            "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
+        ));
+        assert!(
+            url.contains("&X-Amz-Security-Token=session%2F%2B%3D"),
+            "{url}"
+        );
     }
 }

@@ -30,10 +30,10 @@ fn from_status(operation: &str, status: &Status) -> ProviderError {
     } else {
         format!("{} {}", status.code, status.reason)
     });
-    if status.is_conflict() {
-        if let Some(message) = conflict_message(status) {
-            return ProviderError::api(operation, code, message);
-        }
+    if status.is_conflict()
+        && let Some(message) = conflict_message(status)
+    {
+        return ProviderError::api(operation, code, message);
     }
     ProviderError::api(operation, code, status.message.clone())
 }
@@ -91,8 +91,14 @@ mod tests {
         }))
         .expect("a Status");
         let error = from_kube("kubernetes:apply", kube::Error::Api(Box::new(status))).to_string();
-        assert!(error.starts_with("kubernetes:apply: 409 Conflict: Apply failed with 2 conflicts"), "{error}");
-        assert!(error.contains("field manager \"helm\" owns .spec.replicas, .spec.template"), "{error}");
+        assert!(
+            error.starts_with("kubernetes:apply: 409 Conflict: Apply failed with 2 conflicts"),
+            "{error}"
+        );
+        assert!(
+            error.contains("field manager \"helm\" owns .spec.replicas, .spec.template"),
+            "{error}"
+        );
         assert!(error.contains("force_conflicts = true"), "{error}");
     }
 
@@ -108,8 +114,10 @@ mod tests {
             error.to_string(),
             "kubernetes:apply: 422 Invalid: Deployment.apps \"bad\" is invalid: spec.selector: Required value"
         );
-        let not_found: Status = serde_json::from_value(json!({"status": "Failure", "code": 404, "reason": "NotFound", "message": "x"}))
-            .expect("a Status");
+        let not_found: Status = serde_json::from_value(
+            json!({"status": "Failure", "code": 404, "reason": "NotFound", "message": "x"}),
+        )
+        .expect("a Status");
         assert!(is_not_found(&kube::Error::Api(Box::new(not_found))));
     }
 }

@@ -98,7 +98,9 @@ fn manifest_field(attrs: &cairn_provider_core::Attrs, path: &[&str]) -> Option<V
 fn identity_changed(path: &str, prior: Option<Value>, desired: Option<Value>) -> bool {
     match (prior, desired) {
         (_, Some(Value::Unknown)) => true,
-        (Some(Value::String(prior)), Some(Value::String(desired))) if path == "manifest.apiVersion" => {
+        (Some(Value::String(prior)), Some(Value::String(desired)))
+            if path == "manifest.apiVersion" =>
+        {
             manifest::api_group(&prior) != manifest::api_group(&desired)
         }
         // No namespace means the client's default one, which is where "default" lives too.
@@ -123,26 +125,35 @@ impl Provider for KubernetesProvider {
             config: BTreeMap::from([
                 (
                     "kubeconfig".to_owned(),
-                    AttrSchema::optional(AttrType::String)
-                        .describe("path of a kubeconfig; empty means not set (then eks_cluster is used)"),
+                    AttrSchema::optional(AttrType::String).describe(
+                        "path of a kubeconfig; empty means not set (then eks_cluster is used)",
+                    ),
                 ),
                 (
                     "context".to_owned(),
-                    AttrSchema::optional(AttrType::String).describe("kubeconfig context; default: its current one"),
+                    AttrSchema::optional(AttrType::String)
+                        .describe("kubeconfig context; default: its current one"),
                 ),
                 (
                     "eks_cluster".to_owned(),
                     AttrSchema::optional(AttrType::object([
-                        ("name", text().describe("cluster name, signed into the token")),
+                        (
+                            "name",
+                            text().describe("cluster name, signed into the token"),
+                        ),
                         ("endpoint", text().describe("API server URL")),
-                        ("certificate_authority", text().describe("base64 PEM CA, as EKS returns it")),
+                        (
+                            "certificate_authority",
+                            text().describe("base64 PEM CA, as EKS returns it"),
+                        ),
                     ]))
                     .describe("an EKS cluster reached with a token from the AWS credential chain"),
                 ),
                 (
                     "region".to_owned(),
-                    AttrSchema::optional(AttrType::String)
-                        .describe("region of eks_cluster; default: from its endpoint, then the AWS SDK"),
+                    AttrSchema::optional(AttrType::String).describe(
+                        "region of eks_cluster; default: from its endpoint, then the AWS SDK",
+                    ),
                 ),
             ]),
             resources: BTreeMap::from([(OBJECT_TYPE.to_owned(), object_schema())]),
@@ -159,15 +170,27 @@ impl Provider for KubernetesProvider {
         let requires_replace = IDENTITY_PATHS
             .iter()
             .filter(|(name, path)| {
-                identity_changed(name, manifest_field(prior, path), manifest_field(request.desired, path))
+                identity_changed(
+                    name,
+                    manifest_field(prior, path),
+                    manifest_field(request.desired, path),
+                )
             })
             .map(|(name, _)| (*name).to_owned())
             .collect();
-        Ok(PlanAdjustments { requires_replace, ..PlanAdjustments::default() })
+        Ok(PlanAdjustments {
+            requires_replace,
+            ..PlanAdjustments::default()
+        })
     }
 
-    async fn configure(&self, request: ConfigureRequest) -> Result<Arc<dyn ResourceClient>, ProviderError> {
-        let client = ClusterAccess::from_config(&request.config)?.client().await?;
+    async fn configure(
+        &self,
+        request: ConfigureRequest,
+    ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
+        let client = ClusterAccess::from_config(&request.config)?
+            .client()
+            .await?;
         Ok(Arc::new(KubernetesClient::new(client)))
     }
 }
@@ -185,7 +208,11 @@ mod tests {
     fn replaced(prior: serde_json::Value, desired: serde_json::Value) -> Vec<String> {
         let (prior, desired) = (object(prior), object(desired));
         KubernetesProvider::new()
-            .plan(PlanRequest { type_name: OBJECT_TYPE, prior: Some(&prior), desired: &desired })
+            .plan(PlanRequest {
+                type_name: OBJECT_TYPE,
+                prior: Some(&prior),
+                desired: &desired,
+            })
             .expect("plans")
             .requires_replace
     }
@@ -200,19 +227,31 @@ mod tests {
         let mut renamed = base.clone();
         renamed["metadata"]["name"] = json!("web2");
         renamed["metadata"]["namespace"] = json!("b");
-        assert_eq!(replaced(base.clone(), renamed), ["manifest.metadata.name", "manifest.metadata.namespace"]);
+        assert_eq!(
+            replaced(base.clone(), renamed),
+            ["manifest.metadata.name", "manifest.metadata.namespace"]
+        );
 
         let mut new_version = base.clone();
         new_version["apiVersion"] = json!("apps/v2");
-        assert!(replaced(base.clone(), new_version).is_empty(), "same group, another version");
+        assert!(
+            replaced(base.clone(), new_version).is_empty(),
+            "same group, another version"
+        );
 
         let mut new_group = base.clone();
         new_group["apiVersion"] = json!("extensions/v1beta1");
         new_group["kind"] = json!("ReplicaSet");
-        assert_eq!(replaced(base.clone(), new_group), ["manifest.apiVersion", "manifest.kind"]);
+        assert_eq!(
+            replaced(base.clone(), new_group),
+            ["manifest.apiVersion", "manifest.kind"]
+        );
 
         let mut default_ns = base.clone();
-        default_ns["metadata"].as_object_mut().expect("metadata").remove("namespace");
+        default_ns["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove("namespace");
         let mut explicit_default = default_ns.clone();
         explicit_default["metadata"]["namespace"] = json!("default");
         assert!(replaced(default_ns, explicit_default).is_empty());
@@ -225,7 +264,11 @@ mod tests {
             metadata.insert("name".to_owned(), Value::Unknown);
         }
         let plan = KubernetesProvider::new()
-            .plan(PlanRequest { type_name: OBJECT_TYPE, prior: Some(&prior), desired: &desired })
+            .plan(PlanRequest {
+                type_name: OBJECT_TYPE,
+                prior: Some(&prior),
+                desired: &desired,
+            })
             .expect("plans");
         assert_eq!(plan.requires_replace, ["manifest.metadata.name"]);
     }

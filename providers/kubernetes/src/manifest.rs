@@ -132,7 +132,10 @@ pub(crate) fn identity_manifest(object: &ObjectRef) -> Value {
         metadata.insert("namespace".to_owned(), Value::from(namespace.as_str()));
     }
     Value::Map(BTreeMap::from([
-        ("apiVersion".to_owned(), Value::from(object.api_version.as_str())),
+        (
+            "apiVersion".to_owned(),
+            Value::from(object.api_version.as_str()),
+        ),
         ("kind".to_owned(), Value::from(object.kind.as_str())),
         ("metadata".to_owned(), Value::Map(metadata)),
     ]))
@@ -160,7 +163,10 @@ fn comparable(live: &serde_json::Value) -> serde_json::Value {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(encoded.as_str()?)
                         .ok()?;
-                    Some((key.clone(), serde_json::Value::String(String::from_utf8(bytes).ok()?)))
+                    Some((
+                        key.clone(),
+                        serde_json::Value::String(String::from_utf8(bytes).ok()?),
+                    ))
                 })
                 .collect()
         })
@@ -184,9 +190,12 @@ pub(crate) fn project_live(live: &serde_json::Value, applied: &Value) -> Value {
         && let Some(string_data) = top.get_mut("stringData")
     {
         *string_data = match std::mem::take(string_data) {
-            Value::Map(entries) => {
-                Value::Map(entries.into_iter().map(|(k, v)| (k, v.sensitive())).collect())
-            }
+            Value::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, v.sensitive()))
+                    .collect(),
+            ),
             other => other.sensitive(),
         };
     }
@@ -300,7 +309,9 @@ fn parse_quantity(text: &str) -> Option<f64> {
         .iter()
         .find_map(|(suffix, factor)| text.strip_suffix(suffix).map(|n| (n, *factor)))
         .unwrap_or((text, 1.0));
-    if number.is_empty() || !number.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
+    if number.is_empty()
+        || !number.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+    {
         return None;
     }
     number.parse::<f64>().ok().map(|n| n * factor)
@@ -321,8 +332,9 @@ pub(crate) fn observed_object(live: &serde_json::Value, applied: &Value) -> Valu
         if let Some(metadata) = object.get_mut("metadata").and_then(|m| m.as_object_mut()) {
             metadata.remove("managedFields");
             if secret
-                && let Some(annotations) =
-                    metadata.get_mut("annotations").and_then(|a| a.as_object_mut())
+                && let Some(annotations) = metadata
+                    .get_mut("annotations")
+                    .and_then(|a| a.as_object_mut())
             {
                 annotations.remove(LAST_APPLIED_ANNOTATION);
             }
@@ -379,17 +391,26 @@ mod tests {
         assert_eq!(object.describe(), "deployment airflow/scheduler");
         assert_eq!(ObjectRef::from_id(&object.id()).expect("parses"), object);
 
-        let namespace = value(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow"}}));
+        let namespace = value(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow"}}),
+        );
         let namespace = ObjectRef::from_manifest(&namespace).expect("valid manifest");
         assert_eq!(namespace.group(), "");
         assert_eq!(namespace.namespace, None);
-        assert_eq!(ObjectRef::from_id(&namespace.id()).expect("parses"), namespace);
+        assert_eq!(
+            ObjectRef::from_id(&namespace.id()).expect("parses"),
+            namespace
+        );
 
-        let crd_like = ObjectRef::from_id("rbac.authorization.k8s.io/v1/ClusterRole//reader").expect("parses");
+        let crd_like =
+            ObjectRef::from_id("rbac.authorization.k8s.io/v1/ClusterRole//reader").expect("parses");
         assert_eq!(crd_like.api_version, "rbac.authorization.k8s.io/v1");
         assert_eq!(crd_like.kind, "ClusterRole");
         assert!(ObjectRef::from_id("Deployment/x").is_err());
-        assert!(ObjectRef::from_manifest(&value(json!({"apiVersion": "v1", "kind": "ConfigMap"}))).is_err());
+        assert!(
+            ObjectRef::from_manifest(&value(json!({"apiVersion": "v1", "kind": "ConfigMap"})))
+                .is_err()
+        );
     }
 
     #[test]
@@ -425,11 +446,15 @@ mod tests {
     fn removed_fields_and_changed_scalar_lists_are_drift() {
         let live = json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c"},
                           "data": {"b": "2"}, "args": ["x", "y", "z"]});
-        let applied = value(json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "labels": {}},
-                                   "data": {"a": "1", "b": "2"}, "args": ["x", "y"]}));
+        let applied = value(
+            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "labels": {}},
+                                   "data": {"a": "1", "b": "2"}, "args": ["x", "y"]}),
+        );
         let projected = project_live(&live, &applied);
-        let expected = value(json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "labels": {}},
-                                    "data": {"b": "2"}, "args": ["x", "y", "z"]}));
+        let expected = value(
+            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c", "labels": {}},
+                                    "data": {"b": "2"}, "args": ["x", "y", "z"]}),
+        );
         assert_eq!(projected, expected);
         assert_ne!(projected, applied);
     }
@@ -438,18 +463,27 @@ mod tests {
     fn secret_string_data_reads_back_sensitive_from_base64_data() {
         let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
                           "data": {"password": "aHVudGVyMg==", "other": "eA=="}, "type": "Opaque"});
-        let applied = value(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}));
-        let Value::Map(mut applied) = applied else { panic!("map") };
+        let applied =
+            value(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}}));
+        let Value::Map(mut applied) = applied else {
+            panic!("map")
+        };
         applied.insert(
             "stringData".to_owned(),
-            Value::Map(BTreeMap::from([("password".to_owned(), Value::SensitiveHash("h".to_owned()))])),
+            Value::Map(BTreeMap::from([(
+                "password".to_owned(),
+                Value::SensitiveHash("h".to_owned()),
+            )])),
         );
         let projected = project_live(&live, &Value::Map(applied));
         let string_data = projected.get("stringData").expect("stringData projected");
         let password = string_data.get("password").expect("password key");
         assert!(password.is_sensitive());
         assert_eq!(password.expose(), Some(json!("hunter2")));
-        assert!(string_data.get("other").is_none(), "keys cairn did not apply stay out");
+        assert!(
+            string_data.get("other").is_none(),
+            "keys cairn did not apply stay out"
+        );
         assert!(projected.get("data").is_none());
         assert!(!format!("{projected:?}").contains("hunter2"));
     }
@@ -470,7 +504,10 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"name": "w", "env": [{"name": "DB", "value": "postgres://u:hunter2@h"}]}]}}}});
         let env_entry = BTreeMap::from([
             ("name".to_owned(), Value::from("DB")),
-            ("value".to_owned(), Value::from("postgres://u:hunter2@h").sensitive()),
+            (
+                "value".to_owned(),
+                Value::from("postgres://u:hunter2@h").sensitive(),
+            ),
         ]);
         let container = BTreeMap::from([
             ("name".to_owned(), Value::from("w")),
@@ -479,7 +516,13 @@ mod tests {
         let nest = |key: &str, inner: Value| Value::Map(BTreeMap::from([(key.to_owned(), inner)]));
         let applied = nest(
             "spec",
-            nest("template", nest("spec", nest("containers", Value::List(vec![Value::Map(container)])))),
+            nest(
+                "template",
+                nest(
+                    "spec",
+                    nest("containers", Value::List(vec![Value::Map(container)])),
+                ),
+            ),
         );
         let observed = observed_object(&deployment, &applied);
         assert!(!format!("{observed:?}").contains("hunter2"));
@@ -492,7 +535,13 @@ mod tests {
         assert_eq!(parse_quantity("1Gi"), parse_quantity("1024Mi"));
         assert_eq!(parse_quantity("web"), None);
         assert_eq!(normalize_scalar(&json!("1"), &Value::Int(1)), Value::Int(1));
-        assert_eq!(normalize_scalar(&json!("2"), &Value::Int(1)), Value::from("2"));
-        assert_eq!(normalize_scalar(&json!("nginx:2"), &Value::from("nginx:1")), Value::from("nginx:2"));
+        assert_eq!(
+            normalize_scalar(&json!("2"), &Value::Int(1)),
+            Value::from("2")
+        );
+        assert_eq!(
+            normalize_scalar(&json!("nginx:2"), &Value::from("nginx:1")),
+            Value::from("nginx:2")
+        );
     }
 }

@@ -53,7 +53,10 @@ impl WaitFor {
         let fits = match wait {
             WaitFor::Exists => true,
             WaitFor::Rollout => {
-                apps && matches!(object.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet")
+                apps && matches!(
+                    object.kind.as_str(),
+                    "Deployment" | "StatefulSet" | "DaemonSet"
+                )
             }
             WaitFor::Complete => object.group() == "batch" && object.kind == "Job",
         };
@@ -88,7 +91,10 @@ pub(crate) fn readiness(
     what: &str,
     object: &serde_json::Value,
 ) -> Result<Readiness, ProviderError> {
-    let kind = object.get("kind").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let kind = object
+        .get("kind")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
     match (wait, kind) {
         (WaitFor::Exists, _) => Ok(Readiness::Ready),
         (WaitFor::Rollout, "Deployment") => Ok(deployment_readiness(what, &typed(object)?)),
@@ -116,19 +122,29 @@ fn generation_observed(generation: Option<i64>, observed: Option<i64>) -> bool {
 }
 
 pub(crate) fn deployment_readiness(what: &str, deployment: &Deployment) -> Readiness {
-    let desired = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let desired = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.replicas)
+        .unwrap_or(1);
     let status = deployment.status.clone().unwrap_or_default();
     let updated = status.updated_replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);
     if !generation_observed(deployment.metadata.generation, status.observed_generation) {
-        return Readiness::Pending(format!("{what}: waiting for the controller to see the new spec"));
+        return Readiness::Pending(format!(
+            "{what}: waiting for the controller to see the new spec"
+        ));
     }
     if updated >= desired && available >= desired && total <= updated {
         return Readiness::Ready;
     }
     let old = (total - updated).max(0);
-    let old = if old > 0 { format!(", {old} old pending termination") } else { String::new() };
+    let old = if old > 0 {
+        format!(", {old} old pending termination")
+    } else {
+        String::new()
+    };
     Readiness::Pending(format!(
         "{what}: {available}/{desired} replicas available, {updated}/{desired} updated{old}"
     ))
@@ -138,9 +154,13 @@ pub(crate) fn statefulset_readiness(what: &str, set: &StatefulSet) -> Readiness 
     let desired = set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let status = set.status.clone().unwrap_or_default();
     let updated = status.updated_replicas.unwrap_or(0);
-    let ready = status.available_replicas.unwrap_or(status.ready_replicas.unwrap_or(0));
+    let ready = status
+        .available_replicas
+        .unwrap_or(status.ready_replicas.unwrap_or(0));
     if !generation_observed(set.metadata.generation, status.observed_generation) {
-        return Readiness::Pending(format!("{what}: waiting for the controller to see the new spec"));
+        return Readiness::Pending(format!(
+            "{what}: waiting for the controller to see the new spec"
+        ));
     }
     if updated >= desired && ready >= desired {
         return Readiness::Ready;
@@ -156,7 +176,9 @@ pub(crate) fn daemonset_readiness(what: &str, set: &DaemonSet) -> Readiness {
     let updated = status.updated_number_scheduled.unwrap_or(0);
     let available = status.number_available.unwrap_or(0);
     if !generation_observed(set.metadata.generation, status.observed_generation) {
-        return Readiness::Pending(format!("{what}: waiting for the controller to see the new spec"));
+        return Readiness::Pending(format!(
+            "{what}: waiting for the controller to see the new spec"
+        ));
     }
     if updated >= desired && available >= desired {
         return Readiness::Ready;
@@ -180,7 +202,11 @@ pub(crate) fn job_readiness(what: &str, job: &Job) -> Readiness {
         return Readiness::Failed(format!(
             "{what} failed: {}{}",
             failed.reason.as_deref().unwrap_or("Failed"),
-            failed.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            failed
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
         ));
     }
     Readiness::Pending(format!(
@@ -217,7 +243,14 @@ pub(crate) async fn until_ready(
         }
         if Instant::now() + POLL_INTERVAL > deadline {
             return Err(ProviderError::Timeout {
-                what: format!("{what} to {}", if wait == WaitFor::Complete { "complete" } else { "roll out" }),
+                what: format!(
+                    "{what} to {}",
+                    if wait == WaitFor::Complete {
+                        "complete"
+                    } else {
+                        "roll out"
+                    }
+                ),
                 elapsed: started.elapsed(),
                 last_seen: last_report,
             });
@@ -232,10 +265,13 @@ pub(crate) async fn until_ready(
             })?
             .map_err(|e| error::from_kube("kubernetes:get", e))?;
         let Some(live) = live else {
-            return Err(ProviderError::Other(format!("{what} disappeared while cairn waited for it")));
+            return Err(ProviderError::Other(format!(
+                "{what} disappeared while cairn waited for it"
+            )));
         };
-        observed = serde_json::to_value(&live)
-            .map_err(|e| ProviderError::Other(format!("unexpected object from the API server: {e}")))?;
+        observed = serde_json::to_value(&live).map_err(|e| {
+            ProviderError::Other(format!("unexpected object from the API server: {e}"))
+        })?;
     }
 }
 
@@ -251,12 +287,18 @@ mod tests {
     #[test]
     fn rollout_waits_for_generation_and_every_replica() {
         let what = "deployment airflow/scheduler";
-        let fresh = deployment(json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
-            "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}));
-        assert!(matches!(deployment_readiness(what, &fresh), Readiness::Pending(m) if m.contains("see the new spec")));
+        let fresh = deployment(
+            json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}),
+        );
+        assert!(
+            matches!(deployment_readiness(what, &fresh), Readiness::Pending(m) if m.contains("see the new spec"))
+        );
 
-        let halfway = deployment(json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
-            "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 2, "availableReplicas": 1}}));
+        let halfway = deployment(
+            json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 2, "availableReplicas": 1}}),
+        );
         assert_eq!(
             deployment_readiness(what, &halfway),
             Readiness::Pending(
@@ -264,13 +306,20 @@ mod tests {
             )
         );
 
-        let done = deployment(json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
-            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}));
+        let done = deployment(
+            json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}),
+        );
         assert_eq!(deployment_readiness(what, &done), Readiness::Ready);
 
-        let scaled_to_zero = deployment(json!({"metadata": {"generation": 1}, "spec": {"replicas": 0},
-            "status": {"observedGeneration": 1}}));
-        assert_eq!(deployment_readiness(what, &scaled_to_zero), Readiness::Ready);
+        let scaled_to_zero = deployment(
+            json!({"metadata": {"generation": 1}, "spec": {"replicas": 0},
+            "status": {"observedGeneration": 1}}),
+        );
+        assert_eq!(
+            deployment_readiness(what, &scaled_to_zero),
+            Readiness::Ready
+        );
     }
 
     #[test]
@@ -279,7 +328,9 @@ mod tests {
             "selector": {}, "serviceName": "s", "template": {}},
             "status": {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2, "availableReplicas": 2}}))
         .expect("a StatefulSet");
-        assert!(matches!(statefulset_readiness("s", &set), Readiness::Pending(m) if m.contains("2/3 replicas available")));
+        assert!(
+            matches!(statefulset_readiness("s", &set), Readiness::Pending(m) if m.contains("2/3 replicas available"))
+        );
 
         let daemons: DaemonSet = serde_json::from_value(json!({"metadata": {"generation": 4},
             "status": {"observedGeneration": 4, "desiredNumberScheduled": 5, "currentNumberScheduled": 5,
@@ -290,9 +341,16 @@ mod tests {
 
     #[test]
     fn a_failed_job_reports_the_reason() {
-        let job = |status: serde_json::Value| -> Job { serde_json::from_value(json!({"status": status})).expect("a Job") };
+        let job = |status: serde_json::Value| -> Job {
+            serde_json::from_value(json!({"status": status})).expect("a Job")
+        };
         assert_eq!(
-            job_readiness("job airflow/migrate", &job(json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}))),
+            job_readiness(
+                "job airflow/migrate",
+                &job(
+                    json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+                )
+            ),
             Readiness::Ready
         );
         assert_eq!(
@@ -302,7 +360,9 @@ mod tests {
                 "job airflow/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit".to_owned()
             )
         );
-        assert!(matches!(job_readiness("j", &job(json!({"active": 1}))), Readiness::Pending(m) if m.contains("1 active")));
+        assert!(
+            matches!(job_readiness("j", &job(json!({"active": 1}))), Readiness::Pending(m) if m.contains("1 active"))
+        );
     }
 
     #[test]
@@ -313,9 +373,18 @@ mod tests {
             namespace: None,
             name: "x".to_owned(),
         };
-        assert_eq!(WaitFor::parse(None, &object("v1", "ConfigMap")).ok(), Some(WaitFor::Exists));
-        assert_eq!(WaitFor::parse(Some("rollout"), &object("apps/v1", "StatefulSet")).ok(), Some(WaitFor::Rollout));
-        assert_eq!(WaitFor::parse(Some("complete"), &object("batch/v1", "Job")).ok(), Some(WaitFor::Complete));
+        assert_eq!(
+            WaitFor::parse(None, &object("v1", "ConfigMap")).ok(),
+            Some(WaitFor::Exists)
+        );
+        assert_eq!(
+            WaitFor::parse(Some("rollout"), &object("apps/v1", "StatefulSet")).ok(),
+            Some(WaitFor::Rollout)
+        );
+        assert_eq!(
+            WaitFor::parse(Some("complete"), &object("batch/v1", "Job")).ok(),
+            Some(WaitFor::Complete)
+        );
         assert!(WaitFor::parse(Some("rollout"), &object("v1", "Service")).is_err());
         assert!(WaitFor::parse(Some("complete"), &object("apps/v1", "Deployment")).is_err());
         assert!(WaitFor::parse(Some("ready"), &object("v1", "Pod")).is_err());

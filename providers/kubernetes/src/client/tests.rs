@@ -34,7 +34,9 @@ struct MockApi {
 }
 
 impl MockApi {
-    fn new(responder: impl Fn(&Recorded) -> (u16, serde_json::Value) + Send + Sync + 'static) -> Self {
+    fn new(
+        responder: impl Fn(&Recorded) -> (u16, serde_json::Value) + Send + Sync + 'static,
+    ) -> Self {
         let responder: Responder = Arc::new(responder);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&requests);
@@ -75,7 +77,10 @@ impl MockApi {
     }
 
     fn requests_to(&self, method: &str) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| r.method == method).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method)
+            .collect()
     }
 }
 
@@ -87,20 +92,28 @@ fn resource(name: &str, kind: &str, namespaced: bool) -> serde_json::Value {
 /// Discovery documents for the core group, apps, batch and one custom resource.
 fn discovery(request: &Recorded) -> Option<serde_json::Value> {
     let (group_version, resources) = match request.path.as_str() {
-        "/api/v1" => ("v1", vec![
-            resource("namespaces", "Namespace", false),
-            resource("configmaps", "ConfigMap", true),
-            resource("secrets", "Secret", true),
-        ]),
-        "/apis/apps/v1" => ("apps/v1", vec![
-            resource("deployments", "Deployment", true),
-            json!({"name": "deployments/status", "singularName": "", "namespaced": true, "kind": "Deployment", "verbs": ["get"]}),
-        ]),
+        "/api/v1" => (
+            "v1",
+            vec![
+                resource("namespaces", "Namespace", false),
+                resource("configmaps", "ConfigMap", true),
+                resource("secrets", "Secret", true),
+            ],
+        ),
+        "/apis/apps/v1" => (
+            "apps/v1",
+            vec![
+                resource("deployments", "Deployment", true),
+                json!({"name": "deployments/status", "singularName": "", "namespaced": true, "kind": "Deployment", "verbs": ["get"]}),
+            ],
+        ),
         "/apis/batch/v1" => ("batch/v1", vec![resource("jobs", "Job", true)]),
         "/apis/example.com/v1" => ("example.com/v1", vec![resource("widgets", "Widget", true)]),
         _ => return None,
     };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
 }
 
 /// A well-behaved API server: applies echo the object back with a uid, deletes start
@@ -111,9 +124,11 @@ fn api_server(request: &Recorded) -> (u16, serde_json::Value) {
     }
     match request.method.as_str() {
         "PATCH" => {
-            let mut object: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+            let mut object: serde_json::Value =
+                serde_json::from_str(&request.body).unwrap_or_default();
             object["metadata"]["uid"] = json!("uid-1");
-            object["metadata"]["managedFields"] = json!([{"manager": "cairn", "operation": "Apply"}]);
+            object["metadata"]["managedFields"] =
+                json!([{"manager": "cairn", "operation": "Apply"}]);
             if object["kind"] == "Secret" {
                 // Like the API server: stringData is stored as base64 data.
                 object["data"] = json!({"password": "aHVudGVyMg=="});
@@ -121,22 +136,35 @@ fn api_server(request: &Recorded) -> (u16, serde_json::Value) {
             }
             (200, object)
         }
-        "DELETE" => (200, json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "DELETE" => (
+            200,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "airflow", "uid": "uid-1",
-                         "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["foregroundDeletion"]}})),
-        "GET" if request.query.contains("fieldSelector") => (200, json!({"apiVersion": "v1", "kind": "List",
-            "metadata": {"resourceVersion": "7"}, "items": []})),
+                         "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["foregroundDeletion"]}}),
+        ),
+        "GET" if request.query.contains("fieldSelector") => (
+            200,
+            json!({"apiVersion": "v1", "kind": "List",
+            "metadata": {"resourceVersion": "7"}, "items": []}),
+        ),
         _ => not_found(),
     }
 }
 
 fn not_found() -> (u16, serde_json::Value) {
-    (404, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
-                 "message": "the server could not find the requested resource"}))
+    (
+        404,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                 "message": "the server could not find the requested resource"}),
+    )
 }
 
 fn identity() -> ResourceIdentity {
-    ResourceIdentity { stack: "airflow".to_owned(), env: "dev".to_owned(), address: "kubernetes_object.web".to_owned() }
+    ResourceIdentity {
+        stack: "airflow".to_owned(),
+        env: "dev".to_owned(),
+        address: "kubernetes_object.web".to_owned(),
+    }
 }
 
 fn deployment_manifest() -> serde_json::Value {
@@ -166,29 +194,56 @@ async fn create(api: &MockApi, config: &Attrs) -> Result<Attrs, ProviderError> {
 #[tokio::test]
 async fn apply_is_a_server_side_apply_patch_as_cairn() {
     let api = MockApi::new(api_server);
-    let attrs = create(&api, &config(deployment_manifest())).await.expect("applies");
+    let attrs = create(&api, &config(deployment_manifest()))
+        .await
+        .expect("applies");
 
     let patches = api.requests_to("PATCH");
     assert_eq!(patches.len(), 1);
     let patch = &patches[0];
-    assert_eq!(patch.path, "/apis/apps/v1/namespaces/airflow/deployments/web");
+    assert_eq!(
+        patch.path,
+        "/apis/apps/v1/namespaces/airflow/deployments/web"
+    );
     assert_eq!(patch.query, "&fieldManager=cairn");
     assert!(!patch.query.contains("force"));
-    assert_eq!(patch.content_type.as_deref(), Some("application/apply-patch+yaml"));
+    assert_eq!(
+        patch.content_type.as_deref(),
+        Some("application/apply-patch+yaml")
+    );
     let sent: serde_json::Value = serde_json::from_str(&patch.body).expect("JSON body");
     assert_eq!(sent, deployment_manifest());
 
-    assert_eq!(attrs.opt_str("id").ok().flatten().as_deref(), Some("apps/v1/Deployment/airflow/web"));
-    assert_eq!(attrs.opt_str("uid").ok().flatten().as_deref(), Some("uid-1"));
+    assert_eq!(
+        attrs.opt_str("id").ok().flatten().as_deref(),
+        Some("apps/v1/Deployment/airflow/web")
+    );
+    assert_eq!(
+        attrs.opt_str("uid").ok().flatten().as_deref(),
+        Some("uid-1")
+    );
     let object = attrs.get("object").expect("object recorded");
-    assert!(object.get("metadata").and_then(|m| m.get("managedFields")).is_none());
-    assert_eq!(attrs.get("manifest"), Some(&Value::from_json(deployment_manifest())));
+    assert!(
+        object
+            .get("metadata")
+            .and_then(|m| m.get("managedFields"))
+            .is_none()
+    );
+    assert_eq!(
+        attrs.get("manifest"),
+        Some(&Value::from_json(deployment_manifest()))
+    );
 }
 
 #[tokio::test]
 async fn force_conflicts_adds_force_true() {
     let api = MockApi::new(api_server);
-    create(&api, &config(deployment_manifest()).with("force_conflicts", true)).await.expect("applies");
+    create(
+        &api,
+        &config(deployment_manifest()).with("force_conflicts", true),
+    )
+    .await
+    .expect("applies");
     let patch = &api.requests_to("PATCH")[0];
     assert_eq!(patch.query, "&force=true&fieldManager=cairn");
 }
@@ -196,24 +251,47 @@ async fn force_conflicts_adds_force_true() {
 #[tokio::test]
 async fn discovery_resolves_plural_and_scope_once_per_kind() {
     let api = MockApi::new(api_server);
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow"}});
+    let namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow"}});
     let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}});
-    create(&api, &config(namespace)).await.expect("namespace applies");
-    let attrs = create(&api, &config(widget)).await.expect("custom resource applies");
-    create(&api, &config(deployment_manifest())).await.expect("deployment applies");
+    create(&api, &config(namespace))
+        .await
+        .expect("namespace applies");
+    let attrs = create(&api, &config(widget))
+        .await
+        .expect("custom resource applies");
+    create(&api, &config(deployment_manifest()))
+        .await
+        .expect("deployment applies");
     let mut second = deployment_manifest();
     second["metadata"]["name"] = json!("web-2");
-    create(&api, &config(second)).await.expect("deployment applies");
+    create(&api, &config(second))
+        .await
+        .expect("deployment applies");
 
-    let paths: Vec<String> = api.requests_to("PATCH").into_iter().map(|r| r.path).collect();
-    assert_eq!(paths, [
-        "/api/v1/namespaces/airflow",
-        "/apis/example.com/v1/namespaces/default/widgets/w",
-        "/apis/apps/v1/namespaces/airflow/deployments/web",
-        "/apis/apps/v1/namespaces/airflow/deployments/web-2",
-    ]);
-    assert_eq!(attrs.opt_str("id").ok().flatten().as_deref(), Some("example.com/v1/Widget/default/w"));
-    let discoveries = api.requests().into_iter().filter(|r| r.path == "/apis/apps/v1").count();
+    let paths: Vec<String> = api
+        .requests_to("PATCH")
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/namespaces/airflow",
+            "/apis/example.com/v1/namespaces/default/widgets/w",
+            "/apis/apps/v1/namespaces/airflow/deployments/web",
+            "/apis/apps/v1/namespaces/airflow/deployments/web-2",
+        ]
+    );
+    assert_eq!(
+        attrs.opt_str("id").ok().flatten().as_deref(),
+        Some("example.com/v1/Widget/default/w")
+    );
+    let discoveries = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/apis/apps/v1")
+        .count();
     assert_eq!(discoveries, 1, "discovery is cached per client");
 }
 
@@ -221,7 +299,10 @@ async fn discovery_resolves_plural_and_scope_once_per_kind() {
 async fn namespaced_metadata_on_a_cluster_scoped_kind_is_refused() {
     let api = MockApi::new(api_server);
     let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "namespace": "b"}});
-    let error = create(&api, &config(namespace)).await.expect_err("refused").to_string();
+    let error = create(&api, &config(namespace))
+        .await
+        .expect_err("refused")
+        .to_string();
     assert!(error.contains("cluster-scoped"), "{error}");
     assert!(api.requests_to("PATCH").is_empty());
 }
@@ -233,17 +314,31 @@ async fn secrets_are_sent_but_never_recorded() {
     for (key, value) in [("apiVersion", "v1"), ("kind", "Secret")] {
         manifest.insert(key.to_owned(), Value::from(value));
     }
-    manifest.insert("metadata".to_owned(), Value::from_json(json!({"name": "db", "namespace": "airflow"})));
+    manifest.insert(
+        "metadata".to_owned(),
+        Value::from_json(json!({"name": "db", "namespace": "airflow"})),
+    );
     manifest.insert(
         "stringData".to_owned(),
-        Value::Map(BTreeMap::from([("password".to_owned(), Value::from("hunter2").sensitive())])),
+        Value::Map(BTreeMap::from([(
+            "password".to_owned(),
+            Value::from("hunter2").sensitive(),
+        )])),
     );
-    let attrs = create(&api, &Attrs::new().with("manifest", Value::Map(manifest))).await.expect("applies");
+    let attrs = create(&api, &Attrs::new().with("manifest", Value::Map(manifest)))
+        .await
+        .expect("applies");
 
     let patch = &api.requests_to("PATCH")[0];
-    assert!(patch.body.contains("hunter2"), "the API server needs the value");
+    assert!(
+        patch.body.contains("hunter2"),
+        "the API server needs the value"
+    );
     let recorded = format!("{attrs:?}");
-    assert!(!recorded.contains("hunter2") && !recorded.contains("aHVudGVyMg"), "{recorded}");
+    assert!(
+        !recorded.contains("hunter2") && !recorded.contains("aHVudGVyMg"),
+        "{recorded}"
+    );
     assert!(attrs.get("manifest").is_some_and(Value::contains_sensitive));
 }
 
@@ -253,13 +348,22 @@ async fn a_conflict_names_the_other_manager() {
         if let Some(document) = discovery(request) {
             return (200, document);
         }
-        (409, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+        (
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
             "message": "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas",
             "details": {"name": "web", "group": "apps", "kind": "deployments", "causes": [
-                {"reason": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\" using apps/v1", "field": ".spec.replicas"}]}}))
+                {"reason": "FieldManagerConflict", "message": "conflict with \"kubectl-edit\" using apps/v1", "field": ".spec.replicas"}]}}),
+        )
     });
-    let error = create(&api, &config(deployment_manifest())).await.expect_err("conflict").to_string();
-    assert!(error.contains("field manager \"kubectl-edit\" owns .spec.replicas"), "{error}");
+    let error = create(&api, &config(deployment_manifest()))
+        .await
+        .expect_err("conflict")
+        .to_string();
+    assert!(
+        error.contains("field manager \"kubectl-edit\" owns .spec.replicas"),
+        "{error}"
+    );
     assert!(error.contains("force_conflicts = true"), "{error}");
 }
 
@@ -270,17 +374,27 @@ async fn an_invalid_object_fails_with_the_servers_message() {
         if let Some(document) = discovery(request) {
             return (200, document);
         }
-        (422, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422, "message": message}))
+        (
+            422,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422, "message": message}),
+        )
     });
-    let error = create(&api, &config(deployment_manifest())).await.expect_err("invalid");
-    assert!(matches!(&error, ProviderError::Api { code: Some(code), .. } if code == "422 Invalid"), "{error}");
+    let error = create(&api, &config(deployment_manifest()))
+        .await
+        .expect_err("invalid");
+    assert!(
+        matches!(&error, ProviderError::Api { code: Some(code), .. } if code == "422 Invalid"),
+        "{error}"
+    );
     assert!(error.to_string().ends_with(message), "{error}");
 }
 
 #[tokio::test]
 async fn delete_is_foreground_and_waits_until_gone() {
     let api = MockApi::new(api_server);
-    let state = config(deployment_manifest()).with("id", "apps/v1/Deployment/airflow/web").with("uid", "uid-1");
+    let state = config(deployment_manifest())
+        .with("id", "apps/v1/Deployment/airflow/web")
+        .with("uid", "uid-1");
     let identity = identity();
     api.client
         .delete(DeleteRequest {
@@ -294,10 +408,16 @@ async fn delete_is_foreground_and_waits_until_gone() {
         .expect("deletes");
     let deletes = api.requests_to("DELETE");
     assert_eq!(deletes.len(), 1);
-    assert_eq!(deletes[0].path, "/apis/apps/v1/namespaces/airflow/deployments/web");
+    assert_eq!(
+        deletes[0].path,
+        "/apis/apps/v1/namespaces/airflow/deployments/web"
+    );
     let body: serde_json::Value = serde_json::from_str(&deletes[0].body).expect("JSON body");
     assert_eq!(body["propagationPolicy"], "Foreground");
-    let watched = api.requests_to("GET").into_iter().any(|r| r.query.contains("fieldSelector=metadata.name%3Dweb"));
+    let watched = api
+        .requests_to("GET")
+        .into_iter()
+        .any(|r| r.query.contains("fieldSelector=metadata.name%3Dweb"));
     assert!(watched, "waits for the object to disappear");
 }
 
@@ -343,19 +463,31 @@ async fn read_projects_onto_the_applied_manifest_and_none_when_gone() {
     let state = config(deployment_manifest()).with("id", "apps/v1/Deployment/airflow/web");
     let read = api
         .client
-        .read(ReadRequest { type_name: OBJECT_TYPE, identity: &identity, state: &state })
+        .read(ReadRequest {
+            type_name: OBJECT_TYPE,
+            identity: &identity,
+            state: &state,
+        })
         .await
         .expect("reads")
         .expect("exists");
     let mut expected = deployment_manifest();
     expected["spec"]["replicas"] = json!(5);
-    assert_eq!(read.get("manifest"), Some(&Value::from_json(expected)), "only the drifted replicas differ");
+    assert_eq!(
+        read.get("manifest"),
+        Some(&Value::from_json(expected)),
+        "only the drifted replicas differ"
+    );
     assert_eq!(read.opt_str("uid").ok().flatten().as_deref(), Some("uid-1"));
 
     let gone = config(json!({})).with("id", "apps/v1/Deployment/airflow/other");
     let read = api
         .client
-        .read(ReadRequest { type_name: OBJECT_TYPE, identity: &identity, state: &gone })
+        .read(ReadRequest {
+            type_name: OBJECT_TYPE,
+            identity: &identity,
+            state: &gone,
+        })
         .await
         .expect("reads");
     assert_eq!(read, None);
@@ -375,8 +507,14 @@ async fn a_failed_job_fails_the_apply_with_its_reason() {
     });
     let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "airflow"},
                      "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "airflow"}]}}}});
-    let error = create(&api, &config(job).with("wait", "complete")).await.expect_err("job failed").to_string();
-    assert_eq!(error, "job airflow/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit");
+    let error = create(&api, &config(job).with("wait", "complete"))
+        .await
+        .expect_err("job failed")
+        .to_string();
+    assert_eq!(
+        error,
+        "job airflow/migrate failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
+    );
 }
 
 #[tokio::test]
@@ -385,7 +523,8 @@ async fn a_rollout_that_never_finishes_times_out_with_what_it_saw() {
         if let Some(document) = discovery(request) {
             return (200, document);
         }
-        let mut deployment: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+        let mut deployment: serde_json::Value =
+            serde_json::from_str(&request.body).unwrap_or_default();
         deployment["metadata"]["generation"] = json!(1);
         deployment["status"] = json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 1});
         (200, deployment)
@@ -404,9 +543,14 @@ async fn a_rollout_that_never_finishes_times_out_with_what_it_saw() {
         .await
         .expect_err("times out");
     match error {
-        ProviderError::Timeout { what, last_seen, .. } => {
+        ProviderError::Timeout {
+            what, last_seen, ..
+        } => {
             assert_eq!(what, "deployment airflow/web to roll out");
-            assert_eq!(last_seen, "deployment airflow/web: 1/2 replicas available, 2/2 updated");
+            assert_eq!(
+                last_seen,
+                "deployment airflow/web: 1/2 replicas available, 2/2 updated"
+            );
         }
         other => panic!("expected a timeout, got {other}"),
     }
