@@ -8,8 +8,14 @@
 //! prints.
 
 pub mod addr;
+pub mod apply;
+pub mod builtin;
+pub mod cli;
 pub mod diagnostics;
 pub mod expr;
 pub mod graph;
+pub mod plan;
+pub mod providers;
+pub mod render;
 pub mod stack;
 pub mod state;

@@ -1,0 +1,681 @@
+//! The apply walker: executes a [`Plan`] against the real world, concurrently, recording
+//! every completed operation in state as it happens.
+//!
+//! The plan's changes become an action DAG: creates and updates run after the changes of
+//! the resources they reference, deletes run before the deletes of what they depend on.
+//! A ready queue starts every node whose dependencies are done, at most `parallelism` at
+//! a time. Each node re-evaluates its resource's attributes with the real values of its
+//! finished dependencies, configures its provider on first use (so a provider whose
+//! configuration references a resource of this run is configured mid-apply, once that
+//! resource exists), calls it under the effective timeout, and records the result.
+//!
+//! On the first failure nothing new starts; operations in flight finish and are recorded.
+//! A first cancellation (Ctrl-C) does the same; a second one stops waiting for what is in
+//! flight (its create intents are already journaled, so the next run adopts the objects).
+//! Printing is left to `render/` through [`ApplyObserver`]; building the plan to `plan/`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use cairn_provider_core::{
+    Attrs, CreateRequest, DeleteRequest, Progress, ProgressSink, ProviderError, ReadRequest,
+    ResourceClient, ResourceSchema, UpdateRequest, Value,
+};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::watch;
+
+use crate::addr::ResourceAddr;
+use crate::plan::scope::{ResourceValues, ValuesScope};
+use crate::plan::{Action, Plan, Summary};
+use crate::plan::{effective_desired, identity, mark_sensitive, provider_config};
+use crate::plan::diff_update;
+use crate::providers::{Clients, Registry};
+use crate::stack::{Stack, TimeoutOverrides};
+use crate::state::{Intent, ResourceState, SensitiveHasher, StateStore};
+
+/// Receives what the walker does, for progress display. Implementations must be quick:
+/// they are called from the walker's task.
+pub trait ApplyObserver: Send + Sync {
+    /// An operation on `addr` started; `verb` is `creating`, `modifying`, `destroying`…
+    fn started(&self, addr: &ResourceAddr, verb: &'static str);
+    /// A provider reported progress (`message` never holds a secret).
+    fn progress(&self, addr: &ResourceAddr, message: &str);
+    /// The operation finished successfully.
+    fn finished(&self, addr: &ResourceAddr, action: Action, elapsed: Duration, id: Option<String>);
+    /// The operation failed (the failure is reported again in the outcome).
+    fn failed(&self, addr: &ResourceAddr, elapsed: Duration);
+}
+
+/// How to apply.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyOptions {
+    /// Operations in flight at once (`--parallelism`).
+    pub parallelism: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallelism: 10 }
+    }
+}
+
+/// What the apply works from; the same values the plan was built from.
+#[derive(Clone, Copy)]
+pub struct ApplyInput<'a> {
+    pub stack: &'a Stack,
+    pub registry: &'a Registry,
+    pub clients: &'a Clients,
+    pub plan: &'a Plan,
+}
+
+/// One failed operation: the root cause of an unfinished apply.
+#[derive(Debug, Clone)]
+pub struct ResourceFailure {
+    pub addr: ResourceAddr,
+    /// The call that failed: `create`, `update`, `delete`, `configure provider`,
+    /// `evaluate`, `record state`.
+    pub operation: String,
+    /// What the provider (or the engine) said; never a secret.
+    pub message: String,
+}
+
+/// A change that was not started.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub addr: ResourceAddr,
+    /// A failed resource this one depends on (directly or not), if any.
+    pub blocked_by: Option<ResourceAddr>,
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub completed: Summary,
+    pub failures: Vec<ResourceFailure>,
+    pub skipped: Vec<Skipped>,
+    /// Stopped by a cancellation.
+    pub interrupted: bool,
+    /// Final outputs (real values; render prints sensitive ones as `(sensitive)`), set
+    /// only when the apply finished.
+    pub outputs: BTreeMap<String, (Value, bool)>,
+}
+
+impl ApplyOutcome {
+    pub fn is_success(&self) -> bool {
+        self.failures.is_empty() && !self.interrupted && self.skipped.is_empty()
+    }
+}
+
+/// One node of the action DAG.
+struct Node {
+    /// Index into `plan.changes`.
+    change: usize,
+    dependencies: Vec<usize>,
+    dependents: Vec<usize>,
+}
+
+/// Builds the action DAG from a plan's changes (no-ops are not nodes).
+fn action_graph(plan: &Plan) -> Vec<Node> {
+    let mut index: HashMap<&ResourceAddr, usize> = HashMap::new();
+    let mut nodes = Vec::new();
+    for (i, change) in plan.changes.iter().enumerate() {
+        if change.action != Action::NoOp {
+            index.insert(&change.addr, nodes.len());
+            nodes.push(Node { change: i, dependencies: Vec::new(), dependents: Vec::new() });
+        }
+    }
+    let mut edges = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let change = &plan.changes[node.change];
+        if change.action == Action::Delete {
+            // X depends on Y: X's delete runs before Y's, so Y's node waits on X's.
+            for dep in &change.dependencies {
+                if let Some(&d) = index.get(dep) {
+                    if plan.changes[nodes[d].change].action == Action::Delete {
+                        edges.push((n, d));
+                    }
+                }
+            }
+        } else {
+            for dep in &change.dependencies {
+                if let Some(&d) = index.get(dep) {
+                    if plan.changes[nodes[d].change].action != Action::Delete {
+                        edges.push((d, n));
+                    }
+                }
+            }
+        }
+    }
+    for (before, after) in edges {
+        nodes[after].dependencies.push(before);
+        nodes[before].dependents.push(after);
+    }
+    nodes
+}
+
+/// Forwards a provider's progress messages to the observer.
+struct NodeProgress {
+    addr: ResourceAddr,
+    observer: Arc<dyn ApplyObserver>,
+    last: Mutex<String>,
+}
+
+impl ProgressSink for NodeProgress {
+    fn report(&self, message: &str) {
+        message.clone_into(&mut self.last.lock().unwrap_or_else(PoisonError::into_inner));
+        self.observer.progress(&self.addr, message);
+    }
+}
+
+/// Shared by all nodes of one walk.
+struct Walk<'a> {
+    input: ApplyInput<'a>,
+    store: Mutex<&'a mut StateStore>,
+    hasher: SensitiveHasher,
+    live: Mutex<ResourceValues>,
+    observer: Arc<dyn ApplyObserver>,
+}
+
+/// Why a node failed, before it is attached to an address.
+struct NodeError {
+    operation: String,
+    message: String,
+}
+
+impl NodeError {
+    fn provider(operation: &str, error: ProviderError) -> Self {
+        NodeError { operation: operation.to_owned(), message: error.to_string() }
+    }
+    fn engine(operation: &str, message: impl Into<String>) -> Self {
+        NodeError { operation: operation.to_owned(), message: message.into() }
+    }
+}
+
+fn effective_timeouts(schema: &ResourceSchema, overrides: Option<&TimeoutOverrides>) -> (Duration, Duration, Duration) {
+    let defaults = schema.timeouts;
+    let overrides = overrides.copied().unwrap_or_default();
+    (
+        overrides.create.unwrap_or(defaults.create),
+        overrides.update.unwrap_or(defaults.update),
+        overrides.delete.unwrap_or(defaults.delete),
+    )
+}
+
+/// Runs a provider call under its time limit.
+async fn with_timeout<T>(
+    limit: Duration,
+    what: String,
+    progress: &NodeProgress,
+    call: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => {
+            let last_seen = progress.last.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            Err(ProviderError::Timeout {
+                what,
+                elapsed: limit,
+                last_seen: if last_seen.is_empty() { "no progress reported".to_owned() } else { last_seen },
+            })
+        }
+    }
+}
+
+/// Whether a value holds a secret's hash (state's form) somewhere.
+fn holds_hash(value: &Value) -> bool {
+    match value {
+        Value::SensitiveHash(_) => true,
+        Value::Sensitive(inner) => holds_hash(inner),
+        Value::List(items) => items.iter().any(holds_hash),
+        Value::Map(map) => map.values().any(holds_hash),
+        _ => false,
+    }
+}
+
+/// Marks result attributes sensitive where the desired value was: a provider may echo a
+/// secret input back as a plain value.
+fn carry_sensitivity(desired: &Attrs, mut result: Attrs) -> Attrs {
+    for (name, value) in result.0.iter_mut() {
+        if desired.0.get(name).is_some_and(Value::contains_sensitive) && !value.is_sensitive() {
+            *value = std::mem::take(value).sensitive();
+        }
+    }
+    result
+}
+
+impl Walk<'_> {
+    fn record(&self, resource: ResourceState) -> Result<(), NodeError> {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        store.record_resource(resource).map_err(|e| NodeError::engine("record state", e.to_string()))
+    }
+
+    fn forget(&self, addr: &ResourceAddr) -> Result<(), NodeError> {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        store.remove_resource(addr).map_err(|e| NodeError::engine("record state", e.to_string()))
+    }
+
+    /// The configured client of `provider`, configuring it now from live values.
+    async fn client(&self, provider: &str) -> Result<Arc<dyn ResourceClient>, NodeError> {
+        if let Some(client) = self.input.clients.get(provider) {
+            return Ok(client);
+        }
+        let config = {
+            let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            provider_config(self.input.stack, self.input.registry, provider, &live)
+        };
+        let operation = format!("configure provider {provider}");
+        let config = match config {
+            Ok(Some(config)) => config,
+            Ok(None) => {
+                return Err(NodeError::engine(
+                    &operation,
+                    "its configuration still has values that are not known (or only known as a secret's hash)",
+                ));
+            }
+            Err(diagnostics) => return Err(NodeError::engine(&operation, diagnostics.to_string())),
+        };
+        self.input
+            .clients
+            .configure(self.input.registry, provider, config)
+            .await
+            .map_err(|e| NodeError::provider(&operation, e))
+    }
+
+    /// Re-reads dependencies whose live values hold only a secret's hash, so a value that
+    /// references them can be sent to a provider.
+    async fn reread_hashed(&self, dependencies: &[ResourceAddr]) -> Result<(), NodeError> {
+        for dep in dependencies {
+            let recorded = {
+                let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+                match live.get(dep) {
+                    Some(attrs) if attrs.0.values().any(holds_hash) => attrs.clone(),
+                    _ => continue,
+                }
+            };
+            let client = self.client(dep.provider()).await?;
+            let identity = identity(self.input.stack, dep);
+            let request = ReadRequest { type_name: &dep.type_name, identity: &identity, state: &recorded };
+            let read = client
+                .read(request)
+                .await
+                .map_err(|e| NodeError::provider(&format!("read {dep}"), e))?;
+            if let Some(mut attrs) = read {
+                for (name, value) in &recorded.0 {
+                    attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
+                }
+                let attrs = mark_sensitive(self.input.registry.resource_schema(&dep.type_name), attrs);
+                self.live.lock().unwrap_or_else(PoisonError::into_inner).insert(dep.clone(), attrs);
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates the resource's configured attributes with live values.
+    fn evaluate(&self, addr: &ResourceAddr, schema: &ResourceSchema) -> Result<Attrs, NodeError> {
+        let Some(resource) = self.input.stack.resources.get(addr) else {
+            return Ok(Attrs::new());
+        };
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let scope = ValuesScope { stack: self.input.stack, registry: self.input.registry, values: &live };
+        let mut config = Attrs::new();
+        for (name, expr) in &resource.attrs {
+            let value = expr.eval(&scope).map_err(|e| NodeError::engine("evaluate", e.message))?;
+            config.insert(name.clone(), value);
+        }
+        Ok(mark_sensitive(Some(schema), config))
+    }
+
+    /// Evaluates, re-reading hashed dependencies when needed; the result is fully known.
+    async fn desired_config(
+        &self,
+        addr: &ResourceAddr,
+        schema: &ResourceSchema,
+        dependencies: &[ResourceAddr],
+    ) -> Result<Attrs, NodeError> {
+        let mut config = self.evaluate(addr, schema)?;
+        if config.0.values().any(holds_hash) {
+            self.reread_hashed(dependencies).await?;
+            config = self.evaluate(addr, schema)?;
+        }
+        if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_unknown()) {
+            return Err(NodeError::engine(
+                "evaluate",
+                format!("attribute `{name}` is still not known after its dependencies were applied"),
+            ));
+        }
+        if let Some((name, _)) = config.0.iter().find(|(_, v)| holds_hash(v)) {
+            return Err(NodeError::engine(
+                "evaluate",
+                format!(
+                    "attribute `{name}` references a secret that state keeps only as a hash, and its provider could not read it back"
+                ),
+            ));
+        }
+        Ok(config)
+    }
+
+    async fn create(
+        &self,
+        addr: &ResourceAddr,
+        client: &dyn ResourceClient,
+        desired: &Attrs,
+        dependencies: &[ResourceAddr],
+        limit: Duration,
+        progress: &Arc<NodeProgress>,
+    ) -> Result<Attrs, NodeError> {
+        {
+            let intent = Intent {
+                operation: "create".to_owned(),
+                config: self.hasher.redact_attrs(desired),
+                started_at: chrono::Utc::now().to_rfc3339(),
+            };
+            let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+            store.record_intent(addr, intent).map_err(|e| NodeError::engine("record state", e.to_string()))?;
+        }
+        let identity = identity(self.input.stack, addr);
+        let request = CreateRequest {
+            type_name: &addr.type_name,
+            identity: &identity,
+            config: desired,
+            timeout: limit,
+            progress: Progress::new(Arc::clone(progress) as Arc<dyn ProgressSink>),
+        };
+        let result = with_timeout(limit, format!("create of {addr}"), progress, client.create(request))
+            .await
+            .map_err(|e| NodeError::provider("create", e))?;
+        let schema = self.input.registry.resource_schema(&addr.type_name);
+        let result = mark_sensitive(schema, carry_sensitivity(desired, result));
+        self.record(ResourceState {
+            addr: addr.clone(),
+            provider: addr.provider().to_owned(),
+            attrs: self.hasher.redact_attrs(&result),
+            dependencies: dependencies.to_vec(),
+        })?;
+        Ok(result)
+    }
+
+    async fn delete(
+        &self,
+        addr: &ResourceAddr,
+        client: &dyn ResourceClient,
+        prior: &Attrs,
+        limit: Duration,
+        progress: &Arc<NodeProgress>,
+    ) -> Result<(), NodeError> {
+        let identity = identity(self.input.stack, addr);
+        let recorded = self.hasher.redact_attrs(prior);
+        let request = DeleteRequest {
+            type_name: &addr.type_name,
+            identity: &identity,
+            state: &recorded,
+            timeout: limit,
+            progress: Progress::new(Arc::clone(progress) as Arc<dyn ProgressSink>),
+        };
+        with_timeout(limit, format!("delete of {addr}"), progress, client.delete(request))
+            .await
+            .map_err(|e| NodeError::provider("delete", e))
+    }
+
+    /// Executes one change; returns the new live values (`None` once deleted).
+    async fn run(&self, change_index: usize) -> Result<Option<Attrs>, NodeError> {
+        let change = &self.input.plan.changes[change_index];
+        let addr = &change.addr;
+        let schema = self
+            .input
+            .registry
+            .resource_schema(&addr.type_name)
+            .ok_or_else(|| NodeError::engine("plan", format!("no provider implements `{}`", addr.type_name)))?;
+        let resource = self.input.stack.resources.get(addr);
+        let (create_limit, update_limit, delete_limit) = effective_timeouts(schema, resource.map(|r| &r.timeouts));
+        let progress = Arc::new(NodeProgress {
+            addr: addr.clone(),
+            observer: Arc::clone(&self.observer),
+            last: Mutex::new(String::new()),
+        });
+        let client = self.client(&change.provider).await?;
+        let prior = change.before.clone().unwrap_or_default();
+        let lifecycle = resource.map(|r| r.lifecycle.clone()).unwrap_or_default();
+        match change.action {
+            Action::NoOp => Ok(change.after.clone()),
+            Action::Delete => {
+                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress).await?;
+                self.forget(addr)?;
+                Ok(None)
+            }
+            Action::Create => {
+                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let desired = effective_desired(schema, &config, None, &lifecycle);
+                let result =
+                    self.create(addr, client.as_ref(), &desired, &change.dependencies, create_limit, &progress).await?;
+                Ok(Some(result))
+            }
+            Action::DeleteThenCreate => {
+                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let desired = effective_desired(schema, &config, None, &lifecycle);
+                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress).await?;
+                self.forget(addr)?;
+                let result =
+                    self.create(addr, client.as_ref(), &desired, &change.dependencies, create_limit, &progress).await?;
+                Ok(Some(result))
+            }
+            Action::CreateThenDelete => {
+                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let desired = effective_desired(schema, &config, None, &lifecycle);
+                let result =
+                    self.create(addr, client.as_ref(), &desired, &change.dependencies, create_limit, &progress).await?;
+                // The old object is no longer in state: if this delete fails, the error
+                // names it so it can be removed by hand.
+                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
+                    .await
+                    .map_err(|e| NodeError { operation: "delete (old object)".to_owned(), message: e.message })?;
+                Ok(Some(result))
+            }
+            Action::Update => {
+                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let desired = effective_desired(schema, &config, Some(&prior), &lifecycle);
+                let changed: Vec<String> =
+                    diff_update(schema, &prior, &desired, &[], &self.hasher).into_iter().map(|d| d.name).collect();
+                let identity = identity(self.input.stack, addr);
+                let recorded = self.hasher.redact_attrs(&prior);
+                let request = UpdateRequest {
+                    type_name: &addr.type_name,
+                    identity: &identity,
+                    prior: &recorded,
+                    desired: &desired,
+                    changed: &changed,
+                    timeout: update_limit,
+                    progress: Progress::new(Arc::clone(&progress) as Arc<dyn ProgressSink>),
+                };
+                let result = with_timeout(update_limit, format!("update of {addr}"), &progress, client.update(request))
+                    .await
+                    .map_err(|e| NodeError::provider("update", e))?;
+                let result = mark_sensitive(Some(schema), carry_sensitivity(&desired, result));
+                self.record(ResourceState {
+                    addr: addr.clone(),
+                    provider: change.provider.clone(),
+                    attrs: self.hasher.redact_attrs(&result),
+                    dependencies: change.dependencies.clone(),
+                })?;
+                Ok(Some(result))
+            }
+        }
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => "reading",
+        Action::Create => "creating",
+        Action::Update => "modifying",
+        Action::DeleteThenCreate | Action::CreateThenDelete => "replacing",
+        Action::Delete => "destroying",
+    }
+}
+
+/// Walks the plan. `cancel` counts interrupt requests (Ctrl-C): at 1 nothing new starts,
+/// at 2 the walk stops waiting for operations in flight. State is recorded as operations
+/// complete; the caller closes the store.
+pub async fn apply(
+    input: ApplyInput<'_>,
+    store: &mut StateStore,
+    options: ApplyOptions,
+    observer: Arc<dyn ApplyObserver>,
+    mut cancel: Option<watch::Receiver<u32>>,
+) -> ApplyOutcome {
+    let plan = input.plan;
+    let nodes = action_graph(plan);
+    let hasher = store.hasher().clone();
+    let mut live: ResourceValues =
+        store.state().resources.iter().map(|(addr, r)| (addr.clone(), r.attrs.clone())).collect();
+    for change in &plan.changes {
+        let values = if change.action == Action::NoOp { change.after.as_ref() } else { change.before.as_ref() };
+        if let Some(values) = values {
+            live.insert(change.addr.clone(), values.clone());
+        }
+    }
+    let walk = Walk { input, store: Mutex::new(store), hasher, live: Mutex::new(live), observer: Arc::clone(&observer) };
+
+    let mut outcome = ApplyOutcome::default();
+    let mut waiting: Vec<usize> = nodes.iter().map(|n| n.dependencies.len()).collect();
+    let mut started = vec![false; nodes.len()];
+    let mut failed_root: Vec<Option<ResourceAddr>> = vec![None; nodes.len()];
+    let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&n| waiting[n] == 0).collect();
+    let mut running = FuturesUnordered::new();
+    let mut stopping = false;
+    let parallelism = options.parallelism.max(1);
+
+    loop {
+        while !stopping && running.len() < parallelism {
+            let Some(n) = ready.pop_front() else { break };
+            started[n] = true;
+            let change = &plan.changes[nodes[n].change];
+            observer.started(&change.addr, verb(change.action));
+            let walk = &walk;
+            let change_index = nodes[n].change;
+            running.push(async move {
+                let begun = Instant::now();
+                let result = walk.run(change_index).await;
+                (n, begun.elapsed(), result)
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        let next = match cancel.as_mut() {
+            Some(signal) => tokio::select! {
+                next = running.next() => next,
+                changed = signal.changed() => {
+                    match changed {
+                        Ok(()) => {
+                            let presses = *signal.borrow();
+                            outcome.interrupted = true;
+                            stopping = true;
+                            if presses >= 2 {
+                                break;
+                            }
+                        }
+                        Err(_) => cancel = None,
+                    }
+                    continue;
+                }
+            },
+            None => running.next().await,
+        };
+        let Some((n, elapsed, result)) = next else { break };
+        let change = &plan.changes[nodes[n].change];
+        match result {
+            Ok(values) => {
+                let id = values.as_ref().and_then(|v| v.get("id")).and_then(|v| v.as_str().map(str::to_owned));
+                observer.finished(&change.addr, change.action, elapsed, id);
+                let mut live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
+                match values {
+                    Some(values) => live.insert(change.addr.clone(), values),
+                    None => live.remove(&change.addr),
+                };
+                drop(live);
+                if change.action.creates() {
+                    outcome.completed.add += 1;
+                }
+                if change.action == Action::Update {
+                    outcome.completed.change += 1;
+                }
+                if change.action.deletes() {
+                    outcome.completed.destroy += 1;
+                }
+                for &d in &nodes[n].dependents {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.push_back(d);
+                    }
+                }
+            }
+            Err(error) => {
+                observer.failed(&change.addr, elapsed);
+                outcome.failures.push(ResourceFailure {
+                    addr: change.addr.clone(),
+                    operation: error.operation,
+                    message: error.message,
+                });
+                stopping = true;
+                let mut queue = vec![n];
+                while let Some(m) = queue.pop() {
+                    for &d in &nodes[m].dependents {
+                        if failed_root[d].is_none() {
+                            failed_root[d] = Some(change.addr.clone());
+                            queue.push(d);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    drop(running);
+    for (n, node) in nodes.iter().enumerate() {
+        if !started[n] {
+            outcome.skipped.push(Skipped {
+                addr: plan.changes[node.change].addr.clone(),
+                blocked_by: failed_root[n].clone(),
+            });
+        }
+    }
+    if outcome.is_success() && !plan.destroy {
+        let live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let scope = ValuesScope { stack: input.stack, registry: input.registry, values: &live };
+        let mut recorded = BTreeMap::new();
+        for (name, output) in &input.stack.outputs {
+            match output.value.eval(&scope) {
+                Ok(value) => {
+                    let value = if output.sensitive { value.sensitive() } else { value };
+                    recorded.insert(name.clone(), walk.hasher.redact(&value));
+                    outcome.outputs.insert(name.clone(), (value, output.sensitive));
+                }
+                Err(e) => outcome.failures.push(ResourceFailure {
+                    addr: ResourceAddr::new("output", name.clone()),
+                    operation: "evaluate".to_owned(),
+                    message: e.message,
+                }),
+            }
+        }
+        drop(live);
+        let mut store = walk.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = store.set_outputs(recorded) {
+            outcome.failures.push(ResourceFailure {
+                addr: ResourceAddr::new("output", "all"),
+                operation: "record state".to_owned(),
+                message: e.to_string(),
+            });
+        }
+    } else if outcome.is_success() {
+        let mut store = walk.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = store.set_outputs(BTreeMap::new()) {
+            outcome.failures.push(ResourceFailure {
+                addr: ResourceAddr::new("output", "all"),
+                operation: "record state".to_owned(),
+                message: e.to_string(),
+            });
+        }
+    }
+    outcome
+}

@@ -1,0 +1,646 @@
+//! Building a [`Plan`]: configure the providers whose configuration is known, refresh
+//! recorded resources through them, evaluate every resource in dependency order against
+//! the planned values of what it references, diff, and choose each action. Rendering and
+//! walking the plan belong to `render/` and `apply/`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use cairn_provider_core::{
+    Attrs, FindRequest, Mode, PlanRequest, ReadRequest, ResourceClient, ResourceIdentity,
+    ResourceSchema, Value,
+};
+use futures::StreamExt;
+
+use super::diff::{diff_all, diff_update};
+use super::scope::{ResourceValues, ValuesScope};
+use super::{Action, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange};
+use crate::addr::ResourceAddr;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::graph::ResourceGraph;
+use crate::providers::{Clients, Registry};
+use crate::stack::{Lifecycle, Stack};
+use crate::state::{ResourceState, SensitiveHasher, StateFile, StateStore};
+
+/// How to plan.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// Read every recorded resource through its provider first (`--refresh=false` skips).
+    pub refresh: bool,
+    /// `--target`: only these resources and what they depend on (for destroy: what
+    /// depends on them). Empty means everything.
+    pub targets: Vec<ResourceAddr>,
+    /// Plan the deletion of every recorded resource.
+    pub destroy: bool,
+    /// Concurrent provider reads.
+    pub parallelism: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { refresh: true, targets: Vec::new(), destroy: false, parallelism: 10 }
+    }
+}
+
+/// What a plan is made from.
+#[derive(Clone, Copy)]
+pub struct PlanInput<'a> {
+    pub stack: &'a Stack,
+    pub graph: &'a ResourceGraph,
+    pub registry: &'a Registry,
+    /// Providers configured so far in this run; refresh adds to it and apply reuses it.
+    pub clients: &'a Clients,
+    pub state: &'a StateFile,
+    pub hasher: &'a SensitiveHasher,
+}
+
+/// The identity providers tag objects with.
+pub(crate) fn identity(stack: &Stack, addr: &ResourceAddr) -> ResourceIdentity {
+    ResourceIdentity { stack: stack.name.clone(), env: stack.env.clone(), address: addr.to_string() }
+}
+
+/// Evaluates a provider's `[providers.NAME]` block against `values`. `Ok(None)` when some
+/// value is not known yet (or only a hash is known), so the provider cannot be configured.
+pub(crate) fn provider_config(
+    stack: &Stack,
+    registry: &Registry,
+    name: &str,
+    values: &ResourceValues,
+) -> Result<Option<Attrs>, Diagnostics> {
+    let Some(block) = stack.providers.get(name) else {
+        return Ok(Some(Attrs::new()));
+    };
+    let scope = ValuesScope { stack, registry, values };
+    let mut config = Attrs::new();
+    let mut diagnostics = Diagnostics::new();
+    for (key, expr) in &block.config {
+        match expr.eval(&scope) {
+            Ok(value) if value.contains_unknown() || contains_hash(&value) => return Ok(None),
+            Ok(value) => config.insert(key.clone(), value),
+            Err(e) => diagnostics.push(Diagnostic::at(
+                &stack.sources,
+                &e.span,
+                format!("provider `{name}`: {}", e.message),
+                "in this value",
+            )),
+        }
+    }
+    diagnostics.into_result(Some(config))
+}
+
+fn contains_hash(value: &Value) -> bool {
+    match value {
+        Value::SensitiveHash(_) => true,
+        Value::Sensitive(inner) => contains_hash(inner),
+        Value::List(items) => items.iter().any(contains_hash),
+        Value::Map(map) => map.values().any(contains_hash),
+        _ => false,
+    }
+}
+
+/// Configures `name` from recorded values if its configuration is known. `Ok(None)`: not
+/// known yet.
+async fn configure_from_state(
+    input: &PlanInput<'_>,
+    name: &str,
+    recorded: &ResourceValues,
+) -> Result<Option<Arc<dyn ResourceClient>>, PlanError> {
+    if let Some(client) = input.clients.get(name) {
+        return Ok(Some(client));
+    }
+    let Some(config) = provider_config(input.stack, input.registry, name, recorded)? else {
+        return Ok(None);
+    };
+    input
+        .clients
+        .configure(input.registry, name, config)
+        .await
+        .map(Some)
+        .map_err(|source| PlanError::Provider {
+            subject: format!("provider.{name}"),
+            operation: "configure",
+            source,
+        })
+}
+
+fn recorded_values(state: &StateFile) -> ResourceValues {
+    state.resources.iter().map(|(addr, r)| (addr.clone(), r.attrs.clone())).collect()
+}
+
+/// Looks for the objects of creates an earlier apply started but never recorded, and
+/// records those it finds; the rest are forgotten, so the plan creates them again.
+/// Returns the adopted addresses. Intents whose provider cannot be configured yet stay.
+pub async fn adopt_interrupted(
+    store: &mut StateStore,
+    stack: &Stack,
+    graph: &ResourceGraph,
+    registry: &Registry,
+    clients: &Clients,
+) -> Result<Vec<ResourceAddr>, PlanError> {
+    let pending: Vec<_> = store.state().pending.iter().map(|(a, i)| (a.clone(), i.clone())).collect();
+    let mut adopted = Vec::new();
+    for (addr, intent) in pending {
+        let recorded = recorded_values(store.state());
+        let found = {
+            let input = PlanInput {
+                stack,
+                graph,
+                registry,
+                clients,
+                state: store.state(),
+                hasher: store.hasher(),
+            };
+            let Some(client) = configure_from_state(&input, addr.provider(), &recorded).await? else {
+                continue;
+            };
+            let identity = identity(stack, &addr);
+            let request = FindRequest { type_name: &addr.type_name, identity: &identity, config: &intent.config };
+            client.find(request).await.map_err(|source| PlanError::Provider {
+                subject: addr.to_string(),
+                operation: "find",
+                source,
+            })?
+        };
+        match found {
+            Some(attrs) => {
+                let attrs = mark_sensitive(registry.resource_schema(&addr.type_name), attrs);
+                let dependencies = if stack.resources.contains_key(&addr) {
+                    resource_dependencies(graph, &addr)
+                } else {
+                    Vec::new()
+                };
+                let resource = ResourceState {
+                    provider: addr.provider().to_owned(),
+                    attrs: store.hasher().redact_attrs(&attrs),
+                    dependencies,
+                    addr: addr.clone(),
+                };
+                store.record_resource(resource)?;
+                adopted.push(addr);
+            }
+            None => store.clear_intent(&addr)?,
+        }
+    }
+    Ok(adopted)
+}
+
+/// Direct resource dependencies of a configured resource.
+pub(crate) fn resource_dependencies(graph: &ResourceGraph, addr: &ResourceAddr) -> Vec<ResourceAddr> {
+    graph.dependencies(addr).into_iter().collect()
+}
+
+/// Wraps the values of the schema's sensitive attributes, so they are redacted wherever
+/// they go even if the provider returned them plain.
+pub(crate) fn mark_sensitive(schema: Option<&ResourceSchema>, mut attrs: Attrs) -> Attrs {
+    if let Some(schema) = schema {
+        for (name, value) in attrs.0.iter_mut() {
+            if schema.attributes.get(name).is_some_and(|a| a.sensitive) && !value.is_null() {
+                *value = std::mem::take(value).sensitive();
+            }
+        }
+    }
+    attrs
+}
+
+/// What the refresh found for one recorded resource.
+enum Refreshed {
+    /// Read through the provider (missing attributes filled from state).
+    Read(Attrs),
+    /// The object no longer exists.
+    Gone,
+    /// Not read: refresh disabled, or its provider cannot be configured yet.
+    Recorded { deferred: bool },
+}
+
+/// Reads every recorded resource through its provider, concurrently.
+async fn refresh(
+    input: &PlanInput<'_>,
+    options: &PlanOptions,
+    deferred_providers: &mut BTreeSet<String>,
+) -> Result<HashMap<ResourceAddr, Refreshed>, PlanError> {
+    let mut results = HashMap::new();
+    if !options.refresh {
+        for addr in input.state.resources.keys() {
+            results.insert(addr.clone(), Refreshed::Recorded { deferred: false });
+        }
+        return Ok(results);
+    }
+    let recorded = recorded_values(input.state);
+    let providers: BTreeSet<&str> = input.state.resources.values().map(|r| r.provider.as_str()).collect();
+    let mut clients = HashMap::new();
+    for name in providers {
+        match configure_from_state(input, name, &recorded).await? {
+            Some(client) => {
+                clients.insert(name.to_owned(), client);
+            }
+            None => {
+                deferred_providers.insert(name.to_owned());
+            }
+        }
+    }
+    let reads = input.state.resources.values().filter_map(|resource| {
+        let client = clients.get(&resource.provider)?.clone();
+        Some(async move {
+            let identity = identity(input.stack, &resource.addr);
+            let request = ReadRequest { type_name: &resource.addr.type_name, identity: &identity, state: &resource.attrs };
+            let result = client.read(request).await;
+            (resource, result)
+        })
+    });
+    let mut stream = futures::stream::iter(reads).buffer_unordered(options.parallelism.max(1));
+    while let Some((resource, result)) = stream.next().await {
+        let read = result.map_err(|source| PlanError::Provider {
+            subject: resource.addr.to_string(),
+            operation: "read",
+            source,
+        })?;
+        let refreshed = match read {
+            None => Refreshed::Gone,
+            Some(mut attrs) => {
+                // Attributes the provider cannot observe (e.g. a password) keep their record.
+                for (name, value) in &resource.attrs.0 {
+                    attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
+                }
+                Refreshed::Read(mark_sensitive(input.registry.resource_schema(&resource.addr.type_name), attrs))
+            }
+        };
+        results.insert(resource.addr.clone(), refreshed);
+    }
+    for (addr, resource) in &input.state.resources {
+        results
+            .entry(addr.clone())
+            .or_insert_with(|| Refreshed::Recorded { deferred: deferred_providers.contains(&resource.provider) });
+    }
+    Ok(results)
+}
+
+/// The attributes an apply would send: the configured ones, plus for a resource that
+/// exists the recorded values of optional-computed attributes left unset and of the
+/// `ignore_changes` paths.
+pub(crate) fn effective_desired(
+    schema: &ResourceSchema,
+    config: &Attrs,
+    prior: Option<&Attrs>,
+    lifecycle: &Lifecycle,
+) -> Attrs {
+    let mut desired = Attrs::new();
+    for (name, attr) in &schema.attributes {
+        if !attr.is_settable() {
+            continue;
+        }
+        match (config.get(name), prior.and_then(|p| p.get(name))) {
+            (Some(value), _) => desired.insert(name.clone(), value.clone()),
+            (None, Some(recorded)) if attr.mode == Mode::OptionalComputed => {
+                desired.insert(name.clone(), recorded.clone());
+            }
+            _ => {}
+        }
+    }
+    if let Some(prior) = prior {
+        for path in &lifecycle.ignore_changes {
+            let segments: Vec<&str> = path.split('.').collect();
+            let recorded = get_path(&prior.0, &segments);
+            set_path(&mut desired.0, &segments, recorded);
+        }
+    }
+    desired
+}
+
+fn get_path(map: &BTreeMap<String, Value>, path: &[&str]) -> Option<Value> {
+    let (first, rest) = path.split_first()?;
+    let value = map.get(*first)?;
+    if rest.is_empty() {
+        return Some(value.clone());
+    }
+    get_path(value.as_map()?, rest)
+}
+
+fn set_path(map: &mut BTreeMap<String, Value>, path: &[&str], value: Option<Value>) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        match value {
+            Some(value) => map.insert((*first).to_owned(), value),
+            None => map.remove(*first),
+        };
+        return;
+    }
+    if let Some(Value::Map(inner)) = map.get_mut(*first) {
+        set_path(inner, rest, value);
+    }
+}
+
+/// Planned attributes of a resource that will be created: the desired values, computed
+/// ones unknown unless the provider knows them already.
+fn planned_create(schema: &ResourceSchema, desired: &Attrs, known: &BTreeMap<String, Value>) -> Attrs {
+    let mut after = desired.clone();
+    for (name, attr) in &schema.attributes {
+        let computed = attr.mode == Mode::Computed || (attr.mode == Mode::OptionalComputed && desired.get(name).is_none());
+        if computed {
+            after.insert(name.clone(), Value::Unknown);
+        }
+    }
+    for (name, value) in known {
+        after.insert(name.clone(), value.clone());
+    }
+    after
+}
+
+/// Planned attributes of a resource kept in place: the record with the desired values
+/// over it.
+fn planned_in_place(schema: &ResourceSchema, prior: &Attrs, desired: &Attrs, known: &BTreeMap<String, Value>) -> Attrs {
+    let mut after = prior.clone();
+    for (name, attr) in &schema.attributes {
+        if !attr.is_settable() {
+            continue;
+        }
+        match desired.0.get(name) {
+            Some(value) => after.insert(name.clone(), value.clone()),
+            None => {
+                after.0.remove(name);
+            }
+        }
+    }
+    for (name, value) in known {
+        after.insert(name.clone(), value.clone());
+    }
+    after
+}
+
+/// Every resource `roots` reach through `next`, including the roots.
+fn closure(roots: &[ResourceAddr], next: impl Fn(&ResourceAddr) -> Vec<ResourceAddr>) -> HashSet<ResourceAddr> {
+    let mut seen: HashSet<ResourceAddr> = HashSet::new();
+    let mut queue: Vec<ResourceAddr> = roots.to_vec();
+    while let Some(addr) = queue.pop() {
+        if seen.insert(addr.clone()) {
+            queue.extend(next(&addr));
+        }
+    }
+    seen
+}
+
+/// Recorded resources ordered so each comes before the resources it depends on.
+fn delete_order(state: &StateFile, addrs: &BTreeSet<ResourceAddr>) -> Vec<ResourceAddr> {
+    // Kahn's algorithm over "X depends on Y" edges, emitting dependents first.
+    let mut dependents_left: HashMap<&ResourceAddr, usize> = addrs.iter().map(|a| (a, 0)).collect();
+    for addr in addrs {
+        if let Some(resource) = state.resources.get(addr) {
+            for dep in &resource.dependencies {
+                if let Some(count) = dependents_left.get_mut(dep) {
+                    *count += 1;
+                }
+            }
+        }
+    }
+    let mut ready: Vec<&ResourceAddr> = dependents_left.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+    ready.sort();
+    let mut order = Vec::new();
+    while let Some(addr) = ready.pop() {
+        order.push(addr.clone());
+        if let Some(resource) = state.resources.get(addr) {
+            for dep in &resource.dependencies {
+                if let Some(count) = dependents_left.get_mut(dep) {
+                    *count -= 1;
+                    if *count == 0 {
+                        ready.push(dep);
+                    }
+                }
+            }
+        }
+    }
+    // A cycle in recorded dependencies (only possible in a hand-edited state) still
+    // deletes everything, in address order.
+    for addr in addrs {
+        if !order.contains(addr) {
+            order.push(addr.clone());
+        }
+    }
+    order
+}
+
+fn prevent_destroy_error(stack: &Stack, addr: &ResourceAddr, action: Action) -> Option<Diagnostic> {
+    let resource = stack.resources.get(addr)?;
+    if !resource.lifecycle.prevent_destroy {
+        return None;
+    }
+    let what = if action.is_replace() { "must be replaced, which destroys it" } else { "would be destroyed" };
+    Some(
+        Diagnostic::at(
+            &stack.sources,
+            &resource.span,
+            format!("{addr} has lifecycle.prevent_destroy = true but {what}"),
+            "declared here",
+        )
+        .with_address(addr.clone())
+        .with_help("remove prevent_destroy from its lifecycle, or change the plan so it keeps this resource"),
+    )
+}
+
+fn delete_change(input: &PlanInput<'_>, addr: &ResourceAddr, before: Option<Attrs>, reason: ChangeReason) -> ResourceChange {
+    let resource = input.state.resources.get(addr);
+    let before = before.or_else(|| resource.map(|r| r.attrs.clone())).unwrap_or_default();
+    ResourceChange {
+        addr: addr.clone(),
+        provider: resource.map_or_else(|| addr.provider().to_owned(), |r| r.provider.clone()),
+        action: Action::Delete,
+        reason: Some(reason),
+        diffs: diff_all(&before, false),
+        before: Some(before),
+        after: None,
+        dependencies: resource.map(|r| r.dependencies.clone()).unwrap_or_default(),
+    }
+}
+
+/// Makes the plan. Provider calls: `configure` and `read` for recorded resources whose
+/// provider configuration is known (unless `options.refresh` is off), plus the providers'
+/// offline `plan` hooks.
+pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let stack = input.stack;
+    let mut deferred = BTreeSet::new();
+    let mut refreshed = refresh(&input, options, &mut deferred).await?;
+    let mut prior_of = |addr: &ResourceAddr| -> (Option<Attrs>, Option<ChangeReason>) {
+        match refreshed.remove(addr) {
+            Some(Refreshed::Read(attrs)) => (Some(attrs), None),
+            Some(Refreshed::Gone) => (None, Some(ChangeReason::Gone)),
+            Some(Refreshed::Recorded { deferred }) => (
+                input.state.resources.get(addr).map(|r| r.attrs.clone()),
+                deferred.then_some(ChangeReason::RefreshDeferred),
+            ),
+            None => (None, None),
+        }
+    };
+    let mut plan = Plan {
+        stack: stack.name.clone(),
+        env: stack.env.clone(),
+        destroy: options.destroy,
+        lineage: (input.state.serial > 0).then(|| input.state.lineage.clone()),
+        serial: (input.state.serial > 0).then_some(input.state.serial),
+        changes: Vec::new(),
+        outputs: BTreeMap::new(),
+        deferred_providers: Vec::new(),
+    };
+    let mut diagnostics = Diagnostics::new();
+
+    if options.destroy {
+        let selected: BTreeSet<ResourceAddr> = if options.targets.is_empty() {
+            input.state.resources.keys().cloned().collect()
+        } else {
+            // Destroying a target destroys what depends on it first.
+            let dependents = |addr: &ResourceAddr| {
+                input
+                    .state
+                    .resources
+                    .values()
+                    .filter(|r| r.dependencies.contains(addr))
+                    .map(|r| r.addr.clone())
+                    .collect()
+            };
+            closure(&options.targets, dependents)
+                .into_iter()
+                .filter(|a| input.state.resources.contains_key(a))
+                .collect()
+        };
+        for addr in delete_order(input.state, &selected) {
+            if let Some(d) = prevent_destroy_error(stack, &addr, Action::Delete) {
+                diagnostics.push(d);
+            }
+            let (before, _) = prior_of(&addr);
+            plan.changes.push(delete_change(&input, &addr, before, ChangeReason::Destroy));
+        }
+        plan.deferred_providers = deferred.into_iter().collect();
+        return diagnostics.into_result(plan).map_err(PlanError::from);
+    }
+
+    let selected: Option<HashSet<ResourceAddr>> = (!options.targets.is_empty())
+        .then(|| closure(&options.targets, |addr| resource_dependencies(input.graph, addr)));
+    let mut planned: ResourceValues = HashMap::new();
+    for addr in input.graph.resources() {
+        let addr = addr.clone();
+        let Some(resource) = stack.resources.get(&addr) else {
+            continue;
+        };
+        let Some(schema) = input.registry.resource_schema(&addr.type_name) else {
+            diagnostics.push(
+                Diagnostic::at(&stack.sources, &resource.span, format!("unknown resource type `{}`", addr.type_name), "here")
+                    .with_address(addr.clone()),
+            );
+            continue;
+        };
+        let scope = ValuesScope { stack, registry: input.registry, values: &planned };
+        let mut config = Attrs::new();
+        let mut failed = false;
+        for (name, expr) in &resource.attrs {
+            match expr.eval(&scope) {
+                Ok(value) => config.insert(name.clone(), value),
+                Err(e) => {
+                    failed = true;
+                    diagnostics.push(
+                        Diagnostic::at(&stack.sources, &e.span, e.message.clone(), "in this value").with_address(addr.clone()),
+                    );
+                }
+            }
+        }
+        // Scope marks config values sensitive only when they derive from secrets; the
+        // schema's sensitive attributes are secrets whatever their origin.
+        let config = mark_sensitive(Some(schema), config);
+        if failed {
+            continue;
+        }
+        let (prior, reason) = prior_of(&addr);
+        let desired = effective_desired(schema, &config, prior.as_ref(), &resource.lifecycle);
+        let provider = input.registry.get(addr.provider());
+        let adjustments = match provider {
+            Some(p) => p
+                .plan(PlanRequest { type_name: &addr.type_name, prior: prior.as_ref(), desired: &desired })
+                .map_err(|source| PlanError::Provider { subject: addr.to_string(), operation: "plan", source })?,
+            None => Default::default(),
+        };
+        let known = mark_sensitive(Some(schema), Attrs(adjustments.known_computed)).0;
+        let dependencies = resource_dependencies(input.graph, &addr);
+        let change = match prior {
+            None => {
+                let after = planned_create(schema, &desired, &known);
+                ResourceChange {
+                    addr: addr.clone(),
+                    provider: addr.provider().to_owned(),
+                    action: Action::Create,
+                    reason,
+                    diffs: diff_all(&after, true),
+                    before: None,
+                    after: Some(after),
+                    dependencies,
+                }
+            }
+            Some(prior) => {
+                let diffs = diff_update(schema, &prior, &desired, &adjustments.requires_replace, input.hasher);
+                let replace = diffs.iter().any(|d| d.forces_replacement);
+                let (action, after) = if replace {
+                    let action = if resource.lifecycle.create_before_destroy {
+                        Action::CreateThenDelete
+                    } else {
+                        Action::DeleteThenCreate
+                    };
+                    let fresh = effective_desired(schema, &config, None, &resource.lifecycle);
+                    (action, planned_create(schema, &fresh, &known))
+                } else if diffs.is_empty() {
+                    (Action::NoOp, planned_in_place(schema, &prior, &desired, &known))
+                } else {
+                    (Action::Update, planned_in_place(schema, &prior, &desired, &known))
+                };
+                ResourceChange {
+                    addr: addr.clone(),
+                    provider: addr.provider().to_owned(),
+                    action,
+                    reason,
+                    diffs,
+                    before: Some(prior),
+                    after: Some(after),
+                    dependencies,
+                }
+            }
+        };
+        if change.action.is_replace() {
+            if let Some(d) = prevent_destroy_error(stack, &addr, change.action) {
+                diagnostics.push(d);
+            }
+        }
+        if let Some(after) = &change.after {
+            planned.insert(addr.clone(), after.clone());
+        }
+        if selected.as_ref().is_none_or(|s| s.contains(&addr)) {
+            plan.changes.push(change);
+        }
+    }
+
+    let removed: BTreeSet<ResourceAddr> = input
+        .state
+        .resources
+        .keys()
+        .filter(|a| !stack.resources.contains_key(*a))
+        .filter(|a| options.targets.is_empty() || options.targets.contains(*a))
+        .cloned()
+        .collect();
+    for addr in delete_order(input.state, &removed) {
+        let (before, _) = prior_of(&addr);
+        plan.changes.push(delete_change(&input, &addr, before, ChangeReason::RemovedFromConfig));
+    }
+
+    let scope = ValuesScope { stack, registry: input.registry, values: &planned };
+    for (name, output) in &stack.outputs {
+        match output.value.eval(&scope) {
+            Ok(value) => {
+                let value = if output.sensitive { value.sensitive() } else { value };
+                plan.outputs.insert(name.clone(), PlannedOutput { value, sensitive: output.sensitive });
+            }
+            Err(e) => diagnostics.push(Diagnostic::at(
+                &stack.sources,
+                &e.span,
+                format!("output `{name}`: {}", e.message),
+                "in this value",
+            )),
+        }
+    }
+    plan.deferred_providers = deferred.into_iter().collect();
+    diagnostics.into_result(plan).map_err(PlanError::from)
+}

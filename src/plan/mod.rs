@@ -1,0 +1,226 @@
+//! Plans: what an apply would change, resource by resource and attribute by attribute.
+//!
+//! A [`Plan`] is a value: built once by [`build`] (which loads nothing and prints nothing;
+//! it is given the stack, its graph, the recorded state and the provider registry, and
+//! calls providers only to refresh), then rendered by `render/` and walked by `apply/`.
+//! It holds real secret values in memory (an apply needs them) but serializes them as
+//! `{"$sensitive": true}`, so any JSON made from it is safe to print.
+//!
+//! Submodules: `build` (refresh, evaluation, action choice), `diff` (per-attribute
+//! comparison against the schema), `scope` (where `${...}` references are looked up).
+
+mod build;
+mod diff;
+pub(crate) mod scope;
+
+use std::collections::BTreeMap;
+
+use cairn_provider_core::{Attrs, ProviderError, Value};
+use serde::{Serialize, Serializer};
+
+use crate::addr::ResourceAddr;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::state::StateError;
+
+pub use build::{PlanInput, PlanOptions, adopt_interrupted, build};
+pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
+pub(crate) use diff::diff_update;
+pub use diff::values_equal;
+
+/// What happens to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    /// Changed in place.
+    Update,
+    /// Replaced: the old object is deleted first (the default).
+    DeleteThenCreate,
+    /// Replaced with `create_before_destroy`: the new object exists before the old goes.
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    /// Whether the apply creates an object.
+    pub fn creates(self) -> bool {
+        matches!(self, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    /// Whether the apply deletes an object.
+    pub fn deletes(self) -> bool {
+        matches!(self, Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+/// Why a resource's action is not simply "the configuration changed".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeReason {
+    /// The object was deleted outside cairn.
+    Gone,
+    /// An interrupted create was found and adopted into state.
+    Adopted,
+    /// Its provider cannot be configured yet, so the recorded values stand in for a read.
+    RefreshDeferred,
+    /// The resource is no longer in the configuration.
+    RemovedFromConfig,
+    /// `cairn destroy`.
+    Destroy,
+}
+
+/// One resource in a plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceChange {
+    pub addr: ResourceAddr,
+    pub provider: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ChangeReason>,
+    /// Recorded attributes after refresh; `None` for a create.
+    #[serde(serialize_with = "redacted_attrs_opt")]
+    pub before: Option<Attrs>,
+    /// Planned attributes (may hold [`Value::Unknown`]); `None` for a delete. For a no-op
+    /// or an update these are the values dependents see.
+    #[serde(serialize_with = "redacted_attrs_opt")]
+    pub after: Option<Attrs>,
+    /// The attributes that differ (all of them for a create or delete).
+    pub diffs: Vec<AttrDiff>,
+    /// Resources this one depends on: from the graph, or from state for a delete.
+    pub dependencies: Vec<ResourceAddr>,
+}
+
+/// One attribute that differs; maps are diffed per key in `nested`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttrDiff {
+    /// The attribute name, or the key inside its parent.
+    pub name: String,
+    #[serde(serialize_with = "redacted_opt")]
+    pub before: Option<Value>,
+    #[serde(serialize_with = "redacted_opt")]
+    pub after: Option<Value>,
+    /// This difference is why the resource must be replaced.
+    pub forces_replacement: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nested: Vec<AttrDiff>,
+}
+
+/// An output's planned value.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedOutput {
+    #[serde(serialize_with = "redacted")]
+    pub value: Value,
+    pub sensitive: bool,
+}
+
+/// The changes that take the recorded state to the configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub stack: String,
+    pub env: String,
+    /// A `cairn destroy` plan.
+    pub destroy: bool,
+    /// The state this plan was made against (`None` for a state never written).
+    pub lineage: Option<String>,
+    pub serial: Option<u64>,
+    /// Resources in apply order: configured ones topologically, then deletes of removed ones.
+    pub changes: Vec<ResourceChange>,
+    pub outputs: BTreeMap<String, PlannedOutput>,
+    /// Providers whose configuration is not known until the apply (e.g. the Kubernetes
+    /// provider of a cluster this apply creates): their resources were not refreshed.
+    pub deferred_providers: Vec<String>,
+}
+
+/// Counts for the summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for change in &self.changes {
+            if change.action.creates() {
+                summary.add += 1;
+            }
+            if change.action == Action::Update {
+                summary.change += 1;
+            }
+            if change.action.deletes() {
+                summary.destroy += 1;
+            }
+        }
+        summary
+    }
+
+    /// Whether applying would change any resource or output.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn change(&self, addr: &ResourceAddr) -> Option<&ResourceChange> {
+        self.changes.iter().find(|c| &c.addr == addr)
+    }
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Problems in the stack (evaluation errors, `prevent_destroy`), with locations.
+    #[error(transparent)]
+    Stack(#[from] Diagnostics),
+    /// A provider call made while refreshing failed.
+    #[error("{subject}: {operation} failed: {source}")]
+    Provider {
+        /// The resource address, or `provider.NAME` for a configuration failure.
+        subject: String,
+        /// `read`, `find` or `configure`.
+        operation: &'static str,
+        #[source]
+        source: ProviderError,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl From<Diagnostic> for PlanError {
+    fn from(diagnostic: Diagnostic) -> Self {
+        PlanError::Stack(Diagnostics::from(diagnostic))
+    }
+}
+
+/// A value as JSON with secrets and unknowns replaced by markers.
+pub fn redacted_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Sensitive(_) | Value::SensitiveHash(_) => serde_json::json!({ "$sensitive": true }),
+        Value::Unknown => serde_json::json!({ "$unknown": true }),
+        Value::List(items) => serde_json::Value::Array(items.iter().map(redacted_json).collect()),
+        Value::Map(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), redacted_json(v))).collect())
+        }
+        other => other.expose().unwrap_or(serde_json::Value::Null),
+    }
+}
+
+fn redacted<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+    redacted_json(value).serialize(serializer)
+}
+
+fn redacted_opt<S: Serializer>(value: &Option<Value>, serializer: S) -> Result<S::Ok, S::Error> {
+    value.as_ref().map(redacted_json).serialize(serializer)
+}
+
+fn redacted_attrs_opt<S: Serializer>(attrs: &Option<Attrs>, serializer: S) -> Result<S::Ok, S::Error> {
+    attrs
+        .as_ref()
+        .map(|a| serde_json::Value::Object(a.0.iter().map(|(k, v)| (k.clone(), redacted_json(v))).collect()))
+        .serialize(serializer)
+}

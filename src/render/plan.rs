@@ -1,0 +1,141 @@
+//! The human plan: Terraform's layout, so its readers need no new habits.
+
+use std::fmt::Write;
+
+use cairn_provider_core::Value;
+use owo_colors::Style;
+
+use super::paint;
+use crate::plan::{Action, AttrDiff, ChangeReason, Plan, ResourceChange};
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => " ",
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::DeleteThenCreate => "-/+",
+        Action::CreateThenDelete => "+/-",
+        Action::Delete => "-",
+    }
+}
+
+fn style(action: Action) -> Style {
+    match action {
+        Action::Create => Style::new().green(),
+        Action::Update => Style::new().yellow(),
+        Action::Delete => Style::new().red(),
+        Action::DeleteThenCreate | Action::CreateThenDelete => Style::new().magenta(),
+        Action::NoOp => Style::new(),
+    }
+}
+
+fn headline(change: &ResourceChange) -> String {
+    let addr = &change.addr;
+    let what = match change.action {
+        Action::NoOp => "has no changes",
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::DeleteThenCreate => "must be replaced",
+        Action::CreateThenDelete => "must be replaced (the new one is created first)",
+        Action::Delete => "will be destroyed",
+    };
+    let note = match change.reason {
+        Some(ChangeReason::Gone) if change.action == Action::Create => " (it was deleted outside cairn)",
+        Some(ChangeReason::RemovedFromConfig) => " (it is no longer in the configuration)",
+        Some(ChangeReason::RefreshDeferred) => {
+            " (not refreshed: its provider is configured during the apply)"
+        }
+        Some(ChangeReason::Adopted) => " (adopted from an interrupted apply)",
+        _ => "",
+    };
+    format!("# {addr} {what}{note}")
+}
+
+fn value_text(value: &Value) -> String {
+    value.to_string()
+}
+
+/// One attribute line (and nested lines for per-key map diffs).
+fn attr_lines(out: &mut String, diff: &AttrDiff, width: usize, indent: usize, color: bool, quote_key: bool) {
+    let pad = " ".repeat(indent);
+    let name = if quote_key { format!("{:?}", diff.name) } else { diff.name.clone() };
+    let (mark, sty) = match (&diff.before, &diff.after) {
+        (None, Some(_)) => ("+", Style::new().green()),
+        (Some(_), None) => ("-", Style::new().red()),
+        _ => ("~", Style::new().yellow()),
+    };
+    let mark = paint(color, mark, sty);
+    let forces = if diff.forces_replacement { paint(color, " # forces replacement", Style::new().red()) } else { String::new() };
+    if !diff.nested.is_empty() {
+        let _ = writeln!(out, "{pad}{mark} {name:<width$} = {{{forces}");
+        let inner = diff.nested.iter().map(|d| format!("{:?}", d.name).len()).max().unwrap_or(0);
+        for nested in &diff.nested {
+            attr_lines(out, nested, inner, indent + 4, color, true);
+        }
+        let _ = writeln!(out, "{pad}  }}");
+        return;
+    }
+    let text = match (&diff.before, &diff.after) {
+        (Some(before), Some(after)) => format!("{} -> {}", value_text(before), value_text(after)),
+        (None, Some(after)) => value_text(after),
+        (Some(before), None) => format!("{} -> null", value_text(before)),
+        (None, None) => String::new(),
+    };
+    let text = match (&diff.before, &diff.after) {
+        (Some(before), None) if indent > 6 => value_text(before),
+        _ => text,
+    };
+    let _ = writeln!(out, "{pad}{mark} {name:<width$} = {text}{forces}");
+}
+
+fn change_block(out: &mut String, change: &ResourceChange, color: bool) {
+    let sym = paint(color, symbol(change.action), style(change.action));
+    let _ = writeln!(out, "  {}", paint(color, &headline(change), Style::new().bold()));
+    let lead = if symbol(change.action).len() == 3 { String::new() } else { "  ".to_owned() };
+    let _ = writeln!(out, "{lead}{sym} resource {:?} {:?} {{", change.addr.type_name, change.addr.name);
+    let width = change.diffs.iter().filter(|d| d.nested.is_empty()).map(|d| d.name.len()).max().unwrap_or(0);
+    for diff in &change.diffs {
+        if change.action == Action::Delete {
+            let mark = paint(color, "-", Style::new().red());
+            let value = diff.before.as_ref().map(value_text).unwrap_or_default();
+            let _ = writeln!(out, "      {mark} {:<width$} = {value}", diff.name);
+        } else {
+            attr_lines(out, diff, width, 6, color, false);
+        }
+    }
+    let _ = writeln!(out, "    }}");
+    let _ = writeln!(out);
+}
+
+/// The whole plan as Terraform prints it.
+pub fn plan_text(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        let _ = writeln!(out, "No changes. Your infrastructure matches the configuration.");
+        return out;
+    }
+    let _ = writeln!(out, "cairn will perform the following actions:");
+    let _ = writeln!(out);
+    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        change_block(&mut out, change, color);
+    }
+    if !plan.deferred_providers.is_empty() {
+        let _ = writeln!(
+            out,
+            "Note: provider(s) {} will be configured during the apply; their resources were not refreshed.",
+            plan.deferred_providers.join(", ")
+        );
+        let _ = writeln!(out);
+    }
+    let summary = plan.summary();
+    let _ = write!(
+        out,
+        "{} {} to add, {} to change, {} to destroy.",
+        paint(color, "Plan:", Style::new().bold()),
+        summary.add,
+        summary.change,
+        summary.destroy
+    );
+    let _ = writeln!(out);
+    out
+}
