@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
+use base64::Engine;
 use cairn_provider_core::{Attrs, ProviderError};
 use kube::client::ClientBuilder;
 use kube::config::{
@@ -67,6 +68,7 @@ impl ClusterAccess {
     /// Builds the client. Reads files and, for EKS, the AWS credential chain; contacts
     /// no cluster.
     pub async fn client(&self) -> Result<kube::Client, ProviderError> {
+        install_crypto_provider();
         match self {
             ClusterAccess::Kubeconfig { path, context } => {
                 let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
@@ -97,6 +99,15 @@ impl ClusterAccess {
     }
 }
 
+/// Makes ring rustls's process-wide provider unless one is already installed: with both
+/// ring (kube) and aws-lc-rs (AWS SDK) linked in, rustls panics instead of choosing.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // An error means another thread installed one first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
@@ -113,10 +124,30 @@ pub(crate) fn region_of_endpoint(endpoint: &str) -> Option<&str> {
     eks.checked_sub(1).and_then(|i| labels.get(i)).copied()
 }
 
+/// EKS gives the CA as base64 of a PEM bundle; kube-rs would quietly accept a bundle
+/// with no certificate and fail every TLS handshake later.
+fn check_certificate_authority(cluster: &EksCluster) -> Result<(), ProviderError> {
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(cluster.certificate_authority.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    match pem {
+        Some(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => Ok(()),
+        _ => Err(ProviderError::invalid(
+            "eks_cluster.certificate_authority",
+            format!(
+                "of cluster {} is not base64 of a PEM certificate (pass the cluster's certificate_authority)",
+                cluster.name
+            ),
+        )),
+    }
+}
+
 async fn eks_client(
     cluster: &EksCluster,
     region: Option<&str>,
 ) -> Result<kube::Client, ProviderError> {
+    check_certificate_authority(cluster)?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     let region = region.or_else(|| region_of_endpoint(&cluster.endpoint));
     if let Some(region) = region {
@@ -226,6 +257,99 @@ mod tests {
             ClusterAccess::from_config(&Attrs::new().with("kubeconfig", "")).expect("valid"),
             ClusterAccess::Inferred
         );
+    }
+
+    /// A self-signed CA made for these tests (public certificate only), base64 of its PEM
+    /// as EKS returns `certificateAuthority.data`.
+    const TEST_CA: &str = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJoakNDQVMyZ0F3SUJBZ0lVRTliL3orZFFSSjVBME0yTmlYbUQ4UGtQRUZjd0NnWUlLb1pJemowRUF3SXcKR0RFV01CUUdBMVVFQXd3TlkyRnBjbTR0ZEdWemRDMWpZVEFnRncweU5qRXhNakV4TlRJM05USmFHQTh5TVRJMgpNVEF5T0RFMU1qYzFNbG93R0RFV01CUUdBMVVFQXd3TlkyRnBjbTR0ZEdWemRDMWpZVEJaTUJNR0J5cUdTTTQ5CkFnRUdDQ3FHU000OUF3RUhBMElBQkRtczBsNUhHTnV2M0Q2Qkl0bXpsL20xNHovSm9kSU9uRlBpTDc1MVN3eFMKQWZYaWtoYWZzSTV2T0QxRVF4ZnJYMlQ0cmY1M0p0ZzBjbU5ONGhqYVNTMmpVekJSTUIwR0ExVWREZ1FXQkJUbApsK1l1TDlRVVhWb01TalFIV1hadXBTVUxJVEFmQmdOVkhTTUVHREFXZ0JUbGwrWXVMOVFVWFZvTVNqUUhXWFp1CnBTVUxJVEFQQmdOVkhSTUJBZjhFQlRBREFRSC9NQW9HQ0NxR1NNNDlCQU1DQTBjQU1FUUNJQUhzamFENDRnMXIKUENhb1F6TnpLOW9Mc0hNKzI4ZHJXcDNIdmF2N0YzdHhBaUFzaFBPNkovNnRRVWZsL2RjNWxNTWZFaEI2TjhOZApDcVpvb0p5R216RGZHUT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K";
+
+    #[tokio::test]
+    async fn an_eks_client_is_built_from_endpoint_and_ca() {
+        let cluster = EksCluster {
+            name: "airflow-dev".to_owned(),
+            endpoint: "https://ABC123.gr7.eu-west-1.eks.amazonaws.com".to_owned(),
+            certificate_authority: TEST_CA.to_owned(),
+        };
+        let access = ClusterAccess::Eks {
+            cluster: cluster.clone(),
+            region: None,
+        };
+        let client = access
+            .client()
+            .await
+            .expect("builds without contacting the cluster");
+        assert_eq!(client.default_namespace(), "default");
+
+        let broken = ClusterAccess::Eks {
+            cluster: EksCluster {
+                certificate_authority: "bm90IGEgY2VydGlmaWNhdGU=".to_owned(),
+                ..cluster
+            },
+            region: Some("eu-west-1".to_owned()),
+        };
+        let error = broken
+            .client()
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.contains("certificate_authority") && error.contains("airflow-dev"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kubeconfig_context_is_honoured() {
+        let path =
+            std::env::temp_dir().join(format!("cairn-kubeconfig-test-{}.yaml", std::process::id()));
+        let kubeconfig = r#"
+apiVersion: v1
+kind: Config
+current-context: first
+clusters:
+- name: local
+  cluster: {server: "http://127.0.0.1:1"}
+users:
+- name: someone
+  user: {}
+contexts:
+- name: first
+  context: {cluster: local, user: someone, namespace: one}
+- name: second
+  context: {cluster: local, user: someone, namespace: two}
+"#;
+        std::fs::write(&path, kubeconfig).expect("temp file");
+        let namespace_of = |context: Option<&str>| {
+            let access = ClusterAccess::Kubeconfig {
+                path: path.clone(),
+                context: context.map(str::to_owned),
+            };
+            async move {
+                access
+                    .client()
+                    .await
+                    .map(|c| c.default_namespace().to_owned())
+            }
+        };
+        let current = namespace_of(None).await;
+        let second = namespace_of(Some("second")).await;
+        let missing = namespace_of(Some("third")).await;
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(current.expect("current context"), "one");
+        assert_eq!(second.expect("named context"), "two");
+        assert!(missing.is_err());
+        let unreadable = ClusterAccess::Kubeconfig {
+            path: PathBuf::from("/nonexistent/kubeconfig"),
+            context: None,
+        };
+        let error = unreadable
+            .client()
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("/nonexistent/kubeconfig"), "{error}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -24,6 +24,7 @@ use base64::Engine;
 use http::{HeaderValue, Request};
 use kube::client::Body;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tower::buffer::Buffer;
 use tower::{BoxError, Service, ServiceExt};
 
@@ -314,6 +315,90 @@ mod tests {
             other_cluster, url,
             "the cluster name is part of the signature"
         );
+    }
+
+    /// Static credentials that count how often they are asked for.
+    #[derive(Debug, Default)]
+    struct CountingCredentials(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl ProvideCredentials for CountingCredentials {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            )))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_request_carries_a_token_renewed_after_its_reuse_period() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let api_server = tower::service_fn(move |request: Request<Body>| {
+            let log = Arc::clone(&log);
+            async move {
+                let authorization = request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                log.lock().expect("log lock").push(authorization);
+                let versions =
+                    br#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#;
+                Ok::<_, BoxError>(http::Response::new(Body::from(versions.to_vec())))
+            }
+        });
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tokens = Arc::new(EksTokenSource::new(
+            "airflow-dev".to_owned(),
+            "us-east-1".to_owned(),
+            SharedCredentialsProvider::new(CountingCredentials(Arc::clone(&calls))),
+        ));
+        let client = kube::client::ClientBuilder::new(api_server, "default")
+            .with_layer(&tower::layer::layer_fn(|inner| {
+                EksAuthService::wrap(inner, Arc::clone(&tokens))
+            }))
+            .build();
+
+        client.list_core_api_versions().await.expect("first call");
+        client.list_core_api_versions().await.expect("second call");
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the token is reused"
+        );
+        tokio::time::advance(TOKEN_REUSE + Duration::from_secs(1)).await;
+        client.list_core_api_versions().await.expect("third call");
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "then renewed"
+        );
+
+        let seen = seen.lock().expect("log lock").clone();
+        assert_eq!(seen.len(), 3);
+        let first = seen[0].as_deref().expect("an Authorization header");
+        assert_eq!(seen[1].as_deref(), Some(first));
+        let token = first
+            .strip_prefix("Bearer k8s-aws-v1.")
+            .expect("an EKS bearer token");
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .expect("base64url");
+        assert!(url.starts_with(
+            "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
+        ));
+        assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
     }
 
     #[test]

@@ -87,10 +87,14 @@ fn object_schema() -> ResourceSchema {
         .timeouts(Timeouts::all(Duration::from_secs(10 * 60)))
 }
 
-/// The value at `path` inside a manifest, if any.
+/// The value at `path` inside a manifest, if any; [`Value::Unknown`] when the value or
+/// a map above it is not known yet.
 fn manifest_field(attrs: &cairn_provider_core::Attrs, path: &[&str]) -> Option<Value> {
     path.iter()
-        .try_fold(attrs.get("manifest")?.clone(), |node, key| node.get(key))
+        .try_fold(attrs.get("manifest")?.clone(), |node, key| match node {
+            Value::Unknown => Some(Value::Unknown),
+            node => node.get(key),
+        })
         .filter(|value| !value.is_null() && value.as_str() != Some(""))
 }
 
