@@ -16,21 +16,33 @@ const SIZES: [usize; 2] = [1_000, 10_000];
 /// A resource the size of a typical AWS one: ids, ARNs, tags and a redacted secret.
 fn resource(i: usize, store: &StateStore) -> ResourceState {
     let name = format!("subnet{i}");
-    let secret = store.hasher().redact(&Value::from(format!("password-{i}")).sensitive());
+    let secret = store
+        .hasher()
+        .redact(&Value::from(format!("password-{i}")).sensitive());
     let tags = Value::Map(
-        [("Name", name.as_str()), ("cairn:stack", "airflow"), ("cairn:env", "bench")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Value::from(v)))
-            .collect(),
+        [
+            ("Name", name.as_str()),
+            ("cairn:stack", "airflow"),
+            ("cairn:env", "bench"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::from(v)))
+        .collect(),
     );
     ResourceState {
         addr: ResourceAddr::new("aws_subnet", name.clone()),
         provider: "aws".to_owned(),
         attrs: Attrs::new()
             .with("id", format!("subnet-{i:017x}"))
-            .with("arn", format!("arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-{i:017x}"))
+            .with(
+                "arn",
+                format!("arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-{i:017x}"),
+            )
             .with("vpc_id", "vpc-0123456789abcdef0")
-            .with("cidr_block", format!("10.{}.{}.0/24", i / 256 % 256, i % 256))
+            .with(
+                "cidr_block",
+                format!("10.{}.{}.0/24", i / 256 % 256, i % 256),
+            )
             .with("availability_zone", "eu-west-1a")
             .with("map_public_ip_on_launch", false)
             .with("tags", tags)
@@ -73,16 +85,36 @@ fn run(n: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let reopened = StateStore::open(&path, "bench", "dev", "plan")?;
     let reopen = start.elapsed();
     if reopened.state().resources.len() != n {
-        return Err(format!("reopened {} resources, recorded {n}", reopened.state().resources.len()).into());
+        return Err(format!(
+            "reopened {} resources, recorded {n}",
+            reopened.state().resources.len()
+        )
+        .into());
     }
     reopened.close()?;
-    Ok(Run { n, record, close, reopen, stats, snapshot_bytes: std::fs::metadata(&path)?.len() })
+    Ok(Run {
+        n,
+        record,
+        close,
+        reopen,
+        stats,
+        snapshot_bytes: std::fs::metadata(&path)?.len(),
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{:>7} {:>7} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>10} {:>10}",
-        "N", "records", "total ms", "us/res", "snapshots", "bytes", "bytes/res", "state bytes", "close ms", "reopen ms"
+        "N",
+        "records",
+        "total ms",
+        "us/res",
+        "snapshots",
+        "bytes",
+        "bytes/res",
+        "state bytes",
+        "close ms",
+        "reopen ms"
     );
     for n in SIZES {
         let r = run(n)?;

@@ -19,22 +19,31 @@ pub enum StateError {
     },
 
     /// Another process holds the state's lock.
-    #[error("state {} is locked: {}", path.display(), describe_holder(holder.as_ref(), *holder_gone))]
+    #[error("state {} is locked: {}", path.display(), describe_holder(holder.as_deref(), *holder_gone))]
     Locked {
         path: PathBuf,
         /// `None` if the lock file could not be read (its writer died mid-write).
-        holder: Option<LockInfo>,
+        holder: Option<Box<LockInfo>>,
         /// The holder ran on this host and its process no longer exists.
         holder_gone: bool,
     },
 
     /// The snapshot is not valid state JSON.
     #[error("state file {} is corrupt at line {line}, column {column}: {message}", path.display())]
-    CorruptSnapshot { path: PathBuf, line: usize, column: usize, message: String },
+    CorruptSnapshot {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 
     /// A complete journal line is not a valid record (only a torn last line is tolerated).
     #[error("state journal {} is corrupt at line {line}: {message}", path.display())]
-    CorruptJournal { path: PathBuf, line: usize, message: String },
+    CorruptJournal {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 
     /// A lock file exists but cannot be understood.
     #[error("lock file {} is corrupt: {message}", path.display())]
@@ -45,21 +54,35 @@ pub enum StateError {
         "{} uses state format version {found}, but this cairn reads versions up to {supported}; upgrade cairn",
         path.display()
     )]
-    FutureVersion { path: PathBuf, found: u32, supported: u32 },
+    FutureVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
 
     /// The state belongs to another stack or environment.
     #[error(
         "state {} belongs to stack `{found_stack}` env `{found_env}`, not stack `{stack}` env `{env}`",
         path.display()
     )]
-    WrongStack { path: PathBuf, found_stack: String, found_env: String, stack: String, env: String },
+    WrongStack {
+        path: PathBuf,
+        found_stack: String,
+        found_env: String,
+        stack: String,
+        env: String,
+    },
 
     /// The journal was written for a different state than the snapshot next to it.
     #[error(
         "state journal {} belongs to lineage {journal_lineage}, but the snapshot has lineage {lineage}; move one of them away",
         path.display()
     )]
-    ForeignJournal { path: PathBuf, journal_lineage: String, lineage: String },
+    ForeignJournal {
+        path: PathBuf,
+        journal_lineage: String,
+        lineage: String,
+    },
 
     /// A value that must be redacted to its hash still holds the secret itself.
     #[error(
@@ -81,7 +104,10 @@ pub enum StateError {
 
     /// The key that hashes secrets is malformed. The key itself is never shown.
     #[error("state key from {origin} is invalid: {reason}")]
-    InvalidKey { origin: String, reason: &'static str },
+    InvalidKey {
+        origin: String,
+        reason: &'static str,
+    },
 }
 
 fn describe_holder(holder: Option<&LockInfo>, holder_gone: bool) -> String {
@@ -107,6 +133,10 @@ fn describe_holder(holder: Option<&LockInfo>, holder_gone: bool) -> String {
 
 impl StateError {
     pub(crate) fn io(action: &'static str, path: &std::path::Path, source: io::Error) -> Self {
-        StateError::Io { action, path: path.to_path_buf(), source }
+        StateError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

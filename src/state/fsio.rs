@@ -54,7 +54,10 @@ pub(crate) fn create_dir(dir: &Path) -> Result<(), StateError> {
 }
 
 /// Reads a whole file; `None` if it does not exist.
-pub(crate) fn read_optional(path: &Path, action: &'static str) -> Result<Option<Vec<u8>>, StateError> {
+pub(crate) fn read_optional(
+    path: &Path,
+    action: &'static str,
+) -> Result<Option<Vec<u8>>, StateError> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -82,8 +85,10 @@ pub(crate) fn replace_atomically(
     let mut file = owner_only(OpenOptions::new().write(true).create(true).truncate(true))
         .open(temp)
         .map_err(|e| StateError::io("create", temp, e))?;
-    file.write_all(bytes).map_err(|e| StateError::io("write", temp, e))?;
-    file.sync_all().map_err(|e| StateError::io("sync", temp, e))?;
+    file.write_all(bytes)
+        .map_err(|e| StateError::io("write", temp, e))?;
+    file.sync_all()
+        .map_err(|e| StateError::io("sync", temp, e))?;
     drop(file);
 
     // A hard link keeps the old snapshot as the backup without ever leaving a moment when

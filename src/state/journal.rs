@@ -20,11 +20,22 @@ use crate::addr::ResourceAddr;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum Change {
-    Intent { address: ResourceAddr, intent: Intent },
-    Resource { resource: ResourceState },
-    Remove { address: ResourceAddr },
-    ClearIntent { address: ResourceAddr },
-    Outputs { outputs: BTreeMap<String, Value> },
+    Intent {
+        address: ResourceAddr,
+        intent: Intent,
+    },
+    Resource {
+        resource: ResourceState,
+    },
+    Remove {
+        address: ResourceAddr,
+    },
+    ClearIntent {
+        address: ResourceAddr,
+    },
+    Outputs {
+        outputs: BTreeMap<String, Value>,
+    },
 }
 
 /// A journal line after the header.
@@ -130,7 +141,9 @@ pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Repla
         line,
         message,
     };
-    let mut lines = bytes[..complete_len].split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let mut lines = bytes[..complete_len]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty());
     let Some(first) = lines.next() else {
         return Ok(replayed);
     };
@@ -195,7 +208,10 @@ impl JournalWriter {
         serial: u64,
         change: Change,
     ) -> Result<(Vec<u8>, Change), StateError> {
-        let encode_err = |source| StateError::Encode { path: self.path.clone(), source };
+        let encode_err = |source| StateError::Encode {
+            path: self.path.clone(),
+            source,
+        };
         let mut line = Vec::new();
         if self.valid_len == 0 {
             let header = Header {
@@ -233,8 +249,10 @@ impl JournalWriter {
         }
         // Until the fsync succeeds the line may be partial; the next append cuts it.
         self.torn = true;
-        file.write_all(bytes).map_err(|e| StateError::io("append to state journal", &path, e))?;
-        file.sync_data().map_err(|e| StateError::io("sync state journal", &path, e))?;
+        file.write_all(bytes)
+            .map_err(|e| StateError::io("append to state journal", &path, e))?;
+        file.sync_data()
+            .map_err(|e| StateError::io("sync state journal", &path, e))?;
         self.torn = false;
         if created {
             fsio::sync_dir(fsio::parent_dir(&path))?;

@@ -63,7 +63,10 @@ fn read_lock(path: &Path) -> Result<Option<LockInfo>, StateError> {
     };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| StateError::CorruptLock { path: path.to_path_buf(), message: e.to_string() })
+        .map_err(|e| StateError::CorruptLock {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 /// A held lock. Dropping it releases the lock.
@@ -80,19 +83,24 @@ impl Lock {
         let path = lock_path(snapshot);
         fsio::create_dir(fsio::parent_dir(&path))?;
         let info = LockInfo::current(operation);
-        let mut file = match fsio::owner_only(OpenOptions::new().write(true).create_new(true))
-            .open(&path)
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(held_by_other(snapshot, &path));
-            }
-            Err(e) => return Err(StateError::io("create lock file", &path, e)),
-        };
+        let mut file =
+            match fsio::owner_only(OpenOptions::new().write(true).create_new(true)).open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(held_by_other(snapshot, &path));
+                }
+                Err(e) => return Err(StateError::io("create lock file", &path, e)),
+            };
         // From here the lock file is ours: a failure below must remove it.
-        let lock = Lock { path, info, held: true };
-        let bytes = serde_json::to_vec_pretty(&lock.info)
-            .map_err(|source| StateError::Encode { path: lock.path.clone(), source })?;
+        let lock = Lock {
+            path,
+            info,
+            held: true,
+        };
+        let bytes = serde_json::to_vec_pretty(&lock.info).map_err(|source| StateError::Encode {
+            path: lock.path.clone(),
+            source,
+        })?;
         file.write_all(&bytes)
             .and_then(|()| file.sync_all())
             .map_err(|e| StateError::io("write lock file", &lock.path, e))?;
@@ -138,11 +146,15 @@ impl Drop for Lock {
 }
 
 fn held_by_other(snapshot: &Path, lock: &Path) -> StateError {
-    let holder = read_lock(lock).ok().flatten();
-    let holder_gone = holder.as_ref().is_some_and(|info| {
-        info.host == this_host() && process_alive(info.pid) == Some(false)
-    });
-    StateError::Locked { path: snapshot.to_path_buf(), holder, holder_gone }
+    let holder = read_lock(lock).ok().flatten().map(Box::new);
+    let holder_gone = holder
+        .as_ref()
+        .is_some_and(|info| info.host == this_host() && process_alive(info.pid) == Some(false));
+    StateError::Locked {
+        path: snapshot.to_path_buf(),
+        holder,
+        holder_gone,
+    }
 }
 
 /// Removes the lock of the state at `path`, whoever holds it, and returns what it said

@@ -96,9 +96,14 @@ impl StateFile {
     /// True if any recorded value is a secret's hash, i.e. the state needs its key.
     fn holds_hashes(&self) -> bool {
         let has_hash = |v: &Value| v.contains_sensitive();
-        self.resources.values().any(|r| r.attrs.0.values().any(has_hash))
+        self.resources
+            .values()
+            .any(|r| r.attrs.0.values().any(has_hash))
             || self.outputs.values().any(has_hash)
-            || self.pending.values().any(|i| i.config.0.values().any(has_hash))
+            || self
+                .pending
+                .values()
+                .any(|i| i.config.0.values().any(has_hash))
     }
 }
 
@@ -185,7 +190,9 @@ fn resource_map<'de, D: Deserializer<'de>>(
     for resource in list {
         let addr = resource.addr.clone();
         if map.insert(addr.clone(), resource).is_some() {
-            return Err(serde::de::Error::custom(format!("resource {addr} is listed twice")));
+            return Err(serde::de::Error::custom(format!(
+                "resource {addr} is listed twice"
+            )));
         }
     }
     Ok(map)
@@ -215,7 +222,9 @@ pub fn read(path: &Path) -> Result<Option<StateFile>, StateError> {
 /// `stack_dir` that contains `.git` (a directory, or a file in a git worktree), else
 /// `stack_dir` itself.
 pub fn default_path(stack_dir: &Path, stack: &str, env: &str) -> PathBuf {
-    let dir = stack_dir.canonicalize().unwrap_or_else(|_| stack_dir.to_path_buf());
+    let dir = stack_dir
+        .canonicalize()
+        .unwrap_or_else(|_| stack_dir.to_path_buf());
     let root = dir
         .ancestors()
         .find(|ancestor| ancestor.join(".git").exists())

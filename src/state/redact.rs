@@ -37,7 +37,9 @@ impl SensitiveHasher {
     }
 
     pub(crate) fn generate() -> SensitiveHasher {
-        SensitiveHasher { key: rand::random() }
+        SensitiveHasher {
+            key: rand::random(),
+        }
     }
 
     /// The key as written to the key file: 64 hex digits and a newline.
@@ -47,7 +49,10 @@ impl SensitiveHasher {
 
     /// Parses a key from [`KEY_ENV_VAR`] or a key file; `origin` names which, for errors.
     pub(crate) fn parse_key(text: &str, origin: &str) -> Result<SensitiveHasher, StateError> {
-        let invalid = |reason| StateError::InvalidKey { origin: origin.to_owned(), reason };
+        let invalid = |reason| StateError::InvalidKey {
+            origin: origin.to_owned(),
+            reason,
+        };
         let bytes = hex::decode(text.trim()).map_err(|_| invalid("it is not hexadecimal"))?;
         let key: [u8; KEY_LEN] = bytes
             .try_into()
@@ -85,16 +90,24 @@ impl SensitiveHasher {
         match value {
             Value::Sensitive(inner) => Value::SensitiveHash(self.hash(inner)),
             Value::List(items) => Value::List(items.iter().map(|v| self.redact(v)).collect()),
-            Value::Map(map) => {
-                Value::Map(map.iter().map(|(k, v)| (k.clone(), self.redact(v))).collect())
-            }
+            Value::Map(map) => Value::Map(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.redact(v)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
 
     /// [`SensitiveHasher::redact`] of every attribute.
     pub fn redact_attrs(&self, attrs: &Attrs) -> Attrs {
-        Attrs(attrs.0.iter().map(|(k, v)| (k.clone(), self.redact(v))).collect())
+        Attrs(
+            attrs
+                .0
+                .iter()
+                .map(|(k, v)| (k.clone(), self.redact(v)))
+                .collect(),
+        )
     }
 
     /// Deep equality of a desired value and a recorded one, where a hash on either side is
@@ -115,7 +128,9 @@ impl SensitiveHasher {
             }
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
-                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && self.same(va, vb))
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && self.same(va, vb))
             }
             (a, b) => a == b,
         }
@@ -154,9 +169,9 @@ fn canonical_json(value: &Value) -> String {
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => serde_json::Value::Array(items.iter().map(plain).collect()),
-            Value::Map(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), plain(v))).collect(),
-            ),
+            Value::Map(map) => {
+                serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
+            }
             Value::Unknown => serde_json::json!({ "$unknown": true }),
             Value::SensitiveHash(h) => serde_json::json!({ "$sensitive": h }),
             Value::Sensitive(inner) => plain(inner),

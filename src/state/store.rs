@@ -138,7 +138,10 @@ impl StateStore {
     /// returns, so call it before the provider's create.
     pub fn record_intent(&mut self, addr: &ResourceAddr, intent: Intent) -> Result<(), StateError> {
         refuse_secrets(&format!("the intent to create {addr}"), &intent.config)?;
-        self.write(Change::Intent { address: addr.clone(), intent })
+        self.write(Change::Intent {
+            address: addr.clone(),
+            intent,
+        })
     }
 
     /// Records a resource as it now exists (insert or replace), clearing its pending intent.
@@ -154,25 +157,36 @@ impl StateStore {
 
     /// Forgets a resource (deleted, or `cairn state rm`), and any pending intent for it.
     pub fn remove_resource(&mut self, addr: &ResourceAddr) -> Result<(), StateError> {
-        self.write(Change::Remove { address: addr.clone() })
+        self.write(Change::Remove {
+            address: addr.clone(),
+        })
     }
 
     /// Forgets a pending intent (the create failed cleanly, or the object was adopted).
     pub fn clear_intent(&mut self, addr: &ResourceAddr) -> Result<(), StateError> {
-        self.write(Change::ClearIntent { address: addr.clone() })
+        self.write(Change::ClearIntent {
+            address: addr.clone(),
+        })
     }
 
     /// Replaces the recorded outputs. Refuses values that still hold a secret.
     pub fn set_outputs(&mut self, outputs: BTreeMap<String, Value>) -> Result<(), StateError> {
         if let Some(attribute) = first_match(&outputs, &|v| matches!(v, Value::Sensitive(_))) {
-            return Err(StateError::Unredacted { subject: "output".to_owned(), attribute });
+            return Err(StateError::Unredacted {
+                subject: "output".to_owned(),
+                attribute,
+            });
         }
         self.write(Change::Outputs { outputs })
     }
 
     /// Folds the journal into a snapshot now (nothing to do if the journal is empty).
     pub fn checkpoint(&mut self) -> Result<(), StateError> {
-        if self.journal.records > 0 { self.snapshot() } else { Ok(()) }
+        if self.journal.records > 0 {
+            self.snapshot()
+        } else {
+            Ok(())
+        }
     }
 
     /// Takes a final snapshot if this run wrote anything, removes the journal and releases
@@ -213,8 +227,11 @@ impl StateStore {
         // snapshot on disk.
         self.state.serial += 1;
         self.state.version = FORMAT_VERSION;
-        let mut bytes = serde_json::to_vec_pretty(&self.state)
-            .map_err(|source| StateError::Encode { path: self.path.clone(), source })?;
+        let mut bytes =
+            serde_json::to_vec_pretty(&self.state).map_err(|source| StateError::Encode {
+                path: self.path.clone(),
+                source,
+            })?;
         bytes.push(b'\n');
         fsio::replace_atomically(
             &self.path,
@@ -250,13 +267,19 @@ impl StateStore {
 
 fn refuse_secrets(subject: &str, attrs: &Attrs) -> Result<(), StateError> {
     match first_match(&attrs.0, &|v| matches!(v, Value::Sensitive(_))) {
-        Some(attribute) => Err(StateError::Unredacted { subject: subject.to_owned(), attribute }),
+        Some(attribute) => Err(StateError::Unredacted {
+            subject: subject.to_owned(),
+            attribute,
+        }),
         None => Ok(()),
     }
 }
 
 /// The path (`tags.owner`, `rules[2]`) of the first value inside `values` that matches.
-fn first_match(values: &BTreeMap<String, Value>, matches: &dyn Fn(&Value) -> bool) -> Option<String> {
+fn first_match(
+    values: &BTreeMap<String, Value>,
+    matches: &dyn Fn(&Value) -> bool,
+) -> Option<String> {
     fn locate(value: &Value, matches: &dyn Fn(&Value) -> bool) -> Option<String> {
         if matches(value) {
             return Some(String::new());

@@ -33,13 +33,19 @@ fn resource(name: &str, cidr: &str) -> ResourceState {
     ResourceState {
         addr: addr(name),
         provider: "aws".to_owned(),
-        attrs: Attrs::new().with("cidr_block", cidr).with("id", format!("vpc-{name}")),
+        attrs: Attrs::new()
+            .with("cidr_block", cidr)
+            .with("id", format!("vpc-{name}")),
         dependencies: vec![ResourceAddr::new("aws_iam_role", "cluster")],
     }
 }
 
 fn intent(config: Attrs) -> Intent {
-    Intent { operation: "create".to_owned(), config, started_at: "2026-01-01T00:00:00Z".to_owned() }
+    Intent {
+        operation: "create".to_owned(),
+        config,
+        started_at: "2026-01-01T00:00:00Z".to_owned(),
+    }
 }
 
 fn read_state(path: &Path) -> StateFile {
@@ -65,21 +71,38 @@ fn round_trip_through_close_and_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("main", "10.0.0.0/16")).expect("record");
-    store.record_resource(resource("spare", "10.1.0.0/16")).expect("record");
-    store.record_intent(&addr("pending"), intent(Attrs::new().with("name", "p"))).expect("intent");
-    store.set_outputs(BTreeMap::from([("vpc_id".to_owned(), Value::from("vpc-main"))])).expect("outputs");
+    store
+        .record_resource(resource("main", "10.0.0.0/16"))
+        .expect("record");
+    store
+        .record_resource(resource("spare", "10.1.0.0/16"))
+        .expect("record");
+    store
+        .record_intent(&addr("pending"), intent(Attrs::new().with("name", "p")))
+        .expect("intent");
+    store
+        .set_outputs(BTreeMap::from([(
+            "vpc_id".to_owned(),
+            Value::from("vpc-main"),
+        )]))
+        .expect("outputs");
     store.remove_resource(&addr("spare")).expect("remove");
     let before = store.state().clone();
     store.close().expect("close");
 
-    assert!(!journal_path(&path).exists(), "close folds the journal into the snapshot");
+    assert!(
+        !journal_path(&path).exists(),
+        "close folds the journal into the snapshot"
+    );
     let after = read_state(&path);
     assert_eq!(after.resources, before.resources);
     assert_eq!(after.pending, before.pending);
     assert_eq!(after.outputs, before.outputs);
     assert_eq!(after.lineage, before.lineage);
-    assert!(after.serial > before.serial, "the closing snapshot is a write");
+    assert!(
+        after.serial > before.serial,
+        "the closing snapshot is a write"
+    );
     assert_eq!(open(&path).state(), &after);
 
     let json: serde_json::Value =
@@ -97,16 +120,24 @@ fn open_and_close_without_writes_leaves_no_files_and_keeps_the_serial() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     open(&path).close().expect("close");
-    let left: Vec<_> = fs::read_dir(path.parent().expect("parent")).expect("dir").collect();
+    let left: Vec<_> = fs::read_dir(path.parent().expect("parent"))
+        .expect("dir")
+        .collect();
     assert!(left.is_empty(), "files left: {left:?}");
     assert!(read(&path).expect("read").is_none());
 
     let mut store = open(&path);
-    store.record_resource(resource("main", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("main", "10.0.0.0/16"))
+        .expect("record");
     store.close().expect("close");
     let serial = read_state(&path).serial;
     open(&path).close().expect("close");
-    assert_eq!(read_state(&path).serial, serial, "a run that writes nothing must not move the serial");
+    assert_eq!(
+        read_state(&path).serial,
+        serial,
+        "a run that writes nothing must not move the serial"
+    );
 }
 
 #[test]
@@ -114,8 +145,12 @@ fn crash_leaves_a_journal_that_replays_to_what_the_run_held() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
-    store.record_resource(resource("b", "10.1.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store
+        .record_resource(resource("b", "10.1.0.0/16"))
+        .expect("record");
     let held = store.state().clone();
     drop(store); // killed: no final snapshot
     assert!(!path.exists(), "no snapshot was due yet");
@@ -128,7 +163,9 @@ fn torn_last_line_is_ignored_and_cut_before_the_next_append() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
     let held = store.state().clone();
     drop(store);
 
@@ -139,7 +176,9 @@ fn torn_last_line_is_ignored_and_cut_before_the_next_append() {
     assert_eq!(read_state(&path), held);
 
     let mut store = open(&path);
-    store.record_resource(resource("b", "10.1.0.0/16")).expect("record after torn line");
+    store
+        .record_resource(resource("b", "10.1.0.0/16"))
+        .expect("record after torn line");
     let held = store.state().clone();
     drop(store);
     assert_eq!(read_state(&path), held);
@@ -154,7 +193,9 @@ fn torn_header_leaves_an_empty_state() {
     fs::write(journal_path(&path), br#"{"version":1,"lin"#).expect("tear");
     assert!(read(&path).expect("read").is_none());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
     let held = store.state().clone();
     drop(store);
     assert_eq!(read_state(&path), held);
@@ -165,8 +206,12 @@ fn journal_left_behind_by_a_crash_after_the_snapshot_rename_is_not_applied_twice
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
-    store.record_resource(resource("a", "10.9.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store
+        .record_resource(resource("a", "10.9.0.0/16"))
+        .expect("record");
     let stale = fs::read(journal_path(&path)).expect("journal");
     store.checkpoint().expect("checkpoint");
     assert!(!journal_path(&path).exists());
@@ -179,7 +224,9 @@ fn journal_left_behind_by_a_crash_after_the_snapshot_rename_is_not_applied_twice
     let mut store = open(&path);
     assert_eq!(store.state(), &held);
     store.remove_resource(&addr("a")).expect("remove");
-    store.record_resource(resource("b", "10.1.0.0/16")).expect("record");
+    store
+        .record_resource(resource("b", "10.1.0.0/16"))
+        .expect("record");
     let held = store.state().clone();
     drop(store);
     assert_eq!(read_state(&path), held);
@@ -204,7 +251,10 @@ fn records_not_newer_than_the_snapshot_are_skipped() {
     });
     fs::write(journal_path(&path), format!("{header}\n{stale}\n{fresh}\n")).expect("journal");
     let state = read_state(&path);
-    assert_eq!(state.resources.keys().collect::<Vec<_>>(), vec![&addr("new")]);
+    assert_eq!(
+        state.resources.keys().collect::<Vec<_>>(),
+        vec![&addr("new")]
+    );
     assert_eq!(state.serial, 11);
 }
 
@@ -213,28 +263,42 @@ fn journal_of_another_lineage_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
     store.close().expect("close");
-    let header = serde_json::json!({ "version": 1, "lineage": "other", "stack": STACK, "env": ENV });
+    let header =
+        serde_json::json!({ "version": 1, "lineage": "other", "stack": STACK, "env": ENV });
     fs::write(journal_path(&path), format!("{header}\n")).expect("journal");
-    assert!(matches!(read(&path), Err(StateError::ForeignJournal { .. })));
+    assert!(matches!(
+        read(&path),
+        Err(StateError::ForeignJournal { .. })
+    ));
 }
 
 #[test]
 fn intent_without_a_result_survives_a_crash_and_clears_when_recorded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
-    let config = Attrs::new().with("name", "airflow-dev").with("cidr_block", "10.0.0.0/16");
+    let config = Attrs::new()
+        .with("name", "airflow-dev")
+        .with("cidr_block", "10.0.0.0/16");
     let mut store = open(&path);
-    store.record_intent(&addr("main"), intent(config.clone())).expect("intent");
+    store
+        .record_intent(&addr("main"), intent(config.clone()))
+        .expect("intent");
     drop(store); // killed while the create call was in flight
 
     let mut store = open(&path);
     let pending = store.state().pending.get(&addr("main")).cloned();
     assert_eq!(pending.map(|i| i.config), Some(config));
-    store.record_resource(resource("main", "10.0.0.0/16")).expect("adopted");
+    store
+        .record_resource(resource("main", "10.0.0.0/16"))
+        .expect("adopted");
     assert!(store.state().pending.is_empty());
-    store.record_intent(&addr("other"), intent(Attrs::new())).expect("intent");
+    store
+        .record_intent(&addr("other"), intent(Attrs::new()))
+        .expect("intent");
     store.clear_intent(&addr("other")).expect("clear");
     store.close().expect("close");
     let state = read_state(&path);
@@ -251,15 +315,30 @@ fn second_open_fails_at_once_naming_the_holder() {
         Err(e) => e,
         Ok(_) => panic!("a second open must fail while the lock is held"),
     };
-    let StateError::Locked { holder: Some(info), holder_gone: false, .. } = &error else {
+    let StateError::Locked {
+        holder: Some(info),
+        holder_gone: false,
+        ..
+    } = &error
+    else {
         panic!("expected a lock error naming a live holder, got {error}");
     };
     assert_eq!(info.pid, std::process::id());
     assert_eq!(info.operation, "apply");
     let message = error.to_string();
     let pid = info.pid.to_string();
-    for part in [info.owner.as_str(), &info.host, &info.created_at, &pid, "apply", "cairn force-unlock"] {
-        assert!(message.contains(part), "`{message}` does not mention {part}");
+    for part in [
+        info.owner.as_str(),
+        &info.host,
+        &info.created_at,
+        &pid,
+        "apply",
+        "cairn force-unlock",
+    ] {
+        assert!(
+            message.contains(part),
+            "`{message}` does not mention {part}"
+        );
     }
     drop(holder);
     open(&path).close().expect("the lock is released on drop");
@@ -280,12 +359,25 @@ fn lock_of_a_dead_process_on_this_host_is_refused_as_gone() {
         operation: "apply".to_owned(),
     };
     fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-    fs::write(lock::lock_path(&path), serde_json::to_vec(&info).expect("json")).expect("lock");
+    fs::write(
+        lock::lock_path(&path),
+        serde_json::to_vec(&info).expect("json"),
+    )
+    .expect("lock");
     let error = match StateStore::open_with_key(&path, STACK, ENV, "apply", None) {
         Err(e) => e,
         Ok(_) => panic!("a stale lock must still refuse"),
     };
-    assert!(matches!(error, StateError::Locked { holder_gone: true, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            StateError::Locked {
+                holder_gone: true,
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert!(error.to_string().contains("process is gone"), "{error}");
     assert_eq!(force_unlock(&path).expect("force-unlock"), Some(info));
     open(&path).close().expect("open after force-unlock");
@@ -319,11 +411,17 @@ fn every_state_file_is_owner_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
     store.checkpoint().expect("first snapshot");
-    store.record_resource(resource("b", "10.1.0.0/16")).expect("record");
+    store
+        .record_resource(resource("b", "10.1.0.0/16"))
+        .expect("record");
     store.checkpoint().expect("second snapshot, first backup");
-    store.record_resource(resource("c", "10.2.0.0/16")).expect("journal");
+    store
+        .record_resource(resource("c", "10.2.0.0/16"))
+        .expect("journal");
     let files = [
         path.clone(),
         journal_path(&path),
@@ -373,36 +471,77 @@ fn secrets_never_reach_any_file_yet_changes_are_detected() {
         attrs: desired.clone(),
         dependencies: vec![],
     };
-    let refused = store.record_resource(unredacted.clone()).expect_err("secret must be refused");
+    let refused = store
+        .record_resource(unredacted.clone())
+        .expect_err("secret must be refused");
     assert!(!refused.to_string().contains(SECRET));
-    assert!(refused.to_string().contains("master_password") || refused.to_string().contains("connection.password"));
+    assert!(
+        refused.to_string().contains("master_password")
+            || refused.to_string().contains("connection.password")
+    );
     let outputs = BTreeMap::from([("db_password".to_owned(), secret.clone())]);
     assert!(store.set_outputs(outputs.clone()).is_err());
-    assert!(store.record_intent(&unredacted.addr, intent(desired.clone())).is_err());
+    assert!(
+        store
+            .record_intent(&unredacted.addr, intent(desired.clone()))
+            .is_err()
+    );
 
     let redacted = store.hasher().redact_attrs(&desired);
-    store.record_intent(&unredacted.addr, intent(redacted.clone())).expect("intent");
-    store.record_resource(ResourceState { attrs: redacted.clone(), ..unredacted.clone() }).expect("record");
-    let redacted_outputs = outputs.iter().map(|(k, v)| (k.clone(), store.hasher().redact(v))).collect();
+    store
+        .record_intent(&unredacted.addr, intent(redacted.clone()))
+        .expect("intent");
+    store
+        .record_resource(ResourceState {
+            attrs: redacted.clone(),
+            ..unredacted.clone()
+        })
+        .expect("record");
+    let redacted_outputs = outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), store.hasher().redact(v)))
+        .collect();
     store.set_outputs(redacted_outputs).expect("outputs");
     store.checkpoint().expect("snapshot");
-    store.record_resource(ResourceState { attrs: redacted, ..unredacted }).expect("journal again");
+    store
+        .record_resource(ResourceState {
+            attrs: redacted,
+            ..unredacted
+        })
+        .expect("journal again");
     let files = all_bytes(path.parent().expect("parent"));
-    assert!(files.len() >= 4, "snapshot, journal, key and lock: {files:?}");
+    assert!(
+        files.len() >= 4,
+        "snapshot, journal, key and lock: {files:?}"
+    );
     for (file, bytes) in &files {
-        assert!(!contains(bytes, SECRET.as_bytes()), "{} holds the secret", file.display());
+        assert!(
+            !contains(bytes, SECRET.as_bytes()),
+            "{} holds the secret",
+            file.display()
+        );
     }
     drop(store);
 
     // A new run loads the key from the key file: the same secret still matches.
     let store = open(&path);
-    let recorded = &store.state().resources[&ResourceAddr::new("aws_db_instance", "metadata")].attrs;
+    let recorded =
+        &store.state().resources[&ResourceAddr::new("aws_db_instance", "metadata")].attrs;
     let hasher = store.hasher();
-    assert!(matches!(recorded.0["master_password"], Value::SensitiveHash(_)));
+    assert!(matches!(
+        recorded.0["master_password"],
+        Value::SensitiveHash(_)
+    ));
     assert!(hasher.same(&secret, &recorded.0["master_password"]));
     assert!(hasher.same(&nested, &recorded.0["connection"]));
-    assert!(!hasher.same(&Value::from("hunter3").sensitive(), &recorded.0["master_password"]));
-    assert!(!hasher.same(&Value::Map(BTreeMap::from([("password".to_owned(), Value::from("x"))])), &recorded.0["connection"]));
+    assert!(!hasher.same(
+        &Value::from("hunter3").sensitive(),
+        &recorded.0["master_password"]
+    ));
+    assert!(!hasher.same(
+        &Value::Map(BTreeMap::from([("password".to_owned(), Value::from("x"))])),
+        &recorded.0["connection"]
+    ));
     assert!(hasher.same(&Value::from("airflow"), &recorded.0["identifier"]));
     assert!(!hasher.same(&Value::from("airflow2"), &recorded.0["identifier"]));
     drop(store);
@@ -410,7 +549,8 @@ fn secrets_never_reach_any_file_yet_changes_are_detected() {
     // Without the key the hashes cannot match: the secret plans as a change.
     fs::remove_file(key_path(&path)).expect("lose the key");
     let store = open(&path);
-    let recorded = &store.state().resources[&ResourceAddr::new("aws_db_instance", "metadata")].attrs;
+    let recorded =
+        &store.state().resources[&ResourceAddr::new("aws_db_instance", "metadata")].attrs;
     assert!(!store.hasher().same(&secret, &recorded.0["master_password"]));
 }
 
@@ -419,10 +559,23 @@ fn same_compares_structure_and_treats_unknown_as_a_change() {
     let hasher = SensitiveHasher::from_key([7; 32]);
     let other = SensitiveHasher::from_key([8; 32]);
     let secret = Value::from("pw").sensitive();
-    assert_eq!(hasher.redact(&secret), hasher.redact(&Value::from("pw").sensitive()));
-    assert_ne!(hasher.redact(&secret), other.redact(&secret), "the hash depends on the key");
-    assert!(hasher.same(&hasher.redact(&secret), &secret), "either side may hold the hash");
-    assert!(hasher.same(&Value::from("pw"), &secret), "sensitivity itself is not a change");
+    assert_eq!(
+        hasher.redact(&secret),
+        hasher.redact(&Value::from("pw").sensitive())
+    );
+    assert_ne!(
+        hasher.redact(&secret),
+        other.redact(&secret),
+        "the hash depends on the key"
+    );
+    assert!(
+        hasher.same(&hasher.redact(&secret), &secret),
+        "either side may hold the hash"
+    );
+    assert!(
+        hasher.same(&Value::from("pw"), &secret),
+        "sensitivity itself is not a change"
+    );
     assert!(!hasher.same(&Value::Unknown, &Value::Unknown));
     assert!(!hasher.same(&Value::from(vec![1, 2]), &Value::from(vec![1, 2, 3])));
     assert!(hasher.same(&Value::from(vec![1, 2]), &Value::from(vec![1, 2])));
@@ -431,7 +584,8 @@ fn same_compares_structure_and_treats_unknown_as_a_change() {
 
 #[test]
 fn invalid_keys_are_refused_without_echoing_them() {
-    let error = SensitiveHasher::parse_key("zz-not-hex-secretish", KEY_ENV_VAR).expect_err("not hex");
+    let error =
+        SensitiveHasher::parse_key("zz-not-hex-secretish", KEY_ENV_VAR).expect_err("not hex");
     assert!(!error.to_string().contains("secretish"));
     assert!(SensitiveHasher::parse_key("abcd", KEY_ENV_VAR).is_err());
     assert!(SensitiveHasher::parse_key(&"ab".repeat(32), KEY_ENV_VAR).is_ok());
@@ -442,11 +596,13 @@ fn key_from_the_environment_is_used_and_no_key_file_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let shared = SensitiveHasher::from_key([9; 32]);
-    let mut store = StateStore::open_with_key(&path, STACK, ENV, "apply", Some(shared.clone()))
-        .expect("open");
+    let mut store =
+        StateStore::open_with_key(&path, STACK, ENV, "apply", Some(shared.clone())).expect("open");
     let secret = Value::from("pw").sensitive();
     assert_eq!(store.hasher().redact(&secret), shared.redact(&secret));
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
     store.close().expect("close");
     assert!(!key_path(&path).exists());
 }
@@ -458,7 +614,10 @@ fn unknown_values_are_refused() {
     let mut store = open(&path);
     let mut vpc = resource("a", "10.0.0.0/16");
     vpc.attrs.insert("arn", Value::Unknown);
-    assert!(matches!(store.record_resource(vpc), Err(StateError::UnknownValue { .. })));
+    assert!(matches!(
+        store.record_resource(vpc),
+        Err(StateError::UnknownValue { .. })
+    ));
 }
 
 #[test]
@@ -466,7 +625,9 @@ fn another_stack_or_a_future_version_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
     store.close().expect("close");
     assert!(matches!(
         StateStore::open_with_key(&path, STACK, "prod", "apply", None),
@@ -478,7 +639,9 @@ fn another_stack_or_a_future_version_is_refused() {
     json["version"] = serde_json::json!(FORMAT_VERSION + 1);
     fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("write");
     let error = read(&path).expect_err("future version");
-    assert!(matches!(error, StateError::FutureVersion { found, .. } if found == FORMAT_VERSION + 1));
+    assert!(
+        matches!(error, StateError::FutureVersion { found, .. } if found == FORMAT_VERSION + 1)
+    );
     assert!(error.to_string().contains("upgrade cairn"));
     assert!(StateStore::open_with_key(&path, STACK, ENV, "apply", None).is_err());
 }
@@ -490,20 +653,30 @@ fn corrupt_files_are_named_with_their_position() {
     fs::create_dir_all(path.parent().expect("parent")).expect("dir");
     fs::write(&path, "{\n  \"version\": 1,\n  \"lineage\": oops\n}").expect("write");
     let error = read(&path).expect_err("corrupt");
-    assert!(matches!(error, StateError::CorruptSnapshot { line: 3, .. }), "{error}");
+    assert!(
+        matches!(error, StateError::CorruptSnapshot { line: 3, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains(&path.display().to_string()));
 
     fs::remove_file(&path).expect("remove");
     let mut store = open(&path);
-    store.record_resource(resource("a", "10.0.0.0/16")).expect("record");
-    store.record_resource(resource("b", "10.0.0.0/16")).expect("record");
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store
+        .record_resource(resource("b", "10.0.0.0/16"))
+        .expect("record");
     drop(store);
     let journal = journal_path(&path);
     let text = fs::read_to_string(&journal).expect("journal");
     let mut lines: Vec<&str> = text.lines().collect();
     lines[1] = "not json";
     fs::write(&journal, lines.join("\n") + "\n").expect("write");
-    assert!(matches!(read(&path), Err(StateError::CorruptJournal { line: 2, .. })));
+    assert!(matches!(
+        read(&path),
+        Err(StateError::CorruptJournal { line: 2, .. })
+    ));
 }
 
 #[test]
@@ -512,9 +685,15 @@ fn default_path_is_under_the_repository_root() {
     let root = dir.path().canonicalize().expect("canonical");
     let stack_dir = root.join("stacks").join("airflow");
     fs::create_dir_all(&stack_dir).expect("dirs");
-    assert_eq!(default_path(&stack_dir, "airflow", "dev"), stack_dir.join("state").join("airflow-dev.json"));
+    assert_eq!(
+        default_path(&stack_dir, "airflow", "dev"),
+        stack_dir.join("state").join("airflow-dev.json")
+    );
     fs::create_dir(root.join(".git")).expect("git");
-    assert_eq!(default_path(&stack_dir, "airflow", "prod"), root.join("state").join("airflow-prod.json"));
+    assert_eq!(
+        default_path(&stack_dir, "airflow", "prod"),
+        root.join("state").join("airflow-prod.json")
+    );
 }
 
 #[test]
@@ -524,15 +703,26 @@ fn snapshots_grow_linearly_with_the_records_written() {
     let mut store = open(&path);
     let n = 1_000;
     for i in 0..n {
-        store.record_resource(resource(&format!("vpc{i}"), "10.0.0.0/16")).expect("record");
+        store
+            .record_resource(resource(&format!("vpc{i}"), "10.0.0.0/16"))
+            .expect("record");
     }
     let stats = store.stats();
     assert_eq!(stats.journal_records, n as u64);
-    assert!(stats.snapshots >= 1, "a snapshot is due once the journal reaches 64 records");
-    assert!(stats.snapshots <= n as u64 / 64 + 2, "{} snapshots for {n} records", stats.snapshots);
+    assert!(
+        stats.snapshots >= 1,
+        "a snapshot is due once the journal reaches 64 records"
+    );
+    assert!(
+        stats.snapshots <= n as u64 / 64 + 2,
+        "{} snapshots for {n} records",
+        stats.snapshots
+    );
     // Each snapshot rewrites at most as many resources as the journal records it folds in,
     // so snapshot bytes stay within a constant factor of journal bytes.
-    let one_record = serde_json::to_vec_pretty(&resource("vpc999", "10.0.0.0/16")).expect("json").len();
+    let one_record = serde_json::to_vec_pretty(&resource("vpc999", "10.0.0.0/16"))
+        .expect("json")
+        .len();
     assert!(
         stats.bytes_written <= (n * one_record * 8) as u64,
         "{} bytes written for {n} records of ~{one_record} bytes",
