@@ -32,19 +32,30 @@ struct Location {
 pub struct Diagnostic {
     message: String,
     address: Option<ResourceAddr>,
-    location: Option<Location>,
+    /// Boxed so `Result<_, Diagnostic>` stays small.
+    location: Option<Box<Location>>,
     help: Option<String>,
 }
 
 impl Diagnostic {
     /// A problem with no place in a file (e.g. a `--var` for an undeclared variable).
     pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), address: None, location: None, help: None }
+        Diagnostic {
+            message: message.into(),
+            address: None,
+            location: None,
+            help: None,
+        }
     }
 
     /// A problem at `span`, labelled `label`. If the span's file is not in `sources` the
     /// diagnostic simply has no location.
-    pub fn at(sources: &Sources, span: &Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn at(
+        sources: &Sources,
+        span: &Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         Diagnostic::error(message).with_span(sources, span, label)
     }
 
@@ -58,12 +69,12 @@ impl Diagnostic {
         if let Some(file) = sources.get(span.file) {
             let end = span.range.end.min(file.text.len());
             let start = span.range.start.min(end);
-            self.location = Some(Location {
+            self.location = Some(Box::new(Location {
                 path: file.path.clone(),
                 source: NamedSource::new(file.path.display().to_string(), Arc::clone(&file.text)),
                 range: start..end,
                 label: label.into(),
-            });
+            }));
         }
         self
     }
@@ -112,12 +123,23 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The candidate closest to a misspelt `name`, if any is close enough to be a plausible
-/// typo (Jaro-Winkler, which favours a shared prefix such as `aws_`).
+/// typo: a few edits away (Damerau-Levenshtein, so `mni` finds `min`) or sharing most of
+/// a prefix (Jaro-Winkler, so `aws_vcp` finds `aws_vpc`).
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let max_edits = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-        .filter(|(score, _)| *score >= 0.8)
+        .filter(|candidate| *candidate != name)
+        .filter_map(|candidate| {
+            let edits = strsim::damerau_levenshtein(name, candidate);
+            let similarity = strsim::jaro_winkler(name, candidate);
+            (edits <= max_edits || similarity >= 0.85).then(|| {
+                (
+                    similarity + strsim::normalized_damerau_levenshtein(name, candidate),
+                    candidate,
+                )
+            })
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate)
 }
@@ -135,7 +157,9 @@ impl std::error::Error for Diagnostic {}
 
 impl miette::Diagnostic for Diagnostic {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -146,7 +170,10 @@ impl miette::Diagnostic for Diagnostic {
         let location = self.location.as_ref()?;
         let span = LabeledSpan::new_primary_with_span(
             Some(location.label.clone()),
-            (location.range.start, location.range.end - location.range.start),
+            (
+                location.range.start,
+                location.range.end - location.range.start,
+            ),
         );
         Some(Box::new(std::iter::once(span)))
     }
@@ -185,13 +212,27 @@ impl Diagnostics {
 
     /// `Ok(value)` if nothing was reported, else `Err(self)`.
     pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }
 
 impl From<Diagnostic> for Diagnostics {
     fn from(diagnostic: Diagnostic) -> Self {
-        Diagnostics { items: vec![diagnostic] }
+        Diagnostics {
+            items: vec![diagnostic],
+        }
+    }
+}
+
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(items: I) -> Self {
+        Diagnostics {
+            items: items.into_iter().collect(),
+        }
     }
 }
 
@@ -250,7 +291,9 @@ impl miette::Diagnostic for Diagnostics {
         if self.items.len() < 2 {
             return None;
         }
-        Some(Box::new(self.items.iter().map(|d| d as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.items.iter().map(|d| d as &dyn miette::Diagnostic),
+        ))
     }
 }
 
@@ -263,10 +306,24 @@ mod tests {
     fn location_is_one_based_line_and_column() {
         let mut sources = Sources::default();
         let file = sources.add(PathBuf::from("stack.toml"), "[stack]\nname = \"x\"\n");
-        let span = Span { file, range: 15..18 };
+        let span = Span {
+            file,
+            range: 15..18,
+        };
         let diagnostic = Diagnostic::at(&sources, &span, "bad name", "here");
-        assert_eq!(diagnostic.location(), Some((PathBuf::from("stack.toml"), 2, 8)));
-        let elsewhere = Diagnostic::at(&sources, &Span { file: FileId(7), range: 0..1 }, "m", "l");
+        assert_eq!(
+            diagnostic.location(),
+            Some((PathBuf::from("stack.toml"), 2, 8))
+        );
+        let elsewhere = Diagnostic::at(
+            &sources,
+            &Span {
+                file: FileId(7),
+                range: 0..1,
+            },
+            "m",
+            "l",
+        );
         assert_eq!(elsewhere.location(), None);
     }
 
@@ -279,6 +336,9 @@ mod tests {
         assert_eq!(all.to_string(), "aws_vpc.main: cannot be destroyed");
         all.push(Diagnostic::error("second"));
         assert_eq!(all.to_string(), "the stack has 2 errors");
-        assert_eq!(miette::Diagnostic::related(&all).map(Iterator::count), Some(2));
+        assert_eq!(
+            miette::Diagnostic::related(&all).map(Iterator::count),
+            Some(2)
+        );
     }
 }

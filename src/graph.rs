@@ -70,7 +70,10 @@ impl ResourceGraph {
     /// Builds the graph; fails with one diagnostic per dependency cycle (and per
     /// reference to a resource the stack does not have).
     pub fn build(stack: &Stack) -> Result<ResourceGraph, Diagnostics> {
-        let mut graph = DiGraph::with_capacity(stack.resources.len() + stack.providers.len(), stack.resources.len());
+        let mut graph = DiGraph::with_capacity(
+            stack.resources.len() + stack.providers.len(),
+            stack.resources.len(),
+        );
         let mut indices = HashMap::with_capacity(stack.resources.len() + stack.providers.len());
         let mut spans: HashMap<NodeIndex, Span> = HashMap::new();
         // Sorted insertion makes indices, the topological order and renderings stable.
@@ -89,26 +92,29 @@ impl ResourceGraph {
 
         let mut diagnostics = Diagnostics::new();
         let mut edges: BTreeSet<(NodeIndex, NodeIndex, EdgeKind)> = BTreeSet::new();
-        let target = |addr: &ResourceAddr, span: &Span, owner: &Vertex, diagnostics: &mut Diagnostics| {
-            let found = indices.get(&Vertex::Resource(addr.clone())).copied();
-            if found.is_none() {
-                let mut diagnostic = Diagnostic::at(
-                    &stack.sources,
-                    span,
-                    format!("`{owner}` depends on `{addr}`, which is not in the stack"),
-                    "undeclared resource",
-                );
-                if let Vertex::Resource(owner) = owner {
-                    diagnostic = diagnostic.with_address(owner.clone());
+        let target =
+            |addr: &ResourceAddr, span: &Span, owner: &Vertex, diagnostics: &mut Diagnostics| {
+                let found = indices.get(&Vertex::Resource(addr.clone())).copied();
+                if found.is_none() {
+                    let mut diagnostic = Diagnostic::at(
+                        &stack.sources,
+                        span,
+                        format!("`{owner}` depends on `{addr}`, which is not in the stack"),
+                        "undeclared resource",
+                    );
+                    if let Vertex::Resource(owner) = owner {
+                        diagnostic = diagnostic.with_address(owner.clone());
+                    }
+                    diagnostics.push(diagnostic);
                 }
-                diagnostics.push(diagnostic);
-            }
-            found
-        };
+                found
+            };
 
         for (name, block) in &stack.providers {
             let vertex = Vertex::Provider(name.clone());
-            let Some(&to) = indices.get(&vertex) else { continue };
+            let Some(&to) = indices.get(&vertex) else {
+                continue;
+            };
             for expr in block.config.values() {
                 let mut referenced = BTreeSet::new();
                 referenced_resources(expr, &mut referenced);
@@ -121,7 +127,9 @@ impl ResourceGraph {
         }
         for (addr, resource) in &stack.resources {
             let vertex = Vertex::Resource(addr.clone());
-            let Some(&to) = indices.get(&vertex) else { continue };
+            let Some(&to) = indices.get(&vertex) else {
+                continue;
+            };
             for expr in resource.attrs.values() {
                 let mut referenced = BTreeSet::new();
                 referenced_resources(expr, &mut referenced);
@@ -149,7 +157,8 @@ impl ResourceGraph {
         }
 
         for component in petgraph::algo::tarjan_scc(&graph) {
-            let is_cycle = component.len() > 1 || component.iter().any(|&n| graph.contains_edge(n, n));
+            let is_cycle =
+                component.len() > 1 || component.iter().any(|&n| graph.contains_edge(n, n));
             if is_cycle {
                 diagnostics.push(cycle_diagnostic(stack, &graph, &component, &spans));
             }
@@ -169,7 +178,11 @@ impl ResourceGraph {
             // Cycles were reported above; toposort cannot disagree with tarjan_scc.
             Err(_) => Vec::new(),
         };
-        Ok(ResourceGraph { graph, indices, order })
+        Ok(ResourceGraph {
+            graph,
+            indices,
+            order,
+        })
     }
 
     /// The petgraph graph, for walkers. Edge `a -> b`: `b` depends on `a`.
@@ -229,7 +242,11 @@ impl ResourceGraph {
             .edge_indices()
             .filter_map(|edge| {
                 let (from, to) = self.graph.edge_endpoints(edge)?;
-                Some((self.graph[from].to_string(), self.graph[to].to_string(), self.graph[edge]))
+                Some((
+                    self.graph[from].to_string(),
+                    self.graph[to].to_string(),
+                    self.graph[edge],
+                ))
             })
             .collect();
         edges.sort();
@@ -237,7 +254,8 @@ impl ResourceGraph {
     }
 
     fn sorted_vertices(&self) -> Vec<String> {
-        let mut vertices: Vec<String> = self.graph.node_weights().map(ToString::to_string).collect();
+        let mut vertices: Vec<String> =
+            self.graph.node_weights().map(ToString::to_string).collect();
         vertices.sort();
         vertices
     }
@@ -246,7 +264,11 @@ impl ResourceGraph {
     pub fn to_dot(&self) -> String {
         let mut out = String::from("digraph cairn {\n");
         for vertex in self.sorted_vertices() {
-            let shape = if vertex.starts_with("provider.") { " [shape=box]" } else { "" };
+            let shape = if vertex.starts_with("provider.") {
+                " [shape=box]"
+            } else {
+                ""
+            };
             out.push_str(&format!("  \"{vertex}\"{shape};\n"));
         }
         for (from, to, kind) in self.sorted_edges() {
@@ -265,13 +287,21 @@ impl ResourceGraph {
     /// the sorted vertex list because Mermaid ids cannot hold dots.
     pub fn to_mermaid(&self) -> String {
         let vertices = self.sorted_vertices();
-        let ids: BTreeMap<&str, usize> = vertices.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
+        let ids: BTreeMap<&str, usize> = vertices
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_str(), i))
+            .collect();
         let mut out = String::from("flowchart LR\n");
         for (i, vertex) in vertices.iter().enumerate() {
             out.push_str(&format!("  n{i}[\"{vertex}\"]\n"));
         }
         for (from, to, kind) in self.sorted_edges() {
-            let arrow = if kind == EdgeKind::Provider { "-.->" } else { "-->" };
+            let arrow = if kind == EdgeKind::Provider {
+                "-.->"
+            } else {
+                "-->"
+            };
             if let (Some(from), Some(to)) = (ids.get(from.as_str()), ids.get(to.as_str())) {
                 out.push_str(&format!("  n{from} {arrow} n{to}\n"));
             }
@@ -289,7 +319,11 @@ fn cycle_diagnostic(
     spans: &HashMap<NodeIndex, Span>,
 ) -> Diagnostic {
     let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
-    let Some(start) = members.iter().copied().min_by_key(|&n| graph[n].to_string()) else {
+    let Some(start) = members
+        .iter()
+        .copied()
+        .min_by_key(|&n| graph[n].to_string())
+    else {
         return Diagnostic::error("dependency cycle");
     };
     let cycle = shortest_cycle(graph, start, &members);
@@ -299,8 +333,11 @@ fn cycle_diagnostic(
     let mut path: Vec<String> = cycle.iter().map(|&n| graph[n].to_string()).collect();
     path.push(graph[start].to_string());
     let mut message = format!("dependency cycle: {}", path.join(" -> "));
-    let others: Vec<String> =
-        members.iter().filter(|n| !on_cycle.contains(n)).map(|&n| graph[n].to_string()).collect();
+    let others: Vec<String> = members
+        .iter()
+        .filter(|n| !on_cycle.contains(n))
+        .map(|&n| graph[n].to_string())
+        .collect();
     if !others.is_empty() {
         message.push_str(&format!(" (also involved: {})", others.join(", ")));
     }
@@ -310,7 +347,11 @@ fn cycle_diagnostic(
             let span = spans.get(n)?;
             let file = stack.sources.get(span.file)?;
             let (line, column) = crate::diagnostics::line_column(&file.text, span.range.start);
-            Some(format!("{} at {}:{line}:{column}", graph[*n], file.path.display()))
+            Some(format!(
+                "{} at {}:{line}:{column}",
+                graph[*n],
+                file.path.display()
+            ))
         })
         .collect();
     let mut diagnostic = match spans.get(&start) {
@@ -328,7 +369,11 @@ fn cycle_diagnostic(
 
 /// The shortest path start -> dependency -> ... -> start inside `members`, without the
 /// final repetition of `start`. Follows incoming edges, i.e. "depends on".
-fn shortest_cycle(graph: &DiGraph<Vertex, EdgeKind>, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<NodeIndex> {
+fn shortest_cycle(
+    graph: &DiGraph<Vertex, EdgeKind>,
+    start: NodeIndex,
+    members: &BTreeSet<NodeIndex>,
+) -> Vec<NodeIndex> {
     let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
     let mut queue = VecDeque::from([start]);
     while let Some(node) = queue.pop_front() {
@@ -358,4 +403,231 @@ fn shortest_cycle(graph: &DiGraph<Vertex, EdgeKind>, start: NodeIndex, members: 
         }
     }
     vec![start]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+    use crate::stack::tests::{fixture, load_ok, schemas};
+    use crate::stack::{LoadOptions, load};
+
+    fn addr(text: &str) -> ResourceAddr {
+        match text.parse() {
+            Ok(addr) => addr,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn stack_from(files: &[(&str, &str)]) -> (tempfile::TempDir, Stack) {
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(err) => panic!("tempdir: {err}"),
+        };
+        for (name, text) in files {
+            if let Err(err) = std::fs::write(dir.path().join(name), text) {
+                panic!("write {name}: {err}");
+            }
+        }
+        let stack = match load(dir.path(), &LoadOptions::default(), &schemas()) {
+            Ok(stack) => stack,
+            Err(diagnostics) => panic!(
+                "{:#?}",
+                diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            ),
+        };
+        (dir, stack)
+    }
+
+    fn build(stack: &Stack) -> ResourceGraph {
+        match ResourceGraph::build(stack) {
+            Ok(graph) => graph,
+            Err(diagnostics) => panic!(
+                "{:#?}",
+                diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    fn position(graph: &ResourceGraph, text: &str) -> usize {
+        match graph.resources().iter().position(|a| *a == addr(text)) {
+            Some(i) => i,
+            None => panic!("{text} not in the order"),
+        }
+    }
+
+    #[test]
+    fn edges_come_from_references_depends_on_and_provider_blocks() {
+        let stack = load_ok(
+            "good",
+            &LoadOptions {
+                env: Some("prod".to_owned()),
+                ..LoadOptions::default()
+            },
+        );
+        let graph = build(&stack);
+        assert_eq!(
+            graph.dependencies(&addr("aws_subnet.a")),
+            vec![addr("aws_vpc.main")]
+        );
+        assert_eq!(
+            graph.dependencies(&addr("aws_route.private")),
+            vec![
+                addr("aws_nat_gateway.a"),
+                addr("aws_nat_gateway.b"),
+                addr("aws_vpc.main")
+            ]
+        );
+        // The kubernetes provider block references the cluster: every kubernetes
+        // resource depends on it, and the YAML manifest's reference adds the same edge.
+        assert_eq!(
+            graph.dependencies(&addr("kubernetes_object.config")),
+            vec![addr("aws_eks_cluster.main")]
+        );
+        assert_eq!(
+            graph.dependencies(&addr("aws_vpc.main")),
+            Vec::<ResourceAddr>::new()
+        );
+        assert!(
+            graph
+                .dependents(&addr("aws_eks_cluster.main"))
+                .contains(&addr("kubernetes_object.config"))
+        );
+        let order = graph.resources();
+        assert_eq!(order.len(), stack.resources.len());
+        for resource in order {
+            for dependency in graph.dependencies(resource) {
+                assert!(
+                    position(&graph, &dependency.to_string())
+                        < position(&graph, &resource.to_string())
+                );
+            }
+        }
+        let provider = graph.index_of(&Vertex::Provider("kubernetes".to_owned()));
+        let cluster = graph.index_of(&Vertex::Resource(addr("aws_eks_cluster.main")));
+        assert!(
+            matches!((cluster, provider), (Some(c), Some(p)) if graph.graph().contains_edge(c, p))
+        );
+    }
+
+    #[test]
+    fn a_cycle_names_every_member_in_order() {
+        let stack = load_ok("cycle", &LoadOptions::default());
+        let Err(diagnostics) = ResourceGraph::build(&stack) else {
+            panic!("cycle not detected")
+        };
+        assert_eq!(diagnostics.len(), 1);
+        let Some(diagnostic) = diagnostics.iter().next() else {
+            panic!("no diagnostic")
+        };
+        assert_eq!(
+            diagnostic.message(),
+            "dependency cycle: cairn_data.a -> cairn_data.c -> cairn_data.b -> cairn_data.a"
+        );
+        assert!(!diagnostic.to_string().contains("cairn_data.ok"));
+        let Some((path, line, column)) = diagnostic.location() else {
+            panic!("no location")
+        };
+        assert!(path.ends_with("cycle/stack.toml"));
+        assert_eq!((line, column), (4, 23));
+        let help = diagnostic.help_text().unwrap_or_default();
+        for member in ["cairn_data.a at", "cairn_data.b at", "cairn_data.c at"] {
+            assert!(help.contains(member), "{help}");
+        }
+        assert!(help.contains("stack.toml:7:23"), "{help}");
+        assert!(fixture("cycle").exists());
+    }
+
+    #[test]
+    fn cycles_through_provider_blocks_and_self_references_are_reported() {
+        let (_dir, stack) = stack_from(&[(
+            "stack.toml",
+            r#"
+[providers.kubernetes]
+eks_cluster = { name = "${cairn_data.cluster.output}" }
+
+[resources.cairn_data.cluster]
+input = "${kubernetes_object.app.id}"
+
+[resources.kubernetes_object.app]
+manifest = { kind = "ConfigMap" }
+
+[resources.cairn_data.selfish]
+input = "${cairn_data.selfish.output}"
+"#,
+        )]);
+        let Err(diagnostics) = ResourceGraph::build(&stack) else {
+            panic!("cycles not detected")
+        };
+        let messages: Vec<&str> = diagnostics.iter().map(Diagnostic::message).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages.contains(
+            &"dependency cycle: cairn_data.cluster -> kubernetes_object.app -> provider.kubernetes -> cairn_data.cluster"
+        ));
+        assert!(messages.contains(&"dependency cycle: cairn_data.selfish -> cairn_data.selfish"));
+    }
+
+    #[test]
+    fn renderings_are_sorted_and_stable() {
+        let (_dir, stack) = stack_from(&[(
+            "stack.toml",
+            r#"
+[resources.cairn_data.b]
+input = "${cairn_data.a.output}"
+depends_on = ["cairn_data.c"]
+[resources.cairn_data.a]
+[resources.cairn_data.c]
+"#,
+        )]);
+        let graph = build(&stack);
+        assert_eq!(
+            graph.to_dot(),
+            "digraph cairn {\n  \"cairn_data.a\";\n  \"cairn_data.b\";\n  \"cairn_data.c\";\n  \"provider.cairn\" [shape=box];\n  \"cairn_data.a\" -> \"cairn_data.b\";\n  \"cairn_data.c\" -> \"cairn_data.b\" [style=bold];\n  \"provider.cairn\" -> \"cairn_data.a\" [style=dashed];\n  \"provider.cairn\" -> \"cairn_data.b\" [style=dashed];\n  \"provider.cairn\" -> \"cairn_data.c\" [style=dashed];\n}\n"
+        );
+        let mermaid = graph.to_mermaid();
+        assert!(mermaid.starts_with("flowchart LR\n  n0[\"cairn_data.a\"]\n"));
+        assert!(
+            mermaid.contains("  n0 --> n1\n  n2 --> n1\n  n3 -.-> n0\n"),
+            "{mermaid}"
+        );
+        assert_eq!(graph.to_mermaid(), mermaid);
+    }
+
+    /// 5,000 `cairn_data` resources in a chain and in a fan (one root, 4,999 leaves).
+    fn generated(shape: &str, count: usize) -> String {
+        let mut text = String::from("[resources.cairn_data.r0]\ninput = \"root\"\n");
+        for i in 1..count {
+            let parent = if shape == "chain" { i - 1 } else { 0 };
+            let _ = write!(
+                text,
+                "[resources.cairn_data.r{i}]\ninput = \"${{cairn_data.r{parent}.output}}\"\n"
+            );
+        }
+        text
+    }
+
+    #[test]
+    fn large_generated_chain_and_fan() {
+        let (_dir, chain) = stack_from(&[("stack.toml", &generated("chain", 5_000))]);
+        let graph = build(&chain);
+        assert_eq!(graph.resources().len(), 5_000);
+        assert_eq!(graph.resources().first(), Some(&addr("cairn_data.r0")));
+        assert_eq!(graph.resources().last(), Some(&addr("cairn_data.r4999")));
+        assert_eq!(
+            graph.dependencies(&addr("cairn_data.r4999")),
+            vec![addr("cairn_data.r4998")]
+        );
+
+        let (_dir, fan) = stack_from(&[("stack.toml", &generated("fan", 5_000))]);
+        let graph = build(&fan);
+        assert_eq!(graph.resources().first(), Some(&addr("cairn_data.r0")));
+        assert_eq!(graph.dependents(&addr("cairn_data.r0")).len(), 4_999);
+    }
 }

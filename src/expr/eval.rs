@@ -25,12 +25,19 @@ impl Expr {
     /// Computes the expression's value. Anything derived from an unknown is
     /// [`Value::Unknown`]; anything derived from a secret is [`Value::Sensitive`].
     pub fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        let fail = |message: String| EvalError { message, span: self.span.clone() };
+        let fail = |message: String| EvalError {
+            message,
+            span: self.span.clone(),
+        };
         match &self.kind {
             ExprKind::Literal(value) => Ok(value.clone()),
             ExprKind::Interpolation(interp) => eval_interp(interp, scope).map_err(fail),
             ExprKind::Template(parts) => eval_template(parts, scope).map_err(fail),
-            ExprKind::List(items) => items.iter().map(|i| i.eval(scope)).collect::<Result<_, _>>().map(Value::List),
+            ExprKind::List(items) => items
+                .iter()
+                .map(|i| i.eval(scope))
+                .collect::<Result<_, _>>()
+                .map(Value::List),
             ExprKind::Map(map) => map
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), v.eval(scope)?)))
@@ -94,7 +101,10 @@ pub(super) fn eval_interp(interp: &Interp, scope: &dyn Scope) -> Result<Value, S
         Interp::Literal(value) => Ok(value.clone()),
         Interp::Reference(reference) => eval_reference(reference, scope),
         Interp::Call { function, args } => {
-            let args = args.iter().map(|a| eval_interp(a, scope)).collect::<Result<Vec<_>, _>>()?;
+            let args = args
+                .iter()
+                .map(|a| eval_interp(a, scope))
+                .collect::<Result<Vec<_>, _>>()?;
             functions::call(function, args)
         }
         Interp::Not(operand) => {
@@ -106,20 +116,44 @@ pub(super) fn eval_interp(interp: &Interp, scope: &dyn Scope) -> Result<Value, S
             }
         }
         Interp::Binary { op, lhs, rhs } => eval_binary(*op, lhs, rhs, scope),
-        Interp::Conditional { condition, then, otherwise } => {
+        Interp::List(items) => items
+            .iter()
+            .map(|i| eval_interp(i, scope))
+            .collect::<Result<_, _>>()
+            .map(Value::List),
+        Interp::Map(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), eval_interp(v, scope)?)))
+            .collect::<Result<BTreeMap<_, _>, String>>()
+            .map(Value::Map),
+        Interp::Conditional {
+            condition,
+            then,
+            otherwise,
+        } => {
             let (value, sensitive) = reveal_top(eval_interp(condition, scope)?);
             let chosen = match value {
                 Value::Unknown => return Ok(taint(Value::Unknown, sensitive)),
                 Value::Bool(true) => then,
                 Value::Bool(false) => otherwise,
-                other => return Err(format!("the condition of `? :` must be a bool, got {}", other.type_name())),
+                other => {
+                    return Err(format!(
+                        "the condition of `? :` must be a bool, got {}",
+                        other.type_name()
+                    ));
+                }
             };
             Ok(taint(eval_interp(chosen, scope)?, sensitive))
         }
     }
 }
 
-fn eval_binary(op: BinaryOp, lhs: &Interp, rhs: &Interp, scope: &dyn Scope) -> Result<Value, String> {
+fn eval_binary(
+    op: BinaryOp,
+    lhs: &Interp,
+    rhs: &Interp,
+    scope: &dyn Scope,
+) -> Result<Value, String> {
     let (left, left_sensitive) = reveal(&eval_interp(lhs, scope)?);
     let symbol = match op {
         BinaryOp::Equal => "==",
@@ -130,7 +164,9 @@ fn eval_binary(op: BinaryOp, lhs: &Interp, rhs: &Interp, scope: &dyn Scope) -> R
     // `false && x` and `true || x` are decided by the left side alone, even when the
     // right side is unknown.
     match (op, &left) {
-        (BinaryOp::And, Value::Bool(false)) => return Ok(taint(Value::Bool(false), left_sensitive)),
+        (BinaryOp::And, Value::Bool(false)) => {
+            return Ok(taint(Value::Bool(false), left_sensitive));
+        }
         (BinaryOp::Or, Value::Bool(true)) => return Ok(taint(Value::Bool(true), left_sensitive)),
         _ => {}
     }
@@ -167,7 +203,9 @@ fn values_equal(left: &Value, right: &Value) -> bool {
 fn eval_reference(reference: &Reference, scope: &dyn Scope) -> Result<Value, String> {
     match reference {
         Reference::Variable { name, path } => {
-            let value = scope.variable(name).ok_or_else(|| format!("undefined variable `var.{name}`"))?;
+            let value = scope
+                .variable(name)
+                .ok_or_else(|| format!("undefined variable `var.{name}`"))?;
             follow_path(value, path, &format!("var.{name}"))
         }
         Reference::Resource { addr, attr, path } => {
@@ -193,23 +231,27 @@ fn index(value: Value, segment: &PathSegment, origin: &str) -> Result<Value, Str
         (Value::Unknown, _) => Ok(Value::Unknown),
         (Value::Sensitive(inner), _) => index(*inner, segment, origin).map(Value::sensitive),
         (Value::SensitiveHash(_), _) => Ok(Value::Unknown.sensitive()),
-        (Value::Map(mut map), PathSegment::Key(key)) => {
-            map.remove(key).ok_or_else(|| format!("`{origin}` has no key `{key}`"))
-        }
+        (Value::Map(mut map), PathSegment::Key(key)) => map
+            .remove(key)
+            .ok_or_else(|| format!("`{origin}` has no key `{key}`")),
         (Value::List(mut items), PathSegment::Index(i)) => {
             let len = items.len();
             if *i < len {
                 Ok(items.swap_remove(*i))
             } else {
-                Err(format!("index {i} is out of range: `{origin}` has {len} items"))
+                Err(format!(
+                    "index {i} is out of range: `{origin}` has {len} items"
+                ))
             }
         }
-        (other, PathSegment::Key(key)) => {
-            Err(format!("cannot look up key `{key}` in `{origin}`: it is a {}, not a map", other.type_name()))
-        }
-        (other, PathSegment::Index(i)) => {
-            Err(format!("cannot take index {i} of `{origin}`: it is a {}, not a list", other.type_name()))
-        }
+        (other, PathSegment::Key(key)) => Err(format!(
+            "cannot look up key `{key}` in `{origin}`: it is a {}, not a map",
+            other.type_name()
+        )),
+        (other, PathSegment::Index(i)) => Err(format!(
+            "cannot take index {i} of `{origin}`: it is a {}, not a list",
+            other.type_name()
+        )),
     }
 }
 
@@ -240,6 +282,10 @@ fn eval_template(parts: &[TemplatePart], scope: &dyn Scope) -> Result<Value, Str
             }
         }
     }
-    let value = if unknown { Value::Unknown } else { Value::String(out) };
+    let value = if unknown {
+        Value::Unknown
+    } else {
+        Value::String(out)
+    };
     Ok(taint(value, sensitive))
 }

@@ -52,7 +52,10 @@ fn arity(function: &str, args: &[Value], expected: usize) -> Result<(), String> 
     if args.len() == expected {
         Ok(())
     } else {
-        Err(format!("{function}() takes {expected} arguments, got {}", args.len()))
+        Err(format!(
+            "{function}() takes {expected} arguments, got {}",
+            args.len()
+        ))
     }
 }
 
@@ -79,19 +82,26 @@ fn scalar(function: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         "jsonencode" => {
             arity(function, &revealed, 1)?;
-            let json = revealed[0].expose().ok_or("jsonencode() got a value that is not known")?;
+            let json = revealed[0]
+                .expose()
+                .ok_or("jsonencode() got a value that is not known")?;
             Value::String(json.to_string())
         }
         "base64encode" => {
             arity(function, &revealed, 1)?;
-            Value::String(base64::engine::general_purpose::STANDARD.encode(text_arg(function, &revealed[0])?))
+            Value::String(
+                base64::engine::general_purpose::STANDARD.encode(text_arg(function, &revealed[0])?),
+            )
         }
         "base64decode" => {
             arity(function, &revealed, 1)?;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(text_arg(function, &revealed[0])?)
                 .map_err(|_| "base64decode() got a string that is not valid base64".to_owned())?;
-            Value::String(String::from_utf8(bytes).map_err(|_| "base64decode() result is not UTF-8 text".to_owned())?)
+            Value::String(
+                String::from_utf8(bytes)
+                    .map_err(|_| "base64decode() result is not UTF-8 text".to_owned())?,
+            )
         }
         "join" => {
             arity(function, &revealed, 2)?;
@@ -133,7 +143,11 @@ fn scalar(function: &str, args: Vec<Value>) -> Result<Value, String> {
             arity(function, &revealed, 2)?;
             let text = text_arg(function, &revealed[0])?;
             let prefix = text_arg(function, &revealed[1])?;
-            Value::String(text.strip_prefix(prefix.as_str()).unwrap_or(&text).to_owned())
+            Value::String(
+                text.strip_prefix(prefix.as_str())
+                    .unwrap_or(&text)
+                    .to_owned(),
+            )
         }
         "tostring" => {
             arity(function, &revealed, 1)?;
@@ -155,7 +169,10 @@ fn text_arg(function: &str, value: &Value) -> Result<String, String> {
         Value::Int(i) => Ok(i.to_string()),
         Value::Float(f) => Ok(f.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("{function}() needs a string, got {}", other.type_name())),
+        other => Err(format!(
+            "{function}() needs a string, got {}",
+            other.type_name()
+        )),
     }
 }
 
@@ -163,13 +180,20 @@ fn int_arg(function: &str, value: &Value) -> Result<i64, String> {
     match value {
         Value::Int(i) => Ok(*i),
         Value::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
-        Value::String(s) => s.parse().map_err(|_| format!("{function}() needs a whole number")),
-        other => Err(format!("{function}() needs a whole number, got {}", other.type_name())),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| format!("{function}() needs a whole number")),
+        other => Err(format!(
+            "{function}() needs a whole number, got {}",
+            other.type_name()
+        )),
     }
 }
 
 fn list_arg<'a>(function: &str, value: &'a Value) -> Result<&'a [Value], String> {
-    value.as_list().ok_or_else(|| format!("{function}() needs a list, got {}", value.type_name()))
+    value
+        .as_list()
+        .ok_or_else(|| format!("{function}() needs a list, got {}", value.type_name()))
 }
 
 /// `cidrsubnet("10.0.0.0/16", 8, 2)` = `"10.0.2.0/24"`, for IPv4 and IPv6 prefixes.
@@ -177,27 +201,41 @@ fn cidrsubnet(prefix: String, newbits: i64, netnum: i64) -> Result<Value, String
     let (address, length) = prefix
         .split_once('/')
         .ok_or_else(|| "cidrsubnet() needs a prefix like \"10.0.0.0/16\"".to_owned())?;
-    let address: IpAddr = address.parse().map_err(|_| "cidrsubnet() got an invalid IP address".to_owned())?;
-    let length: u32 = length.parse().map_err(|_| "cidrsubnet() got an invalid prefix length".to_owned())?;
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| "cidrsubnet() got an invalid IP address".to_owned())?;
+    let length: u32 = length
+        .parse()
+        .map_err(|_| "cidrsubnet() got an invalid prefix length".to_owned())?;
     let width = match address {
         IpAddr::V4(_) => 32,
         IpAddr::V6(_) => 128,
     };
-    let newbits = u32::try_from(newbits).map_err(|_| "cidrsubnet() newbits must not be negative".to_owned())?;
-    let netnum = u128::try_from(netnum).map_err(|_| "cidrsubnet() netnum must not be negative".to_owned())?;
+    let newbits = u32::try_from(newbits)
+        .map_err(|_| "cidrsubnet() newbits must not be negative".to_owned())?;
+    let netnum = u128::try_from(netnum)
+        .map_err(|_| "cidrsubnet() netnum must not be negative".to_owned())?;
     let new_length = length + newbits;
     if length > width || new_length > width {
-        return Err(format!("cidrsubnet() cannot extend a /{length} prefix by {newbits} bits"));
+        return Err(format!(
+            "cidrsubnet() cannot extend a /{length} prefix by {newbits} bits"
+        ));
     }
     if newbits < 128 && netnum >= (1u128 << newbits) {
-        return Err(format!("cidrsubnet() netnum {netnum} does not fit in {newbits} bits"));
+        return Err(format!(
+            "cidrsubnet() netnum {netnum} does not fit in {newbits} bits"
+        ));
     }
     let base = match address {
         IpAddr::V4(v4) => u128::from(u32::from(v4)),
         IpAddr::V6(v6) => u128::from(v6),
     };
     let host_bits = width - new_length;
-    let network_mask = if length == 0 { 0 } else { u128::MAX << (width - length) } & full_mask(width);
+    let network_mask = if length == 0 {
+        0
+    } else {
+        u128::MAX << (width - length)
+    } & full_mask(width);
     let network = (base & network_mask) | netnum.checked_shl(host_bits).unwrap_or(0);
     let address = match address {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(u32::try_from(network).unwrap_or(0))),
@@ -207,7 +245,11 @@ fn cidrsubnet(prefix: String, newbits: i64, netnum: i64) -> Result<Value, String
 }
 
 fn full_mask(width: u32) -> u128 {
-    if width >= 128 { u128::MAX } else { (1u128 << width) - 1 }
+    if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
 }
 
 /// `%s` (any scalar), `%d` (a whole number) and `%%`.
@@ -227,7 +269,9 @@ fn format(args: &[Value]) -> Result<Value, String> {
         match chars.next() {
             Some('%') => out.push('%'),
             Some(verb @ ('s' | 'd')) => {
-                let arg = rest.next().ok_or("format() has more verbs than arguments")?;
+                let arg = rest
+                    .next()
+                    .ok_or("format() has more verbs than arguments")?;
                 if verb == 'd' {
                     out.push_str(&int_arg("format", arg)?.to_string());
                 } else {
@@ -333,9 +377,17 @@ fn length(args: Vec<Value>) -> Result<Value, String> {
         Value::String(s) => s.chars().count(),
         Value::List(items) => items.len(),
         Value::Map(map) => map.len(),
-        other => return Err(format!("length() needs a string, list or map, got {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "length() needs a string, list or map, got {}",
+                other.type_name()
+            ));
+        }
     };
-    Ok(taint(Value::Int(i64::try_from(len).unwrap_or(i64::MAX)), sensitive))
+    Ok(taint(
+        Value::Int(i64::try_from(len).unwrap_or(i64::MAX)),
+        sensitive,
+    ))
 }
 
 /// The first argument that is not null. An unknown before it makes the result unknown,
@@ -373,31 +425,88 @@ mod tests {
 
     #[test]
     fn cidrsubnet_v4_and_v6() {
-        assert_eq!(ok("cidrsubnet", vec![s("10.0.0.0/16"), Value::Int(8), Value::Int(2)]), s("10.0.2.0/24"));
-        assert_eq!(ok("cidrsubnet", vec![s("10.0.0.0/16"), Value::Int(4), Value::Int(15)]), s("10.0.240.0/20"));
-        assert_eq!(ok("cidrsubnet", vec![s("10.1.2.3/16"), Value::Int(0), Value::Int(0)]), s("10.1.0.0/16"));
-        assert_eq!(ok("cidrsubnet", vec![s("fd00::/56"), Value::Int(8), Value::Int(1)]), s("fd00:0:0:1::/64"));
-        assert!(call("cidrsubnet", vec![s("10.0.0.0/16"), Value::Int(2), Value::Int(4)]).is_err());
-        assert!(call("cidrsubnet", vec![s("10.0.0.0/30"), Value::Int(8), Value::Int(0)]).is_err());
-        assert!(call("cidrsubnet", vec![s("nonsense"), Value::Int(8), Value::Int(0)]).is_err());
+        assert_eq!(
+            ok(
+                "cidrsubnet",
+                vec![s("10.0.0.0/16"), Value::Int(8), Value::Int(2)]
+            ),
+            s("10.0.2.0/24")
+        );
+        assert_eq!(
+            ok(
+                "cidrsubnet",
+                vec![s("10.0.0.0/16"), Value::Int(4), Value::Int(15)]
+            ),
+            s("10.0.240.0/20")
+        );
+        assert_eq!(
+            ok(
+                "cidrsubnet",
+                vec![s("10.1.2.3/16"), Value::Int(0), Value::Int(0)]
+            ),
+            s("10.1.0.0/16")
+        );
+        assert_eq!(
+            ok(
+                "cidrsubnet",
+                vec![s("fd00::/56"), Value::Int(8), Value::Int(1)]
+            ),
+            s("fd00:0:0:1::/64")
+        );
+        assert!(
+            call(
+                "cidrsubnet",
+                vec![s("10.0.0.0/16"), Value::Int(2), Value::Int(4)]
+            )
+            .is_err()
+        );
+        assert!(
+            call(
+                "cidrsubnet",
+                vec![s("10.0.0.0/30"), Value::Int(8), Value::Int(0)]
+            )
+            .is_err()
+        );
+        assert!(
+            call(
+                "cidrsubnet",
+                vec![s("nonsense"), Value::Int(8), Value::Int(0)]
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn string_functions() {
-        assert_eq!(ok("jsonencode", vec![Value::from(vec![s("a"), s("b")])]), s(r#"["a","b"]"#));
+        assert_eq!(
+            ok("jsonencode", vec![Value::from(vec![s("a"), s("b")])]),
+            s(r#"["a","b"]"#)
+        );
         assert_eq!(ok("base64encode", vec![s("airflow")]), s("YWlyZmxvdw=="));
         assert_eq!(ok("base64decode", vec![s("YWlyZmxvdw==")]), s("airflow"));
         assert!(call("base64decode", vec![s("***")]).is_err());
-        assert_eq!(ok("join", vec![s(","), Value::from(vec![s("a"), s("b")])]), s("a,b"));
-        assert_eq!(ok("split", vec![s(","), s("a,b")]), Value::from(vec![s("a"), s("b")]));
+        assert_eq!(
+            ok("join", vec![s(","), Value::from(vec![s("a"), s("b")])]),
+            s("a,b")
+        );
+        assert_eq!(
+            ok("split", vec![s(","), s("a,b")]),
+            Value::from(vec![s("a"), s("b")])
+        );
         assert_eq!(ok("lower", vec![s("AbC")]), s("abc"));
         assert_eq!(ok("upper", vec![s("AbC")]), s("ABC"));
         assert_eq!(ok("replace", vec![s("a-b-c"), s("-"), s("_")]), s("a_b_c"));
-        assert_eq!(ok("trimprefix", vec![s("arn:aws:x"), s("arn:")]), s("aws:x"));
+        assert_eq!(
+            ok("trimprefix", vec![s("arn:aws:x"), s("arn:")]),
+            s("aws:x")
+        );
         assert_eq!(ok("trimprefix", vec![s("x"), s("arn:")]), s("x"));
         assert_eq!(ok("tostring", vec![Value::Int(5)]), s("5"));
         assert_eq!(ok("tostring", vec![Value::Null]), Value::Null);
-        assert_eq!(ok("format", vec![s("%s-%d%%"), s("db"), Value::Int(3)]), s("db-3%"));
+        assert_eq!(
+            ok("format", vec![s("%s-%d%%"), s("db"), Value::Int(3)]),
+            s("db-3%")
+        );
         assert!(call("format", vec![s("%s %s"), s("one")]).is_err());
         assert!(call("lower", vec![]).is_err());
     }
@@ -405,8 +514,17 @@ mod tests {
     #[test]
     fn structural_functions() {
         let list = Value::from(vec![s("a"), s("b"), s("c")]);
-        assert_eq!(ok("concat", vec![Value::from(vec![s("a")]), Value::from(vec![s("b")])]), Value::from(vec![s("a"), s("b")]));
-        let first = Value::Map(BTreeMap::from([("k".to_owned(), s("1")), ("x".to_owned(), s("1"))]));
+        assert_eq!(
+            ok(
+                "concat",
+                vec![Value::from(vec![s("a")]), Value::from(vec![s("b")])]
+            ),
+            Value::from(vec![s("a"), s("b")])
+        );
+        let first = Value::Map(BTreeMap::from([
+            ("k".to_owned(), s("1")),
+            ("x".to_owned(), s("1")),
+        ]));
         let second = Value::Map(BTreeMap::from([("k".to_owned(), s("2"))]));
         let merged = ok("merge", vec![first.clone(), second]);
         assert_eq!(merged.get("k"), Some(s("2")));
@@ -426,12 +544,27 @@ mod tests {
         assert!(ok("upper", vec![secret.clone()]).is_sensitive());
         assert_eq!(ok("upper", vec![Value::Unknown]), Value::Unknown);
         assert!(ok("jsonencode", vec![Value::from(vec![secret.clone()])]).is_sensitive());
-        assert_eq!(ok("join", vec![s(","), Value::List(vec![s("a"), Value::Unknown])]), Value::Unknown);
+        assert_eq!(
+            ok(
+                "join",
+                vec![s(","), Value::List(vec![s("a"), Value::Unknown])]
+            ),
+            Value::Unknown
+        );
         // Structural functions keep element markers and stay known.
-        let mixed = ok("concat", vec![Value::List(vec![Value::Unknown]), Value::List(vec![secret.clone()])]);
+        let mixed = ok(
+            "concat",
+            vec![
+                Value::List(vec![Value::Unknown]),
+                Value::List(vec![secret.clone()]),
+            ],
+        );
         assert_eq!(mixed.as_list().map(<[Value]>::len), Some(2));
         assert!(!mixed.is_sensitive() && mixed.contains_sensitive() && mixed.contains_unknown());
-        assert_eq!(ok("length", vec![Value::List(vec![Value::Unknown])]), Value::Int(1));
+        assert_eq!(
+            ok("length", vec![Value::List(vec![Value::Unknown])]),
+            Value::Int(1)
+        );
         // coalesce only needs the values up to the one it picks.
         assert_eq!(ok("coalesce", vec![s("a"), Value::Unknown]), s("a"));
         assert_eq!(ok("coalesce", vec![Value::Unknown, s("a")]), Value::Unknown);

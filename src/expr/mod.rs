@@ -14,6 +14,8 @@
 mod eval;
 mod functions;
 pub mod parse;
+#[cfg(test)]
+mod tests;
 
 pub use eval::EvalError;
 pub use functions::FUNCTIONS;
@@ -60,13 +62,28 @@ pub enum Interp {
     /// A string or number literal, as a function argument.
     Literal(Value),
     /// A built-in function, e.g. `cidrsubnet(var.vpc_cidr, 4, 1)`.
-    Call { function: String, args: Vec<Interp> },
+    Call {
+        function: String,
+        args: Vec<Interp>,
+    },
     /// `!operand`.
     Not(Box<Interp>),
     /// `lhs == rhs`, `lhs != rhs`, `lhs && rhs`, `lhs || rhs`.
-    Binary { op: BinaryOp, lhs: Box<Interp>, rhs: Box<Interp> },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Interp>,
+        rhs: Box<Interp>,
+    },
     /// `condition ? then : otherwise`; only the chosen branch is evaluated.
-    Conditional { condition: Box<Interp>, then: Box<Interp>, otherwise: Box<Interp> },
+    Conditional {
+        condition: Box<Interp>,
+        then: Box<Interp>,
+        otherwise: Box<Interp>,
+    },
+    /// `[a, b]`, e.g. as an argument of `concat`.
+    List(Vec<Interp>),
+    /// `{ key = value, "other-key" = value }`, e.g. as an argument of `merge`.
+    Map(BTreeMap<String, Interp>),
 }
 
 /// A binary operator inside `${...}`.
@@ -96,11 +113,17 @@ impl Interp {
                 lhs.collect_references(out);
                 rhs.collect_references(out);
             }
-            Interp::Conditional { condition, then, otherwise } => {
+            Interp::Conditional {
+                condition,
+                then,
+                otherwise,
+            } => {
                 condition.collect_references(out);
                 then.collect_references(out);
                 otherwise.collect_references(out);
             }
+            Interp::List(items) => items.iter().for_each(|i| i.collect_references(out)),
+            Interp::Map(map) => map.values().for_each(|i| i.collect_references(out)),
         }
     }
 
@@ -118,11 +141,17 @@ impl Interp {
                 lhs.rewrite(replace);
                 rhs.rewrite(replace);
             }
-            Interp::Conditional { condition, then, otherwise } => {
+            Interp::Conditional {
+                condition,
+                then,
+                otherwise,
+            } => {
                 condition.rewrite(replace);
                 then.rewrite(replace);
                 otherwise.rewrite(replace);
             }
+            Interp::List(items) => items.iter_mut().for_each(|i| i.rewrite(replace)),
+            Interp::Map(map) => map.values_mut().for_each(|i| i.rewrite(replace)),
         }
     }
 }
@@ -137,19 +166,39 @@ impl Expr {
     }
 
     fn collect_references<'a>(&'a self, out: &mut Vec<&'a Reference>) {
+        let mut with_spans = Vec::new();
+        self.collect_references_with_spans(&mut with_spans);
+        out.extend(with_spans.into_iter().map(|(reference, _)| reference));
+    }
+
+    /// Every reference with the span of the string it is written in (for a YAML
+    /// manifest, the string inside the YAML file), for errors that point at it.
+    pub fn references_with_spans(&self) -> Vec<(&Reference, &Span)> {
+        let mut out = Vec::new();
+        self.collect_references_with_spans(&mut out);
+        out
+    }
+
+    fn collect_references_with_spans<'a>(&'a self, out: &mut Vec<(&'a Reference, &'a Span)>) {
+        let mut interps = Vec::new();
         match &self.kind {
             ExprKind::Literal(_) => {}
             ExprKind::Template(parts) => {
                 for part in parts {
                     if let TemplatePart::Interp(interp) = part {
-                        interp.collect_references(out);
+                        interp.collect_references(&mut interps);
                     }
                 }
             }
-            ExprKind::Interpolation(interp) => interp.collect_references(out),
-            ExprKind::List(items) => items.iter().for_each(|i| i.collect_references(out)),
-            ExprKind::Map(map) => map.values().for_each(|i| i.collect_references(out)),
+            ExprKind::Interpolation(interp) => interp.collect_references(&mut interps),
+            ExprKind::List(items) => items
+                .iter()
+                .for_each(|i| i.collect_references_with_spans(out)),
+            ExprKind::Map(map) => map
+                .values()
+                .for_each(|i| i.collect_references_with_spans(out)),
         }
+        out.extend(interps.into_iter().map(|reference| (reference, &self.span)));
     }
 
     /// Replaces, in place, every `${...}` sub-expression for which `replace` returns a
@@ -175,7 +224,11 @@ impl Expr {
         match &self.kind {
             ExprKind::Literal(value) => Some(value.clone()),
             ExprKind::Template(_) | ExprKind::Interpolation(_) => None,
-            ExprKind::List(items) => items.iter().map(Expr::as_literal).collect::<Option<Vec<_>>>().map(Value::List),
+            ExprKind::List(items) => items
+                .iter()
+                .map(Expr::as_literal)
+                .collect::<Option<Vec<_>>>()
+                .map(Value::List),
             ExprKind::Map(map) => map
                 .iter()
                 .map(|(k, v)| Some((k.clone(), v.as_literal()?)))
@@ -189,9 +242,16 @@ impl Expr {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reference {
     /// `var.NAME[...]`
-    Variable { name: String, path: Vec<PathSegment> },
+    Variable {
+        name: String,
+        path: Vec<PathSegment>,
+    },
     /// `TYPE.NAME.ATTR[...]`
-    Resource { addr: ResourceAddr, attr: String, path: Vec<PathSegment> },
+    Resource {
+        addr: ResourceAddr,
+        attr: String,
+        path: Vec<PathSegment>,
+    },
 }
 
 /// Indexing after a reference: `.key`, `["key"]` or `[0]`.

@@ -5,6 +5,8 @@
 //! loader). Errors carry a byte offset into the string so the loader can point at the
 //! exact character when the string has no escapes.
 
+use std::collections::BTreeMap;
+
 use cairn_provider_core::Value;
 
 use super::FUNCTIONS;
@@ -22,7 +24,10 @@ pub struct ParseError {
 }
 
 fn error(message: impl Into<String>, offset: usize) -> ParseError {
-    ParseError { message: message.into(), offset }
+    ParseError {
+        message: message.into(),
+        offset,
+    }
 }
 
 /// Parses a string value: a literal when it has no `${`, an [`ExprKind::Interpolation`]
@@ -54,7 +59,9 @@ pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
         } else {
             // Always consume at least one character so a lone `$` makes progress.
             let first = text[pos..].chars().next().map_or(1, char::len_utf8);
-            let next = text[pos + first..].find('$').map_or(text.len(), |i| pos + first + i);
+            let next = text[pos + first..]
+                .find('$')
+                .map_or(text.len(), |i| pos + first + i);
             literal.push_str(&text[pos..next]);
             pos = next;
         }
@@ -129,7 +136,11 @@ impl Parser<'_> {
         let mut lhs = self.and()?;
         while self.eat("||") {
             let rhs = self.and()?;
-            lhs = Interp::Binary { op: BinaryOp::Or, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+            lhs = Interp::Binary {
+                op: BinaryOp::Or,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
         }
         Ok(lhs)
     }
@@ -138,7 +149,11 @@ impl Parser<'_> {
         let mut lhs = self.equality()?;
         while self.eat("&&") {
             let rhs = self.equality()?;
-            lhs = Interp::Binary { op: BinaryOp::And, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+            lhs = Interp::Binary {
+                op: BinaryOp::And,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
         }
         Ok(lhs)
     }
@@ -154,7 +169,11 @@ impl Parser<'_> {
                 return Ok(lhs);
             };
             let rhs = self.unary()?;
-            lhs = Interp::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) };
+            lhs = Interp::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
         }
     }
 
@@ -179,16 +198,54 @@ impl Parser<'_> {
                 self.expect(")", "to close `(`")?;
                 Ok(inner)
             }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                while !self.eat("]") {
+                    items.push(self.expression()?);
+                    if !self.eat(",") {
+                        self.expect("]", "to close `[`")?;
+                        break;
+                    }
+                }
+                Ok(Interp::List(items))
+            }
+            Some(b'{') => self.map(),
             Some(c) if c.is_ascii_digit() || c == b'-' => self.number(),
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => self.word(),
             Some(_) => Err(error("unexpected character in `${...}`", start)),
         }
     }
 
+    /// `{ key = value, "quoted key" = value }`; `:` is accepted for `=`.
+    fn map(&mut self) -> Result<Interp, ParseError> {
+        self.pos += 1;
+        let mut map = BTreeMap::new();
+        while !self.eat("}") {
+            self.skip_space();
+            let key = match self.peek() {
+                Some(b'"') => self.string()?,
+                _ => self.required_identifier("a key in `{...}`")?,
+            };
+            if !self.eat("=") && !self.eat(":") {
+                return Err(error("expected `=` after a key in `{...}`", self.pos));
+            }
+            map.insert(key, self.expression()?);
+            if !self.eat(",") {
+                self.expect("}", "to close `{`")?;
+                break;
+            }
+        }
+        Ok(Interp::Map(map))
+    }
+
     fn identifier(&mut self) -> Option<&str> {
         let start = self.pos;
         let bytes = self.text.as_bytes();
-        if !bytes.get(self.pos).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+        if !bytes
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        {
             return None;
         }
         while bytes
@@ -202,7 +259,9 @@ impl Parser<'_> {
 
     fn required_identifier(&mut self, what: &str) -> Result<String, ParseError> {
         let at = self.pos;
-        self.identifier().map(str::to_owned).ok_or_else(|| error(format!("expected {what}"), at))
+        self.identifier()
+            .map(str::to_owned)
+            .ok_or_else(|| error(format!("expected {what}"), at))
     }
 
     /// A keyword, a function call, or a reference.
@@ -234,11 +293,16 @@ impl Parser<'_> {
                     self.expect(",", "between function arguments")?;
                 }
             }
-            return Ok(Interp::Call { function: first, args });
+            return Ok(Interp::Call {
+                function: first,
+                args,
+            });
         }
         if self.peek() != Some(b'.') {
             return Err(error(
-                format!("`{first}` is not a reference: expected `var.NAME` or `TYPE.NAME.ATTRIBUTE`"),
+                format!(
+                    "`{first}` is not a reference: expected `var.NAME` or `TYPE.NAME.ATTRIBUTE`"
+                ),
                 start,
             ));
         }
@@ -258,7 +322,11 @@ impl Parser<'_> {
         self.pos += 1;
         let attr = self.required_identifier("an attribute name")?;
         let path = self.path()?;
-        Ok(Interp::Reference(Reference::Resource { addr: ResourceAddr::new(first, name), attr, path }))
+        Ok(Interp::Reference(Reference::Resource {
+            addr: ResourceAddr::new(first, name),
+            attr,
+            path,
+        }))
     }
 
     /// `.key`, `["key"]` and `[0]` after a reference. No whitespace is allowed before a
@@ -269,7 +337,9 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b'.') => {
                     self.pos += 1;
-                    path.push(PathSegment::Key(self.required_identifier("a key after `.`")?));
+                    path.push(PathSegment::Key(
+                        self.required_identifier("a key after `.`")?,
+                    ));
                 }
                 Some(b'[') => {
                     self.pos += 1;
@@ -286,7 +356,12 @@ impl Parser<'_> {
                                 .map_err(|_| error("index out of range", at))?;
                             path.push(PathSegment::Index(index));
                         }
-                        _ => return Err(error("expected a number or a quoted key inside `[...]`", at)),
+                        _ => {
+                            return Err(error(
+                                "expected a number or a quoted key inside `[...]`",
+                                at,
+                            ));
+                        }
                     }
                     self.expect("]", "to close `[`")?;
                 }
@@ -351,11 +426,15 @@ mod tests {
 
     #[test]
     fn plain_strings_and_escapes_stay_literal() {
-        assert!(matches!(parse_string("plain"), Ok(ExprKind::Literal(Value::String(s))) if s == "plain"));
+        assert!(
+            matches!(parse_string("plain"), Ok(ExprKind::Literal(Value::String(s))) if s == "plain")
+        );
         assert!(
             matches!(parse_string("cost $5 and $${var.x}"), Ok(ExprKind::Literal(Value::String(s))) if s == "cost $5 and ${var.x}")
         );
-        assert!(matches!(parse_string(""), Ok(ExprKind::Literal(Value::String(s))) if s.is_empty()));
+        assert!(
+            matches!(parse_string(""), Ok(ExprKind::Literal(Value::String(s))) if s.is_empty())
+        );
     }
 
     #[test]
@@ -369,7 +448,11 @@ mod tests {
         assert_eq!(attr, "tags");
         assert_eq!(
             path,
-            vec![PathSegment::Key("Name".into()), PathSegment::Key("x".into()), PathSegment::Index(0)]
+            vec![
+                PathSegment::Key("Name".into()),
+                PathSegment::Key("x".into()),
+                PathSegment::Index(0)
+            ]
         );
         assert!(matches!(
             interp("${ var.region }"),
@@ -390,12 +473,29 @@ mod tests {
     #[test]
     fn operators_bind_in_the_usual_order() {
         let parsed = interp("${var.a == \"x\" || !var.b && var.c ? 1 : -2.5}");
-        let Interp::Conditional { condition, then, otherwise } = parsed else {
+        let Interp::Conditional {
+            condition,
+            then,
+            otherwise,
+        } = parsed
+        else {
             panic!("not a conditional");
         };
-        assert!(matches!(*condition, Interp::Binary { op: BinaryOp::Or, .. }));
+        assert!(matches!(
+            *condition,
+            Interp::Binary {
+                op: BinaryOp::Or,
+                ..
+            }
+        ));
         if let Interp::Binary { rhs, .. } = *condition {
-            assert!(matches!(*rhs, Interp::Binary { op: BinaryOp::And, .. }));
+            assert!(matches!(
+                *rhs,
+                Interp::Binary {
+                    op: BinaryOp::And,
+                    ..
+                }
+            ));
         }
         assert!(matches!(*then, Interp::Literal(Value::Int(1))));
         assert!(matches!(*otherwise, Interp::Literal(Value::Float(f)) if f == -2.5));
@@ -403,7 +503,8 @@ mod tests {
 
     #[test]
     fn calls_nest_and_strings_may_hold_braces() {
-        let Interp::Call { function, args } = interp("${join(\"}\", split(\",\", var.list))}") else {
+        let Interp::Call { function, args } = interp("${join(\"}\", split(\",\", var.list))}")
+        else {
             panic!("not a call");
         };
         assert_eq!(function, "join");
@@ -412,15 +513,57 @@ mod tests {
     }
 
     #[test]
+    fn list_and_map_literals() {
+        let Interp::Call { args, .. } =
+            interp("${merge(var.tags, { Name = \"x\", \"k-2\": [1, var.y,] })}")
+        else {
+            panic!("not a call");
+        };
+        let Interp::Map(map) = &args[1] else {
+            panic!("not a map")
+        };
+        assert!(matches!(&map["Name"], Interp::Literal(Value::String(s)) if s == "x"));
+        assert!(matches!(&map["k-2"], Interp::List(items) if items.len() == 2));
+        assert!(matches!(interp("${[]}"), Interp::List(items) if items.is_empty()));
+        assert!(parse_string("${[1 2]}").is_err());
+        assert!(parse_string("${{a 1}}").is_err());
+    }
+
+    #[test]
     fn malformed_interpolations_point_at_the_problem() {
-        assert_eq!(parse_string("ab${var.x").map(|_| ()), Err(error("unterminated `${`: expected `}`", 2)));
-        assert_eq!(parse_string("${}").map_err(|e| e.offset), Err(2));
-        assert_eq!(parse_string("${aws_vpc.main}").map_err(|e| e.offset), Err(2));
-        assert_eq!(parse_string("${var.x +}").map_err(|e| e.offset), Err(8));
-        assert_eq!(parse_string("${var.}").map_err(|e| e.offset), Err(6));
-        assert_eq!(parse_string("${f(1 2)}").map_err(|e| e.offset), Err(6));
+        assert_eq!(
+            parse_string("ab${var.x").map(|_| ()),
+            Err(error("unterminated `${`: expected `}`", 2))
+        );
+        assert_eq!(
+            parse_string("${}").map(|_| ()).map_err(|e| e.offset),
+            Err(2)
+        );
+        assert_eq!(
+            parse_string("${aws_vpc.main}")
+                .map(|_| ())
+                .map_err(|e| e.offset),
+            Err(2)
+        );
+        assert_eq!(
+            parse_string("${var.x +}").map(|_| ()).map_err(|e| e.offset),
+            Err(8)
+        );
+        assert_eq!(
+            parse_string("${var.}").map(|_| ()).map_err(|e| e.offset),
+            Err(6)
+        );
+        assert_eq!(
+            parse_string("${join(1 2)}")
+                .map(|_| ())
+                .map_err(|e| e.offset),
+            Err(9)
+        );
         assert!(parse_string("${\"open}").is_err());
         let unknown = parse_string("${lowr(var.x)}").map_err(|e| e.message);
-        assert_eq!(unknown.map(|_| ()), Err("unknown function `lowr`; did you mean `lower`?".to_owned()));
+        assert_eq!(
+            unknown.map(|_| ()),
+            Err("unknown function `lowr`; did you mean `lower`?".to_owned())
+        );
     }
 }

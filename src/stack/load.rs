@@ -13,7 +13,9 @@ use std::time::Duration;
 use cairn_provider_core::{Mode, ProviderSchema, ResourceSchema, Value};
 
 use super::raw::{Definition, Key, Node, NodeKind, RawStack};
-use super::{Lifecycle, Output, ProviderBlock, Resource, Sources, Span, Stack, TimeoutOverrides, Variable};
+use super::{
+    Lifecycle, Output, ProviderBlock, Resource, Sources, Span, Stack, TimeoutOverrides, Variable,
+};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics, closest};
 use crate::expr::{Expr, ExprKind, Interp, Reference, parse_string};
@@ -76,8 +78,12 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
 impl Loader<'_> {
     /// Reports an unknown key with the closest valid one.
     pub(super) fn unknown_key(&mut self, key: &Key, name: &str, within: &str, valid: &[&str]) {
-        let mut diagnostic =
-            Diagnostic::at(&self.sources, &key.span, format!("unknown key `{name}` in {within}"), "unknown key");
+        let mut diagnostic = Diagnostic::at(
+            &self.sources,
+            &key.span,
+            format!("unknown key `{name}` in {within}"),
+            "unknown key",
+        );
         diagnostic = match closest(name, valid.iter().copied()) {
             Some(close) => diagnostic.with_help(format!("did you mean `{close}`?")),
             None => diagnostic.with_help(format!("valid keys: {}", valid.join(", "))),
@@ -94,14 +100,26 @@ impl Loader<'_> {
             .and_then(|text| text.find(needle))
             .map_or_else(
                 || span.clone(),
-                |at| Span { file: span.file, range: span.range.start + at..span.range.start + at + needle.len() },
+                |at| Span {
+                    file: span.file,
+                    range: span.range.start + at..span.range.start + at + needle.len(),
+                },
             )
     }
 
-    pub(super) fn undefined_variable(&mut self, name: &str, span: &Span, addr: Option<&ResourceAddr>) {
+    pub(super) fn undefined_variable(
+        &mut self,
+        name: &str,
+        span: &Span,
+        addr: Option<&ResourceAddr>,
+    ) {
         let span = self.locate(span, &format!("var.{name}"));
-        let mut diagnostic =
-            Diagnostic::at(&self.sources, &span, format!("undefined variable `var.{name}`"), "not declared");
+        let mut diagnostic = Diagnostic::at(
+            &self.sources,
+            &span,
+            format!("undefined variable `var.{name}`"),
+            "not declared",
+        );
         diagnostic = match closest(name, self.declared_variables.iter().map(String::as_str)) {
             Some(close) => diagnostic.with_help(format!("did you mean `var.{close}`?")),
             None => diagnostic.with_help(format!("declare it with [variables.{name}]")),
@@ -161,11 +179,19 @@ impl Loader<'_> {
     /// The span of byte `offset` of a decoded string, when the source spells the string
     /// without escapes (so offsets match); otherwise the whole string.
     fn string_offset(&self, span: &Span, decoded: &str, offset: usize) -> Span {
-        let source = self.sources.get(span.file).and_then(|file| file.text.get(span.range.clone()));
+        let source = self
+            .sources
+            .get(span.file)
+            .and_then(|file| file.text.get(span.range.clone()));
         match source {
-            Some(raw) if raw.len() == decoded.len() + 2 && raw.get(1..raw.len() - 1) == Some(decoded) => {
+            Some(raw)
+                if raw.len() == decoded.len() + 2 && raw.get(1..raw.len() - 1) == Some(decoded) =>
+            {
                 let start = span.range.start + 1 + offset;
-                Span { file: span.file, range: start..(start + 1).min(span.range.end) }
+                Span {
+                    file: span.file,
+                    range: start..(start + 1).min(span.range.end),
+                }
             }
             _ => self.locate(span, decoded.get(offset..).unwrap_or(decoded)),
         }
@@ -178,7 +204,14 @@ impl Loader<'_> {
 
     /// Validates every resource; returns the enabled ones and the addresses of the
     /// disabled ones (whose references become `null`).
-    fn resources(&mut self, raw: &RawStack) -> (BTreeMap<ResourceAddr, Pending>, BTreeSet<ResourceAddr>, BTreeSet<ResourceAddr>) {
+    fn resources(
+        &mut self,
+        raw: &RawStack,
+    ) -> (
+        BTreeMap<ResourceAddr, Pending>,
+        BTreeSet<ResourceAddr>,
+        BTreeSet<ResourceAddr>,
+    ) {
         let mut enabled = BTreeMap::new();
         let mut disabled = BTreeSet::new();
         // Declared with a type we could not validate: references to them are not
@@ -186,7 +219,10 @@ impl Loader<'_> {
         let mut invalid = BTreeSet::new();
         for ((type_name, name), (type_key, definition)) in &raw.resources {
             let addr = ResourceAddr::new(type_name.clone(), name.clone());
-            if format!("{type_name}.{name}").parse::<ResourceAddr>().is_err() {
+            if format!("{type_name}.{name}")
+                .parse::<ResourceAddr>()
+                .is_err()
+            {
                 self.diagnostics.push(Diagnostic::at(
                     &self.sources,
                     &definition.key.span,
@@ -197,7 +233,10 @@ impl Loader<'_> {
                 continue;
             }
             let Some(schema) = self.resource_schema(type_name).cloned() else {
-                let known = self.schemas.values().flat_map(|p| p.resources.keys().map(String::as_str));
+                let known = self
+                    .schemas
+                    .values()
+                    .flat_map(|p| p.resources.keys().map(String::as_str));
                 let mut diagnostic = Diagnostic::at(
                     &self.sources,
                     &type_key.span,
@@ -227,17 +266,29 @@ impl Loader<'_> {
         (enabled, disabled, invalid)
     }
 
-    /// One resource: `(resource, enabled)`, or `None` when `enabled` could not be decided.
-    fn resource(&mut self, addr: &ResourceAddr, definition: &Definition, schema: &ResourceSchema) -> Option<(Pending, bool)> {
+    /// One resource: `(resource, enabled)`, or `None` when it is not a table. When
+    /// `enabled` cannot be decided (already reported) the resource counts as enabled so
+    /// its other problems are reported too.
+    fn resource(
+        &mut self,
+        addr: &ResourceAddr,
+        definition: &Definition,
+        schema: &ResourceSchema,
+    ) -> Option<(Pending, bool)> {
         let span = definition.key.span.clone();
         let Some(entries) = definition.body.as_table() else {
             self.diagnostics.push(
-                Diagnostic::at(&self.sources, &definition.body.span, "a resource must be a table", "expected a table")
-                    .with_address(addr.clone()),
+                Diagnostic::at(
+                    &self.sources,
+                    &definition.body.span,
+                    "a resource must be a table",
+                    "expected a table",
+                )
+                .with_address(addr.clone()),
             );
             return None;
         };
-        let mut enabled = Some(true);
+        let mut enabled = true;
         let mut attrs = BTreeMap::new();
         let mut depends_on = Vec::new();
         let mut lifecycle = Lifecycle::default();
@@ -248,7 +299,7 @@ impl Loader<'_> {
                 "depends_on" => depends_on = self.depends_on(addr, value),
                 "lifecycle" => lifecycle = self.lifecycle(addr, value, schema),
                 "timeouts" => timeouts = self.timeouts(addr, value),
-                "enabled" => enabled = self.load_time_bool(value, "enabled", addr),
+                "enabled" => enabled = self.load_time_bool(value, "enabled", addr).unwrap_or(true),
                 "file" => manifest_file = Some((key, value)),
                 name => {
                     let Some(attr) = schema.attributes.get(name) else {
@@ -288,7 +339,13 @@ impl Loader<'_> {
                         attrs.insert(name.to_owned(), expr);
                     } else {
                         // Present but malformed: do not also report it as missing.
-                        attrs.insert(name.to_owned(), Expr { kind: ExprKind::Literal(Value::Null), span: value.span.clone() });
+                        attrs.insert(
+                            name.to_owned(),
+                            Expr {
+                                kind: ExprKind::Literal(Value::Null),
+                                span: value.span.clone(),
+                            },
+                        );
                     }
                 }
             }
@@ -306,28 +363,63 @@ impl Loader<'_> {
                 );
             } else if attrs.contains_key("manifest") {
                 self.diagnostics.push(
-                    Diagnostic::at(&self.sources, &key.span, "set either `file` or `manifest`, not both", "second manifest")
-                        .with_address(addr.clone()),
+                    Diagnostic::at(
+                        &self.sources,
+                        &key.span,
+                        "set either `file` or `manifest`, not both",
+                        "second manifest",
+                    )
+                    .with_address(addr.clone()),
                 );
             } else if let Some(manifest) = self.manifest(addr, value) {
                 attrs.insert("manifest".to_owned(), manifest);
             } else {
-                attrs.insert("manifest".to_owned(), Expr { kind: ExprKind::Literal(Value::Null), span: value.span.clone() });
+                attrs.insert(
+                    "manifest".to_owned(),
+                    Expr {
+                        kind: ExprKind::Literal(Value::Null),
+                        span: value.span.clone(),
+                    },
+                );
             }
         }
         for (name, attr) in &schema.attributes {
             if attr.mode == Mode::Required && !attrs.contains_key(name) {
                 self.diagnostics.push(
-                    Diagnostic::at(&self.sources, &span, format!("missing required attribute `{name}`"), "in this resource")
-                        .with_address(addr.clone()),
+                    Diagnostic::at(
+                        &self.sources,
+                        &span,
+                        format!("missing required attribute `{name}`"),
+                        "in this resource",
+                    )
+                    .with_address(addr.clone()),
                 );
             }
         }
-        let resource = Resource { addr: addr.clone(), attrs, depends_on: Vec::new(), lifecycle, timeouts, span };
-        enabled.map(|enabled| (Pending { resource, depends_on }, enabled))
+        let resource = Resource {
+            addr: addr.clone(),
+            attrs,
+            depends_on: Vec::new(),
+            lifecycle,
+            timeouts,
+            span,
+        };
+        Some((
+            Pending {
+                resource,
+                depends_on,
+            },
+            enabled,
+        ))
     }
 
-    fn check_type(&mut self, addr: &ResourceAddr, name: &str, expr: &Expr, ty: &cairn_provider_core::AttrType) {
+    fn check_type(
+        &mut self,
+        addr: &ResourceAddr,
+        name: &str,
+        expr: &Expr,
+        ty: &cairn_provider_core::AttrType,
+    ) {
         let mut mismatches = Vec::new();
         super::types::check_expr(expr, ty, name, &mut mismatches);
         for (mismatch, span) in mismatches {
@@ -348,8 +440,13 @@ impl Loader<'_> {
     fn depends_on(&mut self, addr: &ResourceAddr, node: &Node) -> Vec<(ResourceAddr, Span)> {
         let NodeKind::Array(items) = &node.kind else {
             self.diagnostics.push(
-                Diagnostic::at(&self.sources, &node.span, "`depends_on` must be an array of \"TYPE.NAME\"", "expected an array")
-                    .with_address(addr.clone()),
+                Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "`depends_on` must be an array of \"TYPE.NAME\"",
+                    "expected an array",
+                )
+                .with_address(addr.clone()),
             );
             return Vec::new();
         };
@@ -358,45 +455,76 @@ impl Loader<'_> {
             match item.as_str().map(str::parse::<ResourceAddr>) {
                 Some(Ok(target)) => out.push((target, item.span.clone())),
                 _ => self.diagnostics.push(
-                    Diagnostic::at(&self.sources, &item.span, "`depends_on` entries are \"TYPE.NAME\" strings", "not an address")
-                        .with_address(addr.clone()),
+                    Diagnostic::at(
+                        &self.sources,
+                        &item.span,
+                        "`depends_on` entries are \"TYPE.NAME\" strings",
+                        "not an address",
+                    )
+                    .with_address(addr.clone()),
                 ),
             }
         }
         out
     }
 
-    fn lifecycle(&mut self, addr: &ResourceAddr, node: &Node, schema: &ResourceSchema) -> Lifecycle {
-        let mut lifecycle = Lifecycle { span: Some(node.span.clone()), ..Lifecycle::default() };
+    fn lifecycle(
+        &mut self,
+        addr: &ResourceAddr,
+        node: &Node,
+        schema: &ResourceSchema,
+    ) -> Lifecycle {
+        let mut lifecycle = Lifecycle {
+            span: Some(node.span.clone()),
+            ..Lifecycle::default()
+        };
         let Some(entries) = node.as_table() else {
             self.diagnostics.push(
-                Diagnostic::at(&self.sources, &node.span, "`lifecycle` must be a table", "expected a table")
-                    .with_address(addr.clone()),
+                Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "`lifecycle` must be a table",
+                    "expected a table",
+                )
+                .with_address(addr.clone()),
             );
             return lifecycle;
         };
         for (key, value) in entries {
             match key.name.as_str() {
                 "prevent_destroy" => {
-                    lifecycle.prevent_destroy = self.load_time_bool(value, "lifecycle.prevent_destroy", addr).unwrap_or(false);
+                    lifecycle.prevent_destroy = self
+                        .load_time_bool(value, "lifecycle.prevent_destroy", addr)
+                        .unwrap_or(false);
                 }
                 "create_before_destroy" => {
-                    lifecycle.create_before_destroy =
-                        self.load_time_bool(value, "lifecycle.create_before_destroy", addr).unwrap_or(false);
+                    lifecycle.create_before_destroy = self
+                        .load_time_bool(value, "lifecycle.create_before_destroy", addr)
+                        .unwrap_or(false);
                 }
                 "ignore_changes" => {
                     let NodeKind::Array(items) = &value.kind else {
                         self.diagnostics.push(
-                            Diagnostic::at(&self.sources, &value.span, "`ignore_changes` must be an array of attribute paths", "expected an array")
-                                .with_address(addr.clone()),
+                            Diagnostic::at(
+                                &self.sources,
+                                &value.span,
+                                "`ignore_changes` must be an array of attribute paths",
+                                "expected an array",
+                            )
+                            .with_address(addr.clone()),
                         );
                         continue;
                     };
                     for item in items {
                         let Some(path) = item.as_str() else {
                             self.diagnostics.push(
-                                Diagnostic::at(&self.sources, &item.span, "attribute paths are strings", "expected a string")
-                                    .with_address(addr.clone()),
+                                Diagnostic::at(
+                                    &self.sources,
+                                    &item.span,
+                                    "attribute paths are strings",
+                                    "expected a string",
+                                )
+                                .with_address(addr.clone()),
                             );
                             continue;
                         };
@@ -409,8 +537,11 @@ impl Loader<'_> {
                                 "not in the schema",
                             )
                             .with_address(addr.clone());
-                            if let Some(close) = closest(attr, schema.attributes.keys().map(String::as_str)) {
-                                diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
+                            if let Some(close) =
+                                closest(attr, schema.attributes.keys().map(String::as_str))
+                            {
+                                diagnostic =
+                                    diagnostic.with_help(format!("did you mean `{close}`?"));
                             }
                             self.diagnostics.push(diagnostic);
                             continue;
@@ -428,8 +559,13 @@ impl Loader<'_> {
         let mut timeouts = TimeoutOverrides::default();
         let Some(entries) = node.as_table() else {
             self.diagnostics.push(
-                Diagnostic::at(&self.sources, &node.span, "`timeouts` must be a table", "expected a table")
-                    .with_address(addr.clone()),
+                Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "`timeouts` must be a table",
+                    "expected a table",
+                )
+                .with_address(addr.clone()),
             );
             return timeouts;
         };
@@ -446,8 +582,13 @@ impl Loader<'_> {
             match value.as_str().and_then(parse_duration) {
                 Some(duration) => *slot = Some(duration),
                 None => self.diagnostics.push(
-                    Diagnostic::at(&self.sources, &value.span, "a timeout is a duration like \"30m\", \"1h\" or \"90s\"", "not a duration")
-                        .with_address(addr.clone()),
+                    Diagnostic::at(
+                        &self.sources,
+                        &value.span,
+                        "a timeout is a duration like \"30m\", \"1h\" or \"90s\"",
+                        "not a duration",
+                    )
+                    .with_address(addr.clone()),
                 ),
             }
         }
@@ -487,14 +628,19 @@ impl Loader<'_> {
                     self.unknown_key(key, &key.name, &format!("`[providers.{name}]`"), &valid);
                     continue;
                 };
-                let Some(expr) = self.expr(value) else { continue };
+                let Some(expr) = self.expr(value) else {
+                    continue;
+                };
                 let mut mismatches = Vec::new();
                 super::types::check_expr(&expr, &attr.ty, &key.name, &mut mismatches);
                 for (mismatch, span) in mismatches {
                     self.diagnostics.push(Diagnostic::at(
                         &self.sources,
                         &span,
-                        format!("provider `{name}`: `{}`: {}", mismatch.path, mismatch.message),
+                        format!(
+                            "provider `{name}`: `{}`: {}",
+                            mismatch.path, mismatch.message
+                        ),
                         "wrong type",
                     ));
                 }
@@ -510,7 +656,14 @@ impl Loader<'_> {
                     ));
                 }
             }
-            providers.insert(name.clone(), ProviderBlock { name: name.clone(), config, span: definition.key.span.clone() });
+            providers.insert(
+                name.clone(),
+                ProviderBlock {
+                    name: name.clone(),
+                    config,
+                    span: definition.key.span.clone(),
+                },
+            );
         }
         providers
     }
@@ -543,15 +696,30 @@ impl Loader<'_> {
                     ("description" | "sensitive", _) => self.diagnostics.push(Diagnostic::at(
                         &self.sources,
                         &node.span,
-                        format!("`{}` of output `{name}` has the wrong type: {}", key.name, node.type_name()),
+                        format!(
+                            "`{}` of output `{name}` has the wrong type: {}",
+                            key.name,
+                            node.type_name()
+                        ),
                         "wrong type",
                     )),
-                    (other, _) => self.unknown_key(key, other, &format!("output `{name}`"), OUTPUT_KEYS),
+                    (other, _) => {
+                        self.unknown_key(key, other, &format!("output `{name}`"), OUTPUT_KEYS)
+                    }
                 }
             }
             match value {
                 Some(value) => {
-                    outputs.insert(name.clone(), Output { name: name.clone(), value, sensitive, description, span });
+                    outputs.insert(
+                        name.clone(),
+                        Output {
+                            name: name.clone(),
+                            value,
+                            sensitive,
+                            description,
+                            span,
+                        },
+                    );
                 }
                 None if !value_seen => self.diagnostics.push(Diagnostic::at(
                     &self.sources,
@@ -575,26 +743,32 @@ impl Loader<'_> {
         disabled: &BTreeSet<ResourceAddr>,
         invalid: &BTreeSet<ResourceAddr>,
     ) {
-        let references: Vec<Reference> = expr.references().into_iter().cloned().collect();
+        let references: Vec<(Reference, Span)> = expr
+            .references_with_spans()
+            .into_iter()
+            .map(|(r, s)| (r.clone(), s.clone()))
+            .collect();
         let mut any_disabled = false;
-        for reference in &references {
+        for (reference, span) in &references {
             match reference {
                 Reference::Variable { name, .. } => {
                     if !self.declared_variables.contains(name) {
-                        self.undefined_variable(name, &expr.span, owner);
+                        self.undefined_variable(name, span, owner);
                     }
                 }
                 Reference::Resource { addr, attr, .. } => {
                     if disabled.contains(addr) {
                         any_disabled = true;
                     } else if let Some(type_name) = enabled.get(addr) {
-                        let known = self.resource_schema(type_name).is_some_and(|s| s.attributes.contains_key(attr));
+                        let known = self
+                            .resource_schema(type_name)
+                            .is_some_and(|s| s.attributes.contains_key(attr));
                         if !known {
                             let attributes: Vec<String> = self
                                 .resource_schema(type_name)
                                 .map(|s| s.attributes.keys().cloned().collect())
                                 .unwrap_or_default();
-                            let span = self.locate(&expr.span, &format!("{addr}.{attr}"));
+                            let span = self.locate(span, &format!("{addr}.{attr}"));
                             let mut diagnostic = Diagnostic::at(
                                 &self.sources,
                                 &span,
@@ -604,13 +778,16 @@ impl Loader<'_> {
                             if let Some(owner) = owner {
                                 diagnostic = diagnostic.with_address(owner.clone());
                             }
-                            if let Some(close) = closest(attr, attributes.iter().map(String::as_str)) {
-                                diagnostic = diagnostic.with_help(format!("did you mean `{addr}.{close}`?"));
+                            if let Some(close) =
+                                closest(attr, attributes.iter().map(String::as_str))
+                            {
+                                diagnostic =
+                                    diagnostic.with_help(format!("did you mean `{addr}.{close}`?"));
                             }
                             self.diagnostics.push(diagnostic);
                         }
                     } else if !invalid.contains(addr) {
-                        self.undeclared_resource(addr, &expr.span, owner, enabled, disabled);
+                        self.undeclared_resource(addr, span, owner, enabled, disabled);
                     }
                 }
             }
@@ -634,12 +811,20 @@ impl Loader<'_> {
         disabled: &BTreeSet<ResourceAddr>,
     ) {
         let span = self.locate(span, &addr.to_string());
-        let mut diagnostic =
-            Diagnostic::at(&self.sources, &span, format!("reference to undeclared resource `{addr}`"), "not declared");
+        let mut diagnostic = Diagnostic::at(
+            &self.sources,
+            &span,
+            format!("reference to undeclared resource `{addr}`"),
+            "not declared",
+        );
         if let Some(owner) = owner {
             diagnostic = diagnostic.with_address(owner.clone());
         }
-        let names: Vec<String> = enabled.keys().chain(disabled.iter()).map(ToString::to_string).collect();
+        let names: Vec<String> = enabled
+            .keys()
+            .chain(disabled.iter())
+            .map(ToString::to_string)
+            .collect();
         if let Some(close) = closest(&addr.to_string(), names.iter().map(String::as_str)) {
             diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
         }
@@ -678,13 +863,21 @@ pub(super) fn load_stack(
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let file = loader.sources.add(display_path(&path), text);
-                if let Some(table) = super::raw::parse_file(&loader.sources, file, &mut loader.diagnostics) {
-                    super::raw::merge_file(&mut raw, &loader.sources, table, &mut loader.diagnostics);
+                if let Some(table) =
+                    super::raw::parse_file(&loader.sources, file, &mut loader.diagnostics)
+                {
+                    super::raw::merge_file(
+                        &mut raw,
+                        &loader.sources,
+                        table,
+                        &mut loader.diagnostics,
+                    );
                 }
             }
-            Err(err) => loader
-                .diagnostics
-                .push(Diagnostic::error(format!("cannot read {}: {err}", path.display()))),
+            Err(err) => loader.diagnostics.push(Diagnostic::error(format!(
+                "cannot read {}: {err}",
+                path.display()
+            ))),
         }
     }
 
@@ -693,8 +886,10 @@ pub(super) fn load_stack(
     let mut providers = loader.providers(&raw);
     let mut outputs = loader.outputs(&raw);
 
-    let enabled: BTreeMap<ResourceAddr, String> =
-        pending.keys().map(|addr| (addr.clone(), addr.type_name.clone())).collect();
+    let enabled: BTreeMap<ResourceAddr, String> = pending
+        .keys()
+        .map(|addr| (addr.clone(), addr.type_name.clone()))
+        .collect();
     for (addr, entry) in &mut pending {
         for expr in entry.resource.attrs.values_mut() {
             loader.check_references(expr, Some(addr), &enabled, &disabled, &invalid);
@@ -720,11 +915,13 @@ pub(super) fn load_stack(
     // resource has one to be configured by.
     for entry in pending.values() {
         let provider = entry.resource.addr.provider().to_owned();
-        providers.entry(provider.clone()).or_insert_with(|| ProviderBlock {
-            name: provider,
-            config: BTreeMap::new(),
-            span: entry.resource.span.clone(),
-        });
+        providers
+            .entry(provider.clone())
+            .or_insert_with(|| ProviderBlock {
+                name: provider,
+                config: BTreeMap::new(),
+                span: entry.resource.span.clone(),
+            });
     }
 
     let name = match raw.name {
@@ -735,7 +932,12 @@ pub(super) fn load_stack(
             .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "stack".to_owned()),
     };
-    let Loader { sources, diagnostics, variables, .. } = loader;
+    let Loader {
+        sources,
+        diagnostics,
+        variables,
+        ..
+    } = loader;
     diagnostics.into_result(Stack {
         name,
         dir: dir.to_path_buf(),
@@ -743,7 +945,10 @@ pub(super) fn load_stack(
         sources,
         variables,
         providers,
-        resources: pending.into_iter().map(|(addr, entry)| (addr, entry.resource)).collect(),
+        resources: pending
+            .into_iter()
+            .map(|(addr, entry)| (addr, entry.resource))
+            .collect(),
         outputs,
     })
 }

@@ -25,16 +25,23 @@ struct Converter<'a, 'l> {
     text: std::sync::Arc<str>,
     fallback: Span,
     cursor: usize,
-    ok: bool,
+    addr: &'a ResourceAddr,
 }
 
 impl Converter<'_, '_> {
     fn string_span(&mut self, needle: &str) -> Span {
-        match self.text.get(self.cursor..).and_then(|rest| rest.find(needle)) {
+        match self
+            .text
+            .get(self.cursor..)
+            .and_then(|rest| rest.find(needle))
+        {
             Some(at) if !needle.is_empty() => {
                 let start = self.cursor + at;
                 self.cursor = start + needle.len();
-                Span { file: self.yaml.file, range: start..start + needle.len() }
+                Span {
+                    file: self.yaml.file,
+                    range: start..start + needle.len(),
+                }
             }
             _ => self.fallback.clone(),
         }
@@ -42,7 +49,10 @@ impl Converter<'_, '_> {
 
     fn convert(&mut self, value: serde_yaml_ng::Value) -> Expr {
         let fallback = self.fallback.clone();
-        let literal = |value: Value| Expr { kind: ExprKind::Literal(value), span: fallback.clone() };
+        let literal = |value: Value| Expr {
+            kind: ExprKind::Literal(value),
+            span: fallback.clone(),
+        };
         match value {
             serde_yaml_ng::Value::Null => literal(Value::Null),
             serde_yaml_ng::Value::Bool(b) => literal(Value::Bool(b)),
@@ -55,13 +65,17 @@ impl Converter<'_, '_> {
                 match parse_string(&s) {
                     Ok(kind) => Expr { kind, span },
                     Err(err) => {
-                        self.loader.diagnostics.push(Diagnostic::at(
-                            &self.loader.sources,
-                            &span,
-                            format!("malformed `${{...}}` in manifest: {}", err.message),
-                            "here",
-                        ));
-                        self.ok = false;
+                        // Reported; the value becomes null so the rest of the
+                        // manifest is still checked.
+                        self.loader.diagnostics.push(
+                            Diagnostic::at(
+                                &self.loader.sources,
+                                &span,
+                                format!("malformed `${{...}}` in manifest: {}", err.message),
+                                "here",
+                            )
+                            .with_address(self.addr.clone()),
+                        );
                         literal(Value::Null)
                     }
                 }
@@ -78,13 +92,15 @@ impl Converter<'_, '_> {
                         serde_yaml_ng::Value::Number(n) => n.to_string(),
                         serde_yaml_ng::Value::Bool(b) => b.to_string(),
                         _ => {
-                            self.loader.diagnostics.push(Diagnostic::at(
-                                &self.loader.sources,
-                                &self.fallback,
-                                "manifest keys must be strings, numbers or bools",
-                                "in this manifest",
-                            ));
-                            self.ok = false;
+                            self.loader.diagnostics.push(
+                                Diagnostic::at(
+                                    &self.loader.sources,
+                                    &self.fallback,
+                                    "manifest keys must be strings, numbers or bools",
+                                    "in this manifest",
+                                )
+                                .with_address(self.addr.clone()),
+                            );
                             continue;
                         }
                     };
@@ -92,7 +108,10 @@ impl Converter<'_, '_> {
                     self.string_span(&key);
                     map.insert(key, self.convert(value));
                 }
-                Expr { kind: ExprKind::Map(map), span: fallback }
+                Expr {
+                    kind: ExprKind::Map(map),
+                    span: fallback,
+                }
             }
             serde_yaml_ng::Value::Tagged(tagged) => self.convert(tagged.value),
         }
@@ -104,8 +123,13 @@ impl Loader<'_> {
     pub(super) fn manifest(&mut self, addr: &ResourceAddr, node: &Node) -> Option<Expr> {
         let Some(relative) = node.as_str() else {
             self.diagnostics.push(
-                Diagnostic::at(&self.sources, &node.span, "`file` must be a path string", "expected a string")
-                    .with_address(addr.clone()),
+                Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "`file` must be a path string",
+                    "expected a string",
+                )
+                .with_address(addr.clone()),
             );
             return None;
         };
@@ -114,8 +138,13 @@ impl Loader<'_> {
             Ok(text) => text,
             Err(err) => {
                 self.diagnostics.push(
-                    Diagnostic::at(&self.sources, &node.span, format!("cannot read manifest {}: {err}", path.display()), "this file")
-                        .with_address(addr.clone()),
+                    Diagnostic::at(
+                        &self.sources,
+                        &node.span,
+                        format!("cannot read manifest {}: {err}", path.display()),
+                        "this file",
+                    )
+                    .with_address(addr.clone()),
                 );
                 return None;
             }
@@ -128,8 +157,16 @@ impl Loader<'_> {
                 Err(err) => {
                     let at = err.location().map_or(0, |l| l.index());
                     self.diagnostics.push(
-                        Diagnostic::at(&self.sources, &Span { file, range: at..at }, format!("malformed YAML: {err}"), "here")
-                            .with_address(addr.clone()),
+                        Diagnostic::at(
+                            &self.sources,
+                            &Span {
+                                file,
+                                range: at..at,
+                            },
+                            format!("malformed YAML: {err}"),
+                            "here",
+                        )
+                        .with_address(addr.clone()),
                     );
                     return None;
                 }
@@ -142,7 +179,10 @@ impl Loader<'_> {
                     Diagnostic::at(
                         &self.sources,
                         &node.span,
-                        format!("a manifest file must hold exactly one YAML document, found {}", documents.len()),
+                        format!(
+                            "a manifest file must hold exactly one YAML document, found {}",
+                            documents.len()
+                        ),
                         "this file",
                     )
                     .with_address(addr.clone()),
@@ -150,16 +190,22 @@ impl Loader<'_> {
                 return None;
             }
         };
-        let text = self.sources.get(file).map(|f| f.text.clone()).unwrap_or_default();
+        let text = self
+            .sources
+            .get(file)
+            .map(|f| f.text.clone())
+            .unwrap_or_default();
         let mut converter = Converter {
             loader: self,
-            yaml: Span { file, range: 0..text.len() },
+            yaml: Span {
+                file,
+                range: 0..text.len(),
+            },
             text,
             fallback: node.span.clone(),
             cursor: 0,
-            ok: true,
+            addr,
         };
-        let expr = converter.convert(document);
-        converter.ok.then_some(expr)
+        Some(converter.convert(document))
     }
 }

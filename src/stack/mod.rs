@@ -12,6 +12,8 @@ mod manifest;
 mod model;
 mod raw;
 mod source;
+#[cfg(test)]
+pub(crate) mod tests;
 mod types;
 mod variables;
 

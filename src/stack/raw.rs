@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::{FileId, Sources, Span};
 use crate::diagnostics::{Diagnostic, Diagnostics, closest};
@@ -69,7 +69,10 @@ impl Node {
 }
 
 fn convert_value(file: FileId, value: Spanned<DeValue<'_>>) -> Node {
-    let span = Span { file, range: value.span() };
+    let span = Span {
+        file,
+        range: value.span(),
+    };
     let kind = match value.into_inner() {
         DeValue::String(s) => NodeKind::String(s.into_owned()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
@@ -80,7 +83,12 @@ fn convert_value(file: FileId, value: Spanned<DeValue<'_>>) -> Node {
         DeValue::Float(f) => NodeKind::Float(f.as_str().parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => NodeKind::Bool(b),
         DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
-        DeValue::Array(items) => NodeKind::Array(items.into_iter().map(|item| convert_value(file, item)).collect()),
+        DeValue::Array(items) => NodeKind::Array(
+            items
+                .into_iter()
+                .map(|item| convert_value(file, item))
+                .collect(),
+        ),
         DeValue::Table(table) => NodeKind::Table(convert_table(file, table)),
     };
     Node { kind, span }
@@ -90,21 +98,39 @@ fn convert_table(file: FileId, table: DeTable<'_>) -> Vec<(Key, Node)> {
     table
         .into_iter()
         .map(|(key, value)| {
-            let span = Span { file, range: key.span() };
-            (Key { name: key.into_inner().into_owned(), span }, convert_value(file, value))
+            let span = Span {
+                file,
+                range: key.span(),
+            };
+            (
+                Key {
+                    name: key.into_inner().into_owned(),
+                    span,
+                },
+                convert_value(file, value),
+            )
         })
         .collect()
 }
 
 /// Parses one TOML text already added to `sources`.
-pub(super) fn parse_file(sources: &Sources, file: FileId, diagnostics: &mut Diagnostics) -> Option<Vec<(Key, Node)>> {
+pub(super) fn parse_file(
+    sources: &Sources,
+    file: FileId,
+    diagnostics: &mut Diagnostics,
+) -> Option<Vec<(Key, Node)>> {
     let text = sources.get(file)?.text.clone();
     match DeTable::parse(&text) {
         Ok(table) => Some(convert_table(file, table.into_inner())),
         Err(err) => {
             let range = err.span().unwrap_or(0..0);
             let message = format!("malformed TOML: {}", err.message().trim_end());
-            diagnostics.push(Diagnostic::at(sources, &Span { file, range }, message, "here"));
+            diagnostics.push(Diagnostic::at(
+                sources,
+                &Span { file, range },
+                message,
+                "here",
+            ));
             None
         }
     }
@@ -142,8 +168,12 @@ const TOP_LEVEL: &[&str] = &["stack", "variables", "providers", "resources", "ou
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
 pub(super) fn stack_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|err| Diagnostic::error(format!("cannot read stack directory {}: {err}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|err| {
+        Diagnostic::error(format!(
+            "cannot read stack directory {}: {err}",
+            dir.display()
+        ))
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
@@ -151,13 +181,21 @@ pub(super) fn stack_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Diagnostic::error(format!("{} has no *.toml files: not a stack directory", dir.display())));
+        return Err(Diagnostic::error(format!(
+            "{} has no *.toml files: not a stack directory",
+            dir.display()
+        )));
     }
     Ok(files)
 }
 
 /// Adds one parsed file's definitions to `raw`.
-pub(super) fn merge_file(raw: &mut RawStack, sources: &Sources, table: Vec<(Key, Node)>, diagnostics: &mut Diagnostics) {
+pub(super) fn merge_file(
+    raw: &mut RawStack,
+    sources: &Sources,
+    table: Vec<(Key, Node)>,
+    diagnostics: &mut Diagnostics,
+) {
     for (key, node) in table {
         match key.name.as_str() {
             "stack" => merge_stack_table(raw, sources, node, diagnostics),
@@ -166,11 +204,18 @@ pub(super) fn merge_file(raw: &mut RawStack, sources: &Sources, table: Vec<(Key,
             "outputs" => merge_named(&mut raw.outputs, "output", sources, node, diagnostics),
             "resources" => merge_resources(raw, sources, node, diagnostics),
             other => {
-                let mut diagnostic =
-                    Diagnostic::at(sources, &key.span, format!("unknown table `{other}`"), "not a stack table");
+                let mut diagnostic = Diagnostic::at(
+                    sources,
+                    &key.span,
+                    format!("unknown table `{other}`"),
+                    "not a stack table",
+                );
                 diagnostic = match closest(other, TOP_LEVEL.iter().copied()) {
                     Some(name) => diagnostic.with_help(format!("did you mean `{name}`?")),
-                    None => diagnostic.with_help(format!("a stack file has only these tables: {}", TOP_LEVEL.join(", "))),
+                    None => diagnostic.with_help(format!(
+                        "a stack file has only these tables: {}",
+                        TOP_LEVEL.join(", ")
+                    )),
                 };
                 diagnostics.push(diagnostic);
             }
@@ -190,11 +235,21 @@ pub(super) fn describe(sources: &Sources, span: &Span) -> String {
 }
 
 fn duplicate(sources: &Sources, what: &str, first: &Span, second: &Span) -> Diagnostic {
-    Diagnostic::at(sources, second, format!("{what} is defined twice"), "second definition")
-        .with_help(format!("first defined at {}", describe(sources, first)))
+    Diagnostic::at(
+        sources,
+        second,
+        format!("{what} is defined twice"),
+        "second definition",
+    )
+    .with_help(format!("first defined at {}", describe(sources, first)))
 }
 
-fn expect_table<'a>(sources: &Sources, node: &'a Node, what: &str, diagnostics: &mut Diagnostics) -> Option<&'a [(Key, Node)]> {
+fn expect_table<'a>(
+    sources: &Sources,
+    node: &'a Node,
+    what: &str,
+    diagnostics: &mut Diagnostics,
+) -> Option<&'a [(Key, Node)]> {
     let table = node.as_table();
     if table.is_none() {
         diagnostics.push(Diagnostic::at(
@@ -207,7 +262,12 @@ fn expect_table<'a>(sources: &Sources, node: &'a Node, what: &str, diagnostics: 
     table
 }
 
-fn merge_stack_table(raw: &mut RawStack, sources: &Sources, node: Node, diagnostics: &mut Diagnostics) {
+fn merge_stack_table(
+    raw: &mut RawStack,
+    sources: &Sources,
+    node: Node,
+    diagnostics: &mut Diagnostics,
+) {
     let Some(entries) = expect_table(sources, &node, "`[stack]`", diagnostics) else {
         return;
     };
@@ -227,8 +287,13 @@ fn merge_stack_table(raw: &mut RawStack, sources: &Sources, node: Node, diagnost
                 "expected a string",
             )),
             (other, _) => diagnostics.push(
-                Diagnostic::at(sources, &key.span, format!("unknown key `{other}` in `[stack]`"), "unknown key")
-                    .with_help("`[stack]` has only `name`"),
+                Diagnostic::at(
+                    sources,
+                    &key.span,
+                    format!("unknown key `{other}` in `[stack]`"),
+                    "unknown key",
+                )
+                .with_help("`[stack]` has only `name`"),
             ),
         }
     }
@@ -246,19 +311,40 @@ fn merge_named(
     };
     for (key, body) in entries {
         if let Some(first) = into.get(&key.name) {
-            diagnostics.push(duplicate(sources, &format!("{what} `{}`", key.name), &first.key.span, &key.span));
+            diagnostics.push(duplicate(
+                sources,
+                &format!("{what} `{}`", key.name),
+                &first.key.span,
+                &key.span,
+            ));
             continue;
         }
-        into.insert(key.name.clone(), Definition { key: key.clone(), body: body.clone() });
+        into.insert(
+            key.name.clone(),
+            Definition {
+                key: key.clone(),
+                body: body.clone(),
+            },
+        );
     }
 }
 
-fn merge_resources(raw: &mut RawStack, sources: &Sources, node: Node, diagnostics: &mut Diagnostics) {
+fn merge_resources(
+    raw: &mut RawStack,
+    sources: &Sources,
+    node: Node,
+    diagnostics: &mut Diagnostics,
+) {
     let Some(types) = expect_table(sources, &node, "`[resources]`", diagnostics) else {
         return;
     };
     for (type_key, by_name) in types {
-        let Some(names) = expect_table(sources, by_name, &format!("`[resources.{}]`", type_key.name), diagnostics) else {
+        let Some(names) = expect_table(
+            sources,
+            by_name,
+            &format!("`[resources.{}]`", type_key.name),
+            diagnostics,
+        ) else {
             continue;
         };
         for (name_key, body) in names {
@@ -268,7 +354,16 @@ fn merge_resources(raw: &mut RawStack, sources: &Sources, node: Node, diagnostic
                 diagnostics.push(duplicate(sources, &what, &first.key.span, &name_key.span));
                 continue;
             }
-            raw.resources.insert(id, (type_key.clone(), Definition { key: name_key.clone(), body: body.clone() }));
+            raw.resources.insert(
+                id,
+                (
+                    type_key.clone(),
+                    Definition {
+                        key: name_key.clone(),
+                        body: body.clone(),
+                    },
+                ),
+            );
         }
     }
 }

@@ -23,7 +23,10 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&mut self, path: PathBuf, text: impl Into<Arc<str>>) -> FileId {
-        self.files.push(SourceFile { path, text: text.into() });
+        self.files.push(SourceFile {
+            path,
+            text: text.into(),
+        });
         FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
     }
 

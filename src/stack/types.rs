@@ -17,7 +17,14 @@ pub fn describe_type(ty: &AttrType) -> String {
         AttrType::Number => "number".to_owned(),
         AttrType::Bool => "bool".to_owned(),
         AttrType::Enum(values) => {
-            format!("one of {}", values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))
+            format!(
+                "one of {}",
+                values
+                    .iter()
+                    .map(|v| format!("\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         AttrType::List(item) => format!("list of {}", describe_type(item)),
         AttrType::Map(item) => format!("map of {}", describe_type(item)),
@@ -37,7 +44,11 @@ pub struct TypeMismatch {
 }
 
 fn mismatch(path: &str, message: String) -> TypeMismatch {
-    TypeMismatch { path: path.to_owned(), message, suggestion: None }
+    TypeMismatch {
+        path: path.to_owned(),
+        message,
+        suggestion: None,
+    }
 }
 
 fn join_path(path: &str, key: &str) -> String {
@@ -55,10 +66,22 @@ pub fn check_value(value: &Value, ty: &AttrType) -> Result<(), TypeMismatch> {
     check_value_at(value, ty, "", false)
 }
 
-fn check_value_at(value: &Value, ty: &AttrType, path: &str, sensitive: bool) -> Result<(), TypeMismatch> {
+fn check_value_at(
+    value: &Value,
+    ty: &AttrType,
+    path: &str,
+    sensitive: bool,
+) -> Result<(), TypeMismatch> {
     let wrong = |expected: &AttrType| {
-        let got = if sensitive { "a sensitive value of another type".to_owned() } else { value.type_name().to_owned() };
-        Err(mismatch(path, format!("expected {}, got {got}", describe_type(expected))))
+        let got = if sensitive {
+            "a sensitive value of another type".to_owned()
+        } else {
+            value.type_name().to_owned()
+        };
+        Err(mismatch(
+            path,
+            format!("expected {}, got {got}", describe_type(expected)),
+        ))
     };
     match (value, ty) {
         (Value::Unknown | Value::SensitiveHash(_), _) | (_, AttrType::Any) => Ok(()),
@@ -82,20 +105,22 @@ fn check_value_at(value: &Value, ty: &AttrType, path: &str, sensitive: bool) -> 
                 suggestion: closest(s, values.iter().map(String::as_str)).map(str::to_owned),
             })
         }
-        (Value::List(items), AttrType::List(item_ty)) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| check_value_at(item, item_ty, &format!("{path}[{i}]"), sensitive)),
-        (Value::Map(map), AttrType::Map(item_ty)) => {
-            map.iter().try_for_each(|(k, v)| check_value_at(v, item_ty, &join_path(path, k), sensitive))
+        (Value::List(items), AttrType::List(item_ty)) => {
+            items.iter().enumerate().try_for_each(|(i, item)| {
+                check_value_at(item, item_ty, &format!("{path}[{i}]"), sensitive)
+            })
         }
+        (Value::Map(map), AttrType::Map(item_ty)) => map
+            .iter()
+            .try_for_each(|(k, v)| check_value_at(v, item_ty, &join_path(path, k), sensitive)),
         (Value::Map(map), AttrType::Object(fields)) => {
             for (key, item) in map {
                 let Some(field) = fields.get(key) else {
                     return Err(TypeMismatch {
                         path: path.to_owned(),
                         message: format!("unknown field `{key}`"),
-                        suggestion: closest(key, fields.keys().map(String::as_str)).map(str::to_owned),
+                        suggestion: closest(key, fields.keys().map(String::as_str))
+                            .map(str::to_owned),
                     });
                 };
                 check_value_at(item, &field.ty, &join_path(path, key), sensitive)?;
@@ -109,20 +134,38 @@ fn check_value_at(value: &Value, ty: &AttrType, path: &str, sensitive: bool) -> 
 /// Checks an expression as written. Literal parts are checked now; `${...}` parts are
 /// checked when evaluated. Object tables are checked for unknown, computed and missing
 /// required fields. Returns every mismatch found.
-pub fn check_expr(expr: &Expr, ty: &AttrType, path: &str, out: &mut Vec<(TypeMismatch, crate::stack::Span)>) {
+pub fn check_expr(
+    expr: &Expr,
+    ty: &AttrType,
+    path: &str,
+    out: &mut Vec<(TypeMismatch, crate::stack::Span)>,
+) {
     let mut push = |message: String, suggestion: Option<String>| {
-        out.push((TypeMismatch { path: path.to_owned(), message, suggestion }, expr.span.clone()));
+        out.push((
+            TypeMismatch {
+                path: path.to_owned(),
+                message,
+                suggestion,
+            },
+            expr.span.clone(),
+        ));
     };
     match (&expr.kind, ty) {
         (_, AttrType::Any) | (ExprKind::Interpolation(_), _) => {}
         (ExprKind::Template(_), AttrType::String | AttrType::Enum(_)) => {}
         (ExprKind::Template(_), other) => {
-            push(format!("expected {}, got a string template", describe_type(other)), None);
+            push(
+                format!("expected {}, got a string template", describe_type(other)),
+                None,
+            );
         }
         (ExprKind::Literal(value), _) => {
             if let Err(found) = check_value(value, ty) {
                 out.push((
-                    TypeMismatch { path: join_path(path, &found.path), ..found },
+                    TypeMismatch {
+                        path: join_path(path, &found.path),
+                        ..found
+                    },
                     expr.span.clone(),
                 ));
             }
@@ -144,7 +187,8 @@ pub fn check_expr(expr: &Expr, ty: &AttrType, path: &str, out: &mut Vec<(TypeMis
                         TypeMismatch {
                             path: path.to_owned(),
                             message: format!("unknown field `{key}`"),
-                            suggestion: closest(key, fields.keys().map(String::as_str)).map(str::to_owned),
+                            suggestion: closest(key, fields.keys().map(String::as_str))
+                                .map(str::to_owned),
                         },
                         item.span.clone(),
                     )),
@@ -172,8 +216,14 @@ pub fn check_expr(expr: &Expr, ty: &AttrType, path: &str, out: &mut Vec<(TypeMis
                 }
             }
         }
-        (ExprKind::List(_), other) => push(format!("expected {}, got array", describe_type(other)), None),
-        (ExprKind::Map(_), other) => push(format!("expected {}, got table", describe_type(other)), None),
+        (ExprKind::List(_), other) => push(
+            format!("expected {}, got array", describe_type(other)),
+            None,
+        ),
+        (ExprKind::Map(_), other) => push(
+            format!("expected {}, got table", describe_type(other)),
+            None,
+        ),
     }
 }
 
@@ -192,7 +242,10 @@ mod tests {
         assert!(check_value(&Value::Unknown, &AttrType::Bool).is_ok());
         let list = Value::List(vec![Value::from("a"), Value::Int(2)]);
         let err = check_value(&list, &AttrType::list(AttrType::String)).err();
-        assert_eq!(err.map(|e| (e.path, e.message)), Some(("[1]".to_owned(), "expected string, got int".to_owned())));
+        assert_eq!(
+            err.map(|e| (e.path, e.message)),
+            Some(("[1]".to_owned(), "expected string, got int".to_owned()))
+        );
     }
 
     #[test]
@@ -201,9 +254,15 @@ mod tests {
         let err = check_value(&Value::from("SPOTT"), &ty).err();
         assert_eq!(err.and_then(|e| e.suggestion), Some("SPOT".to_owned()));
         let secret = Value::from("hunter2").sensitive();
-        let err = check_value(&secret, &ty).err().map(|e| e.message).unwrap_or_default();
+        let err = check_value(&secret, &ty)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(!err.is_empty() && !err.contains("hunter2"));
-        let err = check_value(&secret, &AttrType::Int).err().map(|e| e.message).unwrap_or_default();
+        let err = check_value(&secret, &AttrType::Int)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(!err.is_empty() && !err.contains("hunter2"));
     }
 
@@ -215,6 +274,9 @@ mod tests {
         ]);
         let value = Value::Map(BTreeMap::from([("mni".to_owned(), Value::Int(1))]));
         let err = check_value(&value, &ty).err();
-        assert_eq!(err.map(|e| (e.message, e.suggestion)), Some(("unknown field `mni`".to_owned(), Some("min".to_owned()))));
+        assert_eq!(
+            err.map(|e| (e.message, e.suggestion)),
+            Some(("unknown field `mni`".to_owned(), Some("min".to_owned())))
+        );
     }
 }

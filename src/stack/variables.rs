@@ -29,10 +29,15 @@ pub(super) fn node_value(node: &NodeKind) -> Value {
         NodeKind::Int(i) => Value::Int(*i),
         NodeKind::Float(f) => Value::Float(*f),
         NodeKind::Bool(b) => Value::Bool(*b),
-        NodeKind::Array(items) => Value::List(items.iter().map(|item| node_value(&item.kind)).collect()),
-        NodeKind::Table(entries) => {
-            Value::Map(entries.iter().map(|(k, v)| (k.name.clone(), node_value(&v.kind))).collect())
+        NodeKind::Array(items) => {
+            Value::List(items.iter().map(|item| node_value(&item.kind)).collect())
         }
+        NodeKind::Table(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), node_value(&v.kind)))
+                .collect(),
+        ),
     }
 }
 
@@ -79,7 +84,11 @@ impl Scope for VariableScope<'_> {
 impl Loader<'_> {
     /// Resolves every declared variable. Variables without a value are reported and left
     /// out of the result (references to them are not reported again).
-    pub(super) fn resolve_variables(&mut self, declared: &BTreeMap<String, Definition>, options: &LoadOptions) {
+    pub(super) fn resolve_variables(
+        &mut self,
+        declared: &BTreeMap<String, Definition>,
+        options: &LoadOptions,
+    ) {
         let mut declarations = BTreeMap::new();
         for (name, definition) in declared {
             self.declared_variables.insert(name.clone());
@@ -99,15 +108,24 @@ impl Loader<'_> {
             if let Some(name) = key.strip_prefix(VAR_ENV_PREFIX)
                 && self.declared_variables.contains(name)
             {
-                chosen.insert(name.to_owned(), (node_value(&raw::parse_cli_value(text)), Origin::Environment));
+                chosen.insert(
+                    name.to_owned(),
+                    (node_value(&raw::parse_cli_value(text)), Origin::Environment),
+                );
             }
         }
         for (name, text) in &options.vars {
             if self.declared_variables.contains(name) {
-                chosen.insert(name.clone(), (node_value(&raw::parse_cli_value(text)), Origin::Cli));
+                chosen.insert(
+                    name.clone(),
+                    (node_value(&raw::parse_cli_value(text)), Origin::Cli),
+                );
             } else {
-                let mut diagnostic = Diagnostic::error(format!("--var {name}: no variable `{name}` is declared"));
-                if let Some(close) = closest(name, self.declared_variables.iter().map(String::as_str)) {
+                let mut diagnostic =
+                    Diagnostic::error(format!("--var {name}: no variable `{name}` is declared"));
+                if let Some(close) =
+                    closest(name, self.declared_variables.iter().map(String::as_str))
+                {
                     diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
                 }
                 self.diagnostics.push(diagnostic);
@@ -132,13 +150,21 @@ impl Loader<'_> {
                 );
                 let diagnostic = match origin {
                     Origin::Cli => Diagnostic::error(format!("--var {name}: {message}")),
-                    Origin::Environment => Diagnostic::error(format!("{VAR_ENV_PREFIX}{name}: {message}")),
-                    Origin::File(span) => Diagnostic::at(&self.sources, &span, message, "this value"),
+                    Origin::Environment => {
+                        Diagnostic::error(format!("{VAR_ENV_PREFIX}{name}: {message}"))
+                    }
+                    Origin::File(span) => {
+                        Diagnostic::at(&self.sources, &span, message, "this value")
+                    }
                 };
                 self.diagnostics.push(diagnostic);
                 continue;
             }
-            let value = if declaration.sensitive { value.sensitive() } else { value };
+            let value = if declaration.sensitive {
+                value.sensitive()
+            } else {
+                value
+            };
             self.variables.insert(
                 name.clone(),
                 Variable {
@@ -184,19 +210,32 @@ impl Loader<'_> {
                         format!("variable `{name}` has an unknown type"),
                         "unknown type",
                     );
-                    diagnostic = match value.as_str().and_then(|ty| closest(ty, VARIABLE_TYPES.iter().copied())) {
+                    diagnostic = match value
+                        .as_str()
+                        .and_then(|ty| closest(ty, VARIABLE_TYPES.iter().copied()))
+                    {
                         Some(close) => diagnostic.with_help(format!("did you mean \"{close}\"?")),
-                        None => diagnostic.with_help(format!("types are {}", VARIABLE_TYPES.join(", "))),
+                        None => {
+                            diagnostic.with_help(format!("types are {}", VARIABLE_TYPES.join(", ")))
+                        }
                     };
                     self.diagnostics.push(diagnostic);
                 }
-                ("default", kind) => declaration.default = Some((node_value(kind), value.span.clone())),
-                ("description", NodeKind::String(text)) => declaration.description = Some(text.clone()),
+                ("default", kind) => {
+                    declaration.default = Some((node_value(kind), value.span.clone()))
+                }
+                ("description", NodeKind::String(text)) => {
+                    declaration.description = Some(text.clone())
+                }
                 ("sensitive", NodeKind::Bool(flag)) => declaration.sensitive = *flag,
                 ("description" | "sensitive", _) => self.diagnostics.push(Diagnostic::at(
                     &self.sources,
                     &value.span,
-                    format!("`{}` of variable `{name}` has the wrong type: {}", key.name, value.type_name()),
+                    format!(
+                        "`{}` of variable `{name}` has the wrong type: {}",
+                        key.name,
+                        value.type_name()
+                    ),
                     "wrong type",
                 )),
                 (other, _) => self.unknown_key(key, other, "a variable", VARIABLE_KEYS),
@@ -207,15 +246,23 @@ impl Loader<'_> {
 
     /// Reads `env/<env>.toml`: required when `--env` names an environment other than
     /// `default`, optional for `default`.
-    fn read_env_file(&mut self, options: &LoadOptions, chosen: &mut BTreeMap<String, (Value, Origin)>) {
+    fn read_env_file(
+        &mut self,
+        options: &LoadOptions,
+        chosen: &mut BTreeMap<String, (Value, Origin)>,
+    ) {
         let path = self.dir.join("env").join(format!("{}.toml", self.env));
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(_) if options.env.is_none() || self.env == "default" => return,
             Err(err) => {
                 self.diagnostics.push(
-                    Diagnostic::error(format!("environment `{}`: cannot read {}: {err}", self.env, path.display()))
-                        .with_help("environments are files env/<name>.toml in the stack directory"),
+                    Diagnostic::error(format!(
+                        "environment `{}`: cannot read {}: {err}",
+                        self.env,
+                        path.display()
+                    ))
+                    .with_help("environments are files env/<name>.toml in the stack directory"),
                 );
                 return;
             }
@@ -226,7 +273,10 @@ impl Loader<'_> {
         };
         for (key, value) in entries {
             if self.declared_variables.contains(&key.name) {
-                chosen.insert(key.name.clone(), (node_value(&value.kind), Origin::File(value.span.clone())));
+                chosen.insert(
+                    key.name.clone(),
+                    (node_value(&value.kind), Origin::File(value.span.clone())),
+                );
             } else {
                 let mut diagnostic = Diagnostic::at(
                     &self.sources,
@@ -234,7 +284,10 @@ impl Loader<'_> {
                     format!("`{}` is not a declared variable", key.name),
                     "undeclared variable",
                 );
-                if let Some(close) = closest(&key.name, self.declared_variables.iter().map(String::as_str)) {
+                if let Some(close) = closest(
+                    &key.name,
+                    self.declared_variables.iter().map(String::as_str),
+                ) {
                     diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
                 }
                 self.diagnostics.push(diagnostic);
@@ -244,7 +297,12 @@ impl Loader<'_> {
 
     /// Evaluates a bool that must be known at load time (`enabled`, `lifecycle` flags):
     /// a literal bool or a `${...}` that references variables only.
-    pub(super) fn load_time_bool(&mut self, node: &Node, what: &str, addr: &ResourceAddr) -> Option<bool> {
+    pub(super) fn load_time_bool(
+        &mut self,
+        node: &Node,
+        what: &str,
+        addr: &ResourceAddr,
+    ) -> Option<bool> {
         if let NodeKind::Bool(b) = node.kind {
             return Some(b);
         }
@@ -295,8 +353,13 @@ impl Loader<'_> {
             },
             Err(err) => {
                 self.diagnostics.push(
-                    Diagnostic::at(&self.sources, &err.span, format!("`{what}`: {}", err.message), "here")
-                        .with_address(addr.clone()),
+                    Diagnostic::at(
+                        &self.sources,
+                        &err.span,
+                        format!("`{what}`: {}", err.message),
+                        "here",
+                    )
+                    .with_address(addr.clone()),
                 );
                 None
             }
