@@ -24,7 +24,11 @@ use crate::stack::{self, LoadOptions, Stack};
 use crate::state::{self, StateError, StateStore};
 
 #[derive(Parser, Debug)]
-#[command(name = "cairn", version, about = "Declarative infrastructure as code: plan, apply, destroy.")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Declarative infrastructure as code: plan, apply, destroy."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -169,7 +173,10 @@ enum CliError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error("{message}")]
-    Usage { message: String, hint: Option<String> },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
     /// Already reported (an apply's failure report was printed).
     #[error("apply failed")]
     Reported,
@@ -191,7 +198,10 @@ impl From<PlanError> for CliError {
 }
 
 fn usage(message: impl Into<String>, hint: Option<&str>) -> CliError {
-    CliError::Usage { message: message.into(), hint: hint.map(str::to_owned) }
+    CliError::Usage {
+        message: message.into(),
+        hint: hint.map(str::to_owned),
+    }
 }
 
 /// Runs cairn with the process's arguments; `main` only calls this.
@@ -211,14 +221,20 @@ pub fn main() -> ExitCode {
 /// `CAIRN_LOG=debug` (any EnvFilter directive) turns on tracing on stderr.
 fn init_tracing() {
     if let Ok(filter) = std::env::var("CAIRN_LOG") {
-        let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        let filter =
+            tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
     }
 }
 
 fn report(error: &CliError, printer: Printer) {
     match error {
-        CliError::Stack(d) => printer.err(render::diagnostics(d, printer.stderr_color()).trim_end()),
+        CliError::Stack(d) => {
+            printer.err(render::diagnostics(d, printer.stderr_color()).trim_end())
+        }
         CliError::Reported => {}
         CliError::Usage { message, hint } => {
             let hints: Vec<String> = hint.iter().cloned().collect();
@@ -243,14 +259,35 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
     match command {
         Command::Validate(args) => validate(&args, printer),
-        Command::Plan { stack, run, json, detailed_exitcode } => {
+        Command::Plan {
+            stack,
+            run,
+            json,
+            detailed_exitcode,
+        } => {
             let changes = plan_command(&stack, &run, json, printer)?;
-            Ok(if detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if detailed_exitcode && changes {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Command::Apply { stack, run, auto_approve } => apply_command(&stack, &run, auto_approve, false, printer),
-        Command::Destroy { stack, run, auto_approve } => apply_command(&stack, &run, auto_approve, true, printer),
+        Command::Apply {
+            stack,
+            run,
+            auto_approve,
+        } => apply_command(&stack, &run, auto_approve, false, printer),
+        Command::Destroy {
+            stack,
+            run,
+            auto_approve,
+        } => apply_command(&stack, &run, auto_approve, true, printer),
         Command::Show { stack, json } => show(&stack, json, printer),
-        Command::Output { args, selection, json } => output(args, &selection, json, printer),
+        Command::Output {
+            args,
+            selection,
+            json,
+        } => output(args, &selection, json, printer),
         Command::State { command } => state_command(command, printer),
         Command::Graph { stack, format } => {
             let (_, loaded) = load(&stack)?;
@@ -289,16 +326,31 @@ fn load_options(selection: &Selection) -> Result<LoadOptions, CliError> {
         .map(|pair| {
             pair.split_once('=')
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| usage(format!("--var `{pair}` is not KEY=VALUE"), Some("e.g. --var region=eu-west-1")))
+                .ok_or_else(|| {
+                    usage(
+                        format!("--var `{pair}` is not KEY=VALUE"),
+                        Some("e.g. --var region=eu-west-1"),
+                    )
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let env_vars = std::env::vars().filter(|(k, _)| k.starts_with(stack::VAR_ENV_PREFIX)).collect();
-    Ok(LoadOptions { env: selection.env.clone(), vars, env_vars })
+    let env_vars = std::env::vars()
+        .filter(|(k, _)| k.starts_with(stack::VAR_ENV_PREFIX))
+        .collect();
+    Ok(LoadOptions {
+        env: selection.env.clone(),
+        vars,
+        env_vars,
+    })
 }
 
 fn load(args: &StackArgs) -> Result<(Registry, Stack), CliError> {
     let registry = Registry::builtin();
-    let loaded = stack::load(&args.dir, &load_options(&args.selection)?, registry.schemas())?;
+    let loaded = stack::load(
+        &args.dir,
+        &load_options(&args.selection)?,
+        registry.schemas(),
+    )?;
     Ok((registry, loaded))
 }
 
@@ -323,7 +375,10 @@ fn validate(args: &StackArgs, printer: Printer) -> Result<ExitCode, CliError> {
 fn parse_targets(run: &RunArgs) -> Result<Vec<ResourceAddr>, CliError> {
     run.targets
         .iter()
-        .map(|t| t.parse::<ResourceAddr>().map_err(|e| usage(e.to_string(), None)))
+        .map(|t| {
+            t.parse::<ResourceAddr>()
+                .map_err(|e| usage(e.to_string(), None))
+        })
         .collect()
 }
 
@@ -342,12 +397,20 @@ fn open_session(args: &StackArgs, operation: &str) -> Result<Session, CliError> 
     let path = state_path(args, &loaded);
     let store = StateStore::open(&path, &loaded.name, &loaded.env, operation)?;
     let clients = Clients::new(&loaded.name, &loaded.env);
-    Ok(Session { registry, stack: loaded, graph, store, clients })
+    Ok(Session {
+        registry,
+        stack: loaded,
+        graph,
+        store,
+        clients,
+    })
 }
 
 fn check_targets(session: &Session, targets: &[ResourceAddr]) -> Result<(), CliError> {
     for target in targets {
-        if !session.stack.resources.contains_key(target) && !session.store.state().resources.contains_key(target) {
+        if !session.stack.resources.contains_key(target)
+            && !session.store.state().resources.contains_key(target)
+        {
             return Err(usage(
                 format!("--target {target}: no such resource in the stack or the state"),
                 None,
@@ -357,14 +420,26 @@ fn check_targets(session: &Session, targets: &[ResourceAddr]) -> Result<(), CliE
     Ok(())
 }
 
-async fn make_plan(session: &mut Session, run: &RunArgs, destroy: bool, printer: Printer) -> Result<Plan, CliError> {
+async fn make_plan(
+    session: &mut Session,
+    run: &RunArgs,
+    destroy: bool,
+    printer: Printer,
+) -> Result<Plan, CliError> {
     let targets = parse_targets(run)?;
     check_targets(session, &targets)?;
-    let adopted =
-        plan::adopt_interrupted(&mut session.store, &session.stack, &session.graph, &session.registry, &session.clients)
-            .await?;
+    let adopted = plan::adopt_interrupted(
+        &mut session.store,
+        &session.stack,
+        &session.graph,
+        &session.registry,
+        &session.clients,
+    )
+    .await?;
     for addr in adopted {
-        printer.err(&format!("{addr}: adopted the object an interrupted apply created"));
+        printer.err(&format!(
+            "{addr}: adopted the object an interrupted apply created"
+        ));
     }
     let input = PlanInput {
         stack: &session.stack,
@@ -374,11 +449,21 @@ async fn make_plan(session: &mut Session, run: &RunArgs, destroy: bool, printer:
         state: session.store.state(),
         hasher: session.store.hasher(),
     };
-    let options = PlanOptions { refresh: run.refresh, targets, destroy, parallelism: usize::from(run.parallelism) };
+    let options = PlanOptions {
+        refresh: run.refresh,
+        targets,
+        destroy,
+        parallelism: usize::from(run.parallelism),
+    };
     Ok(plan::build(input, &options).await?)
 }
 
-fn plan_command(args: &StackArgs, run: &RunArgs, json: bool, printer: Printer) -> Result<bool, CliError> {
+fn plan_command(
+    args: &StackArgs,
+    run: &RunArgs,
+    json: bool,
+    printer: Printer,
+) -> Result<bool, CliError> {
     let rt = runtime()?;
     let mut session = open_session(args, "plan")?;
     let plan = rt.block_on(make_plan(&mut session, run, false, printer))?;
@@ -412,10 +497,16 @@ fn apply_command(
     destroy: bool,
     printer: Printer,
 ) -> Result<ExitCode, CliError> {
-    let command = if destroy { "cairn destroy" } else { "cairn apply" };
+    let command = if destroy {
+        "cairn destroy"
+    } else {
+        "cairn apply"
+    };
     if !auto_approve && !std::io::stdin().is_terminal() {
         return Err(usage(
-            format!("{command} asks for confirmation, but stdin is not a terminal; nothing was changed"),
+            format!(
+                "{command} asks for confirmation, but stdin is not a terminal; nothing was changed"
+            ),
             Some("review with `cairn plan`, then pass --auto-approve to run without a prompt"),
         ));
     }
@@ -464,7 +555,11 @@ fn apply_command(
     session.store.close()?;
     // Drop the runtime without waiting on the Ctrl-C listener task.
     rt.shutdown_background();
-    if outcome.is_success() { Ok(ExitCode::SUCCESS) } else { Err(CliError::Reported) }
+    if outcome.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::Reported)
+    }
 }
 
 fn show(args: &StackArgs, json: bool, printer: Printer) -> Result<ExitCode, CliError> {
@@ -478,14 +573,22 @@ fn show(args: &StackArgs, json: bool, printer: Printer) -> Result<ExitCode, CliE
     Ok(ExitCode::SUCCESS)
 }
 
-fn output(args: Vec<String>, selection: &Selection, json: bool, printer: Printer) -> Result<ExitCode, CliError> {
+fn output(
+    args: Vec<String>,
+    selection: &Selection,
+    json: bool,
+    printer: Printer,
+) -> Result<ExitCode, CliError> {
     let (dir, name) = match args.as_slice() {
         [] => (PathBuf::from("."), None),
         [one] if Path::new(one).is_dir() => (PathBuf::from(one), None),
         [one] => (PathBuf::from("."), Some(one.clone())),
         [dir, name, ..] => (PathBuf::from(dir), Some(name.clone())),
     };
-    let stack_args = StackArgs { dir, selection: selection.clone() };
+    let stack_args = StackArgs {
+        dir,
+        selection: selection.clone(),
+    };
     let (_, loaded) = load(&stack_args)?;
     let recorded = state::read(&state_path(&stack_args, &loaded))?;
     let outputs = recorded.map(|s| s.outputs).unwrap_or_default();
@@ -494,25 +597,42 @@ fn output(args: Vec<String>, selection: &Selection, json: bool, printer: Printer
             printer.out(&render::outputs_json(&outputs));
         } else {
             for (name, value) in &outputs {
-                printer.out(&render::output_line(name, value, value.contains_sensitive()));
+                printer.out(&render::output_line(
+                    name,
+                    value,
+                    value.contains_sensitive(),
+                ));
             }
         }
         return Ok(ExitCode::SUCCESS);
     };
     let Some(value) = outputs.get(&name) else {
-        return Err(usage(format!("no output named `{name}` in the state"), Some("run `cairn output` to list them")));
+        return Err(usage(
+            format!("no output named `{name}` in the state"),
+            Some("run `cairn output` to list them"),
+        ));
     };
     let value = if value.contains_sensitive() {
         // State keeps only a hash: compute the value again from a refreshed plan.
         let rt = runtime()?;
         let mut session = open_session(&stack_args, "output")?;
-        let run = RunArgs { parallelism: 10, refresh: true, targets: Vec::new() };
+        let run = RunArgs {
+            parallelism: 10,
+            refresh: true,
+            targets: Vec::new(),
+        };
         let plan = rt.block_on(make_plan(&mut session, &run, false, printer))?;
         session.store.close()?;
-        let planned = plan.outputs.get(&name).map(|o| o.value.clone()).unwrap_or_default();
+        let planned = plan
+            .outputs
+            .get(&name)
+            .map(|o| o.value.clone())
+            .unwrap_or_default();
         if planned.contains_unknown() || planned.expose().is_none() {
             return Err(usage(
-                format!("output `{name}` is sensitive and state keeps only its hash; its providers could not read the value back"),
+                format!(
+                    "output `{name}` is sensitive and state keeps only its hash; its providers could not read the value back"
+                ),
                 None,
             ));
         }
@@ -539,25 +659,44 @@ fn state_command(command: StateCommand, printer: Printer) -> Result<ExitCode, Cl
             }
         }
         StateCommand::Show { addr, stack: args } => {
-            let addr: ResourceAddr = addr.parse().map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
+            let addr: ResourceAddr = addr
+                .parse()
+                .map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
             let (_, loaded) = load(&args)?;
             let recorded = state::read(&state_path(&args, &loaded))?;
             let resource = recorded.as_ref().and_then(|s| s.resources.get(&addr));
             match resource {
                 Some(resource) => printer.out(render::state_resource(resource).trim_end()),
-                None => return Err(usage(format!("{addr} is not in the state"), Some("run `cairn state list`"))),
+                None => {
+                    return Err(usage(
+                        format!("{addr} is not in the state"),
+                        Some("run `cairn state list`"),
+                    ));
+                }
             }
         }
         StateCommand::Rm { addr, stack: args } => {
-            let addr: ResourceAddr = addr.parse().map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
+            let addr: ResourceAddr = addr
+                .parse()
+                .map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
             let (_, loaded) = load(&args)?;
-            let mut store = StateStore::open(&state_path(&args, &loaded), &loaded.name, &loaded.env, "state rm")?;
+            let mut store = StateStore::open(
+                &state_path(&args, &loaded),
+                &loaded.name,
+                &loaded.env,
+                "state rm",
+            )?;
             if !store.state().resources.contains_key(&addr) {
-                return Err(usage(format!("{addr} is not in the state"), Some("run `cairn state list`")));
+                return Err(usage(
+                    format!("{addr} is not in the state"),
+                    Some("run `cairn state list`"),
+                ));
             }
             store.remove_resource(&addr)?;
             store.close()?;
-            printer.out(&format!("Removed {addr} from the state; the real object was not deleted."));
+            printer.out(&format!(
+                "Removed {addr} from the state; the real object was not deleted."
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

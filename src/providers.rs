@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cairn_provider_core::{
-    Attrs, ConfigureRequest, Provider, ProviderError, ProviderSchema, ResourceClient, ResourceSchema,
+    Attrs, ConfigureRequest, Provider, ProviderError, ProviderSchema, ResourceClient,
+    ResourceSchema,
 };
 use tokio::sync::OnceCell;
 
@@ -31,14 +32,19 @@ impl Registry {
         #[cfg(feature = "aws")]
         providers.push(Arc::new(cairn_provider_aws::AwsProvider::new()));
         #[cfg(feature = "kubernetes")]
-        providers.push(Arc::new(cairn_provider_kubernetes::KubernetesProvider::new()));
+        providers.push(Arc::new(
+            cairn_provider_kubernetes::KubernetesProvider::new(),
+        ));
         Registry::with_providers(providers)
     }
 
     /// A registry of exactly these providers (tests and benchmarks use fakes).
     pub fn with_providers(providers: Vec<Arc<dyn Provider>>) -> Self {
         Registry {
-            providers: providers.into_iter().map(|p| (p.name().to_owned(), p)).collect(),
+            providers: providers
+                .into_iter()
+                .map(|p| (p.name().to_owned(), p))
+                .collect(),
             schemas: OnceLock::new(),
         }
     }
@@ -50,7 +56,10 @@ impl Registry {
     /// Every provider's schema, keyed by provider name; computed on first use.
     pub fn schemas(&self) -> &BTreeMap<String, ProviderSchema> {
         self.schemas.get_or_init(|| {
-            self.providers.iter().map(|(name, p)| (name.clone(), p.schema())).collect()
+            self.providers
+                .iter()
+                .map(|(name, p)| (name.clone(), p.schema()))
+                .collect()
         })
     }
 
@@ -76,11 +85,18 @@ pub struct Clients {
 
 impl Clients {
     pub fn new(stack: &str, env: &str) -> Self {
-        Clients { stack: stack.to_owned(), env: env.to_owned(), cells: Mutex::new(HashMap::new()) }
+        Clients {
+            stack: stack.to_owned(),
+            env: env.to_owned(),
+            cells: Mutex::new(HashMap::new()),
+        }
     }
 
     fn cell(&self, name: &str) -> ClientCell {
-        let mut cells = self.cells.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(cells.entry(name.to_owned()).or_default())
     }
 
@@ -96,12 +112,18 @@ impl Clients {
         name: &str,
         config: Attrs,
     ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
-        let provider = registry
-            .get(name)
-            .ok_or_else(|| ProviderError::Config(format!("no provider named `{name}` in this build of cairn")))?;
-        let request = ConfigureRequest { config, stack: self.stack.clone(), env: self.env.clone() };
+        let provider = registry.get(name).ok_or_else(|| {
+            ProviderError::Config(format!("no provider named `{name}` in this build of cairn"))
+        })?;
+        let request = ConfigureRequest {
+            config,
+            stack: self.stack.clone(),
+            env: self.env.clone(),
+        };
         let cell = self.cell(name);
-        cell.get_or_try_init(|| provider.configure(request)).await.cloned()
+        cell.get_or_try_init(|| provider.configure(request))
+            .await
+            .cloned()
     }
 }
 

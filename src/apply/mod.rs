@@ -27,10 +27,10 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::watch;
 
 use crate::addr::ResourceAddr;
+use crate::plan::diff_update;
 use crate::plan::scope::{ResourceValues, ValuesScope};
 use crate::plan::{Action, Plan, Summary};
 use crate::plan::{effective_desired, identity, mark_sensitive, provider_config};
-use crate::plan::diff_update;
 use crate::providers::{Clients, Registry};
 use crate::stack::{Stack, TimeoutOverrides};
 use crate::state::{Intent, ResourceState, SensitiveHasher, StateStore};
@@ -123,7 +123,11 @@ fn action_graph(plan: &Plan) -> Vec<Node> {
     for (i, change) in plan.changes.iter().enumerate() {
         if change.action != Action::NoOp {
             index.insert(&change.addr, nodes.len());
-            nodes.push(Node { change: i, dependencies: Vec::new(), dependents: Vec::new() });
+            nodes.push(Node {
+                change: i,
+                dependencies: Vec::new(),
+                dependents: Vec::new(),
+            });
         }
     }
     let mut edges = Vec::new();
@@ -132,18 +136,18 @@ fn action_graph(plan: &Plan) -> Vec<Node> {
         if change.action == Action::Delete {
             // X depends on Y: X's delete runs before Y's, so Y's node waits on X's.
             for dep in &change.dependencies {
-                if let Some(&d) = index.get(dep) {
-                    if plan.changes[nodes[d].change].action == Action::Delete {
-                        edges.push((n, d));
-                    }
+                if let Some(&d) = index.get(dep)
+                    && plan.changes[nodes[d].change].action == Action::Delete
+                {
+                    edges.push((n, d));
                 }
             }
         } else {
             for dep in &change.dependencies {
-                if let Some(&d) = index.get(dep) {
-                    if plan.changes[nodes[d].change].action != Action::Delete {
-                        edges.push((d, n));
-                    }
+                if let Some(&d) = index.get(dep)
+                    && plan.changes[nodes[d].change].action != Action::Delete
+                {
+                    edges.push((d, n));
                 }
             }
         }
@@ -186,14 +190,23 @@ struct NodeError {
 
 impl NodeError {
     fn provider(operation: &str, error: ProviderError) -> Self {
-        NodeError { operation: operation.to_owned(), message: error.to_string() }
+        NodeError {
+            operation: operation.to_owned(),
+            message: error.to_string(),
+        }
     }
     fn engine(operation: &str, message: impl Into<String>) -> Self {
-        NodeError { operation: operation.to_owned(), message: message.into() }
+        NodeError {
+            operation: operation.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
-fn effective_timeouts(schema: &ResourceSchema, overrides: Option<&TimeoutOverrides>) -> (Duration, Duration, Duration) {
+fn effective_timeouts(
+    schema: &ResourceSchema,
+    overrides: Option<&TimeoutOverrides>,
+) -> (Duration, Duration, Duration) {
     let defaults = schema.timeouts;
     let overrides = overrides.copied().unwrap_or_default();
     (
@@ -213,11 +226,19 @@ async fn with_timeout<T>(
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result,
         Err(_) => {
-            let last_seen = progress.last.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let last_seen = progress
+                .last
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             Err(ProviderError::Timeout {
                 what,
                 elapsed: limit,
-                last_seen: if last_seen.is_empty() { "no progress reported".to_owned() } else { last_seen },
+                last_seen: if last_seen.is_empty() {
+                    "no progress reported".to_owned()
+                } else {
+                    last_seen
+                },
             })
         }
     }
@@ -248,12 +269,16 @@ fn carry_sensitivity(desired: &Attrs, mut result: Attrs) -> Attrs {
 impl Walk<'_> {
     fn record(&self, resource: ResourceState) -> Result<(), NodeError> {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        store.record_resource(resource).map_err(|e| NodeError::engine("record state", e.to_string()))
+        store
+            .record_resource(resource)
+            .map_err(|e| NodeError::engine("record state", e.to_string()))
     }
 
     fn forget(&self, addr: &ResourceAddr) -> Result<(), NodeError> {
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        store.remove_resource(addr).map_err(|e| NodeError::engine("record state", e.to_string()))
+        store
+            .remove_resource(addr)
+            .map_err(|e| NodeError::engine("record state", e.to_string()))
     }
 
     /// The configured client of `provider`, configuring it now from live values.
@@ -296,7 +321,11 @@ impl Walk<'_> {
             };
             let client = self.client(dep.provider()).await?;
             let identity = identity(self.input.stack, dep);
-            let request = ReadRequest { type_name: &dep.type_name, identity: &identity, state: &recorded };
+            let request = ReadRequest {
+                type_name: &dep.type_name,
+                identity: &identity,
+                state: &recorded,
+            };
             let read = client
                 .read(request)
                 .await
@@ -305,8 +334,12 @@ impl Walk<'_> {
                 for (name, value) in &recorded.0 {
                     attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
                 }
-                let attrs = mark_sensitive(self.input.registry.resource_schema(&dep.type_name), attrs);
-                self.live.lock().unwrap_or_else(PoisonError::into_inner).insert(dep.clone(), attrs);
+                let attrs =
+                    mark_sensitive(self.input.registry.resource_schema(&dep.type_name), attrs);
+                self.live
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(dep.clone(), attrs);
             }
         }
         Ok(())
@@ -318,10 +351,16 @@ impl Walk<'_> {
             return Ok(Attrs::new());
         };
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let scope = ValuesScope { stack: self.input.stack, registry: self.input.registry, values: &live };
+        let scope = ValuesScope {
+            stack: self.input.stack,
+            registry: self.input.registry,
+            values: &live,
+        };
         let mut config = Attrs::new();
         for (name, expr) in &resource.attrs {
-            let value = expr.eval(&scope).map_err(|e| NodeError::engine("evaluate", e.message))?;
+            let value = expr
+                .eval(&scope)
+                .map_err(|e| NodeError::engine("evaluate", e.message))?;
             config.insert(name.clone(), value);
         }
         Ok(mark_sensitive(Some(schema), config))
@@ -342,7 +381,9 @@ impl Walk<'_> {
         if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_unknown()) {
             return Err(NodeError::engine(
                 "evaluate",
-                format!("attribute `{name}` is still not known after its dependencies were applied"),
+                format!(
+                    "attribute `{name}` is still not known after its dependencies were applied"
+                ),
             ));
         }
         if let Some((name, _)) = config.0.iter().find(|(_, v)| holds_hash(v)) {
@@ -372,7 +413,9 @@ impl Walk<'_> {
                 started_at: chrono::Utc::now().to_rfc3339(),
             };
             let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-            store.record_intent(addr, intent).map_err(|e| NodeError::engine("record state", e.to_string()))?;
+            store
+                .record_intent(addr, intent)
+                .map_err(|e| NodeError::engine("record state", e.to_string()))?;
         }
         let identity = identity(self.input.stack, addr);
         let request = CreateRequest {
@@ -382,9 +425,14 @@ impl Walk<'_> {
             timeout: limit,
             progress: Progress::new(Arc::clone(progress) as Arc<dyn ProgressSink>),
         };
-        let result = with_timeout(limit, format!("create of {addr}"), progress, client.create(request))
-            .await
-            .map_err(|e| NodeError::provider("create", e))?;
+        let result = with_timeout(
+            limit,
+            format!("create of {addr}"),
+            progress,
+            client.create(request),
+        )
+        .await
+        .map_err(|e| NodeError::provider("create", e))?;
         let schema = self.input.registry.resource_schema(&addr.type_name);
         let result = mark_sensitive(schema, carry_sensitivity(desired, result));
         self.record(ResourceState {
@@ -413,9 +461,14 @@ impl Walk<'_> {
             timeout: limit,
             progress: Progress::new(Arc::clone(progress) as Arc<dyn ProgressSink>),
         };
-        with_timeout(limit, format!("delete of {addr}"), progress, client.delete(request))
-            .await
-            .map_err(|e| NodeError::provider("delete", e))
+        with_timeout(
+            limit,
+            format!("delete of {addr}"),
+            progress,
+            client.delete(request),
+        )
+        .await
+        .map_err(|e| NodeError::provider("delete", e))
     }
 
     /// Executes one change; returns the new live values (`None` once deleted).
@@ -426,9 +479,15 @@ impl Walk<'_> {
             .input
             .registry
             .resource_schema(&addr.type_name)
-            .ok_or_else(|| NodeError::engine("plan", format!("no provider implements `{}`", addr.type_name)))?;
+            .ok_or_else(|| {
+                NodeError::engine(
+                    "plan",
+                    format!("no provider implements `{}`", addr.type_name),
+                )
+            })?;
         let resource = self.input.stack.resources.get(addr);
-        let (create_limit, update_limit, delete_limit) = effective_timeouts(schema, resource.map(|r| &r.timeouts));
+        let (create_limit, update_limit, delete_limit) =
+            effective_timeouts(schema, resource.map(|r| &r.timeouts));
         let progress = Arc::new(NodeProgress {
             addr: addr.clone(),
             observer: Arc::clone(&self.observer),
@@ -440,43 +499,82 @@ impl Walk<'_> {
         match change.action {
             Action::NoOp => Ok(change.after.clone()),
             Action::Delete => {
-                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress).await?;
+                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
+                    .await?;
                 self.forget(addr)?;
                 Ok(None)
             }
             Action::Create => {
-                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let config = self
+                    .desired_config(addr, schema, &change.dependencies)
+                    .await?;
                 let desired = effective_desired(schema, &config, None, &lifecycle);
-                let result =
-                    self.create(addr, client.as_ref(), &desired, &change.dependencies, create_limit, &progress).await?;
+                let result = self
+                    .create(
+                        addr,
+                        client.as_ref(),
+                        &desired,
+                        &change.dependencies,
+                        create_limit,
+                        &progress,
+                    )
+                    .await?;
                 Ok(Some(result))
             }
             Action::DeleteThenCreate => {
-                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let config = self
+                    .desired_config(addr, schema, &change.dependencies)
+                    .await?;
                 let desired = effective_desired(schema, &config, None, &lifecycle);
-                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress).await?;
+                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
+                    .await?;
                 self.forget(addr)?;
-                let result =
-                    self.create(addr, client.as_ref(), &desired, &change.dependencies, create_limit, &progress).await?;
+                let result = self
+                    .create(
+                        addr,
+                        client.as_ref(),
+                        &desired,
+                        &change.dependencies,
+                        create_limit,
+                        &progress,
+                    )
+                    .await?;
                 Ok(Some(result))
             }
             Action::CreateThenDelete => {
-                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let config = self
+                    .desired_config(addr, schema, &change.dependencies)
+                    .await?;
                 let desired = effective_desired(schema, &config, None, &lifecycle);
-                let result =
-                    self.create(addr, client.as_ref(), &desired, &change.dependencies, create_limit, &progress).await?;
+                let result = self
+                    .create(
+                        addr,
+                        client.as_ref(),
+                        &desired,
+                        &change.dependencies,
+                        create_limit,
+                        &progress,
+                    )
+                    .await?;
                 // The old object is no longer in state: if this delete fails, the error
                 // names it so it can be removed by hand.
                 self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
                     .await
-                    .map_err(|e| NodeError { operation: "delete (old object)".to_owned(), message: e.message })?;
+                    .map_err(|e| NodeError {
+                        operation: "delete (old object)".to_owned(),
+                        message: e.message,
+                    })?;
                 Ok(Some(result))
             }
             Action::Update => {
-                let config = self.desired_config(addr, schema, &change.dependencies).await?;
+                let config = self
+                    .desired_config(addr, schema, &change.dependencies)
+                    .await?;
                 let desired = effective_desired(schema, &config, Some(&prior), &lifecycle);
-                let changed: Vec<String> =
-                    diff_update(schema, &prior, &desired, &[], &self.hasher).into_iter().map(|d| d.name).collect();
+                let changed: Vec<String> = diff_update(schema, &prior, &desired, &[], &self.hasher)
+                    .into_iter()
+                    .map(|d| d.name)
+                    .collect();
                 let identity = identity(self.input.stack, addr);
                 let recorded = self.hasher.redact_attrs(&prior);
                 let request = UpdateRequest {
@@ -488,9 +586,14 @@ impl Walk<'_> {
                     timeout: update_limit,
                     progress: Progress::new(Arc::clone(&progress) as Arc<dyn ProgressSink>),
                 };
-                let result = with_timeout(update_limit, format!("update of {addr}"), &progress, client.update(request))
-                    .await
-                    .map_err(|e| NodeError::provider("update", e))?;
+                let result = with_timeout(
+                    update_limit,
+                    format!("update of {addr}"),
+                    &progress,
+                    client.update(request),
+                )
+                .await
+                .map_err(|e| NodeError::provider("update", e))?;
                 let result = mark_sensitive(Some(schema), carry_sensitivity(&desired, result));
                 self.record(ResourceState {
                     addr: addr.clone(),
@@ -527,15 +630,29 @@ pub async fn apply(
     let plan = input.plan;
     let nodes = action_graph(plan);
     let hasher = store.hasher().clone();
-    let mut live: ResourceValues =
-        store.state().resources.iter().map(|(addr, r)| (addr.clone(), r.attrs.clone())).collect();
+    let mut live: ResourceValues = store
+        .state()
+        .resources
+        .iter()
+        .map(|(addr, r)| (addr.clone(), r.attrs.clone()))
+        .collect();
     for change in &plan.changes {
-        let values = if change.action == Action::NoOp { change.after.as_ref() } else { change.before.as_ref() };
+        let values = if change.action == Action::NoOp {
+            change.after.as_ref()
+        } else {
+            change.before.as_ref()
+        };
         if let Some(values) = values {
             live.insert(change.addr.clone(), values.clone());
         }
     }
-    let walk = Walk { input, store: Mutex::new(store), hasher, live: Mutex::new(live), observer: Arc::clone(&observer) };
+    let walk = Walk {
+        input,
+        store: Mutex::new(store),
+        hasher,
+        live: Mutex::new(live),
+        observer: Arc::clone(&observer),
+    };
 
     let mut outcome = ApplyOutcome::default();
     let mut waiting: Vec<usize> = nodes.iter().map(|n| n.dependencies.len()).collect();
@@ -583,11 +700,16 @@ pub async fn apply(
             },
             None => running.next().await,
         };
-        let Some((n, elapsed, result)) = next else { break };
+        let Some((n, elapsed, result)) = next else {
+            break;
+        };
         let change = &plan.changes[nodes[n].change];
         match result {
             Ok(values) => {
-                let id = values.as_ref().and_then(|v| v.get("id")).and_then(|v| v.as_str().map(str::to_owned));
+                let id = values
+                    .as_ref()
+                    .and_then(|v| v.get("id"))
+                    .and_then(|v| v.as_str().map(str::to_owned));
                 observer.finished(&change.addr, change.action, elapsed, id);
                 let mut live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
                 match values {
@@ -642,14 +764,24 @@ pub async fn apply(
     }
     if outcome.is_success() && !plan.destroy {
         let live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let scope = ValuesScope { stack: input.stack, registry: input.registry, values: &live };
+        let scope = ValuesScope {
+            stack: input.stack,
+            registry: input.registry,
+            values: &live,
+        };
         let mut recorded = BTreeMap::new();
         for (name, output) in &input.stack.outputs {
             match output.value.eval(&scope) {
                 Ok(value) => {
-                    let value = if output.sensitive { value.sensitive() } else { value };
+                    let value = if output.sensitive {
+                        value.sensitive()
+                    } else {
+                        value
+                    };
                     recorded.insert(name.clone(), walk.hasher.redact(&value));
-                    outcome.outputs.insert(name.clone(), (value, output.sensitive));
+                    outcome
+                        .outputs
+                        .insert(name.clone(), (value, output.sensitive));
                 }
                 Err(e) => outcome.failures.push(ResourceFailure {
                     addr: ResourceAddr::new("output", name.clone()),

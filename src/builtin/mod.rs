@@ -37,14 +37,20 @@ impl CairnProvider {
 /// The schema of `cairn_data`.
 fn data_schema() -> ResourceSchema {
     ResourceSchema::new("A value kept in state: `output` mirrors `input`.")
-        .attr("input", AttrSchema::optional(AttrType::Any).describe("Any value; copied to `output`."))
+        .attr(
+            "input",
+            AttrSchema::optional(AttrType::Any).describe("Any value; copied to `output`."),
+        )
         .attr(
             "triggers_replace",
             AttrSchema::optional(AttrType::Any)
                 .force_new()
                 .describe("Any value; a change replaces the resource."),
         )
-        .attr("output", AttrSchema::computed(AttrType::Any).describe("The value of `input`."))
+        .attr(
+            "output",
+            AttrSchema::computed(AttrType::Any).describe("The value of `input`."),
+        )
 }
 
 #[async_trait]
@@ -55,7 +61,9 @@ impl Provider for CairnProvider {
 
     fn schema(&self) -> ProviderSchema {
         let mut schema = ProviderSchema::default();
-        schema.resources.insert("cairn_data".to_owned(), data_schema());
+        schema
+            .resources
+            .insert("cairn_data".to_owned(), data_schema());
         schema
     }
 
@@ -64,7 +72,9 @@ impl Provider for CairnProvider {
         if request.type_name == "cairn_data" {
             let input = request.desired.get("input").cloned().unwrap_or_default();
             if !input.contains_unknown() {
-                adjustments.known_computed.insert("output".to_owned(), input);
+                adjustments
+                    .known_computed
+                    .insert("output".to_owned(), input);
             }
         }
         Ok(adjustments)
@@ -91,7 +101,12 @@ impl CairnClient {
     #[cfg(debug_assertions)]
     fn from_environment() -> Self {
         let fail_on = std::env::var("CAIRN_TEST_FAIL_ON")
-            .map(|list| list.split(',').map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect())
+            .map(|list| {
+                list.split(',')
+                    .map(|a| a.trim().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let delay = std::env::var("CAIRN_TEST_DELAY_MS")
             .ok()
@@ -105,7 +120,11 @@ impl CairnClient {
         CairnClient::default()
     }
 
-    async fn before_change(&self, identity: &ResourceIdentity, operation: &str) -> Result<(), ProviderError> {
+    async fn before_change(
+        &self,
+        identity: &ResourceIdentity,
+        operation: &str,
+    ) -> Result<(), ProviderError> {
         if let Some(delay) = self.delay {
             tokio::time::sleep(delay).await;
         }
@@ -146,7 +165,10 @@ impl ResourceClient for CairnClient {
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
         self.before_change(request.identity, "create").await?;
-        Ok(data_attrs(Value::from(uuid::Uuid::new_v4().to_string()), request.config))
+        Ok(data_attrs(
+            Value::from(uuid::Uuid::new_v4().to_string()),
+            request.config,
+        ))
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
@@ -177,7 +199,11 @@ mod tests {
     use super::*;
 
     fn identity() -> ResourceIdentity {
-        ResourceIdentity { stack: "s".into(), env: "default".into(), address: "cairn_data.a".into() }
+        ResourceIdentity {
+            stack: "s".into(),
+            env: "default".into(),
+            address: "cairn_data.a".into(),
+        }
     }
 
     #[test]
@@ -185,12 +211,23 @@ mod tests {
         let provider = CairnProvider::new();
         let known = Attrs::new().with("input", "x");
         let adjustments = provider
-            .plan(PlanRequest { type_name: "cairn_data", prior: None, desired: &known })
+            .plan(PlanRequest {
+                type_name: "cairn_data",
+                prior: None,
+                desired: &known,
+            })
             .unwrap_or_default();
-        assert_eq!(adjustments.known_computed.get("output"), Some(&Value::from("x")));
+        assert_eq!(
+            adjustments.known_computed.get("output"),
+            Some(&Value::from("x"))
+        );
         let unknown = Attrs::new().with("input", Value::Unknown);
         let adjustments = provider
-            .plan(PlanRequest { type_name: "cairn_data", prior: None, desired: &unknown })
+            .plan(PlanRequest {
+                type_name: "cairn_data",
+                prior: None,
+                desired: &unknown,
+            })
             .unwrap_or_default();
         assert!(adjustments.known_computed.is_empty());
     }
@@ -231,7 +268,10 @@ mod tests {
 
     #[tokio::test]
     async fn injected_faults_name_the_operation() {
-        let client = CairnClient { fail_on: BTreeSet::from(["cairn_data.a".to_owned()]), delay: None };
+        let client = CairnClient {
+            fail_on: BTreeSet::from(["cairn_data.a".to_owned()]),
+            delay: None,
+        };
         let result = client.before_change(&identity(), "create").await;
         let message = result.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("cairn:create"), "{message}");

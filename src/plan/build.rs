@@ -12,7 +12,7 @@ use cairn_provider_core::{
 };
 use futures::StreamExt;
 
-use super::diff::{diff_all, diff_update};
+use super::diff::{diff_all, diff_computed, diff_update};
 use super::scope::{ResourceValues, ValuesScope};
 use super::{Action, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange};
 use crate::addr::ResourceAddr;
@@ -38,7 +38,12 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { refresh: true, targets: Vec::new(), destroy: false, parallelism: 10 }
+        PlanOptions {
+            refresh: true,
+            targets: Vec::new(),
+            destroy: false,
+            parallelism: 10,
+        }
     }
 }
 
@@ -56,7 +61,11 @@ pub struct PlanInput<'a> {
 
 /// The identity providers tag objects with.
 pub(crate) fn identity(stack: &Stack, addr: &ResourceAddr) -> ResourceIdentity {
-    ResourceIdentity { stack: stack.name.clone(), env: stack.env.clone(), address: addr.to_string() }
+    ResourceIdentity {
+        stack: stack.name.clone(),
+        env: stack.env.clone(),
+        address: addr.to_string(),
+    }
 }
 
 /// Evaluates a provider's `[providers.NAME]` block against `values`. `Ok(None)` when some
@@ -70,7 +79,11 @@ pub(crate) fn provider_config(
     let Some(block) = stack.providers.get(name) else {
         return Ok(Some(Attrs::new()));
     };
-    let scope = ValuesScope { stack, registry, values };
+    let scope = ValuesScope {
+        stack,
+        registry,
+        values,
+    };
     let mut config = Attrs::new();
     let mut diagnostics = Diagnostics::new();
     for (key, expr) in &block.config {
@@ -124,7 +137,11 @@ async fn configure_from_state(
 }
 
 fn recorded_values(state: &StateFile) -> ResourceValues {
-    state.resources.iter().map(|(addr, r)| (addr.clone(), r.attrs.clone())).collect()
+    state
+        .resources
+        .iter()
+        .map(|(addr, r)| (addr.clone(), r.attrs.clone()))
+        .collect()
 }
 
 /// Looks for the objects of creates an earlier apply started but never recorded, and
@@ -137,7 +154,12 @@ pub async fn adopt_interrupted(
     registry: &Registry,
     clients: &Clients,
 ) -> Result<Vec<ResourceAddr>, PlanError> {
-    let pending: Vec<_> = store.state().pending.iter().map(|(a, i)| (a.clone(), i.clone())).collect();
+    let pending: Vec<_> = store
+        .state()
+        .pending
+        .iter()
+        .map(|(a, i)| (a.clone(), i.clone()))
+        .collect();
     let mut adopted = Vec::new();
     for (addr, intent) in pending {
         let recorded = recorded_values(store.state());
@@ -150,16 +172,24 @@ pub async fn adopt_interrupted(
                 state: store.state(),
                 hasher: store.hasher(),
             };
-            let Some(client) = configure_from_state(&input, addr.provider(), &recorded).await? else {
+            let Some(client) = configure_from_state(&input, addr.provider(), &recorded).await?
+            else {
                 continue;
             };
             let identity = identity(stack, &addr);
-            let request = FindRequest { type_name: &addr.type_name, identity: &identity, config: &intent.config };
-            client.find(request).await.map_err(|source| PlanError::Provider {
-                subject: addr.to_string(),
-                operation: "find",
-                source,
-            })?
+            let request = FindRequest {
+                type_name: &addr.type_name,
+                identity: &identity,
+                config: &intent.config,
+            };
+            client
+                .find(request)
+                .await
+                .map_err(|source| PlanError::Provider {
+                    subject: addr.to_string(),
+                    operation: "find",
+                    source,
+                })?
         };
         match found {
             Some(attrs) => {
@@ -185,7 +215,10 @@ pub async fn adopt_interrupted(
 }
 
 /// Direct resource dependencies of a configured resource.
-pub(crate) fn resource_dependencies(graph: &ResourceGraph, addr: &ResourceAddr) -> Vec<ResourceAddr> {
+pub(crate) fn resource_dependencies(
+    graph: &ResourceGraph,
+    addr: &ResourceAddr,
+) -> Vec<ResourceAddr> {
     graph.dependencies(addr).into_iter().collect()
 }
 
@@ -226,7 +259,12 @@ async fn refresh(
         return Ok(results);
     }
     let recorded = recorded_values(input.state);
-    let providers: BTreeSet<&str> = input.state.resources.values().map(|r| r.provider.as_str()).collect();
+    let providers: BTreeSet<&str> = input
+        .state
+        .resources
+        .values()
+        .map(|r| r.provider.as_str())
+        .collect();
     let mut clients = HashMap::new();
     for name in providers {
         match configure_from_state(input, name, &recorded).await? {
@@ -242,7 +280,11 @@ async fn refresh(
         let client = clients.get(&resource.provider)?.clone();
         Some(async move {
             let identity = identity(input.stack, &resource.addr);
-            let request = ReadRequest { type_name: &resource.addr.type_name, identity: &identity, state: &resource.attrs };
+            let request = ReadRequest {
+                type_name: &resource.addr.type_name,
+                identity: &identity,
+                state: &resource.attrs,
+            };
             let result = client.read(request).await;
             (resource, result)
         })
@@ -261,7 +303,10 @@ async fn refresh(
                 for (name, value) in &resource.attrs.0 {
                     attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
                 }
-                Refreshed::Read(mark_sensitive(input.registry.resource_schema(&resource.addr.type_name), attrs))
+                Refreshed::Read(mark_sensitive(
+                    input.registry.resource_schema(&resource.addr.type_name),
+                    attrs,
+                ))
             }
         };
         results.insert(resource.addr.clone(), refreshed);
@@ -269,7 +314,9 @@ async fn refresh(
     for (addr, resource) in &input.state.resources {
         results
             .entry(addr.clone())
-            .or_insert_with(|| Refreshed::Recorded { deferred: deferred_providers.contains(&resource.provider) });
+            .or_insert_with(|| Refreshed::Recorded {
+                deferred: deferred_providers.contains(&resource.provider),
+            });
     }
     Ok(results)
 }
@@ -333,10 +380,15 @@ fn set_path(map: &mut BTreeMap<String, Value>, path: &[&str], value: Option<Valu
 
 /// Planned attributes of a resource that will be created: the desired values, computed
 /// ones unknown unless the provider knows them already.
-fn planned_create(schema: &ResourceSchema, desired: &Attrs, known: &BTreeMap<String, Value>) -> Attrs {
+fn planned_create(
+    schema: &ResourceSchema,
+    desired: &Attrs,
+    known: &BTreeMap<String, Value>,
+) -> Attrs {
     let mut after = desired.clone();
     for (name, attr) in &schema.attributes {
-        let computed = attr.mode == Mode::Computed || (attr.mode == Mode::OptionalComputed && desired.get(name).is_none());
+        let computed = attr.mode == Mode::Computed
+            || (attr.mode == Mode::OptionalComputed && desired.get(name).is_none());
         if computed {
             after.insert(name.clone(), Value::Unknown);
         }
@@ -349,7 +401,12 @@ fn planned_create(schema: &ResourceSchema, desired: &Attrs, known: &BTreeMap<Str
 
 /// Planned attributes of a resource kept in place: the record with the desired values
 /// over it.
-fn planned_in_place(schema: &ResourceSchema, prior: &Attrs, desired: &Attrs, known: &BTreeMap<String, Value>) -> Attrs {
+fn planned_in_place(
+    schema: &ResourceSchema,
+    prior: &Attrs,
+    desired: &Attrs,
+    known: &BTreeMap<String, Value>,
+) -> Attrs {
     let mut after = prior.clone();
     for (name, attr) in &schema.attributes {
         if !attr.is_settable() {
@@ -369,7 +426,10 @@ fn planned_in_place(schema: &ResourceSchema, prior: &Attrs, desired: &Attrs, kno
 }
 
 /// Every resource `roots` reach through `next`, including the roots.
-fn closure(roots: &[ResourceAddr], next: impl Fn(&ResourceAddr) -> Vec<ResourceAddr>) -> HashSet<ResourceAddr> {
+fn closure(
+    roots: &[ResourceAddr],
+    next: impl Fn(&ResourceAddr) -> Vec<ResourceAddr>,
+) -> HashSet<ResourceAddr> {
     let mut seen: HashSet<ResourceAddr> = HashSet::new();
     let mut queue: Vec<ResourceAddr> = roots.to_vec();
     while let Some(addr) = queue.pop() {
@@ -393,7 +453,11 @@ fn delete_order(state: &StateFile, addrs: &BTreeSet<ResourceAddr>) -> Vec<Resour
             }
         }
     }
-    let mut ready: Vec<&ResourceAddr> = dependents_left.iter().filter(|(_, n)| **n == 0).map(|(a, _)| *a).collect();
+    let mut ready: Vec<&ResourceAddr> = dependents_left
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(a, _)| *a)
+        .collect();
     ready.sort();
     let mut order = Vec::new();
     while let Some(addr) = ready.pop() {
@@ -424,11 +488,15 @@ fn prevent_destroy_error(stack: &Stack, addr: &ResourceAddr, action: Action) -> 
     if !resource.lifecycle.prevent_destroy {
         return None;
     }
-    let what = if action.is_replace() { "must be replaced, which destroys it" } else { "would be destroyed" };
+    let what = if action.is_replace() {
+        "must be replaced, which destroys it"
+    } else {
+        "would be destroyed"
+    };
     Some(
         Diagnostic::at(
             &stack.sources,
-            &resource.span,
+            resource.lifecycle.span.as_ref().unwrap_or(&resource.span),
             format!("{addr} has lifecycle.prevent_destroy = true but {what}"),
             "declared here",
         )
@@ -437,9 +505,16 @@ fn prevent_destroy_error(stack: &Stack, addr: &ResourceAddr, action: Action) -> 
     )
 }
 
-fn delete_change(input: &PlanInput<'_>, addr: &ResourceAddr, before: Option<Attrs>, reason: ChangeReason) -> ResourceChange {
+fn delete_change(
+    input: &PlanInput<'_>,
+    addr: &ResourceAddr,
+    before: Option<Attrs>,
+    reason: ChangeReason,
+) -> ResourceChange {
     let resource = input.state.resources.get(addr);
-    let before = before.or_else(|| resource.map(|r| r.attrs.clone())).unwrap_or_default();
+    let before = before
+        .or_else(|| resource.map(|r| r.attrs.clone()))
+        .unwrap_or_default();
     ResourceChange {
         addr: addr.clone(),
         provider: resource.map_or_else(|| addr.provider().to_owned(), |r| r.provider.clone()),
@@ -506,14 +581,18 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                 diagnostics.push(d);
             }
             let (before, _) = prior_of(&addr);
-            plan.changes.push(delete_change(&input, &addr, before, ChangeReason::Destroy));
+            plan.changes
+                .push(delete_change(&input, &addr, before, ChangeReason::Destroy));
         }
         plan.deferred_providers = deferred.into_iter().collect();
         return diagnostics.into_result(plan).map_err(PlanError::from);
     }
 
-    let selected: Option<HashSet<ResourceAddr>> = (!options.targets.is_empty())
-        .then(|| closure(&options.targets, |addr| resource_dependencies(input.graph, addr)));
+    let selected: Option<HashSet<ResourceAddr>> = (!options.targets.is_empty()).then(|| {
+        closure(&options.targets, |addr| {
+            resource_dependencies(input.graph, addr)
+        })
+    });
     let mut planned: ResourceValues = HashMap::new();
     for addr in input.graph.resources() {
         let addr = addr.clone();
@@ -522,12 +601,21 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         };
         let Some(schema) = input.registry.resource_schema(&addr.type_name) else {
             diagnostics.push(
-                Diagnostic::at(&stack.sources, &resource.span, format!("unknown resource type `{}`", addr.type_name), "here")
-                    .with_address(addr.clone()),
+                Diagnostic::at(
+                    &stack.sources,
+                    &resource.span,
+                    format!("unknown resource type `{}`", addr.type_name),
+                    "here",
+                )
+                .with_address(addr.clone()),
             );
             continue;
         };
-        let scope = ValuesScope { stack, registry: input.registry, values: &planned };
+        let scope = ValuesScope {
+            stack,
+            registry: input.registry,
+            values: &planned,
+        };
         let mut config = Attrs::new();
         let mut failed = false;
         for (name, expr) in &resource.attrs {
@@ -536,7 +624,8 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                 Err(e) => {
                     failed = true;
                     diagnostics.push(
-                        Diagnostic::at(&stack.sources, &e.span, e.message.clone(), "in this value").with_address(addr.clone()),
+                        Diagnostic::at(&stack.sources, &e.span, e.message.clone(), "in this value")
+                            .with_address(addr.clone()),
                     );
                 }
             }
@@ -552,8 +641,16 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         let provider = input.registry.get(addr.provider());
         let adjustments = match provider {
             Some(p) => p
-                .plan(PlanRequest { type_name: &addr.type_name, prior: prior.as_ref(), desired: &desired })
-                .map_err(|source| PlanError::Provider { subject: addr.to_string(), operation: "plan", source })?,
+                .plan(PlanRequest {
+                    type_name: &addr.type_name,
+                    prior: prior.as_ref(),
+                    desired: &desired,
+                })
+                .map_err(|source| PlanError::Provider {
+                    subject: addr.to_string(),
+                    operation: "plan",
+                    source,
+                })?,
             None => Default::default(),
         };
         let known = mark_sensitive(Some(schema), Attrs(adjustments.known_computed)).0;
@@ -573,7 +670,13 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                 }
             }
             Some(prior) => {
-                let diffs = diff_update(schema, &prior, &desired, &adjustments.requires_replace, input.hasher);
+                let diffs = diff_update(
+                    schema,
+                    &prior,
+                    &desired,
+                    &adjustments.requires_replace,
+                    input.hasher,
+                );
                 let replace = diffs.iter().any(|d| d.forces_replacement);
                 let (action, after) = if replace {
                     let action = if resource.lifecycle.create_before_destroy {
@@ -584,10 +687,21 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                     let fresh = effective_desired(schema, &config, None, &resource.lifecycle);
                     (action, planned_create(schema, &fresh, &known))
                 } else if diffs.is_empty() {
-                    (Action::NoOp, planned_in_place(schema, &prior, &desired, &known))
+                    (
+                        Action::NoOp,
+                        planned_in_place(schema, &prior, &desired, &known),
+                    )
                 } else {
-                    (Action::Update, planned_in_place(schema, &prior, &desired, &known))
+                    (
+                        Action::Update,
+                        planned_in_place(schema, &prior, &desired, &known),
+                    )
                 };
+                let mut diffs = diffs;
+                if action != Action::NoOp {
+                    diffs.extend(diff_computed(schema, &prior, &after, input.hasher));
+                    diffs.sort_by(|a, b| a.name.cmp(&b.name));
+                }
                 ResourceChange {
                     addr: addr.clone(),
                     provider: addr.provider().to_owned(),
@@ -600,10 +714,10 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                 }
             }
         };
-        if change.action.is_replace() {
-            if let Some(d) = prevent_destroy_error(stack, &addr, change.action) {
-                diagnostics.push(d);
-            }
+        if change.action.is_replace()
+            && let Some(d) = prevent_destroy_error(stack, &addr, change.action)
+        {
+            diagnostics.push(d);
         }
         if let Some(after) = &change.after {
             planned.insert(addr.clone(), after.clone());
@@ -623,15 +737,34 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         .collect();
     for addr in delete_order(input.state, &removed) {
         let (before, _) = prior_of(&addr);
-        plan.changes.push(delete_change(&input, &addr, before, ChangeReason::RemovedFromConfig));
+        plan.changes.push(delete_change(
+            &input,
+            &addr,
+            before,
+            ChangeReason::RemovedFromConfig,
+        ));
     }
 
-    let scope = ValuesScope { stack, registry: input.registry, values: &planned };
+    let scope = ValuesScope {
+        stack,
+        registry: input.registry,
+        values: &planned,
+    };
     for (name, output) in &stack.outputs {
         match output.value.eval(&scope) {
             Ok(value) => {
-                let value = if output.sensitive { value.sensitive() } else { value };
-                plan.outputs.insert(name.clone(), PlannedOutput { value, sensitive: output.sensitive });
+                let value = if output.sensitive {
+                    value.sensitive()
+                } else {
+                    value
+                };
+                plan.outputs.insert(
+                    name.clone(),
+                    PlannedOutput {
+                        value,
+                        sensitive: output.sensitive,
+                    },
+                );
             }
             Err(e) => diagnostics.push(Diagnostic::at(
                 &stack.sources,

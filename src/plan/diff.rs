@@ -40,7 +40,10 @@ fn plain_equal(a: &Value, b: &Value) -> bool {
         (Value::Map(a), Value::Map(b)) => {
             let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             keys.into_iter().all(|k| {
-                plain_equal(a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null))
+                plain_equal(
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                )
             })
         }
         (a, b) => a == b,
@@ -53,7 +56,10 @@ fn present(attrs: &Attrs, name: &str) -> Option<Value> {
 
 /// Whether a provider's `requires_replace` path is (inside) this attribute.
 fn path_in_attr(path: &str, attr: &str) -> bool {
-    path == attr || path.strip_prefix(attr).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    path == attr
+        || path
+            .strip_prefix(attr)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }
 
 /// The settable attributes whose desired value differs from the recorded one.
@@ -86,9 +92,52 @@ pub(crate) fn diff_update(
             (Some(b), Some(a)) => nested_diffs(b, a, hasher),
             _ => Vec::new(),
         };
-        diffs.push(AttrDiff { name: name.clone(), before, after, forces_replacement, nested });
+        diffs.push(AttrDiff {
+            name: name.clone(),
+            before,
+            after,
+            forces_replacement,
+            nested,
+        });
     }
     diffs
+}
+
+/// Computed attributes whose planned value differs from the record (shown with an
+/// update or replace, never a reason for one).
+pub(crate) fn diff_computed(
+    schema: &ResourceSchema,
+    prior: &Attrs,
+    after: &Attrs,
+    hasher: &SensitiveHasher,
+) -> Vec<AttrDiff> {
+    schema
+        .attributes
+        .iter()
+        .filter(|(_, attr)| !attr.is_settable())
+        .filter_map(|(name, _)| {
+            let before = present(prior, name);
+            let after = present(after, name);
+            let same = match (&before, &after) {
+                (None, None) => true,
+                (Some(b), Some(a)) => !a.contains_unknown() && values_equal(hasher, a, b),
+                _ => false,
+            };
+            (!same).then(|| {
+                let nested = match (&before, &after) {
+                    (Some(b), Some(a)) => nested_diffs(b, a, hasher),
+                    _ => Vec::new(),
+                };
+                AttrDiff {
+                    name: name.clone(),
+                    before,
+                    after,
+                    forces_replacement: false,
+                    nested,
+                }
+            })
+        })
+        .collect()
 }
 
 /// Per-key differences of two maps, for display; empty for anything else.
@@ -111,7 +160,13 @@ fn nested_diffs(before: &Value, after: &Value, hasher: &SensitiveHasher) -> Vec<
                     (Some(b), Some(a)) => nested_diffs(b, a, hasher),
                     _ => Vec::new(),
                 };
-                AttrDiff { name: key.clone(), before, after, forces_replacement: false, nested }
+                AttrDiff {
+                    name: key.clone(),
+                    before,
+                    after,
+                    forces_replacement: false,
+                    nested,
+                }
             })
         })
         .collect()
@@ -143,19 +198,32 @@ mod tests {
         ResourceSchema::new("test")
             .attr("name", AttrSchema::required(AttrType::String).force_new())
             .attr("size", AttrSchema::optional(AttrType::Int))
-            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)))
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String)),
+            )
             .attr("arn", AttrSchema::computed(AttrType::String))
     }
 
     fn tags(pairs: &[(&str, &str)]) -> Value {
-        Value::Map(pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect::<BTreeMap<_, _>>())
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+                .collect::<BTreeMap<_, _>>(),
+        )
     }
 
     #[test]
     fn only_settable_changes_count_and_force_new_is_flagged() {
         let hasher = SensitiveHasher::from_key([7u8; 32]);
-        let prior = Attrs::new().with("name", "a").with("size", 1).with("arn", "arn:1");
-        let same = Attrs::new().with("name", "a").with("size", Value::Float(1.0));
+        let prior = Attrs::new()
+            .with("name", "a")
+            .with("size", 1)
+            .with("arn", "arn:1");
+        let same = Attrs::new()
+            .with("name", "a")
+            .with("size", Value::Float(1.0));
         assert!(diff_update(&schema(), &prior, &same, &[], &hasher).is_empty());
         let renamed = Attrs::new().with("name", "b").with("size", 1);
         let diffs = diff_update(&schema(), &prior, &renamed, &[], &hasher);
@@ -164,14 +232,21 @@ mod tests {
         assert!(diffs[0].forces_replacement);
         let resized = Attrs::new().with("name", "a").with("size", 2);
         let diffs = diff_update(&schema(), &prior, &resized, &["size".to_owned()], &hasher);
-        assert!(diffs[0].forces_replacement, "provider requires_replace path counts");
+        assert!(
+            diffs[0].forces_replacement,
+            "provider requires_replace path counts"
+        );
     }
 
     #[test]
     fn maps_are_diffed_per_key() {
         let hasher = SensitiveHasher::from_key([7u8; 32]);
-        let prior = Attrs::new().with("name", "a").with("tags", tags(&[("a", "1"), ("b", "2")]));
-        let desired = Attrs::new().with("name", "a").with("tags", tags(&[("a", "1"), ("b", "3"), ("c", "4")]));
+        let prior = Attrs::new()
+            .with("name", "a")
+            .with("tags", tags(&[("a", "1"), ("b", "2")]));
+        let desired = Attrs::new()
+            .with("name", "a")
+            .with("tags", tags(&[("a", "1"), ("b", "3"), ("c", "4")]));
         let diffs = diff_update(&schema(), &prior, &desired, &[], &hasher);
         let names: Vec<&str> = diffs[0].nested.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["b", "c"]);
@@ -183,6 +258,10 @@ mod tests {
         let secret = Value::from("pw").sensitive();
         let recorded = hasher.redact(&secret);
         assert!(values_equal(&hasher, &secret, &recorded));
-        assert!(!values_equal(&hasher, &Value::from("other").sensitive(), &recorded));
+        assert!(!values_equal(
+            &hasher,
+            &Value::from("other").sensitive(),
+            &recorded
+        ));
     }
 }

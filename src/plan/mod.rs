@@ -49,12 +49,18 @@ impl Action {
 
     /// Whether the apply creates an object.
     pub fn creates(self) -> bool {
-        matches!(self, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete)
+        matches!(
+            self,
+            Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete
+        )
     }
 
     /// Whether the apply deletes an object.
     pub fn deletes(self) -> bool {
-        matches!(self, Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete)
+        matches!(
+            self,
+            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+        )
     }
 }
 
@@ -203,9 +209,11 @@ pub fn redacted_json(value: &Value) -> serde_json::Value {
         Value::Sensitive(_) | Value::SensitiveHash(_) => serde_json::json!({ "$sensitive": true }),
         Value::Unknown => serde_json::json!({ "$unknown": true }),
         Value::List(items) => serde_json::Value::Array(items.iter().map(redacted_json).collect()),
-        Value::Map(map) => {
-            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), redacted_json(v))).collect())
-        }
+        Value::Map(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redacted_json(v)))
+                .collect(),
+        ),
         other => other.expose().unwrap_or(serde_json::Value::Null),
     }
 }
@@ -218,9 +226,18 @@ fn redacted_opt<S: Serializer>(value: &Option<Value>, serializer: S) -> Result<S
     value.as_ref().map(redacted_json).serialize(serializer)
 }
 
-fn redacted_attrs_opt<S: Serializer>(attrs: &Option<Attrs>, serializer: S) -> Result<S::Ok, S::Error> {
+fn redacted_attrs_opt<S: Serializer>(
+    attrs: &Option<Attrs>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     attrs
         .as_ref()
-        .map(|a| serde_json::Value::Object(a.0.iter().map(|(k, v)| (k.clone(), redacted_json(v))).collect()))
+        .map(|a| {
+            serde_json::Value::Object(
+                a.0.iter()
+                    .map(|(k, v)| (k.clone(), redacted_json(v)))
+                    .collect(),
+            )
+        })
         .serialize(serializer)
 }

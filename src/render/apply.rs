@@ -11,7 +11,11 @@ use crate::apply::ApplyOutcome;
 
 /// `name = value` for an output; sensitive ones print `(sensitive)`.
 pub fn output_line(name: &str, value: &Value, sensitive: bool) -> String {
-    if sensitive { format!("{name} = (sensitive)") } else { format!("{name} = {value}") }
+    if sensitive {
+        format!("{name} = (sensitive)")
+    } else {
+        format!("{name} = {value}")
+    }
 }
 
 /// The report after an apply or destroy; `command` is what to re-run.
@@ -20,7 +24,12 @@ pub fn apply_report(outcome: &ApplyOutcome, destroy: bool, command: &str, color:
     let c = outcome.completed;
     if outcome.is_success() {
         if destroy {
-            let _ = writeln!(out, "{} Resources: {} destroyed.", paint(color, "Destroy complete!", Style::new().green().bold()), c.destroy);
+            let _ = writeln!(
+                out,
+                "{} Resources: {} destroyed.",
+                paint(color, "Destroy complete!", Style::new().green().bold()),
+                c.destroy
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -52,17 +61,29 @@ pub fn apply_report(outcome: &ApplyOutcome, destroy: bool, command: &str, color:
     let blocked: Vec<String> = outcome
         .skipped
         .iter()
-        .filter_map(|s| s.blocked_by.as_ref().map(|b| format!("{} (depends on {b})", s.addr)))
+        .filter_map(|s| {
+            s.blocked_by
+                .as_ref()
+                .map(|b| format!("{} (depends on {b})", s.addr))
+        })
         .collect();
-    let unstarted: Vec<String> =
-        outcome.skipped.iter().filter(|s| s.blocked_by.is_none()).map(|s| s.addr.to_string()).collect();
+    let unstarted: Vec<String> = outcome
+        .skipped
+        .iter()
+        .filter(|s| s.blocked_by.is_none())
+        .map(|s| s.addr.to_string())
+        .collect();
     if !blocked.is_empty() {
         let _ = writeln!(out, "Skipped: {}", blocked.join(", "));
     }
     if !unstarted.is_empty() {
         let _ = writeln!(out, "Not started: {}", unstarted.join(", "));
     }
-    let why = if outcome.interrupted && outcome.failures.is_empty() { "interrupted" } else { "stopped" };
+    let why = if outcome.interrupted && outcome.failures.is_empty() {
+        "interrupted"
+    } else {
+        "stopped"
+    };
     let _ = writeln!(
         out,
         "{} after {} added, {} changed, {} destroyed; the state records everything that completed.",
@@ -71,6 +92,9 @@ pub fn apply_report(outcome: &ApplyOutcome, destroy: bool, command: &str, color:
         c.change,
         c.destroy
     );
-    let _ = writeln!(out, "hint: fix the problem above, then re-run `{command}` to finish.");
+    let _ = writeln!(
+        out,
+        "hint: fix the problem above, then re-run `{command}` to finish."
+    );
     out
 }

@@ -6,26 +6,48 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use crate::diagnostics::Diagnostics;
 
-/// Every diagnostic, each with its location line and snippet.
+/// Every diagnostic, each with its location and snippet. On a terminal: miette's
+/// graphical report in colour. Elsewhere: an `error: path:line:col: message` line (easy to
+/// grep in CI logs) followed by the same snippet in plain ASCII.
 pub fn diagnostics(all: &Diagnostics, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::ascii() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).without_syntax_highlighting();
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::none()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .without_syntax_highlighting();
     let mut out = String::new();
     for diagnostic in all {
-        // A plain first line keeps the location greppable even where the snippet is cut.
+        let mut report = String::new();
+        let rendered = handler.render_report(&mut report, diagnostic).is_ok();
+        if color && rendered {
+            out.push_str(&report);
+            continue;
+        }
         match diagnostic.location() {
             Some((path, line, column)) => {
-                out.push_str(&format!("error: {}:{line}:{column}: {diagnostic}\n", path.display()));
+                out.push_str(&format!(
+                    "error: {}:{line}:{column}: {diagnostic}\n",
+                    path.display()
+                ));
+                // miette's first lines repeat the message; the snippet starts at `,-[`.
+                let snippet: Vec<&str> = report
+                    .lines()
+                    .skip_while(|l| !l.trim_start().starts_with(",-["))
+                    .collect();
+                for line in snippet {
+                    out.push_str(line);
+                    out.push('\n');
+                }
             }
-            None => out.push_str(&format!("error: {diagnostic}\n")),
-        }
-        if diagnostic.location().is_some() {
-            let mut report = String::new();
-            if handler.render_report(&mut report, diagnostic).is_ok() {
-                out.push_str(&report);
+            None => {
+                out.push_str(&format!("error: {diagnostic}\n"));
+                if let Some(help) = diagnostic.help_text() {
+                    out.push_str(&format!("  help: {help}\n"));
+                }
             }
-        } else if let Some(help) = diagnostic.help_text() {
-            out.push_str(&format!("  help: {help}\n"));
         }
     }
     if all.len() > 1 {

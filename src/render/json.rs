@@ -31,7 +31,9 @@ pub fn plan_json(plan: &Plan) -> String {
 /// `cairn show --json`.
 pub fn state_json(state: Option<&StateFile>) -> String {
     let Some(state) = state else {
-        return pretty(&json!({ "format_version": FORMAT_VERSION, "resources": [], "outputs": {} }));
+        return pretty(
+            &json!({ "format_version": FORMAT_VERSION, "resources": [], "outputs": {} }),
+        );
     };
     let resources: Vec<serde_json::Value> = state
         .resources

@@ -37,7 +37,11 @@ impl Printer {
         let stdout_tty = std::io::stdout().is_terminal();
         let stderr_tty = std::io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Printer { color: stdout_tty && !no_color, stdout_tty, stderr_tty }
+        Printer {
+            color: stdout_tty && !no_color,
+            stdout_tty,
+            stderr_tty,
+        }
     }
 
     /// Writes `text` and a newline to stdout.
@@ -80,7 +84,11 @@ pub fn duration(elapsed: std::time::Duration) -> String {
 /// Paints `text` with a style when colour is on.
 fn paint(color: bool, text: &str, style: owo_colors::Style) -> String {
     use owo_colors::OwoColorize;
-    if color { text.style(style).to_string() } else { text.to_owned() }
+    if color {
+        text.style(style).to_string()
+    } else {
+        text.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,9 @@ fn headline(change: &ResourceChange) -> String {
         Action::Delete => "will be destroyed",
     };
     let note = match change.reason {
-        Some(ChangeReason::Gone) if change.action == Action::Create => " (it was deleted outside cairn)",
+        Some(ChangeReason::Gone) if change.action == Action::Create => {
+            " (it was deleted outside cairn)"
+        }
         Some(ChangeReason::RemovedFromConfig) => " (it is no longer in the configuration)",
         Some(ChangeReason::RefreshDeferred) => {
             " (not refreshed: its provider is configured during the apply)"
@@ -56,19 +58,39 @@ fn value_text(value: &Value) -> String {
 }
 
 /// One attribute line (and nested lines for per-key map diffs).
-fn attr_lines(out: &mut String, diff: &AttrDiff, width: usize, indent: usize, color: bool, quote_key: bool) {
+fn attr_lines(
+    out: &mut String,
+    diff: &AttrDiff,
+    width: usize,
+    indent: usize,
+    color: bool,
+    quote_key: bool,
+) {
     let pad = " ".repeat(indent);
-    let name = if quote_key { format!("{:?}", diff.name) } else { diff.name.clone() };
+    let name = if quote_key {
+        format!("{:?}", diff.name)
+    } else {
+        diff.name.clone()
+    };
     let (mark, sty) = match (&diff.before, &diff.after) {
         (None, Some(_)) => ("+", Style::new().green()),
         (Some(_), None) => ("-", Style::new().red()),
         _ => ("~", Style::new().yellow()),
     };
     let mark = paint(color, mark, sty);
-    let forces = if diff.forces_replacement { paint(color, " # forces replacement", Style::new().red()) } else { String::new() };
+    let forces = if diff.forces_replacement {
+        paint(color, " # forces replacement", Style::new().red())
+    } else {
+        String::new()
+    };
     if !diff.nested.is_empty() {
         let _ = writeln!(out, "{pad}{mark} {name:<width$} = {{{forces}");
-        let inner = diff.nested.iter().map(|d| format!("{:?}", d.name).len()).max().unwrap_or(0);
+        let inner = diff
+            .nested
+            .iter()
+            .map(|d| format!("{:?}", d.name).len())
+            .max()
+            .unwrap_or(0);
         for nested in &diff.nested {
             attr_lines(out, nested, inner, indent + 4, color, true);
         }
@@ -90,10 +112,28 @@ fn attr_lines(out: &mut String, diff: &AttrDiff, width: usize, indent: usize, co
 
 fn change_block(out: &mut String, change: &ResourceChange, color: bool) {
     let sym = paint(color, symbol(change.action), style(change.action));
-    let _ = writeln!(out, "  {}", paint(color, &headline(change), Style::new().bold()));
-    let lead = if symbol(change.action).len() == 3 { String::new() } else { "  ".to_owned() };
-    let _ = writeln!(out, "{lead}{sym} resource {:?} {:?} {{", change.addr.type_name, change.addr.name);
-    let width = change.diffs.iter().filter(|d| d.nested.is_empty()).map(|d| d.name.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "  {}",
+        paint(color, &headline(change), Style::new().bold())
+    );
+    let lead = if symbol(change.action).len() == 3 {
+        String::new()
+    } else {
+        "  ".to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "{lead}{sym} resource {:?} {:?} {{",
+        change.addr.type_name, change.addr.name
+    );
+    let width = change
+        .diffs
+        .iter()
+        .filter(|d| d.nested.is_empty())
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(0);
     for diff in &change.diffs {
         if change.action == Action::Delete {
             let mark = paint(color, "-", Style::new().red());
@@ -111,7 +151,10 @@ fn change_block(out: &mut String, change: &ResourceChange, color: bool) {
 pub fn plan_text(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
-        let _ = writeln!(out, "No changes. Your infrastructure matches the configuration.");
+        let _ = writeln!(
+            out,
+            "No changes. Your infrastructure matches the configuration."
+        );
         return out;
     }
     let _ = writeln!(out, "cairn will perform the following actions:");

@@ -32,8 +32,14 @@ pub struct ApplyProgress {
 
 impl ApplyProgress {
     pub fn new(printer: Printer) -> Self {
-        let multi = printer.stdout_tty.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
-        ApplyProgress { printer, multi, in_flight: Mutex::new(HashMap::new()) }
+        let multi = printer
+            .stdout_tty
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
+        ApplyProgress {
+            printer,
+            multi,
+            in_flight: Mutex::new(HashMap::new()),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -63,7 +69,8 @@ impl ApplyObserver for ApplyProgress {
         let now = Instant::now();
         let bar = self.multi.as_ref().map(|multi| {
             let bar = multi.add(ProgressBar::new_spinner());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]")
+            {
                 bar.set_style(style);
             }
             bar.set_prefix(addr.to_string());
@@ -74,12 +81,26 @@ impl ApplyObserver for ApplyProgress {
         if bar.is_none() {
             self.line(&format!("{addr}: {verb}..."));
         }
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        in_flight.insert(addr.clone(), InFlight { verb, started: now, last_line: now, bar });
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        in_flight.insert(
+            addr.clone(),
+            InFlight {
+                verb,
+                started: now,
+                last_line: now,
+                bar,
+            },
+        );
     }
 
     fn progress(&self, addr: &ResourceAddr, message: &str) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(entry) = in_flight.get_mut(addr) else {
             return;
         };
@@ -88,7 +109,11 @@ impl ApplyObserver for ApplyProgress {
             None => {
                 if entry.last_line.elapsed() >= PLAIN_INTERVAL {
                     entry.last_line = Instant::now();
-                    let text = format!("{addr}: {}... [{}] {message}", entry.verb, duration(entry.started.elapsed()));
+                    let text = format!(
+                        "{addr}: {}... [{}] {message}",
+                        entry.verb,
+                        duration(entry.started.elapsed())
+                    );
                     drop(in_flight);
                     self.line(&text);
                 }
@@ -97,19 +122,37 @@ impl ApplyObserver for ApplyProgress {
     }
 
     fn finished(&self, addr: &ResourceAddr, action: Action, elapsed: Duration, id: Option<String>) {
-        let entry = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(addr);
+        let entry = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(addr);
         if let Some(bar) = entry.and_then(|e| e.bar) {
             bar.finish_and_clear();
         }
-        let id = id.filter(|_| action != Action::Delete).map(|id| format!(" [id={id}]")).unwrap_or_default();
-        self.line(&format!("{addr}: {} after {}{id}", done_phrase(action), duration(elapsed)));
+        let id = id
+            .filter(|_| action != Action::Delete)
+            .map(|id| format!(" [id={id}]"))
+            .unwrap_or_default();
+        self.line(&format!(
+            "{addr}: {} after {}{id}",
+            done_phrase(action),
+            duration(elapsed)
+        ));
     }
 
     fn failed(&self, addr: &ResourceAddr, elapsed: Duration) {
-        let entry = self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(addr);
+        let entry = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(addr);
         if let Some(bar) = entry.and_then(|e| e.bar) {
             bar.finish_and_clear();
         }
-        self.line(&format!("{addr}: failed after {} (error below)", duration(elapsed)));
+        self.line(&format!(
+            "{addr}: failed after {} (error below)",
+            duration(elapsed)
+        ));
     }
 }

@@ -8,7 +8,11 @@ use crate::state::{ResourceState, StateFile};
 pub fn state_resource(resource: &ResourceState) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}:", resource.addr);
-    let _ = writeln!(out, "resource {:?} {:?} {{", resource.addr.type_name, resource.addr.name);
+    let _ = writeln!(
+        out,
+        "resource {:?} {:?} {{",
+        resource.addr.type_name, resource.addr.name
+    );
     let width = resource.attrs.0.keys().map(String::len).max().unwrap_or(0);
     for (name, value) in resource.attrs.0.iter().filter(|(_, v)| !v.is_null()) {
         let _ = writeln!(out, "    {name:<width$} = {value}");
@@ -37,7 +41,12 @@ pub fn state_text(state: Option<&StateFile>) -> String {
         let _ = writeln!(
             out,
             "\nInterrupted creates (the next plan looks for them): {}",
-            state.pending.keys().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            state
+                .pending
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     out.trim_end().to_owned()
@@ -46,6 +55,12 @@ pub fn state_text(state: Option<&StateFile>) -> String {
 /// `cairn state list`.
 pub fn state_list(state: Option<&StateFile>) -> String {
     state
-        .map(|s| s.resources.keys().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        .map(|s| {
+            s.resources
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }

@@ -1,0 +1,807 @@
+//! End-to-end tests of the `cairn` binary on `cairn_data` stacks (no cloud needed), plus a
+//! property test of the apply walker's ordering through the library.
+//!
+//! Each test works in its own temporary "repository" (a directory with `.git`, so state
+//! lands in `<tmp>/state/` as it would in a checkout). Output snapshots use insta with
+//! filters for uuids, durations and temporary paths.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// A temporary checkout holding one stack in `stack/`.
+struct Workspace {
+    root: TempDir,
+}
+
+impl Workspace {
+    fn new(stack_toml: &str) -> Workspace {
+        let root = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(root.path().join(".git")).expect("mkdir .git");
+        std::fs::create_dir(root.path().join("stack")).expect("mkdir stack");
+        let workspace = Workspace { root };
+        workspace.write(stack_toml);
+        workspace
+    }
+
+    fn from_fixture(name: &str) -> Workspace {
+        let text = std::fs::read_to_string(
+            Path::new(FIXTURES)
+                .join("cli")
+                .join(name)
+                .join("stack.toml"),
+        )
+        .expect("fixture exists");
+        Workspace::new(&text)
+    }
+
+    fn write(&self, stack_toml: &str) {
+        std::fs::write(self.stack_dir().join("stack.toml"), stack_toml).expect("write stack");
+    }
+
+    fn stack_dir(&self) -> PathBuf {
+        self.root.path().join("stack")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.root.path().join("state")
+    }
+
+    fn state_file(&self) -> PathBuf {
+        self.state_dir().join("demo-default.json")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        cmd.current_dir(self.stack_dir())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("CAIRN_LOG")
+            .env_remove("CAIRN_TEST_FAIL_ON")
+            .env_remove("CAIRN_TEST_DELAY_MS")
+            .env_remove("CAIRN_STATE_KEY")
+            .write_stdin("");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("cairn runs")
+    }
+
+    /// `cairn apply --auto-approve`, which must succeed.
+    fn apply(&self) -> Output {
+        let out = self.run(&["apply", "--auto-approve"]);
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{}", text(&out));
+        out
+    }
+
+    fn state_list(&self) -> Vec<String> {
+        let out = self.run(&["state", "list"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        stdout(&out).lines().map(str::to_owned).collect()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn text(out: &Output) -> String {
+    format!("--- stdout\n{}--- stderr\n{}", stdout(out), stderr(out))
+}
+
+/// Snapshot settings shared by every CLI snapshot.
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[UUID]",
+    );
+    settings.add_filter(r"after \d+(h\d+)?(m\d+)?s", "after [ELAPSED]");
+    settings.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+const CHAIN: &str = r#"
+[stack]
+name = "demo"
+
+[variables.value]
+default = "v1"
+
+[resources.cairn_data.a]
+input = "${var.value}"
+
+[resources.cairn_data.b]
+input = "${cairn_data.a.output}"
+
+[resources.cairn_data.c]
+input = "${cairn_data.b.output}"
+
+[resources.cairn_data.independent]
+input = "x"
+"#;
+
+#[test]
+fn plan_output_for_a_new_stack() {
+    let ws = Workspace::from_fixture("basic");
+    let out = ws.run(&["plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    settings().bind(|| insta::assert_snapshot!("plan_basic", stdout(&out)));
+}
+
+#[test]
+fn apply_then_plan_shows_no_changes_and_detailed_exitcode_follows() {
+    let ws = Workspace::from_fixture("basic");
+    let before = ws.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        before.status.code(),
+        Some(2),
+        "changes pending: {}",
+        text(&before)
+    );
+
+    // One operation at a time keeps the progress lines in a stable order.
+    let applied = ws.run(&["apply", "--auto-approve", "--parallelism", "1"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    settings().bind(|| insta::assert_snapshot!("apply_basic", stdout(&applied)));
+
+    let after = ws.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after));
+    assert!(stdout(&after).contains("No changes."), "{}", text(&after));
+    let mut listed = ws.state_list();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "cairn_data.cluster",
+            "cairn_data.network",
+            "cairn_data.secret",
+            "cairn_data.workers"
+        ]
+    );
+}
+
+#[test]
+fn changing_an_input_plans_an_update_in_place() {
+    let ws = Workspace::new(CHAIN);
+    ws.apply();
+    let out = ws.run(&["plan", "--var", "value=v2"]);
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("# cairn_data.a will be updated in place"),
+        "{plan}"
+    );
+    assert!(plan.contains(r#"~ input  = "v1" -> "v2""#), "{plan}");
+    // b's input is a's output, known at plan time through the provider's plan hook.
+    assert!(
+        plan.contains("# cairn_data.b will be updated in place"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Plan: 0 to add, 3 to change, 0 to destroy."),
+        "{plan}"
+    );
+    assert!(!plan.contains("cairn_data.independent"), "{plan}");
+}
+
+#[test]
+fn changing_triggers_replace_plans_a_replacement() {
+    let ws = Workspace::from_fixture("basic");
+    ws.apply();
+    let original = std::fs::read_to_string(ws.stack_dir().join("stack.toml")).expect("read");
+    ws.write(&original.replace("triggers_replace = 1", "triggers_replace = 2"));
+    let out = ws.run(&["plan"]);
+    let plan = stdout(&out);
+    settings().bind(|| insta::assert_snapshot!("plan_replace", plan));
+    let applied = ws.apply();
+    assert!(
+        stdout(&applied).contains("1 added, 0 changed, 1 destroyed"),
+        "{}",
+        text(&applied)
+    );
+}
+
+#[test]
+fn destroy_empties_the_state() {
+    let ws = Workspace::new(CHAIN);
+    ws.apply();
+    assert_eq!(ws.state_list().len(), 4);
+    let out = ws.run(&["destroy", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).contains("Destroy complete! Resources: 4 destroyed."),
+        "{}",
+        text(&out)
+    );
+    assert!(ws.state_list().is_empty());
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.state_file()).expect("state written"))
+            .expect("json");
+    assert_eq!(state["resources"], serde_json::json!([]));
+    let again = ws.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "everything would be created again: {}",
+        text(&again)
+    );
+}
+
+#[test]
+fn destroy_deletes_dependents_first() {
+    let ws = Workspace::new(CHAIN);
+    ws.apply();
+    let out = ws.run(&["destroy", "--auto-approve", "--parallelism", "1"]);
+    let log = stdout(&out);
+    let done = |addr: &str| {
+        log.find(&format!("{addr}: destruction complete"))
+            .unwrap_or(usize::MAX)
+    };
+    assert!(done("cairn_data.c") < done("cairn_data.b"), "{log}");
+    assert!(done("cairn_data.b") < done("cairn_data.a"), "{log}");
+}
+
+#[test]
+fn a_failed_apply_keeps_what_completed_and_a_rerun_finishes() {
+    let ws = Workspace::new(CHAIN);
+    let out = ws
+        .cmd(&["apply", "--auto-approve"])
+        .env("CAIRN_TEST_FAIL_ON", "cairn_data.b")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("Error: cairn_data.b: create failed: cairn:create: InjectedFault"),
+        "{all}"
+    );
+    assert_eq!(
+        all.matches("Error:").count(),
+        1,
+        "the root cause is reported once: {all}"
+    );
+    assert!(
+        all.contains("Skipped: cairn_data.c (depends on cairn_data.b)"),
+        "{all}"
+    );
+    assert!(all.contains("re-run `cairn apply`"), "{all}");
+    let listed = ws.state_list();
+    assert!(listed.contains(&"cairn_data.a".to_owned()), "{listed:?}");
+    assert!(
+        !listed.contains(&"cairn_data.b".to_owned())
+            && !listed.contains(&"cairn_data.c".to_owned()),
+        "{listed:?}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&ws.run(&["show", "--json"]).stdout).expect("json");
+    assert_eq!(
+        shown["pending"],
+        serde_json::json!(["cairn_data.b"]),
+        "the failed create's intent is kept"
+    );
+
+    let rerun = ws.apply();
+    let log = stdout(&rerun);
+    assert!(
+        log.contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{log}"
+    );
+    let mut listed = ws.state_list();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "cairn_data.a",
+            "cairn_data.b",
+            "cairn_data.c",
+            "cairn_data.independent"
+        ]
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&ws.run(&["show", "--json"]).stdout).expect("json");
+    assert_eq!(shown["pending"], serde_json::json!([]));
+}
+
+#[test]
+fn a_held_lock_blocks_a_second_run_and_names_its_holder() {
+    let ws = Workspace::new(CHAIN);
+    std::fs::create_dir_all(ws.state_dir()).expect("mkdir");
+    let holder = cairn::state::StateStore::open(&ws.state_file(), "demo", "default", "apply")
+        .expect("lock taken");
+    let out = ws.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is locked"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "names the holder: {err}"
+    );
+    assert!(err.contains("force-unlock"), "{err}");
+    drop(holder);
+    assert!(
+        ws.state_list().is_empty(),
+        "nothing was applied while locked"
+    );
+    ws.apply();
+}
+
+#[test]
+fn a_cycle_is_reported_with_its_members() {
+    let dir = Path::new(FIXTURES).join("stacks").join("cycle");
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["validate"])
+        .arg(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("dependency cycle"), "{err}");
+    for member in ["cairn_data.a", "cairn_data.b", "cairn_data.c"] {
+        assert!(err.contains(member), "{member} named: {err}");
+    }
+    assert!(
+        !err.contains("cairn_data.ok ->"),
+        "not part of the cycle: {err}"
+    );
+}
+
+#[test]
+fn every_bad_input_error_has_file_line_and_column() {
+    let located = regex_lite_location();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(Path::new(FIXTURES).join("stacks")).expect("fixtures") {
+        let dir = entry.expect("entry").path();
+        if dir.file_name().is_some_and(|n| n == "good") {
+            continue;
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("validate")
+            .arg(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{} must fail: {}",
+            dir.display(),
+            text(&out)
+        );
+        let err = stderr(&out);
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert!(!errors.is_empty(), "{}: {err}", dir.display());
+        for line in errors {
+            assert!(
+                located(line),
+                "{}: no file:line:col in `{line}`",
+                dir.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "the frontend's fixtures are there");
+}
+
+/// Matches `error: <path>.<toml|yaml|yml>:<line>:<col>: ...`.
+fn regex_lite_location() -> impl Fn(&str) -> bool {
+    |line: &str| {
+        let Some(rest) = line.strip_prefix("error: ") else {
+            return false;
+        };
+        let Some((path, after)) = rest.split_once(": ") else {
+            return false;
+        };
+        let mut parts = path.rsplitn(3, ':');
+        let (Some(col), Some(row), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        !after.is_empty()
+            && col.parse::<u32>().is_ok()
+            && row.parse::<u32>().is_ok()
+            && [".toml", ".yaml", ".yml"]
+                .iter()
+                .any(|ext| file.ends_with(ext))
+    }
+}
+
+#[test]
+fn apply_without_a_terminal_or_auto_approve_refuses() {
+    let ws = Workspace::new(CHAIN);
+    let out = ws.run(&["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("stdin is not a terminal"),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("--auto-approve"), "{}", text(&out));
+    assert!(!ws.state_file().exists(), "nothing was changed");
+    let destroy = ws.run(&["destroy"]);
+    assert_eq!(destroy.status.code(), Some(1), "{}", text(&destroy));
+}
+
+#[test]
+fn a_sensitive_variable_never_reaches_output_logs_or_state() {
+    const SECRET: &str = "SUPER-secret-4711";
+    let ws = Workspace::from_fixture("basic");
+    let run = |args: &[&str]| {
+        ws.cmd(args)
+            .env("CAIRN_VAR_password", SECRET)
+            .env("CAIRN_LOG", "debug")
+            .output()
+            .expect("runs")
+    };
+    let mut seen = String::new();
+    for args in [
+        &["plan"][..],
+        &["plan", "--json"],
+        &["apply", "--auto-approve"],
+        &["plan"],
+        &["show"],
+        &["show", "--json"],
+        &["output"],
+        &["output", "--json"],
+        &["state", "show", "cairn_data.secret"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        seen.push_str(&text(&out));
+    }
+    assert!(
+        seen.contains("(sensitive)"),
+        "secrets are shown as (sensitive)"
+    );
+    assert!(!seen.contains(SECRET), "the secret leaked:\n{seen}");
+    for entry in std::fs::read_dir(ws.state_dir()).expect("state dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "secret in {}",
+            path.display()
+        );
+    }
+    // Asked for by name, the value is read back: proof the secret was really in play.
+    let named = run(&["output", "secret"]);
+    assert_eq!(stdout(&named).trim(), SECRET, "{}", text(&named));
+}
+
+#[test]
+fn prevent_destroy_stops_a_destroy() {
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.keep]
+input = "precious"
+lifecycle = { prevent_destroy = true }
+
+[resources.cairn_data.other]
+input = "x"
+"#,
+    );
+    ws.apply();
+    let out = ws.run(&["destroy", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cairn_data.keep has lifecycle.prevent_destroy = true"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stack.toml:7:"),
+        "points at the lifecycle line: {err}"
+    );
+    assert_eq!(ws.state_list().len(), 2, "nothing was destroyed");
+}
+
+#[test]
+fn targets_limit_the_plan_to_dependencies() {
+    let ws = Workspace::new(CHAIN);
+    let out = ws.run(&["plan", "--target", "cairn_data.b"]);
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("cairn_data.a will be created")
+            && plan.contains("cairn_data.b will be created"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("cairn_data.c") && !plan.contains("cairn_data.independent"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn removing_a_resource_from_the_stack_plans_its_deletion() {
+    let ws = Workspace::new(CHAIN);
+    ws.apply();
+    ws.write(&CHAIN.replace("[resources.cairn_data.independent]\ninput = \"x\"\n", ""));
+    let out = ws.run(&["plan"]);
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("# cairn_data.independent will be destroyed"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Plan: 0 to add, 0 to change, 1 to destroy."),
+        "{plan}"
+    );
+}
+
+#[test]
+fn plan_json_is_machine_readable_and_redacted() {
+    let ws = Workspace::from_fixture("basic");
+    let out = ws.run(&["plan", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"add": 4, "change": 0, "destroy": 0})
+    );
+    let changes = json["plan"]["changes"].as_array().expect("changes");
+    let secret = changes
+        .iter()
+        .find(|c| c["addr"] == "cairn_data.secret")
+        .expect("secret planned");
+    assert_eq!(secret["action"], "create");
+    assert_eq!(
+        secret["after"]["input"],
+        serde_json::json!({"$sensitive": true})
+    );
+    assert_eq!(secret["after"]["id"], serde_json::json!({"$unknown": true}));
+}
+
+mod walk_order {
+    //! The walker's ordering guarantees, on random DAGs, through the library with a
+    //! provider that records when each call starts and ends.
+
+    use std::collections::BTreeMap;
+    use std::fmt::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use cairn::addr::ResourceAddr;
+    use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
+    use cairn::graph::ResourceGraph;
+    use cairn::plan::{self, Action, PlanInput, PlanOptions};
+    use cairn::providers::{Clients, Registry};
+    use cairn::stack::{self, LoadOptions};
+    use cairn::state::StateStore;
+    use cairn_provider_core::{
+        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
+        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
+        ResourceSchema, UpdateRequest,
+    };
+    use proptest::prelude::*;
+
+    type Log = Arc<Mutex<Vec<(String, &'static str)>>>;
+
+    struct Recording {
+        log: Log,
+    }
+
+    #[async_trait]
+    impl Provider for Recording {
+        fn name(&self) -> &'static str {
+            "rec"
+        }
+        fn schema(&self) -> ProviderSchema {
+            let mut schema = ProviderSchema::default();
+            schema.resources.insert(
+                "rec_data".to_owned(),
+                ResourceSchema::new("recorded").attr("input", AttrSchema::optional(AttrType::Any)),
+            );
+            schema
+        }
+        async fn configure(
+            &self,
+            _: ConfigureRequest,
+        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
+            Ok(Arc::new(RecordingClient {
+                log: Arc::clone(&self.log),
+            }))
+        }
+    }
+
+    struct RecordingClient {
+        log: Log,
+    }
+
+    impl RecordingClient {
+        async fn event(&self, address: &str, start: &'static str, end: &'static str) {
+            self.log
+                .lock()
+                .expect("log")
+                .push((address.to_owned(), start));
+            // Uneven durations so independent branches interleave.
+            let millis = address.bytes().map(u64::from).sum::<u64>() % 4;
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            self.log
+                .lock()
+                .expect("log")
+                .push((address.to_owned(), end));
+        }
+    }
+
+    #[async_trait]
+    impl ResourceClient for RecordingClient {
+        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(Some(r.state.clone()))
+        }
+        async fn create(&self, r: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+            self.event(&r.identity.address, "create_start", "create_end")
+                .await;
+            Ok(r.config.clone().with("id", r.identity.address.clone()))
+        }
+        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(r.desired.clone())
+        }
+        async fn delete(&self, r: DeleteRequest<'_>) -> Result<(), ProviderError> {
+            self.event(&r.identity.address, "delete_start", "delete_end")
+                .await;
+            Ok(())
+        }
+        async fn find(&self, _: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(None)
+        }
+        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(Attrs::new().with("id", r.id))
+        }
+    }
+
+    struct Quiet;
+    impl ApplyObserver for Quiet {
+        fn started(&self, _: &ResourceAddr, _: &'static str) {}
+        fn progress(&self, _: &ResourceAddr, _: &str) {}
+        fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
+        fn failed(&self, _: &ResourceAddr, _: Duration) {}
+    }
+
+    /// A stack where resource `i` depends on each `j < i` listed in `deps[i]`: the first
+    /// through a reference, the rest through `depends_on`.
+    fn stack_toml(deps: &[Vec<usize>]) -> String {
+        let mut toml = String::from("[stack]\nname = \"prop\"\n");
+        for (i, list) in deps.iter().enumerate() {
+            let _ = writeln!(toml, "\n[resources.rec_data.r{i}]");
+            match list.split_first() {
+                Some((first, rest)) => {
+                    let _ = writeln!(toml, "input = \"${{rec_data.r{first}.id}}\"");
+                    if !rest.is_empty() {
+                        let list: Vec<String> =
+                            rest.iter().map(|j| format!("\"rec_data.r{j}\"")).collect();
+                        let _ = writeln!(toml, "depends_on = [{}]", list.join(", "));
+                    }
+                }
+                None => {
+                    let _ = writeln!(toml, "input = \"root\"");
+                }
+            }
+        }
+        toml
+    }
+
+    fn position(log: &[(String, &'static str)], addr: &str, kind: &str) -> usize {
+        log.iter()
+            .position(|(a, k)| a == addr && *k == kind)
+            .unwrap_or(usize::MAX)
+    }
+
+    async fn walk(
+        dir: &std::path::Path,
+        registry: &Registry,
+        destroy: bool,
+        parallelism: usize,
+    ) -> bool {
+        let loaded =
+            stack::load(dir, &LoadOptions::default(), registry.schemas()).expect("stack loads");
+        let graph = ResourceGraph::build(&loaded).expect("acyclic");
+        let mut store =
+            StateStore::open(&dir.join("state.json"), &loaded.name, &loaded.env, "test")
+                .expect("state opens");
+        let clients = Clients::new(&loaded.name, &loaded.env);
+        let plan = {
+            let input = PlanInput {
+                stack: &loaded,
+                graph: &graph,
+                registry,
+                clients: &clients,
+                state: store.state(),
+                hasher: store.hasher(),
+            };
+            let options = PlanOptions {
+                destroy,
+                ..PlanOptions::default()
+            };
+            plan::build(input, &options).await.expect("plans")
+        };
+        let input = ApplyInput {
+            stack: &loaded,
+            registry,
+            clients: &clients,
+            plan: &plan,
+        };
+        let outcome = apply::apply(
+            input,
+            &mut store,
+            ApplyOptions { parallelism },
+            Arc::new(Quiet),
+            None,
+        )
+        .await;
+        store.close().expect("state closes");
+        outcome.is_success()
+    }
+
+    fn dags() -> impl Strategy<Value = Vec<Vec<usize>>> {
+        (1usize..18).prop_flat_map(|n| {
+            (0..n)
+                .map(|i| {
+                    if i == 0 {
+                        Just(Vec::new()).boxed()
+                    } else {
+                        proptest::collection::btree_set(0..i, 0..=i.min(3))
+                            .prop_map(|set| set.into_iter().collect::<Vec<_>>())
+                            .boxed()
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn apply_creates_after_dependencies_and_destroy_deletes_before_them(
+            deps in dags(),
+            parallelism in 1usize..6,
+        ) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps)).expect("write");
+            let log: Log = Arc::default();
+            let registry = Registry::with_providers(vec![Arc::new(Recording { log: Arc::clone(&log) })]);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+
+            prop_assert!(runtime.block_on(walk(dir.path(), &registry, false, parallelism)));
+            let created = log.lock().expect("log").clone();
+            prop_assert_eq!(created.len(), deps.len() * 2, "every resource created once");
+            for (i, list) in deps.iter().enumerate() {
+                let started = position(&created, &format!("rec_data.r{i}"), "create_start");
+                for j in list {
+                    let dep_done = position(&created, &format!("rec_data.r{j}"), "create_end");
+                    prop_assert!(dep_done < started, "r{} started before its dependency r{} finished", i, j);
+                }
+            }
+
+            log.lock().expect("log").clear();
+            prop_assert!(runtime.block_on(walk(dir.path(), &registry, true, parallelism)));
+            let deleted = log.lock().expect("log").clone();
+            prop_assert_eq!(deleted.len(), deps.len() * 2, "every resource deleted once");
+            let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            for (i, list) in deps.iter().enumerate() {
+                for j in list {
+                    dependents.entry(*j).or_default().push(i);
+                }
+            }
+            for (j, users) in dependents {
+                let started = position(&deleted, &format!("rec_data.r{j}"), "delete_start");
+                for i in users {
+                    let user_gone = position(&deleted, &format!("rec_data.r{i}"), "delete_end");
+                    prop_assert!(user_gone < started, "r{} deleted before its dependent r{}", j, i);
+                }
+            }
+        }
+    }
+}
