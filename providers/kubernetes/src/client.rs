@@ -34,6 +34,14 @@ const NEW_KIND_GRACE: Duration = Duration::from_secs(30);
 
 const DISCOVERY_RETRY: Duration = Duration::from_secs(2);
 
+/// The limit of calls that come with no timeout of their own (read, find, import): a few
+/// GETs, which an API server answers in well under a second.
+const READ_LIMIT: Duration = Duration::from_secs(120);
+
+/// Creates, updates and deletes stop their own waits at the engine's timeout and say what
+/// they saw; the backstop around the whole call fires only if a call hangs past that.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(5);
+
 /// One object, located: its API and its namespace as resolved against the kind's scope.
 struct Target {
     object: ObjectRef,
@@ -72,6 +80,13 @@ impl KubernetesClient {
         }
         match discovery::pinned_kind(&self.client, &object.gvk()).await {
             Ok((resource, capabilities)) => {
+                tracing::debug!(
+                    api_version = %object.api_version,
+                    kind = %object.kind,
+                    plural = %resource.plural,
+                    scope = ?capabilities.scope,
+                    "discovered kind"
+                );
                 let found = (resource, capabilities.scope);
                 self.kinds
                     .lock()
@@ -155,6 +170,8 @@ impl KubernetesClient {
         let body = manifest
             .expose()
             .ok_or_else(|| ProviderError::invalid("manifest", "has values not known yet"))?;
+        // The body may hold secrets: log where it goes, never what it says.
+        tracing::debug!(id = %target.object.id(), force = params.force, "server-side apply");
         progress.report(format!("applying {}", target.object.describe()));
         let applied = tokio::time::timeout_at(
             deadline,
@@ -202,6 +219,22 @@ impl KubernetesClient {
     }
 }
 
+/// Runs one provider call under a hard limit, so no call waits forever on an API server
+/// that accepted the connection but never answers.
+async fn bounded<T>(
+    limit: Duration,
+    call: &str,
+    work: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(ProviderError::Timeout {
+            what: format!("the API server to answer {call}"),
+            elapsed: limit,
+            last_seen: "no answer".to_owned(),
+        })
+    })
+}
+
 fn check_type(type_name: &str) -> Result<(), ProviderError> {
     if type_name == OBJECT_TYPE {
         Ok(())
@@ -237,129 +270,142 @@ fn with_observed(
 impl ResourceClient for KubernetesClient {
     async fn read(&self, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
         check_type(request.type_name)?;
-        let object = Self::recorded_object(request.state)?;
-        let Some(target) = self.locate_existing(&object).await? else {
-            return Ok(None);
-        };
-        let Some(live) = self.get(&target).await? else {
-            return Ok(None);
-        };
-        let applied = request
-            .state
-            .get("manifest")
-            .cloned()
-            .unwrap_or_else(|| manifest::identity_manifest(&target.object));
-        let projected = manifest::project_live(&live, &applied);
-        let attrs = with_observed(request.state.clone(), applied, &target.object, &live);
-        Ok(Some(attrs.with("manifest", projected)))
+        bounded(READ_LIMIT, "read", async {
+            let object = Self::recorded_object(request.state)?;
+            let Some(target) = self.locate_existing(&object).await? else {
+                return Ok(None);
+            };
+            let Some(live) = self.get(&target).await? else {
+                return Ok(None);
+            };
+            let applied = request
+                .state
+                .get("manifest")
+                .cloned()
+                .unwrap_or_else(|| manifest::identity_manifest(&target.object));
+            let projected = manifest::project_live(&live, &applied);
+            let attrs = with_observed(request.state.clone(), applied, &target.object, &live);
+            Ok(Some(attrs.with("manifest", projected)))
+        })
+        .await
     }
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        self.apply(request.config, request.timeout, &request.progress)
-            .await
+        let apply = self.apply(request.config, request.timeout, &request.progress);
+        bounded(request.timeout + BACKSTOP_GRACE, "apply", apply).await
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        self.apply(request.desired, request.timeout, &request.progress)
-            .await
+        let apply = self.apply(request.desired, request.timeout, &request.progress);
+        bounded(request.timeout + BACKSTOP_GRACE, "apply", apply).await
     }
 
     async fn delete(&self, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
         check_type(request.type_name)?;
-        let started = Instant::now();
-        let deadline = started + request.timeout;
-        let object = Self::recorded_object(request.state)?;
-        let Some(target) = self.locate_existing(&object).await? else {
-            return Ok(());
-        };
-        let what = target.object.describe();
-        let timed_out = |last_seen: String| ProviderError::Timeout {
-            what: format!("{what} to be deleted"),
-            elapsed: started.elapsed(),
-            last_seen,
-        };
-        let deleted = tokio::time::timeout_at(
-            deadline,
-            target
-                .api
-                .delete(&target.object.name, &DeleteParams::foreground()),
-        )
+        bounded(request.timeout + BACKSTOP_GRACE, "delete", async {
+            let started = Instant::now();
+            let deadline = started + request.timeout;
+            let object = Self::recorded_object(request.state)?;
+            let Some(target) = self.locate_existing(&object).await? else {
+                return Ok(());
+            };
+            let what = target.object.describe();
+            tracing::debug!(id = %target.object.id(), "foreground delete");
+            let timed_out = |last_seen: String| ProviderError::Timeout {
+                what: format!("{what} to be deleted"),
+                elapsed: started.elapsed(),
+                last_seen,
+            };
+            let deleted = tokio::time::timeout_at(
+                deadline,
+                target
+                    .api
+                    .delete(&target.object.name, &DeleteParams::foreground()),
+            )
+            .await
+            .map_err(|_| timed_out("the delete call did not return".to_owned()))?;
+            let uid = match deleted {
+                Err(e) if error::is_not_found(&e) => return Ok(()),
+                Err(e) => return Err(error::from_kube("kubernetes:delete", e)),
+                // A Status instead of the object: it is already gone.
+                Ok(either::Either::Right(_)) => return Ok(()),
+                Ok(either::Either::Left(terminating)) => {
+                    terminating.metadata.uid.or(request.state.opt_str("uid")?)
+                }
+            };
+            let Some(uid) = uid else {
+                return Err(ProviderError::Other(format!(
+                    "{what} has no uid to wait for its deletion"
+                )));
+            };
+            request
+                .progress
+                .report(format!("deleting {what}: waiting for it to disappear"));
+            let gone = await_condition(
+                target.api.clone(),
+                &target.object.name,
+                conditions::is_deleted(&uid),
+            );
+            match tokio::time::timeout_at(deadline, gone).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(ProviderError::api("kubernetes:watch", None, e.to_string())),
+                Err(_) => {
+                    let last_seen = match self.get(&target).await {
+                        Ok(Some(live)) => describe_terminating(&live),
+                        Ok(None) => return Ok(()),
+                        Err(e) => e.to_string(),
+                    };
+                    Err(timed_out(last_seen))
+                }
+            }
+        })
         .await
-        .map_err(|_| timed_out("the delete call did not return".to_owned()))?;
-        let uid = match deleted {
-            Err(e) if error::is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(error::from_kube("kubernetes:delete", e)),
-            // A Status instead of the object: it is already gone.
-            Ok(either::Either::Right(_)) => return Ok(()),
-            Ok(either::Either::Left(terminating)) => {
-                terminating.metadata.uid.or(request.state.opt_str("uid")?)
-            }
-        };
-        let Some(uid) = uid else {
-            return Err(ProviderError::Other(format!(
-                "{what} has no uid to wait for its deletion"
-            )));
-        };
-        request
-            .progress
-            .report(format!("deleting {what}: waiting for it to disappear"));
-        let gone = await_condition(
-            target.api.clone(),
-            &target.object.name,
-            conditions::is_deleted(&uid),
-        );
-        match tokio::time::timeout_at(deadline, gone).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(ProviderError::api("kubernetes:watch", None, e.to_string())),
-            Err(_) => {
-                let last_seen = match self.get(&target).await {
-                    Ok(Some(live)) => describe_terminating(&live),
-                    Ok(None) => return Ok(()),
-                    Err(e) => e.to_string(),
-                };
-                Err(timed_out(last_seen))
-            }
-        }
     }
 
     async fn find(&self, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
         check_type(request.type_name)?;
-        let manifest = request
-            .config
-            .get("manifest")
-            .cloned()
-            .ok_or_else(|| ProviderError::invalid("manifest", "is required"))?;
-        let object = ObjectRef::from_manifest(&manifest)?;
-        let Some(target) = self.locate_existing(&object).await? else {
-            return Ok(None);
-        };
-        let Some(live) = self.get(&target).await? else {
-            return Ok(None);
-        };
-        let projected = manifest::project_live(&live, &manifest);
-        let attrs = with_observed(request.config.clone(), manifest, &target.object, &live);
-        Ok(Some(attrs.with("manifest", projected)))
+        bounded(READ_LIMIT, "find", async {
+            let manifest = request
+                .config
+                .get("manifest")
+                .cloned()
+                .ok_or_else(|| ProviderError::invalid("manifest", "is required"))?;
+            let object = ObjectRef::from_manifest(&manifest)?;
+            let Some(target) = self.locate_existing(&object).await? else {
+                return Ok(None);
+            };
+            let Some(live) = self.get(&target).await? else {
+                return Ok(None);
+            };
+            let projected = manifest::project_live(&live, &manifest);
+            let attrs = with_observed(request.config.clone(), manifest, &target.object, &live);
+            Ok(Some(attrs.with("manifest", projected)))
+        })
+        .await
     }
 
     async fn import(&self, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        let object = ObjectRef::from_id(request.id)?;
-        let target = self.locate_existing(&object).await?.ok_or_else(|| {
-            ProviderError::Other(format!(
-                "the API server does not serve kind {} in {}",
-                object.kind, object.api_version
-            ))
-        })?;
-        let live = self.get(&target).await?.ok_or_else(|| {
-            ProviderError::Other(format!(
-                "there is no {} to import",
-                target.object.describe()
-            ))
-        })?;
-        let manifest = manifest::identity_manifest(&target.object);
-        Ok(with_observed(Attrs::new(), manifest, &target.object, &live))
+        bounded(READ_LIMIT, "import", async {
+            let object = ObjectRef::from_id(request.id)?;
+            let target = self.locate_existing(&object).await?.ok_or_else(|| {
+                ProviderError::Other(format!(
+                    "the API server does not serve kind {} in {}",
+                    object.kind, object.api_version
+                ))
+            })?;
+            let live = self.get(&target).await?.ok_or_else(|| {
+                ProviderError::Other(format!(
+                    "there is no {} to import",
+                    target.object.describe()
+                ))
+            })?;
+            let manifest = manifest::identity_manifest(&target.object);
+            Ok(with_observed(Attrs::new(), manifest, &target.object, &live))
+        })
+        .await
     }
 }
 

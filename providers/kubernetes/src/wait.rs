@@ -139,6 +139,17 @@ pub(crate) fn deployment_readiness(what: &str, deployment: &Deployment) -> Readi
     if updated >= desired && available >= desired && total <= updated {
         return Readiness::Ready;
     }
+    // The controller gave up on this rollout; waiting longer changes nothing.
+    if let Some(stalled) = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "Progressing"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    }) {
+        return Readiness::Failed(format!(
+            "{what} exceeded its progress deadline: {}",
+            stalled.message.as_deref().unwrap_or("no message")
+        ));
+    }
     let old = (total - updated).max(0);
     let old = if old > 0 {
         format!(", {old} old pending termination")
@@ -152,6 +163,19 @@ pub(crate) fn deployment_readiness(what: &str, deployment: &Deployment) -> Readi
 
 pub(crate) fn statefulset_readiness(what: &str, set: &StatefulSet) -> Readiness {
     let desired = set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let strategy = set.spec.as_ref().and_then(|s| s.update_strategy.as_ref());
+    // With OnDelete nothing is updated until someone deletes pods; with a partition only
+    // the pods at or above it are: like `kubectl rollout status`, expect only those.
+    let on_delete = strategy.and_then(|s| s.type_.as_deref()) == Some("OnDelete");
+    let partition = strategy
+        .and_then(|s| s.rolling_update.as_ref())
+        .and_then(|r| r.partition)
+        .unwrap_or(0);
+    let to_update = if on_delete {
+        0
+    } else {
+        (desired - partition).max(0)
+    };
     let status = set.status.clone().unwrap_or_default();
     let updated = status.updated_replicas.unwrap_or(0);
     let ready = status
@@ -162,18 +186,28 @@ pub(crate) fn statefulset_readiness(what: &str, set: &StatefulSet) -> Readiness 
             "{what}: waiting for the controller to see the new spec"
         ));
     }
-    if updated >= desired && ready >= desired {
+    if updated >= to_update && ready >= desired {
         return Readiness::Ready;
     }
     Readiness::Pending(format!(
-        "{what}: {ready}/{desired} replicas available, {updated}/{desired} updated"
+        "{what}: {ready}/{desired} replicas available, {updated}/{to_update} updated"
     ))
 }
 
 pub(crate) fn daemonset_readiness(what: &str, set: &DaemonSet) -> Readiness {
     let status = set.status.clone().unwrap_or_default();
     let desired = status.desired_number_scheduled;
-    let updated = status.updated_number_scheduled.unwrap_or(0);
+    let on_delete = set
+        .spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|s| s.type_.as_deref())
+        == Some("OnDelete");
+    let updated = if on_delete {
+        desired
+    } else {
+        status.updated_number_scheduled.unwrap_or(0)
+    };
     let available = status.number_available.unwrap_or(0);
     if !generation_observed(set.metadata.generation, status.observed_generation) {
         return Readiness::Pending(format!(
@@ -312,6 +346,20 @@ mod tests {
         );
         assert_eq!(deployment_readiness(what, &done), Readiness::Ready);
 
+        let stalled = deployment(
+            json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1,
+                       "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                                       "message": "ReplicaSet \"web-7d\" has timed out progressing."}]}}),
+        );
+        assert_eq!(
+            deployment_readiness(what, &stalled),
+            Readiness::Failed(
+                "deployment airflow/scheduler exceeded its progress deadline: ReplicaSet \"web-7d\" has timed out progressing."
+                    .to_owned()
+            )
+        );
+
         let scaled_to_zero = deployment(
             json!({"metadata": {"generation": 1}, "spec": {"replicas": 0},
             "status": {"observedGeneration": 1}}),
@@ -331,6 +379,13 @@ mod tests {
         assert!(
             matches!(statefulset_readiness("s", &set), Readiness::Pending(m) if m.contains("2/3 replicas available"))
         );
+
+        let partitioned: StatefulSet = serde_json::from_value(json!({"metadata": {"generation": 2}, "spec": {"replicas": 3,
+            "selector": {}, "serviceName": "s", "template": {},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}},
+            "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3}}))
+        .expect("a StatefulSet");
+        assert_eq!(statefulset_readiness("s", &partitioned), Readiness::Ready);
 
         let daemons: DaemonSet = serde_json::from_value(json!({"metadata": {"generation": 4},
             "status": {"observedGeneration": 4, "desiredNumberScheduled": 5, "currentNumberScheduled": 5,

@@ -555,3 +555,27 @@ async fn a_rollout_that_never_finishes_times_out_with_what_it_saw() {
         other => panic!("expected a timeout, got {other}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_api_server_cannot_hang_a_read() {
+    let service = tower::service_fn(|_request: Request<Body>| async {
+        std::future::pending::<Result<Response<Body>, BoxError>>().await
+    });
+    let client = KubernetesClient::new(kube::Client::new(service, "default"));
+    let identity = identity();
+    let state = Attrs::new().with("id", "v1/ConfigMap/airflow/settings");
+    let result = client
+        .read(ReadRequest {
+            type_name: OBJECT_TYPE,
+            identity: &identity,
+            state: &state,
+        })
+        .await;
+    match result {
+        Err(ProviderError::Timeout { what, elapsed, .. }) => {
+            assert_eq!(what, "the API server to answer read");
+            assert_eq!(elapsed, Duration::from_secs(120));
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
