@@ -185,7 +185,7 @@ impl KubernetesClient {
             elapsed: timeout,
             last_seen: String::new(),
         })?
-        .map_err(|e| error::from_kube("kubernetes:apply", e))?;
+        .map_err(|e| error::without_secrets(error::from_kube("kubernetes:apply", e), &manifest))?;
         let live = to_json(&applied)?;
         let live =
             wait::until_ready(&target.api, &target.object, wait, live, deadline, progress).await?;

@@ -5,7 +5,8 @@
 //! out (`force_conflicts = true`). Request bodies never reach an error message: kube-rs
 //! errors carry the server's reply, never what was sent.
 
-use cairn_provider_core::ProviderError;
+use base64::Engine;
+use cairn_provider_core::{ProviderError, Value};
 use kube::core::Status;
 
 /// The `reason` of a `StatusCause` the API server gives for each conflicting field.
@@ -16,6 +17,57 @@ pub(crate) fn from_kube(operation: &str, error: kube::Error) -> ProviderError {
     match error {
         kube::Error::Api(status) => from_status(operation, &status),
         other => ProviderError::api(operation, None, other.to_string()),
+    }
+}
+
+/// `error` with every secret of `manifest` (and its base64 form) replaced by
+/// `(sensitive)`: an API server quotes rejected values in its messages
+/// (`Invalid value: "..."`), and a rejected value may be a secret.
+pub(crate) fn without_secrets(error: ProviderError, manifest: &Value) -> ProviderError {
+    let mut secrets = Vec::new();
+    collect_secrets(manifest, false, &mut secrets);
+    if secrets.is_empty() {
+        return error;
+    }
+    let encoded: Vec<String> = secrets
+        .iter()
+        .map(|s| base64::engine::general_purpose::STANDARD.encode(s))
+        .collect();
+    secrets.extend(encoded);
+    // Longest first, so a secret that contains another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let scrub = |text: String| {
+        secrets.iter().fold(text, |text, secret| {
+            text.replace(secret.as_str(), "(sensitive)")
+        })
+    };
+    match error {
+        ProviderError::Api {
+            operation,
+            code,
+            message,
+        } => ProviderError::Api {
+            operation,
+            code,
+            message: scrub(message),
+        },
+        ProviderError::Other(message) => ProviderError::Other(scrub(message)),
+        other => other,
+    }
+}
+
+fn collect_secrets(value: &Value, inside_secret: bool, out: &mut Vec<String>) {
+    match value {
+        Value::Sensitive(inner) => collect_secrets(inner, true, out),
+        Value::String(s) if inside_secret && !s.is_empty() => out.push(s.clone()),
+        Value::Int(i) if inside_secret => out.push(i.to_string()),
+        Value::List(items) => items
+            .iter()
+            .for_each(|v| collect_secrets(v, inside_secret, out)),
+        Value::Map(map) => map
+            .values()
+            .for_each(|v| collect_secrets(v, inside_secret, out)),
+        _ => {}
     }
 }
 
@@ -100,6 +152,33 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("force_conflicts = true"), "{error}");
+    }
+
+    #[test]
+    fn rejected_secrets_are_not_quoted_back() {
+        let manifest = Value::Map(std::collections::BTreeMap::from([
+            ("kind".to_owned(), Value::from("ConfigMap")),
+            (
+                "data".to_owned(),
+                Value::Map(std::collections::BTreeMap::from([
+                    (
+                        "url".to_owned(),
+                        Value::from("postgres://airflow:hunter2@db").sensitive(),
+                    ),
+                    ("pw".to_owned(), Value::from("hunter2").sensitive()),
+                ])),
+            ),
+        ]));
+        let error = ProviderError::api(
+            "kubernetes:apply",
+            Some("422 Invalid".to_owned()),
+            "data[url]: Invalid value: \"postgres://airflow:hunter2@db\"; data[b64]: \"aHVudGVyMg==\"; kind ConfigMap",
+        );
+        let message = without_secrets(error, &manifest).to_string();
+        assert_eq!(
+            message,
+            "kubernetes:apply: 422 Invalid: data[url]: Invalid value: \"(sensitive)\"; data[b64]: \"(sensitive)\"; kind ConfigMap"
+        );
     }
 
     #[test]
