@@ -579,3 +579,38 @@ async fn a_silent_api_server_cannot_hang_a_read() {
         other => panic!("expected a timeout, got {other:?}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_new_custom_kind_is_waited_for_then_a_missing_one_named() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The group is served from the third discovery request on, like a CRD being established.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let api = MockApi::new(move |request| {
+        if request.path == "/apis/example.com/v1" && counter.fetch_add(1, Ordering::SeqCst) < 2 {
+            return not_found();
+        }
+        api_server(request)
+    });
+    let widget =
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
+    create(&api, &config(widget))
+        .await
+        .expect("applies once the kind is served");
+    assert_eq!(asked.load(Ordering::SeqCst), 3);
+
+    let gadget =
+        json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}});
+    let error = create(&api, &config(gadget))
+        .await
+        .expect_err("never served")
+        .to_string();
+    assert!(
+        error.contains("does not serve kind Gadget in example.com/v1"),
+        "{error}"
+    );
+    assert!(
+        api.requests_to("PATCH").len() == 1,
+        "nothing is applied for an unknown kind"
+    );
+}
