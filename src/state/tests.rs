@@ -576,6 +576,12 @@ fn same_compares_structure_and_treats_unknown_as_a_change() {
         hasher.same(&Value::from("pw"), &secret),
         "sensitivity itself is not a change"
     );
+    let changed = hasher.redact(&Value::from("pw2").sensitive());
+    assert!(hasher.same(&hasher.redact(&secret), &hasher.redact(&secret)));
+    assert!(
+        !hasher.same(&hasher.redact(&secret), &changed),
+        "two hashes compare by value"
+    );
     assert!(!hasher.same(&Value::Unknown, &Value::Unknown));
     assert!(!hasher.same(&Value::from(vec![1, 2]), &Value::from(vec![1, 2, 3])));
     assert!(hasher.same(&Value::from(vec![1, 2]), &Value::from(vec![1, 2])));
