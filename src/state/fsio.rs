@@ -82,7 +82,10 @@ pub(crate) fn replace_atomically(
     backup: &Path,
     bytes: &[u8],
 ) -> Result<(), StateError> {
-    let mut file = owner_only(OpenOptions::new().write(true).create(true).truncate(true))
+    // A temp file left by a crash is removed rather than reused, so the new one is
+    // created with owner-only permissions whatever the old one had.
+    remove_optional(temp, "remove stale temporary snapshot")?;
+    let mut file = owner_only(OpenOptions::new().write(true).create_new(true))
         .open(temp)
         .map_err(|e| StateError::io("create", temp, e))?;
     file.write_all(bytes)

@@ -38,6 +38,12 @@ pub(crate) enum Change {
     },
 }
 
+/// A parsed journal line: the header is line 1, records follow.
+enum Entry {
+    Header(Header),
+    Record(Record),
+}
+
 /// A journal line after the header.
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
@@ -136,43 +142,75 @@ pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Repla
         valid_len: complete_len as u64,
         torn: complete_len < bytes.len(),
     };
-    let corrupt = |line: usize, message: String| StateError::CorruptJournal {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let mut lines = bytes[..complete_len]
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty());
-    let Some(first) = lines.next() else {
-        return Ok(replayed);
-    };
-    let header: Header = serde_json::from_slice(first).map_err(|e| corrupt(1, e.to_string()))?;
-    check_version(path, header.version)?;
-    let state = match state {
-        Some(existing) if existing.lineage != header.lineage => {
-            return Err(StateError::ForeignJournal {
-                path: path.to_path_buf(),
-                journal_lineage: header.lineage,
-                lineage: existing.lineage.clone(),
-            });
+    // Complete lines with the offset each starts at, so a bad last line can be cut off.
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    for line in bytes[..complete_len].split_inclusive(|&b| b == b'\n') {
+        lines.push((offset, line));
+        offset += line.len();
+    }
+    let last = lines.len();
+    // The last line is the one write whose fsync may not have finished: if the crash left
+    // it complete but garbled (a page of zeros), it is torn like an unterminated one. Any
+    // earlier bad line was acknowledged as durable, so it is corruption.
+    let mut target: Option<&mut StateFile> = None;
+    let mut snapshot_serial = 0;
+    for (index, &(start, line)) in lines.iter().enumerate() {
+        let number = index + 1;
+        let parsed = if number == 1 {
+            serde_json::from_slice(line).map(Entry::Header)
+        } else {
+            serde_json::from_slice(line).map(Entry::Record)
+        };
+        match parsed {
+            Err(_) if number == last => {
+                tracing::warn!(
+                    journal = %path.display(),
+                    line = number,
+                    "ignoring an incomplete last journal record left by an interrupted write"
+                );
+                replayed.valid_len = start as u64;
+                replayed.torn = true;
+            }
+            Err(e) => {
+                return Err(StateError::CorruptJournal {
+                    path: path.to_path_buf(),
+                    line: number,
+                    message: e.to_string(),
+                });
+            }
+            Ok(Entry::Header(header)) => {
+                check_version(path, header.version)?;
+                let state = match state {
+                    Some(existing) if existing.lineage != header.lineage => {
+                        return Err(StateError::ForeignJournal {
+                            path: path.to_path_buf(),
+                            journal_lineage: header.lineage,
+                            lineage: existing.lineage.clone(),
+                        });
+                    }
+                    Some(existing) => existing,
+                    None => state.insert(StateFile {
+                        lineage: header.lineage,
+                        ..StateFile::new(&header.stack, &header.env)
+                    }),
+                };
+                snapshot_serial = state.serial;
+                target = Some(state);
+            }
+            Ok(Entry::Record(record)) => {
+                // Records were folded into the snapshot if their serial is not above its own.
+                let Some(state) = target.as_deref_mut() else {
+                    continue;
+                };
+                if record.serial <= snapshot_serial {
+                    continue;
+                }
+                apply(state, record.change);
+                state.serial = state.serial.max(record.serial);
+                replayed.records += 1;
+            }
         }
-        Some(existing) => existing,
-        None => state.insert(StateFile {
-            lineage: header.lineage,
-            ..StateFile::new(&header.stack, &header.env)
-        }),
-    };
-    let snapshot_serial = state.serial;
-    for (index, line) in lines.enumerate() {
-        let record: Record =
-            serde_json::from_slice(line).map_err(|e| corrupt(index + 2, e.to_string()))?;
-        if record.serial <= snapshot_serial {
-            continue;
-        }
-        apply(state, record.change);
-        state.serial = state.serial.max(record.serial);
-        replayed.records += 1;
     }
     Ok(replayed)
 }

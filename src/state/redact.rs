@@ -112,8 +112,8 @@ impl SensitiveHasher {
 
     /// Deep equality of a desired value and a recorded one, where a hash on either side is
     /// compared by hashing the other side. Sensitivity itself is not a difference
-    /// (`Sensitive("x")` is the same as `"x"`), and [`Value::Unknown`] is never the same
-    /// as anything: its value is not known yet.
+    /// (`Sensitive("x")` is the same as `"x"`), numbers compare by value (`1` is `1.0`),
+    /// and [`Value::Unknown`] is never the same as anything: its value is not known yet.
     pub fn same(&self, desired: &Value, recorded: &Value) -> bool {
         match (desired, recorded) {
             (Value::Unknown, _) | (_, Value::Unknown) => false,
@@ -132,6 +132,7 @@ impl SensitiveHasher {
                         .zip(b)
                         .all(|((ka, va), (kb, vb))| ka == kb && self.same(va, vb))
             }
+            (Value::Int(i), Value::Float(x)) | (Value::Float(x), Value::Int(i)) => *i as f64 == *x,
             (a, b) => a == b,
         }
     }
@@ -165,6 +166,11 @@ fn canonical_json(value: &Value) -> String {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
+            // A whole float hashes as the integer: numbers compare by value, so `5432`
+            // in a stack and `5432.0` from an API are the same secret.
+            Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => {
+                serde_json::Value::from(*x as i64)
+            }
             Value::Float(x) => serde_json::Number::from_f64(*x)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(s) => serde_json::Value::String(s.clone()),

@@ -186,6 +186,38 @@ fn torn_last_line_is_ignored_and_cut_before_the_next_append() {
 }
 
 #[test]
+fn garbled_last_line_is_treated_as_torn_but_an_earlier_one_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    let held = store.state().clone();
+    store
+        .record_resource(resource("b", "10.1.0.0/16"))
+        .expect("record");
+    drop(store);
+
+    let journal = journal_path(&path);
+    let text = fs::read_to_string(&journal).expect("journal");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last = lines.len() - 1;
+    lines[last] = "\0".repeat(lines[last].len());
+    fs::write(&journal, lines.join("\n") + "\n").expect("garble");
+    assert_eq!(read_state(&path), held, "the unfinished record is dropped");
+
+    let mut store = open(&path);
+    store
+        .record_resource(resource("c", "10.2.0.0/16"))
+        .expect("append cuts the garbled line");
+    let held = store.state().clone();
+    drop(store);
+    assert_eq!(read_state(&path), held);
+    assert!(!held.resources.contains_key(&addr("b")));
+}
+
+#[test]
 fn torn_header_leaves_an_empty_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
@@ -585,7 +617,14 @@ fn same_compares_structure_and_treats_unknown_as_a_change() {
     assert!(!hasher.same(&Value::Unknown, &Value::Unknown));
     assert!(!hasher.same(&Value::from(vec![1, 2]), &Value::from(vec![1, 2, 3])));
     assert!(hasher.same(&Value::from(vec![1, 2]), &Value::from(vec![1, 2])));
-    assert!(!hasher.same(&Value::Int(1), &Value::Float(1.0)));
+    assert!(hasher.same(&Value::Int(1), &Value::Float(1.0)));
+    assert!(!hasher.same(&Value::Int(1), &Value::Float(1.5)));
+    let port = Value::Int(5432).sensitive();
+    assert!(
+        hasher.same(&Value::Float(5432.0), &hasher.redact(&port)),
+        "numbers hash by value"
+    );
+    assert!(!hasher.same(&Value::Float(5432.5), &hasher.redact(&port)));
 }
 
 #[test]
