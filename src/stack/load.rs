@@ -75,7 +75,7 @@ pub(super) fn parse_duration(text: &str) -> Option<Duration> {
     (digits.is_empty() && total > 0).then(|| Duration::from_secs(total))
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
     /// Reports an unknown key with the closest valid one.
     pub(super) fn unknown_key(&mut self, key: &Key, name: &str, within: &str, valid: &[&str]) {
         let mut diagnostic = Diagnostic::at(
@@ -197,23 +197,27 @@ impl Loader<'_> {
         }
     }
 
-    fn resource_schema(&self, type_name: &str) -> Option<&ResourceSchema> {
+    /// Borrowed from the caller's schemas, not from `self`, so it can be held while
+    /// `self` reports problems (and need not be cloned per resource).
+    fn resource_schema(&self, type_name: &str) -> Option<&'a ResourceSchema> {
+        let schemas: &'a BTreeMap<String, ProviderSchema> = self.schemas;
         let addr_provider = type_name.split_once('_').map_or(type_name, |(p, _)| p);
-        self.schemas.get(addr_provider)?.resources.get(type_name)
+        schemas.get(addr_provider)?.resources.get(type_name)
     }
 
-    /// Validates every resource; returns the enabled ones and the addresses of the
-    /// disabled ones (whose references become `null`).
+    /// Validates every resource; returns the enabled ones, the disabled ones (checked
+    /// too, then dropped; references to them become `null`) and the addresses that could
+    /// not be validated.
     fn resources(
         &mut self,
         raw: &RawStack,
     ) -> (
         BTreeMap<ResourceAddr, Pending>,
-        BTreeSet<ResourceAddr>,
+        BTreeMap<ResourceAddr, Pending>,
         BTreeSet<ResourceAddr>,
     ) {
         let mut enabled = BTreeMap::new();
-        let mut disabled = BTreeSet::new();
+        let mut disabled = BTreeMap::new();
         // Declared with a type we could not validate: references to them are not
         // reported again.
         let mut invalid = BTreeSet::new();
@@ -232,7 +236,7 @@ impl Loader<'_> {
                 invalid.insert(addr);
                 continue;
             }
-            let Some(schema) = self.resource_schema(type_name).cloned() else {
+            let Some(schema) = self.resource_schema(type_name) else {
                 let known = self
                     .schemas
                     .values()
@@ -251,12 +255,12 @@ impl Loader<'_> {
                 invalid.insert(addr);
                 continue;
             };
-            match self.resource(&addr, definition, &schema) {
+            match self.resource(&addr, definition, schema) {
                 Some((pending, true)) => {
                     enabled.insert(addr, pending);
                 }
-                Some((_, false)) => {
-                    disabled.insert(addr);
+                Some((pending, false)) => {
+                    disabled.insert(addr, pending);
                 }
                 None => {
                     invalid.insert(addr);
@@ -735,66 +739,65 @@ impl Loader<'_> {
 
     /// Checks one expression's references; rewrites those to disabled resources into
     /// `null` so `coalesce(...)` over optional resources works.
-    fn check_references(
-        &mut self,
-        expr: &mut Expr,
-        owner: Option<&ResourceAddr>,
-        enabled: &BTreeMap<ResourceAddr, String>,
-        disabled: &BTreeSet<ResourceAddr>,
-        invalid: &BTreeSet<ResourceAddr>,
-    ) {
-        let references: Vec<(Reference, Span)> = expr
-            .references_with_spans()
-            .into_iter()
-            .map(|(r, s)| (r.clone(), s.clone()))
-            .collect();
+    fn check_references(&mut self, expr: &mut Expr, owner: Option<&ResourceAddr>, known: &Known) {
         let mut any_disabled = false;
-        for (reference, span) in &references {
+        let mut problems = Vec::new();
+        for (reference, span) in expr.references_with_spans() {
             match reference {
                 Reference::Variable { name, .. } => {
                     if !self.declared_variables.contains(name) {
-                        self.undefined_variable(name, span, owner);
+                        problems.push(Problem::Variable(name.clone(), span.clone()));
                     }
                 }
                 Reference::Resource { addr, attr, .. } => {
-                    if disabled.contains(addr) {
-                        any_disabled = true;
-                    } else if let Some(type_name) = enabled.get(addr) {
-                        let known = self
-                            .resource_schema(type_name)
-                            .is_some_and(|s| s.attributes.contains_key(attr));
-                        if !known {
-                            let attributes: Vec<String> = self
-                                .resource_schema(type_name)
-                                .map(|s| s.attributes.keys().cloned().collect())
-                                .unwrap_or_default();
-                            let span = self.locate(span, &format!("{addr}.{attr}"));
-                            let mut diagnostic = Diagnostic::at(
-                                &self.sources,
-                                &span,
-                                format!("`{addr}` has no attribute `{attr}`"),
-                                "unknown attribute",
-                            );
-                            if let Some(owner) = owner {
-                                diagnostic = diagnostic.with_address(owner.clone());
-                            }
-                            if let Some(close) =
-                                closest(attr, attributes.iter().map(String::as_str))
-                            {
-                                diagnostic =
-                                    diagnostic.with_help(format!("did you mean `{addr}.{close}`?"));
-                            }
-                            self.diagnostics.push(diagnostic);
-                        }
-                    } else if !invalid.contains(addr) {
-                        self.undeclared_resource(addr, span, owner, enabled, disabled);
+                    any_disabled |= known.disabled.contains(addr);
+                    if known.invalid.contains(addr) {
+                        continue;
                     }
+                    match known.types.get(addr).and_then(|t| self.resource_schema(t)) {
+                        Some(schema) if schema.attributes.contains_key(attr) => {}
+                        Some(schema) => problems.push(Problem::Attribute(
+                            addr.clone(),
+                            attr.clone(),
+                            span.clone(),
+                            closest(attr, schema.attributes.keys().map(String::as_str))
+                                .map(str::to_owned),
+                        )),
+                        None => problems.push(Problem::Resource(addr.clone(), span.clone())),
+                    }
+                }
+            }
+        }
+        for problem in problems {
+            match problem {
+                Problem::Variable(name, span) => self.undefined_variable(&name, &span, owner),
+                Problem::Resource(addr, span) => {
+                    self.undeclared_resource(&addr, &span, owner, known)
+                }
+                Problem::Attribute(addr, attr, span, suggestion) => {
+                    let span = self.locate(&span, &format!("{addr}.{attr}"));
+                    let mut diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &span,
+                        format!("`{addr}` has no attribute `{attr}`"),
+                        "unknown attribute",
+                    );
+                    if let Some(owner) = owner {
+                        diagnostic = diagnostic.with_address(owner.clone());
+                    }
+                    if let Some(close) = suggestion {
+                        diagnostic =
+                            diagnostic.with_help(format!("did you mean `{addr}.{close}`?"));
+                    }
+                    self.diagnostics.push(diagnostic);
                 }
             }
         }
         if any_disabled {
             expr.rewrite_interps(&mut |interp| match interp {
-                Interp::Reference(Reference::Resource { addr, .. }) if disabled.contains(addr) => {
+                Interp::Reference(Reference::Resource { addr, .. })
+                    if known.disabled.contains(addr) =>
+                {
                     Some(Interp::Literal(Value::Null))
                 }
                 _ => None,
@@ -807,8 +810,7 @@ impl Loader<'_> {
         addr: &ResourceAddr,
         span: &Span,
         owner: Option<&ResourceAddr>,
-        enabled: &BTreeMap<ResourceAddr, String>,
-        disabled: &BTreeSet<ResourceAddr>,
+        known: &Known,
     ) {
         let span = self.locate(span, &addr.to_string());
         let mut diagnostic = Diagnostic::at(
@@ -820,16 +822,47 @@ impl Loader<'_> {
         if let Some(owner) = owner {
             diagnostic = diagnostic.with_address(owner.clone());
         }
-        let names: Vec<String> = enabled
-            .keys()
-            .chain(disabled.iter())
-            .map(ToString::to_string)
-            .collect();
+        let names: Vec<String> = known.types.keys().map(ToString::to_string).collect();
         if let Some(close) = closest(&addr.to_string(), names.iter().map(String::as_str)) {
             diagnostic = diagnostic.with_help(format!("did you mean `{close}`?"));
         }
         self.diagnostics.push(diagnostic);
     }
+
+    /// Checks a resource's references and `depends_on`; enabled dependencies are kept.
+    fn check_resource(&mut self, addr: &ResourceAddr, entry: &mut Pending, known: &Known) {
+        for expr in entry.resource.attrs.values_mut() {
+            self.check_references(expr, Some(addr), known);
+        }
+        for (target, span) in std::mem::take(&mut entry.depends_on) {
+            if known.invalid.contains(&target) || known.disabled.contains(&target) {
+                continue;
+            }
+            if known.types.contains_key(&target) {
+                entry.resource.depends_on.push(target);
+            } else {
+                self.undeclared_resource(&target, &span, Some(addr), known);
+            }
+        }
+    }
+}
+
+/// A reference problem found while the expression is borrowed, reported after.
+enum Problem {
+    Variable(String, Span),
+    Resource(ResourceAddr, Span),
+    Attribute(ResourceAddr, String, Span, Option<String>),
+}
+
+/// What references may point at.
+struct Known {
+    /// Every validated resource, enabled or not, with its type.
+    types: BTreeMap<ResourceAddr, String>,
+    /// Disabled resources: references become `null`, `depends_on` entries are dropped.
+    disabled: BTreeSet<ResourceAddr>,
+    /// Declared but not validated (unknown type...): already reported, so references
+    /// to them are not.
+    invalid: BTreeSet<ResourceAddr>,
 }
 
 /// A bool, looking through a sensitive wrapper (load-time flags are never printed).
@@ -882,33 +915,29 @@ pub(super) fn load_stack(
     }
 
     loader.resolve_variables(&raw.variables, options);
-    let (mut pending, disabled, invalid) = loader.resources(&raw);
+    let (mut pending, mut disabled, invalid) = loader.resources(&raw);
     let mut providers = loader.providers(&raw);
     let mut outputs = loader.outputs(&raw);
 
-    let enabled: BTreeMap<ResourceAddr, String> = pending
-        .keys()
-        .map(|addr| (addr.clone(), addr.type_name.clone()))
-        .collect();
-    for (addr, entry) in &mut pending {
-        for expr in entry.resource.attrs.values_mut() {
-            loader.check_references(expr, Some(addr), &enabled, &disabled, &invalid);
-        }
-        for (target, span) in std::mem::take(&mut entry.depends_on) {
-            if enabled.contains_key(&target) {
-                entry.resource.depends_on.push(target);
-            } else if !disabled.contains(&target) && !invalid.contains(&target) {
-                loader.undeclared_resource(&target, &span, Some(addr), &enabled, &disabled);
-            }
-        }
+    let known = Known {
+        types: pending
+            .keys()
+            .chain(disabled.keys())
+            .map(|addr| (addr.clone(), addr.type_name.clone()))
+            .collect(),
+        disabled: disabled.keys().cloned().collect(),
+        invalid,
+    };
+    for (addr, entry) in pending.iter_mut().chain(disabled.iter_mut()) {
+        loader.check_resource(addr, entry, &known);
     }
     for block in providers.values_mut() {
         for expr in block.config.values_mut() {
-            loader.check_references(expr, None, &enabled, &disabled, &invalid);
+            loader.check_references(expr, None, &known);
         }
     }
     for output in outputs.values_mut() {
-        loader.check_references(&mut output.value, None, &enabled, &disabled, &invalid);
+        loader.check_references(&mut output.value, None, &known);
     }
 
     // A provider used only through its resources still gets a (empty) block, so every

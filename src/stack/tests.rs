@@ -602,3 +602,29 @@ fn validate_collects_every_error_across_files() {
     let all = Diagnostics::from_iter(diagnostics);
     assert_eq!(all.to_string(), "the stack has 5 errors");
 }
+
+#[test]
+fn disabled_resources_are_still_checked() {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(err) => panic!("tempdir: {err}"),
+    };
+    let text = r#"
+[resources.aws_vpc.main]
+cidr_block = "10.0.0.0/16"
+
+[resources.aws_subnet.b]
+enabled = false
+vpc_id = "${aws_vpc.main.idd}"
+cidr_block = "10.0.2.0/24"
+"#;
+    if let Err(err) = std::fs::write(dir.path().join("stack.toml"), text) {
+        panic!("write: {err}");
+    }
+    let diagnostics: Vec<Diagnostic> = match load(dir.path(), &LoadOptions::default(), &schemas()) {
+        Ok(_) => panic!("the disabled resource's bad reference was not reported"),
+        Err(diagnostics) => diagnostics.into_iter().collect(),
+    };
+    let diagnostic = find(&diagnostics, "`aws_vpc.main` has no attribute `idd`");
+    assert_eq!(diagnostic.address(), Some(&addr("aws_subnet.b")));
+}
