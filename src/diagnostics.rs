@@ -341,4 +341,51 @@ mod tests {
             Some(2)
         );
     }
+
+    #[test]
+    fn miette_renders_every_item_with_its_file_and_snippet() {
+        let mut sources = Sources::default();
+        let first = sources.add(PathBuf::from("stack.toml"), "[stack]\nname = \"x\"\n");
+        let second = sources.add(PathBuf::from("env/dev.toml"), "regoin = \"eu\"\n");
+        let mut all = Diagnostics::new();
+        all.push(
+            Diagnostic::at(
+                &sources,
+                &Span {
+                    file: first,
+                    range: 15..18,
+                },
+                "bad name",
+                "this name",
+            )
+            .with_help("names are lowercase"),
+        );
+        all.push(Diagnostic::at(
+            &sources,
+            &Span {
+                file: second,
+                range: 0..6,
+            },
+            "undeclared variable",
+            "not declared",
+        ));
+        let mut out = String::new();
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(200);
+        if let Err(err) = handler.render_report(&mut out, &all) {
+            panic!("render failed: {err}");
+        }
+        for expected in [
+            "the stack has 2 errors",
+            "[stack.toml:2:8]",
+            "this name",
+            "names are lowercase",
+            "[env/dev.toml:1:1]",
+            "not declared",
+            "regoin = \"eu\"",
+        ] {
+            assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+        }
+    }
 }

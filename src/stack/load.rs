@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_provider_core::{Mode, ProviderSchema, ResourceSchema, Value};
+use cairn_provider_core::{AttrSchema, Mode, ProviderSchema, ResourceSchema, Value};
 
 use super::raw::{Definition, Key, Node, NodeKind, RawStack};
 use super::{
@@ -339,7 +339,7 @@ impl<'a> Loader<'a> {
                         continue;
                     }
                     if let Some(expr) = self.expr(value) {
-                        self.check_type(addr, name, &expr, &attr.ty);
+                        self.check_type(addr, &span, key, &expr, attr);
                         attrs.insert(name.to_owned(), expr);
                     } else {
                         // Present but malformed: do not also report it as missing.
@@ -417,16 +417,25 @@ impl<'a> Loader<'a> {
         ))
     }
 
+    /// Reports literal type mismatches. For a sensitive attribute the message carries no
+    /// detail and points at the resource header, so the rendered snippet never shows the
+    /// literal (which sits on the attribute's own line).
     fn check_type(
         &mut self,
         addr: &ResourceAddr,
-        name: &str,
+        resource_span: &Span,
+        key: &Key,
         expr: &Expr,
-        ty: &cairn_provider_core::AttrType,
+        attr: &AttrSchema,
     ) {
         let mut mismatches = Vec::new();
-        super::types::check_expr(expr, ty, name, &mut mismatches);
-        for (mismatch, span) in mismatches {
+        super::types::check_expr(expr, &attr.ty, &key.name, &mut mismatches);
+        for (mut mismatch, mut span) in mismatches {
+            if attr.sensitive {
+                mismatch.message = format!("expected {}", super::types::describe_type(&attr.ty));
+                mismatch.suggestion = None;
+                span = resource_span.clone();
+            }
             let mut diagnostic = Diagnostic::at(
                 &self.sources,
                 &span,

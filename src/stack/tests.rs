@@ -603,13 +603,33 @@ fn validate_collects_every_error_across_files() {
     assert_eq!(all.to_string(), "the stack has 5 errors");
 }
 
-#[test]
-fn disabled_resources_are_still_checked() {
+/// Errors from a one-file stack written to a temporary directory.
+fn errors_in(text: &str) -> Vec<Diagnostic> {
     let dir = match tempfile::tempdir() {
         Ok(dir) => dir,
         Err(err) => panic!("tempdir: {err}"),
     };
-    let text = r#"
+    if let Err(err) = std::fs::write(dir.path().join("stack.toml"), text) {
+        panic!("write: {err}");
+    }
+    match load(dir.path(), &LoadOptions::default(), &schemas()) {
+        Ok(_) => panic!("the stack should fail to load:\n{text}"),
+        Err(diagnostics) => diagnostics.into_iter().collect(),
+    }
+}
+
+/// The source line a diagnostic points at, as a rendered snippet would show it.
+fn pointed_line(diagnostic: &Diagnostic, text: &str) -> String {
+    let Some((_, line, _)) = diagnostic.location() else {
+        panic!("{diagnostic} has no location")
+    };
+    text.lines().nth(line - 1).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn disabled_resources_are_still_checked() {
+    let diagnostics = errors_in(
+        r#"
 [resources.aws_vpc.main]
 cidr_block = "10.0.0.0/16"
 
@@ -617,14 +637,34 @@ cidr_block = "10.0.0.0/16"
 enabled = false
 vpc_id = "${aws_vpc.main.idd}"
 cidr_block = "10.0.2.0/24"
-"#;
-    if let Err(err) = std::fs::write(dir.path().join("stack.toml"), text) {
-        panic!("write: {err}");
-    }
-    let diagnostics: Vec<Diagnostic> = match load(dir.path(), &LoadOptions::default(), &schemas()) {
-        Ok(_) => panic!("the disabled resource's bad reference was not reported"),
-        Err(diagnostics) => diagnostics.into_iter().collect(),
-    };
+"#,
+    );
     let diagnostic = find(&diagnostics, "`aws_vpc.main` has no attribute `idd`");
     assert_eq!(diagnostic.address(), Some(&addr("aws_subnet.b")));
+}
+
+#[test]
+fn type_errors_on_secrets_do_not_show_the_secret() {
+    let text = r#"
+[variables.token]
+type = "number"
+sensitive = true
+default = "s3cret-token"
+
+[resources.aws_db_instance.meta]
+identifier = "meta"
+password = 123456789
+"#;
+    let diagnostics = errors_in(text);
+    let variable = find(&diagnostics, "variable `token` is declared as number");
+    let attribute = find(&diagnostics, "attribute `password`");
+    for diagnostic in [variable, attribute] {
+        let line = pointed_line(diagnostic, text);
+        assert!(
+            !line.contains("s3cret") && !line.contains("123456789"),
+            "{diagnostic} points at {line:?}"
+        );
+        assert!(!diagnostic.to_string().contains("s3cret"));
+    }
+    assert_eq!(attribute.message(), "attribute `password`: expected string");
 }

@@ -56,7 +56,8 @@ fn declared_type(name: &str) -> AttrType {
 struct Declaration {
     ty: AttrType,
     type_name: String,
-    default: Option<(Value, Span)>,
+    /// The value, the `default` key and the value's span.
+    default: Option<(Value, Span, Span)>,
     description: Option<String>,
     sensitive: bool,
     span: Span,
@@ -66,7 +67,11 @@ struct Declaration {
 enum Origin {
     Cli,
     Environment,
-    File(Span),
+    /// The key and the value in a stack or env file.
+    File {
+        key: Span,
+        value: Span,
+    },
 }
 
 /// Scope for load-time evaluation: variables only.
@@ -99,8 +104,12 @@ impl Loader<'_> {
 
         let mut chosen: BTreeMap<String, (Value, Origin)> = BTreeMap::new();
         for (name, declaration) in &declarations {
-            if let Some((value, span)) = &declaration.default {
-                chosen.insert(name.clone(), (value.clone(), Origin::File(span.clone())));
+            if let Some((value, key, span)) = &declaration.default {
+                let origin = Origin::File {
+                    key: key.clone(),
+                    value: span.clone(),
+                };
+                chosen.insert(name.clone(), (value.clone(), origin));
             }
         }
         self.read_env_file(options, &mut chosen);
@@ -153,8 +162,19 @@ impl Loader<'_> {
                     Origin::Environment => {
                         Diagnostic::error(format!("{VAR_ENV_PREFIX}{name}: {message}"))
                     }
-                    Origin::File(span) => {
-                        Diagnostic::at(&self.sources, &span, message, "this value")
+                    // The value's line would show the secret in the snippet: point at
+                    // the declaration and name the file the value came from.
+                    Origin::File { key, .. } if declaration.sensitive => Diagnostic::at(
+                        &self.sources,
+                        &declaration.span,
+                        format!(
+                            "{message} (value at {})",
+                            raw::describe(&self.sources, &key)
+                        ),
+                        "sensitive variable",
+                    ),
+                    Origin::File { value, .. } => {
+                        Diagnostic::at(&self.sources, &value, message, "this value")
                     }
                 };
                 self.diagnostics.push(diagnostic);
@@ -222,7 +242,8 @@ impl Loader<'_> {
                     self.diagnostics.push(diagnostic);
                 }
                 ("default", kind) => {
-                    declaration.default = Some((node_value(kind), value.span.clone()))
+                    declaration.default =
+                        Some((node_value(kind), key.span.clone(), value.span.clone()));
                 }
                 ("description", NodeKind::String(text)) => {
                     declaration.description = Some(text.clone())
@@ -275,7 +296,13 @@ impl Loader<'_> {
             if self.declared_variables.contains(&key.name) {
                 chosen.insert(
                     key.name.clone(),
-                    (node_value(&value.kind), Origin::File(value.span.clone())),
+                    (
+                        node_value(&value.kind),
+                        Origin::File {
+                            key: key.span.clone(),
+                            value: value.span.clone(),
+                        },
+                    ),
                 );
             } else {
                 let mut diagnostic = Diagnostic::at(
