@@ -329,6 +329,31 @@ fn merge_named(
     }
 }
 
+/// The TYPE in this resource's own header. TOML merges `[resources.T.a]` and
+/// `[resources.T.b]` into one implicit table `T` whose key span is the first header's;
+/// errors about `T.b` should point at `T.b`'s header, so look for `T.` just before the
+/// name on the name's line.
+fn type_span_near(sources: &Sources, type_span: &Span, name_span: &Span, type_name: &str) -> Span {
+    let Some(text) = sources.get(name_span.file).map(|f| &f.text) else {
+        return type_span.clone();
+    };
+    let before = text.get(..name_span.range.start).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    match before
+        .get(line_start..)
+        .and_then(|line| line.rfind(type_name))
+    {
+        Some(at) => {
+            let start = line_start + at;
+            Span {
+                file: name_span.file,
+                range: start..start + type_name.len(),
+            }
+        }
+        None => type_span.clone(),
+    }
+}
+
 fn merge_resources(
     raw: &mut RawStack,
     sources: &Sources,
@@ -354,10 +379,14 @@ fn merge_resources(
                 diagnostics.push(duplicate(sources, &what, &first.key.span, &name_key.span));
                 continue;
             }
+            let type_key = Key {
+                name: type_key.name.clone(),
+                span: type_span_near(sources, &type_key.span, &name_key.span, &type_key.name),
+            };
             raw.resources.insert(
                 id,
                 (
-                    type_key.clone(),
+                    type_key,
                     Definition {
                         key: name_key.clone(),
                         body: body.clone(),

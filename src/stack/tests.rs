@@ -644,6 +644,20 @@ cidr_block = "10.0.2.0/24"
 }
 
 #[test]
+fn unknown_type_points_at_each_resource_header() {
+    let text =
+        "[resources.aws_vcp.a]\ncidr_block = \"x\"\n\n[resources.aws_vcp.b]\ncidr_block = \"y\"\n";
+    let diagnostics = errors_in(text);
+    assert_eq!(diagnostics.len(), 2);
+    for (diagnostic, line) in diagnostics.iter().zip([1, 4]) {
+        let Some((_, l, c)) = diagnostic.location() else {
+            panic!("no location")
+        };
+        assert_eq!((l, c), (line, 12), "{diagnostic}");
+    }
+}
+
+#[test]
 fn type_errors_on_secrets_do_not_show_the_secret() {
     let text = r#"
 [variables.token]
