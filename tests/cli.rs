@@ -562,6 +562,192 @@ fn plan_json_is_machine_readable_and_redacted() {
     assert_eq!(secret["after"]["id"], serde_json::json!({"$unknown": true}));
 }
 
+#[test]
+fn a_first_interrupt_finishes_work_in_flight_and_saves_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let ws = Workspace::new(CHAIN);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .current_dir(ws.stack_dir())
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .env("NO_COLOR", "1")
+        .env("CAIRN_TEST_DELAY_MS", "1500")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.ends_with("creating...") {
+            break;
+        }
+    }
+    // The create in flight sleeps 1.5 s; interrupt well inside it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    for line in lines {
+        seen.push_str(&line.expect("line"));
+        seen.push('\n');
+    }
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{seen}{err}");
+    assert!(err.contains("Interrupt received"), "{err}");
+    assert!(
+        seen.contains("creation complete"),
+        "the create in flight finished: {seen}"
+    );
+    assert!(seen.contains("Apply interrupted"), "{seen}");
+    assert_eq!(
+        ws.state_list().len(),
+        1,
+        "exactly the create in flight was recorded"
+    );
+    let rerun = ws.apply();
+    assert!(
+        stdout(&rerun).contains("Plan: 3 to add"),
+        "{}",
+        text(&rerun)
+    );
+    assert_eq!(ws.state_list().len(), 4);
+}
+
+mod adoption {
+    //! An apply killed between a create call and its record leaves an intent; the next
+    //! plan asks the provider to find the object and adopts it instead of creating a
+    //! duplicate.
+
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use cairn::addr::ResourceAddr;
+    use cairn::graph::ResourceGraph;
+    use cairn::plan::{self, Action, PlanInput, PlanOptions};
+    use cairn::providers::{Clients, Registry};
+    use cairn::stack::{self, LoadOptions};
+    use cairn::state::{Intent, StateStore};
+    use cairn_provider_core::{
+        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
+        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
+        ResourceSchema, UpdateRequest,
+    };
+
+    struct Findable;
+
+    #[async_trait]
+    impl Provider for Findable {
+        fn name(&self) -> &'static str {
+            "found"
+        }
+        fn schema(&self) -> ProviderSchema {
+            let mut schema = ProviderSchema::default();
+            schema.resources.insert(
+                "found_thing".to_owned(),
+                ResourceSchema::new("findable").attr("input", AttrSchema::optional(AttrType::Any)),
+            );
+            schema
+        }
+        async fn configure(
+            &self,
+            _: ConfigureRequest,
+        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
+            Ok(Arc::new(Findable))
+        }
+    }
+
+    #[async_trait]
+    impl ResourceClient for Findable {
+        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(Some(r.state.clone()))
+        }
+        async fn create(&self, _: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+            Err(ProviderError::Other("a duplicate create".to_owned()))
+        }
+        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(r.desired.clone())
+        }
+        async fn delete(&self, _: DeleteRequest<'_>) -> Result<(), ProviderError> {
+            Ok(())
+        }
+        async fn find(&self, r: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(Some(
+                r.config
+                    .clone()
+                    .with("id", format!("found-{}", r.identity.address)),
+            ))
+        }
+        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(Attrs::new().with("id", r.id))
+        }
+    }
+
+    #[test]
+    fn an_interrupted_create_is_adopted_not_duplicated() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let toml = "[stack]\nname = \"adopt\"\n\n[resources.found_thing.x]\ninput = \"v\"\n\n[resources.found_thing.y]\ninput = \"w\"\n";
+        std::fs::write(dir.path().join("stack.toml"), toml).expect("write");
+        let registry = Registry::with_providers(vec![Arc::new(Findable)]);
+        let loaded =
+            stack::load(dir.path(), &LoadOptions::default(), registry.schemas()).expect("loads");
+        let graph = ResourceGraph::build(&loaded).expect("graph");
+        let mut store =
+            StateStore::open(&dir.path().join("state.json"), "adopt", "default", "test")
+                .expect("opens");
+        let x = ResourceAddr::new("found_thing", "x");
+        let intent = Intent {
+            operation: "create".to_owned(),
+            config: Attrs::new().with("input", "v"),
+            started_at: "2026-01-01T00:00:00Z".to_owned(),
+        };
+        store.record_intent(&x, intent).expect("intent recorded");
+        let clients = Clients::new("adopt", "default");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+
+        let adopted = runtime
+            .block_on(plan::adopt_interrupted(
+                &mut store, &loaded, &graph, &registry, &clients,
+            ))
+            .expect("adopts");
+        assert_eq!(adopted, vec![x.clone()]);
+        assert!(store.state().pending.is_empty());
+        let recorded = store.state().resources.get(&x).expect("recorded");
+        assert_eq!(
+            recorded.attrs.get("id").and_then(|v| v.as_str()),
+            Some("found-found_thing.x")
+        );
+
+        let input = PlanInput {
+            stack: &loaded,
+            graph: &graph,
+            registry: &registry,
+            clients: &clients,
+            state: store.state(),
+            hasher: store.hasher(),
+        };
+        let planned = runtime
+            .block_on(plan::build(input, &PlanOptions::default()))
+            .expect("plans");
+        let action = |addr: &ResourceAddr| planned.change(addr).map(|c| c.action);
+        assert_eq!(action(&x), Some(Action::NoOp), "adopted, not created again");
+        assert_eq!(
+            action(&ResourceAddr::new("found_thing", "y")),
+            Some(Action::Create)
+        );
+    }
+}
+
 mod walk_order {
     //! The walker's ordering guarantees, on random DAGs, through the library with a
     //! provider that records when each call starts and ends.

@@ -290,6 +290,7 @@ impl Walk<'_> {
             let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
             provider_config(self.input.stack, self.input.registry, provider, &live)
         };
+        tracing::debug!(provider, "configuring provider from values known now");
         let operation = format!("configure provider {provider}");
         let config = match config {
             Ok(Some(config)) => config,
@@ -668,6 +669,7 @@ pub async fn apply(
             let Some(n) = ready.pop_front() else { break };
             started[n] = true;
             let change = &plan.changes[nodes[n].change];
+            tracing::debug!(address = %change.addr, action = ?change.action, in_flight = running.len() + 1, "starting");
             observer.started(&change.addr, verb(change.action));
             let walk = &walk;
             let change_index = nodes[n].change;
@@ -706,6 +708,7 @@ pub async fn apply(
         let change = &plan.changes[nodes[n].change];
         match result {
             Ok(values) => {
+                tracing::debug!(address = %change.addr, elapsed_ms = elapsed.as_millis() as u64, "finished");
                 let id = values
                     .as_ref()
                     .and_then(|v| v.get("id"))
@@ -734,6 +737,7 @@ pub async fn apply(
                 }
             }
             Err(error) => {
+                tracing::debug!(address = %change.addr, operation = %error.operation, "failed; starting nothing new");
                 observer.failed(&change.addr, elapsed);
                 outcome.failures.push(ResourceFailure {
                     addr: change.addr.clone(),

@@ -14,7 +14,9 @@ use futures::StreamExt;
 
 use super::diff::{diff_all, diff_computed, diff_update};
 use super::scope::{ResourceValues, ValuesScope};
-use super::{Action, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange};
+use super::{
+    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, values_equal,
+};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::graph::ResourceGraph;
@@ -272,6 +274,10 @@ async fn refresh(
                 clients.insert(name.to_owned(), client);
             }
             None => {
+                tracing::debug!(
+                    provider = name,
+                    "configuration not known yet; refresh deferred"
+                );
                 deferred_providers.insert(name.to_owned());
             }
         }
@@ -279,6 +285,7 @@ async fn refresh(
     let reads = input.state.resources.values().filter_map(|resource| {
         let client = clients.get(&resource.provider)?.clone();
         Some(async move {
+            tracing::debug!(address = %resource.addr, "refreshing");
             let identity = identity(input.stack, &resource.addr);
             let request = ReadRequest {
                 type_name: &resource.addr.type_name,
@@ -553,6 +560,7 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         serial: (input.state.serial > 0).then_some(input.state.serial),
         changes: Vec::new(),
         outputs: BTreeMap::new(),
+        output_changes: Vec::new(),
         deferred_providers: Vec::new(),
     };
     let mut diagnostics = Diagnostics::new();
@@ -774,6 +782,38 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
             )),
         }
     }
+    plan.output_changes = output_changes(&plan.outputs, input.state, input.hasher);
     plan.deferred_providers = deferred.into_iter().collect();
     diagnostics.into_result(plan).map_err(PlanError::from)
+}
+
+/// Planned outputs compared with the recorded ones.
+fn output_changes(
+    outputs: &BTreeMap<String, PlannedOutput>,
+    state: &StateFile,
+    hasher: &SensitiveHasher,
+) -> Vec<AttrDiff> {
+    let names: BTreeSet<&String> = outputs.keys().chain(state.outputs.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let before = state.outputs.get(name).filter(|v| !v.is_null()).cloned();
+            let after = outputs
+                .get(name)
+                .map(|o| o.value.clone())
+                .filter(|v| !v.is_null());
+            let same = match (&before, &after) {
+                (None, None) => true,
+                (Some(b), Some(a)) => !a.contains_unknown() && values_equal(hasher, a, b),
+                _ => false,
+            };
+            (!same).then(|| AttrDiff {
+                name: name.clone(),
+                before,
+                after,
+                forces_replacement: false,
+                nested: Vec::new(),
+            })
+        })
+        .collect()
 }

@@ -137,6 +137,8 @@ pub struct Plan {
     /// Resources in apply order: configured ones topologically, then deletes of removed ones.
     pub changes: Vec<ResourceChange>,
     pub outputs: BTreeMap<String, PlannedOutput>,
+    /// Outputs whose value differs from the recorded one (added, changed or removed).
+    pub output_changes: Vec<AttrDiff>,
     /// Providers whose configuration is not known until the apply (e.g. the Kubernetes
     /// provider of a cluster this apply creates): their resources were not refreshed.
     pub deferred_providers: Vec<String>,
@@ -169,6 +171,11 @@ impl Plan {
 
     /// Whether applying would change any resource or output.
     pub fn has_changes(&self) -> bool {
+        self.has_resource_changes() || !self.output_changes.is_empty()
+    }
+
+    /// Whether applying would change any resource.
+    pub fn has_resource_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }
 

@@ -157,10 +157,25 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         );
         return out;
     }
-    let _ = writeln!(out, "cairn will perform the following actions:");
-    let _ = writeln!(out);
+    if plan.has_resource_changes() {
+        let _ = writeln!(out, "cairn will perform the following actions:");
+        let _ = writeln!(out);
+    }
     for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         change_block(&mut out, change, color);
+    }
+    if !plan.output_changes.is_empty() {
+        let _ = writeln!(out, "Changes to Outputs:");
+        let width = plan
+            .output_changes
+            .iter()
+            .map(|d| d.name.len())
+            .max()
+            .unwrap_or(0);
+        for diff in &plan.output_changes {
+            attr_lines(&mut out, diff, width, 2, color, false);
+        }
+        let _ = writeln!(out);
     }
     if !plan.deferred_providers.is_empty() {
         let _ = writeln!(
