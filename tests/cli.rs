@@ -508,6 +508,58 @@ input = "x"
 }
 
 #[test]
+fn create_before_destroy_and_ignore_changes_shape_the_plan() {
+    let stack = |input: &str, trigger: u32| {
+        format!(
+            r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.blue]
+input = "{input}"
+triggers_replace = {trigger}
+lifecycle = {{ create_before_destroy = true, ignore_changes = ["input"] }}
+"#
+        )
+    };
+    let ws = Workspace::new(&stack("v1", 1));
+    ws.apply();
+    ws.write(&stack("v2", 1));
+    let ignored = ws.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        ignored.status.code(),
+        Some(0),
+        "input is ignored after create: {}",
+        text(&ignored)
+    );
+    ws.write(&stack("v2", 2));
+    let out = ws.run(&["plan"]);
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("+/- resource \"cairn_data\" \"blue\""),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("must be replaced (the new one is created first)"),
+        "{plan}"
+    );
+    let applied = ws.apply();
+    assert!(
+        stdout(&applied).contains("replacement complete"),
+        "{}",
+        text(&applied)
+    );
+    let shown: serde_json::Value =
+        serde_json::from_slice(&ws.run(&["show", "--json"]).stdout).expect("json");
+    let attrs = &shown["resources"][0]["attributes"];
+    assert_eq!(attrs["triggers_replace"], 2);
+    assert_eq!(
+        attrs["input"], "v2",
+        "a replacement is a create: ignore_changes does not apply"
+    );
+}
+
+#[test]
 fn targets_limit_the_plan_to_dependencies() {
     let ws = Workspace::new(CHAIN);
     let out = ws.run(&["plan", "--target", "cairn_data.b"]);
@@ -989,5 +1041,236 @@ mod walk_order {
                 }
             }
         }
+    }
+}
+
+mod provider_configured_mid_apply {
+    //! A provider whose configuration references a resource of the same stack (the
+    //! Kubernetes provider of an EKS cluster created in the same run) is configured during
+    //! the apply, once that resource exists, with its real values.
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use cairn::addr::ResourceAddr;
+    use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
+    use cairn::builtin::CairnProvider;
+    use cairn::graph::ResourceGraph;
+    use cairn::plan::{self, Action, ChangeReason, PlanInput, PlanOptions};
+    use cairn::providers::{Clients, Registry};
+    use cairn::stack::{self, LoadOptions, Stack};
+    use cairn::state::StateStore;
+    use cairn_provider_core::{
+        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
+        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
+        ResourceSchema, UpdateRequest,
+    };
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    struct Late {
+        log: Log,
+    }
+
+    #[async_trait]
+    impl Provider for Late {
+        fn name(&self) -> &'static str {
+            "late"
+        }
+        fn schema(&self) -> ProviderSchema {
+            let mut schema = ProviderSchema::default();
+            schema.config.insert(
+                "endpoint".to_owned(),
+                AttrSchema::required(AttrType::String),
+            );
+            schema.resources.insert(
+                "late_object".to_owned(),
+                ResourceSchema::new("needs a cluster")
+                    .attr("input", AttrSchema::optional(AttrType::Any)),
+            );
+            schema
+        }
+        async fn configure(
+            &self,
+            request: ConfigureRequest,
+        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
+            let endpoint = request.config.str("endpoint")?;
+            self.log
+                .lock()
+                .expect("log")
+                .push(format!("configure {endpoint}"));
+            Ok(Arc::new(LateClient {
+                log: Arc::clone(&self.log),
+            }))
+        }
+    }
+
+    struct LateClient {
+        log: Log,
+    }
+
+    #[async_trait]
+    impl ResourceClient for LateClient {
+        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            self.log
+                .lock()
+                .expect("log")
+                .push(format!("read {}", r.identity.address));
+            Ok(Some(r.state.clone()))
+        }
+        async fn create(&self, r: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+            self.log
+                .lock()
+                .expect("log")
+                .push(format!("create {}", r.identity.address));
+            Ok(r.config.clone().with("id", "obj-1"))
+        }
+        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(r.desired.clone().with("id", "obj-1"))
+        }
+        async fn delete(&self, _: DeleteRequest<'_>) -> Result<(), ProviderError> {
+            Ok(())
+        }
+        async fn find(&self, _: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(None)
+        }
+        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(Attrs::new().with("id", r.id))
+        }
+    }
+
+    struct Quiet;
+    impl ApplyObserver for Quiet {
+        fn started(&self, _: &ResourceAddr, _: &'static str) {}
+        fn progress(&self, _: &ResourceAddr, _: &str) {}
+        fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
+        fn failed(&self, _: &ResourceAddr, _: Duration) {}
+    }
+
+    const STACK: &str = r#"
+[stack]
+name = "late"
+
+[providers.late]
+endpoint = "${cairn_data.cluster.id}"
+
+[resources.cairn_data.cluster]
+input = "c"
+
+[resources.late_object.app]
+input = "${cairn_data.cluster.id}"
+"#;
+
+    async fn plan_with(
+        loaded: &Stack,
+        registry: &Registry,
+        store: &StateStore,
+        clients: &Clients,
+    ) -> plan::Plan {
+        let graph = ResourceGraph::build(loaded).expect("graph");
+        let input = PlanInput {
+            stack: loaded,
+            graph: &graph,
+            registry,
+            clients,
+            state: store.state(),
+            hasher: store.hasher(),
+        };
+        plan::build(input, &PlanOptions::default())
+            .await
+            .expect("plans")
+    }
+
+    #[test]
+    fn configured_with_the_real_value_once_the_resource_exists() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("stack.toml"), STACK).expect("write");
+        let log: Log = Arc::default();
+        let registry = Registry::with_providers(vec![
+            Arc::new(CairnProvider::new()),
+            Arc::new(Late {
+                log: Arc::clone(&log),
+            }),
+        ]);
+        let loaded =
+            stack::load(dir.path(), &LoadOptions::default(), registry.schemas()).expect("loads");
+        let state_path = dir.path().join("state.json");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let cluster = ResourceAddr::new("cairn_data", "cluster");
+        let app = ResourceAddr::new("late_object", "app");
+
+        let mut store = StateStore::open(&state_path, "late", "default", "test").expect("opens");
+        let clients = Clients::new("late", "default");
+        let first = runtime.block_on(plan_with(&loaded, &registry, &store, &clients));
+        assert_eq!(first.change(&app).map(|c| c.action), Some(Action::Create));
+        assert!(
+            log.lock().expect("log").is_empty(),
+            "nothing configured while planning: {:?}",
+            log
+        );
+        let input = ApplyInput {
+            stack: &loaded,
+            registry: &registry,
+            clients: &clients,
+            plan: &first,
+        };
+        let outcome = runtime.block_on(apply::apply(
+            input,
+            &mut store,
+            ApplyOptions::default(),
+            Arc::new(Quiet),
+            None,
+        ));
+        assert!(outcome.is_success(), "{:?}", outcome.failures);
+        let cluster_id = store.state().resources[&cluster]
+            .attrs
+            .str("id")
+            .expect("cluster id");
+        assert_eq!(
+            *log.lock().expect("log"),
+            [
+                format!("configure {cluster_id}"),
+                "create late_object.app".to_owned()
+            ],
+            "configured from the cluster's real id, then used"
+        );
+
+        // Next run: the configuration is known from state, so the refresh reads the object.
+        log.lock().expect("log").clear();
+        let clients = Clients::new("late", "default");
+        let again = runtime.block_on(plan_with(&loaded, &registry, &store, &clients));
+        assert!(!again.has_changes(), "{:?}", again.changes);
+        assert_eq!(
+            *log.lock().expect("log"),
+            [
+                format!("configure {cluster_id}"),
+                "read late_object.app".to_owned()
+            ]
+        );
+
+        // Without the cluster in state, the provider cannot be configured: its resources are
+        // planned from their records instead of failing.
+        store.remove_resource(&cluster).expect("forget cluster");
+        log.lock().expect("log").clear();
+        let clients = Clients::new("late", "default");
+        let deferred = runtime.block_on(plan_with(&loaded, &registry, &store, &clients));
+        assert_eq!(deferred.deferred_providers, ["late"]);
+        assert!(log.lock().expect("log").is_empty(), "{:?}", log);
+        let change = deferred.change(&app).expect("app planned");
+        assert_eq!(change.reason, Some(ChangeReason::RefreshDeferred));
+        assert_eq!(
+            change.action,
+            Action::Update,
+            "its input is the id of a cluster not created yet"
+        );
+        assert_eq!(
+            deferred.change(&cluster).map(|c| c.action),
+            Some(Action::Create)
+        );
+        store.close().expect("closes");
     }
 }

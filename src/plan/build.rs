@@ -817,3 +817,75 @@ fn output_changes(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_provider_core::{AttrSchema, AttrType};
+
+    fn schema() -> ResourceSchema {
+        ResourceSchema::new("test")
+            .attr("name", AttrSchema::required(AttrType::String))
+            .attr("disk", AttrSchema::optional_computed(AttrType::Int))
+            .attr("scaling", AttrSchema::optional(AttrType::Any))
+            .attr("arn", AttrSchema::computed(AttrType::String))
+    }
+
+    fn scaling(desired: i64, max: i64) -> Value {
+        Value::Map(BTreeMap::from([
+            ("desired".to_owned(), Value::Int(desired)),
+            ("max".to_owned(), Value::Int(max)),
+        ]))
+    }
+
+    #[test]
+    fn optional_computed_left_unset_keeps_the_recorded_value() {
+        let prior = Attrs::new()
+            .with("name", "a")
+            .with("disk", 20)
+            .with("arn", "arn:1");
+        let config = Attrs::new().with("name", "a");
+        let desired = effective_desired(&schema(), &config, Some(&prior), &Lifecycle::default());
+        assert_eq!(desired.get("disk"), Some(&Value::Int(20)));
+        assert_eq!(
+            desired.get("arn"),
+            None,
+            "computed attributes are never sent"
+        );
+        let fresh = effective_desired(&schema(), &config, None, &Lifecycle::default());
+        assert_eq!(fresh.get("disk"), None);
+    }
+
+    #[test]
+    fn ignore_changes_paths_keep_recorded_values_only_for_existing_resources() {
+        let lifecycle = Lifecycle {
+            ignore_changes: vec!["scaling.desired".to_owned()],
+            ..Lifecycle::default()
+        };
+        let prior = Attrs::new()
+            .with("name", "a")
+            .with("scaling", scaling(3, 10));
+        let config = Attrs::new()
+            .with("name", "a")
+            .with("scaling", scaling(1, 12));
+        let desired = effective_desired(&schema(), &config, Some(&prior), &lifecycle);
+        assert_eq!(desired.get("scaling"), Some(&scaling(3, 12)));
+        let created = effective_desired(&schema(), &config, None, &lifecycle);
+        assert_eq!(created.get("scaling"), Some(&scaling(1, 12)));
+    }
+
+    #[test]
+    fn planned_values_mark_computed_unknown_unless_known() {
+        let desired = Attrs::new().with("name", "a");
+        let known = BTreeMap::from([("arn".to_owned(), Value::from("arn:known"))]);
+        let after = planned_create(&schema(), &desired, &BTreeMap::new());
+        assert_eq!(after.get("arn"), Some(&Value::Unknown));
+        assert_eq!(
+            after.get("disk"),
+            Some(&Value::Unknown),
+            "unset optional-computed is the provider's"
+        );
+        let after = planned_create(&schema(), &desired, &known);
+        assert_eq!(after.get("arn"), Some(&Value::from("arn:known")));
+    }
+}
