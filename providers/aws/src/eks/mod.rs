@@ -1,7 +1,68 @@
-//! Resource types of this AWS service (filled in by its own module files).
+//! EKS: the control plane (`aws_eks_cluster`) and managed node groups
+//! (`aws_eks_node_group`). Both wait on the EKS status field; IAM propagation delays on
+//! create are absorbed here, since EKS is where a just-created role is first used.
 
+mod cluster;
+mod node_group;
+pub(crate) mod shared;
+
+#[cfg(test)]
+pub(crate) mod capture;
+
+use std::collections::BTreeMap;
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_provider_core::ProviderError;
+
+use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
+use shared::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    Vec::new()
+    vec![Box::new(cluster::Cluster), Box::new(node_group::NodeGroup)]
+}
+
+/// How long a create keeps retrying while IAM has not yet propagated a just-created role
+/// to EKS; IAM usually converges in seconds, rarely in more than a minute.
+const IAM_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// True when EKS refused a create because the role it was given is not assumable yet.
+/// AWS words this several ways; all are `InvalidParameterException`.
+fn role_not_ready<E: ProvideErrorMetadata>(err: &E) -> bool {
+    if error_code(err) != Some("InvalidParameterException") {
+        return false;
+    }
+    let message = err.message().unwrap_or_default().to_ascii_lowercase();
+    message.contains("could not be assumed")
+        || (message.contains("role")
+            && (message.contains("does not exist")
+                || message.contains("cannot be found")
+                || message.contains("not authorized")))
+}
+
+/// Brings an EKS object's tags from `current` to `wanted` (cairn's own tags included).
+async fn sync_tags(
+    eks: &aws_sdk_eks::Client,
+    arn: &str,
+    current: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let changes = TagChanges::between(current, wanted);
+    if !changes.remove.is_empty() {
+        eks.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(changes.remove))
+            .send()
+            .await
+            .map_err(|e| api_error("eks:UntagResource", e))?;
+    }
+    if !changes.set.is_empty() {
+        eks.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(changes.set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("eks:TagResource", e))?;
+    }
+    Ok(())
 }

@@ -1,0 +1,848 @@
+//! `aws_eks_node_group`: an EKS managed node group. Owns CreateNodegroup, the in-place
+//! changes EKS supports (scaling, labels and taints sent as additions and removals,
+//! update strategy, AMI version, tags) and the waits for ACTIVE and for deletion.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_eks::types::{
+    AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
+    NodegroupUpdateConfig, Taint as EksTaint, TaintEffect, UpdateLabelsPayload,
+    UpdateTaintsPayload,
+};
+use cairn_provider_core::{
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use super::shared::{TagChanges, created_by, keep_order, optional_map, remaining, sorted, strings};
+use super::{IAM_PROPAGATION, role_not_ready, sync_tags};
+use crate::clients::AwsClients;
+use crate::error::{api_error, error_code};
+use crate::resource::AwsResource;
+use crate::tags::{object_tags, user_visible};
+use crate::wait::{Backoff, Check, poll_until};
+
+/// Node groups take 3-10 minutes to create, update or delete on AWS.
+const NODE_GROUP_POLL: Backoff = Backoff {
+    initial: Duration::from_secs(10),
+    max: Duration::from_secs(30),
+};
+
+pub(crate) struct NodeGroup;
+
+/// The configuration of a node group, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct NodeGroupConfig {
+    cluster_name: String,
+    node_group_name: String,
+    node_role_arn: String,
+    subnet_ids: Vec<String>,
+    capacity_type: Option<String>,
+    instance_types: Option<Vec<String>>,
+    scaling_config: Scaling,
+    labels: Option<BTreeMap<String, String>>,
+    taints: Option<Vec<Taint>>,
+    disk_size: Option<i32>,
+    ami_type: Option<String>,
+    update_config: Option<UpdateConfig>,
+    version: Option<String>,
+    release_version: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Scaling {
+    min_size: i32,
+    max_size: i32,
+    desired_size: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Taint {
+    key: String,
+    value: Option<String>,
+    effect: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct UpdateConfig {
+    max_unavailable: Option<i32>,
+    max_unavailable_percentage: Option<i32>,
+}
+
+impl Taint {
+    fn from_sdk(taint: &EksTaint) -> Self {
+        Taint {
+            key: taint.key().unwrap_or_default().to_owned(),
+            value: taint.value().map(str::to_owned),
+            effect: taint.effect().map_or("", TaintEffect::as_str).to_owned(),
+        }
+    }
+
+    fn to_sdk(&self) -> EksTaint {
+        EksTaint::builder()
+            .key(&self.key)
+            .set_value(self.value.clone())
+            .effect(TaintEffect::from(self.effect.as_str()))
+            .build()
+    }
+}
+
+fn scaling_schema() -> AttrType {
+    let size = |text: &str| AttrSchema::required(AttrType::Int).describe(text);
+    AttrType::object([
+        ("min_size", size("fewest nodes")),
+        ("max_size", size("most nodes")),
+        (
+            "desired_size",
+            size("nodes wanted now (the cluster autoscaler may change it)"),
+        ),
+    ])
+}
+
+fn taint_schema() -> AttrType {
+    AttrType::object([
+        (
+            "key",
+            AttrSchema::required(AttrType::String).describe("taint key"),
+        ),
+        (
+            "value",
+            AttrSchema::optional(AttrType::String).describe("taint value"),
+        ),
+        (
+            "effect",
+            AttrSchema::required(AttrType::enumeration(&[
+                "NO_SCHEDULE",
+                "NO_EXECUTE",
+                "PREFER_NO_SCHEDULE",
+            ]))
+            .describe("what the taint does to pods that do not tolerate it"),
+        ),
+    ])
+}
+
+fn update_config_schema() -> AttrType {
+    AttrType::object([
+        (
+            "max_unavailable",
+            AttrSchema::optional(AttrType::Int)
+                .describe("nodes that may be unavailable during an update"),
+        ),
+        (
+            "max_unavailable_percentage",
+            AttrSchema::optional(AttrType::Int)
+                .describe("percent of nodes that may be unavailable during an update"),
+        ),
+    ])
+}
+
+#[async_trait]
+impl AwsResource for NodeGroup {
+    fn type_name(&self) -> &'static str {
+        "aws_eks_node_group"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        let fixed = |ty: AttrType, text: &str| AttrSchema::required(ty).force_new().describe(text);
+        ResourceSchema::new("An EKS managed node group")
+            .attr(
+                "cluster_name",
+                fixed(AttrType::String, "cluster the nodes join"),
+            )
+            .attr(
+                "node_group_name",
+                fixed(AttrType::String, "node group name, unique in the cluster"),
+            )
+            .attr(
+                "node_role_arn",
+                fixed(AttrType::String, "IAM role of the nodes' instance profile"),
+            )
+            .attr(
+                "subnet_ids",
+                fixed(AttrType::list(AttrType::String), "subnets the nodes run in"),
+            )
+            .attr(
+                "capacity_type",
+                AttrSchema::optional_computed(AttrType::enumeration(&["ON_DEMAND", "SPOT"]))
+                    .force_new()
+                    .describe("ON_DEMAND (default) or SPOT instances"),
+            )
+            .attr(
+                "instance_types",
+                AttrSchema::optional_computed(AttrType::list(AttrType::String))
+                    .force_new()
+                    .describe(
+                        "instance types; several diversify SPOT capacity (default t3.medium)",
+                    ),
+            )
+            .attr(
+                "scaling_config",
+                AttrSchema::required(scaling_schema()).describe("node counts"),
+            )
+            .attr(
+                "labels",
+                AttrSchema::optional(AttrType::map(AttrType::String))
+                    .describe("Kubernetes labels on the nodes"),
+            )
+            .attr(
+                "taints",
+                AttrSchema::optional(AttrType::list(taint_schema()))
+                    .describe("Kubernetes taints on the nodes"),
+            )
+            .attr(
+                "disk_size",
+                AttrSchema::optional_computed(AttrType::Int)
+                    .force_new()
+                    .describe("root volume size in GiB (default 20)"),
+            )
+            .attr(
+                "ami_type",
+                AttrSchema::optional_computed(AttrType::String)
+                    .force_new()
+                    .describe("AMI family, e.g. AL2023_x86_64_STANDARD"),
+            )
+            .attr(
+                "update_config",
+                AttrSchema::optional_computed(update_config_schema())
+                    .describe("how many nodes a rolling update may take down at once"),
+            )
+            .attr(
+                "version",
+                AttrSchema::optional_computed(AttrType::String)
+                    .describe("Kubernetes version of the nodes (default: the cluster's)"),
+            )
+            .attr(
+                "release_version",
+                AttrSchema::optional_computed(AttrType::String)
+                    .describe("AMI release version (default: the latest for the version)"),
+            )
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String))
+                    .describe("tags on the node group"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the node group"),
+            )
+            .attr(
+                "status",
+                AttrSchema::computed(AttrType::String).describe("EKS status, e.g. ACTIVE"),
+            )
+            .timeouts(Timeouts::all(Duration::from_secs(60 * 60)))
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let cluster = request.state.str("cluster_name")?;
+        let name = request.state.str("node_group_name")?;
+        Ok(describe(&aws.eks, &cluster, &name)
+            .await?
+            .filter(|ng| ng.status() != Some(&NodegroupStatus::Deleting))
+            .map(|ng| attributes(&ng, request.state, &aws.default_tags)))
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let config: NodeGroupConfig = request.config.decode()?;
+        let deadline = Instant::now() + request.timeout;
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.tags.clone().unwrap_or_default(),
+        );
+        let call = aws
+            .eks
+            .create_nodegroup()
+            .cluster_name(&config.cluster_name)
+            .nodegroup_name(&config.node_group_name)
+            .node_role(&config.node_role_arn)
+            .set_subnets(Some(config.subnet_ids.clone()))
+            .set_capacity_type(config.capacity_type.as_deref().map(CapacityTypes::from))
+            .set_instance_types(config.instance_types.clone())
+            .scaling_config(scaling(&config.scaling_config))
+            .set_labels(config.labels.clone().map(|l| l.into_iter().collect()))
+            .set_taints(
+                config
+                    .taints
+                    .as_ref()
+                    .map(|t| t.iter().map(Taint::to_sdk).collect()),
+            )
+            .set_disk_size(config.disk_size)
+            .set_ami_type(config.ami_type.as_deref().map(AmiTypes::from))
+            .set_update_config(config.update_config.as_ref().map(update_config))
+            .set_version(config.version.clone())
+            .set_release_version(config.release_version.clone())
+            .set_tags(Some(tags.into_iter().collect()));
+        poll_until(
+            &format!("IAM role {} to be usable by EKS", config.node_role_arn),
+            IAM_PROPAGATION.min(request.timeout),
+            Backoff {
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(15),
+            },
+            &request.progress,
+            || {
+                let call = call.clone();
+                async move {
+                    match call.send().await {
+                        Ok(_) => Ok(Check::Done(())),
+                        Err(err) if role_not_ready(&err) => Ok(Check::Waiting(
+                            api_error("eks:CreateNodegroup", err).to_string(),
+                        )),
+                        Err(err) => Err(api_error("eks:CreateNodegroup", err)),
+                    }
+                }
+            },
+        )
+        .await?;
+        let node_group = wait_active(
+            &aws.eks,
+            &config.cluster_name,
+            &config.node_group_name,
+            remaining(deadline),
+            &request.progress,
+        )
+        .await?;
+        Ok(attributes(&node_group, request.config, &aws.default_tags))
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let desired: NodeGroupConfig = request.desired.decode()?;
+        let (cluster, name) = (
+            desired.cluster_name.as_str(),
+            desired.node_group_name.as_str(),
+        );
+        let deadline = Instant::now() + request.timeout;
+        let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
+        let current = describe(&aws.eks, cluster, name)
+            .await?
+            .ok_or_else(|| gone(cluster, name))?;
+
+        let mut config_call = aws
+            .eks
+            .update_nodegroup_config()
+            .cluster_name(cluster)
+            .nodegroup_name(name);
+        let mut config_changes = false;
+        if changed("scaling_config") {
+            config_call = config_call.scaling_config(scaling(&desired.scaling_config));
+            config_changes = true;
+        }
+        if changed("labels") {
+            if let Some(payload) = labels_payload(
+                &sorted(current.labels()),
+                &desired.labels.clone().unwrap_or_default(),
+            ) {
+                config_call = config_call.labels(payload);
+                config_changes = true;
+            }
+        }
+        if changed("taints") {
+            let current_taints: Vec<Taint> = current.taints().iter().map(Taint::from_sdk).collect();
+            if let Some(payload) =
+                taints_payload(&current_taints, &desired.taints.clone().unwrap_or_default())
+            {
+                config_call = config_call.taints(payload);
+                config_changes = true;
+            }
+        }
+        if changed("update_config") {
+            if let Some(strategy) = &desired.update_config {
+                config_call = config_call.update_config(update_config(strategy));
+                config_changes = true;
+            }
+        }
+        if config_changes {
+            config_call
+                .send()
+                .await
+                .map_err(|e| api_error("eks:UpdateNodegroupConfig", e))?;
+            wait_active(
+                &aws.eks,
+                cluster,
+                name,
+                remaining(deadline),
+                &request.progress,
+            )
+            .await?;
+        }
+
+        let version = desired.version.as_deref().filter(|_| changed("version"));
+        let release = desired
+            .release_version
+            .as_deref()
+            .filter(|_| changed("release_version"));
+        if version.is_some() || release.is_some() {
+            start_version_update(&aws.eks, cluster, name, version, release).await?;
+            wait_active(
+                &aws.eks,
+                cluster,
+                name,
+                remaining(deadline),
+                &request.progress,
+            )
+            .await?;
+        }
+
+        if changed("tags") {
+            let wanted = object_tags(
+                request.identity,
+                &aws.default_tags,
+                &desired.tags.clone().unwrap_or_default(),
+            );
+            sync_tags(
+                &aws.eks,
+                current.nodegroup_arn().unwrap_or_default(),
+                &sorted(current.tags()),
+                &wanted,
+            )
+            .await?;
+        }
+        let node_group = describe(&aws.eks, cluster, name)
+            .await?
+            .ok_or_else(|| gone(cluster, name))?;
+        Ok(attributes(&node_group, request.desired, &aws.default_tags))
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let cluster = request.state.str("cluster_name")?;
+        let name = request.state.str("node_group_name")?;
+        match aws
+            .eks
+            .delete_nodegroup()
+            .cluster_name(&cluster)
+            .nodegroup_name(&name)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(err) if error_code(&err) == Some("ResourceNotFoundException") => return Ok(()),
+            // A delete already under way (an earlier run was interrupted) is waited on.
+            Err(err) if error_code(&err) == Some("ResourceInUseException") => {
+                let deleting = describe(&aws.eks, &cluster, &name)
+                    .await?
+                    .is_some_and(|ng| ng.status() == Some(&NodegroupStatus::Deleting));
+                if !deleting {
+                    return Err(api_error("eks:DeleteNodegroup", err));
+                }
+            }
+            Err(err) => return Err(api_error("eks:DeleteNodegroup", err)),
+        }
+        poll_until(
+            &format!("EKS node group {cluster}/{name} to be deleted"),
+            request.timeout,
+            NODE_GROUP_POLL,
+            &request.progress,
+            || async {
+                match describe(&aws.eks, &cluster, &name).await? {
+                    None => Ok(Check::Done(())),
+                    Some(ng) if ng.status() == Some(&NodegroupStatus::DeleteFailed) => {
+                        Err(failed(&cluster, &name, &ng))
+                    }
+                    Some(ng) => Ok(Check::Waiting(format!("status {}", status(&ng)))),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let cluster = request.config.str("cluster_name")?;
+        let name = request.config.str("node_group_name")?;
+        Ok(describe(&aws.eks, &cluster, &name)
+            .await?
+            .filter(|ng| ng.status() != Some(&NodegroupStatus::Deleting))
+            .filter(|ng| created_by(request.identity, &sorted(ng.tags())))
+            .map(|ng| attributes(&ng, request.config, &aws.default_tags)))
+    }
+
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let (cluster, name) = request
+            .id
+            .split_once(':')
+            .ok_or_else(|| ProviderError::invalid("id", "must be CLUSTER_NAME:NODE_GROUP_NAME"))?;
+        let node_group = describe(&aws.eks, cluster, name)
+            .await?
+            .ok_or_else(|| gone(cluster, name))?;
+        Ok(attributes(&node_group, &Attrs::new(), &aws.default_tags))
+    }
+}
+
+fn gone(cluster: &str, name: &str) -> ProviderError {
+    ProviderError::api(
+        "eks:DescribeNodegroup",
+        Some("ResourceNotFoundException".to_owned()),
+        format!("No node group found for name: {name} in cluster {cluster}."),
+    )
+}
+
+async fn describe(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<Nodegroup>, ProviderError> {
+    match eks
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.nodegroup),
+        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(api_error("eks:DescribeNodegroup", err)),
+    }
+}
+
+fn status(node_group: &Nodegroup) -> &str {
+    node_group
+        .status()
+        .map_or("unknown", NodegroupStatus::as_str)
+}
+
+/// The error for a node group EKS gave up on, with the health issues it reports (e.g.
+/// `AsgInstanceLaunchFailures` when SPOT capacity is short).
+fn failed(cluster: &str, name: &str, node_group: &Nodegroup) -> ProviderError {
+    let issues: Vec<String> = node_group
+        .health()
+        .map(|h| h.issues())
+        .unwrap_or_default()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i.code().map_or("unknown", |c| c.as_str()),
+                i.message().unwrap_or_default()
+            )
+        })
+        .collect();
+    ProviderError::Other(format!(
+        "EKS node group {cluster}/{name} is {}: {}",
+        status(node_group),
+        if issues.is_empty() {
+            "no health issue reported".to_owned()
+        } else {
+            issues.join("; ")
+        }
+    ))
+}
+
+/// Waits until the node group is ACTIVE; CREATE_FAILED, DEGRADED and DELETE_FAILED end
+/// the wait with EKS's health issues.
+async fn wait_active(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<Nodegroup, ProviderError> {
+    poll_until(
+        &format!("EKS node group {cluster}/{name} to become ACTIVE"),
+        timeout,
+        NODE_GROUP_POLL,
+        progress,
+        || async {
+            let node_group = describe(eks, cluster, name)
+                .await?
+                .ok_or_else(|| gone(cluster, name))?;
+            match node_group.status() {
+                Some(NodegroupStatus::Active) => Ok(Check::Done(node_group)),
+                Some(
+                    NodegroupStatus::CreateFailed
+                    | NodegroupStatus::Degraded
+                    | NodegroupStatus::DeleteFailed,
+                ) => Err(failed(cluster, name, &node_group)),
+                _ => Ok(Check::Waiting(format!("status {}", status(&node_group)))),
+            }
+        },
+    )
+    .await
+}
+
+/// Starts a rolling update of the nodes to `version` and/or AMI `release_version` (moto
+/// does not implement it).
+async fn start_version_update(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    name: &str,
+    version: Option<&str>,
+    release_version: Option<&str>,
+) -> Result<(), ProviderError> {
+    eks.update_nodegroup_version()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .set_version(version.map(str::to_owned))
+        .set_release_version(release_version.map(str::to_owned))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error("eks:UpdateNodegroupVersion", e))
+}
+
+fn scaling(scaling: &Scaling) -> NodegroupScalingConfig {
+    NodegroupScalingConfig::builder()
+        .min_size(scaling.min_size)
+        .max_size(scaling.max_size)
+        .desired_size(scaling.desired_size)
+        .build()
+}
+
+fn update_config(strategy: &UpdateConfig) -> NodegroupUpdateConfig {
+    NodegroupUpdateConfig::builder()
+        .set_max_unavailable(strategy.max_unavailable)
+        .set_max_unavailable_percentage(strategy.max_unavailable_percentage)
+        .build()
+}
+
+/// The label additions and removals that turn `current` into `wanted`; `None` if they
+/// already match (EKS rejects an empty update).
+fn labels_payload(
+    current: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> Option<UpdateLabelsPayload> {
+    let changes = TagChanges::between(current, wanted);
+    if changes.set.is_empty() && changes.remove.is_empty() {
+        return None;
+    }
+    Some(
+        UpdateLabelsPayload::builder()
+            .set_add_or_update_labels(
+                (!changes.set.is_empty()).then(|| changes.set.into_iter().collect()),
+            )
+            .set_remove_labels((!changes.remove.is_empty()).then_some(changes.remove))
+            .build(),
+    )
+}
+
+/// The taint additions and removals that turn `current` into `wanted`. Kubernetes keys a
+/// taint by key and effect: one whose key and effect survive is updated, not removed.
+fn taints_payload(current: &[Taint], wanted: &[Taint]) -> Option<UpdateTaintsPayload> {
+    let remove: Vec<EksTaint> = current
+        .iter()
+        .filter(|c| {
+            !wanted
+                .iter()
+                .any(|w| w.key == c.key && w.effect == c.effect)
+        })
+        .map(Taint::to_sdk)
+        .collect();
+    let add: Vec<EksTaint> = wanted
+        .iter()
+        .filter(|w| !current.contains(w))
+        .map(Taint::to_sdk)
+        .collect();
+    if add.is_empty() && remove.is_empty() {
+        return None;
+    }
+    Some(
+        UpdateTaintsPayload::builder()
+            .set_add_or_update_taints((!add.is_empty()).then_some(add))
+            .set_remove_taints((!remove.is_empty()).then_some(remove))
+            .build(),
+    )
+}
+
+/// The node group as attributes. `order` (the configuration or prior state) decides the
+/// order of unordered lists that hold the same items.
+fn attributes(
+    node_group: &Nodegroup,
+    order: &Attrs,
+    default_tags: &BTreeMap<String, String>,
+) -> Attrs {
+    let cluster = node_group.cluster_name().unwrap_or_default();
+    let name = node_group.nodegroup_name().unwrap_or_default();
+    let taints: Vec<Taint> = node_group.taints().iter().map(Taint::from_sdk).collect();
+    let prior_taints: Vec<Taint> = order
+        .opt_decode("taints")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let same_taints =
+        taints.len() == prior_taints.len() && taints.iter().all(|t| prior_taints.contains(t));
+    let taints = if same_taints { prior_taints } else { taints };
+    let scaling = node_group.scaling_config().map(|s| {
+        Value::Map(BTreeMap::from([
+            ("min_size".to_owned(), Value::from(s.min_size())),
+            ("max_size".to_owned(), Value::from(s.max_size())),
+            ("desired_size".to_owned(), Value::from(s.desired_size())),
+        ]))
+    });
+    let strategy = node_group.update_config().map(|u| {
+        Value::Map(BTreeMap::from([
+            (
+                "max_unavailable".to_owned(),
+                Value::from(u.max_unavailable()),
+            ),
+            (
+                "max_unavailable_percentage".to_owned(),
+                Value::from(u.max_unavailable_percentage()),
+            ),
+        ]))
+    });
+    let taints = if taints.is_empty() {
+        Value::Null
+    } else {
+        Value::List(
+            taints
+                .iter()
+                .map(|t| {
+                    Value::Map(BTreeMap::from([
+                        ("key".to_owned(), Value::from(t.key.clone())),
+                        ("value".to_owned(), Value::from(t.value.clone())),
+                        ("effect".to_owned(), Value::from(t.effect.clone())),
+                    ]))
+                })
+                .collect(),
+        )
+    };
+    Attrs::new()
+        .with("id", format!("{cluster}:{name}"))
+        .with("cluster_name", cluster)
+        .with("node_group_name", name)
+        .with("node_role_arn", node_group.node_role())
+        .with(
+            "subnet_ids",
+            keep_order(
+                strings(order.get("subnet_ids")),
+                node_group.subnets().to_vec(),
+            ),
+        )
+        .with(
+            "capacity_type",
+            node_group.capacity_type().map(CapacityTypes::as_str),
+        )
+        .with(
+            "instance_types",
+            keep_order(
+                strings(order.get("instance_types")),
+                node_group.instance_types().to_vec(),
+            ),
+        )
+        .with("scaling_config", Value::from(scaling))
+        .with("labels", optional_map(sorted(node_group.labels())))
+        .with("taints", taints)
+        .with("disk_size", node_group.disk_size())
+        .with("ami_type", node_group.ami_type().map(AmiTypes::as_str))
+        .with("update_config", Value::from(strategy))
+        .with("version", node_group.version())
+        .with("release_version", node_group.release_version())
+        .with(
+            "tags",
+            optional_map(user_visible(sorted(node_group.tags()), default_tags)),
+        )
+        .with("arn", node_group.nodegroup_arn())
+        .with("status", node_group.status().map(NodegroupStatus::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eks::capture::{Capture, body, captured_client};
+
+    fn taint(key: &str, value: &str, effect: &str) -> Taint {
+        Taint {
+            key: key.to_owned(),
+            value: Some(value.to_owned()),
+            effect: effect.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn version_update_sends_version_and_release() {
+        let capture = Capture::answering(200, r#"{"update":{"id":"u-2","status":"InProgress","type":"VersionUpdate"}}"#);
+        let eks = captured_client!(aws_sdk_eks, capture);
+        start_version_update(&eks, "airflow-dev", "spot-workers", Some("1.31"), None)
+            .await
+            .expect("accepted");
+        let sent = capture.only_request();
+        assert_eq!(sent.method(), "POST");
+        assert!(
+            sent.uri()
+                .ends_with("/clusters/airflow-dev/node-groups/spot-workers/update-version"),
+            "{}",
+            sent.uri()
+        );
+        let json: serde_json::Value = serde_json::from_str(&body(&sent)).expect("JSON body");
+        assert_eq!(json["version"], "1.31");
+        assert!(json.get("releaseVersion").is_none(), "{json}");
+    }
+
+    #[test]
+    fn taint_payload_sends_only_differences() {
+        let current = [
+            taint("airflow-worker", "true", "NO_SCHEDULE"),
+            taint("old", "x", "NO_EXECUTE"),
+        ];
+        let wanted = [
+            taint("airflow-worker", "true", "NO_SCHEDULE"),
+            taint("old", "y", "NO_EXECUTE"),
+            taint("new", "z", "PREFER_NO_SCHEDULE"),
+        ];
+        let payload = taints_payload(&current, &wanted).expect("changes");
+        let added: Vec<Taint> = payload
+            .add_or_update_taints()
+            .iter()
+            .map(Taint::from_sdk)
+            .collect();
+        assert_eq!(added, [wanted[1].clone(), wanted[2].clone()]);
+        assert!(payload.remove_taints().is_empty());
+
+        let payload = taints_payload(&current, &wanted[..1]).expect("changes");
+        let removed: Vec<Taint> = payload
+            .remove_taints()
+            .iter()
+            .map(Taint::from_sdk)
+            .collect();
+        assert_eq!(removed, [current[1].clone()]);
+        assert!(payload.add_or_update_taints().is_empty());
+        assert!(taints_payload(&current, &current).is_none());
+    }
+
+    #[test]
+    fn label_payload_sends_only_differences() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let payload = labels_payload(
+            &map(&[("workload-type", "airflow-workers"), ("tier", "a")]),
+            &map(&[("workload-type", "airflow-workers"), ("pool", "spot")]),
+        )
+        .expect("changes");
+        assert_eq!(
+            sorted(payload.add_or_update_labels()),
+            map(&[("pool", "spot")])
+        );
+        assert_eq!(payload.remove_labels(), ["tier".to_owned()]);
+        assert!(labels_payload(&map(&[("a", "b")]), &map(&[("a", "b")])).is_none());
+    }
+}
