@@ -46,7 +46,13 @@ pub trait ApplyObserver: Send + Sync {
     fn finished(&self, addr: &ResourceAddr, action: Action, elapsed: Duration, id: Option<String>);
     /// The operation failed (the failure is reported again in the outcome).
     fn failed(&self, addr: &ResourceAddr, elapsed: Duration);
+    /// Called every few seconds while operations are in flight, so long waits without
+    /// provider messages still show signs of life.
+    fn heartbeat(&self) {}
 }
+
+/// How often [`ApplyObserver::heartbeat`] is called.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// How to apply.
 #[derive(Clone, Copy, Debug)]
@@ -663,6 +669,8 @@ pub async fn apply(
     let mut running = FuturesUnordered::new();
     let mut stopping = false;
     let parallelism = options.parallelism.max(1);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         while !stopping && running.len() < parallelism {
@@ -685,6 +693,10 @@ pub async fn apply(
         let next = match cancel.as_mut() {
             Some(signal) => tokio::select! {
                 next = running.next() => next,
+                _ = heartbeat.tick() => {
+                    observer.heartbeat();
+                    continue;
+                }
                 changed = signal.changed() => {
                     match changed {
                         Ok(()) => {
@@ -700,7 +712,13 @@ pub async fn apply(
                     continue;
                 }
             },
-            None => running.next().await,
+            None => tokio::select! {
+                next = running.next() => next,
+                _ = heartbeat.tick() => {
+                    observer.heartbeat();
+                    continue;
+                }
+            },
         };
         let Some((n, elapsed, result)) = next else {
             break;

@@ -20,6 +20,8 @@ struct InFlight {
     verb: &'static str,
     started: Instant,
     last_line: Instant,
+    /// The provider's latest message, repeated by heartbeat lines.
+    last_message: String,
     bar: Option<ProgressBar>,
 }
 
@@ -91,6 +93,7 @@ impl ApplyObserver for ApplyProgress {
                 verb,
                 started: now,
                 last_line: now,
+                last_message: String::new(),
                 bar,
             },
         );
@@ -104,6 +107,7 @@ impl ApplyObserver for ApplyProgress {
         let Some(entry) = in_flight.get_mut(addr) else {
             return;
         };
+        message.clone_into(&mut entry.last_message);
         match &entry.bar {
             Some(bar) => bar.set_message(format!("{}... {message}", entry.verb)),
             None => {
@@ -139,6 +143,34 @@ impl ApplyObserver for ApplyProgress {
             done_phrase(action),
             duration(elapsed)
         ));
+    }
+
+    fn heartbeat(&self) {
+        if self.multi.is_some() {
+            return;
+        }
+        let mut lines = Vec::new();
+        {
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (addr, entry) in in_flight.iter_mut() {
+                if entry.last_line.elapsed() >= PLAIN_INTERVAL {
+                    entry.last_line = Instant::now();
+                    lines.push(format!(
+                        "{addr}: still {}... [{} elapsed] {}",
+                        entry.verb,
+                        duration(entry.started.elapsed()),
+                        entry.last_message
+                    ));
+                }
+            }
+        }
+        lines.sort();
+        for line in lines {
+            self.line(line.trim_end());
+        }
     }
 
     fn failed(&self, addr: &ResourceAddr, elapsed: Duration) {
