@@ -57,6 +57,45 @@ fn value_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// A value spread over lines when it holds a non-empty map (a Kubernetes manifest reads
+/// better as a block); `indent` is the column of the attribute's name.
+fn value_block(value: &Value, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Map(map) if !map.is_empty() => {
+            let width = map
+                .keys()
+                .map(|k| format!("{k:?}").len())
+                .max()
+                .unwrap_or(0);
+            let mut out = String::from("{\n");
+            for (key, item) in map {
+                let key = format!("{key:?}");
+                let _ = writeln!(
+                    out,
+                    "{pad}    {key:<width$} = {}",
+                    value_block(item, indent + 4)
+                );
+            }
+            let _ = write!(out, "{pad}}}");
+            out
+        }
+        Value::List(items)
+            if items
+                .iter()
+                .any(|i| matches!(i, Value::Map(m) if !m.is_empty())) =>
+        {
+            let mut out = String::from("[\n");
+            for item in items {
+                let _ = writeln!(out, "{pad}    {},", value_block(item, indent + 4));
+            }
+            let _ = write!(out, "{pad}]");
+            out
+        }
+        other => value_text(other),
+    }
+}
+
 /// One attribute line (and nested lines for per-key map diffs).
 fn attr_lines(
     out: &mut String,
@@ -99,7 +138,7 @@ fn attr_lines(
     }
     let text = match (&diff.before, &diff.after) {
         (Some(before), Some(after)) => format!("{} -> {}", value_text(before), value_text(after)),
-        (None, Some(after)) => value_text(after),
+        (None, Some(after)) => value_block(after, indent + 2),
         (Some(before), None) => format!("{} -> null", value_text(before)),
         (None, None) => String::new(),
     };
@@ -137,7 +176,11 @@ fn change_block(out: &mut String, change: &ResourceChange, color: bool) {
     for diff in &change.diffs {
         if change.action == Action::Delete {
             let mark = paint(color, "-", Style::new().red());
-            let value = diff.before.as_ref().map(value_text).unwrap_or_default();
+            let value = diff
+                .before
+                .as_ref()
+                .map(|v| value_block(v, 8))
+                .unwrap_or_default();
             let _ = writeln!(out, "      {mark} {:<width$} = {value}", diff.name);
         } else {
             attr_lines(out, diff, width, 6, color, false);
