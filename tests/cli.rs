@@ -560,6 +560,35 @@ lifecycle = {{ create_before_destroy = true, ignore_changes = ["input"] }}
 }
 
 #[test]
+fn independent_resources_are_created_concurrently() {
+    let mut toml = String::from("[stack]\nname = \"demo\"\n");
+    for i in 0..6 {
+        toml.push_str(&format!("\n[resources.cairn_data.r{i}]\ninput = {i}\n"));
+    }
+    let timed = |parallelism: &str| {
+        let ws = Workspace::new(&toml);
+        let started = std::time::Instant::now();
+        let out = ws
+            .cmd(&["apply", "--auto-approve", "--parallelism", parallelism])
+            .env("CAIRN_TEST_DELAY_MS", "400")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        started.elapsed()
+    };
+    let serial = timed("1");
+    let parallel = timed("10");
+    assert!(
+        serial >= std::time::Duration::from_millis(2400),
+        "six 400 ms creates in a row: {serial:?}"
+    );
+    assert!(
+        parallel < std::time::Duration::from_millis(2000),
+        "all six in flight at once: {parallel:?}"
+    );
+}
+
+#[test]
 fn targets_limit_the_plan_to_dependencies() {
     let ws = Workspace::new(CHAIN);
     let out = ws.run(&["plan", "--target", "cairn_data.b"]);

@@ -70,8 +70,6 @@ impl Action {
 pub enum ChangeReason {
     /// The object was deleted outside cairn.
     Gone,
-    /// An interrupted create was found and adopted into state.
-    Adopted,
     /// Its provider cannot be configured yet, so the recorded values stand in for a read.
     RefreshDeferred,
     /// The resource is no longer in the configuration.

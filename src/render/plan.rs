@@ -47,7 +47,6 @@ fn headline(change: &ResourceChange) -> String {
         Some(ChangeReason::RefreshDeferred) => {
             " (not refreshed: its provider is configured during the apply)"
         }
-        Some(ChangeReason::Adopted) => " (adopted from an interrupted apply)",
         _ => "",
     };
     format!("# {addr} {what}{note}")
