@@ -74,17 +74,17 @@ pub(crate) fn remove_optional(path: &Path, action: &'static str) -> Result<(), S
     }
 }
 
-/// Replaces `target` with `bytes` atomically: a reader (or a crash) sees the old file or
-/// the new one, never a mix. The old file, if any, is kept as `backup`.
+/// Replaces `target` with `bytes` atomically: a reader (or a crash) sees the old file (or
+/// none) or the new one, never a mix. The old file, if any, is kept as `backup` if given.
 pub(crate) fn replace_atomically(
     target: &Path,
     temp: &Path,
-    backup: &Path,
+    backup: Option<&Path>,
     bytes: &[u8],
 ) -> Result<(), StateError> {
     // A temp file left by a crash is removed rather than reused, so the new one is
     // created with owner-only permissions whatever the old one had.
-    remove_optional(temp, "remove stale temporary snapshot")?;
+    remove_optional(temp, "remove stale temporary file")?;
     let mut file = owner_only(OpenOptions::new().write(true).create_new(true))
         .open(temp)
         .map_err(|e| StateError::io("create", temp, e))?;
@@ -96,12 +96,12 @@ pub(crate) fn replace_atomically(
 
     // A hard link keeps the old snapshot as the backup without ever leaving a moment when
     // `target` is missing, which a rename to the backup would.
-    if target.exists() {
+    if let Some(backup) = backup.filter(|_| target.exists()) {
         remove_optional(backup, "remove old backup")?;
         if fs::hard_link(target, backup).is_err() {
             fs::copy(target, backup).map_err(|e| StateError::io("back up", target, e))?;
         }
     }
-    fs::rename(temp, target).map_err(|e| StateError::io("rename snapshot into", target, e))?;
+    fs::rename(temp, target).map_err(|e| StateError::io("rename into place", target, e))?;
     sync_dir(parent_dir(target))
 }

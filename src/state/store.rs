@@ -7,8 +7,6 @@
 //! with [`StateStore::hasher`].
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cairn_provider_core::{Attrs, Value};
@@ -33,7 +31,7 @@ pub struct WriteStats {
 }
 
 /// An open state holding its lock. Each call is short synchronous file I/O; the store is
-/// `Send` so the apply walker can share it behind an async mutex.
+/// `Send` so the apply walker can share it behind a mutex.
 #[derive(Debug)]
 pub struct StateStore {
     path: PathBuf,
@@ -236,7 +234,7 @@ impl StateStore {
         fsio::replace_atomically(
             &self.path,
             &fsio::sibling(&self.path, "tmp"),
-            &fsio::sibling(&self.path, "backup"),
+            Some(&fsio::sibling(&self.path, "backup")),
             &bytes,
         )?;
         self.journal.truncate()?;
@@ -252,13 +250,10 @@ impl StateStore {
         }
         let path = key_path(&self.path);
         let contents = self.hasher.key_file_contents();
-        let mut file = fsio::owner_only(OpenOptions::new().write(true).create_new(true))
-            .open(&path)
-            .map_err(|e| StateError::io("create state key", &path, e))?;
-        file.write_all(contents.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| StateError::io("write state key", &path, e))?;
-        fsio::sync_dir(fsio::parent_dir(&path))?;
+        // Written aside and renamed, so a crash never leaves a half-written key that would
+        // make the state unopenable.
+        let temp = fsio::sibling(&self.path, "key.tmp");
+        fsio::replace_atomically(&path, &temp, None, contents.as_bytes())?;
         self.key_unsaved = false;
         self.stats.bytes_written += contents.len() as u64;
         Ok(())
