@@ -1303,3 +1303,148 @@ input = "${cairn_data.cluster.id}"
         store.close().expect("closes");
     }
 }
+
+mod panicking_provider {
+    //! A provider that panics fails its resource; the walk and the state survive.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use cairn::addr::ResourceAddr;
+    use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
+    use cairn::builtin::CairnProvider;
+    use cairn::graph::ResourceGraph;
+    use cairn::plan::{self, Action, PlanInput, PlanOptions};
+    use cairn::providers::{Clients, Registry};
+    use cairn::stack::{self, LoadOptions};
+    use cairn::state::StateStore;
+    use cairn_provider_core::{
+        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
+        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
+        ResourceSchema, UpdateRequest,
+    };
+
+    struct Boom;
+
+    #[async_trait]
+    impl Provider for Boom {
+        fn name(&self) -> &'static str {
+            "boom"
+        }
+        fn schema(&self) -> ProviderSchema {
+            let mut schema = ProviderSchema::default();
+            schema.resources.insert(
+                "boom_thing".to_owned(),
+                ResourceSchema::new("panics").attr("input", AttrSchema::optional(AttrType::Any)),
+            );
+            schema
+        }
+        async fn configure(
+            &self,
+            _: ConfigureRequest,
+        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
+            Ok(Arc::new(Boom))
+        }
+    }
+
+    #[async_trait]
+    impl ResourceClient for Boom {
+        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(Some(r.state.clone()))
+        }
+        async fn create(&self, _: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+            panic!("provider bug");
+        }
+        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(r.desired.clone())
+        }
+        async fn delete(&self, _: DeleteRequest<'_>) -> Result<(), ProviderError> {
+            Ok(())
+        }
+        async fn find(&self, _: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+            Ok(None)
+        }
+        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
+            Ok(Attrs::new().with("id", r.id))
+        }
+    }
+
+    struct Quiet;
+    impl ApplyObserver for Quiet {
+        fn started(&self, _: &ResourceAddr, _: &'static str) {}
+        fn progress(&self, _: &ResourceAddr, _: &str) {}
+        fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
+        fn failed(&self, _: &ResourceAddr, _: Duration) {}
+    }
+
+    #[test]
+    fn a_panic_fails_the_resource_not_the_apply() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let toml = "[stack]\nname = \"boom\"\n\n[resources.cairn_data.ok]\ninput = 1\n\n[resources.boom_thing.x]\ninput = \"${cairn_data.ok.id}\"\n";
+        std::fs::write(dir.path().join("stack.toml"), toml).expect("write");
+        let registry =
+            Registry::with_providers(vec![Arc::new(CairnProvider::new()), Arc::new(Boom)]);
+        let loaded =
+            stack::load(dir.path(), &LoadOptions::default(), registry.schemas()).expect("loads");
+        let graph = ResourceGraph::build(&loaded).expect("graph");
+        let state_path = dir.path().join("state.json");
+        let mut store = StateStore::open(&state_path, "boom", "default", "test").expect("opens");
+        let clients = Clients::new("boom", "default");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let planned = {
+            let input = PlanInput {
+                stack: &loaded,
+                graph: &graph,
+                registry: &registry,
+                clients: &clients,
+                state: store.state(),
+                hasher: store.hasher(),
+            };
+            runtime
+                .block_on(plan::build(input, &PlanOptions::default()))
+                .expect("plans")
+        };
+        let input = ApplyInput {
+            stack: &loaded,
+            registry: &registry,
+            clients: &clients,
+            plan: &planned,
+        };
+        let outcome = runtime.block_on(apply::apply(
+            input,
+            &mut store,
+            ApplyOptions::default(),
+            Arc::new(Quiet),
+            None,
+        ));
+        assert_eq!(outcome.failures.len(), 1);
+        assert_eq!(
+            outcome.failures[0].addr,
+            ResourceAddr::new("boom_thing", "x")
+        );
+        assert!(
+            outcome.failures[0].message.contains("panicked"),
+            "{:?}",
+            outcome.failures
+        );
+        store.close().expect("the state closes normally");
+        let recorded = cairn::state::read(&state_path)
+            .expect("readable")
+            .expect("written");
+        assert!(
+            recorded
+                .resources
+                .contains_key(&ResourceAddr::new("cairn_data", "ok"))
+        );
+        assert!(
+            recorded
+                .pending
+                .contains_key(&ResourceAddr::new("boom_thing", "x")),
+            "its intent is kept"
+        );
+    }
+}

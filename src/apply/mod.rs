@@ -22,8 +22,8 @@ use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, Progress, ProgressSink, ProviderError, ReadRequest,
     ResourceClient, ResourceSchema, UpdateRequest, Value,
 };
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use crate::addr::ResourceAddr;
@@ -683,7 +683,17 @@ pub async fn apply(
             let change_index = nodes[n].change;
             running.push(async move {
                 let begun = Instant::now();
-                let result = walk.run(change_index).await;
+                // A provider bug must not unwind through the walker while it holds the
+                // state: it fails this resource like any other error.
+                let result = std::panic::AssertUnwindSafe(walk.run(change_index))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(NodeError::engine(
+                            "provider call",
+                            "the provider panicked (a bug in cairn)",
+                        ))
+                    });
                 (n, begun.elapsed(), result)
             });
         }
