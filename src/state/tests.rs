@@ -217,6 +217,72 @@ fn garbled_last_line_is_treated_as_torn_but_an_earlier_one_is_corruption() {
     assert!(!held.resources.contains_key(&addr("b")));
 }
 
+/// A kill can stop the journal at any byte. Cut it at every length: the state must open
+/// and hold exactly the operations whose lines are complete, and the next run must be able
+/// to append after it.
+#[test]
+fn journal_cut_at_every_byte_replays_to_the_operations_it_completed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store
+        .record_resource(resource("b", "10.1.0.0/16"))
+        .expect("record");
+    store.checkpoint().expect("snapshot");
+    // States after each journaled operation since the snapshot, starting with none.
+    let mut held = vec![store.state().clone()];
+    store
+        .record_intent(&addr("c"), intent(Attrs::new().with("name", "c")))
+        .expect("intent");
+    held.push(store.state().clone());
+    store
+        .record_resource(resource("c", "10.2.0.0/16"))
+        .expect("record");
+    held.push(store.state().clone());
+    store.remove_resource(&addr("a")).expect("remove");
+    held.push(store.state().clone());
+    store
+        .set_outputs(BTreeMap::from([("n".to_owned(), Value::Int(1))]))
+        .expect("outputs");
+    held.push(store.state().clone());
+    drop(store);
+
+    let journal = fs::read(journal_path(&path)).expect("journal");
+    let snapshot = fs::read(&path).expect("snapshot");
+    let key = fs::read(key_path(&path)).expect("key");
+    for cut in 0..=journal.len() {
+        let case = tempfile::tempdir().expect("tempdir");
+        let case_path = state_path(case.path());
+        fs::create_dir_all(case_path.parent().expect("parent")).expect("dir");
+        fs::write(&case_path, &snapshot).expect("snapshot");
+        fs::write(key_path(&case_path), &key).expect("key");
+        fs::write(journal_path(&case_path), &journal[..cut]).expect("journal");
+        // Lines complete within the cut, minus the header.
+        let complete = journal[..cut].iter().filter(|&&b| b == b'\n').count();
+        let expected = &held[complete.saturating_sub(1)];
+        assert_eq!(
+            &read_state(&case_path),
+            expected,
+            "journal cut at byte {cut}"
+        );
+
+        let mut store = open(&case_path);
+        store
+            .record_resource(resource("d", "10.3.0.0/16"))
+            .expect("append after the cut");
+        let after = store.state().clone();
+        drop(store);
+        assert_eq!(
+            read_state(&case_path),
+            after,
+            "append after a cut at byte {cut}"
+        );
+    }
+}
+
 #[test]
 fn torn_header_leaves_an_empty_state() {
     let dir = tempfile::tempdir().expect("tempdir");
