@@ -1,7 +1,7 @@
 //! Engine benchmarks on generated `cairn_data` stacks: load + graph, plan against an
-//! empty state, apply, and re-plan with everything in state (which must show no changes),
-//! for chains (every resource depends on the previous one) and fans (every resource
-//! depends on one root). Prints one line per case and the process's peak RSS.
+//! empty state, apply, re-plan with everything in state (which must show no changes) and
+//! destroy, for chains (every resource depends on the previous one) and fans (every
+//! resource depends on one root). Prints one line per case and the process's peak RSS.
 //!
 //! Run with `cargo bench --no-default-features --bench engine`.
 
@@ -112,8 +112,8 @@ fn main() {
     };
     let registry = Registry::builtin();
     println!(
-        "{:<12} {:>11} {:>11} {:>11} {:>11}",
-        "case", "load+graph", "plan(empty)", "apply", "re-plan"
+        "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11}",
+        "case", "load+graph", "plan(empty)", "apply", "re-plan", "destroy"
     );
     for n in SIZES {
         for shape in [Shape::Chain, Shape::Fan] {
@@ -163,15 +163,54 @@ fn main() {
             let again = runtime.block_on(plan_once(&loaded, &graph, &registry, &store, &clients));
             let replan_time = started.elapsed();
             assert!(!again.has_changes(), "re-plan must show no changes");
+
+            let started = Instant::now();
+            let teardown = runtime.block_on(async {
+                let input = PlanInput {
+                    stack: &loaded,
+                    graph: &graph,
+                    registry: &registry,
+                    clients: &clients,
+                    state: store.state(),
+                    hasher: store.hasher(),
+                };
+                let options = PlanOptions {
+                    destroy: true,
+                    ..PlanOptions::default()
+                };
+                match plan::build(input, &options).await {
+                    Ok(plan) => plan,
+                    Err(e) => panic!("destroy plan failed: {e}"),
+                }
+            });
+            let input = ApplyInput {
+                stack: &loaded,
+                registry: &registry,
+                clients: &clients,
+                plan: &teardown,
+            };
+            let outcome = runtime.block_on(apply::apply(
+                input,
+                &mut store,
+                ApplyOptions::default(),
+                Arc::new(Quiet),
+                None,
+            ));
+            let destroy_time = started.elapsed();
+            assert!(
+                outcome.is_success() && store.state().resources.is_empty(),
+                "destroy failed"
+            );
             drop(store);
 
             println!(
-                "{:<12} {} {} {} {}",
+                "{:<12} {} {} {} {} {}",
                 format!("{} {n}", shape.name()),
                 ms(load_time),
                 ms(plan_time),
                 ms(apply_time),
-                ms(replan_time)
+                ms(replan_time),
+                ms(destroy_time)
             );
         }
     }

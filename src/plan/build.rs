@@ -482,10 +482,9 @@ fn delete_order(state: &StateFile, addrs: &BTreeSet<ResourceAddr>) -> Vec<Resour
     }
     // A cycle in recorded dependencies (only possible in a hand-edited state) still
     // deletes everything, in address order.
-    for addr in addrs {
-        if !order.contains(addr) {
-            order.push(addr.clone());
-        }
+    if order.len() < addrs.len() {
+        let placed: HashSet<ResourceAddr> = order.iter().cloned().collect();
+        order.extend(addrs.iter().filter(|a| !placed.contains(*a)).cloned());
     }
     order
 }
