@@ -269,6 +269,10 @@ fn journal_cut_at_every_byte_replays_to_the_operations_it_completed() {
             "journal cut at byte {cut}"
         );
 
+        // Appending fsyncs, so check it at line ends and a sample of cuts inside lines.
+        if cut % 16 != 0 && !journal[..cut].ends_with(b"\n") {
+            continue;
+        }
         let mut store = open(&case_path);
         store
             .record_resource(resource("d", "10.3.0.0/16"))
