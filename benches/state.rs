@@ -3,6 +3,9 @@
 //! snapshots taken. Time and bytes per resource must stay flat as N grows; a store that
 //! rewrote the whole snapshot per resource would grow them linearly with N.
 //!
+//! For contrast, the last row checkpoints after every resource, which is what rewriting
+//! the whole state per resource costs; it runs only at the smallest N.
+//!
 //! Run with `cargo bench --no-default-features --bench state`.
 
 use std::time::{Duration, Instant};
@@ -52,6 +55,7 @@ fn resource(i: usize, store: &StateStore) -> ResourceState {
 }
 
 struct Run {
+    label: &'static str,
     n: usize,
     record: Duration,
     close: Duration,
@@ -60,7 +64,7 @@ struct Run {
     snapshot_bytes: u64,
 }
 
-fn run(n: usize) -> Result<Run, Box<dyn std::error::Error>> {
+fn run(n: usize, snapshot_each: bool) -> Result<Run, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state").join("bench-dev.json");
     let mut store = StateStore::open(&path, "bench", "dev", "apply")?;
@@ -75,6 +79,9 @@ fn run(n: usize) -> Result<Run, Box<dyn std::error::Error>> {
         };
         store.record_intent(&resource.addr, intent)?;
         store.record_resource(resource)?;
+        if snapshot_each {
+            store.checkpoint()?;
+        }
     }
     let record = start.elapsed();
     let stats = store.stats();
@@ -93,6 +100,11 @@ fn run(n: usize) -> Result<Run, Box<dyn std::error::Error>> {
     }
     reopened.close()?;
     Ok(Run {
+        label: if snapshot_each {
+            "snapshot each"
+        } else {
+            "journal"
+        },
         n,
         record,
         close,
@@ -104,7 +116,8 @@ fn run(n: usize) -> Result<Run, Box<dyn std::error::Error>> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
-        "{:>7} {:>7} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>10} {:>10}",
+        "{:<14} {:>7} {:>7} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>10} {:>10}",
+        "checkpointing",
         "N",
         "records",
         "total ms",
@@ -116,10 +129,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "close ms",
         "reopen ms"
     );
-    for n in SIZES {
-        let r = run(n)?;
+    let runs = SIZES.iter().map(|&n| (n, false)).chain([(SIZES[0], true)]);
+    for (n, snapshot_each) in runs {
+        let r = run(n, snapshot_each)?;
         println!(
-            "{:>7} {:>7} {:>10.1} {:>10.1} {:>10} {:>12} {:>10} {:>11} {:>10.1} {:>10.1}",
+            "{:<14} {:>7} {:>7} {:>10.1} {:>10.1} {:>10} {:>12} {:>10} {:>11} {:>10.1} {:>10.1}",
+            r.label,
             r.n,
             r.stats.journal_records,
             r.record.as_secs_f64() * 1e3,
