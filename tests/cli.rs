@@ -544,10 +544,12 @@ lifecycle = {{ create_before_destroy = true, ignore_changes = ["input"] }}
         "{plan}"
     );
     let applied = ws.apply();
+    let log = stdout(&applied);
+    let created = log.find("cairn_data.blue: creation complete");
+    let destroyed = log.find("cairn_data.blue: destruction complete");
     assert!(
-        stdout(&applied).contains("replacement complete"),
-        "{}",
-        text(&applied)
+        created.is_some() && created < destroyed,
+        "new object first, then the old one goes: {log}"
     );
     let shown: serde_json::Value =
         serde_json::from_slice(&ws.run(&["show", "--json"]).stdout).expect("json");
@@ -868,7 +870,9 @@ mod walk_order {
             let mut schema = ProviderSchema::default();
             schema.resources.insert(
                 "rec_data".to_owned(),
-                ResourceSchema::new("recorded").attr("input", AttrSchema::optional(AttrType::Any)),
+                ResourceSchema::new("recorded")
+                    .attr("input", AttrSchema::optional(AttrType::Any))
+                    .attr("trigger", AttrSchema::optional(AttrType::Int).force_new()),
             );
             schema
         }
@@ -938,10 +942,15 @@ mod walk_order {
 
     /// A stack where resource `i` depends on each `j < i` listed in `deps[i]`: the first
     /// through a reference, the rest through `depends_on`.
-    fn stack_toml(deps: &[Vec<usize>]) -> String {
+    fn stack_toml(deps: &[Vec<usize>], replaced: &[bool]) -> String {
         let mut toml = String::from("[stack]\nname = \"prop\"\n");
         for (i, list) in deps.iter().enumerate() {
-            let _ = writeln!(toml, "\n[resources.rec_data.r{i}]");
+            let trigger = if replaced.get(i).copied().unwrap_or(false) {
+                2
+            } else {
+                1
+            };
+            let _ = writeln!(toml, "\n[resources.rec_data.r{i}]\ntrigger = {trigger}");
             match list.split_first() {
                 Some((first, rest)) => {
                     let _ = writeln!(toml, "input = \"${{rec_data.r{first}.id}}\"");
@@ -1034,9 +1043,10 @@ mod walk_order {
         fn apply_creates_after_dependencies_and_destroy_deletes_before_them(
             deps in dags(),
             parallelism in 1usize..6,
+            replaced in proptest::collection::vec(any::<bool>(), 18),
         ) {
             let dir = tempfile::tempdir().expect("temp dir");
-            std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps)).expect("write");
+            std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps, &[])).expect("write");
             let log: Log = Arc::default();
             let registry = Registry::with_providers(vec![Arc::new(Recording { log: Arc::clone(&log) })]);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -1049,6 +1059,26 @@ mod walk_order {
                 for j in list {
                     let dep_done = position(&created, &format!("rec_data.r{j}"), "create_end");
                     prop_assert!(dep_done < started, "r{} started before its dependency r{} finished", i, j);
+                }
+            }
+
+            // Replace a random subset: each old object goes before its new one is made,
+            // deletes run dependents first and creates dependencies first.
+            log.lock().expect("log").clear();
+            std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps, &replaced)).expect("write");
+            prop_assert!(runtime.block_on(walk(dir.path(), &registry, false, parallelism)));
+            let replacing = log.lock().expect("log").clone();
+            let is_replaced = |i: usize| replaced.get(i).copied().unwrap_or(false);
+            prop_assert_eq!(replacing.len(), (0..deps.len()).filter(|&i| is_replaced(i)).count() * 4);
+            for (i, list) in deps.iter().enumerate().filter(|(i, _)| is_replaced(*i)) {
+                let me = format!("rec_data.r{i}");
+                prop_assert!(position(&replacing, &me, "delete_end") < position(&replacing, &me, "create_start"));
+                for &j in list.iter().filter(|&&j| is_replaced(j)) {
+                    let dep = format!("rec_data.r{j}");
+                    prop_assert!(position(&replacing, &me, "delete_end") < position(&replacing, &dep, "delete_start"),
+                        "old r{} deleted before its dependent r{}", j, i);
+                    prop_assert!(position(&replacing, &dep, "create_end") < position(&replacing, &me, "create_start"),
+                        "new r{} created before its dependency r{}", i, j);
                 }
             }
 

@@ -114,48 +114,108 @@ impl ApplyOutcome {
     }
 }
 
+/// Which half of a change a node performs. A replacement is two nodes, so its delete can
+/// be ordered with the other deletes (dependents first) and its create with the other
+/// creates (dependencies first), as Terraform does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Create (also the create half of a replacement) or update.
+    Main,
+    /// Delete (also the delete half of a replacement).
+    Delete,
+}
+
 /// One node of the action DAG.
 struct Node {
     /// Index into `plan.changes`.
     change: usize,
+    phase: Phase,
     dependencies: Vec<usize>,
     dependents: Vec<usize>,
 }
 
-/// Builds the action DAG from a plan's changes (no-ops are not nodes).
+impl Node {
+    /// The action this node performs on its own, for progress and counts.
+    fn action(&self, plan: &Plan) -> Action {
+        match (self.phase, plan.changes[self.change].action) {
+            (Phase::Delete, _) => Action::Delete,
+            (Phase::Main, Action::Update) => Action::Update,
+            (Phase::Main, _) => Action::Create,
+        }
+    }
+}
+
+/// Builds the action DAG from a plan's changes (no-ops are not nodes). Edges:
+/// - a create or update runs after the creates and updates of what it depends on;
+/// - a delete runs after the deletes of what depends on it (except the late delete of a
+///   `create_before_destroy` object, which waits for nothing but its own create and the
+///   resources that referenced it);
+/// - a delete-then-create replacement creates after its delete; a create-then-delete one
+///   deletes the old object after its create and after its dependents were updated.
+///
+/// No cycle can arise: the late deletes have no outgoing edges, and otherwise edges only
+/// go main to main, delete to delete (each following the acyclic resource graph) and
+/// delete to main.
 fn action_graph(plan: &Plan) -> Vec<Node> {
-    let mut index: HashMap<&ResourceAddr, usize> = HashMap::new();
+    let mut main_of: HashMap<&ResourceAddr, usize> = HashMap::new();
+    let mut delete_of: HashMap<&ResourceAddr, usize> = HashMap::new();
     let mut nodes = Vec::new();
+    let add = |nodes: &mut Vec<Node>, change: usize, phase: Phase| {
+        nodes.push(Node {
+            change,
+            phase,
+            dependencies: Vec::new(),
+            dependents: Vec::new(),
+        });
+        nodes.len() - 1
+    };
     for (i, change) in plan.changes.iter().enumerate() {
-        if change.action != Action::NoOp {
-            index.insert(&change.addr, nodes.len());
-            nodes.push(Node {
-                change: i,
-                dependencies: Vec::new(),
-                dependents: Vec::new(),
-            });
+        let action = change.action;
+        if action.deletes() {
+            let n = add(&mut nodes, i, Phase::Delete);
+            delete_of.insert(&change.addr, n);
+        }
+        if matches!(action, Action::Create | Action::Update) || action.is_replace() {
+            let n = add(&mut nodes, i, Phase::Main);
+            main_of.insert(&change.addr, n);
         }
     }
     let mut edges = Vec::new();
-    for (n, node) in nodes.iter().enumerate() {
-        let change = &plan.changes[node.change];
-        if change.action == Action::Delete {
-            // X depends on Y: X's delete runs before Y's, so Y's node waits on X's.
-            for dep in &change.dependencies {
-                if let Some(&d) = index.get(dep)
-                    && plan.changes[nodes[d].change].action == Action::Delete
-                {
-                    edges.push((n, d));
+    for change in &plan.changes {
+        let addr = &change.addr;
+        if let Some(&main) = main_of.get(addr) {
+            edges.extend(
+                change
+                    .dependencies
+                    .iter()
+                    .filter_map(|dep| main_of.get(dep))
+                    .map(|&d| (d, main)),
+            );
+        }
+        if let Some(&delete) = delete_of.get(addr)
+            && change.action != Action::CreateThenDelete
+        {
+            edges.extend(
+                change
+                    .dependencies
+                    .iter()
+                    .filter_map(|dep| delete_of.get(dep))
+                    .map(|&d| (delete, d)),
+            );
+        }
+        match (change.action, main_of.get(addr), delete_of.get(addr)) {
+            (Action::DeleteThenCreate, Some(&main), Some(&delete)) => edges.push((delete, main)),
+            (Action::CreateThenDelete, Some(&main), Some(&delete)) => {
+                edges.push((main, delete));
+                for other in &plan.changes {
+                    if other.dependencies.contains(addr)
+                        && let Some(&user) = main_of.get(&other.addr)
+                    {
+                        edges.push((user, delete));
+                    }
                 }
             }
-        } else {
-            for dep in &change.dependencies {
-                if let Some(&d) = index.get(dep)
-                    && plan.changes[nodes[d].change].action != Action::Delete
-                {
-                    edges.push((d, n));
-                }
-            }
+            _ => {}
         }
     }
     for (before, after) in edges {
@@ -479,7 +539,7 @@ impl Walk<'_> {
     }
 
     /// Executes one change; returns the new live values (`None` once deleted).
-    async fn run(&self, change_index: usize) -> Result<Option<Attrs>, NodeError> {
+    async fn run(&self, change_index: usize, phase: Phase) -> Result<Option<Attrs>, NodeError> {
         let change = &self.input.plan.changes[change_index];
         let addr = &change.addr;
         let schema = self
@@ -503,77 +563,42 @@ impl Walk<'_> {
         let client = self.client(&change.provider).await?;
         let prior = change.before.clone().unwrap_or_default();
         let lifecycle = resource.map(|r| r.lifecycle.clone()).unwrap_or_default();
-        match change.action {
-            Action::NoOp => Ok(change.after.clone()),
-            Action::Delete => {
-                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
-                    .await?;
-                self.forget(addr)?;
-                Ok(None)
-            }
-            Action::Create => {
-                let config = self
-                    .desired_config(addr, schema, &change.dependencies)
-                    .await?;
-                let desired = effective_desired(schema, &config, None, &lifecycle);
-                let result = self
-                    .create(
-                        addr,
-                        client.as_ref(),
-                        &desired,
-                        &change.dependencies,
-                        create_limit,
-                        &progress,
-                    )
-                    .await?;
-                Ok(Some(result))
-            }
-            Action::DeleteThenCreate => {
-                let config = self
-                    .desired_config(addr, schema, &change.dependencies)
-                    .await?;
-                let desired = effective_desired(schema, &config, None, &lifecycle);
-                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
-                    .await?;
-                self.forget(addr)?;
-                let result = self
-                    .create(
-                        addr,
-                        client.as_ref(),
-                        &desired,
-                        &change.dependencies,
-                        create_limit,
-                        &progress,
-                    )
-                    .await?;
-                Ok(Some(result))
-            }
-            Action::CreateThenDelete => {
-                let config = self
-                    .desired_config(addr, schema, &change.dependencies)
-                    .await?;
-                let desired = effective_desired(schema, &config, None, &lifecycle);
-                let result = self
-                    .create(
-                        addr,
-                        client.as_ref(),
-                        &desired,
-                        &change.dependencies,
-                        create_limit,
-                        &progress,
-                    )
-                    .await?;
-                // The old object is no longer in state: if this delete fails, the error
-                // names it so it can be removed by hand.
+        match (phase, change.action) {
+            (Phase::Delete, action) => {
                 self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
                     .await
-                    .map_err(|e| NodeError {
-                        operation: "delete (old object)".to_owned(),
-                        message: e.message,
+                    .map_err(|e| match action {
+                        // The new object is in state already: name the old one's fate.
+                        Action::CreateThenDelete => NodeError {
+                            operation: "delete (old object)".to_owned(),
+                            message: e.message,
+                        },
+                        _ => e,
                     })?;
+                if action != Action::CreateThenDelete {
+                    self.forget(addr)?;
+                }
+                Ok(None)
+            }
+            (Phase::Main, Action::NoOp | Action::Delete) => Ok(change.after.clone()),
+            (Phase::Main, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => {
+                let config = self
+                    .desired_config(addr, schema, &change.dependencies)
+                    .await?;
+                let desired = effective_desired(schema, &config, None, &lifecycle);
+                let result = self
+                    .create(
+                        addr,
+                        client.as_ref(),
+                        &desired,
+                        &change.dependencies,
+                        create_limit,
+                        &progress,
+                    )
+                    .await?;
                 Ok(Some(result))
             }
-            Action::Update => {
+            (Phase::Main, Action::Update) => {
                 let config = self
                     .desired_config(addr, schema, &change.dependencies)
                     .await?;
@@ -616,11 +641,9 @@ impl Walk<'_> {
 
 fn verb(action: Action) -> &'static str {
     match action {
-        Action::NoOp => "reading",
-        Action::Create => "creating",
         Action::Update => "modifying",
-        Action::DeleteThenCreate | Action::CreateThenDelete => "replacing",
         Action::Delete => "destroying",
+        _ => "creating",
     }
 }
 
@@ -677,15 +700,17 @@ pub async fn apply(
             let Some(n) = ready.pop_front() else { break };
             started[n] = true;
             let change = &plan.changes[nodes[n].change];
-            tracing::debug!(address = %change.addr, action = ?change.action, in_flight = running.len() + 1, "starting");
-            observer.started(&change.addr, verb(change.action));
+            let action = nodes[n].action(plan);
+            tracing::debug!(address = %change.addr, ?action, in_flight = running.len() + 1, "starting");
+            observer.started(&change.addr, verb(action));
             let walk = &walk;
             let change_index = nodes[n].change;
+            let phase = nodes[n].phase;
             running.push(async move {
                 let begun = Instant::now();
                 // A provider bug must not unwind through the walker while it holds the
                 // state: it fails this resource like any other error.
-                let result = std::panic::AssertUnwindSafe(walk.run(change_index))
+                let result = std::panic::AssertUnwindSafe(walk.run(change_index, phase))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| {
@@ -734,6 +759,7 @@ pub async fn apply(
             break;
         };
         let change = &plan.changes[nodes[n].change];
+        let action = nodes[n].action(plan);
         match result {
             Ok(values) => {
                 tracing::debug!(address = %change.addr, elapsed_ms = elapsed.as_millis() as u64, "finished");
@@ -741,21 +767,24 @@ pub async fn apply(
                     .as_ref()
                     .and_then(|v| v.get("id"))
                     .and_then(|v| v.as_str().map(str::to_owned));
-                observer.finished(&change.addr, change.action, elapsed, id);
+                observer.finished(&change.addr, action, elapsed, id);
                 let mut live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
                 match values {
-                    Some(values) => live.insert(change.addr.clone(), values),
-                    None => live.remove(&change.addr),
-                };
+                    Some(values) => {
+                        live.insert(change.addr.clone(), values);
+                    }
+                    // Only a plain delete ends the resource; a replacement's delete
+                    // leaves the values its create brings (or brought).
+                    None if change.action == Action::Delete => {
+                        live.remove(&change.addr);
+                    }
+                    None => {}
+                }
                 drop(live);
-                if change.action.creates() {
-                    outcome.completed.add += 1;
-                }
-                if change.action == Action::Update {
-                    outcome.completed.change += 1;
-                }
-                if change.action.deletes() {
-                    outcome.completed.destroy += 1;
+                match action {
+                    Action::Update => outcome.completed.change += 1,
+                    Action::Delete => outcome.completed.destroy += 1,
+                    _ => outcome.completed.add += 1,
                 }
                 for &d in &nodes[n].dependents {
                     waiting[d] -= 1;
@@ -787,7 +816,9 @@ pub async fn apply(
     }
     drop(running);
     for (n, node) in nodes.iter().enumerate() {
-        if !started[n] {
+        let addr = &plan.changes[node.change].addr;
+        // Both halves of a replacement may be unstarted: list the resource once.
+        if !started[n] && !outcome.skipped.iter().any(|s| &s.addr == addr) {
             outcome.skipped.push(Skipped {
                 addr: plan.changes[node.change].addr.clone(),
                 blocked_by: failed_root[n].clone(),

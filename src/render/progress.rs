@@ -58,9 +58,8 @@ impl ApplyProgress {
 
 fn done_phrase(action: Action) -> &'static str {
     match action {
-        Action::Create => "creation complete",
+        Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete => "creation complete",
         Action::Update => "modifications complete",
-        Action::DeleteThenCreate | Action::CreateThenDelete => "replacement complete",
         Action::Delete => "destruction complete",
         Action::NoOp => "complete",
     }
