@@ -109,7 +109,7 @@ impl Parser<'_> {
         }
     }
 
-    fn expect(&mut self, token: &str, context: &str) -> Result<(), ParseError> {
+    fn expect_token(&mut self, token: &str, context: &str) -> Result<(), ParseError> {
         if self.eat(token) {
             Ok(())
         } else {
@@ -121,7 +121,7 @@ impl Parser<'_> {
         let condition = self.or()?;
         if self.eat("?") {
             let then = self.expression()?;
-            self.expect(":", "in a conditional `cond ? a : b`")?;
+            self.expect_token(":", "in a conditional `cond ? a : b`")?;
             let otherwise = self.expression()?;
             return Ok(Interp::Conditional {
                 condition: Box::new(condition),
@@ -195,7 +195,7 @@ impl Parser<'_> {
             Some(b'(') => {
                 self.pos += 1;
                 let inner = self.expression()?;
-                self.expect(")", "to close `(`")?;
+                self.expect_token(")", "to close `(`")?;
                 Ok(inner)
             }
             Some(b'[') => {
@@ -204,7 +204,7 @@ impl Parser<'_> {
                 while !self.eat("]") {
                     items.push(self.expression()?);
                     if !self.eat(",") {
-                        self.expect("]", "to close `[`")?;
+                        self.expect_token("]", "to close `[`")?;
                         break;
                     }
                 }
@@ -232,7 +232,7 @@ impl Parser<'_> {
             }
             map.insert(key, self.expression()?);
             if !self.eat(",") {
-                self.expect("}", "to close `{`")?;
+                self.expect_token("}", "to close `{`")?;
                 break;
             }
         }
@@ -290,7 +290,7 @@ impl Parser<'_> {
                     if self.eat(")") {
                         break;
                     }
-                    self.expect(",", "between function arguments")?;
+                    self.expect_token(",", "between function arguments")?;
                 }
             }
             return Ok(Interp::Call {
@@ -363,7 +363,7 @@ impl Parser<'_> {
                             ));
                         }
                     }
-                    self.expect("]", "to close `[`")?;
+                    self.expect_token("]", "to close `[`")?;
                 }
                 _ => return Ok(path),
             }

@@ -949,17 +949,47 @@ pub(super) fn load_stack(
         loader.check_references(&mut output.value, None, &known);
     }
 
-    // A provider used only through its resources still gets a (empty) block, so every
-    // resource has one to be configured by.
+    // A provider used only through its resources still gets an (empty) block, so every
+    // resource has one to be configured by; unless its configuration has required
+    // attributes, which only a written block can give.
     for entry in pending.values() {
         let provider = entry.resource.addr.provider().to_owned();
-        providers
-            .entry(provider.clone())
-            .or_insert_with(|| ProviderBlock {
+        if providers.contains_key(&provider) {
+            continue;
+        }
+        let required: Vec<&str> = schemas
+            .get(&provider)
+            .map(|schema| {
+                schema
+                    .config
+                    .iter()
+                    .filter(|(_, attr)| attr.mode == Mode::Required)
+                    .map(|(name, _)| name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !required.is_empty() {
+            loader.diagnostics.push(
+                Diagnostic::at(
+                    &loader.sources,
+                    &entry.resource.span,
+                    format!(
+                        "provider `{provider}` is not configured: it needs {}",
+                        required.join(", ")
+                    ),
+                    "first resource of this provider",
+                )
+                .with_help(format!("add a [providers.{provider}] block")),
+            );
+        }
+        providers.insert(
+            provider.clone(),
+            ProviderBlock {
                 name: provider,
                 config: BTreeMap::new(),
                 span: entry.resource.span.clone(),
-            });
+            },
+        );
     }
 
     let name = match raw.name {

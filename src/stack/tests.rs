@@ -644,6 +644,19 @@ cidr_block = "10.0.2.0/24"
 }
 
 #[test]
+fn a_provider_with_required_configuration_needs_a_block() {
+    let diagnostics = errors_in("[resources.aws_vpc.main]\ncidr_block = \"10.0.0.0/16\"\n");
+    let diagnostic = find(
+        &diagnostics,
+        "provider `aws` is not configured: it needs region",
+    );
+    let Some((_, line, column)) = diagnostic.location() else {
+        panic!("no location")
+    };
+    assert_eq!((line, column), (1, 20));
+}
+
+#[test]
 fn unknown_type_points_at_each_resource_header() {
     let text =
         "[resources.aws_vcp.a]\ncidr_block = \"x\"\n\n[resources.aws_vcp.b]\ncidr_block = \"y\"\n";

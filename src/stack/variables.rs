@@ -74,6 +74,16 @@ enum Origin {
     },
 }
 
+/// A `--var` or `CAIRN_VAR_` value: parsed as TOML, except that a string variable takes
+/// the text as written, so `--var cluster_version=1.31` is `"1.31"`, not a float.
+fn command_line_value(text: &str, declaration: Option<&Declaration>) -> Value {
+    let parsed = node_value(&raw::parse_cli_value(text));
+    match (declaration.map(|d| &d.ty), &parsed) {
+        (Some(AttrType::String), value) if value.as_str().is_none() => Value::from(text),
+        _ => parsed,
+    }
+}
+
 /// Scope for load-time evaluation: variables only.
 pub(super) struct VariableScope<'a>(pub &'a BTreeMap<String, Variable>);
 
@@ -117,18 +127,14 @@ impl Loader<'_> {
             if let Some(name) = key.strip_prefix(VAR_ENV_PREFIX)
                 && self.declared_variables.contains(name)
             {
-                chosen.insert(
-                    name.to_owned(),
-                    (node_value(&raw::parse_cli_value(text)), Origin::Environment),
-                );
+                let value = command_line_value(text, declarations.get(name));
+                chosen.insert(name.to_owned(), (value, Origin::Environment));
             }
         }
         for (name, text) in &options.vars {
             if self.declared_variables.contains(name) {
-                chosen.insert(
-                    name.clone(),
-                    (node_value(&raw::parse_cli_value(text)), Origin::Cli),
-                );
+                let value = command_line_value(text, declarations.get(name));
+                chosen.insert(name.clone(), (value, Origin::Cli));
             } else {
                 let mut diagnostic =
                     Diagnostic::error(format!("--var {name}: no variable `{name}` is declared"));
