@@ -591,6 +591,52 @@ fn independent_resources_are_created_concurrently() {
 }
 
 #[test]
+fn state_graph_and_unlock_commands() {
+    let ws = Workspace::new(CHAIN);
+    ws.apply();
+    let shown = ws.run(&["state", "show", "cairn_data.b"]);
+    assert!(
+        stdout(&shown).contains(r#"resource "cairn_data" "b""#),
+        "{}",
+        text(&shown)
+    );
+    let removed = ws.run(&["state", "rm", "cairn_data.independent"]);
+    assert_eq!(removed.status.code(), Some(0), "{}", text(&removed));
+    assert!(
+        !ws.state_list()
+            .contains(&"cairn_data.independent".to_owned())
+    );
+    let again = ws.run(&["plan"]);
+    assert!(
+        stdout(&again).contains("# cairn_data.independent will be created"),
+        "{}",
+        text(&again)
+    );
+
+    let graph = ws.run(&["graph", "--format", "mermaid"]);
+    let graph = stdout(&graph);
+    assert!(
+        graph.contains("cairn_data.a") && graph.contains("cairn_data.c"),
+        "{graph}"
+    );
+
+    // A lock left by a process that is gone: force-unlock names what it removed.
+    let holder =
+        cairn::state::StateStore::open(&ws.state_file(), "demo", "default", "apply").expect("lock");
+    std::mem::forget(holder);
+    let blocked = ws.run(&["plan"]);
+    assert_eq!(blocked.status.code(), Some(1), "{}", text(&blocked));
+    let unlocked = ws.run(&["force-unlock"]);
+    assert!(
+        stdout(&unlocked).contains(&format!("pid {}", std::process::id())),
+        "{}",
+        text(&unlocked)
+    );
+    let after = ws.run(&["plan"]);
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after));
+}
+
+#[test]
 fn targets_limit_the_plan_to_dependencies() {
     let ws = Workspace::new(CHAIN);
     let out = ws.run(&["plan", "--target", "cairn_data.b"]);
