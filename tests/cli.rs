@@ -650,6 +650,19 @@ fn targets_limit_the_plan_to_dependencies() {
         !plan.contains("cairn_data.c") && !plan.contains("cairn_data.independent"),
         "{plan}"
     );
+    let stack = format!("{CHAIN}\n[outputs.last]\nvalue = \"${{cairn_data.c.output}}\"\n");
+    ws.write(&stack);
+    let applied = ws.run(&["apply", "--auto-approve", "--target", "cairn_data.b"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let mut listed = ws.state_list();
+    listed.sort();
+    assert_eq!(listed, ["cairn_data.a", "cairn_data.b"]);
+    let outputs = ws.run(&["output", "--json"]);
+    assert_eq!(
+        stdout(&outputs).trim(),
+        "{}",
+        "an output still unknown is not recorded"
+    );
 }
 
 #[test]

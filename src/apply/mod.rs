@@ -835,6 +835,8 @@ pub async fn apply(
         let mut recorded = BTreeMap::new();
         for (name, output) in &input.stack.outputs {
             match output.value.eval(&scope) {
+                // Only a targeted apply can leave an output unknown: it is not recorded.
+                Ok(value) if value.contains_unknown() => {}
                 Ok(value) => {
                     let value = if output.sensitive {
                         value.sensitive()
