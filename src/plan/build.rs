@@ -131,10 +131,10 @@ async fn configure_from_state(
         .configure(input.registry, name, config)
         .await
         .map(Some)
-        .map_err(|source| PlanError::Provider {
+        .map_err(|error| PlanError::Provider {
             subject: format!("provider.{name}"),
             operation: "configure",
-            source,
+            error,
         })
 }
 
@@ -187,10 +187,10 @@ pub async fn adopt_interrupted(
             client
                 .find(request)
                 .await
-                .map_err(|source| PlanError::Provider {
+                .map_err(|error| PlanError::Provider {
                     subject: addr.to_string(),
                     operation: "find",
-                    source,
+                    error,
                 })?
         };
         match found {
@@ -298,10 +298,10 @@ async fn refresh(
     });
     let mut stream = futures::stream::iter(reads).buffer_unordered(options.parallelism.max(1));
     while let Some((resource, result)) = stream.next().await {
-        let read = result.map_err(|source| PlanError::Provider {
+        let read = result.map_err(|error| PlanError::Provider {
             subject: resource.addr.to_string(),
             operation: "read",
-            source,
+            error,
         })?;
         let refreshed = match read {
             None => Refreshed::Gone,
@@ -653,10 +653,10 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                     prior: prior.as_ref(),
                     desired: &desired,
                 })
-                .map_err(|source| PlanError::Provider {
+                .map_err(|error| PlanError::Provider {
                     subject: addr.to_string(),
                     operation: "plan",
-                    source,
+                    error,
                 })?,
             None => Default::default(),
         };

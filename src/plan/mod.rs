@@ -188,15 +188,15 @@ pub enum PlanError {
     /// Problems in the stack (evaluation errors, `prevent_destroy`), with locations.
     #[error(transparent)]
     Stack(#[from] Diagnostics),
-    /// A provider call made while refreshing failed.
-    #[error("{subject}: {operation} failed: {source}")]
+    /// A provider call made while refreshing failed. The provider's message is part of
+    /// this one (not a separate cause), so it prints once, on one line.
+    #[error("{subject}: {operation} failed: {error}")]
     Provider {
         /// The resource address, or `provider.NAME` for a configuration failure.
         subject: String,
-        /// `read`, `find` or `configure`.
+        /// `read`, `find`, `plan` or `configure`.
         operation: &'static str,
-        #[source]
-        source: ProviderError,
+        error: ProviderError,
     },
     #[error(transparent)]
     State(#[from] StateError),
