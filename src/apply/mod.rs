@@ -1,8 +1,10 @@
 //! The apply walker: executes a [`Plan`] against the real world, concurrently, recording
 //! every completed operation in state as it happens.
 //!
-//! The plan's changes become an action DAG: creates and updates run after the changes of
-//! the resources they reference, deletes run before the deletes of what they depend on.
+//! The plan's changes become an action DAG: creates and updates run after the creates and
+//! updates of the resources they reference, deletes run before the deletes of what they
+//! depend on, and a replacement is split into its delete and its create so each half is
+//! ordered with its kind (see `action_graph`).
 //! A ready queue starts every node whose dependencies are done, at most `parallelism` at
 //! a time. Each node re-evaluates its resource's attributes with the real values of its
 //! finished dependencies, configures its provider on first use (so a provider whose

@@ -1,4 +1,7 @@
-//! The human plan: Terraform's layout, so its readers need no new habits.
+//! The human plan, in Terraform's layout so its readers need no new habits: a block per
+//! changed resource with `+`, `~`, `-/+`, `+/-` or `-`, attribute lines with `# forces
+//! replacement`, output changes, then the summary. What changed is decided by `plan/`;
+//! this module only lays it out (secrets already print as `(sensitive)` via `Value`).
 
 use std::fmt::Write;
 

@@ -1,4 +1,5 @@
-//! Human views of recorded state: `cairn show` and `cairn state list|show`.
+//! Human views of recorded state: `cairn show` and `cairn state list|show`. Reading the
+//! state is `state/`'s job; secrets there are hashes, which print as `(sensitive)`.
 
 use std::fmt::Write;
 
