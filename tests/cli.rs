@@ -591,6 +591,31 @@ fn independent_resources_are_created_concurrently() {
 }
 
 #[test]
+fn a_timeouts_override_bounds_the_provider_call() {
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.slow]
+input = 1
+timeouts = { create = "1s" }
+"#,
+    );
+    let out = ws
+        .cmd(&["apply", "--auto-approve"])
+        .env("CAIRN_TEST_DELAY_MS", "3000")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("cairn_data.slow: create failed: timed out after 1s waiting for create of cairn_data.slow"),
+        "{all}"
+    );
+}
+
+#[test]
 fn state_graph_and_unlock_commands() {
     let ws = Workspace::new(CHAIN);
     ws.apply();
