@@ -142,14 +142,27 @@ pub(crate) fn diff_computed(
 
 /// Per-key differences of two maps, for display; empty for anything else.
 fn nested_diffs(before: &Value, after: &Value, hasher: &SensitiveHasher) -> Vec<AttrDiff> {
-    let (Value::Map(b), Value::Map(a)) = (before, after) else {
-        return Vec::new();
+    // Maps by key; lists of the same length by index (`[2]`), e.g. one changed taint.
+    let pairs: Vec<(String, Option<Value>, Option<Value>)> = match (before, after) {
+        (Value::Map(b), Value::Map(a)) => {
+            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            keys.into_iter()
+                .map(|key| (key.clone(), b.get(key).cloned(), a.get(key).cloned()))
+                .collect()
+        }
+        (Value::List(b), Value::List(a)) if a.len() == b.len() => b
+            .iter()
+            .zip(a)
+            .enumerate()
+            .map(|(i, (b, a))| (format!("[{i}]"), Some(b.clone()), Some(a.clone())))
+            .collect(),
+        _ => return Vec::new(),
     };
-    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-    keys.into_iter()
-        .filter_map(|key| {
-            let before = b.get(key).filter(|v| !v.is_null()).cloned();
-            let after = a.get(key).filter(|v| !v.is_null()).cloned();
+    pairs
+        .into_iter()
+        .filter_map(|(key, before, after)| {
+            let before = before.filter(|v| !v.is_null());
+            let after = after.filter(|v| !v.is_null());
             let same = match (&before, &after) {
                 (None, None) => true,
                 (Some(b), Some(a)) => !a.contains_unknown() && values_equal(hasher, a, b),
@@ -250,6 +263,21 @@ mod tests {
         let diffs = diff_update(&schema(), &prior, &desired, &[], &hasher);
         let names: Vec<&str> = diffs[0].nested.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["b", "c"]);
+    }
+
+    #[test]
+    fn lists_of_equal_length_are_diffed_per_index() {
+        let hasher = SensitiveHasher::from_key([7u8; 32]);
+        let before = Value::from(vec!["m5.large", "m5a.large"]);
+        let after = Value::from(vec!["m5.large", "m6i.large"]);
+        let diffs = nested_diffs(&before, &after, &hasher);
+        assert_eq!(diffs.len(), 1);
+        assert_eq!(diffs[0].name, "[1]");
+        let longer = Value::from(vec!["m5.large", "m5a.large", "m6i.large"]);
+        assert!(
+            nested_diffs(&before, &longer, &hasher).is_empty(),
+            "shown whole instead"
+        );
     }
 
     #[test]

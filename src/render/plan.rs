@@ -108,7 +108,7 @@ fn attr_lines(
     quote_key: bool,
 ) {
     let pad = " ".repeat(indent);
-    let name = if quote_key {
+    let name = if quote_key && !diff.name.starts_with('[') {
         format!("{:?}", diff.name)
     } else {
         diff.name.clone()
@@ -125,17 +125,27 @@ fn attr_lines(
         String::new()
     };
     if !diff.nested.is_empty() {
-        let _ = writeln!(out, "{pad}{mark} {name:<width$} = {{{forces}");
+        let (open, close) = match diff.after {
+            Some(Value::List(_)) => ('[', ']'),
+            _ => ('{', '}'),
+        };
+        let _ = writeln!(out, "{pad}{mark} {name:<width$} = {open}{forces}");
         let inner = diff
             .nested
             .iter()
-            .map(|d| format!("{:?}", d.name).len())
+            .map(|d| {
+                if d.name.starts_with('[') {
+                    d.name.len()
+                } else {
+                    format!("{:?}", d.name).len()
+                }
+            })
             .max()
             .unwrap_or(0);
         for nested in &diff.nested {
             attr_lines(out, nested, inner, indent + 4, color, true);
         }
-        let _ = writeln!(out, "{pad}  }}");
+        let _ = writeln!(out, "{pad}  {close}");
         return;
     }
     let text = match (&diff.before, &diff.after) {
