@@ -539,44 +539,36 @@ fn attributes(
 ) -> Attrs {
     let prior_vpc = order.get("vpc_config");
     let prior_list = |key: &str| strings(prior_vpc.and_then(|v| v.get(key)).as_ref());
+    // The engine compares `vpc_config` as a whole: a defaulted field the stack leaves out
+    // is reported only when nothing was configured at all (an import), or every plan would
+    // show it as a change.
+    let configured = |key: &str| {
+        prior_vpc.and_then(Value::as_map).is_none_or(|m| m.get(key).is_some_and(|v| !v.is_null()))
+    };
     let vpc = cluster.resources_vpc_config();
-    let list = |items: &[String]| Value::from(items.to_vec());
+    let list = |items: Vec<String>| Value::from(items);
     let mut vpc_config = BTreeMap::new();
     if let Some(vpc) = vpc {
         vpc_config.insert(
             "subnet_ids".to_owned(),
-            list(&keep_order(
-                prior_list("subnet_ids"),
-                vpc.subnet_ids().to_vec(),
-            )),
+            list(keep_order(prior_list("subnet_ids"), vpc.subnet_ids().to_vec())),
         );
-        let groups = keep_order(
-            prior_list("security_group_ids"),
-            vpc.security_group_ids().to_vec(),
-        );
-        vpc_config.insert(
-            "security_group_ids".to_owned(),
-            if groups.is_empty() {
-                Value::Null
-            } else {
-                list(&groups)
-            },
-        );
-        vpc_config.insert(
-            "endpoint_private_access".to_owned(),
-            Value::Bool(vpc.endpoint_private_access()),
-        );
-        vpc_config.insert(
-            "endpoint_public_access".to_owned(),
-            Value::Bool(vpc.endpoint_public_access()),
-        );
-        vpc_config.insert(
-            "public_access_cidrs".to_owned(),
-            list(&keep_order(
-                prior_list("public_access_cidrs"),
-                vpc.public_access_cidrs().to_vec(),
-            )),
-        );
+        let groups = keep_order(prior_list("security_group_ids"), vpc.security_group_ids().to_vec());
+        if !groups.is_empty() {
+            vpc_config.insert("security_group_ids".to_owned(), list(groups));
+        }
+        if configured("endpoint_private_access") {
+            vpc_config.insert("endpoint_private_access".to_owned(), Value::Bool(vpc.endpoint_private_access()));
+        }
+        if configured("endpoint_public_access") {
+            vpc_config.insert("endpoint_public_access".to_owned(), Value::Bool(vpc.endpoint_public_access()));
+        }
+        if configured("public_access_cidrs") {
+            vpc_config.insert(
+                "public_access_cidrs".to_owned(),
+                list(keep_order(prior_list("public_access_cidrs"), vpc.public_access_cidrs().to_vec())),
+            );
+        }
     }
     let log_types: Vec<String> = cluster
         .logging()

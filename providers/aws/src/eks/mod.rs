@@ -66,3 +66,31 @@ async fn sync_tags(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn error(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    #[test]
+    fn only_unassumable_roles_are_retried() {
+        assert!(role_not_ready(&error(
+            "InvalidParameterException",
+            "Role with arn: arn:aws:iam::123456789012:role/eks, could not be assumed because it does not exist \
+             or the trusted entity is not correct",
+        )));
+        assert!(role_not_ready(&error(
+            "InvalidParameterException",
+            "The role with name eks-nodes cannot be found.",
+        )));
+        assert!(!role_not_ready(&error(
+            "InvalidParameterException",
+            "Subnets specified must be in at least two different AZs",
+        )));
+        assert!(!role_not_ready(&error("AccessDeniedException", "Role could not be assumed")));
+    }
+}

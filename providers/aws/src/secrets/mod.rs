@@ -1,7 +1,11 @@
-//! Resource types of this AWS service (filled in by its own module files).
+//! Secrets Manager: `aws_secretsmanager_secret`, a secret with its current value, given
+//! by the stack or generated once by cairn (passwords, Airflow's Fernet key).
+
+mod generate;
+mod secret;
 
 use crate::resource::AwsResource;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    Vec::new()
+    vec![Box::new(secret::Secret)]
 }

@@ -1,0 +1,508 @@
+//! `aws_db_instance`: an RDS database instance (PostgreSQL for Airflow's metadata). Owns
+//! CreateDBInstance, ModifyDBInstance for what RDS changes in place, the waits for
+//! `available`, and a delete that honours deletion protection and takes a final snapshot
+//! unless told to skip it. The master password is sent, never read back.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
+use cairn_provider_core::{
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
+    PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+};
+use serde::Deserialize;
+
+use super::{configured_case, rds_tags, sync_tags, tag_map};
+use crate::clients::AwsClients;
+use crate::eks::shared::{created_by, keep_order, optional_map, remaining, strings};
+use crate::error::{api_error, error_code};
+use crate::resource::AwsResource;
+use crate::tags::{object_tags, user_visible};
+use crate::wait::{Backoff, Check, poll_until};
+
+/// Creating or modifying an instance takes 5-20 minutes on AWS.
+const INSTANCE_POLL: Backoff = Backoff { initial: Duration::from_secs(15), max: Duration::from_secs(30) };
+
+/// Statuses in which an instance serves connections. `storage-optimization` follows a
+/// storage change and lasts hours, with the instance fully usable.
+const USABLE: [&str; 2] = ["available", "storage-optimization"];
+/// Statuses RDS does not leave by itself.
+const STUCK: [&str; 7] = [
+    "failed",
+    "incompatible-credentials",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "inaccessible-encryption-credentials",
+];
+
+/// Attributes that exist only in the stack: RDS cannot report them, so results carry the
+/// configured values.
+const CONFIG_ONLY: [&str; 4] = ["password", "skip_final_snapshot", "final_snapshot_identifier", "apply_immediately"];
+
+pub(crate) struct Instance;
+
+#[derive(Debug, Deserialize)]
+struct InstanceConfig {
+    identifier: String,
+    engine: String,
+    engine_version: Option<String>,
+    instance_class: String,
+    allocated_storage: i32,
+    storage_type: Option<String>,
+    db_name: Option<String>,
+    username: String,
+    password: Option<String>,
+    manage_master_user_password: Option<bool>,
+    db_subnet_group_name: Option<String>,
+    parameter_group_name: Option<String>,
+    vpc_security_group_ids: Option<Vec<String>>,
+    multi_az: Option<bool>,
+    backup_retention_period: Option<i32>,
+    deletion_protection: Option<bool>,
+    publicly_accessible: Option<bool>,
+    apply_immediately: Option<bool>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+#[async_trait]
+impl AwsResource for Instance {
+    fn type_name(&self) -> &'static str {
+        "aws_db_instance"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        let computed = |ty: AttrType, text: &str| AttrSchema::computed(ty).describe(text);
+        let defaulted = |ty: AttrType, text: &str| AttrSchema::optional_computed(ty).describe(text);
+        ResourceSchema::new("An RDS database instance")
+            .attr(
+                "identifier",
+                AttrSchema::required(AttrType::String)
+                    .force_new()
+                    .describe("instance identifier (RDS stores it in lower case)"),
+            )
+            .attr(
+                "engine",
+                AttrSchema::required(AttrType::String).force_new().describe("database engine, e.g. postgres"),
+            )
+            .attr(
+                "engine_version",
+                defaulted(AttrType::String, "engine version, e.g. 16 or 16.4; upgraded in place"),
+            )
+            .attr("instance_class", AttrSchema::required(AttrType::String).describe("e.g. db.t4g.medium"))
+            .attr("allocated_storage", AttrSchema::required(AttrType::Int).describe("storage in GiB (can only grow)"))
+            .attr("storage_type", defaulted(AttrType::String, "gp2, gp3, io1 or io2"))
+            .attr(
+                "db_name",
+                AttrSchema::optional(AttrType::String).force_new().describe("database created with the instance"),
+            )
+            .attr(
+                "username",
+                AttrSchema::required(AttrType::String).force_new().describe("master user name"),
+            )
+            .attr(
+                "password",
+                AttrSchema::optional(AttrType::String)
+                    .sensitive()
+                    .describe("master password; or set manage_master_user_password"),
+            )
+            .attr(
+                "manage_master_user_password",
+                defaulted(AttrType::Bool, "let RDS keep the master password in Secrets Manager"),
+            )
+            .attr("db_subnet_group_name", defaulted(AttrType::String, "DB subnet group to place the instance in"))
+            .attr("parameter_group_name", defaulted(AttrType::String, "DB parameter group"))
+            .attr(
+                "vpc_security_group_ids",
+                defaulted(AttrType::list(AttrType::String), "security groups of the instance"),
+            )
+            .attr("multi_az", defaulted(AttrType::Bool, "keep a standby in another availability zone"))
+            .attr("backup_retention_period", defaulted(AttrType::Int, "days of automated backups (0 disables)"))
+            .attr("deletion_protection", defaulted(AttrType::Bool, "refuse deletion until turned off"))
+            .attr("publicly_accessible", defaulted(AttrType::Bool, "give the endpoint a public address"))
+            .attr(
+                "skip_final_snapshot",
+                AttrSchema::optional(AttrType::Bool).describe("delete without a final snapshot (default false)"),
+            )
+            .attr(
+                "final_snapshot_identifier",
+                AttrSchema::optional(AttrType::String)
+                    .describe("name of the final snapshot (default IDENTIFIER-final-UNIXTIME)"),
+            )
+            .attr(
+                "apply_immediately",
+                AttrSchema::optional(AttrType::Bool)
+                    .describe("apply changes now rather than in the maintenance window (default false)"),
+            )
+            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the instance"))
+            .attr("arn", computed(AttrType::String, "ARN of the instance"))
+            .attr("endpoint", computed(AttrType::String, "DNS name to connect to"))
+            .attr("port", computed(AttrType::Int, "port to connect to"))
+            .attr(
+                "master_user_secret_arn",
+                computed(AttrType::String, "Secrets Manager secret holding the managed master password"),
+            )
+            .attr("status", computed(AttrType::String, "RDS status, e.g. available"))
+            .timeouts(Timeouts {
+                create: Duration::from_secs(40 * 60),
+                update: Duration::from_secs(80 * 60),
+                delete: Duration::from_secs(60 * 60),
+            })
+    }
+
+    /// RDS needs a master password from exactly one source.
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        let password = request.desired.get("password").is_some();
+        match request.desired.get("manage_master_user_password") {
+            Some(Value::Bool(true)) if password => Err(ProviderError::invalid(
+                "password",
+                "cannot be set together with manage_master_user_password = true",
+            )),
+            Some(Value::Bool(true)) | Some(Value::Unknown) => Ok(PlanAdjustments::default()),
+            _ if password => Ok(PlanAdjustments::default()),
+            _ => Err(ProviderError::invalid(
+                "password",
+                "is required unless manage_master_user_password = true",
+            )),
+        }
+    }
+
+    async fn read(&self, aws: &AwsClients, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+        let identifier = request.state.str("identifier")?;
+        Ok(describe(&aws.rds, &identifier)
+            .await?
+            .filter(|db| db.db_instance_status() != Some("deleting"))
+            .map(|db| attributes(&db, request.state, &aws.default_tags)))
+    }
+
+    async fn create(&self, aws: &AwsClients, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+        self.plan(PlanRequest { type_name: self.type_name(), prior: None, desired: request.config })?;
+        let config: InstanceConfig = request.config.decode()?;
+        let deadline = Instant::now() + request.timeout;
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags.clone().unwrap_or_default());
+        aws.rds
+            .create_db_instance()
+            .db_instance_identifier(&config.identifier)
+            .engine(&config.engine)
+            .set_engine_version(config.engine_version.clone())
+            .db_instance_class(&config.instance_class)
+            .allocated_storage(config.allocated_storage)
+            .set_storage_type(config.storage_type.clone())
+            .set_db_name(config.db_name.clone())
+            .master_username(&config.username)
+            .set_master_user_password(config.password.clone())
+            .set_manage_master_user_password(config.manage_master_user_password.filter(|m| *m))
+            .set_db_subnet_group_name(config.db_subnet_group_name.clone())
+            .set_db_parameter_group_name(config.parameter_group_name.clone())
+            .set_vpc_security_group_ids(config.vpc_security_group_ids.clone())
+            .set_multi_az(config.multi_az)
+            .set_backup_retention_period(config.backup_retention_period)
+            .set_deletion_protection(config.deletion_protection)
+            .set_publicly_accessible(config.publicly_accessible)
+            .set_tags(Some(rds_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| api_error("rds:CreateDBInstance", e))?;
+        let db = wait_usable(&aws.rds, &config.identifier, false, remaining(deadline), &request.progress).await?;
+        Ok(with_config_only(attributes(&db, request.config, &aws.default_tags), request.config))
+    }
+
+    async fn update(&self, aws: &AwsClients, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+        let desired: InstanceConfig = request.desired.decode()?;
+        let identifier = desired.identifier.as_str();
+        let deadline = Instant::now() + request.timeout;
+        let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
+        let apply_immediately = desired.apply_immediately.unwrap_or(false);
+
+        let mut call = aws.rds.modify_db_instance().db_instance_identifier(identifier);
+        let mut modified = false;
+        let mut set = |attr: &str| {
+            let hit = changed(attr);
+            modified |= hit;
+            hit
+        };
+        if set("instance_class") {
+            call = call.db_instance_class(&desired.instance_class);
+        }
+        if set("allocated_storage") {
+            call = call.allocated_storage(desired.allocated_storage);
+        }
+        if set("storage_type") {
+            call = call.set_storage_type(desired.storage_type.clone());
+        }
+        if set("engine_version") {
+            let prior = request.prior.opt_str("engine_version")?;
+            call = call
+                .set_engine_version(desired.engine_version.clone())
+                .set_allow_major_version_upgrade(Some(major_upgrade(prior.as_deref(), desired.engine_version.as_deref())));
+        }
+        if set("password") {
+            call = call.set_master_user_password(desired.password.clone());
+        }
+        if set("manage_master_user_password") {
+            call = call.set_manage_master_user_password(desired.manage_master_user_password);
+        }
+        if set("db_subnet_group_name") {
+            call = call.set_db_subnet_group_name(desired.db_subnet_group_name.clone());
+        }
+        if set("parameter_group_name") {
+            call = call.set_db_parameter_group_name(desired.parameter_group_name.clone());
+        }
+        if set("vpc_security_group_ids") {
+            call = call.set_vpc_security_group_ids(desired.vpc_security_group_ids.clone());
+        }
+        if set("multi_az") {
+            call = call.set_multi_az(desired.multi_az);
+        }
+        if set("backup_retention_period") {
+            call = call.set_backup_retention_period(desired.backup_retention_period);
+        }
+        if set("deletion_protection") {
+            call = call.set_deletion_protection(desired.deletion_protection);
+        }
+        if set("publicly_accessible") {
+            call = call.set_publicly_accessible(desired.publicly_accessible);
+        }
+        if modified {
+            call.apply_immediately(apply_immediately)
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyDBInstance", e))?;
+            wait_usable(&aws.rds, identifier, apply_immediately, remaining(deadline), &request.progress).await?;
+        }
+        let db = describe(&aws.rds, identifier).await?.ok_or_else(|| gone(identifier))?;
+        if changed("tags") {
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags.clone().unwrap_or_default());
+            sync_tags(&aws.rds, db.db_instance_arn().unwrap_or_default(), &tag_map(db.tag_list()), &wanted).await?;
+        }
+        let db = describe(&aws.rds, identifier).await?.ok_or_else(|| gone(identifier))?;
+        Ok(with_config_only(attributes(&db, request.desired, &aws.default_tags), request.desired))
+    }
+
+    async fn delete(&self, aws: &AwsClients, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let identifier = request.state.str("identifier")?;
+        let Some(db) = describe(&aws.rds, &identifier).await? else {
+            return Ok(());
+        };
+        if db.db_instance_status() != Some("deleting") {
+            if db.deletion_protection() == Some(true) {
+                return Err(ProviderError::Other(format!(
+                    "DB instance {identifier} has deletion protection: set deletion_protection = false and \
+                     apply before destroying it"
+                )));
+            }
+            let skip = request.state.opt_bool("skip_final_snapshot")?.unwrap_or(false);
+            let snapshot = match request.state.opt_str("final_snapshot_identifier")? {
+                Some(snapshot) => snapshot,
+                None => default_snapshot_identifier(&identifier),
+            };
+            let call = aws
+                .rds
+                .delete_db_instance()
+                .db_instance_identifier(&identifier)
+                .skip_final_snapshot(skip)
+                .set_final_db_snapshot_identifier((!skip).then_some(snapshot));
+            match call.send().await {
+                Ok(_) => {}
+                Err(err) if error_code(&err) == Some("DBInstanceNotFound") => return Ok(()),
+                Err(err) => return Err(api_error("rds:DeleteDBInstance", err)),
+            }
+        }
+        poll_until(
+            &format!("DB instance {identifier} to be deleted"),
+            request.timeout,
+            INSTANCE_POLL,
+            &request.progress,
+            || async {
+                Ok(match describe(&aws.rds, &identifier).await? {
+                    None => Check::Done(()),
+                    Some(db) => Check::Waiting(format!("status {}", db.db_instance_status().unwrap_or("unknown"))),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn find(&self, aws: &AwsClients, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+        let identifier = request.config.str("identifier")?;
+        Ok(describe(&aws.rds, &identifier)
+            .await?
+            .filter(|db| db.db_instance_status() != Some("deleting"))
+            .filter(|db| created_by(request.identity, &tag_map(db.tag_list())))
+            .map(|db| with_config_only(attributes(&db, request.config, &aws.default_tags), request.config)))
+    }
+
+    async fn import(&self, aws: &AwsClients, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
+        let db = describe(&aws.rds, request.id).await?.ok_or_else(|| gone(request.id))?;
+        Ok(attributes(&db, &Attrs::new(), &aws.default_tags))
+    }
+}
+
+fn gone(identifier: &str) -> ProviderError {
+    ProviderError::api(
+        "rds:DescribeDBInstances",
+        Some("DBInstanceNotFound".to_owned()),
+        format!("DBInstance {identifier} not found."),
+    )
+}
+
+async fn describe(rds: &aws_sdk_rds::Client, identifier: &str) -> Result<Option<DbInstance>, ProviderError> {
+    match rds.describe_db_instances().db_instance_identifier(identifier).send().await {
+        Ok(out) => Ok(out.db_instances.and_then(|dbs| dbs.into_iter().next())),
+        Err(err) if error_code(&err) == Some("DBInstanceNotFound") => Ok(None),
+        Err(err) => Err(api_error("rds:DescribeDBInstances", err)),
+    }
+}
+
+/// True while RDS still has changes queued that an immediate modification will apply.
+fn has_pending(pending: &PendingModifiedValues) -> bool {
+    pending.db_instance_class().is_some()
+        || pending.allocated_storage().is_some()
+        || pending.master_user_password().is_some()
+        || pending.multi_az().is_some()
+        || pending.engine_version().is_some()
+        || pending.storage_type().is_some()
+        || pending.backup_retention_period().is_some()
+        || pending.db_subnet_group_name().is_some()
+}
+
+/// Waits until the instance is usable. After an immediate modification, RDS may still
+/// say `available` for a moment with the change queued; `after_modify` keeps waiting
+/// until nothing is pending.
+async fn wait_usable(
+    rds: &aws_sdk_rds::Client,
+    identifier: &str,
+    after_modify: bool,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<DbInstance, ProviderError> {
+    poll_until(&format!("DB instance {identifier} to become available"), timeout, INSTANCE_POLL, progress, || async {
+        let db = describe(rds, identifier).await?.ok_or_else(|| gone(identifier))?;
+        let status = db.db_instance_status().unwrap_or("unknown").to_owned();
+        let pending = after_modify && db.pending_modified_values().is_some_and(has_pending);
+        if STUCK.contains(&status.as_str()) {
+            return Err(ProviderError::Other(format!("DB instance {identifier} is in status {status}")));
+        }
+        Ok(if USABLE.contains(&status.as_str()) && !pending {
+            Check::Done(db)
+        } else if pending {
+            Check::Waiting(format!("status {status}, modifications pending"))
+        } else {
+            Check::Waiting(format!("status {status}"))
+        })
+    })
+    .await
+}
+
+/// A major upgrade (16 -> 17) must be allowed explicitly; minor ones need not.
+fn major_upgrade(prior: Option<&str>, desired: Option<&str>) -> bool {
+    let major = |v: Option<&str>| v.and_then(|v| v.split('.').next()).map(str::to_owned);
+    desired.is_some() && major(prior) != major(desired)
+}
+
+/// The final snapshot's name when the stack does not choose one: unique per deletion, so
+/// a stack destroyed twice does not collide with its first snapshot.
+fn default_snapshot_identifier(identifier: &str) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    format!("{identifier}-final-{now}")
+}
+
+/// Adds the configured values of the attributes RDS cannot report.
+fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
+    for name in CONFIG_ONLY {
+        if let Some(value) = config.get(name) {
+            attrs.insert(name, value.clone());
+        }
+    }
+    attrs
+}
+
+/// The instance as attributes (without the password). `order` (the configuration or
+/// prior state) decides list order and the spelling of what RDS normalises.
+fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, String>) -> Attrs {
+    let identifier = configured_case(
+        order.opt_str("identifier").ok().flatten(),
+        db.db_instance_identifier().unwrap_or_default(),
+    );
+    // "16" in the stack matches RDS's "16.4": report the stack's, so it is not a change.
+    let engine_version = match (order.opt_str("engine_version").ok().flatten(), db.engine_version()) {
+        (Some(wanted), Some(actual)) if actual.starts_with(&format!("{wanted}.")) => Some(wanted),
+        (_, actual) => actual.map(str::to_owned),
+    };
+    let groups: Vec<String> =
+        db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(str::to_owned)).collect();
+    let secret_arn = db.master_user_secret().and_then(|s| s.secret_arn());
+    Attrs::new()
+        .with("id", identifier.clone())
+        .with("identifier", identifier)
+        .with("engine", db.engine())
+        .with("engine_version", engine_version)
+        .with("instance_class", db.db_instance_class())
+        .with("allocated_storage", db.allocated_storage())
+        .with("storage_type", db.storage_type())
+        .with("db_name", db.db_name())
+        .with("username", db.master_username())
+        .with("manage_master_user_password", secret_arn.is_some())
+        .with("db_subnet_group_name", db.db_subnet_group().and_then(|g| g.db_subnet_group_name()))
+        .with(
+            "parameter_group_name",
+            db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()),
+        )
+        .with("vpc_security_group_ids", keep_order(strings(order.get("vpc_security_group_ids")), groups))
+        .with("multi_az", db.multi_az())
+        .with("backup_retention_period", db.backup_retention_period())
+        .with("deletion_protection", db.deletion_protection())
+        .with("publicly_accessible", db.publicly_accessible())
+        .with("tags", optional_map(user_visible(tag_map(db.tag_list()), default_tags)))
+        .with("arn", db.db_instance_arn())
+        .with("endpoint", db.endpoint().and_then(|e| e.address()))
+        .with("port", db.endpoint().and_then(|e| e.port()))
+        .with("master_user_secret_arn", secret_arn)
+        .with("status", db.db_instance_status())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(desired: Attrs) -> Result<PlanAdjustments, ProviderError> {
+        Instance.plan(PlanRequest { type_name: "aws_db_instance", prior: None, desired: &desired })
+    }
+
+    #[test]
+    fn exactly_one_password_source() {
+        let password = Value::from("hunter2-long-enough").sensitive();
+        assert!(planned(Attrs::new().with("password", password.clone())).is_ok());
+        assert!(planned(Attrs::new().with("password", Value::Unknown)).is_ok());
+        assert!(planned(Attrs::new().with("manage_master_user_password", true)).is_ok());
+        assert!(planned(Attrs::new()).is_err());
+        assert!(planned(Attrs::new().with("manage_master_user_password", false)).is_err());
+        let both = planned(Attrs::new().with("password", password).with("manage_master_user_password", true));
+        let message = both.expect_err("both set").to_string();
+        assert!(message.contains("manage_master_user_password"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn major_upgrades_are_allowed_explicitly() {
+        assert!(major_upgrade(Some("16.4"), Some("17.1")));
+        assert!(major_upgrade(Some("16"), Some("17")));
+        assert!(!major_upgrade(Some("16.3"), Some("16.4")));
+        assert!(!major_upgrade(Some("16.3"), None));
+    }
+
+    #[test]
+    fn config_only_attributes_come_from_the_config() {
+        let config = Attrs::new()
+            .with("password", Value::from("pw").sensitive())
+            .with("skip_final_snapshot", true)
+            .with("instance_class", "db.t4g.small");
+        let attrs = with_config_only(Attrs::new().with("instance_class", "db.t4g.micro"), &config);
+        assert!(attrs.get("password").is_some_and(Value::is_sensitive));
+        assert_eq!(attrs.opt_bool("skip_final_snapshot").ok().flatten(), Some(true));
+        assert_eq!(attrs.opt_str("instance_class").ok().flatten().as_deref(), Some("db.t4g.micro"));
+    }
+}

@@ -1,0 +1,460 @@
+//! `aws_secretsmanager_secret`: a secret and its current value. The value is given by the
+//! stack (`value`, e.g. a database URL the engine composed) or generated once at create
+//! (`generate`); either way `read` returns it, sensitive, so other resources can use it
+//! in later runs. Owns the restore of a name still scheduled for deletion and a delete
+//! that honours the recovery window.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+use aws_sdk_secretsmanager::types::Tag;
+use cairn_provider_core::{
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
+    PlanRequest, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+};
+use serde::Deserialize;
+
+use super::generate::Generate;
+use crate::clients::AwsClients;
+use crate::eks::shared::{TagChanges, created_by, optional_map};
+use crate::error::{api_error, error_code};
+use crate::resource::AwsResource;
+use crate::tags::{object_tags, user_visible};
+use crate::wait::{Backoff, Check, poll_until};
+
+/// Secrets Manager's own default recovery window.
+const DEFAULT_RECOVERY_DAYS: i64 = 30;
+
+/// Attributes that exist only in the stack: Secrets Manager cannot report them, so
+/// results carry the configured values.
+const CONFIG_ONLY: [&str; 2] = ["recovery_window_in_days", "generate"];
+
+pub(crate) struct Secret;
+
+#[derive(Debug, Deserialize)]
+struct SecretConfig {
+    name: String,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+fn generate_schema() -> AttrType {
+    AttrType::object([
+        (
+            "kind",
+            AttrSchema::optional(AttrType::enumeration(&["random", "fernet"]))
+                .describe("random (default) or fernet: a Fernet key (32 bytes, URL-safe base64)"),
+        ),
+        ("length", AttrSchema::optional(AttrType::Int).describe("characters of a random value (default 32)")),
+        (
+            "charset",
+            AttrSchema::optional(AttrType::enumeration(&["alphanumeric", "ascii_printable", "hex"]))
+                .describe("characters of a random value (default alphanumeric)"),
+        ),
+    ])
+}
+
+#[async_trait]
+impl AwsResource for Secret {
+    fn type_name(&self) -> &'static str {
+        "aws_secretsmanager_secret"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        ResourceSchema::new("A Secrets Manager secret and its current value")
+            .attr(
+                "name",
+                AttrSchema::required(AttrType::String)
+                    .force_new()
+                    .describe("secret name, e.g. airflow/dev/fernet-key"),
+            )
+            .attr("description", AttrSchema::optional(AttrType::String).describe("description"))
+            .attr(
+                "kms_key_id",
+                AttrSchema::optional(AttrType::String)
+                    .describe("KMS key that encrypts the value (default: aws/secretsmanager)"),
+            )
+            .attr(
+                "recovery_window_in_days",
+                AttrSchema::optional(AttrType::Int)
+                    .describe("days a deleted secret can be restored, 7-30 (default 30); 0 deletes at once"),
+            )
+            .attr(
+                "value",
+                AttrSchema::optional_computed(AttrType::String)
+                    .sensitive()
+                    .describe("the secret value; set it, or let `generate` make one"),
+            )
+            .attr(
+                "generate",
+                AttrSchema::optional(generate_schema())
+                    .describe("generate the value once at create; changing it never regenerates"),
+            )
+            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the secret"))
+            .attr("arn", AttrSchema::computed(AttrType::String).describe("ARN of the secret"))
+            .attr(
+                "version_id",
+                AttrSchema::computed(AttrType::String).describe("version id of the current value"),
+            )
+            .timeouts(Timeouts::all(Duration::from_secs(5 * 60)))
+    }
+
+    /// A new secret needs its value from exactly one source. Later plans carry the
+    /// recorded value, so only creates are checked.
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        if request.prior.is_none() {
+            value_source(request.desired)?;
+        }
+        Ok(PlanAdjustments::default())
+    }
+
+    async fn read(&self, aws: &AwsClients, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+        let id = match request.state.opt_str("arn")? {
+            Some(arn) => arn,
+            None => request.state.str("name")?,
+        };
+        match describe(&aws.secrets, &id).await? {
+            Some(secret) if secret.deleted_date().is_none() => {
+                Ok(Some(attributes(&aws.secrets, &secret, &aws.default_tags).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn create(&self, aws: &AwsClients, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+        let config: SecretConfig = request.config.decode()?;
+        let value = match value_source(request.config)? {
+            ValueSource::Given(value) => value,
+            ValueSource::Generated(generate) => generate.recipe()?.generate()?,
+        };
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags.clone().unwrap_or_default());
+        let created = aws
+            .secrets
+            .create_secret()
+            .name(&config.name)
+            .set_description(config.description.clone())
+            .set_kms_key_id(config.kms_key_id.clone())
+            .secret_string(&value)
+            .set_tags(Some(sdk_tags(&tags)))
+            .send()
+            .await;
+        let arn = match created {
+            Ok(out) => out.arn().unwrap_or_default().to_owned(),
+            Err(err)
+                if matches!(error_code(&err), Some("InvalidRequestException" | "ResourceExistsException")) =>
+            {
+                // A secret of this name scheduled for deletion (the stack was destroyed and
+                // is being created again) is restored and given the new settings; any
+                // other clash is the caller's to resolve.
+                match describe(&aws.secrets, &config.name).await? {
+                    Some(old) if old.deleted_date().is_some() => {
+                        restore(&aws.secrets, &old, &config, &value, &tags).await?
+                    }
+                    _ => return Err(api_error("secretsmanager:CreateSecret", err)),
+                }
+            }
+            Err(err) => return Err(api_error("secretsmanager:CreateSecret", err)),
+        };
+        let secret = describe(&aws.secrets, &arn).await?.ok_or_else(|| gone(&arn))?;
+        let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
+        Ok(with_config_only(attrs, request.config))
+    }
+
+    async fn update(&self, aws: &AwsClients, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+        let arn = request.prior.str("arn")?;
+        let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
+        let desired = &request.desired;
+        if changed("description") || changed("kms_key_id") {
+            aws.secrets
+                .update_secret()
+                .secret_id(&arn)
+                .description(desired.opt_str("description")?.unwrap_or_default())
+                .set_kms_key_id(desired.opt_str("kms_key_id")?)
+                .send()
+                .await
+                .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
+        }
+        // A generated value is never regenerated: the desired value then is the recorded
+        // hash, which cannot be sent and is left alone.
+        if changed("value") {
+            if let Some(value) = desired.get("value").and_then(Value::expose).and_then(|v| v.as_str().map(str::to_owned))
+            {
+                put_value(&aws.secrets, &arn, &value).await?;
+            }
+        }
+        let secret = describe(&aws.secrets, &arn).await?.ok_or_else(|| gone(&arn))?;
+        if changed("tags") {
+            let user_tags = desired.str_map("tags")?;
+            let wanted = object_tags(request.identity, &aws.default_tags, &user_tags);
+            sync_tags(&aws.secrets, &arn, &tag_map(secret.tags()), &wanted).await?;
+        }
+        let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
+        Ok(with_config_only(attrs, request.desired))
+    }
+
+    async fn delete(&self, aws: &AwsClients, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
+        let id = match request.state.opt_str("arn")? {
+            Some(arn) => arn,
+            None => request.state.str("name")?,
+        };
+        let window = request.state.opt_i64("recovery_window_in_days")?.unwrap_or(DEFAULT_RECOVERY_DAYS);
+        let force = window == 0;
+        let call = aws
+            .secrets
+            .delete_secret()
+            .secret_id(&id)
+            .set_recovery_window_in_days((!force).then_some(window))
+            .set_force_delete_without_recovery(force.then_some(true));
+        match call.send().await {
+            Ok(_) => {}
+            Err(err) if error_code(&err) == Some("ResourceNotFoundException") => return Ok(()),
+            // Already scheduled for deletion by an earlier, interrupted run.
+            Err(err) if error_code(&err) == Some("InvalidRequestException") && !force => {
+                let scheduled = describe(&aws.secrets, &id).await?.is_none_or(|s| s.deleted_date().is_some());
+                if !scheduled {
+                    return Err(api_error("secretsmanager:DeleteSecret", err));
+                }
+            }
+            Err(err) => return Err(api_error("secretsmanager:DeleteSecret", err)),
+        }
+        // Deletion is asynchronous: wait until the secret is gone, or scheduled when it
+        // keeps a recovery window.
+        poll_until(
+            &format!("secret {id} to be deleted"),
+            request.timeout,
+            Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(5) },
+            &request.progress,
+            || async {
+                Ok(match describe(&aws.secrets, &id).await? {
+                    None => Check::Done(()),
+                    Some(secret) if !force && secret.deleted_date().is_some() => Check::Done(()),
+                    Some(_) => Check::Waiting("still listed".to_owned()),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn find(&self, aws: &AwsClients, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+        let name = request.config.str("name")?;
+        match describe(&aws.secrets, &name).await? {
+            Some(secret) if secret.deleted_date().is_none() && created_by(request.identity, &tag_map(secret.tags())) => {
+                let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
+                Ok(Some(with_config_only(attrs, request.config)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn import(&self, aws: &AwsClients, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
+        let secret = describe(&aws.secrets, request.id).await?.ok_or_else(|| gone(request.id))?;
+        attributes(&aws.secrets, &secret, &aws.default_tags).await
+    }
+}
+
+/// Where a new secret's value comes from.
+enum ValueSource {
+    Given(String),
+    Generated(Generate),
+}
+
+fn value_source(config: &Attrs) -> Result<ValueSource, ProviderError> {
+    let given = config.get("value").is_some();
+    let generate: Option<Generate> = match config.get("generate") {
+        None => None,
+        // Unknown at plan time: known at apply, checked then.
+        Some(value) if value.contains_unknown() => Some(Generate::default()),
+        Some(_) => config.opt_decode("generate")?,
+    };
+    match (given, generate) {
+        (true, Some(_)) => Err(ProviderError::invalid("value", "cannot be set together with `generate`")),
+        (false, None) => Err(ProviderError::invalid("value", "is required unless `generate` is set")),
+        (false, Some(generate)) => {
+            generate.recipe()?;
+            Ok(ValueSource::Generated(generate))
+        }
+        (true, None) => match config.get("value").map(Value::expose) {
+            Some(Some(serde_json::Value::String(value))) => Ok(ValueSource::Given(value)),
+            // Unknown at plan time: known at apply.
+            Some(None) => Ok(ValueSource::Given(String::new())),
+            _ => Err(ProviderError::invalid("value", "must be a string")),
+        },
+    }
+}
+
+fn gone(id: &str) -> ProviderError {
+    ProviderError::api(
+        "secretsmanager:DescribeSecret",
+        Some("ResourceNotFoundException".to_owned()),
+        format!("Secrets Manager can't find the specified secret: {id}"),
+    )
+}
+
+async fn describe(
+    secrets: &aws_sdk_secretsmanager::Client,
+    id: &str,
+) -> Result<Option<DescribeSecretOutput>, ProviderError> {
+    match secrets.describe_secret().secret_id(id).send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(api_error("secretsmanager:DescribeSecret", err)),
+    }
+}
+
+/// Brings back a secret scheduled for deletion and gives it the new value, description,
+/// key and tags. Returns its ARN.
+async fn restore(
+    secrets: &aws_sdk_secretsmanager::Client,
+    old: &DescribeSecretOutput,
+    config: &SecretConfig,
+    value: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<String, ProviderError> {
+    let arn = old.arn().unwrap_or_default().to_owned();
+    secrets
+        .restore_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .map_err(|e| api_error("secretsmanager:RestoreSecret", e))?;
+    secrets
+        .update_secret()
+        .secret_id(&arn)
+        .description(config.description.clone().unwrap_or_default())
+        .set_kms_key_id(config.kms_key_id.clone())
+        .send()
+        .await
+        .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
+    put_value(secrets, &arn, value).await?;
+    sync_tags(secrets, &arn, &tag_map(old.tags()), tags).await?;
+    Ok(arn)
+}
+
+async fn put_value(secrets: &aws_sdk_secretsmanager::Client, arn: &str, value: &str) -> Result<(), ProviderError> {
+    secrets
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error("secretsmanager:PutSecretValue", e))
+}
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+async fn sync_tags(
+    secrets: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    current: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let changes = TagChanges::between(current, wanted);
+    if !changes.remove.is_empty() {
+        secrets
+            .untag_resource()
+            .secret_id(arn)
+            .set_tag_keys(Some(changes.remove))
+            .send()
+            .await
+            .map_err(|e| api_error("secretsmanager:UntagResource", e))?;
+    }
+    if !changes.set.is_empty() {
+        secrets
+            .tag_resource()
+            .secret_id(arn)
+            .set_tags(Some(sdk_tags(&changes.set)))
+            .send()
+            .await
+            .map_err(|e| api_error("secretsmanager:TagResource", e))?;
+    }
+    Ok(())
+}
+
+/// Adds the configured values of the attributes Secrets Manager cannot report.
+fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
+    for name in CONFIG_ONLY {
+        if let Some(value) = config.get(name) {
+            attrs.insert(name, value.clone());
+        }
+    }
+    attrs
+}
+
+/// The secret as attributes, with its current value (sensitive).
+async fn attributes(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret: &DescribeSecretOutput,
+    default_tags: &BTreeMap<String, String>,
+) -> Result<Attrs, ProviderError> {
+    let arn = secret.arn().unwrap_or_default();
+    let (value, version_id) = match secrets.get_secret_value().secret_id(arn).send().await {
+        Ok(out) => (
+            out.secret_string().map(|s| Value::from(s).sensitive()).unwrap_or_default(),
+            out.version_id().map(str::to_owned),
+        ),
+        // A secret created without a value has no current version.
+        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => (Value::Null, None),
+        Err(err) => return Err(api_error("secretsmanager:GetSecretValue", err)),
+    };
+    Ok(Attrs::new()
+        .with("id", arn)
+        .with("arn", arn)
+        .with("name", secret.name())
+        .with("description", secret.description().filter(|d| !d.is_empty()))
+        .with("kms_key_id", secret.kms_key_id())
+        .with("value", value)
+        .with("version_id", version_id)
+        .with("tags", optional_map(user_visible(tag_map(secret.tags()), default_tags))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(desired: Attrs) -> Result<PlanAdjustments, ProviderError> {
+        Secret.plan(PlanRequest { type_name: "aws_secretsmanager_secret", prior: None, desired: &desired })
+    }
+
+    fn fernet() -> Value {
+        Value::Map(BTreeMap::from([("kind".to_owned(), Value::from("fernet"))]))
+    }
+
+    #[test]
+    fn a_new_secret_needs_exactly_one_value_source() {
+        let value = Value::from("postgresql://airflow:pw@db:5432/airflow").sensitive();
+        assert!(planned(Attrs::new().with("value", value.clone())).is_ok());
+        assert!(planned(Attrs::new().with("value", Value::Unknown)).is_ok());
+        assert!(planned(Attrs::new().with("generate", fernet())).is_ok());
+        assert!(planned(Attrs::new()).is_err());
+        let both = planned(Attrs::new().with("value", value).with("generate", fernet()));
+        let message = both.expect_err("both set").to_string();
+        assert!(message.contains("generate"), "{message}");
+        assert!(!message.contains("airflow:pw"), "{message}");
+    }
+
+    #[test]
+    fn an_existing_secret_keeps_its_recorded_value_beside_generate() {
+        let prior = Attrs::new().with("value", Value::SensitiveHash("h".to_owned()));
+        let desired = Attrs::new()
+            .with("value", Value::SensitiveHash("h".to_owned()))
+            .with("generate", fernet());
+        let plan = Secret.plan(PlanRequest {
+            type_name: "aws_secretsmanager_secret",
+            prior: Some(&prior),
+            desired: &desired,
+        });
+        assert!(plan.is_ok());
+    }
+}
