@@ -35,12 +35,7 @@ mod tests {
             .code("ResourceInUseException")
             .message("Cluster has nodegroups attached")
             .build();
-        let err = aws_sdk_eks::Error::Unhandled(
-            aws_sdk_eks::error::sealed_unhandled::Unhandled::builder()
-                .source(Box::new(std::io::Error::other("x")))
-                .meta(meta)
-                .build(),
-        );
+        let err = aws_sdk_eks::operation::delete_cluster::DeleteClusterError::generic(meta);
         let mapped = api_error("eks:DeleteCluster", err).to_string();
         assert_eq!(
             mapped,

@@ -1,7 +1,198 @@
-//! Resource types of this AWS service (filled in by its own module files).
+//! EC2 networking: VPC, subnets, internet and NAT gateways, Elastic IPs, route tables and
+//! security groups, one file per resource type.
+//!
+//! This module also owns what they share: EC2 tag conversion and reconciliation, the
+//! tag filters that find an object whose create was interrupted, and EC2 ARNs. Waiting
+//! lives in [`crate::wait`], error mapping in [`crate::error`].
 
-use crate::resource::AwsResource;
+mod eip;
+mod internet_gateway;
+mod nat_gateway;
+mod route_table;
+mod security_group;
+mod subnet;
+mod vpc;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use cairn_provider_core::{Attrs, ProviderError, ResourceIdentity, Value};
+
+use crate::clients::AwsClients;
+use crate::error::api_error;
+use crate::resource::{AwsResource, unless_empty_and_unset};
+use crate::tags::{object_tags, user_visible};
+use crate::wait::Backoff;
+use crate::wait::delete_until_free;
+
+/// EC2 state changes (a VPC becoming available, an attachment going away) take seconds.
+const EC2_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_secs(1),
+    max: Duration::from_secs(10),
+};
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    Vec::new()
+    vec![
+        Box::new(vpc::Vpc),
+        Box::new(subnet::Subnet),
+        Box::new(internet_gateway::InternetGateway),
+        Box::new(eip::Eip),
+        Box::new(nat_gateway::NatGateway),
+        Box::new(route_table::RouteTable),
+        Box::new(security_group::SecurityGroup),
+    ]
+}
+
+/// Every tag the object should carry: the user's `tags`, `default_tags` and `cairn:*`.
+fn desired_tags(
+    aws: &AwsClients,
+    identity: &ResourceIdentity,
+    config: &Attrs,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    Ok(object_tags(identity, &aws.default_tags, &config.str_map("tags")?))
+}
+
+/// Tags applied atomically with the create call, so an object never exists untagged
+/// (an untagged object could not be found again after an interrupted apply).
+fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(ec2_tags(tags)))
+        .build()
+}
+
+fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// The `tags` attribute as `read` reports it: only the user's tags.
+fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
+    let visible = user_visible(tag_map(tags), &aws.default_tags);
+    let map = visible.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    unless_empty_and_unset(Value::Map(map), prior, "tags")
+}
+
+/// Makes the object's tags exactly `desired`: removes the keys no longer wanted, then
+/// writes the rest (CreateTags overwrites values).
+async fn reconcile_tags(
+    aws: &AwsClients,
+    id: &str,
+    current: &[Tag],
+    desired: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let current = tag_map(current);
+    let stale: Vec<Tag> = current
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !stale.is_empty() {
+        aws.ec2
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(stale))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DeleteTags", e))?;
+    }
+    let changed: BTreeMap<String, String> = desired
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !changed.is_empty() {
+        aws.ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(ec2_tags(&changed)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateTags", e))?;
+    }
+    Ok(())
+}
+
+/// The error code of a delete refused because dependents still exist.
+const DEPENDENCY_VIOLATION: &[&str] = &["DependencyViolation"];
+
+/// The error `import` returns for an id that names nothing.
+fn not_found(kind: &str, id: &str) -> ProviderError {
+    ProviderError::Other(format!("{kind} `{id}` does not exist"))
+}
+
+fn filter(name: &str, value: impl Into<String>) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Filters matching the `cairn:*` tags of `identity`: how `find` adopts an object.
+fn identity_filters(identity: &ResourceIdentity) -> Vec<Filter> {
+    identity
+        .tags()
+        .into_iter()
+        .map(|(k, v)| filter(&format!("tag:{k}"), v))
+        .collect()
+}
+
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// `arn:<partition>:ec2:<region>:<owner>:<kind>/<id>`, as EC2 documents its ARNs (most
+/// EC2 describe calls do not return one).
+fn ec2_arn(aws: &AwsClients, owner: &str, kind: &str, id: &str) -> String {
+    format!("arn:{}:ec2:{}:{owner}:{kind}/{id}", partition(&aws.region), aws.region)
+}
+
+/// The only id of an object found by tags; more than one is an error the user must
+/// resolve, since adopting either could orphan the other.
+fn single_match(what: &str, ids: Vec<String>) -> Result<Option<String>, ProviderError> {
+    match ids.len() {
+        0 => Ok(None),
+        1 => Ok(ids.into_iter().next()),
+        n => Err(ProviderError::Other(format!(
+            "{n} {what}s carry this resource's cairn tags ({}); delete the extras or import one",
+            ids.join(", ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn identity_filters_match_all_three_cairn_tags() {
+        let identity = ResourceIdentity {
+            stack: "airflow".to_owned(),
+            env: "dev".to_owned(),
+            address: "aws_vpc.main".to_owned(),
+        };
+        let filters = identity_filters(&identity);
+        let names: Vec<&str> = filters.iter().filter_map(Filter::name).collect();
+        assert_eq!(names, vec!["tag:cairn:address", "tag:cairn:env", "tag:cairn:stack"]);
+        assert_eq!(filters[0].values(), ["aws_vpc.main"]);
+    }
 }

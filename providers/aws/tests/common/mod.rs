@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use cairn_provider_aws::AwsProvider;
-use cairn_provider_core::{Attrs, ConfigureRequest, Provider, ResourceClient, ResourceIdentity};
+use cairn_provider_core::{
+    Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, Progress,
+    Provider, ProviderError, ReadRequest, ResourceClient, ResourceIdentity, UpdateRequest, Value,
+};
 
 /// How long moto may take to answer after being spawned (it is ready in ~1 s).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,7 +64,10 @@ fn start() -> Moto {
     let started = Instant::now();
     while !answers(addr) {
         if started.elapsed() > START_TIMEOUT {
-            panic!("moto_server did not answer on {addr} within {}s", START_TIMEOUT.as_secs());
+            panic!(
+                "moto_server did not answer on {addr} within {}s",
+                START_TIMEOUT.as_secs()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -78,7 +84,10 @@ fn start() -> Moto {
         std::env::remove_var("AWS_PROFILE");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     }
-    Moto { endpoint, _wrapper: Mutex::new(wrapper) }
+    Moto {
+        endpoint,
+        _wrapper: Mutex::new(wrapper),
+    }
 }
 
 fn on_path(program: &str) -> bool {
@@ -130,5 +139,128 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 
 /// The identity of `address` in stack "test" and the given env.
 pub fn identity(env: &str, address: &str) -> ResourceIdentity {
-    ResourceIdentity { stack: "test".to_owned(), env: env.to_owned(), address: address.to_owned() }
+    ResourceIdentity {
+        stack: "test".to_owned(),
+        env: env.to_owned(),
+        address: address.to_owned(),
+    }
+}
+
+/// How long a test lets one provider call wait (moto answers at once).
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One resource of one test, driven through the provider exactly as the engine drives
+/// it. Panics on provider errors, naming the call.
+pub struct TestResource {
+    pub client: Arc<dyn ResourceClient>,
+    pub type_name: String,
+    pub identity: ResourceIdentity,
+}
+
+impl TestResource {
+    /// `address` is `TYPE.NAME`; the env is the test's own.
+    pub async fn new(env: &str, address: &str) -> TestResource {
+        let identity = identity(env, address);
+        TestResource {
+            client: aws_client(env).await,
+            type_name: identity.resource_type().to_owned(),
+            identity,
+        }
+    }
+
+    pub async fn create(&self, config: &Attrs) -> Attrs {
+        self.try_create(config)
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e}", self.identity.address))
+    }
+
+    pub async fn try_create(&self, config: &Attrs) -> Result<Attrs, ProviderError> {
+        self.client
+            .create(CreateRequest {
+                type_name: &self.type_name,
+                identity: &self.identity,
+                config,
+                timeout: CALL_TIMEOUT,
+                progress: Progress::noop(),
+            })
+            .await
+    }
+
+    pub async fn read(&self, state: &Attrs) -> Option<Attrs> {
+        self.client
+            .read(ReadRequest { type_name: &self.type_name, identity: &self.identity, state })
+            .await
+            .unwrap_or_else(|e| panic!("read {}: {e}", self.identity.address))
+    }
+
+    /// Updates in place; `changed` is every top-level attribute that differs.
+    pub async fn update(&self, prior: &Attrs, desired: &Attrs) -> Attrs {
+        let changed: Vec<String> = prior
+            .0
+            .keys()
+            .chain(desired.0.keys())
+            .filter(|k| prior.get(k) != desired.get(k))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        self.client
+            .update(UpdateRequest {
+                type_name: &self.type_name,
+                identity: &self.identity,
+                prior,
+                desired,
+                changed: &changed,
+                timeout: CALL_TIMEOUT,
+                progress: Progress::noop(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("update {}: {e}", self.identity.address))
+    }
+
+    pub async fn delete(&self, state: &Attrs) {
+        self.client
+            .delete(DeleteRequest {
+                type_name: &self.type_name,
+                identity: &self.identity,
+                state,
+                timeout: CALL_TIMEOUT,
+                progress: Progress::noop(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("delete {}: {e}", self.identity.address))
+    }
+
+    pub async fn find(&self, config: &Attrs) -> Option<Attrs> {
+        self.client
+            .find(FindRequest { type_name: &self.type_name, identity: &self.identity, config })
+            .await
+            .unwrap_or_else(|e| panic!("find {}: {e}", self.identity.address))
+    }
+
+    pub async fn import(&self, id: &str) -> Attrs {
+        self.client
+            .import(ImportRequest { type_name: &self.type_name, identity: &self.identity, id })
+            .await
+            .unwrap_or_else(|e| panic!("import {}: {e}", self.identity.address))
+    }
+}
+
+/// The value of a string attribute, or a panic naming it.
+pub fn text(attrs: &Attrs, name: &str) -> String {
+    attrs
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("attribute {name} missing in {attrs:?}"))
+        .to_owned()
+}
+
+/// A string map value, e.g. for `tags`.
+pub fn string_map(entries: &[(&str, &str)]) -> Value {
+    Value::Map(entries.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect())
+}
+
+/// A value written as a JSON literal (tables, lists of tables), as a stack would give it.
+pub fn json(value: serde_json::Value) -> Value {
+    Value::from_json(value)
 }

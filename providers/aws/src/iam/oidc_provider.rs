@@ -1,0 +1,390 @@
+//! `aws_iam_openid_connect_provider`: registers an EKS cluster's OIDC issuer with IAM,
+//! so roles can trust the cluster's service account tokens (IRSA).
+//!
+//! IAM returns the provider's URL without its scheme; `read` reports the URL as the
+//! stack wrote it when it names the same issuer.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cairn_provider_core::{
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+};
+
+use super::{NO_SUCH_ENTITY, iam_tags, tag_changes, tags_value};
+use crate::clients::AwsClients;
+use crate::error::{api_error, error_code};
+use crate::resource::{AwsResource, order_like};
+use crate::tags::object_tags;
+
+pub(super) struct OidcProvider;
+
+/// The client id EKS service account tokens are issued for.
+const DEFAULT_CLIENT_ID: &str = "sts.amazonaws.com";
+
+#[async_trait]
+impl AwsResource for OidcProvider {
+    fn type_name(&self) -> &'static str {
+        "aws_iam_openid_connect_provider"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        ResourceSchema::new("An IAM OpenID Connect identity provider (an EKS cluster's issuer)")
+            .attr(
+                "url",
+                AttrSchema::required(AttrType::String)
+                    .force_new()
+                    .describe("issuer URL, e.g. the EKS cluster's identity.oidc.issuer"),
+            )
+            .attr(
+                "client_id_list",
+                AttrSchema::optional_computed(AttrType::list(AttrType::String))
+                    .describe("audiences accepted (default [\"sts.amazonaws.com\"])"),
+            )
+            .attr(
+                "thumbprint_list",
+                AttrSchema::optional_computed(AttrType::list(AttrType::String)).describe(
+                    "server certificate thumbprints; IAM works them out for well-known issuers",
+                ),
+            )
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String))
+                    .describe("tags of the provider"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the provider"),
+            )
+            .timeouts(Timeouts::all(Duration::from_secs(5 * 60)))
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        describe(aws, &request.state.str("id")?, Some(request.state)).await
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let config = request.config;
+        let tags = object_tags(request.identity, &aws.default_tags, &config.str_map("tags")?);
+        let thumbprints = config.str_list("thumbprint_list")?;
+        let created = aws
+            .iam
+            .create_open_id_connect_provider()
+            .url(config.str("url")?)
+            .set_client_id_list(Some(client_ids(config)?))
+            // Without thumbprints IAM uses its own trust store for the issuer.
+            .set_thumbprint_list((!thumbprints.is_empty()).then_some(thumbprints))
+            .set_tags(Some(iam_tags(&tags)?))
+            .send()
+            .await
+            .map_err(|e| api_error("iam:CreateOpenIDConnectProvider", e))?;
+        let arn = created
+            .open_id_connect_provider_arn()
+            .ok_or_else(|| {
+                ProviderError::Other("iam:CreateOpenIDConnectProvider returned no ARN".to_owned())
+            })?
+            .to_owned();
+        describe(aws, &arn, Some(config))
+            .await?
+            .ok_or_else(|| gone(&arn))
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let arn = request.prior.str("id")?;
+        let desired = request.desired;
+        let current = get_provider(aws, &arn).await?.ok_or_else(|| gone(&arn))?;
+        let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
+        if changed("client_id_list") {
+            reconcile_client_ids(&aws.iam, &arn, current.client_id_list(), &client_ids(desired)?)
+                .await?;
+        }
+        if changed("thumbprint_list") {
+            aws.iam
+                .update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(&arn)
+                .set_thumbprint_list(Some(desired.str_list("thumbprint_list")?))
+                .send()
+                .await
+                .map_err(|e| api_error("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
+        }
+        if changed("tags") {
+            let tags = object_tags(request.identity, &aws.default_tags, &desired.str_map("tags")?);
+            let (stale, write) = tag_changes(current.tags(), &tags);
+            if !stale.is_empty() {
+                aws.iam
+                    .untag_open_id_connect_provider()
+                    .open_id_connect_provider_arn(&arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| api_error("iam:UntagOpenIDConnectProvider", e))?;
+            }
+            if !write.is_empty() {
+                aws.iam
+                    .tag_open_id_connect_provider()
+                    .open_id_connect_provider_arn(&arn)
+                    .set_tags(Some(iam_tags(&write)?))
+                    .send()
+                    .await
+                    .map_err(|e| api_error("iam:TagOpenIDConnectProvider", e))?;
+            }
+        }
+        describe(aws, &arn, Some(desired))
+            .await?
+            .ok_or_else(|| gone(&arn))
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let arn = request.state.str("id")?;
+        match aws
+            .iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(()),
+            Err(e) => Err(api_error("iam:DeleteOpenIDConnectProvider", e)),
+        }
+    }
+
+    /// An account has one provider per issuer URL: the URL is the deterministic name.
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let wanted = host_path(&request.config.str("url")?);
+        let listed = aws
+            .iam
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .map_err(|e| api_error("iam:ListOpenIDConnectProviders", e))?;
+        for entry in listed.open_id_connect_provider_list() {
+            let Some(arn) = entry.arn() else { continue };
+            // The ARN ends with the issuer's host and path.
+            if arn.ends_with(&format!(":oidc-provider/{wanted}")) {
+                return describe(aws, arn, Some(request.config)).await;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        describe(aws, request.id, None)
+            .await?
+            .ok_or_else(|| gone(request.id))
+    }
+}
+
+fn gone(arn: &str) -> ProviderError {
+    ProviderError::Other(format!("OIDC provider `{arn}` does not exist"))
+}
+
+/// The issuer without scheme or trailing slash, as IAM stores it.
+fn host_path(url: &str) -> String {
+    url.trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+fn client_ids(config: &Attrs) -> Result<Vec<String>, ProviderError> {
+    let ids = config.str_list("client_id_list")?;
+    Ok(if ids.is_empty() {
+        vec![DEFAULT_CLIENT_ID.to_owned()]
+    } else {
+        ids
+    })
+}
+
+/// Adds and removes client ids one by one: IAM has no call that sets the whole list.
+async fn reconcile_client_ids(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+    current: &[String],
+    desired: &[String],
+) -> Result<(), ProviderError> {
+    for id in desired {
+        if !current.contains(id) {
+            iam.add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .client_id(id)
+                .send()
+                .await
+                .map_err(|e| api_error("iam:AddClientIDToOpenIDConnectProvider", e))?;
+        }
+    }
+    for id in current {
+        if !desired.contains(id) {
+            iam.remove_client_id_from_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .client_id(id)
+                .send()
+                .await
+                .map_err(|e| api_error("iam:RemoveClientIDFromOpenIDConnectProvider", e))?;
+        }
+    }
+    Ok(())
+}
+
+async fn get_provider(
+    aws: &AwsClients,
+    arn: &str,
+) -> Result<
+    Option<aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput>,
+    ProviderError,
+> {
+    match aws
+        .iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
+        Err(e) => Err(api_error("iam:GetOpenIDConnectProvider", e)),
+    }
+}
+
+/// The provider's full attributes, or `None` if it no longer exists.
+async fn describe(
+    aws: &AwsClients,
+    arn: &str,
+    prior: Option<&Attrs>,
+) -> Result<Option<Attrs>, ProviderError> {
+    let Some(provider) = get_provider(aws, arn).await? else {
+        return Ok(None);
+    };
+    let stored = provider.url().unwrap_or_default();
+    let recorded_url = prior.and_then(|p| p.get("url")).and_then(Value::as_str);
+    let url = match recorded_url {
+        Some(recorded) if host_path(recorded) == host_path(stored) => recorded.to_owned(),
+        _ => format!("https://{}", host_path(stored)),
+    };
+    let list = |name: &str, items: &[String]| {
+        order_like(
+            prior.and_then(|p| p.get(name)),
+            items.iter().map(|s| Value::from(s.as_str())).collect(),
+        )
+    };
+    Ok(Some(
+        Attrs::new()
+            .with("id", arn)
+            .with("arn", arn)
+            .with("url", url)
+            .with(
+                "client_id_list",
+                Value::List(list("client_id_list", provider.client_id_list())),
+            )
+            .with(
+                "thumbprint_list",
+                Value::List(list("thumbprint_list", provider.thumbprint_list())),
+            )
+            .with("tags", tags_value(aws, provider.tags(), prior)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::eks::capture::{Capture, body, captured_client};
+
+    #[test]
+    fn issuer_urls_compare_without_scheme_or_trailing_slash() {
+        assert_eq!(
+            host_path("https://oidc.eks.us-east-1.amazonaws.com/id/AB/"),
+            "oidc.eks.us-east-1.amazonaws.com/id/AB"
+        );
+        assert_eq!(host_path("oidc.eks.us-east-1.amazonaws.com/id/AB"), "oidc.eks.us-east-1.amazonaws.com/id/AB");
+    }
+
+    #[tokio::test]
+    async fn adding_a_client_id_sends_one_add_call_for_the_new_id_only() {
+        // moto answers AddClientIDToOpenIDConnectProvider with a 500: check the request.
+        let capture = Capture::answering(
+            200,
+            "<AddClientIDToOpenIDConnectProviderResponse><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AddClientIDToOpenIDConnectProviderResponse>",
+        );
+        let iam = captured_client!(aws_sdk_iam, capture);
+        let arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AB";
+        reconcile_client_ids(
+            &iam,
+            arn,
+            &["sts.amazonaws.com".to_owned()],
+            &["sts.amazonaws.com".to_owned(), "airflow".to_owned()],
+        )
+        .await
+        .expect("the captured call succeeds");
+        let request = capture.only_request();
+        let form: BTreeMap<String, String> = url_form(&body(&request));
+        assert_eq!(form.get("Action").map(String::as_str), Some("AddClientIDToOpenIDConnectProvider"));
+        assert_eq!(form.get("ClientID").map(String::as_str), Some("airflow"));
+        assert_eq!(form.get("OpenIDConnectProviderArn").map(String::as_str), Some(arn));
+    }
+
+    #[tokio::test]
+    async fn removing_a_client_id_sends_one_remove_call() {
+        let capture = Capture::answering(
+            200,
+            "<RemoveClientIDFromOpenIDConnectProviderResponse><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></RemoveClientIDFromOpenIDConnectProviderResponse>",
+        );
+        let iam = captured_client!(aws_sdk_iam, capture);
+        reconcile_client_ids(
+            &iam,
+            "arn:aws:iam::123456789012:oidc-provider/x",
+            &["sts.amazonaws.com".to_owned(), "old".to_owned()],
+            &["sts.amazonaws.com".to_owned()],
+        )
+        .await
+        .expect("the captured call succeeds");
+        let form = url_form(&body(&capture.only_request()));
+        assert_eq!(form.get("Action").map(String::as_str), Some("RemoveClientIDFromOpenIDConnectProvider"));
+        assert_eq!(form.get("ClientID").map(String::as_str), Some("old"));
+    }
+
+    /// The fields of an AWS Query request body.
+    fn url_form(body: &str) -> BTreeMap<String, String> {
+        body.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .filter_map(|(k, v)| {
+                Some((
+                    urlencoding::decode(k).ok()?.into_owned(),
+                    urlencoding::decode(v).ok()?.into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn client_ids_default_to_sts() {
+        assert_eq!(client_ids(&Attrs::new()).ok(), Some(vec!["sts.amazonaws.com".to_owned()]));
+        let custom = Attrs::new().with("client_id_list", vec!["a", "b"]);
+        assert_eq!(client_ids(&custom).ok(), Some(vec!["a".to_owned(), "b".to_owned()]));
+    }
+}

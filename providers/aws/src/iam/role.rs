@@ -1,0 +1,710 @@
+//! `aws_iam_role`: an IAM role with its trust policy, attached managed policies and
+//! inline policies.
+//!
+//! The trust policy is either `assume_role_policy` (a table or a JSON string) or the
+//! compact `irsa` form ([`super::irsa`]). `managed_policy_arns` and `inline_policy`
+//! are the complete lists: updates attach, detach, put and delete only the difference.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cairn_provider_core::{
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
+};
+use serde::Deserialize;
+
+use super::irsa::Irsa;
+use super::{
+    NO_SUCH_ENTITY, decode_document, iam_tags, policy_json, policy_value, tag_changes, tag_map,
+    tags_value,
+};
+use crate::clients::AwsClients;
+use crate::error::{api_error, error_code};
+use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
+use crate::tags::object_tags;
+use crate::wait::{Backoff, Check, delete_until_free, poll_until};
+
+pub(super) struct Role;
+
+/// IAM names are at most 64 characters.
+const MAX_NAME_LEN: usize = 64;
+
+/// IAM is eventually consistent: a new role is visible everywhere within seconds.
+const IAM_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(500),
+    max: Duration::from_secs(5),
+};
+
+/// One entry of `inline_policy`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InlinePolicy {
+    name: String,
+    policy: serde_json::Value,
+}
+
+impl InlinePolicy {
+    fn document(&self) -> Result<serde_json::Value, ProviderError> {
+        policy_json(
+            &Value::from_json(self.policy.clone()),
+            &format!("inline_policy.{}.policy", self.name),
+        )
+    }
+}
+
+#[async_trait]
+impl AwsResource for Role {
+    fn type_name(&self) -> &'static str {
+        "aws_iam_role"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        let irsa = AttrType::object([
+            (
+                "oidc_provider_arn",
+                AttrSchema::required(AttrType::String)
+                    .describe("ARN of the cluster's aws_iam_openid_connect_provider"),
+            ),
+            (
+                "oidc_issuer_url",
+                AttrSchema::optional(AttrType::String)
+                    .describe("the cluster's OIDC issuer URL; read from the ARN if unset"),
+            ),
+            (
+                "service_accounts",
+                AttrSchema::required(AttrType::list(AttrType::String))
+                    .describe("`namespace:name` of each service account that may assume the role"),
+            ),
+        ]);
+        let inline = AttrType::object([
+            (
+                "name",
+                AttrSchema::required(AttrType::String).describe("name of the inline policy"),
+            ),
+            (
+                "policy",
+                AttrSchema::required(AttrType::Any)
+                    .describe("the policy document, as a table or a JSON string"),
+            ),
+        ]);
+        ResourceSchema::new("An IAM role: a trust policy plus the permissions it grants")
+            .attr(
+                "name",
+                AttrSchema::optional_computed(AttrType::String)
+                    .force_new()
+                    .describe("role name; default <stack>-<env>-<resource name>"),
+            )
+            .attr(
+                "path",
+                AttrSchema::optional_computed(AttrType::String)
+                    .force_new()
+                    .describe("IAM path (default /)"),
+            )
+            .attr(
+                "description",
+                AttrSchema::optional(AttrType::String).describe("description of the role"),
+            )
+            .attr(
+                "assume_role_policy",
+                AttrSchema::optional(AttrType::Any).describe(
+                    "trust policy, as a table or a JSON string; exactly one of this and irsa",
+                ),
+            )
+            .attr(
+                "irsa",
+                AttrSchema::optional(irsa).describe(
+                    "trust the named Kubernetes service accounts through the cluster's OIDC provider",
+                ),
+            )
+            .attr(
+                "managed_policy_arns",
+                AttrSchema::optional(AttrType::list(AttrType::String))
+                    .describe("ARNs of the managed policies attached; the complete list"),
+            )
+            .attr(
+                "inline_policy",
+                AttrSchema::optional(AttrType::list(inline))
+                    .describe("inline policies of the role; the complete list"),
+            )
+            .attr(
+                "max_session_duration",
+                AttrSchema::optional_computed(AttrType::Int)
+                    .describe("longest session in seconds, 3600-43200 (default 3600)"),
+            )
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags of the role"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the role"),
+            )
+            .attr(
+                "unique_id",
+                AttrSchema::computed(AttrType::String).describe("stable id IAM gives the role"),
+            )
+            .timeouts(Timeouts::all(Duration::from_secs(5 * 60)))
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        describe(aws, &request.state.str("id")?, Some(request.state)).await
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let config = request.config;
+        let name = role_name(request.identity, config)?;
+        let trust = trust_policy(config)?;
+        let managed = config.str_list("managed_policy_arns")?;
+        let inline = inline_policies(config)?;
+        let tags = object_tags(request.identity, &aws.default_tags, &config.str_map("tags")?);
+        let max_session = config
+            .opt_i64("max_session_duration")?
+            .map(|s| i32::try_from(s).map_err(|_| ProviderError::invalid("max_session_duration", "is out of range")))
+            .transpose()?;
+        aws.iam
+            .create_role()
+            .role_name(&name)
+            .set_path(config.opt_str("path")?)
+            .set_description(config.opt_str("description")?)
+            .assume_role_policy_document(trust.to_string())
+            .set_max_session_duration(max_session)
+            .set_tags(Some(iam_tags(&tags)?))
+            .send()
+            .await
+            .map_err(|e| api_error("iam:CreateRole", e))?;
+        poll_until(
+            &format!("IAM role {name} to become visible"),
+            request.timeout,
+            IAM_BACKOFF,
+            &request.progress,
+            || async {
+                Ok(match get_role(aws, &name).await? {
+                    Some(_) => Check::Done(()),
+                    None => Check::Waiting("not visible yet".to_owned()),
+                })
+            },
+        )
+        .await?;
+        reconcile_managed(aws, &name, &managed).await?;
+        reconcile_inline(aws, &name, &inline).await?;
+        describe(aws, &name, Some(config))
+            .await?
+            .ok_or_else(|| gone(&name))
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let name = request.prior.str("id")?;
+        let desired = request.desired;
+        let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
+        if changed("description") || changed("max_session_duration") {
+            let max_session = desired
+                .opt_i64("max_session_duration")?
+                .map(|s| i32::try_from(s).map_err(|_| ProviderError::invalid("max_session_duration", "is out of range")))
+                .transpose()?;
+            aws.iam
+                .update_role()
+                .role_name(&name)
+                // An empty description is how IAM clears one.
+                .description(desired.opt_str("description")?.unwrap_or_default())
+                .set_max_session_duration(max_session)
+                .send()
+                .await
+                .map_err(|e| api_error("iam:UpdateRole", e))?;
+        }
+        if changed("assume_role_policy") || changed("irsa") {
+            aws.iam
+                .update_assume_role_policy()
+                .role_name(&name)
+                .policy_document(trust_policy(desired)?.to_string())
+                .send()
+                .await
+                .map_err(|e| api_error("iam:UpdateAssumeRolePolicy", e))?;
+        }
+        if changed("managed_policy_arns") {
+            reconcile_managed(aws, &name, &desired.str_list("managed_policy_arns")?).await?;
+        }
+        if changed("inline_policy") {
+            reconcile_inline(aws, &name, &inline_policies(desired)?).await?;
+        }
+        if changed("tags") {
+            let role = get_role(aws, &name).await?.ok_or_else(|| gone(&name))?;
+            let tags = object_tags(request.identity, &aws.default_tags, &desired.str_map("tags")?);
+            let (stale, write) = tag_changes(role.tags(), &tags);
+            if !stale.is_empty() {
+                aws.iam
+                    .untag_role()
+                    .role_name(&name)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| api_error("iam:UntagRole", e))?;
+            }
+            if !write.is_empty() {
+                aws.iam
+                    .tag_role()
+                    .role_name(&name)
+                    .set_tags(Some(iam_tags(&write)?))
+                    .send()
+                    .await
+                    .map_err(|e| api_error("iam:TagRole", e))?;
+            }
+        }
+        describe(aws, &name, Some(desired))
+            .await?
+            .ok_or_else(|| gone(&name))
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let name = request.state.str("id")?;
+        if get_role(aws, &name).await?.is_none() {
+            return Ok(());
+        }
+        // IAM refuses to delete a role that still has policies or instance profiles.
+        remove_from_instance_profiles(aws, &name).await?;
+        reconcile_managed(aws, &name, &[]).await?;
+        reconcile_inline(aws, &name, &[]).await?;
+        delete_until_free(
+            &format!("IAM role {name} to be deleted"),
+            "iam:DeleteRole",
+            &[NO_SUCH_ENTITY],
+            &["DeleteConflict"],
+            request.timeout,
+            &request.progress,
+            || aws.iam.delete_role().role_name(&name).send(),
+        )
+        .await
+    }
+
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let name = role_name(request.identity, request.config)?;
+        let Some(role) = get_role(aws, &name).await? else {
+            return Ok(None);
+        };
+        // A role of that name that cairn did not create for this resource is not
+        // adopted: the create will then fail with EntityAlreadyExists, as it should.
+        let tags = tag_map(role.tags());
+        let ours = request
+            .identity
+            .tags()
+            .iter()
+            .all(|(k, v)| tags.get(k) == Some(v));
+        if !ours {
+            return Ok(None);
+        }
+        describe(aws, &name, Some(request.config)).await
+    }
+
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        describe(aws, request.id, None)
+            .await?
+            .ok_or_else(|| gone(request.id))
+    }
+}
+
+fn gone(name: &str) -> ProviderError {
+    ProviderError::Other(format!("IAM role `{name}` does not exist"))
+}
+
+/// The configured name, or `<stack>-<env>-<resource name>` cut to IAM's 64 characters:
+/// deterministic, so an interrupted create is found again by name.
+fn role_name(identity: &ResourceIdentity, config: &Attrs) -> Result<String, ProviderError> {
+    if let Some(name) = config.opt_str("name")? {
+        return Ok(name);
+    }
+    let resource = identity
+        .address
+        .split_once('.')
+        .map_or(identity.address.as_str(), |(_, name)| name);
+    Ok(format!("{}-{}-{resource}", identity.stack, identity.env)
+        .chars()
+        .take(MAX_NAME_LEN)
+        .collect())
+}
+
+/// The trust policy from exactly one of `assume_role_policy` and `irsa`.
+fn trust_policy(config: &Attrs) -> Result<serde_json::Value, ProviderError> {
+    let irsa = config.opt_decode::<Irsa>("irsa")?;
+    match (config.get("assume_role_policy"), irsa) {
+        (Some(policy), None) => policy_json(policy, "assume_role_policy"),
+        (None, Some(irsa)) => irsa.trust_policy(),
+        (Some(_), Some(_)) => Err(ProviderError::invalid(
+            "assume_role_policy",
+            "cannot be set together with irsa: set exactly one",
+        )),
+        (None, None) => Err(ProviderError::invalid(
+            "assume_role_policy",
+            "or irsa is required: set exactly one",
+        )),
+    }
+}
+
+fn inline_policies(config: &Attrs) -> Result<Vec<InlinePolicy>, ProviderError> {
+    let policies: Vec<InlinePolicy> = config.opt_decode("inline_policy")?.unwrap_or_default();
+    for (i, policy) in policies.iter().enumerate() {
+        policy.document()?;
+        if policies[..i].iter().any(|p| p.name == policy.name) {
+            return Err(ProviderError::invalid(
+                "inline_policy",
+                format!("names `{}` twice", policy.name),
+            ));
+        }
+    }
+    Ok(policies)
+}
+
+async fn get_role(
+    aws: &AwsClients,
+    name: &str,
+) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
+    match aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => Ok(out.role().cloned()),
+        Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
+        Err(e) => Err(api_error("iam:GetRole", e)),
+    }
+}
+
+async fn attached_policies(aws: &AwsClients, name: &str) -> Result<Vec<String>, ProviderError> {
+    let attached = aws
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("iam:ListAttachedRolePolicies", e))?;
+    Ok(attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect())
+}
+
+async fn inline_policy_names(aws: &AwsClients, name: &str) -> Result<Vec<String>, ProviderError> {
+    aws.iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("iam:ListRolePolicies", e))
+}
+
+async fn inline_document(
+    aws: &AwsClients,
+    role: &str,
+    policy: &str,
+) -> Result<Option<serde_json::Value>, ProviderError> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+    {
+        Ok(out) => decode_document(out.policy_document()).map(Some),
+        Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
+        Err(e) => Err(api_error("iam:GetRolePolicy", e)),
+    }
+}
+
+async fn reconcile_managed(
+    aws: &AwsClients,
+    name: &str,
+    desired: &[String],
+) -> Result<(), ProviderError> {
+    let current = attached_policies(aws, name).await?;
+    for arn in desired {
+        // Attaching twice is not idempotent everywhere (moto counts it twice).
+        if !current.contains(arn) {
+            aws.iam
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| api_error("iam:AttachRolePolicy", e))?;
+        }
+    }
+    for arn in &current {
+        if !desired.contains(arn) {
+            match aws
+                .iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => {}
+                Err(e) => return Err(api_error("iam:DetachRolePolicy", e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn reconcile_inline(
+    aws: &AwsClients,
+    name: &str,
+    desired: &[InlinePolicy],
+) -> Result<(), ProviderError> {
+    let current = inline_policy_names(aws, name).await?;
+    for policy in desired {
+        let document = policy.document()?;
+        let unchanged = current.contains(&policy.name)
+            && inline_document(aws, name, &policy.name).await?.as_ref() == Some(&document);
+        if !unchanged {
+            aws.iam
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(&policy.name)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .map_err(|e| api_error("iam:PutRolePolicy", e))?;
+        }
+    }
+    for policy in &current {
+        if desired.iter().all(|p| &p.name != policy) {
+            match aws
+                .iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => {}
+                Err(e) => return Err(api_error("iam:DeleteRolePolicy", e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn remove_from_instance_profiles(aws: &AwsClients, name: &str) -> Result<(), ProviderError> {
+    let profiles = aws
+        .iam
+        .list_instance_profiles_for_role()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("iam:ListInstanceProfilesForRole", e))?;
+    for profile in profiles {
+        match aws
+            .iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(profile.instance_profile_name())
+            .role_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => {}
+            Err(e) => return Err(api_error("iam:RemoveRoleFromInstanceProfile", e)),
+        }
+    }
+    Ok(())
+}
+
+/// The trust policy attributes as `read` reports them. With `irsa` recorded, `irsa`
+/// stays and `assume_role_policy` appears only if the real policy differs from what
+/// `irsa` renders: that is the drift, and an update rewrites it.
+fn trust_attributes(
+    actual: serde_json::Value,
+    prior: Option<&Attrs>,
+) -> (Value, Value) {
+    let recorded_irsa = prior.and_then(|p| p.get("irsa"));
+    if let Some(irsa_value) = recorded_irsa {
+        let rendered = irsa_value
+            .expose()
+            .and_then(|json| serde_json::from_value::<Irsa>(json).ok())
+            .and_then(|irsa| irsa.trust_policy().ok());
+        let policy = if rendered.as_ref() == Some(&actual) {
+            Value::Null
+        } else {
+            Value::from_json(actual)
+        };
+        return (policy, irsa_value.clone());
+    }
+    let recorded = prior.and_then(|p| p.get("assume_role_policy"));
+    (
+        policy_value(actual, recorded, "assume_role_policy"),
+        Value::Null,
+    )
+}
+
+/// The role's full attributes, or `None` if it no longer exists.
+async fn describe(
+    aws: &AwsClients,
+    name: &str,
+    prior: Option<&Attrs>,
+) -> Result<Option<Attrs>, ProviderError> {
+    let Some(role) = get_role(aws, name).await? else {
+        return Ok(None);
+    };
+    let trust = decode_document(role.assume_role_policy_document().unwrap_or("{}"))?;
+    let (assume_role_policy, irsa) = trust_attributes(trust, prior);
+    let managed = attached_policies(aws, name)
+        .await?
+        .into_iter()
+        .map(Value::from)
+        .collect();
+    let managed = order_like(prior.and_then(|p| p.get("managed_policy_arns")), managed);
+    let recorded_inline: BTreeMap<String, Value> = prior
+        .and_then(|p| p.get("inline_policy"))
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| {
+            Some((entry.get("name")?.as_str()?.to_owned(), entry.get("policy")?))
+        })
+        .collect();
+    let mut inline = Vec::new();
+    for policy_name in inline_policy_names(aws, name).await? {
+        let Some(document) = inline_document(aws, name, &policy_name).await? else {
+            continue;
+        };
+        let policy = policy_value(
+            document,
+            recorded_inline.get(&policy_name),
+            "inline_policy.policy",
+        );
+        inline.push(Value::Map(BTreeMap::from([
+            ("name".to_owned(), Value::from(policy_name)),
+            ("policy".to_owned(), policy),
+        ])));
+    }
+    let inline = order_like(prior.and_then(|p| p.get("inline_policy")), inline);
+    Ok(Some(
+        Attrs::new()
+            .with("id", role.role_name())
+            .with("name", role.role_name())
+            .with("path", role.path())
+            .with("arn", role.arn())
+            .with("unique_id", role.role_id())
+            .with("description", role.description().filter(|d| !d.is_empty()))
+            .with("max_session_duration", role.max_session_duration())
+            .with("assume_role_policy", assume_role_policy)
+            .with("irsa", irsa)
+            .with(
+                "managed_policy_arns",
+                unless_empty_and_unset(Value::List(managed), prior, "managed_policy_arns"),
+            )
+            .with(
+                "inline_policy",
+                unless_empty_and_unset(Value::List(inline), prior, "inline_policy"),
+            )
+            .with("tags", tags_value(aws, role.tags(), prior)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(address: &str) -> ResourceIdentity {
+        ResourceIdentity {
+            stack: "airflow".to_owned(),
+            env: "dev".to_owned(),
+            address: address.to_owned(),
+        }
+    }
+
+    fn irsa_config() -> Value {
+        Value::from_json(serde_json::json!({
+            "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AB",
+            "service_accounts": ["airflow:airflow-worker"],
+        }))
+    }
+
+    #[test]
+    fn exactly_one_trust_policy_form_is_accepted() {
+        let policy = Value::from(r#"{"Version":"2012-10-17","Statement":[]}"#);
+        let both = Attrs::new()
+            .with("assume_role_policy", policy.clone())
+            .with("irsa", irsa_config());
+        assert!(trust_policy(&both).is_err());
+        assert!(trust_policy(&Attrs::new()).is_err());
+        assert!(trust_policy(&Attrs::new().with("assume_role_policy", policy)).is_ok());
+        let rendered = trust_policy(&Attrs::new().with("irsa", irsa_config())).expect("renders");
+        assert_eq!(
+            rendered["Statement"][0]["Action"],
+            "sts:AssumeRoleWithWebIdentity"
+        );
+    }
+
+    #[test]
+    fn a_drifted_irsa_trust_policy_shows_as_assume_role_policy() {
+        let prior = Attrs::new().with("irsa", irsa_config());
+        let rendered = trust_policy(&prior).expect("renders");
+        let (policy, irsa) = trust_attributes(rendered.clone(), Some(&prior));
+        assert_eq!((policy, irsa.clone()), (Value::Null, irsa_config()));
+        let mut widened = rendered;
+        widened["Statement"][0]["Condition"] = serde_json::json!({});
+        let (policy, _) = trust_attributes(widened.clone(), Some(&prior));
+        assert_eq!(policy, Value::from_json(widened));
+    }
+
+    #[test]
+    fn default_names_are_deterministic_and_fit_iam() {
+        let config = Attrs::new();
+        assert_eq!(
+            role_name(&identity("aws_iam_role.worker"), &config).ok().as_deref(),
+            Some("airflow-dev-worker")
+        );
+        let long = identity(&format!("aws_iam_role.{}", "x".repeat(100)));
+        assert_eq!(role_name(&long, &config).map(|n| n.len()).ok(), Some(MAX_NAME_LEN));
+        let named = Attrs::new().with("name", "custom");
+        assert_eq!(role_name(&identity("aws_iam_role.worker"), &named).ok().as_deref(), Some("custom"));
+    }
+
+    #[test]
+    fn inline_policies_need_distinct_names_and_valid_documents() {
+        let entry = |name: &str, policy: &str| {
+            Value::from_json(serde_json::json!({"name": name, "policy": policy}))
+        };
+        let valid = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        let twice = Attrs::new().with("inline_policy", Value::List(vec![entry("a", valid), entry("a", valid)]));
+        assert!(inline_policies(&twice).is_err());
+        let broken = Attrs::new().with("inline_policy", Value::List(vec![entry("a", "{")]));
+        assert!(inline_policies(&broken).is_err());
+        let fine = Attrs::new().with("inline_policy", Value::List(vec![entry("a", valid), entry("b", valid)]));
+        assert_eq!(inline_policies(&fine).map(|p| p.len()).ok(), Some(2));
+    }
+}

@@ -1,0 +1,547 @@
+//! `aws_route_table`: a route table with its routes and subnet associations inline.
+//!
+//! Routes (`route = [{ cidr_block, gateway_id | nat_gateway_id }]`) and associations
+//! (`subnet_ids`) are reconciled in place: only the difference between what AWS has and
+//! what the stack says is created, replaced or removed. The VPC's `local` route and
+//! routes propagated from a virtual private gateway are AWS's, never touched or reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
+use cairn_provider_core::{
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, filter,
+    identity_filters, not_found, reconcile_tags, single_match, tag_specification, tags_value,
+};
+use crate::clients::AwsClients;
+use crate::error::{api_error, error_code};
+use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
+use crate::wait::{Check, poll_until};
+
+pub(super) struct RouteTable;
+
+const NOT_FOUND: &str = "InvalidRouteTableID.NotFound";
+
+/// One entry of `route`: a destination and exactly one target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSpec {
+    cidr_block: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nat_gateway_id: Option<String>,
+}
+
+impl RouteSpec {
+    fn validate(&self) -> Result<(), ProviderError> {
+        match (&self.gateway_id, &self.nat_gateway_id) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            _ => Err(ProviderError::invalid(
+                "route",
+                format!(
+                    "entry for {} needs exactly one of gateway_id, nat_gateway_id",
+                    self.cidr_block
+                ),
+            )),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self)
+            .map(Value::from_json)
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl AwsResource for RouteTable {
+    fn type_name(&self) -> &'static str {
+        "aws_route_table"
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        let route = AttrType::object([
+            (
+                "cidr_block",
+                AttrSchema::required(AttrType::String).describe("destination IPv4 CIDR block"),
+            ),
+            (
+                "gateway_id",
+                AttrSchema::optional(AttrType::String)
+                    .describe("target internet gateway (or virtual private gateway)"),
+            ),
+            (
+                "nat_gateway_id",
+                AttrSchema::optional(AttrType::String).describe("target NAT gateway"),
+            ),
+        ]);
+        ResourceSchema::new("A route table with its routes and subnet associations")
+            .attr(
+                "vpc_id",
+                AttrSchema::required(AttrType::String)
+                    .force_new()
+                    .describe("the VPC of the route table"),
+            )
+            .attr(
+                "route",
+                AttrSchema::optional(AttrType::list(route))
+                    .describe("routes besides the VPC's local route; reconciled in place"),
+            )
+            .attr(
+                "subnet_ids",
+                AttrSchema::optional(AttrType::list(AttrType::String))
+                    .describe("subnets explicitly associated with this table"),
+            )
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String))
+                    .describe("tags of the route table"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the route table"),
+            )
+            .attr(
+                "owner_id",
+                AttrSchema::computed(AttrType::String).describe("account that owns the table"),
+            )
+            .timeouts(Timeouts {
+                create: Duration::from_secs(5 * 60),
+                update: Duration::from_secs(5 * 60),
+                delete: Duration::from_secs(5 * 60),
+            })
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let id = request.state.str("id")?;
+        Ok(describe_table(aws, &id)
+            .await?
+            .map(|t| attributes(aws, &t, Some(request.state))))
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let config = request.config;
+        let routes = desired_routes(config)?;
+        let subnets = config.str_list("subnet_ids")?;
+        let tags = desired_tags(aws, request.identity, config)?;
+        let created = aws
+            .ec2
+            .create_route_table()
+            .vpc_id(config.str("vpc_id")?)
+            .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
+        let id = created
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .ok_or_else(|| {
+                ProviderError::Other("ec2:CreateRouteTable returned no route table id".to_owned())
+            })?
+            .to_owned();
+        // Routes added before the table is visible fail with InvalidRouteTableID.NotFound.
+        let table = poll_until(
+            &format!("route table {id} to become visible"),
+            request.timeout,
+            EC2_BACKOFF,
+            &request.progress,
+            || async {
+                Ok(match describe_table(aws, &id).await? {
+                    Some(table) => Check::Done(table),
+                    None => Check::Waiting("not visible yet".to_owned()),
+                })
+            },
+        )
+        .await?;
+        reconcile_routes(aws, &table, &routes).await?;
+        reconcile_associations(aws, &table, &subnets).await?;
+        describe_table(aws, &id)
+            .await?
+            .map(|t| attributes(aws, &t, Some(config)))
+            .ok_or_else(|| not_found("route table", &id))
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = request.prior.str("id")?;
+        let desired = request.desired;
+        let table = describe_table(aws, &id)
+            .await?
+            .ok_or_else(|| not_found("route table", &id))?;
+        let changed = |name: &str| request.changed.iter().any(|c| c == name);
+        if changed("route") {
+            reconcile_routes(aws, &table, &desired_routes(desired)?).await?;
+        }
+        if changed("subnet_ids") {
+            reconcile_associations(aws, &table, &desired.str_list("subnet_ids")?).await?;
+        }
+        if changed("tags") {
+            let tags = desired_tags(aws, request.identity, desired)?;
+            reconcile_tags(aws, &id, table.tags(), &tags).await?;
+        }
+        describe_table(aws, &id)
+            .await?
+            .map(|t| attributes(aws, &t, Some(desired)))
+            .ok_or_else(|| not_found("route table", &id))
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let id = request.state.str("id")?;
+        let Some(table) = describe_table(aws, &id).await? else {
+            return Ok(());
+        };
+        // A table with subnet associations cannot be deleted.
+        reconcile_associations(aws, &table, &[]).await?;
+        delete_until_free(
+            &format!("route table {id} to be deleted"),
+            "ec2:DeleteRouteTable",
+            &[NOT_FOUND],
+            DEPENDENCY_VIOLATION,
+            request.timeout,
+            &request.progress,
+            || aws.ec2.delete_route_table().route_table_id(&id).send(),
+        )
+        .await
+    }
+
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let found = aws
+            .ec2
+            .describe_route_tables()
+            .set_filters(Some(identity_filters(request.identity)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
+        let ids = found
+            .route_tables()
+            .iter()
+            .filter_map(|t| t.route_table_id().map(str::to_owned))
+            .collect();
+        let Some(id) = single_match("route table", ids)? else {
+            return Ok(None);
+        };
+        Ok(describe_table(aws, &id)
+            .await?
+            .map(|t| attributes(aws, &t, Some(request.config))))
+    }
+
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        describe_table(aws, request.id)
+            .await?
+            .map(|t| attributes(aws, &t, None))
+            .ok_or_else(|| not_found("route table", request.id))
+    }
+}
+
+fn desired_routes(config: &Attrs) -> Result<Vec<RouteSpec>, ProviderError> {
+    let routes: Vec<RouteSpec> = config.opt_decode("route")?.unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    for route in &routes {
+        route.validate()?;
+        if !seen.insert(route.cidr_block.as_str()) {
+            return Err(ProviderError::invalid(
+                "route",
+                format!("has two entries for {}", route.cidr_block),
+            ));
+        }
+    }
+    Ok(routes)
+}
+
+/// The routes cairn manages: those created with CreateRoute, keyed by destination.
+fn managed_routes(table: &aws_sdk_ec2::types::RouteTable) -> BTreeMap<String, RouteSpec> {
+    table
+        .routes()
+        .iter()
+        .filter(|r| {
+            r.gateway_id() != Some("local")
+                && !matches!(
+                    r.origin(),
+                    Some(RouteOrigin::CreateRouteTable | RouteOrigin::EnableVgwRoutePropagation)
+                )
+        })
+        .filter_map(|r| {
+            let cidr = r.destination_cidr_block()?.to_owned();
+            Some((
+                cidr.clone(),
+                RouteSpec {
+                    cidr_block: cidr,
+                    gateway_id: r.gateway_id().map(str::to_owned),
+                    nat_gateway_id: r.nat_gateway_id().map(str::to_owned),
+                },
+            ))
+        })
+        .collect()
+}
+
+async fn reconcile_routes(
+    aws: &AwsClients,
+    table: &aws_sdk_ec2::types::RouteTable,
+    desired: &[RouteSpec],
+) -> Result<(), ProviderError> {
+    let id = table.route_table_id().unwrap_or_default();
+    let current = managed_routes(table);
+    for route in desired {
+        match current.get(&route.cidr_block) {
+            Some(existing) if existing == route => {}
+            Some(_) => {
+                aws.ec2
+                    .replace_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(&route.cidr_block)
+                    .set_gateway_id(route.gateway_id.clone())
+                    .set_nat_gateway_id(route.nat_gateway_id.clone())
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ec2:ReplaceRoute", e))?;
+            }
+            None => {
+                aws.ec2
+                    .create_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(&route.cidr_block)
+                    .set_gateway_id(route.gateway_id.clone())
+                    .set_nat_gateway_id(route.nat_gateway_id.clone())
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ec2:CreateRoute", e))?;
+            }
+        }
+    }
+    for cidr in current.keys() {
+        if desired.iter().all(|r| &r.cidr_block != cidr) {
+            match aws
+                .ec2
+                .delete_route()
+                .route_table_id(id)
+                .destination_cidr_block(cidr)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if error_code(&e) == Some("InvalidRoute.NotFound") => {}
+                Err(e) => return Err(api_error("ec2:DeleteRoute", e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Explicit subnet associations (not the VPC-wide main one), as (subnet, association).
+fn associations(table: &aws_sdk_ec2::types::RouteTable) -> Vec<(String, String)> {
+    table
+        .associations()
+        .iter()
+        .filter(|a| a.main() != Some(true))
+        .filter(|a| {
+            a.association_state()
+                .and_then(|s| s.state())
+                .is_none_or(|s| !matches!(s.as_str(), "disassociating" | "disassociated"))
+        })
+        .filter_map(|a| {
+            Some((
+                a.subnet_id()?.to_owned(),
+                a.route_table_association_id()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+async fn reconcile_associations(
+    aws: &AwsClients,
+    table: &aws_sdk_ec2::types::RouteTable,
+    desired: &[String],
+) -> Result<(), ProviderError> {
+    let id = table.route_table_id().unwrap_or_default();
+    let current = associations(table);
+    for (subnet, association) in &current {
+        if !desired.contains(subnet) {
+            match aws
+                .ec2
+                .disassociate_route_table()
+                .association_id(association)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if error_code(&e) == Some("InvalidAssociationID.NotFound") => {}
+                Err(e) => return Err(api_error("ec2:DisassociateRouteTable", e)),
+            }
+        }
+    }
+    for subnet in desired {
+        if current.iter().any(|(s, _)| s == subnet) {
+            continue;
+        }
+        match aws
+            .ec2
+            .associate_route_table()
+            .route_table_id(id)
+            .subnet_id(subnet)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            // The subnet belongs to another table: move it, as the stack says it
+            // belongs here.
+            Err(e) if error_code(&e) == Some("Resource.AlreadyAssociated") => {
+                move_association(aws, id, subnet).await?;
+            }
+            Err(e) => return Err(api_error("ec2:AssociateRouteTable", e)),
+        }
+    }
+    Ok(())
+}
+
+async fn move_association(
+    aws: &AwsClients,
+    table_id: &str,
+    subnet: &str,
+) -> Result<(), ProviderError> {
+    let found = aws
+        .ec2
+        .describe_route_tables()
+        .filters(filter("association.subnet-id", subnet))
+        .send()
+        .await
+        .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
+    let association = found
+        .route_tables()
+        .iter()
+        .flat_map(|t| t.associations())
+        .find(|a| a.subnet_id() == Some(subnet))
+        .and_then(|a| a.route_table_association_id())
+        .ok_or_else(|| {
+            ProviderError::Other(format!(
+                "subnet {subnet} is associated with another route table that cannot be found"
+            ))
+        })?;
+    aws.ec2
+        .replace_route_table_association()
+        .association_id(association)
+        .route_table_id(table_id)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| api_error("ec2:ReplaceRouteTableAssociation", e))
+}
+
+async fn describe_table(
+    aws: &AwsClients,
+    id: &str,
+) -> Result<Option<aws_sdk_ec2::types::RouteTable>, ProviderError> {
+    match aws
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.route_tables().first().cloned()),
+        Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
+        Err(e) => Err(api_error("ec2:DescribeRouteTables", e)),
+    }
+}
+
+fn attributes(
+    aws: &AwsClients,
+    table: &aws_sdk_ec2::types::RouteTable,
+    prior: Option<&Attrs>,
+) -> Attrs {
+    let id = table.route_table_id().unwrap_or_default();
+    let owner = table.owner_id().unwrap_or_default();
+    let routes = managed_routes(table)
+        .values()
+        .map(RouteSpec::to_value)
+        .collect();
+    let subnets = associations(table)
+        .into_iter()
+        .map(|(subnet, _)| Value::from(subnet))
+        .collect();
+    let routes = order_like(prior.and_then(|p| p.get("route")), routes);
+    let subnets = order_like(prior.and_then(|p| p.get("subnet_ids")), subnets);
+    Attrs::new()
+        .with("id", id)
+        .with("arn", ec2_arn(aws, owner, "route-table", id))
+        .with("owner_id", owner)
+        .with("vpc_id", table.vpc_id())
+        .with("route", unless_empty_and_unset(Value::List(routes), prior, "route"))
+        .with(
+            "subnet_ids",
+            unless_empty_and_unset(Value::List(subnets), prior, "subnet_ids"),
+        )
+        .with("tags", tags_value(aws, table.tags(), prior))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(cidr: &str, gateway: Option<&str>, nat: Option<&str>) -> RouteSpec {
+        RouteSpec {
+            cidr_block: cidr.to_owned(),
+            gateway_id: gateway.map(str::to_owned),
+            nat_gateway_id: nat.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_route_needs_exactly_one_target() {
+        assert!(route("0.0.0.0/0", Some("igw-1"), None).validate().is_ok());
+        assert!(route("0.0.0.0/0", None, Some("nat-1")).validate().is_ok());
+        assert!(route("0.0.0.0/0", None, None).validate().is_err());
+        assert!(route("0.0.0.0/0", Some("igw-1"), Some("nat-1")).validate().is_err());
+    }
+
+    #[test]
+    fn duplicate_destinations_are_refused() {
+        let entry = |target: &str| {
+            Value::Map(BTreeMap::from([
+                ("cidr_block".to_owned(), Value::from("0.0.0.0/0")),
+                ("gateway_id".to_owned(), Value::from(target)),
+            ]))
+        };
+        let config = Attrs::new().with("route", Value::List(vec![entry("igw-1"), entry("igw-2")]));
+        let err = desired_routes(&config).expect_err("duplicate destination");
+        assert!(err.to_string().contains("two entries for 0.0.0.0/0"), "{err}");
+    }
+
+    #[test]
+    fn a_route_reads_back_with_only_its_target() {
+        let value = route("10.1.0.0/16", None, Some("nat-1")).to_value();
+        let map = value.as_map().expect("a table");
+        assert_eq!(map.get("nat_gateway_id"), Some(&Value::from("nat-1")));
+        assert!(!map.contains_key("gateway_id"));
+    }
+}
