@@ -180,6 +180,9 @@ enum CliError {
     /// Already reported (an apply's failure report was printed).
     #[error("apply failed")]
     Reported,
+    /// Ctrl-C before anything was changed: the state lock is released on the way out.
+    #[error("interrupted; nothing was changed")]
+    Interrupted,
 }
 
 impl From<Diagnostics> for CliError {
@@ -211,6 +214,11 @@ pub fn main() -> ExitCode {
     let printer = Printer::detect();
     match run(cli.command, printer) {
         Ok(code) => code,
+        Err(CliError::Interrupted) => {
+            report(&CliError::Interrupted, printer);
+            // 128 + SIGINT, the shell's convention for a command stopped by Ctrl-C.
+            ExitCode::from(130)
+        }
         Err(error) => {
             report(&error, printer);
             ExitCode::from(1)
@@ -236,6 +244,7 @@ fn report(error: &CliError, printer: Printer) {
             printer.err(render::diagnostics(d, printer.stderr_color()).trim_end())
         }
         CliError::Reported => {}
+        CliError::Interrupted => printer.err("Interrupted; nothing was changed."),
         CliError::Usage { message, hint } => {
             let hints: Vec<String> = hint.iter().cloned().collect();
             printer.err(&render::error_chain(&UsageMessage(message.clone()), &hints));
@@ -466,7 +475,7 @@ fn plan_command(
 ) -> Result<bool, CliError> {
     let rt = runtime()?;
     let mut session = open_session(args, "plan")?;
-    let plan = rt.block_on(make_plan(&mut session, run, false, printer))?;
+    let plan = rt.block_on(interruptible(make_plan(&mut session, run, false, printer)))?;
     if json {
         printer.out(&render::plan_json(&plan));
     } else {
@@ -476,17 +485,32 @@ fn plan_command(
     Ok(plan.has_changes())
 }
 
-fn confirm(printer: Printer, destroy: bool) -> Result<bool, CliError> {
+/// Runs `work` unless Ctrl-C comes first. Used while the state is locked but nothing has
+/// changed yet (planning, the prompt), so an interrupt unwinds normally and releases the
+/// lock instead of killing the process with it held.
+async fn interruptible<T>(
+    work: impl std::future::Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    tokio::select! {
+        result = work => result,
+        _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted),
+    }
+}
+
+async fn confirm(printer: Printer, destroy: bool) -> Result<bool, CliError> {
     let question = if destroy {
         "Do you really want to destroy all resources? Only 'yes' will be accepted: "
     } else {
         "Do you want to perform these actions? Only 'yes' will be accepted: "
     };
     printer.prompt(question);
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| usage(format!("could not read the answer: {e}"), None))?;
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).map(|_| answer)
+    })
+    .await
+    .map_err(|e| usage(format!("could not read the answer: {e}"), None))?
+    .map_err(|e| usage(format!("could not read the answer: {e}"), None))?;
     Ok(answer.trim() == "yes")
 }
 
@@ -512,17 +536,32 @@ fn apply_command(
     }
     let rt = runtime()?;
     let mut session = open_session(args, if destroy { "destroy" } else { "apply" })?;
-    let plan = rt.block_on(make_plan(&mut session, run, destroy, printer))?;
+    let plan = rt.block_on(interruptible(make_plan(
+        &mut session,
+        run,
+        destroy,
+        printer,
+    )))?;
     printer.out(render::plan_text(&plan, printer.color).trim_end());
     if !plan.has_changes() {
         session.store.close()?;
         return Ok(ExitCode::SUCCESS);
     }
     printer.out("");
-    if !auto_approve && !confirm(printer, destroy)? {
-        printer.out("Apply cancelled.");
-        session.store.close()?;
-        return Ok(ExitCode::from(1));
+    if !auto_approve {
+        let confirmed = rt.block_on(interruptible(confirm(printer, destroy)));
+        if !matches!(confirmed, Ok(true)) {
+            session.store.close()?;
+            // The thread blocked reading stdin must not keep the process alive.
+            rt.shutdown_background();
+            return match confirmed {
+                Ok(_) => {
+                    printer.out("Apply cancelled.");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e),
+            };
+        }
     }
     let observer = Arc::new(render::ApplyProgress::new(printer));
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(0u32);
@@ -621,7 +660,7 @@ fn output(
             refresh: true,
             targets: Vec::new(),
         };
-        let plan = rt.block_on(make_plan(&mut session, &run, false, printer))?;
+        let plan = rt.block_on(interruptible(make_plan(&mut session, &run, false, printer)))?;
         session.store.close()?;
         let planned = plan
             .outputs
