@@ -75,46 +75,52 @@ impl ResourceGraph {
             stack.resources.len(),
         );
         let mut indices = HashMap::with_capacity(stack.resources.len() + stack.providers.len());
-        let mut spans: HashMap<NodeIndex, Span> = HashMap::new();
+        // Borrowed lookups while building, so finding an edge's ends allocates nothing.
+        let mut providers: HashMap<&str, NodeIndex> = HashMap::new();
+        let mut resources: HashMap<&ResourceAddr, NodeIndex> =
+            HashMap::with_capacity(stack.resources.len());
         // Sorted insertion makes indices, the topological order and renderings stable.
-        for (name, block) in &stack.providers {
+        for name in stack.providers.keys() {
             let vertex = Vertex::Provider(name.clone());
             let index = graph.add_node(vertex.clone());
             indices.insert(vertex, index);
-            spans.insert(index, block.span.clone());
+            providers.insert(name.as_str(), index);
         }
-        for (addr, resource) in &stack.resources {
+        for addr in stack.resources.keys() {
             let vertex = Vertex::Resource(addr.clone());
             let index = graph.add_node(vertex.clone());
             indices.insert(vertex, index);
-            spans.insert(index, resource.span.clone());
+            resources.insert(addr, index);
         }
 
         let mut diagnostics = Diagnostics::new();
         let mut edges: BTreeSet<(NodeIndex, NodeIndex, EdgeKind)> = BTreeSet::new();
-        let target =
-            |addr: &ResourceAddr, span: &Span, owner: &Vertex, diagnostics: &mut Diagnostics| {
-                let found = indices.get(&Vertex::Resource(addr.clone())).copied();
-                if found.is_none() {
-                    let mut diagnostic = Diagnostic::at(
-                        &stack.sources,
-                        span,
-                        format!("`{owner}` depends on `{addr}`, which is not in the stack"),
-                        "undeclared resource",
-                    );
-                    if let Vertex::Resource(owner) = owner {
-                        diagnostic = diagnostic.with_address(owner.clone());
-                    }
-                    diagnostics.push(diagnostic);
+        let target = |addr: &ResourceAddr,
+                      span: &Span,
+                      owner: &dyn Fn() -> Vertex,
+                      diagnostics: &mut Diagnostics| {
+            let found = resources.get(addr).copied();
+            if found.is_none() {
+                let owner = owner();
+                let mut diagnostic = Diagnostic::at(
+                    &stack.sources,
+                    span,
+                    format!("`{owner}` depends on `{addr}`, which is not in the stack"),
+                    "undeclared resource",
+                );
+                if let Vertex::Resource(owner) = owner {
+                    diagnostic = diagnostic.with_address(owner);
                 }
-                found
-            };
+                diagnostics.push(diagnostic);
+            }
+            found
+        };
 
         for (name, block) in &stack.providers {
-            let vertex = Vertex::Provider(name.clone());
-            let Some(&to) = indices.get(&vertex) else {
+            let Some(&to) = providers.get(name.as_str()) else {
                 continue;
             };
+            let vertex = || Vertex::Provider(name.clone());
             for expr in block.config.values() {
                 let mut referenced = BTreeSet::new();
                 referenced_resources(expr, &mut referenced);
@@ -126,25 +132,26 @@ impl ResourceGraph {
             }
         }
         for (addr, resource) in &stack.resources {
-            let vertex = Vertex::Resource(addr.clone());
-            let Some(&to) = indices.get(&vertex) else {
+            let Some(&to) = resources.get(addr) else {
                 continue;
             };
+            // The owner is only named in the rare error, so it is built lazily.
+            let owner = || Vertex::Resource(addr.clone());
             for expr in resource.attrs.values() {
                 let mut referenced = BTreeSet::new();
                 referenced_resources(expr, &mut referenced);
                 for dependency in referenced {
-                    if let Some(from) = target(dependency, &expr.span, &vertex, &mut diagnostics) {
+                    if let Some(from) = target(dependency, &expr.span, &owner, &mut diagnostics) {
                         edges.insert((from, to, EdgeKind::Reference));
                     }
                 }
             }
             for dependency in &resource.depends_on {
-                if let Some(from) = target(dependency, &resource.span, &vertex, &mut diagnostics) {
+                if let Some(from) = target(dependency, &resource.span, &owner, &mut diagnostics) {
                     edges.insert((from, to, EdgeKind::DependsOn));
                 }
             }
-            if let Some(&provider) = indices.get(&Vertex::Provider(addr.provider().to_owned())) {
+            if let Some(&provider) = providers.get(addr.provider()) {
                 edges.insert((provider, to, EdgeKind::Provider));
             }
         }
@@ -160,7 +167,7 @@ impl ResourceGraph {
             let is_cycle =
                 component.len() > 1 || component.iter().any(|&n| graph.contains_edge(n, n));
             if is_cycle {
-                diagnostics.push(cycle_diagnostic(stack, &graph, &component, &spans));
+                diagnostics.push(cycle_diagnostic(stack, &graph, &component));
             }
         }
         if !diagnostics.is_empty() {
@@ -316,8 +323,11 @@ fn cycle_diagnostic(
     stack: &Stack,
     graph: &DiGraph<Vertex, EdgeKind>,
     component: &[NodeIndex],
-    spans: &HashMap<NodeIndex, Span>,
 ) -> Diagnostic {
+    let span_of = |index: NodeIndex| match &graph[index] {
+        Vertex::Resource(addr) => stack.resources.get(addr).map(|r| &r.span),
+        Vertex::Provider(name) => stack.providers.get(name).map(|p| &p.span),
+    };
     let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
     let Some(start) = members
         .iter()
@@ -344,7 +354,7 @@ fn cycle_diagnostic(
     let places: Vec<String> = members
         .iter()
         .filter_map(|n| {
-            let span = spans.get(n)?;
+            let span = span_of(*n)?;
             let file = stack.sources.get(span.file)?;
             let (line, column) = crate::diagnostics::line_column(&file.text, span.range.start);
             Some(format!(
@@ -354,7 +364,7 @@ fn cycle_diagnostic(
             ))
         })
         .collect();
-    let mut diagnostic = match spans.get(&start) {
+    let mut diagnostic = match span_of(start) {
         Some(span) => Diagnostic::at(&stack.sources, span, message, "part of the cycle"),
         None => Diagnostic::error(message),
     };

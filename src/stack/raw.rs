@@ -244,22 +244,25 @@ fn duplicate(sources: &Sources, what: &str, first: &Span, second: &Span) -> Diag
     .with_help(format!("first defined at {}", describe(sources, first)))
 }
 
-fn expect_table<'a>(
+/// The entries of a table, taken by value so definitions move rather than clone.
+fn expect_table(
     sources: &Sources,
-    node: &'a Node,
+    node: Node,
     what: &str,
     diagnostics: &mut Diagnostics,
-) -> Option<&'a [(Key, Node)]> {
-    let table = node.as_table();
-    if table.is_none() {
-        diagnostics.push(Diagnostic::at(
-            sources,
-            &node.span,
-            format!("{what} must be a table, got {}", node.type_name()),
-            "expected a table",
-        ));
+) -> Option<Vec<(Key, Node)>> {
+    match node.kind {
+        NodeKind::Table(entries) => Some(entries),
+        _ => {
+            diagnostics.push(Diagnostic::at(
+                sources,
+                &node.span,
+                format!("{what} must be a table, got {}", node.type_name()),
+                "expected a table",
+            ));
+            None
+        }
     }
-    table
 }
 
 fn merge_stack_table(
@@ -268,7 +271,7 @@ fn merge_stack_table(
     node: Node,
     diagnostics: &mut Diagnostics,
 ) {
-    let Some(entries) = expect_table(sources, &node, "`[stack]`", diagnostics) else {
+    let Some(entries) = expect_table(sources, node, "`[stack]`", diagnostics) else {
         return;
     };
     for (key, value) in entries {
@@ -306,7 +309,7 @@ fn merge_named(
     node: Node,
     diagnostics: &mut Diagnostics,
 ) {
-    let Some(entries) = expect_table(sources, &node, &format!("`[{what}s]`"), diagnostics) else {
+    let Some(entries) = expect_table(sources, node, &format!("`[{what}s]`"), diagnostics) else {
         return;
     };
     for (key, body) in entries {
@@ -319,13 +322,7 @@ fn merge_named(
             ));
             continue;
         }
-        into.insert(
-            key.name.clone(),
-            Definition {
-                key: key.clone(),
-                body: body.clone(),
-            },
-        );
+        into.insert(key.name.clone(), Definition { key, body });
     }
 }
 
@@ -360,16 +357,12 @@ fn merge_resources(
     node: Node,
     diagnostics: &mut Diagnostics,
 ) {
-    let Some(types) = expect_table(sources, &node, "`[resources]`", diagnostics) else {
+    let Some(types) = expect_table(sources, node, "`[resources]`", diagnostics) else {
         return;
     };
     for (type_key, by_name) in types {
-        let Some(names) = expect_table(
-            sources,
-            by_name,
-            &format!("`[resources.{}]`", type_key.name),
-            diagnostics,
-        ) else {
+        let what = format!("`[resources.{}]`", type_key.name);
+        let Some(names) = expect_table(sources, by_name, &what, diagnostics) else {
             continue;
         };
         for (name_key, body) in names {
@@ -388,8 +381,8 @@ fn merge_resources(
                 (
                     type_key,
                     Definition {
-                        key: name_key.clone(),
-                        body: body.clone(),
+                        key: name_key,
+                        body,
                     },
                 ),
             );
