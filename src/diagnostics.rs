@@ -124,18 +124,23 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// The candidate closest to a misspelt `name`, if any is close enough to be a plausible
 /// typo: a few edits away (Damerau-Levenshtein, so `mni` finds `min`) or sharing most of
-/// a prefix (Jaro-Winkler, so `aws_vcp` finds `aws_vpc`).
+/// a prefix (Jaro-Winkler, so `aws_vcp` finds `aws_vpc`). Case is ignored, so `spot`
+/// finds `SPOT`.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_lowercase();
     let max_edits = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .filter(|candidate| *candidate != name)
         .filter_map(|candidate| {
-            let edits = strsim::damerau_levenshtein(name, candidate);
-            let similarity = strsim::jaro_winkler(name, candidate);
-            (edits <= max_edits || similarity >= 0.85).then(|| {
+            let lower = candidate.to_lowercase();
+            if lower == name && candidate != name {
+                return Some((f64::INFINITY, candidate));
+            }
+            let edits = strsim::damerau_levenshtein(&name, &lower);
+            let similarity = strsim::jaro_winkler(&name, &lower);
+            (lower != name && (edits <= max_edits || similarity >= 0.85)).then(|| {
                 (
-                    similarity + strsim::normalized_damerau_levenshtein(name, candidate),
+                    similarity + strsim::normalized_damerau_levenshtein(&name, &lower),
                     candidate,
                 )
             })

@@ -597,7 +597,8 @@ fn validate_collects_every_error_across_files() {
     find(&diagnostics, "missing required attribute `cidr_block`");
     let ty = find(&diagnostics, "unknown resource type `aws_subnett`");
     assert_at(ty, "many_errors/more.toml", 1, 12);
-    find(&diagnostics, "\"spot\" is not one of");
+    let enum_value = find(&diagnostics, "\"spot\" is not one of");
+    assert_eq!(enum_value.help_text(), Some("did you mean `SPOT`?"));
     assert_eq!(diagnostics.len(), 5);
     let all = Diagnostics::from_iter(diagnostics);
     assert_eq!(all.to_string(), "the stack has 5 errors");
