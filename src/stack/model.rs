@@ -1,4 +1,8 @@
 //! The validated stack: what the rest of the engine consumes.
+//!
+//! Plain data, built only by the loader. Spans point back into [`Sources`] for
+//! diagnostics; evaluating attribute values is the planner's job, ordering resources
+//! is `graph.rs`'s.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,7 +41,7 @@ pub struct Variable {
     pub value: Value,
     pub sensitive: bool,
     pub description: Option<String>,
-    /// The `[variables.NAME]` table.
+    /// The NAME in `[variables.NAME]`.
     pub span: Span,
 }
 
@@ -46,6 +50,8 @@ pub struct Variable {
 pub struct ProviderBlock {
     pub name: String,
     pub config: BTreeMap<String, Expr>,
+    /// The NAME in `[providers.NAME]`; for a provider used without a block, its first
+    /// resource.
     pub span: Span,
 }
 
@@ -61,7 +67,7 @@ pub struct Resource {
     pub depends_on: Vec<ResourceAddr>,
     pub lifecycle: Lifecycle,
     pub timeouts: TimeoutOverrides,
-    /// The resource's table header.
+    /// The NAME in the resource's table header (`[resources.aws_vpc.main]`).
     pub span: Span,
 }
 
