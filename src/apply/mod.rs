@@ -649,6 +649,41 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
+/// Evaluates the stack's outputs with the final values: real ones into `outcome`,
+/// redacted ones returned for state.
+fn final_outputs(walk: &Walk<'_>, outcome: &mut ApplyOutcome) -> BTreeMap<String, Value> {
+    let live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
+    let scope = ValuesScope {
+        stack: walk.input.stack,
+        registry: walk.input.registry,
+        values: &live,
+    };
+    let mut recorded = BTreeMap::new();
+    for (name, output) in &walk.input.stack.outputs {
+        match output.value.eval(&scope) {
+            // Unknown now means a provider left a value out: not recorded as unknown.
+            Ok(value) if value.contains_unknown() => {}
+            Ok(value) => {
+                let value = if output.sensitive {
+                    value.sensitive()
+                } else {
+                    value
+                };
+                recorded.insert(name.clone(), walk.hasher.redact(&value));
+                outcome
+                    .outputs
+                    .insert(name.clone(), (value, output.sensitive));
+            }
+            Err(e) => outcome.failures.push(ResourceFailure {
+                addr: ResourceAddr::new("output", name.clone()),
+                operation: "evaluate".to_owned(),
+                message: e.message,
+            }),
+        }
+    }
+    recorded
+}
+
 /// Walks the plan. `cancel` counts interrupt requests (Ctrl-C): at 1 nothing new starts,
 /// at 2 the walk stops waiting for operations in flight. State is recorded as operations
 /// complete; the caller closes the store.
@@ -827,48 +862,16 @@ pub async fn apply(
             });
         }
     }
-    if outcome.is_success() && !plan.destroy {
-        let live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let scope = ValuesScope {
-            stack: input.stack,
-            registry: input.registry,
-            values: &live,
+    // Outputs are recorded only after a complete, untargeted walk: a targeted apply may
+    // have left out what they use, and a destroy clears them.
+    if outcome.is_success() && !plan.targeted {
+        let recorded = if plan.destroy {
+            BTreeMap::new()
+        } else {
+            final_outputs(&walk, &mut outcome)
         };
-        let mut recorded = BTreeMap::new();
-        for (name, output) in &input.stack.outputs {
-            match output.value.eval(&scope) {
-                // Only a targeted apply can leave an output unknown: it is not recorded.
-                Ok(value) if value.contains_unknown() => {}
-                Ok(value) => {
-                    let value = if output.sensitive {
-                        value.sensitive()
-                    } else {
-                        value
-                    };
-                    recorded.insert(name.clone(), walk.hasher.redact(&value));
-                    outcome
-                        .outputs
-                        .insert(name.clone(), (value, output.sensitive));
-                }
-                Err(e) => outcome.failures.push(ResourceFailure {
-                    addr: ResourceAddr::new("output", name.clone()),
-                    operation: "evaluate".to_owned(),
-                    message: e.message,
-                }),
-            }
-        }
-        drop(live);
         let mut store = walk.store.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = store.set_outputs(recorded) {
-            outcome.failures.push(ResourceFailure {
-                addr: ResourceAddr::new("output", "all"),
-                operation: "record state".to_owned(),
-                message: e.to_string(),
-            });
-        }
-    } else if outcome.is_success() {
-        let mut store = walk.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(e) = store.set_outputs(BTreeMap::new()) {
             outcome.failures.push(ResourceFailure {
                 addr: ResourceAddr::new("output", "all"),
                 operation: "record state".to_owned(),

@@ -555,6 +555,7 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         stack: stack.name.clone(),
         env: stack.env.clone(),
         destroy: options.destroy,
+        targeted: !options.targets.is_empty(),
         lineage: (input.state.serial > 0).then(|| input.state.lineage.clone()),
         serial: (input.state.serial > 0).then_some(input.state.serial),
         changes: Vec::new(),
@@ -781,7 +782,15 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
             )),
         }
     }
-    plan.output_changes = output_changes(&plan.outputs, input.state, input.hasher);
+    if !plan.targeted {
+        plan.output_changes = output_changes(&plan.outputs, input.state, input.hasher);
+    }
+    if !plan.has_resource_changes() {
+        // Nothing will be created, so an output still unknown (it references a resource a
+        // targeted apply left out) stays unknown: applying would not change it.
+        plan.output_changes
+            .retain(|d| !d.after.as_ref().is_some_and(Value::contains_unknown));
+    }
     plan.deferred_providers = deferred.into_iter().collect();
     diagnostics.into_result(plan).map_err(PlanError::from)
 }

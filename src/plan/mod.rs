@@ -129,6 +129,9 @@ pub struct Plan {
     pub env: String,
     /// A `cairn destroy` plan.
     pub destroy: bool,
+    /// Limited by `--target`: outputs are neither planned as changes nor recorded, since
+    /// they may reference resources left out.
+    pub targeted: bool,
     /// The state this plan was made against (`None` for a state never written).
     pub lineage: Option<String>,
     pub serial: Option<u64>,
