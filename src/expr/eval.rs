@@ -116,6 +116,9 @@ pub(super) fn eval_interp(interp: &Interp, scope: &dyn Scope) -> Result<Value, S
             }
         }
         Interp::Binary { op, lhs, rhs } => eval_binary(*op, lhs, rhs, scope),
+        Interp::Index { target, path } => {
+            follow_path(eval_interp(target, scope)?, path, "the expression")
+        }
         Interp::List(items) => items
             .iter()
             .map(|i| eval_interp(i, scope))

@@ -84,6 +84,11 @@ pub enum Interp {
     List(Vec<Interp>),
     /// `{ key = value, "other-key" = value }`, e.g. as an argument of `merge`.
     Map(BTreeMap<String, Interp>),
+    /// A path after a call or a parenthesised expression: `split(",", var.x)[0]`.
+    Index {
+        target: Box<Interp>,
+        path: Vec<PathSegment>,
+    },
 }
 
 /// A binary operator inside `${...}`.
@@ -108,7 +113,10 @@ impl Interp {
             Interp::Reference(reference) => out.push(reference),
             Interp::Literal(_) => {}
             Interp::Call { args, .. } => args.iter().for_each(|a| a.collect_references(out)),
-            Interp::Not(operand) => operand.collect_references(out),
+            Interp::Not(operand)
+            | Interp::Index {
+                target: operand, ..
+            } => operand.collect_references(out),
             Interp::Binary { lhs, rhs, .. } => {
                 lhs.collect_references(out);
                 rhs.collect_references(out);
@@ -136,7 +144,10 @@ impl Interp {
         match self {
             Interp::Reference(_) | Interp::Literal(_) => {}
             Interp::Call { args, .. } => args.iter_mut().for_each(|a| a.rewrite(replace)),
-            Interp::Not(operand) => operand.rewrite(replace),
+            Interp::Not(operand)
+            | Interp::Index {
+                target: operand, ..
+            } => operand.rewrite(replace),
             Interp::Binary { lhs, rhs, .. } => {
                 lhs.rewrite(replace);
                 rhs.rewrite(replace);

@@ -196,7 +196,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 let inner = self.expression()?;
                 self.expect_token(")", "to close `(`")?;
-                Ok(inner)
+                self.indexed(inner)
             }
             Some(b'[') => {
                 self.pos += 1;
@@ -293,7 +293,7 @@ impl Parser<'_> {
                     self.expect_token(",", "between function arguments")?;
                 }
             }
-            return Ok(Interp::Call {
+            return self.indexed(Interp::Call {
                 function: first,
                 args,
             });
@@ -327,6 +327,19 @@ impl Parser<'_> {
             attr,
             path,
         }))
+    }
+
+    /// `split(",", var.x)[0]`, `(var.a ? var.m : var.n).key`: a path after a call or a
+    /// parenthesised expression.
+    fn indexed(&mut self, target: Interp) -> Result<Interp, ParseError> {
+        let path = self.path()?;
+        if path.is_empty() {
+            return Ok(target);
+        }
+        Ok(Interp::Index {
+            target: Box::new(target),
+            path,
+        })
     }
 
     /// `.key`, `["key"]` and `[0]` after a reference. No whitespace is allowed before a

@@ -126,6 +126,13 @@ fn paths_index_lists_and_maps() {
         "cannot take index 0 of `var.name`: it is a string, not a list"
     );
     assert_eq!(eval("${aws_vpc.main.id[0]}"), Value::Unknown);
+    assert_eq!(eval("${split(\"-\", var.name)[0]}"), Value::from("airflow"));
+    assert_eq!(
+        eval("${(var.flag ? var.tags : {}).team}"),
+        Value::from("data")
+    );
+    assert_eq!(eval("${split(\"/\", aws_vpc.main.id)[1]}"), Value::Unknown);
+    assert!(eval_err("${split(\"-\", var.name)[3]}").contains("index 3 is out of range"));
 }
 
 #[test]
