@@ -160,11 +160,11 @@ impl<'a> Loader<'a> {
                 let mut map = BTreeMap::new();
                 let mut complete = true;
                 for (key, value) in entries {
-                    match self.expr(value) {
-                        Some(expr) => {
-                            map.insert(key.name.clone(), expr);
+                    match (self.load_time_key(key), self.expr(value)) {
+                        (Some(name), Some(expr)) => {
+                            map.insert(name, expr);
                         }
-                        None => complete = false,
+                        _ => complete = false,
                     }
                 }
                 if !complete {

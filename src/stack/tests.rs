@@ -696,3 +696,69 @@ password = 123456789
     }
     assert_eq!(attribute.message(), "attribute `password`: expected string");
 }
+
+/// Loads a one-file stack that must succeed.
+fn loads(text: &str) -> Stack {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(err) => panic!("tempdir: {err}"),
+    };
+    if let Err(err) = std::fs::write(dir.path().join("stack.toml"), text) {
+        panic!("write: {err}");
+    }
+    match load(dir.path(), &LoadOptions::default(), &schemas()) {
+        Ok(stack) => stack,
+        Err(diagnostics) => panic!(
+            "{:?}",
+            diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+#[test]
+fn table_keys_interpolate_variables() {
+    let stack = loads(
+        r#"
+[providers.aws]
+region = "us-east-1"
+[variables.cluster]
+default = "airflow-dev"
+[resources.aws_vpc.main]
+cidr_block = "10.0.0.0/16"
+tags = { "kubernetes.io/cluster/${var.cluster}" = "shared", plain = "x" }
+"#,
+    );
+    let tags = eval_attr(&stack, "aws_vpc.main", "tags", &[]);
+    let keys: Vec<&String> = tags
+        .as_map()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["kubernetes.io/cluster/airflow-dev", "plain"]);
+}
+
+#[test]
+fn table_keys_refuse_resource_references_and_secrets() {
+    let text = r#"
+[providers.aws]
+region = "us-east-1"
+[variables.token]
+default = "hunter2"
+sensitive = true
+[resources.aws_vpc.main]
+cidr_block = "10.0.0.0/16"
+[resources.aws_vpc.other]
+cidr_block = "10.1.0.0/16"
+tags = { "a-${aws_vpc.main.arn}" = "x", "b-${var.token}" = "y" }
+"#;
+    let diagnostics = errors_in(text);
+    let reference = find(
+        &diagnostics,
+        "may reference variables only, not `aws_vpc.main`",
+    );
+    assert!(pointed_line(reference, text).starts_with("tags ="));
+    let secret = find(&diagnostics, "may not be sensitive");
+    assert!(!secret.to_string().contains("hunter2"));
+}

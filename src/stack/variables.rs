@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use cairn_provider_core::{AttrType, Value};
 
 use super::load::Loader;
-use super::raw::{self, Definition, Node, NodeKind};
+use super::raw::{self, Definition, Key, Node, NodeKind};
 use super::{LoadOptions, Span, Variable};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, closest};
@@ -339,26 +339,84 @@ impl Loader<'_> {
         if let NodeKind::Bool(b) = node.kind {
             return Some(b);
         }
+        let value = self.load_time_value(node, what, Some(addr))?;
+        let flag = super::load::eval_bool(&value);
+        if flag.is_none() {
+            self.diagnostics.push(
+                Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    format!("`{what}` must be a bool, got {}", value.type_name()),
+                    "expected true or false",
+                )
+                .with_address(addr.clone()),
+            );
+        }
+        flag
+    }
+
+    /// Resolves a table key that contains `${...}`, e.g. the EKS subnet tag
+    /// `"kubernetes.io/cluster/${var.cluster_name}" = "shared"`. Keys shape a value's type
+    /// and must be known when the plan is printed, so they may reference variables only;
+    /// a sensitive key would print the secret, so it is refused.
+    pub(super) fn load_time_key(&mut self, key: &Key) -> Option<String> {
+        if !key.name.contains("${") {
+            return Some(key.name.clone());
+        }
+        let node = Node {
+            kind: NodeKind::String(key.name.clone()),
+            span: key.span.clone(),
+        };
+        let what = "a table key";
+        match self.load_time_value(&node, what, None)? {
+            Value::String(name) => Some(name),
+            other => {
+                let message = if other.is_sensitive() {
+                    format!("{what} may not be sensitive: it is printed in every plan")
+                } else {
+                    format!("{what} must be a string, got {}", other.type_name())
+                };
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &key.span,
+                    message,
+                    "this key",
+                ));
+                None
+            }
+        }
+    }
+
+    /// Evaluates `node` with variables only, reporting references to resources (known only
+    /// after apply), undefined variables and evaluation errors.
+    fn load_time_value(
+        &mut self,
+        node: &Node,
+        what: &str,
+        addr: Option<&ResourceAddr>,
+    ) -> Option<Value> {
+        let addressed = |diagnostic: Diagnostic| match addr {
+            Some(addr) => diagnostic.with_address(addr.clone()),
+            None => diagnostic,
+        };
         let expr = self.expr(node)?;
         let mut ok = true;
         for reference in expr.references() {
             match reference {
                 crate::expr::Reference::Resource { addr: target, .. } => {
-                    self.diagnostics.push(
-                        Diagnostic::at(
-                            &self.sources,
-                            &self.locate(&expr.span, &target.to_string()),
-                            format!("`{what}` may reference variables only, not `{target}`"),
-                            "known only after apply",
-                        )
-                        .with_address(addr.clone()),
+                    let diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &self.locate(&expr.span, &target.to_string()),
+                        format!("`{what}` may reference variables only, not `{target}`"),
+                        "known only after apply",
                     );
+                    self.diagnostics.push(addressed(diagnostic));
                     ok = false;
                 }
                 crate::expr::Reference::Variable { name, .. } => {
                     if !self.variables.contains_key(name) {
                         if !self.declared_variables.contains(name) {
-                            self.undefined_variable(name, &expr.span, Some(addr));
+                            self.undefined_variable(name, &expr.span, addr);
                         }
                         ok = false;
                     }
@@ -369,31 +427,15 @@ impl Loader<'_> {
             return None;
         }
         match expr.eval(&VariableScope(&self.variables)) {
-            Ok(value) => match super::load::eval_bool(&value) {
-                Some(b) => Some(b),
-                None => {
-                    self.diagnostics.push(
-                        Diagnostic::at(
-                            &self.sources,
-                            &node.span,
-                            format!("`{what}` must be a bool, got {}", value.type_name()),
-                            "expected true or false",
-                        )
-                        .with_address(addr.clone()),
-                    );
-                    None
-                }
-            },
+            Ok(value) => Some(value),
             Err(err) => {
-                self.diagnostics.push(
-                    Diagnostic::at(
-                        &self.sources,
-                        &err.span,
-                        format!("`{what}`: {}", err.message),
-                        "here",
-                    )
-                    .with_address(addr.clone()),
+                let diagnostic = Diagnostic::at(
+                    &self.sources,
+                    &err.span,
+                    format!("`{what}`: {}", err.message),
+                    "here",
                 );
+                self.diagnostics.push(addressed(diagnostic));
                 None
             }
         }
