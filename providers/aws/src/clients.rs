@@ -16,7 +16,6 @@ pub(crate) struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub rds: aws_sdk_rds::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    pub sts: aws_sdk_sts::Client,
     /// The region resolved for this configuration.
     pub region: String,
     /// `default_tags` from the provider block.
@@ -37,17 +36,17 @@ impl AwsClients {
             loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
-        let region = sdk
-            .region()
-            .map(ToString::to_string)
-            .ok_or_else(|| ProviderError::Config("no AWS region: set `region` in [providers.aws] or AWS_REGION".to_owned()))?;
+        let region = sdk.region().map(ToString::to_string).ok_or_else(|| {
+            ProviderError::Config(
+                "no AWS region: set `region` in [providers.aws] or AWS_REGION".to_owned(),
+            )
+        })?;
         Ok(AwsClients {
             ec2: aws_sdk_ec2::Client::new(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
             eks: aws_sdk_eks::Client::new(&sdk),
             rds: aws_sdk_rds::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-            sts: aws_sdk_sts::Client::new(&sdk),
             region,
             default_tags: config.str_map("default_tags")?,
         })

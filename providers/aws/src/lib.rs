@@ -55,7 +55,9 @@ pub struct AwsProvider {
 
 impl Default for AwsProvider {
     fn default() -> Self {
-        AwsProvider { types: resource_types() }
+        AwsProvider {
+            types: resource_types(),
+        }
     }
 }
 
@@ -86,12 +88,14 @@ impl Provider for AwsProvider {
             config: BTreeMap::from([
                 (
                     "region".to_owned(),
-                    AttrSchema::optional(AttrType::String)
-                        .describe("AWS region; defaults to the SDK's resolution (AWS_REGION, profile)"),
+                    AttrSchema::optional(AttrType::String).describe(
+                        "AWS region; defaults to the SDK's resolution (AWS_REGION, profile)",
+                    ),
                 ),
                 (
                     "profile".to_owned(),
-                    AttrSchema::optional(AttrType::String).describe("named profile from ~/.aws/config"),
+                    AttrSchema::optional(AttrType::String)
+                        .describe("named profile from ~/.aws/config"),
                 ),
                 (
                     "default_tags".to_owned(),
@@ -116,7 +120,10 @@ impl Provider for AwsProvider {
         request: ConfigureRequest,
     ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
         let clients = AwsClients::load(&request).await?;
-        Ok(Arc::new(AwsResourceClient { clients, types: resource_types() }))
+        Ok(Arc::new(AwsResourceClient {
+            clients,
+            types: resource_types(),
+        }))
     }
 }
 
@@ -129,21 +136,33 @@ struct AwsResourceClient {
 #[async_trait]
 impl ResourceClient for AwsResourceClient {
     async fn read(&self, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-        lookup(&self.types, request.type_name)?.read(&self.clients, request).await
+        lookup(&self.types, request.type_name)?
+            .read(&self.clients, request)
+            .await
     }
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
-        lookup(&self.types, request.type_name)?.create(&self.clients, request).await
+        lookup(&self.types, request.type_name)?
+            .create(&self.clients, request)
+            .await
     }
     async fn update(&self, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
-        lookup(&self.types, request.type_name)?.update(&self.clients, request).await
+        lookup(&self.types, request.type_name)?
+            .update(&self.clients, request)
+            .await
     }
     async fn delete(&self, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
-        lookup(&self.types, request.type_name)?.delete(&self.clients, request).await
+        lookup(&self.types, request.type_name)?
+            .delete(&self.clients, request)
+            .await
     }
     async fn find(&self, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-        lookup(&self.types, request.type_name)?.find(&self.clients, request).await
+        lookup(&self.types, request.type_name)?
+            .find(&self.clients, request)
+            .await
     }
     async fn import(&self, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-        lookup(&self.types, request.type_name)?.import(&self.clients, request).await
+        lookup(&self.types, request.type_name)?
+            .import(&self.clients, request)
+            .await
     }
 }

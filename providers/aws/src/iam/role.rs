@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
+    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
@@ -146,6 +146,19 @@ impl AwsResource for Role {
                 AttrSchema::computed(AttrType::String).describe("stable id IAM gives the role"),
             )
             .timeouts(Timeouts::all(Duration::from_secs(5 * 60)))
+    }
+
+    /// Checks at plan time, before anything is created, that exactly one trust policy
+    /// form is set (either may still be unknown).
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        let desired = request.desired;
+        match (desired.get("assume_role_policy"), desired.get("irsa")) {
+            (Some(_), None) | (None, Some(_)) => Ok(PlanAdjustments::default()),
+            _ => Err(ProviderError::invalid(
+                "assume_role_policy",
+                "and irsa: set exactly one of them",
+            )),
+        }
     }
 
     async fn read(
@@ -680,6 +693,26 @@ mod tests {
         let (policy, _) = trust_attributes(widened.clone(), Some(&prior));
         assert_eq!(policy, Value::from_json(widened));
     }
+
+    #[test]
+    fn plan_refuses_both_or_neither_trust_form_even_when_unknown() {
+        let plan = |desired: &Attrs| {
+            Role.plan(PlanRequest {
+                type_name: "aws_iam_role",
+                prior: None,
+                desired,
+            })
+        };
+        assert!(plan(&Attrs::new().with("irsa", Value::Unknown)).is_ok());
+        assert!(plan(&Attrs::new().with("assume_role_policy", EKS_POLICY)).is_ok());
+        assert!(plan(&Attrs::new()).is_err());
+        let both = Attrs::new()
+            .with("irsa", Value::Unknown)
+            .with("assume_role_policy", EKS_POLICY);
+        assert!(plan(&both).is_err());
+    }
+
+    const EKS_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[]}"#;
 
     #[test]
     fn default_names_are_deterministic_and_fit_iam() {

@@ -404,31 +404,37 @@ async fn reconcile_associations(
         if current.iter().any(|(s, _)| s == subnet) {
             continue;
         }
-        match aws
-            .ec2
-            .associate_route_table()
-            .route_table_id(id)
-            .subnet_id(subnet)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            // The subnet belongs to another table: move it, as the stack says it
-            // belongs here.
-            Err(e) if error_code(&e) == Some("Resource.AlreadyAssociated") => {
-                move_association(aws, id, subnet).await?;
+        // A subnet has at most one explicit association: one held by another table
+        // moves here (the stack says the subnet belongs here), else a new one is made.
+        match association_elsewhere(aws, subnet).await? {
+            Some(association) => {
+                aws.ec2
+                    .replace_route_table_association()
+                    .association_id(association)
+                    .route_table_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ec2:ReplaceRouteTableAssociation", e))?;
             }
-            Err(e) => return Err(api_error("ec2:AssociateRouteTable", e)),
+            None => {
+                aws.ec2
+                    .associate_route_table()
+                    .route_table_id(id)
+                    .subnet_id(subnet)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ec2:AssociateRouteTable", e))?;
+            }
         }
     }
     Ok(())
 }
 
-async fn move_association(
+/// The id of the subnet's explicit association with any route table, if it has one.
+async fn association_elsewhere(
     aws: &AwsClients,
-    table_id: &str,
     subnet: &str,
-) -> Result<(), ProviderError> {
+) -> Result<Option<String>, ProviderError> {
     let found = aws
         .ec2
         .describe_route_tables()
@@ -436,25 +442,13 @@ async fn move_association(
         .send()
         .await
         .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
-    let association = found
+    Ok(found
         .route_tables()
         .iter()
         .flat_map(|t| t.associations())
-        .find(|a| a.subnet_id() == Some(subnet))
+        .find(|a| a.subnet_id() == Some(subnet) && a.main() != Some(true))
         .and_then(|a| a.route_table_association_id())
-        .ok_or_else(|| {
-            ProviderError::Other(format!(
-                "subnet {subnet} is associated with another route table that cannot be found"
-            ))
-        })?;
-    aws.ec2
-        .replace_route_table_association()
-        .association_id(association)
-        .route_table_id(table_id)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| api_error("ec2:ReplaceRouteTableAssociation", e))
+        .map(str::to_owned))
 }
 
 async fn describe_table(
