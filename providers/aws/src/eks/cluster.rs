@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    Cluster as EksCluster, ClusterStatus, LogSetup, LogType, Logging, VpcConfigRequest,
+    Cluster as EksCluster, ClusterStatus, LogSetup, LogType, Logging, Update, VpcConfigRequest,
 };
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
@@ -18,7 +18,7 @@ use cairn_provider_core::{
 use serde::Deserialize;
 
 use super::shared::{created_by, keep_order, optional_map, remaining, same_items, sorted, strings};
-use super::{IAM_PROPAGATION, role_not_ready, sync_tags};
+use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
@@ -281,7 +281,8 @@ impl AwsResource for Cluster {
 
         if changed("version") {
             if let Some(version) = &desired.version {
-                start_version_update(&aws.eks, name, version).await?;
+                let update = start_version_update(&aws.eks, name, version).await?;
+                wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
                 wait_active(&aws.eks, name, remaining(deadline), progress).await?;
             }
         }
@@ -456,18 +457,19 @@ async fn wait_active(
     .await
 }
 
-/// Starts an upgrade of the control plane to `version` (moto does not implement it).
+/// Starts an upgrade of the control plane to `version` (moto does not implement it) and
+/// returns the update to follow.
 async fn start_version_update(
     eks: &aws_sdk_eks::Client,
     name: &str,
     version: &str,
-) -> Result<(), ProviderError> {
+) -> Result<Update, ProviderError> {
     eks.update_cluster_version()
         .name(name)
         .version(version)
         .send()
         .await
-        .map(|_| ())
+        .map(|out| out.update.unwrap_or_else(|| Update::builder().build()))
         .map_err(|e| api_error("eks:UpdateClusterVersion", e))
 }
 
@@ -543,7 +545,9 @@ fn attributes(
     // is reported only when nothing was configured at all (an import), or every plan would
     // show it as a change.
     let configured = |key: &str| {
-        prior_vpc.and_then(Value::as_map).is_none_or(|m| m.get(key).is_some_and(|v| !v.is_null()))
+        prior_vpc
+            .and_then(Value::as_map)
+            .is_none_or(|m| m.get(key).is_some_and(|v| !v.is_null()))
     };
     let vpc = cluster.resources_vpc_config();
     let list = |items: Vec<String>| Value::from(items);
@@ -551,22 +555,37 @@ fn attributes(
     if let Some(vpc) = vpc {
         vpc_config.insert(
             "subnet_ids".to_owned(),
-            list(keep_order(prior_list("subnet_ids"), vpc.subnet_ids().to_vec())),
+            list(keep_order(
+                prior_list("subnet_ids"),
+                vpc.subnet_ids().to_vec(),
+            )),
         );
-        let groups = keep_order(prior_list("security_group_ids"), vpc.security_group_ids().to_vec());
+        let groups = keep_order(
+            prior_list("security_group_ids"),
+            vpc.security_group_ids().to_vec(),
+        );
         if !groups.is_empty() {
             vpc_config.insert("security_group_ids".to_owned(), list(groups));
         }
         if configured("endpoint_private_access") {
-            vpc_config.insert("endpoint_private_access".to_owned(), Value::Bool(vpc.endpoint_private_access()));
+            vpc_config.insert(
+                "endpoint_private_access".to_owned(),
+                Value::Bool(vpc.endpoint_private_access()),
+            );
         }
         if configured("endpoint_public_access") {
-            vpc_config.insert("endpoint_public_access".to_owned(), Value::Bool(vpc.endpoint_public_access()));
+            vpc_config.insert(
+                "endpoint_public_access".to_owned(),
+                Value::Bool(vpc.endpoint_public_access()),
+            );
         }
         if configured("public_access_cidrs") {
             vpc_config.insert(
                 "public_access_cidrs".to_owned(),
-                list(keep_order(prior_list("public_access_cidrs"), vpc.public_access_cidrs().to_vec())),
+                list(keep_order(
+                    prior_list("public_access_cidrs"),
+                    vpc.public_access_cidrs().to_vec(),
+                )),
             );
         }
     }
@@ -627,9 +646,15 @@ mod tests {
 
     #[tokio::test]
     async fn version_update_sends_name_in_path_and_version_in_body() {
-        let capture = Capture::answering(200, r#"{"update":{"id":"u-1","status":"InProgress","type":"VersionUpdate"}}"#);
+        let capture = Capture::answering(
+            200,
+            r#"{"update":{"id":"u-1","status":"InProgress","type":"VersionUpdate"}}"#,
+        );
         let eks = captured_client!(aws_sdk_eks, capture);
-        start_version_update(&eks, "airflow-dev", "1.31").await.expect("accepted");
+        let update = start_version_update(&eks, "airflow-dev", "1.31")
+            .await
+            .expect("accepted");
+        assert_eq!(update.id(), Some("u-1"), "the update to follow is returned");
         let sent = capture.only_request();
         assert_eq!(sent.method(), "POST");
         assert!(

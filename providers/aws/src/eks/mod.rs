@@ -11,11 +11,15 @@ pub(crate) mod capture;
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use aws_sdk_eks::types::{Update, UpdateStatus};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_provider_core::ProviderError;
+use cairn_provider_core::{Progress, ProviderError};
 
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
+use crate::wait::{Backoff, Check, poll_until};
 use shared::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
@@ -67,6 +71,79 @@ async fn sync_tags(
     Ok(())
 }
 
+/// Waits until the EKS update `update` (a version upgrade of a cluster, or of a node
+/// group when `node_group` is given) has succeeded. Upgrades run 10-60 minutes, during
+/// which the object may briefly still read ACTIVE, so the update itself is followed.
+async fn wait_update(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    node_group: Option<&str>,
+    update: &Update,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<(), ProviderError> {
+    let Some(id) = update.id() else {
+        return Ok(());
+    };
+    let subject = node_group.map_or_else(
+        || format!("cluster {cluster}"),
+        |ng| format!("node group {cluster}/{ng}"),
+    );
+    let backoff = Backoff {
+        initial: Duration::from_secs(20),
+        max: Duration::from_secs(60),
+    };
+    poll_until(
+        &format!("EKS update {id} of {subject} to succeed"),
+        timeout,
+        backoff,
+        progress,
+        || async {
+            let out = eks
+                .describe_update()
+                .name(cluster)
+                .set_nodegroup_name(node_group.map(str::to_owned))
+                .update_id(id)
+                .send()
+                .await
+                .map_err(|e| api_error("eks:DescribeUpdate", e))?;
+            let Some(update) = out.update else {
+                return Ok(Check::Waiting("update not visible yet".to_owned()));
+            };
+            match update.status() {
+                Some(UpdateStatus::Successful) => Ok(Check::Done(())),
+                Some(status @ (UpdateStatus::Failed | UpdateStatus::Cancelled)) => {
+                    let errors: Vec<String> = update
+                        .errors()
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}: {}",
+                                e.error_code().map_or("unknown", |c| c.as_str()),
+                                e.error_message().unwrap_or_default()
+                            )
+                        })
+                        .collect();
+                    Err(ProviderError::Other(format!(
+                        "EKS update {id} of {subject} is {}: {}",
+                        status.as_str(),
+                        if errors.is_empty() {
+                            "no error reported".to_owned()
+                        } else {
+                            errors.join("; ")
+                        }
+                    )))
+                }
+                status => Ok(Check::Waiting(format!(
+                    "update {}",
+                    status.map_or("unknown", UpdateStatus::as_str)
+                ))),
+            }
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +168,9 @@ mod tests {
             "InvalidParameterException",
             "Subnets specified must be in at least two different AZs",
         )));
-        assert!(!role_not_ready(&error("AccessDeniedException", "Role could not be assumed")));
+        assert!(!role_not_ready(&error(
+            "AccessDeniedException",
+            "Role could not be assumed"
+        )));
     }
 }

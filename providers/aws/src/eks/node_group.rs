@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
     AmiTypes, CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
-    NodegroupUpdateConfig, Taint as EksTaint, TaintEffect, UpdateLabelsPayload,
+    NodegroupUpdateConfig, Taint as EksTaint, TaintEffect, Update, UpdateLabelsPayload,
     UpdateTaintsPayload,
 };
 use cairn_provider_core::{
@@ -18,7 +18,7 @@ use cairn_provider_core::{
 use serde::{Deserialize, Serialize};
 
 use super::shared::{TagChanges, created_by, keep_order, optional_map, remaining, sorted, strings};
-use super::{IAM_PROPAGATION, role_not_ready, sync_tags};
+use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
@@ -388,7 +388,16 @@ impl AwsResource for NodeGroup {
             .as_deref()
             .filter(|_| changed("release_version"));
         if version.is_some() || release.is_some() {
-            start_version_update(&aws.eks, cluster, name, version, release).await?;
+            let update = start_version_update(&aws.eks, cluster, name, version, release).await?;
+            wait_update(
+                &aws.eks,
+                cluster,
+                Some(name),
+                &update,
+                remaining(deadline),
+                &request.progress,
+            )
+            .await?;
             wait_active(
                 &aws.eks,
                 cluster,
@@ -587,14 +596,14 @@ async fn wait_active(
 }
 
 /// Starts a rolling update of the nodes to `version` and/or AMI `release_version` (moto
-/// does not implement it).
+/// does not implement it) and returns the update to follow.
 async fn start_version_update(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     name: &str,
     version: Option<&str>,
     release_version: Option<&str>,
-) -> Result<(), ProviderError> {
+) -> Result<Update, ProviderError> {
     eks.update_nodegroup_version()
         .cluster_name(cluster)
         .nodegroup_name(name)
@@ -602,7 +611,7 @@ async fn start_version_update(
         .set_release_version(release_version.map(str::to_owned))
         .send()
         .await
-        .map(|_| ())
+        .map(|out| out.update.unwrap_or_else(|| Update::builder().build()))
         .map_err(|e| api_error("eks:UpdateNodegroupVersion", e))
 }
 
@@ -776,11 +785,15 @@ mod tests {
 
     #[tokio::test]
     async fn version_update_sends_version_and_release() {
-        let capture = Capture::answering(200, r#"{"update":{"id":"u-2","status":"InProgress","type":"VersionUpdate"}}"#);
+        let capture = Capture::answering(
+            200,
+            r#"{"update":{"id":"u-2","status":"InProgress","type":"VersionUpdate"}}"#,
+        );
         let eks = captured_client!(aws_sdk_eks, capture);
-        start_version_update(&eks, "airflow-dev", "spot-workers", Some("1.31"), None)
+        let update = start_version_update(&eks, "airflow-dev", "spot-workers", Some("1.31"), None)
             .await
             .expect("accepted");
+        assert_eq!(update.id(), Some("u-2"), "the update to follow is returned");
         let sent = capture.only_request();
         assert_eq!(sent.method(), "POST");
         assert!(

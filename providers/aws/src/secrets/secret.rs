@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
-    PlanRequest, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceSchema, Timeouts,
+    UpdateRequest, Value,
 };
 use serde::Deserialize;
 
@@ -48,11 +49,19 @@ fn generate_schema() -> AttrType {
             AttrSchema::optional(AttrType::enumeration(&["random", "fernet"]))
                 .describe("random (default) or fernet: a Fernet key (32 bytes, URL-safe base64)"),
         ),
-        ("length", AttrSchema::optional(AttrType::Int).describe("characters of a random value (default 32)")),
+        (
+            "length",
+            AttrSchema::optional(AttrType::Int)
+                .describe("characters of a random value (default 32)"),
+        ),
         (
             "charset",
-            AttrSchema::optional(AttrType::enumeration(&["alphanumeric", "ascii_printable", "hex"]))
-                .describe("characters of a random value (default alphanumeric)"),
+            AttrSchema::optional(AttrType::enumeration(&[
+                "alphanumeric",
+                "ascii_printable",
+                "hex",
+            ]))
+            .describe("characters of a random value (default alphanumeric)"),
         ),
     ])
 }
@@ -71,7 +80,10 @@ impl AwsResource for Secret {
                     .force_new()
                     .describe("secret name, e.g. airflow/dev/fernet-key"),
             )
-            .attr("description", AttrSchema::optional(AttrType::String).describe("description"))
+            .attr(
+                "description",
+                AttrSchema::optional(AttrType::String).describe("description"),
+            )
             .attr(
                 "kms_key_id",
                 AttrSchema::optional(AttrType::String)
@@ -79,8 +91,9 @@ impl AwsResource for Secret {
             )
             .attr(
                 "recovery_window_in_days",
-                AttrSchema::optional(AttrType::Int)
-                    .describe("days a deleted secret can be restored, 7-30 (default 30); 0 deletes at once"),
+                AttrSchema::optional(AttrType::Int).describe(
+                    "days a deleted secret can be restored, 7-30 (default 30); 0 deletes at once",
+                ),
             )
             .attr(
                 "value",
@@ -93,8 +106,15 @@ impl AwsResource for Secret {
                 AttrSchema::optional(generate_schema())
                     .describe("generate the value once at create; changing it never regenerates"),
             )
-            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the secret"))
-            .attr("arn", AttrSchema::computed(AttrType::String).describe("ARN of the secret"))
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String))
+                    .describe("tags on the secret"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the secret"),
+            )
             .attr(
                 "version_id",
                 AttrSchema::computed(AttrType::String).describe("version id of the current value"),
@@ -111,26 +131,38 @@ impl AwsResource for Secret {
         Ok(PlanAdjustments::default())
     }
 
-    async fn read(&self, aws: &AwsClients, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let id = match request.state.opt_str("arn")? {
             Some(arn) => arn,
             None => request.state.str("name")?,
         };
         match describe(&aws.secrets, &id).await? {
-            Some(secret) if secret.deleted_date().is_none() => {
-                Ok(Some(attributes(&aws.secrets, &secret, &aws.default_tags).await?))
-            }
+            Some(secret) if secret.deleted_date().is_none() => Ok(Some(
+                attributes(&aws.secrets, &secret, &aws.default_tags).await?,
+            )),
             _ => Ok(None),
         }
     }
 
-    async fn create(&self, aws: &AwsClients, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let config: SecretConfig = request.config.decode()?;
         let value = match value_source(request.config)? {
             ValueSource::Given(value) => value,
             ValueSource::Generated(generate) => generate.recipe()?.generate()?,
         };
-        let tags = object_tags(request.identity, &aws.default_tags, &config.tags.clone().unwrap_or_default());
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.tags.clone().unwrap_or_default(),
+        );
         let created = aws
             .secrets
             .create_secret()
@@ -144,7 +176,10 @@ impl AwsResource for Secret {
         let arn = match created {
             Ok(out) => out.arn().unwrap_or_default().to_owned(),
             Err(err)
-                if matches!(error_code(&err), Some("InvalidRequestException" | "ResourceExistsException")) =>
+                if matches!(
+                    error_code(&err),
+                    Some("InvalidRequestException" | "ResourceExistsException")
+                ) =>
             {
                 // A secret of this name scheduled for deletion (the stack was destroyed and
                 // is being created again) is restored and given the new settings; any
@@ -158,12 +193,18 @@ impl AwsResource for Secret {
             }
             Err(err) => return Err(api_error("secretsmanager:CreateSecret", err)),
         };
-        let secret = describe(&aws.secrets, &arn).await?.ok_or_else(|| gone(&arn))?;
+        let secret = describe(&aws.secrets, &arn)
+            .await?
+            .ok_or_else(|| gone(&arn))?;
         let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
         Ok(with_config_only(attrs, request.config))
     }
 
-    async fn update(&self, aws: &AwsClients, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let arn = request.prior.str("arn")?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let desired = &request.desired;
@@ -180,27 +221,42 @@ impl AwsResource for Secret {
         // A generated value is never regenerated: the desired value then is the recorded
         // hash, which cannot be sent and is left alone.
         if changed("value") {
-            if let Some(value) = desired.get("value").and_then(Value::expose).and_then(|v| v.as_str().map(str::to_owned))
+            if let Some(value) = desired
+                .get("value")
+                .and_then(Value::expose)
+                .and_then(|v| v.as_str().map(str::to_owned))
             {
                 put_value(&aws.secrets, &arn, &value).await?;
             }
         }
-        let secret = describe(&aws.secrets, &arn).await?.ok_or_else(|| gone(&arn))?;
         if changed("tags") {
+            let current = describe(&aws.secrets, &arn)
+                .await?
+                .ok_or_else(|| gone(&arn))?;
             let user_tags = desired.str_map("tags")?;
             let wanted = object_tags(request.identity, &aws.default_tags, &user_tags);
-            sync_tags(&aws.secrets, &arn, &tag_map(secret.tags()), &wanted).await?;
+            sync_tags(&aws.secrets, &arn, &tag_map(current.tags()), &wanted).await?;
         }
+        let secret = describe(&aws.secrets, &arn)
+            .await?
+            .ok_or_else(|| gone(&arn))?;
         let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
         Ok(with_config_only(attrs, request.desired))
     }
 
-    async fn delete(&self, aws: &AwsClients, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let id = match request.state.opt_str("arn")? {
             Some(arn) => arn,
             None => request.state.str("name")?,
         };
-        let window = request.state.opt_i64("recovery_window_in_days")?.unwrap_or(DEFAULT_RECOVERY_DAYS);
+        let window = request
+            .state
+            .opt_i64("recovery_window_in_days")?
+            .unwrap_or(DEFAULT_RECOVERY_DAYS);
         let force = window == 0;
         let call = aws
             .secrets
@@ -213,7 +269,9 @@ impl AwsResource for Secret {
             Err(err) if error_code(&err) == Some("ResourceNotFoundException") => return Ok(()),
             // Already scheduled for deletion by an earlier, interrupted run.
             Err(err) if error_code(&err) == Some("InvalidRequestException") && !force => {
-                let scheduled = describe(&aws.secrets, &id).await?.is_none_or(|s| s.deleted_date().is_some());
+                let scheduled = describe(&aws.secrets, &id)
+                    .await?
+                    .is_none_or(|s| s.deleted_date().is_some());
                 if !scheduled {
                     return Err(api_error("secretsmanager:DeleteSecret", err));
                 }
@@ -225,7 +283,10 @@ impl AwsResource for Secret {
         poll_until(
             &format!("secret {id} to be deleted"),
             request.timeout,
-            Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(5) },
+            Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(5),
+            },
             &request.progress,
             || async {
                 Ok(match describe(&aws.secrets, &id).await? {
@@ -238,10 +299,17 @@ impl AwsResource for Secret {
         .await
     }
 
-    async fn find(&self, aws: &AwsClients, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let name = request.config.str("name")?;
         match describe(&aws.secrets, &name).await? {
-            Some(secret) if secret.deleted_date().is_none() && created_by(request.identity, &tag_map(secret.tags())) => {
+            Some(secret)
+                if secret.deleted_date().is_none()
+                    && created_by(request.identity, &tag_map(secret.tags())) =>
+            {
                 let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
                 Ok(Some(with_config_only(attrs, request.config)))
             }
@@ -249,8 +317,14 @@ impl AwsResource for Secret {
         }
     }
 
-    async fn import(&self, aws: &AwsClients, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-        let secret = describe(&aws.secrets, request.id).await?.ok_or_else(|| gone(request.id))?;
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let secret = describe(&aws.secrets, request.id)
+            .await?
+            .ok_or_else(|| gone(request.id))?;
         attributes(&aws.secrets, &secret, &aws.default_tags).await
     }
 }
@@ -270,8 +344,14 @@ fn value_source(config: &Attrs) -> Result<ValueSource, ProviderError> {
         Some(_) => config.opt_decode("generate")?,
     };
     match (given, generate) {
-        (true, Some(_)) => Err(ProviderError::invalid("value", "cannot be set together with `generate`")),
-        (false, None) => Err(ProviderError::invalid("value", "is required unless `generate` is set")),
+        (true, Some(_)) => Err(ProviderError::invalid(
+            "value",
+            "cannot be set together with `generate`",
+        )),
+        (false, None) => Err(ProviderError::invalid(
+            "value",
+            "is required unless `generate` is set",
+        )),
         (false, Some(generate)) => {
             generate.recipe()?;
             Ok(ValueSource::Generated(generate))
@@ -333,7 +413,11 @@ async fn restore(
     Ok(arn)
 }
 
-async fn put_value(secrets: &aws_sdk_secretsmanager::Client, arn: &str, value: &str) -> Result<(), ProviderError> {
+async fn put_value(
+    secrets: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    value: &str,
+) -> Result<(), ProviderError> {
     secrets
         .put_secret_value()
         .secret_id(arn)
@@ -345,12 +429,19 @@ async fn put_value(secrets: &aws_sdk_secretsmanager::Client, arn: &str, value: &
 }
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect()
 }
 
@@ -401,7 +492,9 @@ async fn attributes(
     let arn = secret.arn().unwrap_or_default();
     let (value, version_id) = match secrets.get_secret_value().secret_id(arn).send().await {
         Ok(out) => (
-            out.secret_string().map(|s| Value::from(s).sensitive()).unwrap_or_default(),
+            out.secret_string()
+                .map(|s| Value::from(s).sensitive())
+                .unwrap_or_default(),
             out.version_id().map(str::to_owned),
         ),
         // A secret created without a value has no current version.
@@ -412,11 +505,17 @@ async fn attributes(
         .with("id", arn)
         .with("arn", arn)
         .with("name", secret.name())
-        .with("description", secret.description().filter(|d| !d.is_empty()))
+        .with(
+            "description",
+            secret.description().filter(|d| !d.is_empty()),
+        )
         .with("kms_key_id", secret.kms_key_id())
         .with("value", value)
         .with("version_id", version_id)
-        .with("tags", optional_map(user_visible(tag_map(secret.tags()), default_tags))))
+        .with(
+            "tags",
+            optional_map(user_visible(tag_map(secret.tags()), default_tags)),
+        ))
 }
 
 #[cfg(test)]
@@ -424,7 +523,11 @@ mod tests {
     use super::*;
 
     fn planned(desired: Attrs) -> Result<PlanAdjustments, ProviderError> {
-        Secret.plan(PlanRequest { type_name: "aws_secretsmanager_secret", prior: None, desired: &desired })
+        Secret.plan(PlanRequest {
+            type_name: "aws_secretsmanager_secret",
+            prior: None,
+            desired: &desired,
+        })
     }
 
     fn fernet() -> Value {
