@@ -94,7 +94,10 @@ mod tests {
         let prior = Value::from(vec!["b", "a", "gone"]);
         let current = vec![Value::from("a"), Value::from("c"), Value::from("b")];
         let ordered = order_like(Some(&prior), current);
-        assert_eq!(ordered, vec![Value::from("b"), Value::from("a"), Value::from("c")]);
+        assert_eq!(
+            ordered,
+            vec![Value::from("b"), Value::from("a"), Value::from("c")]
+        );
     }
 
     #[test]
@@ -102,8 +105,17 @@ mod tests {
         let unset = Attrs::new();
         let set = Attrs::new().with("tags", Value::Map(Default::default()));
         let empty = Value::Map(Default::default());
-        assert_eq!(unless_empty_and_unset(empty.clone(), Some(&unset), "tags"), Value::Null);
-        assert_eq!(unless_empty_and_unset(empty.clone(), Some(&set), "tags"), empty);
-        assert_eq!(unless_empty_and_unset(Value::from(vec!["x"]), None, "tags"), Value::from(vec!["x"]));
+        assert_eq!(
+            unless_empty_and_unset(empty.clone(), Some(&unset), "tags"),
+            Value::Null
+        );
+        assert_eq!(
+            unless_empty_and_unset(empty.clone(), Some(&set), "tags"),
+            empty
+        );
+        assert_eq!(
+            unless_empty_and_unset(Value::from(vec!["x"]), None, "tags"),
+            Value::from(vec!["x"])
+        );
     }
 }

@@ -151,29 +151,43 @@ mod tests {
     #[tokio::test]
     async fn returns_as_soon_as_done() {
         let mut calls = 0;
-        let value = poll_until("x", Duration::from_secs(60), FAST, &Progress::noop(), || {
-            calls += 1;
-            let done = calls == 3;
-            async move {
-                Ok(if done {
-                    Check::Done(7)
-                } else {
-                    Check::Waiting("pending".to_owned())
-                })
-            }
-        })
+        let value = poll_until(
+            "x",
+            Duration::from_secs(60),
+            FAST,
+            &Progress::noop(),
+            || {
+                calls += 1;
+                let done = calls == 3;
+                async move {
+                    Ok(if done {
+                        Check::Done(7)
+                    } else {
+                        Check::Waiting("pending".to_owned())
+                    })
+                }
+            },
+        )
         .await;
         assert_eq!(value.ok(), Some(7));
         assert_eq!(calls, 3);
     }
 
     fn refused(code: &str) -> DeleteVpcError {
-        DeleteVpcError::generic(ErrorMetadata::builder().code(code).message("refused").build())
+        DeleteVpcError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("refused")
+                .build(),
+        )
     }
 
     #[tokio::test]
     async fn delete_retries_while_busy_and_accepts_already_gone() {
-        let mut answers = vec![Err(refused("InvalidVpcID.NotFound")), Err(refused("DependencyViolation"))];
+        let mut answers = vec![
+            Err(refused("InvalidVpcID.NotFound")),
+            Err(refused("DependencyViolation")),
+        ];
         let result = delete_until_free(
             "vpc",
             "ec2:DeleteVpc",
@@ -185,7 +199,10 @@ mod tests {
         )
         .await;
         assert!(result.is_ok(), "{result:?}");
-        assert!(answers.is_empty(), "retried past DependencyViolation until NotFound");
+        assert!(
+            answers.is_empty(),
+            "retried past DependencyViolation until NotFound"
+        );
     }
 
     #[tokio::test]
@@ -205,7 +222,10 @@ mod tests {
         )
         .await;
         let err = result.expect_err("must fail").to_string();
-        assert!(err.contains("ec2:DeleteVpc: UnauthorizedOperation"), "{err}");
+        assert!(
+            err.contains("ec2:DeleteVpc: UnauthorizedOperation"),
+            "{err}"
+        );
         assert_eq!(calls, 1);
     }
 }

@@ -54,14 +54,29 @@ async fn vpc_create_update_drift_find_delete() {
     let created = vpc.create(&config).await;
     let id = text(&created, "id");
     assert!(text(&created, "arn").ends_with(&format!(":vpc/{id}")));
-    assert_eq!(created.get("enable_dns_hostnames"), Some(&Value::Bool(true)));
-    assert_eq!(created.get("tags"), config.get("tags"), "read reports only user tags");
+    assert_eq!(
+        created.get("enable_dns_hostnames"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(
+        created.get("tags"),
+        config.get("tags"),
+        "read reports only user tags"
+    );
 
-    let real = sdk.describe_vpcs().vpc_ids(&id).send().await.expect("describe");
+    let real = sdk
+        .describe_vpcs()
+        .vpc_ids(&id)
+        .send()
+        .await
+        .expect("describe");
     let real = &real.vpcs()[0];
     assert_eq!(real.cidr_block(), Some("10.10.0.0/16"));
     let tags = tags_of(real.tags());
-    assert_eq!(tags.get("cairn:address").map(String::as_str), Some("aws_vpc.main"));
+    assert_eq!(
+        tags.get("cairn:address").map(String::as_str),
+        Some("aws_vpc.main")
+    );
     assert_eq!(tags.get("cairn:env").map(String::as_str), Some(env));
     assert_eq!(tags.get("cairn:stack").map(String::as_str), Some("test"));
     assert_eq!(tags.get("team").map(String::as_str), Some("data"));
@@ -72,21 +87,32 @@ async fn vpc_create_update_drift_find_delete() {
         .send()
         .await
         .expect("attribute");
-    assert_eq!(hostnames.enable_dns_hostnames().and_then(|a| a.value()), Some(true));
+    assert_eq!(
+        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
+        Some(true)
+    );
 
     // Update in place: a tag changes, another goes, DNS hostnames off.
-    let desired = config
-        .clone()
-        .with("enable_dns_hostnames", false)
-        .with("tags", string_map(&[("Name", "main"), ("owner", "platform")]));
+    let desired = config.clone().with("enable_dns_hostnames", false).with(
+        "tags",
+        string_map(&[("Name", "main"), ("owner", "platform")]),
+    );
     let updated = vpc.update(&created, &desired).await;
     assert_eq!(text(&updated, "id"), id, "updated in place");
     assert_eq!(updated.get("tags"), desired.get("tags"));
-    let real = sdk.describe_vpcs().vpc_ids(&id).send().await.expect("describe");
+    let real = sdk
+        .describe_vpcs()
+        .vpc_ids(&id)
+        .send()
+        .await
+        .expect("describe");
     let tags = tags_of(real.vpcs()[0].tags());
     assert_eq!(tags.get("owner").map(String::as_str), Some("platform"));
     assert!(!tags.contains_key("team"), "removed tag is gone: {tags:?}");
-    assert!(tags.contains_key("cairn:address"), "identity tags survive updates");
+    assert!(
+        tags.contains_key("cairn:address"),
+        "identity tags survive updates"
+    );
     let hostnames = sdk
         .describe_vpc_attribute()
         .vpc_id(&id)
@@ -94,7 +120,10 @@ async fn vpc_create_update_drift_find_delete() {
         .send()
         .await
         .expect("attribute");
-    assert_eq!(hostnames.enable_dns_hostnames().and_then(|a| a.value()), Some(false));
+    assert_eq!(
+        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
+        Some(false)
+    );
 
     // Drift: a tag removed outside cairn shows in read.
     sdk.delete_tags()
@@ -110,10 +139,16 @@ async fn vpc_create_update_drift_find_delete() {
     let found = vpc.find(&desired).await.expect("found by tags");
     assert_eq!(text(&found, "id"), id);
     let other = TestResource::new(env, "aws_vpc.other").await;
-    assert!(other.find(&desired).await.is_none(), "another address finds nothing");
+    assert!(
+        other.find(&desired).await.is_none(),
+        "another address finds nothing"
+    );
 
     vpc.delete(&updated).await;
-    assert!(vpc.read(&updated).await.is_none(), "deleted VPC reads as gone");
+    assert!(
+        vpc.read(&updated).await.is_none(),
+        "deleted VPC reads as gone"
+    );
     let err = sdk.describe_vpcs().vpc_ids(&id).send().await;
     assert!(err.is_err() || err.is_ok_and(|out| out.vpcs().is_empty()));
     vpc.delete(&updated).await;
@@ -150,7 +185,9 @@ async fn public_and_private_routing_create_update_drift_delete() {
     assert_eq!(real.map_public_ip_on_launch(), Some(true));
     assert_eq!(real.availability_zone(), Some("us-east-1a"));
     assert_eq!(
-        tags_of(real.tags()).get("kubernetes.io/role/elb").map(String::as_str),
+        tags_of(real.tags())
+            .get("kubernetes.io/role/elb")
+            .map(String::as_str),
         Some("1")
     );
     assert_eq!(public_state.get("tags"), public_config.get("tags"));
@@ -159,11 +196,20 @@ async fn public_and_private_routing_create_update_drift_delete() {
     let private_config = Attrs::new()
         .with("vpc_id", vpc_id.as_str())
         .with("cidr_block", "10.20.1.0/24")
-        .with("tags", string_map(&[("kubernetes.io/role/internal-elb", "1")]));
+        .with(
+            "tags",
+            string_map(&[("kubernetes.io/role/internal-elb", "1")]),
+        );
     let private_state = private.create(&private_config).await;
     let private_id = text(&private_state, "id");
-    assert_eq!(private_state.get("map_public_ip_on_launch"), Some(&Value::Bool(false)));
-    assert!(private_state.get("availability_zone").is_some(), "AWS picked a zone");
+    assert_eq!(
+        private_state.get("map_public_ip_on_launch"),
+        Some(&Value::Bool(false))
+    );
+    assert!(
+        private_state.get("availability_zone").is_some(),
+        "AWS picked a zone"
+    );
 
     // Subnet update in place, then adoption by tags.
     let public_desired = public_config.clone().with("map_public_ip_on_launch", false);
@@ -192,7 +238,9 @@ async fn public_and_private_routing_create_update_drift_delete() {
         real.internet_gateways()[0].attachments()[0].vpc_id(),
         Some(vpc_id.as_str())
     );
-    let igw_desired = igw_config.clone().with("tags", string_map(&[("Name", "edge")]));
+    let igw_desired = igw_config
+        .clone()
+        .with("tags", string_map(&[("Name", "edge")]));
     let igw_state = igw.update(&igw_state, &igw_desired).await;
     assert_eq!(igw_state.get("tags"), igw_desired.get("tags"));
 
@@ -217,24 +265,38 @@ async fn public_and_private_routing_create_update_drift_delete() {
         .send()
         .await
         .expect("describe nat");
-    assert_eq!(real.nat_gateways()[0].state().map(|s| s.as_str()), Some("available"));
-    let nat_desired = nat_config.clone().with("tags", string_map(&[("tier", "egress")]));
+    assert_eq!(
+        real.nat_gateways()[0].state().map(|s| s.as_str()),
+        Some("available")
+    );
+    let nat_desired = nat_config
+        .clone()
+        .with("tags", string_map(&[("tier", "egress")]));
     let nat_state = nat.update(&nat_state, &nat_desired).await;
     assert_eq!(nat_state.get("tags"), nat_desired.get("tags"));
 
     let public_rt = TestResource::new(env, "aws_route_table.public").await;
     let public_rt_config = Attrs::new()
         .with("vpc_id", vpc_id.as_str())
-        .with("route", json(j!([{ "cidr_block": "0.0.0.0/0", "gateway_id": igw_id }])))
+        .with(
+            "route",
+            json(j!([{ "cidr_block": "0.0.0.0/0", "gateway_id": igw_id }])),
+        )
         .with("subnet_ids", vec![public_id.as_str()]);
     let public_rt_state = public_rt.create(&public_rt_config).await;
     assert_eq!(public_rt_state.get("route"), public_rt_config.get("route"));
-    assert_eq!(public_rt_state.get("subnet_ids"), public_rt_config.get("subnet_ids"));
+    assert_eq!(
+        public_rt_state.get("subnet_ids"),
+        public_rt_config.get("subnet_ids")
+    );
 
     let private_rt = TestResource::new(env, "aws_route_table.private").await;
     let private_rt_config = Attrs::new()
         .with("vpc_id", vpc_id.as_str())
-        .with("route", json(j!([{ "cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_id }])))
+        .with(
+            "route",
+            json(j!([{ "cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_id }])),
+        )
         .with("subnet_ids", vec![private_id.as_str()]);
     let private_rt_state = private_rt.create(&private_rt_config).await;
     let private_rt_id = text(&private_rt_state, "id");
@@ -273,10 +335,22 @@ async fn public_and_private_routing_create_update_drift_delete() {
             ])),
         )
         .with("subnet_ids", vec![private_id.as_str(), public_id.as_str()]);
-    let private_rt_state = private_rt.update(&private_rt_state, &private_rt_desired).await;
-    assert_eq!(text(&private_rt_state, "id"), private_rt_id, "updated in place");
-    assert_eq!(private_rt_state.get("route"), private_rt_desired.get("route"));
-    assert_eq!(private_rt_state.get("subnet_ids"), private_rt_desired.get("subnet_ids"));
+    let private_rt_state = private_rt
+        .update(&private_rt_state, &private_rt_desired)
+        .await;
+    assert_eq!(
+        text(&private_rt_state, "id"),
+        private_rt_id,
+        "updated in place"
+    );
+    assert_eq!(
+        private_rt_state.get("route"),
+        private_rt_desired.get("route")
+    );
+    assert_eq!(
+        private_rt_state.get("subnet_ids"),
+        private_rt_desired.get("subnet_ids")
+    );
     let real = sdk
         .describe_route_tables()
         .route_table_ids(&private_rt_id)
@@ -314,7 +388,10 @@ async fn public_and_private_routing_create_update_drift_delete() {
     );
     // ...and the next update removes it again.
     let private_rt_state = private_rt.update(&read, &private_rt_desired).await;
-    assert_eq!(private_rt_state.get("route"), private_rt_desired.get("route"));
+    assert_eq!(
+        private_rt_state.get("route"),
+        private_rt_desired.get("route")
+    );
 
     // Tear down in the engine's reverse order; each delete is checked.
     private_rt.delete(&private_rt_state).await;
@@ -326,7 +403,10 @@ async fn public_and_private_routing_create_update_drift_delete() {
         nat.read(&nat_state).await.is_none(),
         "a NAT gateway listed as deleted reads as gone"
     );
-    assert!(nat.find(&nat_desired).await.is_none(), "deleted gateways are not adopted");
+    assert!(
+        nat.find(&nat_desired).await.is_none(),
+        "deleted gateways are not adopted"
+    );
     eip.delete(&eip_state).await;
     assert!(eip.read(&eip_state).await.is_none());
     igw.delete(&igw_state).await;
@@ -371,7 +451,11 @@ async fn security_group_rules_reconcile_in_place() {
         .with("tags", string_map(&[("Name", "workers")]));
     let state = group.create(&config).await;
     let id = text(&state, "id");
-    assert_eq!(text(&state, "name"), format!("test-{env}-workers"), "deterministic name");
+    assert_eq!(
+        text(&state, "name"),
+        format!("test-{env}-workers"),
+        "deterministic name"
+    );
     assert_eq!(state.get("ingress"), config.get("ingress"));
     assert_eq!(state.get("egress"), config.get("egress"));
 
@@ -412,7 +496,9 @@ async fn security_group_rules_reconcile_in_place() {
     let permissions = real.security_groups()[0].ip_permissions();
     assert!(
         permissions.iter().any(|p| p.from_port() == Some(5432)
-            && p.user_id_group_pairs().iter().any(|g| g.group_id() == Some(id.as_str()))),
+            && p.user_id_group_pairs()
+                .iter()
+                .any(|g| g.group_id() == Some(id.as_str()))),
         "{permissions:?}"
     );
     assert!(
@@ -438,7 +524,10 @@ async fn security_group_rules_reconcile_in_place() {
         .await
         .expect("authorize outside cairn");
     let read = group.read(&state).await.expect("exists");
-    let ingress = read.get("ingress").and_then(Value::as_list).expect("ingress");
+    let ingress = read
+        .get("ingress")
+        .and_then(Value::as_list)
+        .expect("ingress");
     assert_eq!(ingress.len(), 3, "{ingress:?}");
     assert!(ingress.contains(&json(j!({
         "protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["203.0.113.0/24"]

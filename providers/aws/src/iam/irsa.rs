@@ -120,9 +120,12 @@ mod tests {
 
     #[test]
     fn trusts_only_the_named_service_account_through_the_cluster_provider() {
-        let policy = irsa(Some(&format!("https://{ISSUER}")), &["airflow:airflow-worker"])
-            .trust_policy()
-            .expect("renders");
+        let policy = irsa(
+            Some(&format!("https://{ISSUER}")),
+            &["airflow:airflow-worker"],
+        )
+        .trust_policy()
+        .expect("renders");
         let statement = &policy["Statement"][0];
         assert_eq!(statement["Effect"], "Allow");
         assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
@@ -141,7 +144,9 @@ mod tests {
 
     #[test]
     fn the_issuer_comes_from_the_provider_arn_when_not_given() {
-        let from_arn = irsa(None, &["airflow:scheduler"]).trust_policy().expect("renders");
+        let from_arn = irsa(None, &["airflow:scheduler"])
+            .trust_policy()
+            .expect("renders");
         let from_url = irsa(Some(&format!("https://{ISSUER}/")), &["airflow:scheduler"])
             .trust_policy()
             .expect("renders");

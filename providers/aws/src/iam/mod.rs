@@ -94,8 +94,11 @@ fn policy_json(value: &Value, attribute: &str) -> Result<serde_json::Value, Prov
 
 /// A policy document as IAM returns it: URL-encoded JSON (RFC 3986), parsed.
 fn decode_document(document: &str) -> Result<serde_json::Value, ProviderError> {
-    let decoded = urlencoding::decode(document)
-        .map_err(|e| ProviderError::Other(format!("IAM returned a policy that is not URL-encoded UTF-8: {e}")))?;
+    let decoded = urlencoding::decode(document).map_err(|e| {
+        ProviderError::Other(format!(
+            "IAM returned a policy that is not URL-encoded UTF-8: {e}"
+        ))
+    })?;
     serde_json::from_str(&decoded)
         .map_err(|e| ProviderError::Other(format!("IAM returned a policy that is not JSON: {e}")))
 }
@@ -141,9 +144,15 @@ mod tests {
         let recorded = Value::from(r#"{"Version":"2012-10-17","Statement":[]}"#);
         let same = serde_json::json!({"Statement": [], "Version": "2012-10-17"});
         assert_eq!(policy_value(same, Some(&recorded), "p"), recorded);
-        let changed = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny"}]});
+        let changed =
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny"}]});
         let read = policy_value(changed.clone(), Some(&recorded), "p");
-        assert_eq!(read.as_str().map(serde_json::from_str::<serde_json::Value>).and_then(Result::ok), Some(changed));
+        assert_eq!(
+            read.as_str()
+                .map(serde_json::from_str::<serde_json::Value>)
+                .and_then(Result::ok),
+            Some(changed)
+        );
     }
 
     #[test]
@@ -160,6 +169,9 @@ mod tests {
         ]);
         let (stale, changed) = tag_changes(&current, &desired);
         assert_eq!(stale, vec!["old".to_owned()]);
-        assert_eq!(changed, BTreeMap::from([("team".to_owned(), "b".to_owned())]));
+        assert_eq!(
+            changed,
+            BTreeMap::from([("team".to_owned(), "b".to_owned())])
+        );
     }
 }

@@ -74,7 +74,11 @@ impl AwsResource for OidcProvider {
         request: CreateRequest<'_>,
     ) -> Result<Attrs, ProviderError> {
         let config = request.config;
-        let tags = object_tags(request.identity, &aws.default_tags, &config.str_map("tags")?);
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.str_map("tags")?,
+        );
         let thumbprints = config.str_list("thumbprint_list")?;
         let created = aws
             .iam
@@ -108,8 +112,13 @@ impl AwsResource for OidcProvider {
         let current = get_provider(aws, &arn).await?.ok_or_else(|| gone(&arn))?;
         let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
         if changed("client_id_list") {
-            reconcile_client_ids(&aws.iam, &arn, current.client_id_list(), &client_ids(desired)?)
-                .await?;
+            reconcile_client_ids(
+                &aws.iam,
+                &arn,
+                current.client_id_list(),
+                &client_ids(desired)?,
+            )
+            .await?;
         }
         if changed("thumbprint_list") {
             aws.iam
@@ -121,7 +130,11 @@ impl AwsResource for OidcProvider {
                 .map_err(|e| api_error("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
         }
         if changed("tags") {
-            let tags = object_tags(request.identity, &aws.default_tags, &desired.str_map("tags")?);
+            let tags = object_tags(
+                request.identity,
+                &aws.default_tags,
+                &desired.str_map("tags")?,
+            );
             let (stale, write) = tag_changes(current.tags(), &tags);
             if !stale.is_empty() {
                 aws.iam
@@ -321,7 +334,10 @@ mod tests {
             host_path("https://oidc.eks.us-east-1.amazonaws.com/id/AB/"),
             "oidc.eks.us-east-1.amazonaws.com/id/AB"
         );
-        assert_eq!(host_path("oidc.eks.us-east-1.amazonaws.com/id/AB"), "oidc.eks.us-east-1.amazonaws.com/id/AB");
+        assert_eq!(
+            host_path("oidc.eks.us-east-1.amazonaws.com/id/AB"),
+            "oidc.eks.us-east-1.amazonaws.com/id/AB"
+        );
     }
 
     #[tokio::test]
@@ -343,9 +359,15 @@ mod tests {
         .expect("the captured call succeeds");
         let request = capture.only_request();
         let form: BTreeMap<String, String> = url_form(&body(&request));
-        assert_eq!(form.get("Action").map(String::as_str), Some("AddClientIDToOpenIDConnectProvider"));
+        assert_eq!(
+            form.get("Action").map(String::as_str),
+            Some("AddClientIDToOpenIDConnectProvider")
+        );
         assert_eq!(form.get("ClientID").map(String::as_str), Some("airflow"));
-        assert_eq!(form.get("OpenIDConnectProviderArn").map(String::as_str), Some(arn));
+        assert_eq!(
+            form.get("OpenIDConnectProviderArn").map(String::as_str),
+            Some(arn)
+        );
     }
 
     #[tokio::test]
@@ -364,7 +386,10 @@ mod tests {
         .await
         .expect("the captured call succeeds");
         let form = url_form(&body(&capture.only_request()));
-        assert_eq!(form.get("Action").map(String::as_str), Some("RemoveClientIDFromOpenIDConnectProvider"));
+        assert_eq!(
+            form.get("Action").map(String::as_str),
+            Some("RemoveClientIDFromOpenIDConnectProvider")
+        );
         assert_eq!(form.get("ClientID").map(String::as_str), Some("old"));
     }
 
@@ -383,8 +408,14 @@ mod tests {
 
     #[test]
     fn client_ids_default_to_sts() {
-        assert_eq!(client_ids(&Attrs::new()).ok(), Some(vec!["sts.amazonaws.com".to_owned()]));
+        assert_eq!(
+            client_ids(&Attrs::new()).ok(),
+            Some(vec!["sts.amazonaws.com".to_owned()])
+        );
         let custom = Attrs::new().with("client_id_list", vec!["a", "b"]);
-        assert_eq!(client_ids(&custom).ok(), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(
+            client_ids(&custom).ok(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
+    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
@@ -179,10 +180,17 @@ impl AwsResource for Role {
         let trust = trust_policy(config)?;
         let managed = config.str_list("managed_policy_arns")?;
         let inline = inline_policies(config)?;
-        let tags = object_tags(request.identity, &aws.default_tags, &config.str_map("tags")?);
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.str_map("tags")?,
+        );
         let max_session = config
             .opt_i64("max_session_duration")?
-            .map(|s| i32::try_from(s).map_err(|_| ProviderError::invalid("max_session_duration", "is out of range")))
+            .map(|s| {
+                i32::try_from(s)
+                    .map_err(|_| ProviderError::invalid("max_session_duration", "is out of range"))
+            })
             .transpose()?;
         aws.iam
             .create_role()
@@ -226,7 +234,11 @@ impl AwsResource for Role {
         if changed("description") || changed("max_session_duration") {
             let max_session = desired
                 .opt_i64("max_session_duration")?
-                .map(|s| i32::try_from(s).map_err(|_| ProviderError::invalid("max_session_duration", "is out of range")))
+                .map(|s| {
+                    i32::try_from(s).map_err(|_| {
+                        ProviderError::invalid("max_session_duration", "is out of range")
+                    })
+                })
                 .transpose()?;
             aws.iam
                 .update_role()
@@ -255,7 +267,11 @@ impl AwsResource for Role {
         }
         if changed("tags") {
             let role = get_role(aws, &name).await?.ok_or_else(|| gone(&name))?;
-            let tags = object_tags(request.identity, &aws.default_tags, &desired.str_map("tags")?);
+            let tags = object_tags(
+                request.identity,
+                &aws.default_tags,
+                &desired.str_map("tags")?,
+            );
             let (stale, write) = tag_changes(role.tags(), &tags);
             if !stale.is_empty() {
                 aws.iam
@@ -558,10 +574,7 @@ async fn remove_from_instance_profiles(aws: &AwsClients, name: &str) -> Result<(
 /// The trust policy attributes as `read` reports them. With `irsa` recorded, `irsa`
 /// stays and `assume_role_policy` appears only if the real policy differs from what
 /// `irsa` renders: that is the drift, and an update rewrites it.
-fn trust_attributes(
-    actual: serde_json::Value,
-    prior: Option<&Attrs>,
-) -> (Value, Value) {
+fn trust_attributes(actual: serde_json::Value, prior: Option<&Attrs>) -> (Value, Value) {
     let recorded_irsa = prior.and_then(|p| p.get("irsa"));
     if let Some(irsa_value) = recorded_irsa {
         let rendered = irsa_value
@@ -605,7 +618,10 @@ async fn describe(
         .unwrap_or_default()
         .iter()
         .filter_map(|entry| {
-            Some((entry.get("name")?.as_str()?.to_owned(), entry.get("policy")?))
+            Some((
+                entry.get("name")?.as_str()?.to_owned(),
+                entry.get("policy")?,
+            ))
         })
         .collect();
     let mut inline = Vec::new();
@@ -718,13 +734,23 @@ mod tests {
     fn default_names_are_deterministic_and_fit_iam() {
         let config = Attrs::new();
         assert_eq!(
-            role_name(&identity("aws_iam_role.worker"), &config).ok().as_deref(),
+            role_name(&identity("aws_iam_role.worker"), &config)
+                .ok()
+                .as_deref(),
             Some("airflow-dev-worker")
         );
         let long = identity(&format!("aws_iam_role.{}", "x".repeat(100)));
-        assert_eq!(role_name(&long, &config).map(|n| n.len()).ok(), Some(MAX_NAME_LEN));
+        assert_eq!(
+            role_name(&long, &config).map(|n| n.len()).ok(),
+            Some(MAX_NAME_LEN)
+        );
         let named = Attrs::new().with("name", "custom");
-        assert_eq!(role_name(&identity("aws_iam_role.worker"), &named).ok().as_deref(), Some("custom"));
+        assert_eq!(
+            role_name(&identity("aws_iam_role.worker"), &named)
+                .ok()
+                .as_deref(),
+            Some("custom")
+        );
     }
 
     #[test]
@@ -733,11 +759,17 @@ mod tests {
             Value::from_json(serde_json::json!({"name": name, "policy": policy}))
         };
         let valid = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        let twice = Attrs::new().with("inline_policy", Value::List(vec![entry("a", valid), entry("a", valid)]));
+        let twice = Attrs::new().with(
+            "inline_policy",
+            Value::List(vec![entry("a", valid), entry("a", valid)]),
+        );
         assert!(inline_policies(&twice).is_err());
         let broken = Attrs::new().with("inline_policy", Value::List(vec![entry("a", "{")]));
         assert!(inline_policies(&broken).is_err());
-        let fine = Attrs::new().with("inline_policy", Value::List(vec![entry("a", valid), entry("b", valid)]));
+        let fine = Attrs::new().with(
+            "inline_policy",
+            Value::List(vec![entry("a", valid), entry("b", valid)]),
+        );
         assert_eq!(inline_policies(&fine).map(|p| p.len()).ok(), Some(2));
     }
 }

@@ -10,8 +10,8 @@ use cairn_provider_core::{
 };
 
 use super::{
-    delete_until_free, desired_tags, identity_filters, not_found, reconcile_tags,
-    single_match, tag_specification, tags_value,
+    delete_until_free, desired_tags, identity_filters, not_found, reconcile_tags, single_match,
+    tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};

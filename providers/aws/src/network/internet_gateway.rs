@@ -10,8 +10,8 @@ use cairn_provider_core::{
 };
 
 use super::{
-    DEPENDENCY_VIOLATION,     delete_until_free, desired_tags, ec2_arn, identity_filters, not_found, reconcile_tags,
-    single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, delete_until_free, desired_tags, ec2_arn, identity_filters, not_found,
+    reconcile_tags, single_match, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
@@ -104,10 +104,10 @@ impl AwsResource for InternetGateway {
                     detach(aws, &id, &attached, request.timeout, &request.progress).await?;
                 }
             }
-            if let Some(vpc_id) = wanted {
-                if !attached_vpcs(&current).contains(&vpc_id) {
-                    attach(aws, &id, &vpc_id).await?;
-                }
+            if let Some(vpc_id) = wanted
+                && !attached_vpcs(&current).contains(&vpc_id)
+            {
+                attach(aws, &id, &vpc_id).await?;
             }
         }
         if request.changed.iter().any(|c| c == "tags") {

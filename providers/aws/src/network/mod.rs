@@ -50,7 +50,11 @@ fn desired_tags(
     identity: &ResourceIdentity,
     config: &Attrs,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    Ok(object_tags(identity, &aws.default_tags, &config.str_map("tags")?))
+    Ok(object_tags(
+        identity,
+        &aws.default_tags,
+        &config.str_map("tags")?,
+    ))
 }
 
 /// Tags applied atomically with the create call, so an object never exists untagged
@@ -70,14 +74,22 @@ fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect()
 }
 
 /// The `tags` attribute as `read` reports it: only the user's tags.
 fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
     let visible = user_visible(tag_map(tags), &aws.default_tags);
-    let map = visible.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+    let map = visible
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     unless_empty_and_unset(Value::Map(map), prior, "tags")
 }
 
@@ -156,7 +168,11 @@ fn partition(region: &str) -> &'static str {
 /// `arn:<partition>:ec2:<region>:<owner>:<kind>/<id>`, as EC2 documents its ARNs (most
 /// EC2 describe calls do not return one).
 fn ec2_arn(aws: &AwsClients, owner: &str, kind: &str, id: &str) -> String {
-    format!("arn:{}:ec2:{}:{owner}:{kind}/{id}", partition(&aws.region), aws.region)
+    format!(
+        "arn:{}:ec2:{}:{owner}:{kind}/{id}",
+        partition(&aws.region),
+        aws.region
+    )
 }
 
 /// The only id of an object found by tags; more than one is an error the user must
@@ -192,7 +208,10 @@ mod tests {
         };
         let filters = identity_filters(&identity);
         let names: Vec<&str> = filters.iter().filter_map(Filter::name).collect();
-        assert_eq!(names, vec!["tag:cairn:address", "tag:cairn:env", "tag:cairn:stack"]);
+        assert_eq!(
+            names,
+            vec!["tag:cairn:address", "tag:cairn:env", "tag:cairn:stack"]
+        );
         assert_eq!(filters[0].values(), ["aws_vpc.main"]);
     }
 }

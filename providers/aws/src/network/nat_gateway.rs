@@ -14,8 +14,8 @@ use cairn_provider_core::{
 };
 
 use super::{
-    desired_tags, identity_filters, not_found, reconcile_tags, single_match,
-    tag_specification, tags_value,
+    desired_tags, identity_filters, not_found, reconcile_tags, single_match, tag_specification,
+    tags_value,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
@@ -65,7 +65,8 @@ impl AwsResource for NatGateway {
             )
             .attr(
                 "public_ip",
-                AttrSchema::computed(AttrType::String).describe("public address of a public gateway"),
+                AttrSchema::computed(AttrType::String)
+                    .describe("public address of a public gateway"),
             )
             .attr(
                 "private_ip",
@@ -179,7 +180,13 @@ impl AwsResource for NatGateway {
         request: DeleteRequest<'_>,
     ) -> Result<(), ProviderError> {
         let id = request.state.str("id")?;
-        match aws.ec2.delete_nat_gateway().nat_gateway_id(&id).send().await {
+        match aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&id)
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if error_code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(()),
             Err(e) => return Err(api_error("ec2:DeleteNatGateway", e)),
@@ -296,9 +303,7 @@ fn attributes(
         )
         .with(
             "connectivity_type",
-            gateway
-                .connectivity_type()
-                .map_or("public", |c| c.as_str()),
+            gateway.connectivity_type().map_or("public", |c| c.as_str()),
         )
         .with("tags", tags_value(aws, gateway.tags(), prior))
 }

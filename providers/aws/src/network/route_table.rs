@@ -490,7 +490,10 @@ fn attributes(
         .with("arn", ec2_arn(aws, owner, "route-table", id))
         .with("owner_id", owner)
         .with("vpc_id", table.vpc_id())
-        .with("route", unless_empty_and_unset(Value::List(routes), prior, "route"))
+        .with(
+            "route",
+            unless_empty_and_unset(Value::List(routes), prior, "route"),
+        )
         .with(
             "subnet_ids",
             unless_empty_and_unset(Value::List(subnets), prior, "subnet_ids"),
@@ -515,7 +518,11 @@ mod tests {
         assert!(route("0.0.0.0/0", Some("igw-1"), None).validate().is_ok());
         assert!(route("0.0.0.0/0", None, Some("nat-1")).validate().is_ok());
         assert!(route("0.0.0.0/0", None, None).validate().is_err());
-        assert!(route("0.0.0.0/0", Some("igw-1"), Some("nat-1")).validate().is_err());
+        assert!(
+            route("0.0.0.0/0", Some("igw-1"), Some("nat-1"))
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]
@@ -528,7 +535,10 @@ mod tests {
         };
         let config = Attrs::new().with("route", Value::List(vec![entry("igw-1"), entry("igw-2")]));
         let err = desired_routes(&config).expect_err("duplicate destination");
-        assert!(err.to_string().contains("two entries for 0.0.0.0/0"), "{err}");
+        assert!(
+            err.to_string().contains("two entries for 0.0.0.0/0"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -130,11 +130,12 @@ impl RuleSpec {
             .cidr_blocks
             .iter()
             .map(|c| Source::Cidr(c.clone()))
-            .chain(self.security_groups.iter().map(|g| Source::Group(g.clone())))
             .chain(
-                self.self_source
-                    .then(|| Source::Group(own_id.to_owned())),
-            );
+                self.security_groups
+                    .iter()
+                    .map(|g| Source::Group(g.clone())),
+            )
+            .chain(self.self_source.then(|| Source::Group(own_id.to_owned())));
         sources
             .map(|source| {
                 (
@@ -146,10 +147,7 @@ impl RuleSpec {
     }
 }
 
-fn desired_rules(
-    config: &Attrs,
-    direction: Direction,
-) -> Result<Vec<RuleSpec>, ProviderError> {
+fn desired_rules(config: &Attrs, direction: Direction) -> Result<Vec<RuleSpec>, ProviderError> {
     let name = direction.attribute();
     let rules: Vec<RuleSpec> = config.opt_decode(name)?.unwrap_or_default();
     for rule in &rules {
@@ -234,7 +232,9 @@ fn plan_rules(current: &RuleSet, desired: &RuleSet) -> RulePlan {
     let mut plan = RulePlan::default();
     for (rule, description) in desired {
         match current.get(rule) {
-            None => plan.authorize.push(permission(rule, description.as_deref())),
+            None => plan
+                .authorize
+                .push(permission(rule, description.as_deref())),
             Some(existing) if existing != description => {
                 plan.describe.push(permission(rule, description.as_deref()));
             }
@@ -384,9 +384,11 @@ fn rules_value(current: &RuleSet, prior: Option<&Value>, own_id: &str) -> Vec<Va
             Source::Group(group) => entry.security_groups.push(group),
         }
     }
-    out.extend(grouped.into_values().filter_map(|spec| {
-        serde_json::to_value(spec).ok().map(Value::from_json)
-    }));
+    out.extend(
+        grouped
+            .into_values()
+            .filter_map(|spec| serde_json::to_value(spec).ok().map(Value::from_json)),
+    );
     out
 }
 
@@ -423,8 +425,7 @@ impl AwsResource for SecurityGroup {
             ),
             (
                 "self",
-                AttrSchema::optional(AttrType::Bool)
-                    .describe("allow members of this group itself"),
+                AttrSchema::optional(AttrType::Bool).describe("allow members of this group itself"),
             ),
             (
                 "description",
@@ -436,7 +437,9 @@ impl AwsResource for SecurityGroup {
                 "name",
                 AttrSchema::optional_computed(AttrType::String)
                     .force_new()
-                    .describe("group name, unique in the VPC; default <stack>-<env>-<resource name>"),
+                    .describe(
+                        "group name, unique in the VPC; default <stack>-<env>-<resource name>",
+                    ),
             )
             .attr(
                 "description",
@@ -463,8 +466,7 @@ impl AwsResource for SecurityGroup {
             )
             .attr(
                 "tags",
-                AttrSchema::optional(AttrType::map(AttrType::String))
-                    .describe("tags of the group"),
+                AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags of the group"),
             )
             .attr(
                 "arn",
@@ -632,7 +634,13 @@ async fn describe_group(
     aws: &AwsClients,
     id: &str,
 ) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
-    match aws.ec2.describe_security_groups().group_ids(id).send().await {
+    match aws
+        .ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.security_groups().first().cloned()),
         Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
         Err(e) => Err(api_error("ec2:DescribeSecurityGroups", e)),
@@ -664,7 +672,10 @@ fn attributes(
             Direction::Egress => current_rules(group.ip_permissions_egress()),
         };
         let rules = rules_value(&current, prior.and_then(|p| p.get(name)), id);
-        attrs.insert(name, unless_empty_and_unset(Value::List(rules), prior, name));
+        attrs.insert(
+            name,
+            unless_empty_and_unset(Value::List(rules), prior, name),
+        );
     }
     attrs
 }
@@ -692,11 +703,24 @@ mod tests {
             .ip_protocol("tcp")
             .from_port(443)
             .to_port(443)
-            .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").description("https").build())
-            .ip_ranges(IpRange::builder().cidr_ip("10.1.0.0/16").description("https").build())
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("10.0.0.0/16")
+                    .description("https")
+                    .build(),
+            )
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("10.1.0.0/16")
+                    .description("https")
+                    .build(),
+            )
             .build();
         let current = current_rules(&[merged]);
-        let desired = rule_set(&[https_from(&["10.1.0.0/16"]), https_from(&["10.0.0.0/16"])], "sg-1");
+        let desired = rule_set(
+            &[https_from(&["10.1.0.0/16"]), https_from(&["10.0.0.0/16"])],
+            "sg-1",
+        );
         assert_eq!(plan_rules(&current, &desired), RulePlan::default());
     }
 
@@ -706,8 +730,14 @@ mod tests {
         let desired = rule_set(&[https_from(&["10.0.0.0/16", "10.1.0.0/16"])], "sg-1");
         let plan = plan_rules(&current, &desired);
         let cidr = |p: &IpPermission| p.ip_ranges()[0].cidr_ip().map(str::to_owned);
-        assert_eq!(plan.authorize.iter().map(cidr).collect::<Vec<_>>(), vec![Some("10.1.0.0/16".to_owned())]);
-        assert_eq!(plan.revoke.iter().map(cidr).collect::<Vec<_>>(), vec![Some("10.9.0.0/16".to_owned())]);
+        assert_eq!(
+            plan.authorize.iter().map(cidr).collect::<Vec<_>>(),
+            vec![Some("10.1.0.0/16".to_owned())]
+        );
+        assert_eq!(
+            plan.revoke.iter().map(cidr).collect::<Vec<_>>(),
+            vec![Some("10.9.0.0/16".to_owned())]
+        );
         assert!(plan.describe.is_empty());
     }
 
@@ -756,14 +786,17 @@ mod tests {
             description: None,
         };
         let recorded = Value::List(vec![
-            serde_json::to_value(&own).map(Value::from_json).expect("encodes"),
+            serde_json::to_value(&own)
+                .map(Value::from_json)
+                .expect("encodes"),
         ]);
-        let mut current = rule_set(&[own.clone()], "sg-1");
+        let mut current = rule_set(std::slice::from_ref(&own), "sg-1");
         current.extend(rule_set(&[https_from(&["203.0.113.0/24"])], "sg-1"));
         let read = rules_value(&current, Some(&recorded), "sg-1");
         assert_eq!(read.len(), 2, "{read:?}");
         assert_eq!(read[0], recorded.as_list().expect("list")[0]);
-        let added: RuleSpec = serde_json::from_value(read[1].expose().expect("plain")).expect("rule");
+        let added: RuleSpec =
+            serde_json::from_value(read[1].expose().expect("plain")).expect("rule");
         assert_eq!(added, https_from(&["203.0.113.0/24"]));
     }
 

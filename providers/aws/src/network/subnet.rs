@@ -10,8 +10,8 @@ use cairn_provider_core::{
 };
 
 use super::{
-    DEPENDENCY_VIOLATION,     EC2_BACKOFF, delete_until_free, desired_tags, identity_filters, not_found, reconcile_tags,
-    single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, identity_filters,
+    not_found, reconcile_tags, single_match, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
@@ -142,10 +142,13 @@ impl AwsResource for Subnet {
     ) -> Result<Attrs, ProviderError> {
         let id = request.prior.str("id")?;
         let desired = request.desired;
-        if request.changed.iter().any(|c| c == "map_public_ip_on_launch") {
-            if let Some(public) = desired.opt_bool("map_public_ip_on_launch")? {
-                set_map_public_ip(aws, &id, public).await?;
-            }
+        if request
+            .changed
+            .iter()
+            .any(|c| c == "map_public_ip_on_launch")
+            && let Some(public) = desired.opt_bool("map_public_ip_on_launch")?
+        {
+            set_map_public_ip(aws, &id, public).await?;
         }
         if request.changed.iter().any(|c| c == "tags") {
             let current = describe_subnet(aws, &id)

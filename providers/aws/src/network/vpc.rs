@@ -10,8 +10,8 @@ use cairn_provider_core::{
 };
 
 use super::{
-    DEPENDENCY_VIOLATION,     EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, filter, identity_filters, not_found,
-    reconcile_tags, single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, filter,
+    identity_filters, not_found, reconcile_tags, single_match, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};

@@ -188,7 +188,11 @@ impl TestResource {
 
     pub async fn read(&self, state: &Attrs) -> Option<Attrs> {
         self.client
-            .read(ReadRequest { type_name: &self.type_name, identity: &self.identity, state })
+            .read(ReadRequest {
+                type_name: &self.type_name,
+                identity: &self.identity,
+                state,
+            })
             .await
             .unwrap_or_else(|e| panic!("read {}: {e}", self.identity.address))
     }
@@ -233,14 +237,22 @@ impl TestResource {
 
     pub async fn find(&self, config: &Attrs) -> Option<Attrs> {
         self.client
-            .find(FindRequest { type_name: &self.type_name, identity: &self.identity, config })
+            .find(FindRequest {
+                type_name: &self.type_name,
+                identity: &self.identity,
+                config,
+            })
             .await
             .unwrap_or_else(|e| panic!("find {}: {e}", self.identity.address))
     }
 
     pub async fn import(&self, id: &str) -> Attrs {
         self.client
-            .import(ImportRequest { type_name: &self.type_name, identity: &self.identity, id })
+            .import(ImportRequest {
+                type_name: &self.type_name,
+                identity: &self.identity,
+                id,
+            })
             .await
             .unwrap_or_else(|e| panic!("import {}: {e}", self.identity.address))
     }
@@ -257,7 +269,12 @@ pub fn text(attrs: &Attrs, name: &str) -> String {
 
 /// A string map value, e.g. for `tags`.
 pub fn string_map(entries: &[(&str, &str)]) -> Value {
-    Value::Map(entries.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect())
+    Value::Map(
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect(),
+    )
 }
 
 /// A value written as a JSON literal (tables, lists of tables), as a stack would give it.
