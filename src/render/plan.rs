@@ -94,6 +94,19 @@ fn value_block(value: &Value, indent: usize) -> String {
             let _ = write!(out, "{pad}]");
             out
         }
+        // A config file in a ConfigMap reads as itself, not as one line of `\n`s.
+        Value::String(text) if text.contains('\n') => {
+            let mut out = String::from("<<-EOT\n");
+            for line in text.lines() {
+                if line.is_empty() {
+                    out.push('\n');
+                } else {
+                    let _ = writeln!(out, "{pad}    {line}");
+                }
+            }
+            let _ = write!(out, "{pad}EOT");
+            out
+        }
         other => value_text(other),
     }
 }
