@@ -790,6 +790,62 @@ fn a_first_interrupt_finishes_work_in_flight_and_saves_it() {
     assert_eq!(ws.state_list().len(), 4);
 }
 
+#[test]
+fn a_second_interrupt_stops_waiting_and_leaves_the_intent_for_the_next_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let ws = Workspace::new(CHAIN);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .current_dir(ws.stack_dir())
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .env("NO_COLOR", "1")
+        .env("CAIRN_TEST_DELAY_MS", "5000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").ends_with("creating...") {
+            break;
+        }
+    }
+    let interrupt = || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()));
+    };
+    interrupt();
+    interrupt();
+    let started = std::time::Instant::now();
+    let rest: Vec<String> = lines.map(|l| l.expect("line")).collect();
+    let out = child.wait_with_output().expect("exits");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "did not wait for the 5 s create"
+    );
+    assert_eq!(out.status.code(), Some(1), "{rest:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Second interrupt"));
+    assert!(ws.state_list().is_empty(), "nothing finished");
+    let shown: serde_json::Value =
+        serde_json::from_slice(&ws.run(&["show", "--json"]).stdout).expect("json");
+    assert_eq!(
+        shown["pending"].as_array().map(Vec::len),
+        Some(1),
+        "the create in flight is journaled: {shown}"
+    );
+    let rerun = ws.apply();
+    assert!(
+        stdout(&rerun).contains("Plan: 4 to add"),
+        "{}",
+        text(&rerun)
+    );
+}
+
 mod adoption {
     //! An apply killed between a create call and its record leaves an intent; the next
     //! plan asks the provider to find the object and adopts it instead of creating a
