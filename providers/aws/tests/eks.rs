@@ -8,15 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_provider_core::{
-    Attrs, CreateRequest, DeleteRequest, FindRequest, Progress, ReadRequest, ResourceClient, ResourceIdentity,
-    UpdateRequest, Value,
+    Attrs, CreateRequest, DeleteRequest, FindRequest, Progress, ReadRequest, ResourceClient,
+    ResourceIdentity, UpdateRequest, Value,
 };
 use common::{aws_client, identity, sdk_config};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    )
 }
 
 fn strings(items: &[&str]) -> Value {
@@ -25,10 +30,22 @@ fn strings(items: &[&str]) -> Value {
 
 /// A VPC with two subnets in different zones, tagged with the test's name.
 async fn subnets(ec2: &aws_sdk_ec2::Client, test: &str) -> Vec<String> {
-    let vpc = ec2.create_vpc().cidr_block("10.40.0.0/16").send().await.expect("CreateVpc");
-    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.40.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_owned();
     let mut ids = Vec::new();
-    for (cidr, zone) in [("10.40.1.0/24", "us-east-1a"), ("10.40.2.0/24", "us-east-1b")] {
+    for (cidr, zone) in [
+        ("10.40.1.0/24", "us-east-1a"),
+        ("10.40.2.0/24", "us-east-1b"),
+    ] {
         let subnet = ec2
             .create_subnet()
             .vpc_id(&vpc_id)
@@ -37,13 +54,24 @@ async fn subnets(ec2: &aws_sdk_ec2::Client, test: &str) -> Vec<String> {
             .tag_specifications(
                 aws_sdk_ec2::types::TagSpecification::builder()
                     .resource_type(aws_sdk_ec2::types::ResourceType::Subnet)
-                    .tags(aws_sdk_ec2::types::Tag::builder().key("test").value(test).build())
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("test")
+                            .value(test)
+                            .build(),
+                    )
                     .build(),
             )
             .send()
             .await
             .expect("CreateSubnet");
-        ids.push(subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned());
+        ids.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_owned(),
+        );
     }
     ids
 }
@@ -63,7 +91,12 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str, service: &str) -> String {
     out.role().map(|r| r.arn().to_owned()).expect("role arn")
 }
 
-async fn create(client: &Arc<dyn ResourceClient>, type_name: &str, id: &ResourceIdentity, config: &Attrs) -> Attrs {
+async fn create(
+    client: &Arc<dyn ResourceClient>,
+    type_name: &str,
+    id: &ResourceIdentity,
+    config: &Attrs,
+) -> Attrs {
     client
         .create(CreateRequest {
             type_name,
@@ -99,14 +132,28 @@ async fn update(
         .unwrap_or_else(|e| panic!("update {type_name}: {e}"))
 }
 
-async fn read(client: &Arc<dyn ResourceClient>, type_name: &str, id: &ResourceIdentity, state: &Attrs) -> Option<Attrs> {
+async fn read(
+    client: &Arc<dyn ResourceClient>,
+    type_name: &str,
+    id: &ResourceIdentity,
+    state: &Attrs,
+) -> Option<Attrs> {
     client
-        .read(ReadRequest { type_name, identity: id, state })
+        .read(ReadRequest {
+            type_name,
+            identity: id,
+            state,
+        })
         .await
         .unwrap_or_else(|e| panic!("read {type_name}: {e}"))
 }
 
-async fn delete(client: &Arc<dyn ResourceClient>, type_name: &str, id: &ResourceIdentity, state: &Attrs) {
+async fn delete(
+    client: &Arc<dyn ResourceClient>,
+    type_name: &str,
+    id: &ResourceIdentity,
+    state: &Attrs,
+) {
     client
         .delete(DeleteRequest {
             type_name,
@@ -124,8 +171,11 @@ async fn cluster_and_spot_node_group_lifecycle() {
     let env = "eks_lifecycle";
     let client = aws_client(env).await;
     let sdk = sdk_config().await;
-    let (ec2, iam, eks) =
-        (aws_sdk_ec2::Client::new(&sdk), aws_sdk_iam::Client::new(&sdk), aws_sdk_eks::Client::new(&sdk));
+    let (ec2, iam, eks) = (
+        aws_sdk_ec2::Client::new(&sdk),
+        aws_sdk_iam::Client::new(&sdk),
+        aws_sdk_eks::Client::new(&sdk),
+    );
     let subnet_ids = subnets(&ec2, env).await;
     let subnet_refs: Vec<&str> = subnet_ids.iter().map(String::as_str).collect();
     let cluster_role = role(&iam, "eks-lifecycle-cluster", "eks.amazonaws.com").await;
@@ -152,35 +202,74 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .expect("cluster");
     assert_eq!(real.status().map(|s| s.as_str()), Some("ACTIVE"));
     assert_eq!(real.role_arn(), Some(cluster_role.as_str()));
-    assert_eq!(real.resources_vpc_config().map(|v| v.subnet_ids().to_vec()), Some(subnet_ids.clone()));
+    assert_eq!(
+        real.resources_vpc_config().map(|v| v.subnet_ids().to_vec()),
+        Some(subnet_ids.clone())
+    );
     let real_tags = real.tags().cloned().unwrap_or_default();
     assert_eq!(real_tags.get("team").map(String::as_str), Some("data"));
-    assert_eq!(real_tags.get("cairn:address").map(String::as_str), Some("aws_eks_cluster.main"));
+    assert_eq!(
+        real_tags.get("cairn:address").map(String::as_str),
+        Some("aws_eks_cluster.main")
+    );
     assert_eq!(real_tags.get("cairn:env").map(String::as_str), Some(env));
     assert_eq!(cluster.opt_str("arn").ok().flatten().as_deref(), real.arn());
-    assert_eq!(cluster.opt_str("endpoint").ok().flatten().as_deref(), real.endpoint());
+    assert_eq!(
+        cluster.opt_str("endpoint").ok().flatten().as_deref(),
+        real.endpoint()
+    );
     assert_eq!(
         cluster.opt_str("oidc_issuer").ok().flatten().as_deref(),
-        real.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer())
+        real.identity()
+            .and_then(|i| i.oidc())
+            .and_then(|o| o.issuer())
     );
     assert_eq!(
-        cluster.opt_str("certificate_authority").ok().flatten().as_deref(),
+        cluster
+            .opt_str("certificate_authority")
+            .ok()
+            .flatten()
+            .as_deref(),
         real.certificate_authority().and_then(|c| c.data())
     );
-    assert!(cluster.opt_str("oidc_issuer").ok().flatten().is_some_and(|i| i.starts_with("https://")));
+    assert!(
+        cluster
+            .opt_str("oidc_issuer")
+            .ok()
+            .flatten()
+            .is_some_and(|i| i.starts_with("https://"))
+    );
     // Only the user's tags are reported; cairn's own stay on the object.
-    assert_eq!(cluster.str_map("tags").ok(), Some(BTreeMap::from([("team".to_owned(), "data".to_owned())])));
-    assert_eq!(cluster.get("vpc_config"), cluster_config.get("vpc_config"), "defaults left out are not reported");
+    assert_eq!(
+        cluster.str_map("tags").ok(),
+        Some(BTreeMap::from([("team".to_owned(), "data".to_owned())]))
+    );
+    assert_eq!(
+        cluster.get("vpc_config"),
+        cluster_config.get("vpc_config"),
+        "defaults left out are not reported"
+    );
 
     // An interrupted create is adopted by its tags, never by another stack's namesake.
     let found = client
-        .find(FindRequest { type_name: "aws_eks_cluster", identity: &cluster_id, config: &cluster_config })
+        .find(FindRequest {
+            type_name: "aws_eks_cluster",
+            identity: &cluster_id,
+            config: &cluster_config,
+        })
         .await
         .expect("find");
-    assert_eq!(found.and_then(|f| f.opt_str("arn").ok().flatten()), real.arn().map(str::to_owned));
+    assert_eq!(
+        found.and_then(|f| f.opt_str("arn").ok().flatten()),
+        real.arn().map(str::to_owned)
+    );
     let stranger = identity("someone_else", "aws_eks_cluster.main");
     let not_ours = client
-        .find(FindRequest { type_name: "aws_eks_cluster", identity: &stranger, config: &cluster_config })
+        .find(FindRequest {
+            type_name: "aws_eks_cluster",
+            identity: &stranger,
+            config: &cluster_config,
+        })
         .await
         .expect("find");
     assert!(not_ours.is_none());
@@ -207,7 +296,13 @@ async fn cluster_and_spot_node_group_lifecycle() {
         &["vpc_config", "enabled_cluster_log_types", "tags"],
     )
     .await;
-    let real = eks.describe_cluster().name("cairn-eks-lifecycle").send().await.expect("DescribeCluster").cluster;
+    let real = eks
+        .describe_cluster()
+        .name("cairn-eks-lifecycle")
+        .send()
+        .await
+        .expect("DescribeCluster")
+        .cluster;
     let real = real.expect("cluster");
     let vpc = real.resources_vpc_config().expect("vpc config");
     assert!(vpc.endpoint_private_access());
@@ -217,22 +312,43 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .map(|l| l.cluster_logging().to_vec())
         .unwrap_or_default()
         .iter()
-        .flat_map(|s| s.types().iter().map(move |t| (t.as_str().to_owned(), s.enabled() == Some(true))))
+        .flat_map(|s| {
+            s.types()
+                .iter()
+                .map(move |t| (t.as_str().to_owned(), s.enabled() == Some(true)))
+        })
         .collect();
     assert!(logging.contains(&("api".to_owned(), true)), "{logging:?}");
-    assert!(logging.contains(&("audit".to_owned(), false)), "{logging:?}");
+    assert!(
+        logging.contains(&("audit".to_owned(), false)),
+        "{logging:?}"
+    );
     let real_tags = real.tags().cloned().unwrap_or_default();
     assert_eq!(real_tags.get("team").map(String::as_str), Some("platform"));
-    assert_eq!(real_tags.get("cairn:address").map(String::as_str), Some("aws_eks_cluster.main"));
-    assert_eq!(updated.str_list("enabled_cluster_log_types").ok(), Some(vec!["api".to_owned()]));
+    assert_eq!(
+        real_tags.get("cairn:address").map(String::as_str),
+        Some("aws_eks_cluster.main")
+    );
+    assert_eq!(
+        updated.str_list("enabled_cluster_log_types").ok(),
+        Some(vec!["api".to_owned()])
+    );
 
     // The SPOT worker pool.
     let group_id = identity(env, "aws_eks_node_group.spot_workers");
     let taint = |key: &str, value: &str, effect: &str| {
-        map(&[("key", Value::from(key)), ("value", Value::from(value)), ("effect", Value::from(effect))])
+        map(&[
+            ("key", Value::from(key)),
+            ("value", Value::from(value)),
+            ("effect", Value::from(effect)),
+        ])
     };
     let scaling = |min: i64, desired: i64, max: i64| {
-        map(&[("min_size", Value::Int(min)), ("desired_size", Value::Int(desired)), ("max_size", Value::Int(max))])
+        map(&[
+            ("min_size", Value::Int(min)),
+            ("desired_size", Value::Int(desired)),
+            ("max_size", Value::Int(max)),
+        ])
     };
     let group_config = Attrs::new()
         .with("cluster_name", "cairn-eks-lifecycle")
@@ -240,10 +356,19 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .with("node_role_arn", node_role.clone())
         .with("subnet_ids", strings(&subnet_refs))
         .with("capacity_type", "SPOT")
-        .with("instance_types", strings(&["m5.large", "m5a.large", "m6i.large"]))
+        .with(
+            "instance_types",
+            strings(&["m5.large", "m5a.large", "m6i.large"]),
+        )
         .with("scaling_config", scaling(0, 1, 10))
-        .with("labels", map(&[("workload-type", Value::from("airflow-workers"))]))
-        .with("taints", Value::List(vec![taint("airflow-worker", "true", "NO_SCHEDULE")]))
+        .with(
+            "labels",
+            map(&[("workload-type", Value::from("airflow-workers"))]),
+        )
+        .with(
+            "taints",
+            Value::List(vec![taint("airflow-worker", "true", "NO_SCHEDULE")]),
+        )
         .with("disk_size", Value::Int(50));
     let group = create(&client, "aws_eks_node_group", &group_id, &group_config).await;
 
@@ -260,21 +385,45 @@ async fn cluster_and_spot_node_group_lifecycle() {
     let real = real_group().await;
     assert_eq!(real.status().map(|s| s.as_str()), Some("ACTIVE"));
     assert_eq!(real.capacity_type().map(|c| c.as_str()), Some("SPOT"));
-    assert_eq!(real.instance_types(), ["m5.large", "m5a.large", "m6i.large"]);
+    assert_eq!(
+        real.instance_types(),
+        ["m5.large", "m5a.large", "m6i.large"]
+    );
     assert_eq!(real.node_role(), Some(node_role.as_str()));
     assert_eq!(real.disk_size(), Some(50));
     let real_scaling = real.scaling_config().expect("scaling");
-    assert_eq!((real_scaling.min_size(), real_scaling.desired_size(), real_scaling.max_size()), (Some(0), Some(1), Some(10)));
     assert_eq!(
-        real.labels().and_then(|l| l.get("workload-type")).map(String::as_str),
+        (
+            real_scaling.min_size(),
+            real_scaling.desired_size(),
+            real_scaling.max_size()
+        ),
+        (Some(0), Some(1), Some(10))
+    );
+    assert_eq!(
+        real.labels()
+            .and_then(|l| l.get("workload-type"))
+            .map(String::as_str),
         Some("airflow-workers")
     );
-    let real_taints: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
-        real.taints().iter().map(|t| (t.key(), t.value(), t.effect().map(|e| e.as_str()))).collect();
-    assert_eq!(real_taints, [(Some("airflow-worker"), Some("true"), Some("NO_SCHEDULE"))]);
+    let real_taints: Vec<(Option<&str>, Option<&str>, Option<&str>)> = real
+        .taints()
+        .iter()
+        .map(|t| (t.key(), t.value(), t.effect().map(|e| e.as_str())))
+        .collect();
+    assert_eq!(
+        real_taints,
+        [(Some("airflow-worker"), Some("true"), Some("NO_SCHEDULE"))]
+    );
     assert_eq!(group.get("taints"), group_config.get("taints"));
-    assert_eq!(group.str("id").ok().as_deref(), Some("cairn-eks-lifecycle:spot-workers"));
-    assert!(group.opt_str("version").ok().flatten().is_some(), "version is reported when not configured");
+    assert_eq!(
+        group.str("id").ok().as_deref(),
+        Some("cairn-eks-lifecycle:spot-workers")
+    );
+    assert!(
+        group.opt_str("version").ok().flatten().is_some(),
+        "version is reported when not configured"
+    );
 
     // The cluster cannot go while the node group holds it; the error is EKS's own.
     let refused = client
@@ -287,7 +436,10 @@ async fn cluster_and_spot_node_group_lifecycle() {
         })
         .await
         .expect_err("cluster with node groups");
-    assert!(refused.to_string().contains("ResourceInUseException"), "{refused}");
+    assert!(
+        refused.to_string().contains("ResourceInUseException"),
+        "{refused}"
+    );
 
     // In place: scaling, labels (one added, one removed), taints (one changed, one added).
     let desired = group_config
@@ -312,10 +464,22 @@ async fn cluster_and_spot_node_group_lifecycle() {
     .await;
     let real = real_group().await;
     let real_scaling = real.scaling_config().expect("scaling");
-    assert_eq!((real_scaling.min_size(), real_scaling.desired_size(), real_scaling.max_size()), (Some(1), Some(3), Some(20)));
-    let labels: BTreeMap<String, String> =
-        real.labels().map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
-    assert_eq!(labels, BTreeMap::from([("pool".to_owned(), "spot".to_owned())]));
+    assert_eq!(
+        (
+            real_scaling.min_size(),
+            real_scaling.desired_size(),
+            real_scaling.max_size()
+        ),
+        (Some(1), Some(3), Some(20))
+    );
+    let labels: BTreeMap<String, String> = real
+        .labels()
+        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        labels,
+        BTreeMap::from([("pool".to_owned(), "spot".to_owned())])
+    );
     let mut real_taints: Vec<(String, String, String)> = real
         .taints()
         .iter()
@@ -323,7 +487,9 @@ async fn cluster_and_spot_node_group_lifecycle() {
             (
                 t.key().unwrap_or_default().to_owned(),
                 t.value().unwrap_or_default().to_owned(),
-                t.effect().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+                t.effect()
+                    .map(|e| e.as_str().to_owned())
+                    .unwrap_or_default(),
             )
         })
         .collect();
@@ -331,8 +497,16 @@ async fn cluster_and_spot_node_group_lifecycle() {
     assert_eq!(
         real_taints,
         [
-            ("airflow-worker".to_owned(), "yes".to_owned(), "NO_SCHEDULE".to_owned()),
-            ("spot".to_owned(), "true".to_owned(), "PREFER_NO_SCHEDULE".to_owned()),
+            (
+                "airflow-worker".to_owned(),
+                "yes".to_owned(),
+                "NO_SCHEDULE".to_owned()
+            ),
+            (
+                "spot".to_owned(),
+                "true".to_owned(),
+                "PREFER_NO_SCHEDULE".to_owned()
+            ),
         ]
     );
     assert_eq!(group.get("taints"), desired.get("taints"));
@@ -352,7 +526,9 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .send()
         .await
         .expect("UpdateNodegroupConfig");
-    let drifted = read(&client, "aws_eks_node_group", &group_id, &group).await.expect("still exists");
+    let drifted = read(&client, "aws_eks_node_group", &group_id, &group)
+        .await
+        .expect("still exists");
     assert_eq!(drifted.get("scaling_config"), Some(&scaling(1, 7, 20)));
 
     // Deletes wait until gone; deleting again is a success.
@@ -364,13 +540,34 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .send()
         .await
         .expect_err("node group deleted");
-    assert_eq!(gone.as_service_error().map(|e| e.is_resource_not_found_exception()), Some(true));
-    assert!(read(&client, "aws_eks_node_group", &group_id, &group).await.is_none());
+    assert_eq!(
+        gone.as_service_error()
+            .map(|e| e.is_resource_not_found_exception()),
+        Some(true)
+    );
+    assert!(
+        read(&client, "aws_eks_node_group", &group_id, &group)
+            .await
+            .is_none()
+    );
     delete(&client, "aws_eks_node_group", &group_id, &group).await;
 
     delete(&client, "aws_eks_cluster", &cluster_id, &updated).await;
-    let gone = eks.describe_cluster().name("cairn-eks-lifecycle").send().await.expect_err("cluster deleted");
-    assert_eq!(gone.as_service_error().map(|e| e.is_resource_not_found_exception()), Some(true));
-    assert!(read(&client, "aws_eks_cluster", &cluster_id, &updated).await.is_none());
+    let gone = eks
+        .describe_cluster()
+        .name("cairn-eks-lifecycle")
+        .send()
+        .await
+        .expect_err("cluster deleted");
+    assert_eq!(
+        gone.as_service_error()
+            .map(|e| e.is_resource_not_found_exception()),
+        Some(true)
+    );
+    assert!(
+        read(&client, "aws_eks_cluster", &cluster_id, &updated)
+            .await
+            .is_none()
+    );
     delete(&client, "aws_eks_cluster", &cluster_id, &updated).await;
 }

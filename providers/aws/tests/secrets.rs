@@ -9,15 +9,20 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use cairn_provider_core::{
-    Attrs, CreateRequest, DeleteRequest, Progress, ReadRequest, ResourceClient, ResourceIdentity, UpdateRequest,
-    Value,
+    Attrs, CreateRequest, DeleteRequest, Progress, ReadRequest, ResourceClient, ResourceIdentity,
+    UpdateRequest, Value,
 };
 use common::{aws_client, identity, sdk_config};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    )
 }
 
 /// The secret value in attributes, exposed for comparison.
@@ -39,7 +44,12 @@ async fn current_value(secrets: &aws_sdk_secretsmanager::Client, id: &str) -> St
         .to_owned()
 }
 
-async fn create(client: &Arc<dyn ResourceClient>, type_name: &str, id: &ResourceIdentity, config: &Attrs) -> Attrs {
+async fn create(
+    client: &Arc<dyn ResourceClient>,
+    type_name: &str,
+    id: &ResourceIdentity,
+    config: &Attrs,
+) -> Attrs {
     client
         .create(CreateRequest {
             type_name,
@@ -75,14 +85,28 @@ async fn update(
         .unwrap_or_else(|e| panic!("update {type_name}: {e}"))
 }
 
-async fn read(client: &Arc<dyn ResourceClient>, type_name: &str, id: &ResourceIdentity, state: &Attrs) -> Option<Attrs> {
+async fn read(
+    client: &Arc<dyn ResourceClient>,
+    type_name: &str,
+    id: &ResourceIdentity,
+    state: &Attrs,
+) -> Option<Attrs> {
     client
-        .read(ReadRequest { type_name, identity: id, state })
+        .read(ReadRequest {
+            type_name,
+            identity: id,
+            state,
+        })
         .await
         .unwrap_or_else(|e| panic!("read {type_name}: {e}"))
 }
 
-async fn delete(client: &Arc<dyn ResourceClient>, type_name: &str, id: &ResourceIdentity, state: &Attrs) {
+async fn delete(
+    client: &Arc<dyn ResourceClient>,
+    type_name: &str,
+    id: &ResourceIdentity,
+    state: &Attrs,
+) {
     client
         .delete(DeleteRequest {
             type_name,
@@ -107,23 +131,54 @@ async fn generated_fernet_key_is_made_once() {
         .with("recovery_window_in_days", Value::Int(0));
     let created = create(&client, "aws_secretsmanager_secret", &id, &config).await;
     let key = value_of(&created);
-    assert_eq!(URL_SAFE.decode(&key).map(|b| b.len()).ok(), Some(32), "a Fernet key is 32 bytes");
+    assert_eq!(
+        URL_SAFE.decode(&key).map(|b| b.len()).ok(),
+        Some(32),
+        "a Fernet key is 32 bytes"
+    );
     let arn = created.str("arn").expect("arn");
     assert_eq!(current_value(&secrets, &arn).await, key);
 
     // Later reads return the same value; an unrelated update does not regenerate it.
-    let again = read(&client, "aws_secretsmanager_secret", &id, &created).await.expect("exists");
+    let again = read(&client, "aws_secretsmanager_secret", &id, &created)
+        .await
+        .expect("exists");
     assert_eq!(value_of(&again), key);
-    let recorded = created.clone().with("value", Value::SensitiveHash("recorded".to_owned()));
-    let desired = recorded.clone().with("tags", map(&[("purpose", Value::from("airflow"))]));
-    let updated = update(&client, "aws_secretsmanager_secret", &id, &recorded, &desired, &["tags"]).await;
+    let recorded = created
+        .clone()
+        .with("value", Value::SensitiveHash("recorded".to_owned()));
+    let desired = recorded
+        .clone()
+        .with("tags", map(&[("purpose", Value::from("airflow"))]));
+    let updated = update(
+        &client,
+        "aws_secretsmanager_secret",
+        &id,
+        &recorded,
+        &desired,
+        &["tags"],
+    )
+    .await;
     assert_eq!(value_of(&updated), key);
     assert_eq!(current_value(&secrets, &arn).await, key);
 
     delete(&client, "aws_secretsmanager_secret", &id, &created).await;
-    let gone = secrets.describe_secret().secret_id(&arn).send().await.expect_err("force-deleted");
-    assert_eq!(gone.as_service_error().map(|e| e.is_resource_not_found_exception()), Some(true));
-    assert!(read(&client, "aws_secretsmanager_secret", &id, &created).await.is_none());
+    let gone = secrets
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect_err("force-deleted");
+    assert_eq!(
+        gone.as_service_error()
+            .map(|e| e.is_resource_not_found_exception()),
+        Some(true)
+    );
+    assert!(
+        read(&client, "aws_secretsmanager_secret", &id, &created)
+            .await
+            .is_none()
+    );
     delete(&client, "aws_secretsmanager_secret", &id, &created).await;
 }
 
@@ -133,7 +188,12 @@ async fn given_value_is_updated_in_place() {
     let client = aws_client(env).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
     let id = identity(env, "aws_secretsmanager_secret.metadata_db_url");
-    let url = |password: &str| Value::from(format!("postgresql://airflow:{password}@db.internal:5432/airflow")).sensitive();
+    let url = |password: &str| {
+        Value::from(format!(
+            "postgresql://airflow:{password}@db.internal:5432/airflow"
+        ))
+        .sensitive()
+    };
     let config = Attrs::new()
         .with("name", "cairn/secrets-given/db-url")
         .with("description", "Airflow metadata DB")
@@ -141,11 +201,27 @@ async fn given_value_is_updated_in_place() {
         .with("tags", map(&[("team", Value::from("data"))]));
     let created = create(&client, "aws_secretsmanager_secret", &id, &config).await;
     let arn = created.str("arn").expect("arn");
-    assert_eq!(current_value(&secrets, &arn).await, "postgresql://airflow:first@db.internal:5432/airflow");
-    let real = secrets.describe_secret().secret_id(&arn).send().await.expect("DescribeSecret");
+    assert_eq!(
+        current_value(&secrets, &arn).await,
+        "postgresql://airflow:first@db.internal:5432/airflow"
+    );
+    let real = secrets
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("DescribeSecret");
     assert_eq!(real.description(), Some("Airflow metadata DB"));
-    assert!(real.tags().iter().any(|t| t.key() == Some("cairn:address") && t.value() == Some(id.address.as_str())));
-    assert!(real.tags().iter().any(|t| t.key() == Some("team") && t.value() == Some("data")));
+    assert!(
+        real.tags()
+            .iter()
+            .any(|t| t.key() == Some("cairn:address") && t.value() == Some(id.address.as_str()))
+    );
+    assert!(
+        real.tags()
+            .iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("data"))
+    );
 
     let desired = config
         .clone()
@@ -161,17 +237,46 @@ async fn given_value_is_updated_in_place() {
         &["value", "description", "tags"],
     )
     .await;
-    assert_eq!(current_value(&secrets, &arn).await, "postgresql://airflow:second@db.internal:5432/airflow");
-    assert_eq!(value_of(&updated), "postgresql://airflow:second@db.internal:5432/airflow");
-    assert_ne!(updated.get("version_id"), created.get("version_id"), "a new version holds the new value");
-    let real = secrets.describe_secret().secret_id(&arn).send().await.expect("DescribeSecret");
+    assert_eq!(
+        current_value(&secrets, &arn).await,
+        "postgresql://airflow:second@db.internal:5432/airflow"
+    );
+    assert_eq!(
+        value_of(&updated),
+        "postgresql://airflow:second@db.internal:5432/airflow"
+    );
+    assert_ne!(
+        updated.get("version_id"),
+        created.get("version_id"),
+        "a new version holds the new value"
+    );
+    let real = secrets
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("DescribeSecret");
     assert_eq!(real.description(), Some("Airflow metadata database URL"));
-    assert!(real.tags().iter().any(|t| t.key() == Some("team") && t.value() == Some("platform")));
+    assert!(
+        real.tags()
+            .iter()
+            .any(|t| t.key() == Some("team") && t.value() == Some("platform"))
+    );
     assert_eq!(updated.get("tags"), desired.get("tags"));
 
-    let forced = updated.clone().with("recovery_window_in_days", Value::Int(0));
+    let forced = updated
+        .clone()
+        .with("recovery_window_in_days", Value::Int(0));
     delete(&client, "aws_secretsmanager_secret", &id, &forced).await;
-    assert!(secrets.describe_secret().secret_id(&arn).send().await.is_err(), "deleted");
+    assert!(
+        secrets
+            .describe_secret()
+            .secret_id(&arn)
+            .send()
+            .await
+            .is_err(),
+        "deleted"
+    );
 }
 
 #[tokio::test]
@@ -189,23 +294,50 @@ async fn a_name_scheduled_for_deletion_is_restored_on_create() {
 
     // Destroyed with a recovery window: the name stays taken, scheduled for deletion.
     delete(&client, "aws_secretsmanager_secret", &id, &first).await;
-    let scheduled = secrets.describe_secret().secret_id(&arn).send().await.expect("still listed");
+    let scheduled = secrets
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("still listed");
     assert!(scheduled.deleted_date().is_some());
-    assert!(read(&client, "aws_secretsmanager_secret", &id, &first).await.is_none());
+    assert!(
+        read(&client, "aws_secretsmanager_secret", &id, &first)
+            .await
+            .is_none()
+    );
 
     // Created again: the old secret is restored and carries the new value.
     let config = config
         .with("value", Value::from("second-password").sensitive())
         .with("description", "admin");
     let second = create(&client, "aws_secretsmanager_secret", &id, &config).await;
-    let restored = secrets.describe_secret().secret_id(&arn).send().await.expect("restored");
+    let restored = secrets
+        .describe_secret()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("restored");
     assert!(restored.deleted_date().is_none());
     assert_eq!(restored.description(), Some("admin"));
-    assert!(restored.tags().iter().any(|t| t.key() == Some("cairn:env") && t.value() == Some(env)));
+    assert!(
+        restored
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("cairn:env") && t.value() == Some(env))
+    );
     assert_eq!(current_value(&secrets, &arn).await, "second-password");
     assert_eq!(value_of(&second), "second-password");
 
     let forced = second.with("recovery_window_in_days", Value::Int(0));
     delete(&client, "aws_secretsmanager_secret", &id, &forced).await;
-    assert!(secrets.describe_secret().secret_id(&arn).send().await.is_err(), "deleted");
+    assert!(
+        secrets
+            .describe_secret()
+            .secret_id(&arn)
+            .send()
+            .await
+            .is_err(),
+        "deleted"
+    );
 }

@@ -23,7 +23,11 @@ pub(crate) struct Capture {
 
 impl Capture {
     pub fn answering(status: u16, body: &'static str) -> Self {
-        Capture { requests: Arc::default(), status, body }
+        Capture {
+            requests: Arc::default(),
+            status,
+            body,
+        }
     }
 
     /// The one request sent; fails the test if there were none or several.
@@ -43,7 +47,11 @@ impl HttpConnector for Capture {
 }
 
 impl HttpClient for Capture {
-    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
     }
 }
@@ -55,7 +63,9 @@ macro_rules! captured_client {
         let config = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new("us-east-1"))
-            .credentials_provider($sdk::config::Credentials::new("AKID", "SECRET", None, None, "test"))
+            .credentials_provider($sdk::config::Credentials::new(
+                "AKID", "SECRET", None, None, "test",
+            ))
             .retry_config($sdk::config::retry::RetryConfig::disabled())
             .http_client($capture.clone())
             .build();

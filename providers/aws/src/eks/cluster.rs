@@ -279,12 +279,12 @@ impl AwsResource for Cluster {
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let progress = &request.progress;
 
-        if changed("version") {
-            if let Some(version) = &desired.version {
-                let update = start_version_update(&aws.eks, name, version).await?;
-                wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
-                wait_active(&aws.eks, name, remaining(deadline), progress).await?;
-            }
+        if changed("version")
+            && let Some(version) = &desired.version
+        {
+            let update = start_version_update(&aws.eks, name, version).await?;
+            wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
+            wait_active(&aws.eks, name, remaining(deadline), progress).await?;
         }
         if changed("vpc_config") {
             let prior: VpcConfig = request.prior.opt_decode("vpc_config")?.unwrap_or_default();

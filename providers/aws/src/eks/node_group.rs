@@ -343,14 +343,14 @@ impl AwsResource for NodeGroup {
             config_call = config_call.scaling_config(scaling(&desired.scaling_config));
             config_changes = true;
         }
-        if changed("labels") {
-            if let Some(payload) = labels_payload(
+        if changed("labels")
+            && let Some(payload) = labels_payload(
                 &sorted(current.labels()),
                 &desired.labels.clone().unwrap_or_default(),
-            ) {
-                config_call = config_call.labels(payload);
-                config_changes = true;
-            }
+            )
+        {
+            config_call = config_call.labels(payload);
+            config_changes = true;
         }
         if changed("taints") {
             let current_taints: Vec<Taint> = current.taints().iter().map(Taint::from_sdk).collect();
@@ -361,11 +361,11 @@ impl AwsResource for NodeGroup {
                 config_changes = true;
             }
         }
-        if changed("update_config") {
-            if let Some(strategy) = &desired.update_config {
-                config_call = config_call.update_config(update_config(strategy));
-                config_changes = true;
-            }
+        if changed("update_config")
+            && let Some(strategy) = &desired.update_config
+        {
+            config_call = config_call.update_config(update_config(strategy));
+            config_changes = true;
         }
         if config_changes {
             config_call

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
-    PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    PlanAdjustments, PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts,
+    UpdateRequest, Value,
 };
 use serde::Deserialize;
 
@@ -23,7 +24,10 @@ use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, poll_until};
 
 /// Creating or modifying an instance takes 5-20 minutes on AWS.
-const INSTANCE_POLL: Backoff = Backoff { initial: Duration::from_secs(15), max: Duration::from_secs(30) };
+const INSTANCE_POLL: Backoff = Backoff {
+    initial: Duration::from_secs(15),
+    max: Duration::from_secs(30),
+};
 
 /// Statuses in which an instance serves connections. `storage-optimization` follows a
 /// storage change and lasts hours, with the instance fully usable.
@@ -41,7 +45,12 @@ const STUCK: [&str; 7] = [
 
 /// Attributes that exist only in the stack: RDS cannot report them, so results carry the
 /// configured values.
-const CONFIG_ONLY: [&str; 4] = ["password", "skip_final_snapshot", "final_snapshot_identifier", "apply_immediately"];
+const CONFIG_ONLY: [&str; 4] = [
+    "password",
+    "skip_final_snapshot",
+    "final_snapshot_identifier",
+    "apply_immediately",
+];
 
 pub(crate) struct Instance;
 
@@ -86,22 +95,40 @@ impl AwsResource for Instance {
             )
             .attr(
                 "engine",
-                AttrSchema::required(AttrType::String).force_new().describe("database engine, e.g. postgres"),
+                AttrSchema::required(AttrType::String)
+                    .force_new()
+                    .describe("database engine, e.g. postgres"),
             )
             .attr(
                 "engine_version",
-                defaulted(AttrType::String, "engine version, e.g. 16 or 16.4; upgraded in place"),
+                defaulted(
+                    AttrType::String,
+                    "engine version, e.g. 16 or 16.4; upgraded in place",
+                ),
             )
-            .attr("instance_class", AttrSchema::required(AttrType::String).describe("e.g. db.t4g.medium"))
-            .attr("allocated_storage", AttrSchema::required(AttrType::Int).describe("storage in GiB (can only grow)"))
-            .attr("storage_type", defaulted(AttrType::String, "gp2, gp3, io1 or io2"))
+            .attr(
+                "instance_class",
+                AttrSchema::required(AttrType::String).describe("e.g. db.t4g.medium"),
+            )
+            .attr(
+                "allocated_storage",
+                AttrSchema::required(AttrType::Int).describe("storage in GiB (can only grow)"),
+            )
+            .attr(
+                "storage_type",
+                defaulted(AttrType::String, "gp2, gp3, io1 or io2"),
+            )
             .attr(
                 "db_name",
-                AttrSchema::optional(AttrType::String).force_new().describe("database created with the instance"),
+                AttrSchema::optional(AttrType::String)
+                    .force_new()
+                    .describe("database created with the instance"),
             )
             .attr(
                 "username",
-                AttrSchema::required(AttrType::String).force_new().describe("master user name"),
+                AttrSchema::required(AttrType::String)
+                    .force_new()
+                    .describe("master user name"),
             )
             .attr(
                 "password",
@@ -111,21 +138,49 @@ impl AwsResource for Instance {
             )
             .attr(
                 "manage_master_user_password",
-                defaulted(AttrType::Bool, "let RDS keep the master password in Secrets Manager"),
+                defaulted(
+                    AttrType::Bool,
+                    "let RDS keep the master password in Secrets Manager",
+                ),
             )
-            .attr("db_subnet_group_name", defaulted(AttrType::String, "DB subnet group to place the instance in"))
-            .attr("parameter_group_name", defaulted(AttrType::String, "DB parameter group"))
+            .attr(
+                "db_subnet_group_name",
+                defaulted(AttrType::String, "DB subnet group to place the instance in"),
+            )
+            .attr(
+                "parameter_group_name",
+                defaulted(AttrType::String, "DB parameter group"),
+            )
             .attr(
                 "vpc_security_group_ids",
-                defaulted(AttrType::list(AttrType::String), "security groups of the instance"),
+                defaulted(
+                    AttrType::list(AttrType::String),
+                    "security groups of the instance",
+                ),
             )
-            .attr("multi_az", defaulted(AttrType::Bool, "keep a standby in another availability zone"))
-            .attr("backup_retention_period", defaulted(AttrType::Int, "days of automated backups (0 disables)"))
-            .attr("deletion_protection", defaulted(AttrType::Bool, "refuse deletion until turned off"))
-            .attr("publicly_accessible", defaulted(AttrType::Bool, "give the endpoint a public address"))
+            .attr(
+                "multi_az",
+                defaulted(
+                    AttrType::Bool,
+                    "keep a standby in another availability zone",
+                ),
+            )
+            .attr(
+                "backup_retention_period",
+                defaulted(AttrType::Int, "days of automated backups (0 disables)"),
+            )
+            .attr(
+                "deletion_protection",
+                defaulted(AttrType::Bool, "refuse deletion until turned off"),
+            )
+            .attr(
+                "publicly_accessible",
+                defaulted(AttrType::Bool, "give the endpoint a public address"),
+            )
             .attr(
                 "skip_final_snapshot",
-                AttrSchema::optional(AttrType::Bool).describe("delete without a final snapshot (default false)"),
+                AttrSchema::optional(AttrType::Bool)
+                    .describe("delete without a final snapshot (default false)"),
             )
             .attr(
                 "final_snapshot_identifier",
@@ -134,18 +189,32 @@ impl AwsResource for Instance {
             )
             .attr(
                 "apply_immediately",
-                AttrSchema::optional(AttrType::Bool)
-                    .describe("apply changes now rather than in the maintenance window (default false)"),
+                AttrSchema::optional(AttrType::Bool).describe(
+                    "apply changes now rather than in the maintenance window (default false)",
+                ),
             )
-            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the instance"))
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String))
+                    .describe("tags on the instance"),
+            )
             .attr("arn", computed(AttrType::String, "ARN of the instance"))
-            .attr("endpoint", computed(AttrType::String, "DNS name to connect to"))
+            .attr(
+                "endpoint",
+                computed(AttrType::String, "DNS name to connect to"),
+            )
             .attr("port", computed(AttrType::Int, "port to connect to"))
             .attr(
                 "master_user_secret_arn",
-                computed(AttrType::String, "Secrets Manager secret holding the managed master password"),
+                computed(
+                    AttrType::String,
+                    "Secrets Manager secret holding the managed master password",
+                ),
             )
-            .attr("status", computed(AttrType::String, "RDS status, e.g. available"))
+            .attr(
+                "status",
+                computed(AttrType::String, "RDS status, e.g. available"),
+            )
             .timeouts(Timeouts {
                 create: Duration::from_secs(40 * 60),
                 update: Duration::from_secs(80 * 60),
@@ -170,7 +239,11 @@ impl AwsResource for Instance {
         }
     }
 
-    async fn read(&self, aws: &AwsClients, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let identifier = request.state.str("identifier")?;
         Ok(describe(&aws.rds, &identifier)
             .await?
@@ -178,11 +251,23 @@ impl AwsResource for Instance {
             .map(|db| attributes(&db, request.state, &aws.default_tags)))
     }
 
-    async fn create(&self, aws: &AwsClients, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
-        self.plan(PlanRequest { type_name: self.type_name(), prior: None, desired: request.config })?;
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        self.plan(PlanRequest {
+            type_name: self.type_name(),
+            prior: None,
+            desired: request.config,
+        })?;
         let config: InstanceConfig = request.config.decode()?;
         let deadline = Instant::now() + request.timeout;
-        let tags = object_tags(request.identity, &aws.default_tags, &config.tags.clone().unwrap_or_default());
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.tags.clone().unwrap_or_default(),
+        );
         aws.rds
             .create_db_instance()
             .db_instance_identifier(&config.identifier)
@@ -206,18 +291,35 @@ impl AwsResource for Instance {
             .send()
             .await
             .map_err(|e| api_error("rds:CreateDBInstance", e))?;
-        let db = wait_usable(&aws.rds, &config.identifier, false, remaining(deadline), &request.progress).await?;
-        Ok(with_config_only(attributes(&db, request.config, &aws.default_tags), request.config))
+        let db = wait_usable(
+            &aws.rds,
+            &config.identifier,
+            false,
+            remaining(deadline),
+            &request.progress,
+        )
+        .await?;
+        Ok(with_config_only(
+            attributes(&db, request.config, &aws.default_tags),
+            request.config,
+        ))
     }
 
-    async fn update(&self, aws: &AwsClients, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let desired: InstanceConfig = request.desired.decode()?;
         let identifier = desired.identifier.as_str();
         let deadline = Instant::now() + request.timeout;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let apply_immediately = desired.apply_immediately.unwrap_or(false);
 
-        let mut call = aws.rds.modify_db_instance().db_instance_identifier(identifier);
+        let mut call = aws
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(identifier);
         let mut modified = false;
         let mut set = |attr: &str| {
             let hit = changed(attr);
@@ -237,7 +339,10 @@ impl AwsResource for Instance {
             let prior = request.prior.opt_str("engine_version")?;
             call = call
                 .set_engine_version(desired.engine_version.clone())
-                .set_allow_major_version_upgrade(Some(major_upgrade(prior.as_deref(), desired.engine_version.as_deref())));
+                .set_allow_major_version_upgrade(Some(major_upgrade(
+                    prior.as_deref(),
+                    desired.engine_version.as_deref(),
+                )));
         }
         if set("password") {
             call = call.set_master_user_password(desired.password.clone());
@@ -271,18 +376,46 @@ impl AwsResource for Instance {
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyDBInstance", e))?;
-            wait_usable(&aws.rds, identifier, apply_immediately, remaining(deadline), &request.progress).await?;
+            wait_usable(
+                &aws.rds,
+                identifier,
+                apply_immediately,
+                remaining(deadline),
+                &request.progress,
+            )
+            .await?;
         }
-        let db = describe(&aws.rds, identifier).await?.ok_or_else(|| gone(identifier))?;
+        let db = describe(&aws.rds, identifier)
+            .await?
+            .ok_or_else(|| gone(identifier))?;
         if changed("tags") {
-            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags.clone().unwrap_or_default());
-            sync_tags(&aws.rds, db.db_instance_arn().unwrap_or_default(), &tag_map(db.tag_list()), &wanted).await?;
+            let wanted = object_tags(
+                request.identity,
+                &aws.default_tags,
+                &desired.tags.clone().unwrap_or_default(),
+            );
+            sync_tags(
+                &aws.rds,
+                db.db_instance_arn().unwrap_or_default(),
+                &tag_map(db.tag_list()),
+                &wanted,
+            )
+            .await?;
         }
-        let db = describe(&aws.rds, identifier).await?.ok_or_else(|| gone(identifier))?;
-        Ok(with_config_only(attributes(&db, request.desired, &aws.default_tags), request.desired))
+        let db = describe(&aws.rds, identifier)
+            .await?
+            .ok_or_else(|| gone(identifier))?;
+        Ok(with_config_only(
+            attributes(&db, request.desired, &aws.default_tags),
+            request.desired,
+        ))
     }
 
-    async fn delete(&self, aws: &AwsClients, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let identifier = request.state.str("identifier")?;
         let Some(db) = describe(&aws.rds, &identifier).await? else {
             return Ok(());
@@ -294,7 +427,10 @@ impl AwsResource for Instance {
                      apply before destroying it"
                 )));
             }
-            let skip = request.state.opt_bool("skip_final_snapshot")?.unwrap_or(false);
+            let skip = request
+                .state
+                .opt_bool("skip_final_snapshot")?
+                .unwrap_or(false);
             let snapshot = match request.state.opt_str("final_snapshot_identifier")? {
                 Some(snapshot) => snapshot,
                 None => default_snapshot_identifier(&identifier),
@@ -319,24 +455,42 @@ impl AwsResource for Instance {
             || async {
                 Ok(match describe(&aws.rds, &identifier).await? {
                     None => Check::Done(()),
-                    Some(db) => Check::Waiting(format!("status {}", db.db_instance_status().unwrap_or("unknown"))),
+                    Some(db) => Check::Waiting(format!(
+                        "status {}",
+                        db.db_instance_status().unwrap_or("unknown")
+                    )),
                 })
             },
         )
         .await
     }
 
-    async fn find(&self, aws: &AwsClients, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let identifier = request.config.str("identifier")?;
         Ok(describe(&aws.rds, &identifier)
             .await?
             .filter(|db| db.db_instance_status() != Some("deleting"))
             .filter(|db| created_by(request.identity, &tag_map(db.tag_list())))
-            .map(|db| with_config_only(attributes(&db, request.config, &aws.default_tags), request.config)))
+            .map(|db| {
+                with_config_only(
+                    attributes(&db, request.config, &aws.default_tags),
+                    request.config,
+                )
+            }))
     }
 
-    async fn import(&self, aws: &AwsClients, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-        let db = describe(&aws.rds, request.id).await?.ok_or_else(|| gone(request.id))?;
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let db = describe(&aws.rds, request.id)
+            .await?
+            .ok_or_else(|| gone(request.id))?;
         Ok(attributes(&db, &Attrs::new(), &aws.default_tags))
     }
 }
@@ -349,8 +503,16 @@ fn gone(identifier: &str) -> ProviderError {
     )
 }
 
-async fn describe(rds: &aws_sdk_rds::Client, identifier: &str) -> Result<Option<DbInstance>, ProviderError> {
-    match rds.describe_db_instances().db_instance_identifier(identifier).send().await {
+async fn describe(
+    rds: &aws_sdk_rds::Client,
+    identifier: &str,
+) -> Result<Option<DbInstance>, ProviderError> {
+    match rds
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.db_instances.and_then(|dbs| dbs.into_iter().next())),
         Err(err) if error_code(&err) == Some("DBInstanceNotFound") => Ok(None),
         Err(err) => Err(api_error("rds:DescribeDBInstances", err)),
@@ -379,21 +541,31 @@ async fn wait_usable(
     timeout: Duration,
     progress: &Progress,
 ) -> Result<DbInstance, ProviderError> {
-    poll_until(&format!("DB instance {identifier} to become available"), timeout, INSTANCE_POLL, progress, || async {
-        let db = describe(rds, identifier).await?.ok_or_else(|| gone(identifier))?;
-        let status = db.db_instance_status().unwrap_or("unknown").to_owned();
-        let pending = after_modify && db.pending_modified_values().is_some_and(has_pending);
-        if STUCK.contains(&status.as_str()) {
-            return Err(ProviderError::Other(format!("DB instance {identifier} is in status {status}")));
-        }
-        Ok(if USABLE.contains(&status.as_str()) && !pending {
-            Check::Done(db)
-        } else if pending {
-            Check::Waiting(format!("status {status}, modifications pending"))
-        } else {
-            Check::Waiting(format!("status {status}"))
-        })
-    })
+    poll_until(
+        &format!("DB instance {identifier} to become available"),
+        timeout,
+        INSTANCE_POLL,
+        progress,
+        || async {
+            let db = describe(rds, identifier)
+                .await?
+                .ok_or_else(|| gone(identifier))?;
+            let status = db.db_instance_status().unwrap_or("unknown").to_owned();
+            let pending = after_modify && db.pending_modified_values().is_some_and(has_pending);
+            if STUCK.contains(&status.as_str()) {
+                return Err(ProviderError::Other(format!(
+                    "DB instance {identifier} is in status {status}"
+                )));
+            }
+            Ok(if USABLE.contains(&status.as_str()) && !pending {
+                Check::Done(db)
+            } else if pending {
+                Check::Waiting(format!("status {status}, modifications pending"))
+            } else {
+                Check::Waiting(format!("status {status}"))
+            })
+        },
+    )
     .await
 }
 
@@ -406,7 +578,10 @@ fn major_upgrade(prior: Option<&str>, desired: Option<&str>) -> bool {
 /// The final snapshot's name when the stack does not choose one: unique per deletion, so
 /// a stack destroyed twice does not collide with its first snapshot.
 fn default_snapshot_identifier(identifier: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     format!("{identifier}-final-{now}")
 }
 
@@ -428,12 +603,18 @@ fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, St
         db.db_instance_identifier().unwrap_or_default(),
     );
     // "16" in the stack matches RDS's "16.4": report the stack's, so it is not a change.
-    let engine_version = match (order.opt_str("engine_version").ok().flatten(), db.engine_version()) {
+    let engine_version = match (
+        order.opt_str("engine_version").ok().flatten(),
+        db.engine_version(),
+    ) {
         (Some(wanted), Some(actual)) if actual.starts_with(&format!("{wanted}.")) => Some(wanted),
         (_, actual) => actual.map(str::to_owned),
     };
-    let groups: Vec<String> =
-        db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(str::to_owned)).collect();
+    let groups: Vec<String> = db
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+        .collect();
     let secret_arn = db.master_user_secret().and_then(|s| s.secret_arn());
     Attrs::new()
         .with("id", identifier.clone())
@@ -446,17 +627,28 @@ fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, St
         .with("db_name", db.db_name())
         .with("username", db.master_username())
         .with("manage_master_user_password", secret_arn.is_some())
-        .with("db_subnet_group_name", db.db_subnet_group().and_then(|g| g.db_subnet_group_name()))
+        .with(
+            "db_subnet_group_name",
+            db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+        )
         .with(
             "parameter_group_name",
-            db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()),
+            db.db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name()),
         )
-        .with("vpc_security_group_ids", keep_order(strings(order.get("vpc_security_group_ids")), groups))
+        .with(
+            "vpc_security_group_ids",
+            keep_order(strings(order.get("vpc_security_group_ids")), groups),
+        )
         .with("multi_az", db.multi_az())
         .with("backup_retention_period", db.backup_retention_period())
         .with("deletion_protection", db.deletion_protection())
         .with("publicly_accessible", db.publicly_accessible())
-        .with("tags", optional_map(user_visible(tag_map(db.tag_list()), default_tags)))
+        .with(
+            "tags",
+            optional_map(user_visible(tag_map(db.tag_list()), default_tags)),
+        )
         .with("arn", db.db_instance_arn())
         .with("endpoint", db.endpoint().and_then(|e| e.address()))
         .with("port", db.endpoint().and_then(|e| e.port()))
@@ -469,7 +661,11 @@ mod tests {
     use super::*;
 
     fn planned(desired: Attrs) -> Result<PlanAdjustments, ProviderError> {
-        Instance.plan(PlanRequest { type_name: "aws_db_instance", prior: None, desired: &desired })
+        Instance.plan(PlanRequest {
+            type_name: "aws_db_instance",
+            prior: None,
+            desired: &desired,
+        })
     }
 
     #[test]
@@ -480,7 +676,11 @@ mod tests {
         assert!(planned(Attrs::new().with("manage_master_user_password", true)).is_ok());
         assert!(planned(Attrs::new()).is_err());
         assert!(planned(Attrs::new().with("manage_master_user_password", false)).is_err());
-        let both = planned(Attrs::new().with("password", password).with("manage_master_user_password", true));
+        let both = planned(
+            Attrs::new()
+                .with("password", password)
+                .with("manage_master_user_password", true),
+        );
         let message = both.expect_err("both set").to_string();
         assert!(message.contains("manage_master_user_password"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
@@ -502,7 +702,13 @@ mod tests {
             .with("instance_class", "db.t4g.small");
         let attrs = with_config_only(Attrs::new().with("instance_class", "db.t4g.micro"), &config);
         assert!(attrs.get("password").is_some_and(Value::is_sensitive));
-        assert_eq!(attrs.opt_bool("skip_final_snapshot").ok().flatten(), Some(true));
-        assert_eq!(attrs.opt_str("instance_class").ok().flatten().as_deref(), Some("db.t4g.micro"));
+        assert_eq!(
+            attrs.opt_bool("skip_final_snapshot").ok().flatten(),
+            Some(true)
+        );
+        assert_eq!(
+            attrs.opt_str("instance_class").ok().flatten().as_deref(),
+            Some("db.t4g.micro")
+        );
     }
 }

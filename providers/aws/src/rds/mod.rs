@@ -26,18 +26,28 @@ pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
 
 /// Tags as RDS takes them.
 fn rds_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Tags as RDS returns them.
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect()
 }
 
 /// The tags on the RDS object `arn`.
-async fn list_tags(rds: &aws_sdk_rds::Client, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+async fn list_tags(
+    rds: &aws_sdk_rds::Client,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
     let out = rds
         .list_tags_for_resource()
         .resource_name(arn)

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, Parameter as RdsParameter};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, ProviderError,
-    ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
@@ -62,12 +62,20 @@ impl Parameter {
 
 fn parameter_schema() -> AttrType {
     AttrType::object([
-        ("name", AttrSchema::required(AttrType::String).describe("parameter name, e.g. max_connections")),
-        ("value", AttrSchema::required(AttrType::String).describe("parameter value")),
+        (
+            "name",
+            AttrSchema::required(AttrType::String).describe("parameter name, e.g. max_connections"),
+        ),
+        (
+            "value",
+            AttrSchema::required(AttrType::String).describe("parameter value"),
+        ),
         (
             "apply_method",
             AttrSchema::optional_computed(AttrType::enumeration(&["immediate", "pending-reboot"]))
-                .describe("immediate (default; dynamic parameters) or pending-reboot (static ones)"),
+                .describe(
+                    "immediate (default; dynamic parameters) or pending-reboot (static ones)",
+                ),
         ),
     ])
 }
@@ -103,25 +111,45 @@ impl AwsResource for ParameterGroup {
                 AttrSchema::optional(AttrType::list(parameter_schema()))
                     .describe("parameters that differ from the family's defaults"),
             )
-            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the group"))
-            .attr("arn", AttrSchema::computed(AttrType::String).describe("ARN of the parameter group"))
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the group"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the parameter group"),
+            )
             .timeouts(Timeouts {
                 delete: Duration::from_secs(10 * 60),
                 ..Timeouts::default()
             })
     }
 
-    async fn read(&self, aws: &AwsClients, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let name = request.state.str("name")?;
         match describe(&aws.rds, &name).await? {
             None => Ok(None),
-            Some(group) => Ok(Some(attributes(&aws.rds, &group, request.state, &aws.default_tags).await?)),
+            Some(group) => Ok(Some(
+                attributes(&aws.rds, &group, request.state, &aws.default_tags).await?,
+            )),
         }
     }
 
-    async fn create(&self, aws: &AwsClients, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let config: ParameterGroupConfig = request.config.decode()?;
-        let tags = object_tags(request.identity, &aws.default_tags, &config.tags.clone().unwrap_or_default());
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.tags.clone().unwrap_or_default(),
+        );
         let out = aws
             .rds
             .create_db_parameter_group()
@@ -132,18 +160,31 @@ impl AwsResource for ParameterGroup {
             .send()
             .await
             .map_err(|e| api_error("rds:CreateDBParameterGroup", e))?;
-        set_parameters(&aws.rds, &config.name, &config.parameter.clone().unwrap_or_default()).await?;
+        set_parameters(
+            &aws.rds,
+            &config.name,
+            &config.parameter.clone().unwrap_or_default(),
+        )
+        .await?;
         let group = match out.db_parameter_group {
             Some(group) => group,
-            None => describe(&aws.rds, &config.name).await?.ok_or_else(|| gone(&config.name))?,
+            None => describe(&aws.rds, &config.name)
+                .await?
+                .ok_or_else(|| gone(&config.name))?,
         };
         attributes(&aws.rds, &group, request.config, &aws.default_tags).await
     }
 
-    async fn update(&self, aws: &AwsClients, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let desired: ParameterGroupConfig = request.desired.decode()?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
-        let group = describe(&aws.rds, &desired.name).await?.ok_or_else(|| gone(&desired.name))?;
+        let group = describe(&aws.rds, &desired.name)
+            .await?
+            .ok_or_else(|| gone(&desired.name))?;
         if changed("parameter") {
             let wanted = desired.parameter.clone().unwrap_or_default();
             let current = user_parameters(&aws.rds, &desired.name).await?;
@@ -154,27 +195,46 @@ impl AwsResource for ParameterGroup {
         }
         if changed("tags") {
             let arn = group.db_parameter_group_arn().unwrap_or_default();
-            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags.clone().unwrap_or_default());
+            let wanted = object_tags(
+                request.identity,
+                &aws.default_tags,
+                &desired.tags.clone().unwrap_or_default(),
+            );
             sync_tags(&aws.rds, arn, &list_tags(&aws.rds, arn).await?, &wanted).await?;
         }
         attributes(&aws.rds, &group, request.desired, &aws.default_tags).await
     }
 
-    async fn delete(&self, aws: &AwsClients, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let name = request.state.str("name")?;
         // An instance that is itself being deleted still uses the group for a while.
         poll_until(
             &format!("DB parameter group {name} to be released and deleted"),
             request.timeout,
-            Backoff { initial: Duration::from_secs(5), max: Duration::from_secs(20) },
+            Backoff {
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(20),
+            },
             &request.progress,
             || async {
-                match aws.rds.delete_db_parameter_group().db_parameter_group_name(&name).send().await {
+                match aws
+                    .rds
+                    .delete_db_parameter_group()
+                    .db_parameter_group_name(&name)
+                    .send()
+                    .await
+                {
                     Ok(_) => Ok(Check::Done(())),
-                    Err(err) if error_code(&err) == Some("DBParameterGroupNotFound") => Ok(Check::Done(())),
-                    Err(err) if error_code(&err) == Some("InvalidDBParameterGroupState") => {
-                        Ok(Check::Waiting(api_error("rds:DeleteDBParameterGroup", err).to_string()))
+                    Err(err) if error_code(&err) == Some("DBParameterGroupNotFound") => {
+                        Ok(Check::Done(()))
                     }
+                    Err(err) if error_code(&err) == Some("InvalidDBParameterGroupState") => Ok(
+                        Check::Waiting(api_error("rds:DeleteDBParameterGroup", err).to_string()),
+                    ),
                     Err(err) => Err(api_error("rds:DeleteDBParameterGroup", err)),
                 }
             },
@@ -182,7 +242,11 @@ impl AwsResource for ParameterGroup {
         .await
     }
 
-    async fn find(&self, aws: &AwsClients, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let name = request.config.str("name")?;
         let Some(group) = describe(&aws.rds, &name).await? else {
             return Ok(None);
@@ -191,11 +255,19 @@ impl AwsResource for ParameterGroup {
         if !created_by(request.identity, &tags) {
             return Ok(None);
         }
-        attributes(&aws.rds, &group, request.config, &aws.default_tags).await.map(Some)
+        attributes(&aws.rds, &group, request.config, &aws.default_tags)
+            .await
+            .map(Some)
     }
 
-    async fn import(&self, aws: &AwsClients, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-        let group = describe(&aws.rds, request.id).await?.ok_or_else(|| gone(request.id))?;
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let group = describe(&aws.rds, request.id)
+            .await?
+            .ok_or_else(|| gone(request.id))?;
         attributes(&aws.rds, &group, &Attrs::new(), &aws.default_tags).await
     }
 }
@@ -208,16 +280,29 @@ fn gone(name: &str) -> ProviderError {
     )
 }
 
-async fn describe(rds: &aws_sdk_rds::Client, name: &str) -> Result<Option<DbParameterGroup>, ProviderError> {
-    match rds.describe_db_parameter_groups().db_parameter_group_name(name).send().await {
-        Ok(out) => Ok(out.db_parameter_groups.and_then(|groups| groups.into_iter().next())),
+async fn describe(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+) -> Result<Option<DbParameterGroup>, ProviderError> {
+    match rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .db_parameter_groups
+            .and_then(|groups| groups.into_iter().next())),
         Err(err) if error_code(&err) == Some("DBParameterGroupNotFound") => Ok(None),
         Err(err) => Err(api_error("rds:DescribeDBParameterGroups", err)),
     }
 }
 
 /// The parameters set on the group by users (not the family's defaults), all pages.
-async fn user_parameters(rds: &aws_sdk_rds::Client, name: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+async fn user_parameters(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
     let mut parameters = BTreeMap::new();
     let mut marker = None;
     loop {
@@ -231,7 +316,10 @@ async fn user_parameters(rds: &aws_sdk_rds::Client, name: &str) -> Result<BTreeM
             .map_err(|e| api_error("rds:DescribeDBParameters", e))?;
         for parameter in out.parameters() {
             if let Some(key) = parameter.parameter_name() {
-                parameters.insert(key.to_owned(), parameter.parameter_value().unwrap_or_default().to_owned());
+                parameters.insert(
+                    key.to_owned(),
+                    parameter.parameter_value().unwrap_or_default().to_owned(),
+                );
             }
         }
         match out.marker() {
@@ -249,7 +337,11 @@ fn parameter_changes(
     prior: &[Parameter],
     wanted: &[Parameter],
 ) -> (Vec<Parameter>, Vec<Parameter>) {
-    let set = wanted.iter().filter(|w| current.get(&w.name) != Some(&w.value)).cloned().collect();
+    let set = wanted
+        .iter()
+        .filter(|w| current.get(&w.name) != Some(&w.value))
+        .cloned()
+        .collect();
     let reset = current
         .iter()
         .filter(|(name, _)| !wanted.iter().any(|w| &w.name == *name))
@@ -266,7 +358,11 @@ fn parameter_changes(
     (set, reset)
 }
 
-async fn set_parameters(rds: &aws_sdk_rds::Client, name: &str, parameters: &[Parameter]) -> Result<(), ProviderError> {
+async fn set_parameters(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+    parameters: &[Parameter],
+) -> Result<(), ProviderError> {
     for chunk in parameters.chunks(PARAMETERS_PER_CALL) {
         rds.modify_db_parameter_group()
             .db_parameter_group_name(name)
@@ -307,7 +403,11 @@ async fn attributes(
     let current = user_parameters(rds, observed_name).await?;
     // Report parameters in the stack's order, with the apply method it chose if any (RDS
     // does not report one for user parameters); then any set outside the stack.
-    let configured: Vec<Parameter> = order.opt_decode("parameter").ok().flatten().unwrap_or_default();
+    let configured: Vec<Parameter> = order
+        .opt_decode("parameter")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let mut parameters: Vec<Value> = Vec::new();
     let entry = |name: &str, value: &str, apply_method: Option<&str>| {
         let mut entry = BTreeMap::from([
@@ -335,7 +435,14 @@ async fn attributes(
         .with("name", name)
         .with("family", group.db_parameter_group_family())
         .with("description", group.description())
-        .with("parameter", if parameters.is_empty() { Value::Null } else { Value::List(parameters) })
+        .with(
+            "parameter",
+            if parameters.is_empty() {
+                Value::Null
+            } else {
+                Value::List(parameters)
+            },
+        )
         .with("tags", optional_map(user_visible(tags, default_tags)))
         .with("arn", arn))
 }
@@ -345,7 +452,11 @@ mod tests {
     use super::*;
 
     fn parameter(name: &str, value: &str, apply_method: Option<&str>) -> Parameter {
-        Parameter { name: name.to_owned(), value: value.to_owned(), apply_method: apply_method.map(str::to_owned) }
+        Parameter {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            apply_method: apply_method.map(str::to_owned),
+        }
     }
 
     #[test]
@@ -353,10 +464,20 @@ mod tests {
         let current = BTreeMap::from([
             ("max_connections".to_owned(), "200".to_owned()),
             ("log_min_duration_statement".to_owned(), "1000".to_owned()),
-            ("shared_preload_libraries".to_owned(), "pg_stat_statements".to_owned()),
+            (
+                "shared_preload_libraries".to_owned(),
+                "pg_stat_statements".to_owned(),
+            ),
         ]);
-        let prior = [parameter("shared_preload_libraries", "pg_stat_statements", Some("pending-reboot"))];
-        let wanted = [parameter("max_connections", "400", None), parameter("log_min_duration_statement", "1000", None)];
+        let prior = [parameter(
+            "shared_preload_libraries",
+            "pg_stat_statements",
+            Some("pending-reboot"),
+        )];
+        let wanted = [
+            parameter("max_connections", "400", None),
+            parameter("log_min_duration_statement", "1000", None),
+        ];
         let (set, reset) = parameter_changes(&current, &prior, &wanted);
         assert_eq!(set, [wanted[0].clone()]);
         assert_eq!(reset.len(), 1);

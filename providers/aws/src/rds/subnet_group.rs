@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::types::DbSubnetGroup;
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, ProviderError,
-    ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
 };
 use serde::Deserialize;
 
@@ -58,31 +58,56 @@ impl AwsResource for SubnetGroup {
                 AttrSchema::required(AttrType::list(AttrType::String))
                     .describe("subnets in at least two availability zones"),
             )
-            .attr("tags", AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the group"))
-            .attr("arn", AttrSchema::computed(AttrType::String).describe("ARN of the subnet group"))
-            .attr("vpc_id", AttrSchema::computed(AttrType::String).describe("VPC of the subnets"))
+            .attr(
+                "tags",
+                AttrSchema::optional(AttrType::map(AttrType::String)).describe("tags on the group"),
+            )
+            .attr(
+                "arn",
+                AttrSchema::computed(AttrType::String).describe("ARN of the subnet group"),
+            )
+            .attr(
+                "vpc_id",
+                AttrSchema::computed(AttrType::String).describe("VPC of the subnets"),
+            )
             .timeouts(Timeouts {
                 delete: Duration::from_secs(10 * 60),
                 ..Timeouts::default()
             })
     }
 
-    async fn read(&self, aws: &AwsClients, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let name = request.state.str("name")?;
         match describe(&aws.rds, &name).await? {
             None => Ok(None),
-            Some(group) => Ok(Some(attributes(&aws.rds, &group, request.state, &aws.default_tags).await?)),
+            Some(group) => Ok(Some(
+                attributes(&aws.rds, &group, request.state, &aws.default_tags).await?,
+            )),
         }
     }
 
-    async fn create(&self, aws: &AwsClients, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let config: SubnetGroupConfig = request.config.decode()?;
-        let tags = object_tags(request.identity, &aws.default_tags, &config.tags.clone().unwrap_or_default());
+        let tags = object_tags(
+            request.identity,
+            &aws.default_tags,
+            &config.tags.clone().unwrap_or_default(),
+        );
         let out = aws
             .rds
             .create_db_subnet_group()
             .db_subnet_group_name(&config.name)
-            .db_subnet_group_description(config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION))
+            .db_subnet_group_description(
+                config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION),
+            )
             .set_subnet_ids(Some(config.subnet_ids.clone()))
             .set_tags(Some(rds_tags(tags)))
             .send()
@@ -90,41 +115,74 @@ impl AwsResource for SubnetGroup {
             .map_err(|e| api_error("rds:CreateDBSubnetGroup", e))?;
         let group = match out.db_subnet_group {
             Some(group) => group,
-            None => describe(&aws.rds, &config.name).await?.ok_or_else(|| gone(&config.name))?,
+            None => describe(&aws.rds, &config.name)
+                .await?
+                .ok_or_else(|| gone(&config.name))?,
         };
         attributes(&aws.rds, &group, request.config, &aws.default_tags).await
     }
 
-    async fn update(&self, aws: &AwsClients, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
         let desired: SubnetGroupConfig = request.desired.decode()?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("subnet_ids") || changed("description") {
-            modify(&aws.rds, &desired.name, desired.description.as_deref(), &desired.subnet_ids).await?;
+            modify(
+                &aws.rds,
+                &desired.name,
+                desired.description.as_deref(),
+                &desired.subnet_ids,
+            )
+            .await?;
         }
-        let group = describe(&aws.rds, &desired.name).await?.ok_or_else(|| gone(&desired.name))?;
+        let group = describe(&aws.rds, &desired.name)
+            .await?
+            .ok_or_else(|| gone(&desired.name))?;
         if changed("tags") {
             let arn = group.db_subnet_group_arn().unwrap_or_default();
-            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags.clone().unwrap_or_default());
+            let wanted = object_tags(
+                request.identity,
+                &aws.default_tags,
+                &desired.tags.clone().unwrap_or_default(),
+            );
             sync_tags(&aws.rds, arn, &list_tags(&aws.rds, arn).await?, &wanted).await?;
         }
         attributes(&aws.rds, &group, request.desired, &aws.default_tags).await
     }
 
-    async fn delete(&self, aws: &AwsClients, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let name = request.state.str("name")?;
         // An instance that is itself being deleted still holds the group for a while.
         poll_until(
             &format!("DB subnet group {name} to be released and deleted"),
             request.timeout,
-            Backoff { initial: Duration::from_secs(5), max: Duration::from_secs(20) },
+            Backoff {
+                initial: Duration::from_secs(5),
+                max: Duration::from_secs(20),
+            },
             &request.progress,
             || async {
-                match aws.rds.delete_db_subnet_group().db_subnet_group_name(&name).send().await {
+                match aws
+                    .rds
+                    .delete_db_subnet_group()
+                    .db_subnet_group_name(&name)
+                    .send()
+                    .await
+                {
                     Ok(_) => Ok(Check::Done(())),
-                    Err(err) if error_code(&err) == Some("DBSubnetGroupNotFoundFault") => Ok(Check::Done(())),
-                    Err(err) if error_code(&err) == Some("InvalidDBSubnetGroupStateFault") => {
-                        Ok(Check::Waiting(api_error("rds:DeleteDBSubnetGroup", err).to_string()))
+                    Err(err) if error_code(&err) == Some("DBSubnetGroupNotFoundFault") => {
+                        Ok(Check::Done(()))
                     }
+                    Err(err) if error_code(&err) == Some("InvalidDBSubnetGroupStateFault") => Ok(
+                        Check::Waiting(api_error("rds:DeleteDBSubnetGroup", err).to_string()),
+                    ),
                     Err(err) => Err(api_error("rds:DeleteDBSubnetGroup", err)),
                 }
             },
@@ -132,7 +190,11 @@ impl AwsResource for SubnetGroup {
         .await
     }
 
-    async fn find(&self, aws: &AwsClients, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
         let name = request.config.str("name")?;
         let Some(group) = describe(&aws.rds, &name).await? else {
             return Ok(None);
@@ -141,11 +203,19 @@ impl AwsResource for SubnetGroup {
         if !created_by(request.identity, &tags) {
             return Ok(None);
         }
-        attributes(&aws.rds, &group, request.config, &aws.default_tags).await.map(Some)
+        attributes(&aws.rds, &group, request.config, &aws.default_tags)
+            .await
+            .map(Some)
     }
 
-    async fn import(&self, aws: &AwsClients, request: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-        let group = describe(&aws.rds, request.id).await?.ok_or_else(|| gone(request.id))?;
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let group = describe(&aws.rds, request.id)
+            .await?
+            .ok_or_else(|| gone(request.id))?;
         attributes(&aws.rds, &group, &Attrs::new(), &aws.default_tags).await
     }
 }
@@ -158,9 +228,19 @@ fn gone(name: &str) -> ProviderError {
     )
 }
 
-async fn describe(rds: &aws_sdk_rds::Client, name: &str) -> Result<Option<DbSubnetGroup>, ProviderError> {
-    match rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await {
-        Ok(out) => Ok(out.db_subnet_groups.and_then(|groups| groups.into_iter().next())),
+async fn describe(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+) -> Result<Option<DbSubnetGroup>, ProviderError> {
+    match rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .db_subnet_groups
+            .and_then(|groups| groups.into_iter().next())),
         Err(err) if error_code(&err) == Some("DBSubnetGroupNotFoundFault") => Ok(None),
         Err(err) => Err(api_error("rds:DescribeDBSubnetGroups", err)),
     }
@@ -192,14 +272,23 @@ async fn attributes(
 ) -> Result<Attrs, ProviderError> {
     let arn = group.db_subnet_group_arn().unwrap_or_default();
     let tags = list_tags(rds, arn).await?;
-    let name = configured_case(order.opt_str("name")?, group.db_subnet_group_name().unwrap_or_default());
-    let subnets: Vec<String> =
-        group.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_owned)).collect();
+    let name = configured_case(
+        order.opt_str("name")?,
+        group.db_subnet_group_name().unwrap_or_default(),
+    );
+    let subnets: Vec<String> = group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(str::to_owned))
+        .collect();
     Ok(Attrs::new()
         .with("id", name.clone())
         .with("name", name)
         .with("description", group.db_subnet_group_description())
-        .with("subnet_ids", keep_order(strings(order.get("subnet_ids")), subnets))
+        .with(
+            "subnet_ids",
+            keep_order(strings(order.get("subnet_ids")), subnets),
+        )
         .with("tags", optional_map(user_visible(tags, default_tags)))
         .with("arn", arn)
         .with("vpc_id", group.vpc_id()))
@@ -220,19 +309,44 @@ mod tests {
              </ModifyDBSubnetGroupResult></ModifyDBSubnetGroupResponse>",
         );
         let rds = captured_client!(aws_sdk_rds, capture);
-        let subnets = ["subnet-a".to_owned(), "subnet-b".to_owned(), "subnet-c".to_owned()];
-        modify(&rds, "airflow-db", Some("metadata DB"), &subnets).await.expect("accepted");
+        let subnets = [
+            "subnet-a".to_owned(),
+            "subnet-b".to_owned(),
+            "subnet-c".to_owned(),
+        ];
+        modify(&rds, "airflow-db", Some("metadata DB"), &subnets)
+            .await
+            .expect("accepted");
         let sent = capture.only_request();
         let form: BTreeMap<String, String> = body(&sent)
             .split('&')
             .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), urlencoding::decode(v).map(|v| v.into_owned()).unwrap_or_default()))
+            .map(|(k, v)| {
+                (
+                    k.to_owned(),
+                    urlencoding::decode(v)
+                        .map(|v| v.into_owned())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
-        assert_eq!(form.get("Action").map(String::as_str), Some("ModifyDBSubnetGroup"));
-        assert_eq!(form.get("DBSubnetGroupName").map(String::as_str), Some("airflow-db"));
-        assert_eq!(form.get("DBSubnetGroupDescription").map(String::as_str), Some("metadata DB"));
+        assert_eq!(
+            form.get("Action").map(String::as_str),
+            Some("ModifyDBSubnetGroup")
+        );
+        assert_eq!(
+            form.get("DBSubnetGroupName").map(String::as_str),
+            Some("airflow-db")
+        );
+        assert_eq!(
+            form.get("DBSubnetGroupDescription").map(String::as_str),
+            Some("metadata DB")
+        );
         let sent_subnets: Vec<&str> = (1..=3)
-            .filter_map(|i| form.get(&format!("SubnetIds.SubnetIdentifier.{i}")).map(String::as_str))
+            .filter_map(|i| {
+                form.get(&format!("SubnetIds.SubnetIdentifier.{i}"))
+                    .map(String::as_str)
+            })
             .collect();
         assert_eq!(sent_subnets, ["subnet-a", "subnet-b", "subnet-c"]);
         assert!(!form.contains_key("SubnetIds.SubnetIdentifier.4"));
@@ -240,8 +354,14 @@ mod tests {
 
     #[test]
     fn stack_spelling_of_a_name_survives_lower_casing() {
-        assert_eq!(configured_case(Some("Airflow-DB".to_owned()), "airflow-db"), "Airflow-DB");
-        assert_eq!(configured_case(Some("other".to_owned()), "airflow-db"), "airflow-db");
+        assert_eq!(
+            configured_case(Some("Airflow-DB".to_owned()), "airflow-db"),
+            "Airflow-DB"
+        );
+        assert_eq!(
+            configured_case(Some("other".to_owned()), "airflow-db"),
+            "airflow-db"
+        );
         assert_eq!(configured_case(None, "airflow-db"), "airflow-db");
     }
 }

@@ -44,7 +44,10 @@ impl Charset {
 
     fn characters(self) -> Vec<u8> {
         match self {
-            Charset::Alphanumeric => (b'A'..=b'Z').chain(b'a'..=b'z').chain(b'0'..=b'9').collect(),
+            Charset::Alphanumeric => (b'A'..=b'Z')
+                .chain(b'a'..=b'z')
+                .chain(b'0'..=b'9')
+                .collect(),
             Charset::AsciiPrintable => (b'!'..=b'~').collect(),
             Charset::Hex => (b'0'..=b'9').chain(b'a'..=b'f').collect(),
         }
@@ -77,18 +80,27 @@ impl Generate {
                         .ok()
                         .filter(|n| (1..=MAX_LENGTH).contains(n))
                         .ok_or_else(|| {
-                            ProviderError::invalid("generate.length", format!("must be between 1 and {MAX_LENGTH}"))
+                            ProviderError::invalid(
+                                "generate.length",
+                                format!("must be between 1 and {MAX_LENGTH}"),
+                            )
                         })?,
                 };
                 let charset = match self.charset.as_deref() {
                     None => Charset::Alphanumeric,
                     Some(name) => Charset::parse(name).ok_or_else(|| {
-                        ProviderError::invalid("generate.charset", "must be alphanumeric, ascii_printable or hex")
+                        ProviderError::invalid(
+                            "generate.charset",
+                            "must be alphanumeric, ascii_printable or hex",
+                        )
                     })?,
                 };
                 Ok(Recipe::Random { length, charset })
             }
-            Some(_) => Err(ProviderError::invalid("generate.kind", "must be random or fernet")),
+            Some(_) => Err(ProviderError::invalid(
+                "generate.kind",
+                "must be random or fernet",
+            )),
         }
     }
 }
@@ -105,9 +117,11 @@ impl Recipe {
 
 fn random_bytes(count: usize) -> Result<Vec<u8>, ProviderError> {
     let mut bytes = vec![0u8; count];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| ProviderError::Other(format!("the operating system's random generator failed: {e}")))?;
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
+        ProviderError::Other(format!(
+            "the operating system's random generator failed: {e}"
+        ))
+    })?;
     Ok(bytes)
 }
 
@@ -135,10 +149,18 @@ fn random_string(length: usize, characters: &[u8]) -> Result<String, ProviderErr
 mod tests {
     use super::*;
 
-    fn generate(length: Option<i64>, charset: Option<&str>, kind: Option<&str>) -> Result<String, ProviderError> {
-        Generate { length, charset: charset.map(str::to_owned), kind: kind.map(str::to_owned) }
-            .recipe()
-            .and_then(Recipe::generate)
+    fn generate(
+        length: Option<i64>,
+        charset: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<String, ProviderError> {
+        Generate {
+            length,
+            charset: charset.map(str::to_owned),
+            kind: kind.map(str::to_owned),
+        }
+        .recipe()
+        .and_then(Recipe::generate)
     }
 
     #[test]
@@ -147,7 +169,10 @@ mod tests {
         assert_eq!(key.len(), 44);
         assert!(key.ends_with('='));
         assert_eq!(URL_SAFE.decode(&key).map(|b| b.len()).ok(), Some(32));
-        assert_ne!(key, generate(None, None, Some("fernet")).expect("generated"));
+        assert_ne!(
+            key,
+            generate(None, None, Some("fernet")).expect("generated")
+        );
     }
 
     #[test]
@@ -157,7 +182,10 @@ mod tests {
         assert!(value.bytes().all(|b| b.is_ascii_alphanumeric()));
         let hex = generate(Some(64), Some("hex"), None).expect("generated");
         assert_eq!(hex.len(), 64);
-        assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            hex.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         let printable = generate(Some(200), Some("ascii_printable"), None).expect("generated");
         assert!(printable.bytes().all(|b| b.is_ascii_graphic()));
     }
@@ -166,7 +194,11 @@ mod tests {
     fn every_character_of_the_set_is_used() {
         let value = generate(Some(4000), Some("hex"), None).expect("generated");
         for c in Charset::Hex.characters() {
-            assert!(value.as_bytes().contains(&c), "{} never drawn", char::from(c));
+            assert!(
+                value.as_bytes().contains(&c),
+                "{} never drawn",
+                char::from(c)
+            );
         }
     }
 

@@ -220,14 +220,13 @@ impl AwsResource for Secret {
         }
         // A generated value is never regenerated: the desired value then is the recorded
         // hash, which cannot be sent and is left alone.
-        if changed("value") {
-            if let Some(value) = desired
+        if changed("value")
+            && let Some(value) = desired
                 .get("value")
                 .and_then(Value::expose)
                 .and_then(|v| v.as_str().map(str::to_owned))
-            {
-                put_value(&aws.secrets, &arn, &value).await?;
-            }
+        {
+            put_value(&aws.secrets, &arn, &value).await?;
         }
         if changed("tags") {
             let current = describe(&aws.secrets, &arn)
