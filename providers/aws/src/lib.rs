@@ -166,3 +166,56 @@ impl ResourceClient for AwsResourceClient {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_provider_core::Mode;
+
+    /// The engine validates stacks from the schema alone: every type must publish a
+    /// computed `id`, and every attribute a description users can read.
+    #[test]
+    fn every_resource_schema_is_complete() {
+        let schema = AwsProvider::new().schema();
+        assert!(schema.resources.len() >= 9, "{:?}", schema.resources.keys());
+        for (type_name, resource) in &schema.resources {
+            assert!(type_name.starts_with("aws_"), "{type_name}");
+            assert!(
+                !resource.description.is_empty(),
+                "{type_name} has no description"
+            );
+            let id = resource.attributes.get("id");
+            assert_eq!(id.map(|a| a.mode), Some(Mode::Computed), "{type_name}.id");
+            for (name, attribute) in &resource.attributes {
+                if name != "id" {
+                    assert!(
+                        !attribute.description.is_empty(),
+                        "{type_name}.{name} has no description"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn networking_and_iam_types_are_dispatched_by_name() {
+        let provider = AwsProvider::new();
+        for type_name in [
+            "aws_vpc",
+            "aws_subnet",
+            "aws_internet_gateway",
+            "aws_eip",
+            "aws_nat_gateway",
+            "aws_route_table",
+            "aws_security_group",
+            "aws_iam_role",
+            "aws_iam_openid_connect_provider",
+        ] {
+            assert!(lookup(&provider.types, type_name).is_ok(), "{type_name}");
+        }
+        assert!(matches!(
+            lookup(&provider.types, "aws_s3_bucket"),
+            Err(ProviderError::UnsupportedType(_))
+        ));
+    }
+}
