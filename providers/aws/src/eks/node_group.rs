@@ -13,7 +13,8 @@ use aws_sdk_eks::types::{
 };
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    PlanAdjustments, PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts,
+    UpdateRequest, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -234,6 +235,23 @@ impl AwsResource for NodeGroup {
                 AttrSchema::computed(AttrType::String).describe("EKS status, e.g. ACTIVE"),
             )
             .timeouts(Timeouts::all(Duration::from_secs(60 * 60)))
+    }
+
+    /// EKS takes one of the two `update_config` limits, never both.
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        let strategy = request.desired.get("update_config");
+        let set = |key: &str| {
+            strategy
+                .and_then(|s| s.get(key))
+                .is_some_and(|v| !v.is_null())
+        };
+        if set("max_unavailable") && set("max_unavailable_percentage") {
+            return Err(ProviderError::invalid(
+                "update_config",
+                "takes max_unavailable or max_unavailable_percentage, not both",
+            ));
+        }
+        Ok(PlanAdjustments::default())
     }
 
     async fn read(
@@ -805,6 +823,38 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&body(&sent)).expect("JSON body");
         assert_eq!(json["version"], "1.31");
         assert!(json.get("releaseVersion").is_none(), "{json}");
+    }
+
+    #[test]
+    fn update_config_takes_one_limit() {
+        let strategy = |pairs: &[(&str, i64)]| {
+            Attrs::new().with(
+                "update_config",
+                Value::Map(
+                    pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), Value::Int(*v)))
+                        .collect(),
+                ),
+            )
+        };
+        let plan = |desired: &Attrs| {
+            NodeGroup.plan(PlanRequest {
+                type_name: "aws_eks_node_group",
+                prior: None,
+                desired,
+            })
+        };
+        assert!(plan(&strategy(&[("max_unavailable", 1)])).is_ok());
+        assert!(plan(&strategy(&[("max_unavailable_percentage", 33)])).is_ok());
+        assert!(plan(&Attrs::new()).is_ok());
+        assert!(
+            plan(&strategy(&[
+                ("max_unavailable", 1),
+                ("max_unavailable_percentage", 33)
+            ]))
+            .is_err()
+        );
     }
 
     #[test]

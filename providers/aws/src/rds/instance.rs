@@ -310,7 +310,11 @@ impl AwsResource for Instance {
         aws: &AwsClients,
         request: UpdateRequest<'_>,
     ) -> Result<Attrs, ProviderError> {
-        let desired: InstanceConfig = request.desired.decode()?;
+        // The password is read only when it changed: otherwise it may be the recorded hash
+        // (e.g. under `ignore_changes`), which cannot be decoded or sent.
+        let mut without_password = request.desired.clone();
+        without_password.0.remove("password");
+        let desired: InstanceConfig = without_password.decode()?;
         let identifier = desired.identifier.as_str();
         let deadline = Instant::now() + request.timeout;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
@@ -345,7 +349,7 @@ impl AwsResource for Instance {
                 )));
         }
         if set("password") {
-            call = call.set_master_user_password(desired.password.clone());
+            call = call.set_master_user_password(request.desired.opt_str("password")?);
         }
         if set("manage_master_user_password") {
             call = call.set_manage_master_user_password(desired.manage_master_user_password);
