@@ -65,7 +65,10 @@ async fn every_aws_resource_type_through_its_lifecycle() {
     let applied = cairn.apply(&[]);
     assert!(
         summary_line(&applied)
-            == format!("Plan: {} to add, 0 to change, 0 to destroy.", ADDRESSES.len()),
+            == format!(
+                "Plan: {} to add, 0 to change, 0 to destroy.",
+                ADDRESSES.len()
+            ),
         "{}",
         applied.text()
     );
@@ -86,11 +89,7 @@ async fn every_aws_resource_type_through_its_lifecycle() {
 
     // --- nothing to do on a second run --------------------------------------------------
     let replan = cairn.plan(0, &[]);
-    assert!(
-        replan.stdout.contains("No changes."),
-        "{}",
-        replan.text()
-    );
+    assert!(replan.stdout.contains("No changes."), "{}", replan.text());
 
     // --- in-place updates: node group scaling and labels, DB instance class ---------------
     cairn.set_var("workers_min_size", "0");
@@ -117,7 +116,9 @@ async fn every_aws_resource_type_through_its_lifecycle() {
     cairn.plan(0, &[]);
 
     // --- force-new attributes: a subnet's CIDR, a secret's name ---------------------------
-    let old_subnet = Clients::by_address(&objects, "aws_subnet.public_b").id.clone();
+    let old_subnet = Clients::by_address(&objects, "aws_subnet.public_b")
+        .id
+        .clone();
     cairn.set_var("public_b_cidr", "10.40.3.0/24");
     cairn.set_var("api_key_secret_name", "aws-e2e/api-key-v2");
     let replace = cairn.plan(2, &[]);
@@ -152,11 +153,19 @@ async fn every_aws_resource_type_through_its_lifecycle() {
     let gone = aws
         .ec2
         .describe_subnets()
-        .filters(Filter::builder().name("subnet-id").values(&old_subnet).build())
+        .filters(
+            Filter::builder()
+                .name("subnet-id")
+                .values(&old_subnet)
+                .build(),
+        )
         .send()
         .await
         .expect("DescribeSubnets");
-    assert!(gone.subnets().is_empty(), "the old subnet {old_subnet} was deleted");
+    assert!(
+        gone.subnets().is_empty(),
+        "the old subnet {old_subnet} was deleted"
+    );
     check_route_table_subnets(&aws, &objects, "aws_route_table.public").await;
     check_secrets(&aws, "aws-e2e/api-key-v2").await;
     cairn.plan(0, &[]);
@@ -335,7 +344,11 @@ async fn check_network(aws: &Clients, objects: &[Tagged]) {
         .flat_map(|p| p.user_id_group_pairs())
         .filter_map(|pair| pair.group_id())
         .collect();
-    assert_eq!(postgres, [cluster_sg], "PostgreSQL only from the cluster's group");
+    assert_eq!(
+        postgres,
+        [cluster_sg],
+        "PostgreSQL only from the cluster's group"
+    );
 }
 
 /// The subnets a route table is associated with are exactly the ones the fixture names.
@@ -461,11 +474,11 @@ async fn check_iam(aws: &Clients) {
             .expect("a trust policy"),
     );
     let statement = &trust["Statement"][0];
+    assert_eq!(statement["Principal"]["Federated"], provider_arn, "{trust}");
     assert_eq!(
-        statement["Principal"]["Federated"], provider_arn,
+        statement["Action"], "sts:AssumeRoleWithWebIdentity",
         "{trust}"
     );
-    assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity", "{trust}");
     let conditions = statement["Condition"].to_string();
     assert!(
         conditions.contains(&format!("{issuer_host}:sub"))
@@ -592,8 +605,7 @@ async fn check_database(aws: &Clients, objects: &[Tagged], class: &str) {
     assert_eq!(db.master_username(), Some("reporter"));
     assert_eq!(db.publicly_accessible(), Some(false));
     assert_eq!(
-        db.db_subnet_group()
-            .and_then(|g| g.db_subnet_group_name()),
+        db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
         Some("aws-e2e-e2e")
     );
     let mut group_subnets: Vec<&str> = db
@@ -653,7 +665,11 @@ async fn check_database(aws: &Clients, objects: &[Tagged], class: &str) {
 /// the generated one and the database's endpoint (both read back from AWS here).
 async fn check_secrets(aws: &Clients, api_key_name: &str) {
     let password = aws.secret_value("aws-e2e/e2e/db-password").await;
-    assert_eq!(password.len(), 40, "the generated password has the asked length");
+    assert_eq!(
+        password.len(),
+        40,
+        "the generated password has the asked length"
+    );
     assert!(
         password.chars().all(|c| c.is_ascii_alphanumeric()),
         "the generated password is alphanumeric"

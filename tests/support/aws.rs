@@ -277,7 +277,10 @@ impl Clients {
         for group in groups.db_parameter_groups() {
             arns.push((
                 "rds db parameter group",
-                group.db_parameter_group_arn().unwrap_or_default().to_owned(),
+                group
+                    .db_parameter_group_arn()
+                    .unwrap_or_default()
+                    .to_owned(),
             ));
         }
         let mut all = Vec::new();
@@ -302,18 +305,18 @@ impl Clients {
     }
 
     async fn secrets(&self) -> Vec<Tagged> {
-        let secrets = self
+        let pages = self
             .secrets
             .list_secrets()
             .include_planned_deletion(true)
             .into_paginator()
-            .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
             .expect("Secrets Manager ListSecrets");
-        secrets
-            .into_iter()
+        pages
+            .iter()
+            .flat_map(|page| page.secret_list())
             .map(|s| Tagged {
                 kind: "secretsmanager secret",
                 id: s.name().unwrap_or_default().to_owned(),

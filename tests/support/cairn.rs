@@ -139,7 +139,11 @@ impl<'a> Cairn<'a> {
 
     /// `cairn plan --detailed-exitcode <args>`: exit 0 (no changes) or 2 (changes).
     pub fn plan(&self, expected_code: i32, args: &[&str]) -> Run {
-        self.expect(expected_code, &["plan"], &with(&["--detailed-exitcode"], args))
+        self.expect(
+            expected_code,
+            &["plan"],
+            &with(&["--detailed-exitcode"], args),
+        )
     }
 
     /// `cairn destroy --auto-approve <args>`, which must succeed.
