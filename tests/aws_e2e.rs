@@ -1,11 +1,10 @@
 //! The `cairn` binary against a moto server, with a stack holding every AWS resource type
 //! (`tests/fixtures/aws/every_type`): apply, no-op re-plan, in-place updates, replacements,
-//! drift made outside cairn, destroy. Every step is checked through the AWS SDK, never
+//! drift made outside cairn, no secret value written or printed, destroy. Every step is checked through the AWS SDK, never
 //! through what cairn printed or recorded.
 //!
 //! Needs `moto_server` on PATH (`pip install 'moto[server]'`); fails without it.
 
-#[allow(dead_code)] // each test binary uses a subset of the shared harness
 mod support;
 
 use std::collections::BTreeMap;
@@ -14,7 +13,7 @@ use std::path::Path;
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_eks::types::{CapacityTypes, NodegroupScalingConfig, TaintEffect};
 
-use support::aws::{Clients, Tagged, assert_nothing_left, assert_tagged, policy_document};
+use support::aws::{Clients, Tagged, assert_nothing_left, assert_tagged};
 use support::cairn::{Cairn, resources_with, summary_line};
 use support::moto::Moto;
 
@@ -22,32 +21,36 @@ const STACK: &str = "aws-e2e";
 const ENV: &str = "e2e";
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws/every_type");
 
-/// Every resource in the fixture; each must be one AWS object carrying its address tag.
-const ADDRESSES: [&str; 24] = [
-    "aws_vpc.main",
-    "aws_subnet.public_a",
-    "aws_subnet.public_b",
-    "aws_subnet.private_a",
-    "aws_subnet.private_b",
-    "aws_internet_gateway.main",
-    "aws_eip.nat",
-    "aws_nat_gateway.main",
-    "aws_route_table.public",
-    "aws_route_table.private",
-    "aws_security_group.cluster",
-    "aws_security_group.db",
-    "aws_iam_role.cluster",
-    "aws_iam_role.node",
-    "aws_iam_role.reporter",
-    "aws_iam_openid_connect_provider.eks",
-    "aws_eks_cluster.main",
-    "aws_eks_node_group.workers",
-    "aws_db_subnet_group.main",
-    "aws_db_parameter_group.main",
-    "aws_db_instance.main",
-    "aws_secretsmanager_secret.db_password",
-    "aws_secretsmanager_secret.api_key",
-    "aws_secretsmanager_secret.db_url",
+/// Every resource in the fixture and the kind of AWS object it must be (one object each,
+/// carrying the resource's address tag).
+const ADDRESSES: [(&str, &str); 24] = [
+    ("aws_vpc.main", "ec2 vpc"),
+    ("aws_subnet.public_a", "ec2 subnet"),
+    ("aws_subnet.public_b", "ec2 subnet"),
+    ("aws_subnet.private_a", "ec2 subnet"),
+    ("aws_subnet.private_b", "ec2 subnet"),
+    ("aws_internet_gateway.main", "ec2 internet gateway"),
+    ("aws_eip.nat", "ec2 elastic ip"),
+    ("aws_nat_gateway.main", "ec2 nat gateway"),
+    ("aws_route_table.public", "ec2 route table"),
+    ("aws_route_table.private", "ec2 route table"),
+    ("aws_security_group.cluster", "ec2 security group"),
+    ("aws_security_group.db", "ec2 security group"),
+    ("aws_iam_role.cluster", "iam role"),
+    ("aws_iam_role.node", "iam role"),
+    ("aws_iam_role.reporter", "iam role"),
+    ("aws_iam_openid_connect_provider.eks", "iam oidc provider"),
+    ("aws_eks_cluster.main", "eks cluster"),
+    ("aws_eks_node_group.workers", "eks node group"),
+    ("aws_db_subnet_group.main", "rds db subnet group"),
+    ("aws_db_parameter_group.main", "rds db parameter group"),
+    ("aws_db_instance.main", "rds db instance"),
+    (
+        "aws_secretsmanager_secret.db_password",
+        "secretsmanager secret",
+    ),
+    ("aws_secretsmanager_secret.api_key", "secretsmanager secret"),
+    ("aws_secretsmanager_secret.db_url", "secretsmanager secret"),
 ];
 
 /// The names the fixture gives its objects in env `e2e`.
@@ -73,8 +76,15 @@ async fn every_aws_resource_type_through_its_lifecycle() {
         applied.text()
     );
     let objects = aws.tagged_with_stack(STACK).await;
-    let addresses: Vec<String> = ADDRESSES.iter().map(|a| (*a).to_owned()).collect();
+    let addresses: Vec<String> = ADDRESSES.iter().map(|(a, _)| (*a).to_owned()).collect();
     assert_tagged(&objects, STACK, ENV, &addresses);
+    for (address, kind) in ADDRESSES {
+        assert_eq!(
+            Clients::by_address(&objects, address).kind,
+            kind,
+            "{address}"
+        );
+    }
     assert_eq!(
         objects.len(),
         addresses.len(),
@@ -200,6 +210,15 @@ async fn every_aws_resource_type_through_its_lifecycle() {
     cairn.apply(&[]);
     check_node_group(&aws, (0, 5, 1), "ml").await;
     cairn.plan(0, &[]);
+
+    // --- no secret value in the state directory or in anything cairn printed ------------
+    for name in [
+        "aws-e2e/e2e/db-password",
+        "aws-e2e/api-key-v2",
+        "aws-e2e/e2e/db-url",
+    ] {
+        cairn.assert_never_written(name, &aws.secret_value(name).await);
+    }
 
     // --- destroy -------------------------------------------------------------------------
     cairn.destroy(&[]);
@@ -690,4 +709,10 @@ async fn check_secrets(aws: &Clients, api_key_name: &str) {
         endpoint.port().expect("a port")
     );
     assert_eq!(aws.secret_value("aws-e2e/e2e/db-url").await, url);
+}
+
+/// Decodes an IAM policy document as IAM returns it (URL-encoded JSON).
+pub fn policy_document(encoded: &str) -> serde_json::Value {
+    let decoded = urlencoding::decode(encoded).expect("policy document is URL-encoded UTF-8");
+    serde_json::from_str(&decoded).expect("policy document is JSON")
 }

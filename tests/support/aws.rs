@@ -394,9 +394,3 @@ pub async fn assert_nothing_left(clients: &Clients, stack: &str) {
         "objects tagged cairn:stack={stack} are left after destroy:\n{left:#?}"
     );
 }
-
-/// Decodes an IAM policy document as IAM returns it (URL-encoded JSON).
-pub fn policy_document(encoded: &str) -> serde_json::Value {
-    let decoded = urlencoding::decode(encoded).expect("policy document is URL-encoded UTF-8");
-    serde_json::from_str(&decoded).expect("policy document is JSON")
-}

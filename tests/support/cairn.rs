@@ -50,12 +50,6 @@ impl<'a> Cairn<'a> {
         }
     }
 
-    /// The directory holding the state file and everything cairn keeps beside it
-    /// (journal, backup, lock, key).
-    pub fn state_dir(&self) -> &Path {
-        self.state_dir.path()
-    }
-
     /// Sets (or changes) a `--var` for every later command.
     pub fn set_var(&self, key: &str, value: &str) {
         let mut vars = self.vars.borrow_mut();
@@ -63,9 +57,29 @@ impl<'a> Cairn<'a> {
         vars.push((key.to_owned(), value.to_owned()));
     }
 
-    /// Everything the runs so far printed, stdout and stderr.
-    pub fn transcript(&self) -> String {
-        self.transcript.borrow().clone()
+    /// Asserts that `value` (the value of secret `name`, read back from AWS) is in no file
+    /// of the state directory (state, journal, backup, lock, key) and in nothing any run
+    /// printed so far, logs included.
+    pub fn assert_never_written(&self, name: &str, value: &str) {
+        let files = files_under(self.state_dir.path());
+        assert!(
+            files.iter().any(|f| f.ends_with("state.json")),
+            "the state file is among the files searched: {files:?}"
+        );
+        for file in &files {
+            let bytes = std::fs::read(file).expect("read a file of the state directory");
+            assert!(
+                !bytes
+                    .windows(value.len())
+                    .any(|window| window == value.as_bytes()),
+                "the value of secret {name} is in {}",
+                file.display()
+            );
+        }
+        assert!(
+            !self.transcript.borrow().contains(value),
+            "the value of secret {name} is in cairn's output or logs"
+        );
     }
 
     /// `cairn <command> <stack> --env <env> --state <tmp> --var ... <args>`.
@@ -150,6 +164,23 @@ impl<'a> Cairn<'a> {
     pub fn destroy(&self, args: &[&str]) -> Run {
         self.expect(0, &["destroy"], &with(&["--auto-approve"], args))
     }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read the state directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 fn with<'s>(first: &[&'s str], rest: &[&'s str]) -> Vec<&'s str> {
