@@ -16,12 +16,17 @@ pub struct ResourceAddr {
 
 impl ResourceAddr {
     pub fn new(type_name: impl Into<String>, name: impl Into<String>) -> Self {
-        ResourceAddr { type_name: type_name.into(), name: name.into() }
+        ResourceAddr {
+            type_name: type_name.into(),
+            name: name.into(),
+        }
     }
 
     /// The provider that implements this resource type.
     pub fn provider(&self) -> &str {
-        self.type_name.split_once('_').map_or(self.type_name.as_str(), |(p, _)| p)
+        self.type_name
+            .split_once('_')
+            .map_or(self.type_name.as_str(), |(p, _)| p)
     }
 }
 
@@ -38,7 +43,9 @@ pub struct ParseAddrError(pub String);
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 

@@ -92,7 +92,8 @@ impl Attrs {
         let json = Value::Map(self.0.clone())
             .expose()
             .ok_or_else(|| ProviderError::invalid("(resource)", "has values not known yet"))?;
-        serde_json::from_value(json).map_err(|e| ProviderError::invalid("(resource)", e.to_string()))
+        serde_json::from_value(json)
+            .map_err(|e| ProviderError::invalid("(resource)", e.to_string()))
     }
 
     /// Builds attributes from a serializable struct (an API response mapped to the schema).
@@ -139,7 +140,10 @@ mod tests {
             );
         assert_eq!(attrs.str("name").ok().as_deref(), Some("main"));
         assert_eq!(attrs.str("password").ok().as_deref(), Some("pw"));
-        assert_eq!(attrs.str_list("subnets").ok(), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(
+            attrs.str_list("subnets").ok(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
         let scaling: Scaling = attrs.opt_decode("scaling").ok().flatten().expect("decodes");
         assert_eq!((scaling.min_size, scaling.max_size), (0, 10));
         assert!(attrs.str("missing").is_err());

@@ -21,7 +21,11 @@ pub enum ProviderError {
     InvalidAttribute { attribute: String, message: String },
     /// A wait did not reach its goal in time.
     #[error("timed out after {}s waiting for {what} (last seen: {last_seen})", elapsed.as_secs())]
-    Timeout { what: String, elapsed: Duration, last_seen: String },
+    Timeout {
+        what: String,
+        elapsed: Duration,
+        last_seen: String,
+    },
     /// The provider configuration is unusable (no credentials, unreadable kubeconfig).
     #[error("provider configuration: {0}")]
     Config(String),
@@ -35,10 +39,21 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn invalid(attribute: impl Into<String>, message: impl Into<String>) -> Self {
-        ProviderError::InvalidAttribute { attribute: attribute.into(), message: message.into() }
+        ProviderError::InvalidAttribute {
+            attribute: attribute.into(),
+            message: message.into(),
+        }
     }
 
-    pub fn api(operation: impl Into<String>, code: Option<String>, message: impl Into<String>) -> Self {
-        ProviderError::Api { operation: operation.into(), code, message: message.into() }
+    pub fn api(
+        operation: impl Into<String>,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ProviderError::Api {
+            operation: operation.into(),
+            code,
+            message: message.into(),
+        }
     }
 }

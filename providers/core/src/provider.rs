@@ -44,7 +44,9 @@ impl ResourceIdentity {
 
     /// The resource type: the part of the address before the first dot.
     pub fn resource_type(&self) -> &str {
-        self.address.split_once('.').map_or(self.address.as_str(), |(t, _)| t)
+        self.address
+            .split_once('.')
+            .map_or(self.address.as_str(), |(t, _)| t)
     }
 }
 

@@ -62,14 +62,22 @@ pub struct Timeouts {
 impl Default for Timeouts {
     fn default() -> Self {
         let five_minutes = Duration::from_secs(5 * 60);
-        Timeouts { create: five_minutes, update: five_minutes, delete: five_minutes }
+        Timeouts {
+            create: five_minutes,
+            update: five_minutes,
+            delete: five_minutes,
+        }
     }
 }
 
 impl Timeouts {
     /// The same limit for every operation.
     pub fn all(limit: Duration) -> Self {
-        Timeouts { create: limit, update: limit, delete: limit }
+        Timeouts {
+            create: limit,
+            update: limit,
+            delete: limit,
+        }
     }
 }
 
@@ -136,7 +144,13 @@ pub struct AttrSchema {
 
 impl AttrSchema {
     fn new(ty: AttrType, mode: Mode) -> Self {
-        AttrSchema { ty, mode, force_new: false, sensitive: false, description: String::new() }
+        AttrSchema {
+            ty,
+            mode,
+            force_new: false,
+            sensitive: false,
+            description: String::new(),
+        }
     }
     pub fn required(ty: AttrType) -> Self {
         Self::new(ty, Mode::Required)

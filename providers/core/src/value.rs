@@ -87,7 +87,10 @@ impl Value {
                 .unwrap_or(serde_json::Value::Null),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(items) => serde_json::Value::Array(
-                items.iter().map(Value::expose).collect::<Option<Vec<_>>>()?,
+                items
+                    .iter()
+                    .map(Value::expose)
+                    .collect::<Option<Vec<_>>>()?,
             ),
             Value::Map(map) => serde_json::Value::Object(
                 map.iter()
@@ -113,9 +116,11 @@ impl Value {
             serde_json::Value::Array(items) => {
                 Value::List(items.into_iter().map(Value::from_json).collect())
             }
-            serde_json::Value::Object(map) => {
-                Value::Map(map.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect())
-            }
+            serde_json::Value::Object(map) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -371,11 +376,17 @@ mod tests {
     fn unknown_and_hash_round_trip_through_json() {
         let mut map = BTreeMap::new();
         map.insert("arn".to_owned(), Value::Unknown);
-        map.insert("password".to_owned(), Value::SensitiveHash("abc".to_owned()));
+        map.insert(
+            "password".to_owned(),
+            Value::SensitiveHash("abc".to_owned()),
+        );
         map.insert("port".to_owned(), Value::Int(5432));
         let value = Value::Map(map);
         let json = serde_json::to_string(&value).expect("serializable");
-        assert_eq!(json, r#"{"arn":{"$unknown":true},"password":{"$sensitive":"abc"},"port":5432}"#);
+        assert_eq!(
+            json,
+            r#"{"arn":{"$unknown":true},"password":{"$sensitive":"abc"},"port":5432}"#
+        );
         let back: Value = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, value);
         assert!(back.contains_unknown());
