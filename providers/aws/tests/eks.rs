@@ -4,14 +4,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_provider_core::{
-    Attrs, CreateRequest, DeleteRequest, FindRequest, Progress, ReadRequest, ResourceClient,
-    ResourceIdentity, UpdateRequest, Value,
-};
-use common::{aws_client, identity, sdk_config};
+use cairn_provider_core::{Attrs, DeleteRequest, FindRequest, Progress, Value};
+use common::{TestResource, aws_client, identity, sdk_config};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -91,81 +87,6 @@ async fn role(iam: &aws_sdk_iam::Client, name: &str, service: &str) -> String {
     out.role().map(|r| r.arn().to_owned()).expect("role arn")
 }
 
-async fn create(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    config: &Attrs,
-) -> Attrs {
-    client
-        .create(CreateRequest {
-            type_name,
-            identity: id,
-            config,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("create {type_name}: {e}"))
-}
-
-async fn update(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    prior: &Attrs,
-    desired: &Attrs,
-    changed: &[&str],
-) -> Attrs {
-    let changed: Vec<String> = changed.iter().map(|c| (*c).to_owned()).collect();
-    client
-        .update(UpdateRequest {
-            type_name,
-            identity: id,
-            prior,
-            desired,
-            changed: &changed,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("update {type_name}: {e}"))
-}
-
-async fn read(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    state: &Attrs,
-) -> Option<Attrs> {
-    client
-        .read(ReadRequest {
-            type_name,
-            identity: id,
-            state,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("read {type_name}: {e}"))
-}
-
-async fn delete(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    state: &Attrs,
-) {
-    client
-        .delete(DeleteRequest {
-            type_name,
-            identity: id,
-            state,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("delete {type_name}: {e}"));
-}
-
 #[tokio::test]
 async fn cluster_and_spot_node_group_lifecycle() {
     let env = "eks_lifecycle";
@@ -182,7 +103,7 @@ async fn cluster_and_spot_node_group_lifecycle() {
     let node_role = role(&iam, "eks-lifecycle-nodes", "ec2.amazonaws.com").await;
 
     // The cluster.
-    let cluster_id = identity(env, "aws_eks_cluster.main");
+    let cluster_resource = TestResource::new(env, "aws_eks_cluster.main").await;
     let cluster_config = Attrs::new()
         .with("name", "cairn-eks-lifecycle")
         .with("role_arn", cluster_role.clone())
@@ -190,7 +111,7 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .with("vpc_config", map(&[("subnet_ids", strings(&subnet_refs))]))
         .with("enabled_cluster_log_types", strings(&["api", "audit"]))
         .with("tags", map(&[("team", Value::from("data"))]));
-    let cluster = create(&client, "aws_eks_cluster", &cluster_id, &cluster_config).await;
+    let cluster = cluster_resource.create(&cluster_config).await;
 
     let real = eks
         .describe_cluster()
@@ -254,7 +175,7 @@ async fn cluster_and_spot_node_group_lifecycle() {
     let found = client
         .find(FindRequest {
             type_name: "aws_eks_cluster",
-            identity: &cluster_id,
+            identity: &cluster_resource.identity,
             config: &cluster_config,
         })
         .await
@@ -287,15 +208,13 @@ async fn cluster_and_spot_node_group_lifecycle() {
         )
         .with("enabled_cluster_log_types", strings(&["api"]))
         .with("tags", map(&[("team", Value::from("platform"))]));
-    let updated = update(
-        &client,
-        "aws_eks_cluster",
-        &cluster_id,
-        &cluster,
-        &desired,
-        &["vpc_config", "enabled_cluster_log_types", "tags"],
-    )
-    .await;
+    let updated = cluster_resource
+        .update_changed(
+            &cluster,
+            &desired,
+            &["vpc_config", "enabled_cluster_log_types", "tags"],
+        )
+        .await;
     let real = eks
         .describe_cluster()
         .name("cairn-eks-lifecycle")
@@ -335,7 +254,7 @@ async fn cluster_and_spot_node_group_lifecycle() {
     );
 
     // The SPOT worker pool.
-    let group_id = identity(env, "aws_eks_node_group.spot_workers");
+    let group_resource = TestResource::new(env, "aws_eks_node_group.spot_workers").await;
     let taint = |key: &str, value: &str, effect: &str| {
         map(&[
             ("key", Value::from(key)),
@@ -370,7 +289,7 @@ async fn cluster_and_spot_node_group_lifecycle() {
             Value::List(vec![taint("airflow-worker", "true", "NO_SCHEDULE")]),
         )
         .with("disk_size", Value::Int(50));
-    let group = create(&client, "aws_eks_node_group", &group_id, &group_config).await;
+    let group = group_resource.create(&group_config).await;
 
     let real_group = || async {
         eks.describe_nodegroup()
@@ -429,7 +348,7 @@ async fn cluster_and_spot_node_group_lifecycle() {
     let refused = client
         .delete(DeleteRequest {
             type_name: "aws_eks_cluster",
-            identity: &cluster_id,
+            identity: &cluster_resource.identity,
             state: &updated,
             timeout: TIMEOUT,
             progress: Progress::noop(),
@@ -453,15 +372,9 @@ async fn cluster_and_spot_node_group_lifecycle() {
                 taint("spot", "true", "PREFER_NO_SCHEDULE"),
             ]),
         );
-    let group = update(
-        &client,
-        "aws_eks_node_group",
-        &group_id,
-        &group,
-        &desired,
-        &["scaling_config", "labels", "taints"],
-    )
-    .await;
+    let group = group_resource
+        .update_changed(&group, &desired, &["scaling_config", "labels", "taints"])
+        .await;
     let real = real_group().await;
     let real_scaling = real.scaling_config().expect("scaling");
     assert_eq!(
@@ -526,13 +439,11 @@ async fn cluster_and_spot_node_group_lifecycle() {
         .send()
         .await
         .expect("UpdateNodegroupConfig");
-    let drifted = read(&client, "aws_eks_node_group", &group_id, &group)
-        .await
-        .expect("still exists");
+    let drifted = group_resource.read(&group).await.expect("still exists");
     assert_eq!(drifted.get("scaling_config"), Some(&scaling(1, 7, 20)));
 
     // Deletes wait until gone; deleting again is a success.
-    delete(&client, "aws_eks_node_group", &group_id, &group).await;
+    group_resource.delete(&group).await;
     let gone = eks
         .describe_nodegroup()
         .cluster_name("cairn-eks-lifecycle")
@@ -545,14 +456,10 @@ async fn cluster_and_spot_node_group_lifecycle() {
             .map(|e| e.is_resource_not_found_exception()),
         Some(true)
     );
-    assert!(
-        read(&client, "aws_eks_node_group", &group_id, &group)
-            .await
-            .is_none()
-    );
-    delete(&client, "aws_eks_node_group", &group_id, &group).await;
+    assert!(group_resource.read(&group).await.is_none());
+    group_resource.delete(&group).await;
 
-    delete(&client, "aws_eks_cluster", &cluster_id, &updated).await;
+    cluster_resource.delete(&updated).await;
     let gone = eks
         .describe_cluster()
         .name("cairn-eks-lifecycle")
@@ -564,10 +471,6 @@ async fn cluster_and_spot_node_group_lifecycle() {
             .map(|e| e.is_resource_not_found_exception()),
         Some(true)
     );
-    assert!(
-        read(&client, "aws_eks_cluster", &cluster_id, &updated)
-            .await
-            .is_none()
-    );
-    delete(&client, "aws_eks_cluster", &cluster_id, &updated).await;
+    assert!(cluster_resource.read(&updated).await.is_none());
+    cluster_resource.delete(&updated).await;
 }

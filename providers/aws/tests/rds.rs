@@ -5,14 +5,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_provider_core::{
-    Attrs, CreateRequest, DeleteRequest, FindRequest, Progress, ReadRequest, ResourceClient,
-    ResourceIdentity, UpdateRequest, Value,
-};
-use common::{aws_client, identity, sdk_config};
+use cairn_provider_core::{Attrs, DeleteRequest, FindRequest, Progress, Value};
+use common::{TestResource, aws_client, sdk_config};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -62,81 +58,6 @@ async fn subnets(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
     ids
 }
 
-async fn create(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    config: &Attrs,
-) -> Attrs {
-    client
-        .create(CreateRequest {
-            type_name,
-            identity: id,
-            config,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("create {type_name}: {e}"))
-}
-
-async fn update(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    prior: &Attrs,
-    desired: &Attrs,
-    changed: &[&str],
-) -> Attrs {
-    let changed: Vec<String> = changed.iter().map(|c| (*c).to_owned()).collect();
-    client
-        .update(UpdateRequest {
-            type_name,
-            identity: id,
-            prior,
-            desired,
-            changed: &changed,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("update {type_name}: {e}"))
-}
-
-async fn read(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    state: &Attrs,
-) -> Option<Attrs> {
-    client
-        .read(ReadRequest {
-            type_name,
-            identity: id,
-            state,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("read {type_name}: {e}"))
-}
-
-async fn delete(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    state: &Attrs,
-) {
-    client
-        .delete(DeleteRequest {
-            type_name,
-            identity: id,
-            state,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("delete {type_name}: {e}"));
-}
-
 #[tokio::test]
 async fn postgres_instance_lifecycle() {
     let env = "rds_lifecycle";
@@ -149,18 +70,12 @@ async fn postgres_instance_lifecycle() {
     let subnet_ids = subnets(&ec2).await;
 
     // Subnet group.
-    let subnet_group_id = identity(env, "aws_db_subnet_group.airflow");
+    let subnet_group_resource = TestResource::new(env, "aws_db_subnet_group.airflow").await;
     let subnet_group_config = Attrs::new()
         .with("name", "cairn-rds-lifecycle")
         .with("subnet_ids", Value::from(subnet_ids.clone()))
         .with("tags", map(&[("team", Value::from("data"))]));
-    let subnet_group = create(
-        &client,
-        "aws_db_subnet_group",
-        &subnet_group_id,
-        &subnet_group_config,
-    )
-    .await;
+    let subnet_group = subnet_group_resource.create(&subnet_group_config).await;
     let real = rds
         .describe_db_subnet_groups()
         .db_subnet_group_name("cairn-rds-lifecycle")
@@ -206,7 +121,7 @@ async fn postgres_instance_lifecycle() {
     let found = client
         .find(FindRequest {
             type_name: "aws_db_subnet_group",
-            identity: &subnet_group_id,
+            identity: &subnet_group_resource.identity,
             config: &subnet_group_config,
         })
         .await
@@ -217,7 +132,7 @@ async fn postgres_instance_lifecycle() {
     );
 
     // Parameter group with one parameter, then changed in place.
-    let parameters_id = identity(env, "aws_db_parameter_group.airflow");
+    let parameters_resource = TestResource::new(env, "aws_db_parameter_group.airflow").await;
     let parameter = |value: &str| {
         Value::List(vec![map(&[
             ("name", Value::from("max_connections")),
@@ -228,13 +143,7 @@ async fn postgres_instance_lifecycle() {
         .with("name", "cairn-rds-lifecycle")
         .with("family", "postgres16")
         .with("parameter", parameter("200"));
-    let parameters = create(
-        &client,
-        "aws_db_parameter_group",
-        &parameters_id,
-        &parameters_config,
-    )
-    .await;
+    let parameters = parameters_resource.create(&parameters_config).await;
     assert_eq!(
         parameters.get("parameter"),
         parameters_config.get("parameter")
@@ -256,20 +165,14 @@ async fn postgres_instance_lifecycle() {
     let desired = parameters_config
         .clone()
         .with("parameter", parameter("400"));
-    let parameters = update(
-        &client,
-        "aws_db_parameter_group",
-        &parameters_id,
-        &parameters,
-        &desired,
-        &["parameter"],
-    )
-    .await;
+    let parameters = parameters_resource
+        .update_changed(&parameters, &desired, &["parameter"])
+        .await;
     assert_eq!(real_parameter(rds.clone()).await.as_deref(), Some("400"));
     assert_eq!(parameters.get("parameter"), desired.get("parameter"));
 
     // The instance.
-    let db_id = identity(env, "aws_db_instance.metadata");
+    let db_resource = TestResource::new(env, "aws_db_instance.metadata").await;
     let password = Value::from("correct-horse-battery-staple").sensitive();
     let db_config = Attrs::new()
         .with("identifier", "cairn-rds-lifecycle")
@@ -286,7 +189,7 @@ async fn postgres_instance_lifecycle() {
         .with("deletion_protection", true)
         .with("apply_immediately", true)
         .with("tags", map(&[("team", Value::from("data"))]));
-    let db = create(&client, "aws_db_instance", &db_id, &db_config).await;
+    let db = db_resource.create(&db_config).await;
     let describe = |rds: aws_sdk_rds::Client| async move {
         rds.describe_db_instances()
             .db_instance_identifier("cairn-rds-lifecycle")
@@ -324,9 +227,7 @@ async fn postgres_instance_lifecycle() {
         db.get("password").is_some_and(Value::is_sensitive),
         "create keeps the password, sensitive"
     );
-    let refreshed = read(&client, "aws_db_instance", &db_id, &db)
-        .await
-        .expect("exists");
+    let refreshed = db_resource.read(&db).await.expect("exists");
     assert!(
         refreshed.get("password").is_none(),
         "the password is never read back"
@@ -342,15 +243,9 @@ async fn postgres_instance_lifecycle() {
 
     // In place: a bigger class.
     let desired = db_config.clone().with("instance_class", "db.t3.small");
-    let db = update(
-        &client,
-        "aws_db_instance",
-        &db_id,
-        &db,
-        &desired,
-        &["instance_class"],
-    )
-    .await;
+    let db = db_resource
+        .update_changed(&db, &desired, &["instance_class"])
+        .await;
     let real = describe(rds.clone())
         .await
         .expect("DescribeDBInstances")
@@ -365,7 +260,7 @@ async fn postgres_instance_lifecycle() {
     let refused = client
         .delete(DeleteRequest {
             type_name: "aws_db_instance",
-            identity: &db_id,
+            identity: &db_resource.identity,
             state: &db,
             timeout: TIMEOUT,
             progress: Progress::noop(),
@@ -387,16 +282,14 @@ async fn postgres_instance_lifecycle() {
     let desired = desired
         .with("deletion_protection", false)
         .with("final_snapshot_identifier", "cairn-rds-lifecycle-last");
-    let db = update(
-        &client,
-        "aws_db_instance",
-        &db_id,
-        &db,
-        &desired,
-        &["deletion_protection", "final_snapshot_identifier"],
-    )
-    .await;
-    delete(&client, "aws_db_instance", &db_id, &db).await;
+    let db = db_resource
+        .update_changed(
+            &db,
+            &desired,
+            &["deletion_protection", "final_snapshot_identifier"],
+        )
+        .await;
+    db_resource.delete(&db).await;
     let gone = describe(rds.clone()).await.expect_err("instance deleted");
     assert_eq!(
         gone.as_service_error()
@@ -410,65 +303,25 @@ async fn postgres_instance_lifecycle() {
         .await
         .expect("final snapshot taken");
     assert_eq!(snapshots.db_snapshots().len(), 1);
-    assert!(
-        read(&client, "aws_db_instance", &db_id, &db)
-            .await
-            .is_none()
-    );
-    delete(&client, "aws_db_instance", &db_id, &db).await;
+    assert!(db_resource.read(&db).await.is_none());
+    db_resource.delete(&db).await;
 
     // The groups.
-    delete(
-        &client,
-        "aws_db_parameter_group",
-        &parameters_id,
-        &parameters,
-    )
-    .await;
-    assert!(
-        read(
-            &client,
-            "aws_db_parameter_group",
-            &parameters_id,
-            &parameters
-        )
-        .await
-        .is_none()
-    );
+    parameters_resource.delete(&parameters).await;
+    assert!(parameters_resource.read(&parameters).await.is_none());
     let desired = subnet_group_config
         .clone()
         .with("tags", map(&[("team", Value::from("platform"))]));
-    let subnet_group = update(
-        &client,
-        "aws_db_subnet_group",
-        &subnet_group_id,
-        &subnet_group,
-        &desired,
-        &["tags"],
-    )
-    .await;
+    let subnet_group = subnet_group_resource
+        .update_changed(&subnet_group, &desired, &["tags"])
+        .await;
     assert_eq!(subnet_group.get("tags"), desired.get("tags"));
-    delete(
-        &client,
-        "aws_db_subnet_group",
-        &subnet_group_id,
-        &subnet_group,
-    )
-    .await;
+    subnet_group_resource.delete(&subnet_group).await;
     let gone = rds
         .describe_db_subnet_groups()
         .db_subnet_group_name("cairn-rds-lifecycle")
         .send()
         .await;
     assert!(gone.is_err(), "subnet group deleted");
-    assert!(
-        read(
-            &client,
-            "aws_db_subnet_group",
-            &subnet_group_id,
-            &subnet_group
-        )
-        .await
-        .is_none()
-    );
+    assert!(subnet_group_resource.read(&subnet_group).await.is_none());
 }

@@ -3,16 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
-use cairn_provider_core::{
-    Attrs, CreateRequest, DeleteRequest, Progress, ReadRequest, ResourceClient, ResourceIdentity,
-    UpdateRequest, Value,
-};
-use common::{aws_client, identity, sdk_config};
+use cairn_provider_core::{Attrs, Value};
+use common::{TestResource, sdk_config};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -44,92 +40,18 @@ async fn current_value(secrets: &aws_sdk_secretsmanager::Client, id: &str) -> St
         .to_owned()
 }
 
-async fn create(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    config: &Attrs,
-) -> Attrs {
-    client
-        .create(CreateRequest {
-            type_name,
-            identity: id,
-            config,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("create {type_name}: {e}"))
-}
-
-async fn update(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    prior: &Attrs,
-    desired: &Attrs,
-    changed: &[&str],
-) -> Attrs {
-    let changed: Vec<String> = changed.iter().map(|c| (*c).to_owned()).collect();
-    client
-        .update(UpdateRequest {
-            type_name,
-            identity: id,
-            prior,
-            desired,
-            changed: &changed,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("update {type_name}: {e}"))
-}
-
-async fn read(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    state: &Attrs,
-) -> Option<Attrs> {
-    client
-        .read(ReadRequest {
-            type_name,
-            identity: id,
-            state,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("read {type_name}: {e}"))
-}
-
-async fn delete(
-    client: &Arc<dyn ResourceClient>,
-    type_name: &str,
-    id: &ResourceIdentity,
-    state: &Attrs,
-) {
-    client
-        .delete(DeleteRequest {
-            type_name,
-            identity: id,
-            state,
-            timeout: TIMEOUT,
-            progress: Progress::noop(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("delete {type_name}: {e}"));
-}
-
 #[tokio::test]
 async fn generated_fernet_key_is_made_once() {
     let env = "secrets_fernet";
-    let client = aws_client(env).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
-    let id = identity(env, "aws_secretsmanager_secret.fernet_key");
+    let secret = TestResource::new(env, "aws_secretsmanager_secret.fernet_key")
+        .await
+        .with_timeout(TIMEOUT);
     let config = Attrs::new()
         .with("name", "cairn/secrets-fernet/fernet-key")
         .with("generate", map(&[("kind", Value::from("fernet"))]))
         .with("recovery_window_in_days", Value::Int(0));
-    let created = create(&client, "aws_secretsmanager_secret", &id, &config).await;
+    let created = secret.create(&config).await;
     let key = value_of(&created);
     assert_eq!(
         URL_SAFE.decode(&key).map(|b| b.len()).ok(),
@@ -140,9 +62,7 @@ async fn generated_fernet_key_is_made_once() {
     assert_eq!(current_value(&secrets, &arn).await, key);
 
     // Later reads return the same value; an unrelated update does not regenerate it.
-    let again = read(&client, "aws_secretsmanager_secret", &id, &created)
-        .await
-        .expect("exists");
+    let again = secret.read(&created).await.expect("exists");
     assert_eq!(value_of(&again), key);
     let recorded = created
         .clone()
@@ -150,19 +70,11 @@ async fn generated_fernet_key_is_made_once() {
     let desired = recorded
         .clone()
         .with("tags", map(&[("purpose", Value::from("airflow"))]));
-    let updated = update(
-        &client,
-        "aws_secretsmanager_secret",
-        &id,
-        &recorded,
-        &desired,
-        &["tags"],
-    )
-    .await;
+    let updated = secret.update_changed(&recorded, &desired, &["tags"]).await;
     assert_eq!(value_of(&updated), key);
     assert_eq!(current_value(&secrets, &arn).await, key);
 
-    delete(&client, "aws_secretsmanager_secret", &id, &created).await;
+    secret.delete(&created).await;
     let gone = secrets
         .describe_secret()
         .secret_id(&arn)
@@ -174,20 +86,17 @@ async fn generated_fernet_key_is_made_once() {
             .map(|e| e.is_resource_not_found_exception()),
         Some(true)
     );
-    assert!(
-        read(&client, "aws_secretsmanager_secret", &id, &created)
-            .await
-            .is_none()
-    );
-    delete(&client, "aws_secretsmanager_secret", &id, &created).await;
+    assert!(secret.read(&created).await.is_none());
+    secret.delete(&created).await;
 }
 
 #[tokio::test]
 async fn given_value_is_updated_in_place() {
     let env = "secrets_given";
-    let client = aws_client(env).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
-    let id = identity(env, "aws_secretsmanager_secret.metadata_db_url");
+    let secret = TestResource::new(env, "aws_secretsmanager_secret.metadata_db_url")
+        .await
+        .with_timeout(TIMEOUT);
     let url = |password: &str| {
         Value::from(format!(
             "postgresql://airflow:{password}@db.internal:5432/airflow"
@@ -199,7 +108,7 @@ async fn given_value_is_updated_in_place() {
         .with("description", "Airflow metadata DB")
         .with("value", url("first"))
         .with("tags", map(&[("team", Value::from("data"))]));
-    let created = create(&client, "aws_secretsmanager_secret", &id, &config).await;
+    let created = secret.create(&config).await;
     let arn = created.str("arn").expect("arn");
     assert_eq!(
         current_value(&secrets, &arn).await,
@@ -213,9 +122,8 @@ async fn given_value_is_updated_in_place() {
         .expect("DescribeSecret");
     assert_eq!(real.description(), Some("Airflow metadata DB"));
     assert!(
-        real.tags()
-            .iter()
-            .any(|t| t.key() == Some("cairn:address") && t.value() == Some(id.address.as_str()))
+        real.tags().iter().any(|t| t.key() == Some("cairn:address")
+            && t.value() == Some(secret.identity.address.as_str()))
     );
     assert!(
         real.tags()
@@ -228,15 +136,9 @@ async fn given_value_is_updated_in_place() {
         .with("value", url("second"))
         .with("description", "Airflow metadata database URL")
         .with("tags", map(&[("team", Value::from("platform"))]));
-    let updated = update(
-        &client,
-        "aws_secretsmanager_secret",
-        &id,
-        &created,
-        &desired,
-        &["value", "description", "tags"],
-    )
-    .await;
+    let updated = secret
+        .update_changed(&created, &desired, &["value", "description", "tags"])
+        .await;
     assert_eq!(
         current_value(&secrets, &arn).await,
         "postgresql://airflow:second@db.internal:5432/airflow"
@@ -267,7 +169,7 @@ async fn given_value_is_updated_in_place() {
     let forced = updated
         .clone()
         .with("recovery_window_in_days", Value::Int(0));
-    delete(&client, "aws_secretsmanager_secret", &id, &forced).await;
+    secret.delete(&forced).await;
     assert!(
         secrets
             .describe_secret()
@@ -282,18 +184,19 @@ async fn given_value_is_updated_in_place() {
 #[tokio::test]
 async fn a_name_scheduled_for_deletion_is_restored_on_create() {
     let env = "secrets_recreate";
-    let client = aws_client(env).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
-    let id = identity(env, "aws_secretsmanager_secret.admin_password");
+    let secret = TestResource::new(env, "aws_secretsmanager_secret.admin_password")
+        .await
+        .with_timeout(TIMEOUT);
     let config = Attrs::new()
         .with("name", "cairn/secrets-recreate/admin")
         .with("value", Value::from("first-password").sensitive())
         .with("recovery_window_in_days", Value::Int(7));
-    let first = create(&client, "aws_secretsmanager_secret", &id, &config).await;
+    let first = secret.create(&config).await;
     let arn = first.str("arn").expect("arn");
 
     // Destroyed with a recovery window: the name stays taken, scheduled for deletion.
-    delete(&client, "aws_secretsmanager_secret", &id, &first).await;
+    secret.delete(&first).await;
     let scheduled = secrets
         .describe_secret()
         .secret_id(&arn)
@@ -301,17 +204,13 @@ async fn a_name_scheduled_for_deletion_is_restored_on_create() {
         .await
         .expect("still listed");
     assert!(scheduled.deleted_date().is_some());
-    assert!(
-        read(&client, "aws_secretsmanager_secret", &id, &first)
-            .await
-            .is_none()
-    );
+    assert!(secret.read(&first).await.is_none());
 
     // Created again: the old secret is restored and carries the new value.
     let config = config
         .with("value", Value::from("second-password").sensitive())
         .with("description", "admin");
-    let second = create(&client, "aws_secretsmanager_secret", &id, &config).await;
+    let second = secret.create(&config).await;
     let restored = secrets
         .describe_secret()
         .secret_id(&arn)
@@ -330,7 +229,7 @@ async fn a_name_scheduled_for_deletion_is_restored_on_create() {
     assert_eq!(value_of(&second), "second-password");
 
     let forced = second.with("recovery_window_in_days", Value::Int(0));
-    delete(&client, "aws_secretsmanager_secret", &id, &forced).await;
+    secret.delete(&forced).await;
     assert!(
         secrets
             .describe_secret()

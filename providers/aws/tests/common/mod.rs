@@ -155,6 +155,8 @@ pub struct TestResource {
     pub client: Arc<dyn ResourceClient>,
     pub type_name: String,
     pub identity: ResourceIdentity,
+    /// The timeout given to create, update and delete.
+    pub timeout: Duration,
 }
 
 impl TestResource {
@@ -165,7 +167,13 @@ impl TestResource {
             client: aws_client(env).await,
             type_name: identity.resource_type().to_owned(),
             identity,
+            timeout: CALL_TIMEOUT,
         }
+    }
+
+    /// The same resource with another call timeout.
+    pub fn with_timeout(self, timeout: Duration) -> TestResource {
+        TestResource { timeout, ..self }
     }
 
     pub async fn create(&self, config: &Attrs) -> Attrs {
@@ -180,7 +188,7 @@ impl TestResource {
                 type_name: &self.type_name,
                 identity: &self.identity,
                 config,
-                timeout: CALL_TIMEOUT,
+                timeout: self.timeout,
                 progress: Progress::noop(),
             })
             .await
@@ -199,15 +207,20 @@ impl TestResource {
 
     /// Updates in place; `changed` is every top-level attribute that differs.
     pub async fn update(&self, prior: &Attrs, desired: &Attrs) -> Attrs {
-        let changed: Vec<String> = prior
+        let changed: std::collections::BTreeSet<&str> = prior
             .0
             .keys()
             .chain(desired.0.keys())
             .filter(|k| prior.get(k) != desired.get(k))
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
+            .map(String::as_str)
             .collect();
+        self.update_changed(prior, desired, &changed.into_iter().collect::<Vec<_>>())
+            .await
+    }
+
+    /// Updates in place, naming the changed attributes as the engine would.
+    pub async fn update_changed(&self, prior: &Attrs, desired: &Attrs, changed: &[&str]) -> Attrs {
+        let changed: Vec<String> = changed.iter().map(|c| (*c).to_owned()).collect();
         self.client
             .update(UpdateRequest {
                 type_name: &self.type_name,
@@ -215,7 +228,7 @@ impl TestResource {
                 prior,
                 desired,
                 changed: &changed,
-                timeout: CALL_TIMEOUT,
+                timeout: self.timeout,
                 progress: Progress::noop(),
             })
             .await
@@ -228,7 +241,7 @@ impl TestResource {
                 type_name: &self.type_name,
                 identity: &self.identity,
                 state,
-                timeout: CALL_TIMEOUT,
+                timeout: self.timeout,
                 progress: Progress::noop(),
             })
             .await
