@@ -19,7 +19,7 @@ use crate::eks::shared::{created_by, optional_map};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::delete_until_free;
 
 /// RDS requires a description.
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
@@ -212,31 +212,18 @@ impl AwsResource for ParameterGroup {
     ) -> Result<(), ProviderError> {
         let name = request.state.str("name")?;
         // An instance that is itself being deleted still uses the group for a while.
-        poll_until(
+        delete_until_free(
             &format!("DB parameter group {name} to be released and deleted"),
+            "rds:DeleteDBParameterGroup",
+            &["DBParameterGroupNotFound"],
+            &["InvalidDBParameterGroupState"],
             request.timeout,
-            Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(20),
-            },
             &request.progress,
-            || async {
-                match aws
-                    .rds
+            || {
+                aws.rds
                     .delete_db_parameter_group()
                     .db_parameter_group_name(&name)
                     .send()
-                    .await
-                {
-                    Ok(_) => Ok(Check::Done(())),
-                    Err(err) if error_code(&err) == Some("DBParameterGroupNotFound") => {
-                        Ok(Check::Done(()))
-                    }
-                    Err(err) if error_code(&err) == Some("InvalidDBParameterGroupState") => Ok(
-                        Check::Waiting(api_error("rds:DeleteDBParameterGroup", err).to_string()),
-                    ),
-                    Err(err) => Err(api_error("rds:DeleteDBParameterGroup", err)),
-                }
             },
         )
         .await

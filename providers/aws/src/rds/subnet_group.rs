@@ -19,7 +19,7 @@ use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::delete_until_free;
 
 /// RDS requires a description; Terraform users know this default's shape.
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
@@ -160,31 +160,18 @@ impl AwsResource for SubnetGroup {
     ) -> Result<(), ProviderError> {
         let name = request.state.str("name")?;
         // An instance that is itself being deleted still holds the group for a while.
-        poll_until(
+        delete_until_free(
             &format!("DB subnet group {name} to be released and deleted"),
+            "rds:DeleteDBSubnetGroup",
+            &["DBSubnetGroupNotFoundFault"],
+            &["InvalidDBSubnetGroupStateFault"],
             request.timeout,
-            Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(20),
-            },
             &request.progress,
-            || async {
-                match aws
-                    .rds
+            || {
+                aws.rds
                     .delete_db_subnet_group()
                     .db_subnet_group_name(&name)
                     .send()
-                    .await
-                {
-                    Ok(_) => Ok(Check::Done(())),
-                    Err(err) if error_code(&err) == Some("DBSubnetGroupNotFoundFault") => {
-                        Ok(Check::Done(()))
-                    }
-                    Err(err) if error_code(&err) == Some("InvalidDBSubnetGroupStateFault") => Ok(
-                        Check::Waiting(api_error("rds:DeleteDBSubnetGroup", err).to_string()),
-                    ),
-                    Err(err) => Err(api_error("rds:DeleteDBSubnetGroup", err)),
-                }
             },
         )
         .await
