@@ -1620,3 +1620,122 @@ mod panicking_provider {
         );
     }
 }
+
+/// Issue 8: a failure elsewhere must not leave a replaced object deleted.
+#[test]
+fn a_failure_elsewhere_never_leaves_a_replacement_half_done() {
+    let stack = |generation: u32| {
+        format!(
+            r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.secret]
+input = "s"
+triggers_replace = {generation}
+
+[resources.cairn_data.unrelated]
+input = "u{generation}"
+"#
+        )
+    };
+    let ws = Workspace::new(&stack(1));
+    ws.apply();
+    ws.write(&stack(2));
+    // The delete is slow and the failure immediate: the walk is stopping by the time the
+    // replacement's delete finishes.
+    let out = ws
+        .cmd(&["apply", "--auto-approve"])
+        .env("CAIRN_TEST_FAIL_ON", "cairn_data.unrelated")
+        .env("CAIRN_TEST_DELAY_MS", "400")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 added, 0 changed, 1 destroyed"),
+        "{}",
+        text(&out)
+    );
+    let listed = ws.state_list();
+    assert!(
+        listed.contains(&"cairn_data.secret".to_owned()),
+        "the replacement's create ran after its delete: {listed:?}"
+    );
+    let plan = ws.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    assert!(
+        stdout(&plan).contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "only the failed update is left: {}",
+        text(&plan)
+    );
+}
+
+/// Issue 8: state hashes only the secret leaf of a value (the rest stays readable), a
+/// value built from an unchanged secret plans no change with or without a refresh, and a
+/// changed secret is one update of each resource that uses it.
+#[test]
+fn a_secret_inside_a_value_is_hashed_alone_and_converges() {
+    const FIRST: &str = "first-Secret-81";
+    const SECOND: &str = "second-Secret-82";
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[variables.password]
+type = "string"
+sensitive = true
+
+[resources.cairn_data.password]
+input = "${var.password}"
+
+[resources.cairn_data.connection]
+input = { uri = "postgresql://airflow:${cairn_data.password.output}@db:5432/airflow", pool = 5 }
+"#,
+    );
+    let run = |secret: &str, args: &[&str]| {
+        ws.cmd(args)
+            .env("CAIRN_VAR_password", secret)
+            .output()
+            .expect("runs")
+    };
+    let out = run(FIRST, &["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for args in [
+        &["plan", "--detailed-exitcode"][..],
+        &["plan", "--detailed-exitcode", "--refresh=false"],
+    ] {
+        let out = run(FIRST, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    let state = std::fs::read_to_string(ws.state_file()).expect("state");
+    let recorded: serde_json::Value = serde_json::from_str(&state).expect("json");
+    let connection = recorded["resources"]
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["address"] == "cairn_data.connection"))
+        .expect("recorded");
+    assert_eq!(
+        connection["attributes"]["input"]["pool"], 5,
+        "only the secret leaf is hashed: {connection}"
+    );
+
+    let changed = run(SECOND, &["plan", "--detailed-exitcode", "--refresh=false"]);
+    assert_eq!(changed.status.code(), Some(2), "{}", text(&changed));
+    assert!(
+        stdout(&changed).contains("Plan: 0 to add, 2 to change, 0 to destroy."),
+        "{}",
+        text(&changed)
+    );
+    let out = run(SECOND, &["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let again = run(SECOND, &["plan", "--detailed-exitcode", "--refresh=false"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let all_state: String = std::fs::read_dir(ws.state_dir())
+        .expect("state dir")
+        .map(|e| {
+            String::from_utf8_lossy(&std::fs::read(e.expect("entry").path()).expect("read"))
+                .into_owned()
+        })
+        .collect();
+    assert!(!all_state.contains(FIRST) && !all_state.contains(SECOND));
+}

@@ -15,7 +15,8 @@ use futures::StreamExt;
 use super::diff::{diff_all, diff_computed, diff_update};
 use super::scope::{ResourceValues, ValuesScope};
 use super::{
-    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, values_equal,
+    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, fingerprint,
+    values_equal,
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -90,7 +91,7 @@ pub(crate) fn provider_config(
     let mut diagnostics = Diagnostics::new();
     for (key, expr) in &block.config {
         match expr.eval(&scope) {
-            Ok(value) if value.contains_unknown() || contains_hash(&value) => return Ok(None),
+            Ok(value) if value.contains_unknown() || value.contains_hash() => return Ok(None),
             Ok(value) => config.insert(key.clone(), value),
             Err(e) => diagnostics.push(Diagnostic::at(
                 &stack.sources,
@@ -101,16 +102,6 @@ pub(crate) fn provider_config(
         }
     }
     diagnostics.into_result(Some(config))
-}
-
-fn contains_hash(value: &Value) -> bool {
-    match value {
-        Value::SensitiveHash(_) => true,
-        Value::Sensitive(inner) => contains_hash(inner),
-        Value::List(items) => items.iter().any(contains_hash),
-        Value::Map(map) => map.values().any(contains_hash),
-        _ => false,
-    }
 }
 
 /// Configures `name` from recorded values if its configuration is known. `Ok(None)`: not
@@ -205,6 +196,7 @@ pub async fn adopt_interrupted(
                     provider: addr.provider().to_owned(),
                     attrs: store.hasher().redact_attrs(&attrs),
                     dependencies,
+                    fingerprints: Default::default(),
                     addr: addr.clone(),
                 };
                 store.record_resource(resource)?;
@@ -638,12 +630,25 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                 }
             }
         }
-        // Scope marks config values sensitive only when they derive from secrets; the
-        // schema's sensitive attributes are secrets whatever their origin.
-        let config = mark_sensitive(Some(schema), config);
         if failed {
             continue;
         }
+        // A value over secrets known here only as hashes evaluates as unknown; when its
+        // fingerprint is the one recorded, it is the recorded value.
+        if let Some(recorded) = input.state.resources.get(&addr) {
+            for (name, expr) in &resource.attrs {
+                let unchanged = config.get(name).is_some_and(Value::contains_unknown)
+                    && recorded.fingerprints.get(name).is_some_and(|recorded| {
+                        fingerprint(expr, &scope, input.hasher).as_ref() == Some(recorded)
+                    });
+                if let (true, Some(value)) = (unchanged, recorded.attrs.get(name)) {
+                    config.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        // Scope marks config values sensitive only when they derive from secrets; the
+        // schema's sensitive attributes are secrets whatever their origin.
+        let config = mark_sensitive(Some(schema), config);
         let (prior, reason) = prior_of(&addr);
         let desired = effective_desired(schema, &config, prior.as_ref(), &resource.lifecycle);
         let provider = input.registry.get(addr.provider());
@@ -700,10 +705,13 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                         planned_in_place(schema, &prior, &desired, &known),
                     )
                 } else {
-                    (
-                        Action::Update,
-                        planned_in_place(schema, &prior, &desired, &known),
-                    )
+                    let mut after = planned_in_place(schema, &prior, &desired, &known);
+                    for (name, attr) in &schema.attributes {
+                        if attr.changes_on_update && !known.contains_key(name) {
+                            after.insert(name.clone(), Value::Unknown);
+                        }
+                    }
+                    (Action::Update, after)
                 };
                 let mut diffs = diffs;
                 if action != Action::NoOp {

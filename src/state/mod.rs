@@ -119,6 +119,11 @@ pub struct ResourceState {
     /// What it depended on when recorded, so `destroy` can order deletes even when the
     /// configuration that declared the dependency is gone.
     pub dependencies: Vec<ResourceAddr>,
+    /// Keyed hashes of the configured attributes that hold secrets, evaluated with every
+    /// secret replaced by its hash (see `plan::fingerprint`). A plan without the secrets'
+    /// plaintext (`--refresh=false`, a provider not configurable yet) still tells that a
+    /// value derived from unchanged secrets, a connection URI say, is unchanged.
+    pub fingerprints: BTreeMap<String, String>,
 }
 
 /// The serde form of [`ResourceState`]: the address and type are spelled out so the file
@@ -131,6 +136,8 @@ struct ResourceRepr<'a> {
     provider: &'a str,
     attributes: &'a Attrs,
     dependencies: &'a [ResourceAddr],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    fingerprints: &'a BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +149,8 @@ struct OwnedResourceRepr {
     attributes: Attrs,
     #[serde(default)]
     dependencies: Vec<ResourceAddr>,
+    #[serde(default)]
+    fingerprints: BTreeMap<String, String>,
 }
 
 impl Serialize for ResourceState {
@@ -152,6 +161,7 @@ impl Serialize for ResourceState {
             provider: &self.provider,
             attributes: &self.attrs,
             dependencies: &self.dependencies,
+            fingerprints: &self.fingerprints,
         }
         .serialize(serializer)
     }
@@ -171,6 +181,7 @@ impl<'de> Deserialize<'de> for ResourceState {
             provider: repr.provider,
             attrs: repr.attributes,
             dependencies: repr.dependencies,
+            fingerprints: repr.fingerprints,
         })
     }
 }

@@ -37,6 +37,7 @@ fn resource(name: &str, cidr: &str) -> ResourceState {
             .with("cidr_block", cidr)
             .with("id", format!("vpc-{name}")),
         dependencies: vec![ResourceAddr::new("aws_iam_role", "cluster")],
+        fingerprints: Default::default(),
     }
 }
 
@@ -572,6 +573,7 @@ fn secrets_never_reach_any_file_yet_changes_are_detected() {
         provider: "aws".to_owned(),
         attrs: desired.clone(),
         dependencies: vec![],
+        fingerprints: Default::default(),
     };
     let refused = store
         .record_resource(unredacted.clone())
@@ -885,6 +887,7 @@ fn model_resource(i: usize, v: i64) -> ResourceState {
         provider: "aws".to_owned(),
         attrs: Attrs::new().with("size", v),
         dependencies: vec![],
+        fingerprints: Default::default(),
     }
 }
 
