@@ -1,0 +1,134 @@
+//! The running server: shared state behind one lock, the accept loop, and the delayed
+//! work of the garbage collector and the namespace controller.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+use crate::api::{self, FollowUp};
+use crate::store::Store;
+use crate::{Options, RequestRecord, http};
+
+/// A failure a test asked for: the next `remaining` requests matching answer `status`.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path: String,
+    pub status: u16,
+    pub remaining: usize,
+}
+
+/// Everything behind the lock.
+pub struct State {
+    pub store: Store,
+    pub options: Options,
+    pub log: Vec<RequestRecord>,
+    pub faults: Vec<Fault>,
+}
+
+impl State {
+    /// The fault matching this request, used up by one.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<u16> {
+        let fault = self.faults.iter_mut().find(|f| {
+            f.remaining > 0
+                && f.method.as_deref().is_none_or(|m| m == method)
+                && path.starts_with(&f.path)
+        })?;
+        fault.remaining -= 1;
+        let status = fault.status;
+        self.faults.retain(|f| f.remaining > 0);
+        Some(status)
+    }
+}
+
+/// The state and the runtime its delayed work runs on.
+#[derive(Clone)]
+pub struct Shared {
+    state: Arc<Mutex<State>>,
+    runtime: Handle,
+}
+
+impl Shared {
+    pub fn new(options: Options, runtime: Handle) -> Self {
+        let mut store = Store::new();
+        api::bootstrap(&mut store);
+        Shared {
+            state: Arc::new(Mutex::new(State {
+                store,
+                options,
+                log: Vec::new(),
+                faults: Vec::new(),
+            })),
+            runtime,
+        }
+    }
+
+    /// The state; a panic elsewhere while holding the lock leaves it usable.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs what a delete left to the controllers, after the configured delays.
+    pub fn schedule(&self, follow_up: FollowUp) {
+        let (collect, namespace) = {
+            let state = self.lock();
+            (state.options.delete_delay, state.options.namespace_delay)
+        };
+        let shared = self.clone();
+        self.runtime.spawn(async move {
+            tokio::time::sleep(collect).await;
+            match follow_up {
+                FollowUp::Collect { key, uid } => {
+                    api::collect(&mut shared.lock().store, &key, &uid);
+                }
+                FollowUp::Namespace { name, uid } => {
+                    api::namespace_collected(&mut shared.lock().store, &name, &uid);
+                    tokio::time::sleep(namespace).await;
+                    let mut state = shared.lock();
+                    let store = &mut state.store;
+                    if let Some(namespaces) = store.registry.by_kind("Namespace").cloned() {
+                        api::namespace_finalized(store, &namespaces, &name, &uid);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Closes a watch's stream once its `timeoutSeconds` are over.
+    pub fn expire_watch(&self, id: u64, after: Duration) {
+        let shared = self.clone();
+        self.runtime.spawn(async move {
+            tokio::time::sleep(after).await;
+            shared.lock().store.stop_watch(id);
+        });
+    }
+}
+
+/// Accepts connections until `stop` turns true.
+pub async fn serve(listener: TcpListener, shared: Shared, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        let shared = shared.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| http::handle(shared.clone(), request));
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
