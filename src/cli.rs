@@ -445,9 +445,14 @@ async fn make_plan(
         &session.clients,
     )
     .await?;
-    for addr in adopted {
+    for addr in adopted.adopted {
         printer.err(&format!(
             "{addr}: adopted the object an interrupted apply created"
+        ));
+    }
+    for (addr, error) in adopted.unresolved {
+        printer.err(&format!(
+            "Warning: {addr}: an interrupted create could not be looked up ({error}); it stays pending. `cairn state rm {addr}` forgets it."
         ));
     }
     let input = PlanInput {
@@ -725,7 +730,9 @@ fn state_command(command: StateCommand, printer: Printer) -> Result<ExitCode, Cl
                 &loaded.env,
                 "state rm",
             )?;
-            if !store.state().resources.contains_key(&addr) {
+            let recorded = store.state().resources.contains_key(&addr);
+            let pending = store.state().pending.contains_key(&addr);
+            if !recorded && !pending {
                 return Err(usage(
                     format!("{addr} is not in the state"),
                     Some("run `cairn state list`"),
@@ -733,9 +740,13 @@ fn state_command(command: StateCommand, printer: Printer) -> Result<ExitCode, Cl
             }
             store.remove_resource(&addr)?;
             store.close()?;
-            printer.out(&format!(
-                "Removed {addr} from the state; the real object was not deleted."
-            ));
+            printer.out(&if recorded {
+                format!("Removed {addr} from the state; the real object was not deleted.")
+            } else {
+                format!(
+                    "Forgot the interrupted create of {addr}; if it made an object, that object was not deleted."
+                )
+            });
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -137,23 +137,34 @@ fn recorded_values(state: &StateFile) -> ResourceValues {
         .collect()
 }
 
+/// What [`adopt_interrupted`] did with the pending intents.
+#[derive(Debug, Default)]
+pub struct Adoption {
+    /// Objects found and recorded.
+    pub adopted: Vec<ResourceAddr>,
+    /// Intents that could not be looked up (their provider cannot be configured or
+    /// reached), with why: they stay pending and block nothing else.
+    pub unresolved: Vec<(ResourceAddr, String)>,
+}
+
 /// Looks for the objects of creates an earlier apply started but never recorded, and
 /// records those it finds; the rest are forgotten, so the plan creates them again.
-/// Returns the adopted addresses. Intents whose provider cannot be configured yet stay.
+/// Intents whose provider cannot be configured yet stay, silently; those whose provider
+/// fails are reported in [`Adoption::unresolved`] and stay too (`cairn state rm` drops one).
 pub async fn adopt_interrupted(
     store: &mut StateStore,
     stack: &Stack,
     graph: &ResourceGraph,
     registry: &Registry,
     clients: &Clients,
-) -> Result<Vec<ResourceAddr>, PlanError> {
+) -> Result<Adoption, PlanError> {
     let pending: Vec<_> = store
         .state()
         .pending
         .iter()
         .map(|(a, i)| (a.clone(), i.clone()))
         .collect();
-    let mut adopted = Vec::new();
+    let mut adoption = Adoption::default();
     for (addr, intent) in pending {
         let recorded = recorded_values(store.state());
         let found = {
@@ -165,9 +176,14 @@ pub async fn adopt_interrupted(
                 state: store.state(),
                 hasher: store.hasher(),
             };
-            let Some(client) = configure_from_state(&input, addr.provider(), &recorded).await?
-            else {
-                continue;
+            let client = match configure_from_state(&input, addr.provider(), &recorded).await {
+                Ok(Some(client)) => client,
+                Ok(None) => continue,
+                Err(PlanError::Provider { error, .. }) => {
+                    adoption.unresolved.push((addr, error.to_string()));
+                    continue;
+                }
+                Err(other) => return Err(other),
             };
             let identity = identity(stack, &addr);
             let request = FindRequest {
@@ -175,14 +191,13 @@ pub async fn adopt_interrupted(
                 identity: &identity,
                 config: &intent.config,
             };
-            client
-                .find(request)
-                .await
-                .map_err(|error| PlanError::Provider {
-                    subject: addr.to_string(),
-                    operation: "find",
-                    error,
-                })?
+            match client.find(request).await {
+                Ok(found) => found,
+                Err(error) => {
+                    adoption.unresolved.push((addr, error.to_string()));
+                    continue;
+                }
+            }
         };
         match found {
             Some(attrs) => {
@@ -200,12 +215,12 @@ pub async fn adopt_interrupted(
                     addr: addr.clone(),
                 };
                 store.record_resource(resource)?;
-                adopted.push(addr);
+                adoption.adopted.push(addr);
             }
             None => store.clear_intent(&addr)?,
         }
     }
-    Ok(adopted)
+    Ok(adoption)
 }
 
 /// Direct resource dependencies of a configured resource.

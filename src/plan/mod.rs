@@ -24,7 +24,7 @@ use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::state::StateError;
 
-pub use build::{PlanInput, PlanOptions, adopt_interrupted, build};
+pub use build::{Adoption, PlanInput, PlanOptions, adopt_interrupted, build};
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
