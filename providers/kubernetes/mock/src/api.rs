@@ -15,8 +15,42 @@ use crate::store::{Key, Store};
 pub enum FollowUp {
     /// The garbage collector removes an object deleted in the foreground.
     Collect { key: Key, uid: String },
+    /// The garbage collector drops a namespace's `foregroundDeletion` finalizer.
+    CollectNamespace { name: String, uid: String },
     /// The namespace controller empties and removes a namespace.
-    Namespace { name: String, uid: String },
+    FinalizeNamespace { name: String, uid: String },
+}
+
+impl FollowUp {
+    /// The object it is about.
+    pub fn key(&self) -> Key {
+        match self {
+            FollowUp::Collect { key, .. } => key.clone(),
+            FollowUp::CollectNamespace { name, .. } | FollowUp::FinalizeNamespace { name, .. } => {
+                Key::namespace_key(name)
+            }
+        }
+    }
+
+    /// Does the work; answers what comes next, if anything.
+    pub fn run(self, store: &mut Store) -> Option<FollowUp> {
+        match self {
+            FollowUp::Collect { key, uid } => {
+                collect(store, &key, &uid);
+                None
+            }
+            FollowUp::CollectNamespace { name, uid } => {
+                namespace_collected(store, &name, &uid);
+                Some(FollowUp::FinalizeNamespace { name, uid })
+            }
+            FollowUp::FinalizeNamespace { name, uid } => {
+                if let Some(namespaces) = store.registry.by_kind("Namespace").cloned() {
+                    namespace_finalized(store, &namespaces, &name, &uid);
+                }
+                None
+            }
+        }
+    }
 }
 
 fn uid_of(object: &Value) -> String {
@@ -487,6 +521,10 @@ pub fn delete(
     let uid = uid_of(&live);
     let mut object = live.clone();
     set_meta(&mut object, "deletionTimestamp", Some(now));
+    // Marking an object for deletion counts as a new generation, as the registry does.
+    if let Some(generation) = live.pointer("/metadata/generation").and_then(Value::as_i64) {
+        set_meta(&mut object, "generation", Some(json!(generation + 1)));
+    }
     if foreground {
         add_finalizer(&mut object, "foregroundDeletion");
     }
@@ -495,7 +533,7 @@ pub fn delete(
         let body = store.put(key.clone(), object, "MODIFIED");
         return Ok(Deleted {
             body,
-            follow_up: Some(FollowUp::Namespace {
+            follow_up: Some(FollowUp::CollectNamespace {
                 name: key.name.clone(),
                 uid,
             }),
@@ -546,7 +584,7 @@ fn still(store: &Store, key: &Key, uid: &str) -> Option<Value> {
 /// The garbage collector's part of a foreground delete: with no dependents left, the
 /// object goes (DELETED still shows the `foregroundDeletion` finalizer, as recorded);
 /// other finalizers keep it, without `foregroundDeletion`.
-pub fn collect(store: &mut Store, key: &Key, uid: &str) {
+fn collect(store: &mut Store, key: &Key, uid: &str) {
     let Some(object) = still(store, key, uid) else {
         return;
     };
@@ -561,7 +599,7 @@ pub fn collect(store: &mut Store, key: &Key, uid: &str) {
 }
 
 /// First step of a namespace's deletion: the garbage collector drops `foregroundDeletion`.
-pub fn namespace_collected(store: &mut Store, name: &str, uid: &str) {
+fn namespace_collected(store: &mut Store, name: &str, uid: &str) {
     let key = Key::namespace_key(name);
     let Some(mut object) = still(store, &key, uid) else {
         return;
@@ -580,7 +618,7 @@ pub fn namespace_collected(store: &mut Store, name: &str, uid: &str) {
 
 /// The namespace controller: deletes what the namespace holds, reports it in the status
 /// conditions, then the namespace goes.
-pub fn namespace_finalized(store: &mut Store, namespaces: &Resource, name: &str, uid: &str) {
+fn namespace_finalized(store: &mut Store, namespaces: &Resource, name: &str, uid: &str) {
     let key = Key::namespace_key(name);
     if still(store, &key, uid).is_none() {
         return;

@@ -346,6 +346,29 @@ impl MockServer {
         Ok(())
     }
 
+    /// Lets the garbage collector and namespace controller finish with an object now
+    /// (a foreground delete completes; a namespace empties and goes), instead of after
+    /// the configured delays.
+    pub fn settle(&self, target: &str) -> Result<(), MockError> {
+        let (_, key) = self.locate(target)?;
+        self.shared.settle(&key, true);
+        Ok(())
+    }
+
+    /// Like [`MockServer::settle`], one controller step at a time: for a namespace, the
+    /// collector drops `foregroundDeletion` first, the namespace controller then empties
+    /// and removes it.
+    pub fn settle_step(&self, target: &str) -> Result<(), MockError> {
+        let (_, key) = self.locate(target)?;
+        self.shared.settle(&key, false);
+        Ok(())
+    }
+
+    /// Finishes every pending deletion now.
+    pub fn settle_all(&self) {
+        self.shared.settle_all();
+    }
+
     pub fn set_auto_ready(&self, on: bool) {
         self.shared.lock().options.auto_ready = on;
     }
