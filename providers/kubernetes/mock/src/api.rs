@@ -148,17 +148,14 @@ pub fn apply(
     let now = store.clock.timestamp();
     let entries = live.as_ref().map(ssa::decode_entries).unwrap_or_default();
     let base = live.as_ref().map(bare).unwrap_or_else(|| json!({}));
-    let applied = ssa::apply(
-        &resource.kind,
-        &resource.api_version(),
-        &base,
-        entries,
-        &body,
+    let api_version = resource.api_version();
+    let writer = ssa::Writer {
+        kind: &resource.kind,
+        api_version: &api_version,
         manager,
-        force,
-        &now,
-    )
-    .map_err(|conflicts| status::apply_conflict(&conflicts))?;
+    };
+    let applied = ssa::apply(writer, &base, entries, &body, force, &now)
+        .map_err(|conflicts| status::apply_conflict(&conflicts))?;
     let mut object = applied.object;
     stamp(store, resource, namespace, name, live.as_ref(), &mut object);
     validate(resource, name, &object)?;
@@ -395,13 +392,17 @@ pub fn update_as(
     }
     let mut entries = ssa::decode_entries(&live);
     let time = timed.then(|| store.clock.timestamp());
+    let api_version = resource.api_version();
+    let writer = ssa::Writer {
+        kind: &resource.kind,
+        api_version: &api_version,
+        manager,
+    };
     ssa::update(
-        &resource.kind,
-        &resource.api_version(),
+        writer,
         &bare(&live),
         &object,
         &mut entries,
-        manager,
         subresource,
         time,
     );
@@ -465,16 +466,13 @@ pub fn create_as(
     let mut object = ssa::without_system_fields(&body);
     stamp(store, resource, namespace, &name, None, &mut object);
     validate(resource, &name, &object)?;
-    ssa::update(
-        &resource.kind,
-        &resource.api_version(),
-        &json!({}),
-        &object,
-        &mut entries,
+    let api_version = resource.api_version();
+    let writer = ssa::Writer {
+        kind: &resource.kind,
+        api_version: &api_version,
         manager,
-        None,
-        time,
-    );
+    };
+    ssa::update(writer, &json!({}), &object, &mut entries, None, time);
     set_meta(
         &mut object,
         "managedFields",
