@@ -13,12 +13,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use cairn_kube_mock::{MockServer, Options};
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
+
+mod support;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kube-1.28");
 
@@ -158,34 +157,19 @@ struct Answer {
 }
 
 async fn send(address: SocketAddr, exchange: &Exchange) -> hyper::Response<hyper::body::Incoming> {
-    let stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connects");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
     let uri = if exchange.query.is_empty() {
         exchange.path.clone()
     } else {
         format!("{}?{}", exchange.path, exchange.query)
     };
-    let mut request = Request::builder()
-        .method(exchange.method.as_str())
-        .uri(uri)
-        .header("host", address.to_string());
-    if let Some(content_type) = &exchange.content_type {
-        request = request.header("content-type", content_type);
-    }
-    let body = exchange
-        .body
-        .as_ref()
-        .map(|b| Bytes::from(b.to_string()))
-        .unwrap_or_default();
-    sender
-        .send_request(request.body(Full::new(body)).expect("request"))
-        .await
-        .expect("answered")
+    support::send(
+        address,
+        &exchange.method,
+        &uri,
+        exchange.content_type.as_deref(),
+        exchange.body.as_ref(),
+    )
+    .await
 }
 
 fn content_type(response: &hyper::Response<hyper::body::Incoming>) -> String {
@@ -314,11 +298,7 @@ impl Replay {
     }
 
     fn address(&self) -> SocketAddr {
-        self.server
-            .url()
-            .trim_start_matches("http://")
-            .parse()
-            .expect("loopback address")
+        support::address(&self.server)
     }
 
     /// Objects a recorded answer holds.
