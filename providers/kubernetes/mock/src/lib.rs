@@ -10,7 +10,8 @@
 //! the control API on [`MockServer`].
 //!
 //! # Overview
-//! - `http`: routing, bodies, chunked answers and watch streams.
+//! - `wire`: HTTP/1.1 on TCP, chunked answers and watch streams.
+//! - `routes`: API paths to what the server does; the request log.
 //! - `store`: objects, the resourceVersion counter, events and watches, the clock.
 //! - `api`: apply, updates, deletes, controllers' follow-ups, readiness.
 //! - `ssa` and `fields`: structured-merge-diff (managed fields, merge, prune, conflicts).
@@ -23,13 +24,14 @@
 mod api;
 mod defaults;
 mod fields;
-mod http;
 mod resources;
+mod routes;
 mod schema;
 mod server;
 mod ssa;
 mod status;
 mod store;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -4,16 +4,13 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::api::{self, FollowUp};
 use crate::store::{Key, Store};
-use crate::{Options, RequestRecord, http};
+use crate::{Options, RequestRecord, wire};
 
 /// A failure a test asked for: the next `remaining` requests matching answer `status`.
 #[derive(Clone, Debug)]
@@ -166,15 +163,6 @@ pub async fn serve(listener: TcpListener, shared: Shared, mut stop: watch::Recei
         let Ok((stream, _)) = accepted else {
             continue;
         };
-        let shared = shared.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| http::handle(shared.clone(), request));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = stop.changed() => {}
-            }
-        });
+        tokio::spawn(wire::serve_connection(stream, shared.clone(), stop.clone()));
     }
 }
