@@ -15,8 +15,42 @@ use crate::store::{Key, Store};
 pub enum FollowUp {
     /// The garbage collector removes an object deleted in the foreground.
     Collect { key: Key, uid: String },
+    /// The garbage collector drops a namespace's `foregroundDeletion` finalizer.
+    CollectNamespace { name: String, uid: String },
     /// The namespace controller empties and removes a namespace.
-    Namespace { name: String, uid: String },
+    FinalizeNamespace { name: String, uid: String },
+}
+
+impl FollowUp {
+    /// The object it is about.
+    pub fn key(&self) -> Key {
+        match self {
+            FollowUp::Collect { key, .. } => key.clone(),
+            FollowUp::CollectNamespace { name, .. } | FollowUp::FinalizeNamespace { name, .. } => {
+                Key::namespace_key(name)
+            }
+        }
+    }
+
+    /// Does the work; answers what comes next, if anything.
+    pub fn run(self, store: &mut Store) -> Option<FollowUp> {
+        match self {
+            FollowUp::Collect { key, uid } => {
+                collect(store, &key, &uid);
+                None
+            }
+            FollowUp::CollectNamespace { name, uid } => {
+                namespace_collected(store, &name, &uid);
+                Some(FollowUp::FinalizeNamespace { name, uid })
+            }
+            FollowUp::FinalizeNamespace { name, uid } => {
+                if let Some(namespaces) = store.registry.by_kind("Namespace").cloned() {
+                    namespace_finalized(store, &namespaces, &name, &uid);
+                }
+                None
+            }
+        }
+    }
 }
 
 fn uid_of(object: &Value) -> String {
@@ -114,17 +148,14 @@ pub fn apply(
     let now = store.clock.timestamp();
     let entries = live.as_ref().map(ssa::decode_entries).unwrap_or_default();
     let base = live.as_ref().map(bare).unwrap_or_else(|| json!({}));
-    let applied = ssa::apply(
-        &resource.kind,
-        &resource.api_version(),
-        &base,
-        entries,
-        &body,
+    let api_version = resource.api_version();
+    let writer = ssa::Writer {
+        kind: &resource.kind,
+        api_version: &api_version,
         manager,
-        force,
-        &now,
-    )
-    .map_err(|conflicts| status::apply_conflict(&conflicts))?;
+    };
+    let applied = ssa::apply(writer, &base, entries, &body, force, &now)
+        .map_err(|conflicts| status::apply_conflict(&conflicts))?;
     let mut object = applied.object;
     stamp(store, resource, namespace, name, live.as_ref(), &mut object);
     validate(resource, name, &object)?;
@@ -361,13 +392,17 @@ pub fn update_as(
     }
     let mut entries = ssa::decode_entries(&live);
     let time = timed.then(|| store.clock.timestamp());
+    let api_version = resource.api_version();
+    let writer = ssa::Writer {
+        kind: &resource.kind,
+        api_version: &api_version,
+        manager,
+    };
     ssa::update(
-        &resource.kind,
-        &resource.api_version(),
+        writer,
         &bare(&live),
         &object,
         &mut entries,
-        manager,
         subresource,
         time,
     );
@@ -431,16 +466,13 @@ pub fn create_as(
     let mut object = ssa::without_system_fields(&body);
     stamp(store, resource, namespace, &name, None, &mut object);
     validate(resource, &name, &object)?;
-    ssa::update(
-        &resource.kind,
-        &resource.api_version(),
-        &json!({}),
-        &object,
-        &mut entries,
+    let api_version = resource.api_version();
+    let writer = ssa::Writer {
+        kind: &resource.kind,
+        api_version: &api_version,
         manager,
-        None,
-        time,
-    );
+    };
+    ssa::update(writer, &json!({}), &object, &mut entries, None, time);
     set_meta(
         &mut object,
         "managedFields",
@@ -487,6 +519,10 @@ pub fn delete(
     let uid = uid_of(&live);
     let mut object = live.clone();
     set_meta(&mut object, "deletionTimestamp", Some(now));
+    // Marking an object for deletion counts as a new generation, as the registry does.
+    if let Some(generation) = live.pointer("/metadata/generation").and_then(Value::as_i64) {
+        set_meta(&mut object, "generation", Some(json!(generation + 1)));
+    }
     if foreground {
         add_finalizer(&mut object, "foregroundDeletion");
     }
@@ -495,7 +531,7 @@ pub fn delete(
         let body = store.put(key.clone(), object, "MODIFIED");
         return Ok(Deleted {
             body,
-            follow_up: Some(FollowUp::Namespace {
+            follow_up: Some(FollowUp::CollectNamespace {
                 name: key.name.clone(),
                 uid,
             }),
@@ -546,7 +582,7 @@ fn still(store: &Store, key: &Key, uid: &str) -> Option<Value> {
 /// The garbage collector's part of a foreground delete: with no dependents left, the
 /// object goes (DELETED still shows the `foregroundDeletion` finalizer, as recorded);
 /// other finalizers keep it, without `foregroundDeletion`.
-pub fn collect(store: &mut Store, key: &Key, uid: &str) {
+fn collect(store: &mut Store, key: &Key, uid: &str) {
     let Some(object) = still(store, key, uid) else {
         return;
     };
@@ -561,7 +597,7 @@ pub fn collect(store: &mut Store, key: &Key, uid: &str) {
 }
 
 /// First step of a namespace's deletion: the garbage collector drops `foregroundDeletion`.
-pub fn namespace_collected(store: &mut Store, name: &str, uid: &str) {
+fn namespace_collected(store: &mut Store, name: &str, uid: &str) {
     let key = Key::namespace_key(name);
     let Some(mut object) = still(store, &key, uid) else {
         return;
@@ -580,7 +616,7 @@ pub fn namespace_collected(store: &mut Store, name: &str, uid: &str) {
 
 /// The namespace controller: deletes what the namespace holds, reports it in the status
 /// conditions, then the namespace goes.
-pub fn namespace_finalized(store: &mut Store, namespaces: &Resource, name: &str, uid: &str) {
+fn namespace_finalized(store: &mut Store, namespaces: &Resource, name: &str, uid: &str) {
     let key = Key::namespace_key(name);
     if still(store, &key, uid).is_none() {
         return;

@@ -10,7 +10,8 @@
 //! the control API on [`MockServer`].
 //!
 //! # Overview
-//! - `http`: routing, bodies, chunked answers and watch streams.
+//! - `wire`: HTTP/1.1 on TCP, chunked answers and watch streams.
+//! - `routes`: API paths to what the server does; the request log.
 //! - `store`: objects, the resourceVersion counter, events and watches, the clock.
 //! - `api`: apply, updates, deletes, controllers' follow-ups, readiness.
 //! - `ssa` and `fields`: structured-merge-diff (managed fields, merge, prune, conflicts).
@@ -23,13 +24,14 @@
 mod api;
 mod defaults;
 mod fields;
-mod http;
 mod resources;
+mod routes;
 mod schema;
 mod server;
 mod ssa;
 mod status;
 mod store;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -344,6 +346,29 @@ impl MockServer {
             self.shared.schedule(follow_up);
         }
         Ok(())
+    }
+
+    /// Lets the garbage collector and namespace controller finish with an object now
+    /// (a foreground delete completes; a namespace empties and goes), instead of after
+    /// the configured delays.
+    pub fn settle(&self, target: &str) -> Result<(), MockError> {
+        let (_, key) = self.locate(target)?;
+        self.shared.settle(&key, true);
+        Ok(())
+    }
+
+    /// Like [`MockServer::settle`], one controller step at a time: for a namespace, the
+    /// collector drops `foregroundDeletion` first, the namespace controller then empties
+    /// and removes it.
+    pub fn settle_step(&self, target: &str) -> Result<(), MockError> {
+        let (_, key) = self.locate(target)?;
+        self.shared.settle(&key, false);
+        Ok(())
+    }
+
+    /// Finishes every pending deletion now.
+    pub fn settle_all(&self) {
+        self.shared.settle_all();
     }
 
     pub fn set_auto_ready(&self, on: bool) {

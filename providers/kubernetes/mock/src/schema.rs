@@ -94,21 +94,20 @@ pub fn atomic_map(kind: &str, path: &[String]) -> bool {
                 ]
         );
     }
-    match (kind, names(path).as_slice()) {
+    matches!(
+        (kind, names(path).as_slice()),
         (
             "Deployment"
-            | "ReplicaSet"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Job"
-            | "PodDisruptionBudget",
-            ["spec", "selector"],
-        ) => true,
-        ("Service", ["spec", "selector"]) => true,
-        ("RoleBinding" | "ClusterRoleBinding", ["roleRef"]) => true,
-        ("NetworkPolicy", ["spec", "podSelector"]) => true,
-        _ => false,
-    }
+                | "ReplicaSet"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "Job"
+                | "PodDisruptionBudget",
+            ["spec", "selector"]
+        ) | ("Service", ["spec", "selector"])
+            | ("RoleBinding" | "ClusterRoleBinding", ["roleRef"])
+            | ("NetworkPolicy", ["spec", "podSelector"])
+    )
 }
 
 /// The key values of a keyed list item, with the schema's defaults for missing keys

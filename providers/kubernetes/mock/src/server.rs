@@ -4,16 +4,13 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::api::{self, FollowUp};
-use crate::store::Store;
-use crate::{Options, RequestRecord, http};
+use crate::store::{Key, Store};
+use crate::{Options, RequestRecord, wire};
 
 /// A failure a test asked for: the next `remaining` requests matching answer `status`.
 #[derive(Clone, Debug)]
@@ -30,6 +27,9 @@ pub struct State {
     pub options: Options,
     pub log: Vec<RequestRecord>,
     pub faults: Vec<Fault>,
+    /// Controller work not done yet, by id.
+    pending: Vec<(u64, FollowUp)>,
+    next_pending: u64,
 }
 
 impl State {
@@ -64,6 +64,8 @@ impl Shared {
                 options,
                 log: Vec::new(),
                 faults: Vec::new(),
+                pending: Vec::new(),
+                next_pending: 0,
             })),
             runtime,
         }
@@ -74,30 +76,71 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs what a delete left to the controllers, after the configured delays.
+    /// Runs what a delete left to the controllers after the configured delay: the
+    /// collector's after `delete_delay`, the namespace controller's `namespace_delay` later.
     pub fn schedule(&self, follow_up: FollowUp) {
-        let (collect, namespace) = {
-            let state = self.lock();
-            (state.options.delete_delay, state.options.namespace_delay)
+        let (id, delay) = {
+            let mut state = self.lock();
+            state.next_pending += 1;
+            let id = state.next_pending;
+            let delay = match follow_up {
+                FollowUp::FinalizeNamespace { .. } => state.options.namespace_delay,
+                _ => state.options.delete_delay,
+            };
+            state.pending.push((id, follow_up));
+            (id, delay)
         };
         let shared = self.clone();
         self.runtime.spawn(async move {
-            tokio::time::sleep(collect).await;
-            match follow_up {
-                FollowUp::Collect { key, uid } => {
-                    api::collect(&mut shared.lock().store, &key, &uid);
-                }
-                FollowUp::Namespace { name, uid } => {
-                    api::namespace_collected(&mut shared.lock().store, &name, &uid);
-                    tokio::time::sleep(namespace).await;
-                    let mut state = shared.lock();
-                    let store = &mut state.store;
-                    if let Some(namespaces) = store.registry.by_kind("Namespace").cloned() {
-                        api::namespace_finalized(store, &namespaces, &name, &uid);
-                    }
-                }
+            tokio::time::sleep(delay).await;
+            let due = {
+                let mut state = shared.lock();
+                let index = state.pending.iter().position(|(i, _)| *i == id);
+                index.map(|index| state.pending.remove(index).1)
+            };
+            if let Some(follow_up) = due {
+                shared.run(follow_up);
             }
         });
+    }
+
+    fn run(&self, follow_up: FollowUp) {
+        let next = follow_up.run(&mut self.lock().store);
+        if let Some(next) = next {
+            self.schedule(next);
+        }
+    }
+
+    /// Runs the controllers' pending work on `key` now: its next step only, or all of it.
+    pub fn settle(&self, key: &Key, all: bool) {
+        loop {
+            let due = {
+                let mut state = self.lock();
+                let index = state.pending.iter().position(|(_, f)| f.key() == *key);
+                index.map(|index| state.pending.remove(index).1)
+            };
+            let Some(follow_up) = due else {
+                return;
+            };
+            self.run(follow_up);
+            if !all {
+                return;
+            }
+        }
+    }
+
+    /// Runs every pending piece of controller work now.
+    pub fn settle_all(&self) {
+        loop {
+            let due = {
+                let mut state = self.lock();
+                (!state.pending.is_empty()).then(|| state.pending.remove(0).1)
+            };
+            match due {
+                Some(follow_up) => self.run(follow_up),
+                None => return,
+            }
+        }
     }
 
     /// Closes a watch's stream once its `timeoutSeconds` are over.
@@ -120,15 +163,6 @@ pub async fn serve(listener: TcpListener, shared: Shared, mut stop: watch::Recei
         let Ok((stream, _)) = accepted else {
             continue;
         };
-        let shared = shared.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| http::handle(shared.clone(), request));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = stop.changed() => {}
-            }
-        });
+        tokio::spawn(wire::serve_connection(stream, shared.clone(), stop.clone()));
     }
 }

@@ -440,10 +440,11 @@ impl<'a> Walk<'a> {
                     }
                 }
                 Step::Value(text) => {
+                    let wanted = serde_json::from_str::<Value>(text).ok();
                     if let Some(items) = value.as_array_mut()
                         && child.is_member()
                     {
-                        items.retain(|i| i.to_string() != *text);
+                        items.retain(|i| Some(i) != wanted.as_ref());
                     }
                 }
             }
@@ -509,18 +510,29 @@ pub struct Applied {
     pub entries: Vec<Entry>,
 }
 
-/// Server-side apply of `config` by `manager` onto `live` (without managedFields; `{}`
-/// when creating).
+/// Who writes an object: a manager, on an object of a kind in an API version.
+#[derive(Clone, Copy, Debug)]
+pub struct Writer<'a> {
+    pub kind: &'a str,
+    pub api_version: &'a str,
+    pub manager: &'a str,
+}
+
+/// Server-side apply of `config` by the writer onto `live` (without managedFields; `{}`
+/// when creating), at time `now`.
 pub fn apply(
-    kind: &str,
-    api_version: &str,
+    writer: Writer<'_>,
     live: &Value,
     mut entries: Vec<Entry>,
     config: &Value,
-    manager: &str,
     force: bool,
     now: &str,
 ) -> Result<Applied, Vec<Conflict>> {
+    let Writer {
+        kind,
+        api_version,
+        manager,
+    } = writer;
     let config_set = owned_fields(kind, config);
     let mut merged = Walk::new(kind).merge(live, config);
     let mine = entries.iter().position(|e| e.is(manager, "Apply", None));
@@ -588,18 +600,21 @@ pub fn apply(
     })
 }
 
-/// Records an Update by `manager` (a PUT, a patch, a status or scale write) that turned
+/// Records an Update by the writer (a PUT, a patch, a status or scale write) that turned
 /// `old` into `new`: it owns what it changed, and nobody else owns that any more.
 pub fn update(
-    kind: &str,
-    api_version: &str,
+    writer: Writer<'_>,
     old: &Value,
     new: &Value,
     entries: &mut Vec<Entry>,
-    manager: &str,
     subresource: Option<&str>,
     time: Option<String>,
 ) {
+    let Writer {
+        kind,
+        api_version,
+        manager,
+    } = writer;
     let cmp = compare(
         kind,
         &without_system_fields(old),
@@ -644,6 +659,14 @@ mod tests {
 
     const NOW: &str = "2026-11-30T03:53:00Z";
 
+    fn writer(manager: &str) -> Writer<'_> {
+        Writer {
+            kind: "Deployment",
+            api_version: "apps/v1",
+            manager,
+        }
+    }
+
     fn deployment(replicas: i64, image: &str) -> Value {
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -659,17 +682,8 @@ mod tests {
     #[test]
     fn apply_owns_what_it_applies_keyed_by_the_schema() {
         let config = deployment(1, "nginx");
-        let applied = apply(
-            "Deployment",
-            "apps/v1",
-            &json!({}),
-            vec![],
-            &config,
-            "cairn",
-            false,
-            NOW,
-        )
-        .expect("no conflict");
+        let applied =
+            apply(writer("cairn"), &json!({}), vec![], &config, false, NOW).expect("no conflict");
         assert_eq!(applied.entries.len(), 1);
         assert_eq!(
             applied.entries[0].fields.to_json(),
@@ -689,46 +703,18 @@ mod tests {
     #[test]
     fn another_manager_changing_an_owned_field_conflicts_unless_forced() {
         let live = deployment(1, "nginx");
-        let entries = apply(
-            "Deployment",
-            "apps/v1",
-            &json!({}),
-            vec![],
-            &live,
-            "cairn",
-            false,
-            NOW,
-        )
-        .expect("created")
-        .entries;
+        let entries = apply(writer("cairn"), &json!({}), vec![], &live, false, NOW)
+            .expect("created")
+            .entries;
         let scale = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "ns"}, "spec": {"replicas": 3}});
-        let conflicts = apply(
-            "Deployment",
-            "apps/v1",
-            &live,
-            entries.clone(),
-            &scale,
-            "other",
-            false,
-            NOW,
-        )
-        .expect_err("conflicts");
+        let conflicts = apply(writer("other"), &live, entries.clone(), &scale, false, NOW)
+            .expect_err("conflicts");
         assert_eq!(conflicts.len(), 1);
         assert_eq!(conflicts[0].manager, "\"cairn\"");
         assert_eq!(conflicts[0].field(), ".spec.replicas");
 
-        let forced = apply(
-            "Deployment",
-            "apps/v1",
-            &live,
-            entries,
-            &scale,
-            "other",
-            true,
-            NOW,
-        )
-        .expect("forced");
+        let forced = apply(writer("other"), &live, entries, &scale, true, NOW).expect("forced");
         assert_eq!(forced.object["spec"]["replicas"], json!(3));
         let cairn = forced
             .entries
@@ -746,29 +732,18 @@ mod tests {
     #[test]
     fn fields_no_longer_applied_are_removed_unless_someone_else_owns_them() {
         let first = deployment(1, "nginx");
-        let applied = apply(
-            "Deployment",
-            "apps/v1",
-            &json!({}),
-            vec![],
-            &first,
-            "cairn",
-            false,
-            NOW,
-        )
-        .expect("created");
+        let applied =
+            apply(writer("cairn"), &json!({}), vec![], &first, false, NOW).expect("created");
         let mut second = first.clone();
         second["metadata"]
             .as_object_mut()
             .expect("metadata")
             .remove("labels");
         let again = apply(
-            "Deployment",
-            "apps/v1",
+            writer("cairn"),
             &applied.object,
             applied.entries,
             &second,
-            "cairn",
             false,
             NOW,
         )
@@ -779,27 +754,16 @@ mod tests {
     #[test]
     fn an_update_takes_the_changed_field_from_the_applier() {
         let live = deployment(1, "nginx");
-        let mut entries = apply(
-            "Deployment",
-            "apps/v1",
-            &json!({}),
-            vec![],
-            &live,
-            "cairn",
-            false,
-            NOW,
-        )
-        .expect("created")
-        .entries;
+        let mut entries = apply(writer("cairn"), &json!({}), vec![], &live, false, NOW)
+            .expect("created")
+            .entries;
         let mut scaled = live.clone();
         scaled["spec"]["replicas"] = json!(5);
         update(
-            "Deployment",
-            "apps/v1",
+            writer("kubectl"),
             &live,
             &scaled,
             &mut entries,
-            "kubectl",
             Some("scale"),
             None,
         );

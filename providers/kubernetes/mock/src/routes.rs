@@ -1,16 +1,8 @@
-//! HTTP: routing of API paths, request bodies, and answers with the status codes, content
-//! type and framing of kube-apiserver (bodies over 2 KiB are chunked, as Go's server does).
+//! Routing of API paths to what the server does, with the status codes and bodies of
+//! kube-apiserver; every request is logged for the control API.
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response, header};
-use http_body::{Frame, SizeHint};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -20,109 +12,49 @@ use crate::resources::Resource;
 use crate::server::Shared;
 use crate::status::{self, ApiError};
 use crate::store::{Key, Selector};
-
-/// Go's HTTP server buffers this much before it falls back to chunked encoding.
-const CHUNK_THRESHOLD: usize = 2048;
+use crate::wire::{self, Reply};
 
 /// A watch without `timeoutSeconds` ends after this long.
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// A response body: whole, whole but chunked, or a watch stream.
-pub enum Body {
-    Full(Option<Bytes>),
-    Chunked(Option<Bytes>),
-    Stream(mpsc::UnboundedReceiver<Bytes>),
-}
-
-impl http_body::Body for Body {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            Body::Full(bytes) | Body::Chunked(bytes) => {
-                Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b))))
-            }
-            Body::Stream(events) => events.poll_recv(cx).map(|e| e.map(|b| Ok(Frame::data(b)))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, Body::Full(None) | Body::Chunked(None))
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Body::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
-            Body::Full(None) => SizeHint::with_exact(0),
-            _ => SizeHint::default(),
-        }
+fn json_reply(code: u16, value: &Value) -> Reply {
+    Reply::Json {
+        code,
+        body: value.to_string(),
     }
 }
 
-fn respond(code: u16, body: Body) -> Response<Body> {
-    let mut response = Response::new(body);
-    *response.status_mut() = http::StatusCode::from_u16(code).unwrap_or_default();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn json_response(code: u16, value: &Value) -> Response<Body> {
-    let bytes = Bytes::from(value.to_string());
-    let body = if bytes.len() > CHUNK_THRESHOLD {
-        Body::Chunked(Some(bytes))
-    } else {
-        Body::Full(Some(bytes))
-    };
-    respond(code, body)
-}
-
-fn error_response(error: &ApiError) -> Response<Body> {
-    json_response(error.code, &error.body)
+fn error_reply(error: &ApiError) -> Reply {
+    json_reply(error.code, &error.body)
 }
 
 /// Serves one request and logs it.
-pub async fn handle(
-    shared: Shared,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let header_text = |name: header::HeaderName| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+pub fn handle(shared: &Shared, request: &wire::Request) -> Reply {
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((request.target.as_str(), ""));
     let mut record = RequestRecord {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().unwrap_or_default().to_owned(),
-        content_type: header_text(header::CONTENT_TYPE),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        method: request.method.clone(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        content_type: request.header("content-type").map(str::to_owned),
+        body: String::from_utf8_lossy(&request.body).into_owned(),
         status: 0,
     };
-    let request = Call {
+    let call = Call {
         record: &record,
-        query: parse_query(&record.query),
-        user_agent: header_text(header::USER_AGENT),
-        host: header_text(header::HOST),
+        query: parse_query(query),
+        user_agent: request.header("user-agent").map(str::to_owned),
+        host: request.header("host").map(str::to_owned),
     };
-    let response = route(&shared, &request);
-    record.status = response.status().as_u16();
+    let reply = route(shared, &call);
+    record.status = match &reply {
+        Reply::Json { code, .. } => *code,
+        Reply::Watch(_) => 200,
+    };
     shared.lock().log.push(record);
-    Ok(response)
+    reply
 }
 
 /// A request as the router sees it.
@@ -284,14 +216,14 @@ fn resolve(shared: &Shared, path: &str) -> Result<Target, ApiError> {
     })
 }
 
-fn route(shared: &Shared, request: &Call<'_>) -> Response<Body> {
+fn route(shared: &Shared, request: &Call<'_>) -> Reply {
     let record = request.record;
     if let Some(code) = shared.lock().take_fault(&record.method, &record.path) {
-        return error_response(&status::injected(code));
+        return error_reply(&status::injected(code));
     }
     let target = match resolve(shared, &record.path) {
         Ok(target) => target,
-        Err(error) => return error_response(&error),
+        Err(error) => return error_reply(&error),
     };
     let answer = match (record.method.as_str(), target) {
         ("GET", Target::Version) => Ok((200, version())),
@@ -355,8 +287,8 @@ fn route(shared: &Shared, request: &Call<'_>) -> Response<Body> {
         (method, _) => Err(status::method_not_allowed(method)),
     };
     match answer {
-        Ok((code, body)) => json_response(code, &body),
-        Err(error) => error_response(&error),
+        Ok((code, body)) => json_reply(code, &body),
+        Err(error) => error_reply(&error),
     }
 }
 
@@ -594,7 +526,7 @@ fn list(shared: &Shared, resource: &Resource, selector: &Selector) -> Value {
     })
 }
 
-fn watch(shared: &Shared, selector: Selector, request: &Call<'_>) -> Response<Body> {
+fn watch(shared: &Shared, selector: Selector, request: &Call<'_>) -> Reply {
     let since = request
         .param("resourceVersion")
         .and_then(|rv| rv.parse::<u64>().ok())
@@ -607,7 +539,7 @@ fn watch(shared: &Shared, selector: Selector, request: &Call<'_>) -> Response<Bo
     let (sender, events) = mpsc::unbounded_channel();
     let id = shared.lock().store.watch(selector, since, sender);
     shared.expire_watch(id, timeout);
-    respond(200, Body::Stream(events))
+    Reply::Watch(events)
 }
 
 fn version() -> Value {
