@@ -242,7 +242,11 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
         "the connection URL carries the generated database password"
     );
     for (name, value) in &values {
+        use base64::Engine;
         cairn.assert_never_written(name, value);
+        // The Kubernetes Secrets carry them base64-encoded.
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+        cairn.assert_never_written(&format!("{name} (base64)"), &encoded);
     }
 
     if let Some(mock) = mock {
