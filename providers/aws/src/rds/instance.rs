@@ -4,7 +4,7 @@
 //! unless told to skip it. The master password is sent, never read back.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
@@ -17,11 +17,11 @@ use serde::Deserialize;
 
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
-use crate::eks::shared::{created_by, keep_order, optional_map, remaining, strings};
+use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::{Backoff, Check, deadline, poll_until, remaining};
 
 /// Creating or modifying an instance takes 5-20 minutes on AWS.
 const INSTANCE_POLL: Backoff = Backoff {
@@ -262,7 +262,7 @@ impl AwsResource for Instance {
             desired: request.config,
         })?;
         let config: InstanceConfig = request.config.decode()?;
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -316,7 +316,7 @@ impl AwsResource for Instance {
         without_password.0.remove("password");
         let desired: InstanceConfig = without_password.decode()?;
         let identifier = desired.identifier.as_str();
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let apply_immediately = desired.apply_immediately.unwrap_or(false);
 
