@@ -110,9 +110,9 @@ fn call_name(request: &HttpRequest) -> String {
         Some(action) => action.to_owned(),
         None => {
             let uri = request.uri();
-            let path = uri
-                .split_once("://")
-                .map_or(uri, |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
+            let path = uri.split_once("://").map_or(uri, |(_, rest)| {
+                rest.find('/').map_or("/", |at| &rest[at..])
+            });
             let path = path.split('?').next().unwrap_or(path);
             format!("{} {path}", request.method())
         }

@@ -378,7 +378,11 @@ impl AwsResource for Cluster {
             )
             .await?
         };
-        Ok(Some(attributes(&cluster, request.config, &aws.default_tags)))
+        Ok(Some(attributes(
+            &cluster,
+            request.config,
+            &aws.default_tags,
+        )))
     }
 
     async fn import(
@@ -749,7 +753,10 @@ mod tests {
         let AttrType::Object(fields) = &vpc.ty else {
             panic!("vpc_config is an object");
         };
-        assert!(!fields["subnet_ids"].force_new, "subnet_ids must not force a new cluster");
+        assert!(
+            !fields["subnet_ids"].force_new,
+            "subnet_ids must not force a new cluster"
+        );
         let prior = VpcConfig {
             subnet_ids: vec!["subnet-a".to_owned(), "subnet-b".to_owned()],
             security_group_ids: Some(vec!["sg-1".to_owned()]),
@@ -808,7 +815,10 @@ mod tests {
         fn config() -> Attrs {
             Attrs::new()
                 .with("name", "airflow-dev")
-                .with("role_arn", "arn:aws:iam::123456789012:role/airflow-dev-cluster")
+                .with(
+                    "role_arn",
+                    "arn:aws:iam::123456789012:role/airflow-dev-cluster",
+                )
                 .with("version", "1.33")
                 .with(
                     "vpc_config",
@@ -853,7 +863,10 @@ mod tests {
             )
         }
 
-        fn create_request<'a>(identity: &'a ResourceIdentity, config: &'a Attrs) -> CreateRequest<'a> {
+        fn create_request<'a>(
+            identity: &'a ResourceIdentity,
+            config: &'a Attrs,
+        ) -> CreateRequest<'a> {
             CreateRequest {
                 type_name: "aws_eks_cluster",
                 identity,
@@ -903,7 +916,13 @@ mod tests {
                 attrs.opt_str("endpoint").ok().flatten().as_deref(),
                 Some("https://ABC.gr7.us-east-1.eks.amazonaws.com")
             );
-            assert!(attrs.opt_str("certificate_authority").ok().flatten().is_some());
+            assert!(
+                attrs
+                    .opt_str("certificate_authority")
+                    .ok()
+                    .flatten()
+                    .is_some()
+            );
 
             let sent: serde_json::Value =
                 serde_json::from_str(&body(&capture.requests()[0])).expect("JSON body");
@@ -919,7 +938,10 @@ mod tests {
         #[tokio::test]
         async fn a_role_that_never_becomes_usable_fails_after_the_propagation_window() {
             let capture = Capture::script(std::iter::repeat_n(
-                json_error("InvalidParameterException", "IAM role's policy must include the `ec2:DescribeSubnets` action"),
+                json_error(
+                    "InvalidParameterException",
+                    "IAM role's policy must include the `ec2:DescribeSubnets` action",
+                ),
                 40,
             ));
             let (identity, config) = (identity(), config());
@@ -939,7 +961,10 @@ mod tests {
         async fn not_found_after_the_first_minute_means_gone() {
             let mut script = vec![cluster("CREATING")];
             script.extend(std::iter::repeat_n(
-                json_error("ResourceNotFoundException", "No cluster found for name: airflow-dev."),
+                json_error(
+                    "ResourceNotFoundException",
+                    "No cluster found for name: airflow-dev.",
+                ),
                 10,
             ));
             let capture = Capture::script(script);
@@ -974,13 +999,19 @@ mod tests {
             let identity = identity();
             let prior = config();
             let mut vpc = BTreeMap::from([
-                ("subnet_ids".to_owned(), Value::from(vec!["subnet-a", "subnet-b"])),
+                (
+                    "subnet_ids".to_owned(),
+                    Value::from(vec!["subnet-a", "subnet-b"]),
+                ),
                 ("endpoint_private_access".to_owned(), Value::Bool(true)),
             ]);
             let desired = config()
                 .with("vpc_config", Value::Map(std::mem::take(&mut vpc)))
                 .with("enabled_cluster_log_types", Value::from(vec!["api"]));
-            let changed = ["vpc_config".to_owned(), "enabled_cluster_log_types".to_owned()];
+            let changed = [
+                "vpc_config".to_owned(),
+                "enabled_cluster_log_types".to_owned(),
+            ];
             Cluster
                 .update(
                     &capture.clients(),
@@ -1014,7 +1045,8 @@ mod tests {
             let requests = capture.requests();
             let first: serde_json::Value = serde_json::from_str(&body(&requests[0])).expect("JSON");
             assert_eq!(first["resourcesVpcConfig"]["endpointPrivateAccess"], true);
-            let second: serde_json::Value = serde_json::from_str(&body(&requests[5])).expect("JSON");
+            let second: serde_json::Value =
+                serde_json::from_str(&body(&requests[5])).expect("JSON");
             assert!(second["logging"]["clusterLogging"].is_array(), "{second}");
         }
 
@@ -1050,7 +1082,10 @@ mod tests {
                 .await
                 .expect_err("failed update")
                 .to_string();
-            assert!(error.contains("SubnetNotFound: subnet-c does not exist"), "{error}");
+            assert!(
+                error.contains("SubnetNotFound: subnet-c does not exist"),
+                "{error}"
+            );
             assert_eq!(capture.unused(), 0);
         }
 
@@ -1076,9 +1111,18 @@ mod tests {
                 .expect("adopted")
                 .expect("found");
             assert_eq!(capture.unused(), 0, "waited until ACTIVE");
-            assert_eq!(found.opt_str("status").ok().flatten().as_deref(), Some("ACTIVE"));
+            assert_eq!(
+                found.opt_str("status").ok().flatten().as_deref(),
+                Some("ACTIVE")
+            );
             assert!(found.opt_str("endpoint").ok().flatten().is_some());
-            assert!(found.opt_str("certificate_authority").ok().flatten().is_some());
+            assert!(
+                found
+                    .opt_str("certificate_authority")
+                    .ok()
+                    .flatten()
+                    .is_some()
+            );
         }
 
         #[tokio::test]

@@ -1002,7 +1002,10 @@ mod tests {
                     "message": "Could not launch Spot Instances. UnfulfillableCapacity",
                 }]});
             }
-            (200, serde_json::json!({ "nodegroup": node_group }).to_string())
+            (
+                200,
+                serde_json::json!({ "nodegroup": node_group }).to_string(),
+            )
         }
 
         fn update(status: &str) -> (u16, String) {
@@ -1059,7 +1062,10 @@ mod tests {
             let json: serde_json::Value = serde_json::from_str(&sent).expect("JSON body");
             assert_eq!(json["scalingConfig"]["desiredSize"], 3);
             let describe_update = capture.requests()[2].uri().to_owned();
-            assert!(describe_update.contains("nodegroupName=workers"), "{describe_update}");
+            assert!(
+                describe_update.contains("nodegroupName=workers"),
+                "{describe_update}"
+            );
         }
 
         #[tokio::test]
@@ -1085,9 +1091,15 @@ mod tests {
                 node_group("CREATING"),
                 node_group("ACTIVE"),
             ]);
-            let found = find(creating.clone()).await.expect("adopted").expect("found");
+            let found = find(creating.clone())
+                .await
+                .expect("adopted")
+                .expect("found");
             assert_eq!(creating.unused(), 0);
-            assert_eq!(found.opt_str("status").ok().flatten().as_deref(), Some("ACTIVE"));
+            assert_eq!(
+                found.opt_str("status").ok().flatten().as_deref(),
+                Some("ACTIVE")
+            );
 
             let failed = Capture::script([node_group("CREATING"), node_group("CREATE_FAILED")]);
             let error = find(failed).await.expect_err("not adopted").to_string();

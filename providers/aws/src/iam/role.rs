@@ -891,7 +891,10 @@ mod tests {
                 .await
                 .expect_err("not retried")
                 .to_string();
-            assert!(error.contains("iam:CreateRole: MalformedPolicyDocument"), "{error}");
+            assert!(
+                error.contains("iam:CreateRole: MalformedPolicyDocument"),
+                "{error}"
+            );
             assert_eq!(capture.calls(), ["CreateRole"]);
         }
 
@@ -909,9 +912,15 @@ mod tests {
                 ok,
             ]);
             let iam = captured_client!(aws_sdk_iam, capture);
-            send_trust_policy(&iam, "irsa", "{}", Duration::from_secs(600), &Progress::noop())
-                .await
-                .expect("accepted");
+            send_trust_policy(
+                &iam,
+                "irsa",
+                "{}",
+                Duration::from_secs(600),
+                &Progress::noop(),
+            )
+            .await
+            .expect("accepted");
             assert_eq!(capture.calls().len(), 3);
             let body = crate::eks::capture::body(&capture.requests()[2]);
             assert!(body.contains("RoleName=irsa"), "{body}");
@@ -921,10 +930,16 @@ mod tests {
                 200,
             ));
             let iam = captured_client!(aws_sdk_iam, never);
-            let error = send_trust_policy(&iam, "irsa", "{}", Duration::from_secs(600), &Progress::noop())
-                .await
-                .expect_err("gives up")
-                .to_string();
+            let error = send_trust_policy(
+                &iam,
+                "irsa",
+                "{}",
+                Duration::from_secs(600),
+                &Progress::noop(),
+            )
+            .await
+            .expect_err("gives up")
+            .to_string();
             assert!(error.contains("Invalid principal"), "{error}");
             // Two minutes of 0.5-5 s backoff, far fewer than the 200 scripted refusals.
             assert!(never.unused() > 100, "{} left", never.unused());
