@@ -200,8 +200,10 @@ impl AwsResource for Instance {
             )
             .attr(
                 "final_snapshot_identifier",
-                AttrSchema::optional(AttrType::String)
-                    .describe("name of the final snapshot (default IDENTIFIER-final-UNIXTIME)"),
+                AttrSchema::optional(AttrType::String).describe(
+                    "name of the final snapshot; must be new at each deletion (default \
+                         IDENTIFIER-final-RESOURCEID, unique per instance)",
+                ),
             )
             .attr(
                 "apply_immediately",
@@ -455,7 +457,7 @@ impl AwsResource for Instance {
                 .unwrap_or(false);
             let snapshot = match request.state.opt_str("final_snapshot_identifier")? {
                 Some(snapshot) => snapshot,
-                None => default_snapshot_identifier(&identifier),
+                None => default_snapshot_identifier(&identifier, db.dbi_resource_id()),
             };
             let call = aws
                 .rds
@@ -655,13 +657,20 @@ fn major_upgrade(prior: Option<&str>, desired: Option<&str>) -> bool {
 }
 
 /// The final snapshot's name when the stack does not choose one: unique per deletion, so
-/// a stack destroyed twice does not collide with its first snapshot.
-fn default_snapshot_identifier(identifier: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format!("{identifier}-final-{now}")
+/// a stack destroyed, re-applied and destroyed again does not collide with its first
+/// snapshot (`DBSnapshotAlreadyExists`). It ends with the instance's resource id
+/// (`db-ABC...`), which RDS never reuses, so no clock is involved; only if RDS reported
+/// none does the deletion time stand in.
+fn default_snapshot_identifier(identifier: &str, resource_id: Option<&str>) -> String {
+    let suffix = match resource_id.filter(|id| !id.is_empty()) {
+        Some(id) => id.to_ascii_lowercase(),
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    format!("{identifier}-final-{suffix}")
 }
 
 /// Adds the configured values of the attributes RDS cannot report.
@@ -967,6 +976,59 @@ mod tests {
             );
             let sent = crate::eks::capture::body(&capture.requests()[3]);
             assert!(sent.contains("SourceIdentifier=airflow-dev"), "{sent}");
+        }
+
+        /// Without a configured name the final snapshot is named after the instance's
+        /// resource id: a second destroy of a re-created instance gets another name.
+        #[tokio::test]
+        async fn the_default_final_snapshot_name_is_unique_per_instance() {
+            let with_resource_id = |id: &str| {
+                let (status, body) = described("available");
+                (
+                    status,
+                    body.replace(
+                        "<DBInstanceStatus>",
+                        &format!("<DbiResourceId>{id}</DbiResourceId><DBInstanceStatus>"),
+                    ),
+                )
+            };
+            let deleted = (
+                200,
+                format!(
+                    "<DeleteDBInstanceResponse xmlns=\"{XMLNS}\"><DeleteDBInstanceResult>{}\
+                     </DeleteDBInstanceResult></DeleteDBInstanceResponse>",
+                    instance_xml("deleting")
+                ),
+            );
+            let identity = identity();
+            let mut names = Vec::new();
+            for resource_id in ["db-FIRSTINSTANCE7Q", "db-SECONDINSTANCE2"] {
+                let capture =
+                    Capture::script([with_resource_id(resource_id), deleted.clone(), not_found()]);
+                let state = config().with("skip_final_snapshot", false);
+                Instance
+                    .delete(
+                        &capture.clients(),
+                        DeleteRequest {
+                            type_name: "aws_db_instance",
+                            identity: &identity,
+                            state: &state,
+                            timeout: Duration::from_secs(600),
+                            progress: Progress::noop(),
+                        },
+                    )
+                    .await
+                    .expect("deleted");
+                let sent = crate::eks::capture::body(&capture.requests()[1]);
+                let name = sent
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("FinalDBSnapshotIdentifier="))
+                    .expect("a final snapshot is asked for")
+                    .to_owned();
+                names.push(name);
+            }
+            assert_eq!(names[0], "airflow-dev-final-db-firstinstance7q");
+            assert_ne!(names[0], names[1]);
         }
 
         #[tokio::test]
