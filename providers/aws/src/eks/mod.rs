@@ -89,9 +89,14 @@ async fn wait_update(
     timeout: Duration,
     progress: &Progress,
 ) -> Result<(), ProviderError> {
+    // An update without an id has nothing to follow, and one already Successful (as some
+    // answer at once) is done.
     let Some(id) = update.id() else {
         return Ok(());
     };
+    if update.status() == Some(&UpdateStatus::Successful) {
+        return Ok(());
+    }
     let subject = node_group.map_or_else(
         || format!("cluster {cluster}"),
         |ng| format!("node group {cluster}/{ng}"),

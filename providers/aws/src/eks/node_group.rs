@@ -1069,6 +1069,40 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn an_update_answered_successful_is_not_followed() {
+            let capture = Capture::script([
+                node_group("ACTIVE"),
+                update("Successful"),
+                node_group("ACTIVE"),
+                node_group("ACTIVE"),
+            ]);
+            let identity = identity();
+            let (prior, desired) = (config(1), config(2));
+            let changed = ["scaling_config".to_owned()];
+            NodeGroup
+                .update(
+                    &capture.clients(),
+                    UpdateRequest {
+                        type_name: "aws_eks_node_group",
+                        identity: &identity,
+                        prior: &prior,
+                        desired: &desired,
+                        changed: &changed,
+                        timeout: TIMEOUT,
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect("updated");
+            assert!(
+                capture.calls().iter().all(|c| !c.contains("/updates/")),
+                "{:?}",
+                capture.calls()
+            );
+            assert_eq!(capture.unused(), 0);
+        }
+
+        #[tokio::test]
         async fn find_waits_for_creating_and_fails_on_create_failed() {
             let (identity, config) = (identity(), config(1));
             let find = |capture: Capture| {
