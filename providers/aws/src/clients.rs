@@ -32,7 +32,8 @@ impl AwsClients {
         if let Some(region) = config.opt_str("region")? {
             loader = loader.region(Region::new(region));
         }
-        if let Some(profile) = config.opt_str("profile")? {
+        // Empty means unset, so a stack can pass a variable that defaults to "".
+        if let Some(profile) = config.opt_str("profile")?.filter(|p| !p.trim().is_empty()) {
             loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;

@@ -5,6 +5,12 @@
 //! [`Check::Done`] or [`Check::Waiting`] with the status it saw; [`poll_until`] repeats
 //! it with growing intervals, reports the status through [`Progress`], and gives up with
 //! [`ProviderError::Timeout`] naming what it waited for and what it saw last.
+//!
+//! Real AWS is eventually consistent: an object just created may read as not found, and
+//! a just-created IAM principal may be refused for a while. [`call_until`] retries a call
+//! through such answers for a bounded time, and [`NotFoundGrace`] lets a wait read "not
+//! found" as "not visible yet" in a create's first minute. All waits read the time from
+//! [`clock`].
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -13,6 +19,81 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_provider_core::{Progress, ProviderError};
 
 use crate::error::{api_error, error_code};
+
+/// The time waits see. Unit tests run it 100 times faster than the wall clock, so that
+/// scripted AWS answers play minutes of waiting in a blink; tokio's paused clock would
+/// need its `test-util` feature, which rebuilds every SDK crate.
+#[cfg(not(test))]
+pub(crate) mod clock {
+    use std::time::{Duration, Instant};
+
+    pub(crate) fn now() -> Instant {
+        Instant::now()
+    }
+
+    pub(crate) async fn sleep(duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod clock {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    const SPEEDUP: u32 = 100;
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+
+    pub(crate) fn now() -> Instant {
+        let origin = *ORIGIN.get_or_init(Instant::now);
+        origin + origin.elapsed() * SPEEDUP
+    }
+
+    pub(crate) async fn sleep(duration: Duration) {
+        tokio::time::sleep(duration / SPEEDUP).await;
+    }
+}
+
+/// The instant `timeout` from now, for an operation made of several waits that share one
+/// timeout (see [`remaining`]).
+pub(crate) fn deadline(timeout: Duration) -> Instant {
+    clock::now() + timeout
+}
+
+/// The time left before `deadline`.
+pub(crate) fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(clock::now())
+}
+
+/// How long after a create AWS may still answer "not found" for the new object
+/// (terraform-provider-aws waits through NotFound for a create's first minute).
+pub(crate) const NOT_FOUND_GRACE: Duration = Duration::from_secs(60);
+
+/// Whether "not found" still means "not visible yet": true during [`NOT_FOUND_GRACE`]
+/// after the grace was started (right after the create call).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NotFoundGrace {
+    until: Instant,
+}
+
+impl NotFoundGrace {
+    pub(crate) fn start() -> Self {
+        NotFoundGrace {
+            until: deadline(NOT_FOUND_GRACE),
+        }
+    }
+
+    /// No grace: an object that is not found is gone (an update, an adoption).
+    pub(crate) fn none() -> Self {
+        NotFoundGrace {
+            until: clock::now(),
+        }
+    }
+
+    pub(crate) fn tolerates(&self) -> bool {
+        clock::now() < self.until
+    }
+}
 
 /// The outcome of one check.
 pub(crate) enum Check<T> {
@@ -50,14 +131,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Check<T>, ProviderError>>,
 {
-    let start = Instant::now();
+    let start = clock::now();
     let mut interval = backoff.initial;
     loop {
         let last_seen = match check().await? {
             Check::Done(value) => return Ok(value),
             Check::Waiting(status) => status,
         };
-        let elapsed = start.elapsed();
+        let elapsed = clock::now().saturating_duration_since(start);
         progress.report(format!("{what}: {last_seen} ({}s)", elapsed.as_secs()));
         if elapsed >= timeout {
             return Err(ProviderError::Timeout {
@@ -66,7 +147,7 @@ where
                 last_seen,
             });
         }
-        tokio::time::sleep(interval.min(timeout - elapsed)).await;
+        clock::sleep(interval.min(timeout - elapsed)).await;
         interval = (interval + interval / 2).min(backoff.max);
     }
 }
@@ -115,17 +196,58 @@ where
     .await
 }
 
+/// Sends `call` until AWS accepts it, retrying for at most `timeout` while `retryable`
+/// says the refusal is one that goes away by itself (an IAM principal not propagated yet,
+/// an object not visible yet right after its create, a concurrent modification). Any
+/// other error fails at once; the timeout error carries the last refusal.
+pub(crate) async fn call_until<T, E, F, Fut, R>(
+    what: &str,
+    operation: &str,
+    timeout: Duration,
+    backoff: Backoff,
+    progress: &Progress,
+    retryable: R,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Fn(&E) -> bool,
+{
+    poll_until(what, timeout, backoff, progress, || {
+        let attempt = call();
+        let retryable = &retryable;
+        async move {
+            match attempt.await {
+                Ok(value) => Ok(Check::Done(value)),
+                Err(e) if retryable(&e) => Ok(Check::Waiting(format!(
+                    "{}: {}",
+                    error_code(&e).unwrap_or("error"),
+                    e.message().unwrap_or_default()
+                ))),
+                Err(e) => Err(api_error(operation, e)),
+            }
+        }
+    })
+    .await
+}
+
+/// True if `err` carries one of `codes`.
+pub(crate) fn has_code<E: ProvideErrorMetadata>(err: &E, codes: &[&str]) -> bool {
+    error_code(err).is_some_and(|code| codes.contains(&code))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_sdk_ec2::operation::delete_vpc::DeleteVpcError;
     use aws_smithy_types::error::ErrorMetadata;
 
-    /// Milliseconds instead of seconds, so the tests run on the real clock (tokio's
-    /// paused clock needs its `test-util` feature, which rebuilds every SDK crate).
+    /// Seconds on the tests' fast clock (see [`clock`]), milliseconds on the wall.
     const FAST: Backoff = Backoff {
-        initial: Duration::from_millis(5),
-        max: Duration::from_millis(20),
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(4),
     };
 
     #[tokio::test]
@@ -133,7 +255,7 @@ mod tests {
         let mut calls = 0;
         let result: Result<(), _> = poll_until(
             "cluster main to become ACTIVE",
-            Duration::from_millis(200),
+            Duration::from_secs(20),
             FAST,
             &Progress::noop(),
             || {

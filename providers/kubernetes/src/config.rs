@@ -3,8 +3,10 @@
 //! Owns the precedence of the ways to reach a cluster: a `kubeconfig` path (with an
 //! optional `context`; an empty string means not set, so stacks can pass a variable that
 //! defaults to ""), then `eks_cluster` (name, endpoint and base64 CA as EKS returns them,
-//! plus an optional `region`), then kube-rs's own inference (`KUBECONFIG`,
-//! `~/.kube/config`, in-cluster). Token signing for EKS lives in `eks_token.rs`.
+//! plus an optional `region` and AWS `profile`, which should be the AWS provider's so the
+//! token is signed by the identity that created the cluster), then kube-rs's own
+//! inference (`KUBECONFIG`, `~/.kube/config`, in-cluster). Token signing for EKS lives in
+//! `eks_token.rs`; the wait for a new control plane to serve in `readiness.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use kube::config::{
 use serde::Deserialize;
 
 use crate::eks_token::{EksAuthService, EksTokenSource};
+use crate::readiness::{WarmUp, wait_until_serving};
 
 /// The `eks_cluster` table, filled from `aws_eks_cluster` attributes.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -41,6 +44,8 @@ pub(crate) enum ClusterAccess {
     Eks {
         cluster: EksCluster,
         region: Option<String>,
+        /// Named AWS profile for the token's credentials; the default chain if unset.
+        profile: Option<String>,
     },
     Inferred,
 }
@@ -60,14 +65,25 @@ impl ClusterAccess {
             return Ok(ClusterAccess::Eks {
                 cluster,
                 region: set("region")?,
+                profile: set("profile")?,
             });
         }
         Ok(ClusterAccess::Inferred)
     }
 
+    /// The client, ready for the first object: for EKS, once the API server answers
+    /// (see `readiness.rs`; a cluster created in this very apply may not serve yet).
+    pub async fn client(&self) -> Result<kube::Client, ProviderError> {
+        let client = self.build().await?;
+        if let ClusterAccess::Eks { cluster, .. } = self {
+            wait_until_serving(&client, &cluster.name, &WarmUp::default()).await?;
+        }
+        Ok(client)
+    }
+
     /// Builds the client. Reads files and, for EKS, the AWS credential chain; contacts
     /// no cluster.
-    pub async fn client(&self) -> Result<kube::Client, ProviderError> {
+    async fn build(&self) -> Result<kube::Client, ProviderError> {
         install_crypto_provider();
         match self {
             ClusterAccess::Kubeconfig { path, context } => {
@@ -85,7 +101,11 @@ impl ClusterAccess {
                     })?;
                 kube::Client::try_from(config).map_err(|e| ProviderError::Config(e.to_string()))
             }
-            ClusterAccess::Eks { cluster, region } => eks_client(cluster, region.as_deref()).await,
+            ClusterAccess::Eks {
+                cluster,
+                region,
+                profile,
+            } => eks_client(cluster, region.as_deref(), profile.as_deref()).await,
             ClusterAccess::Inferred => {
                 let config = kube::Config::infer().await.map_err(|e| {
                     ProviderError::Config(format!(
@@ -143,12 +163,22 @@ fn check_certificate_authority(cluster: &EksCluster) -> Result<(), ProviderError
     }
 }
 
+/// The AWS SDK configuration the token is signed with: the default chain, or `profile`.
+fn aws_loader(profile: Option<&str>) -> aws_config::ConfigLoader {
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    match profile {
+        Some(profile) => loader.profile_name(profile),
+        None => loader,
+    }
+}
+
 async fn eks_client(
     cluster: &EksCluster,
     region: Option<&str>,
+    profile: Option<&str>,
 ) -> Result<kube::Client, ProviderError> {
     check_certificate_authority(cluster)?;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_loader(profile);
     let region = region.or_else(|| region_of_endpoint(&cluster.endpoint));
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
@@ -212,6 +242,7 @@ async fn eks_client(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::provider::ProvideCredentials;
     use cairn_provider_core::Value;
     use std::collections::BTreeMap;
 
@@ -245,11 +276,17 @@ mod tests {
         let empty_path = Attrs::new()
             .with("kubeconfig", "")
             .with("eks_cluster", eks_block())
-            .with("region", "");
+            .with("region", "")
+            .with("profile", "");
         match ClusterAccess::from_config(&empty_path).expect("valid") {
-            ClusterAccess::Eks { cluster, region } => {
+            ClusterAccess::Eks {
+                cluster,
+                region,
+                profile,
+            } => {
                 assert_eq!(cluster.name, "airflow-dev");
                 assert_eq!(region, None);
+                assert_eq!(profile, None);
             }
             other => panic!("expected EKS access, got {other:?}"),
         }
@@ -273,9 +310,10 @@ mod tests {
         let access = ClusterAccess::Eks {
             cluster: cluster.clone(),
             region: None,
+            profile: None,
         };
         let client = access
-            .client()
+            .build()
             .await
             .expect("builds without contacting the cluster");
         assert_eq!(client.default_namespace(), "default");
@@ -286,6 +324,7 @@ mod tests {
                 ..cluster
             },
             region: Some("eu-west-1".to_owned()),
+            profile: None,
         };
         let error = broken
             .client()
@@ -350,6 +389,52 @@ contexts:
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("/nonexistent/kubeconfig"), "{error}");
+    }
+
+    /// The token is signed with the credentials of the configured profile, like the AWS
+    /// provider's calls: a profile that does not exist fails the configuration instead
+    /// of silently signing with another identity.
+    #[tokio::test]
+    async fn the_token_uses_the_configured_profile() {
+        let config = Attrs::new()
+            .with("eks_cluster", eks_block())
+            .with("profile", "cairn-deployer");
+        let access = ClusterAccess::from_config(&config).expect("valid");
+        assert!(
+            matches!(&access, ClusterAccess::Eks { profile: Some(p), .. } if p == "cairn-deployer"),
+            "{access:?}"
+        );
+        let dir = std::env::temp_dir().join(format!("cairn-aws-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let credentials = dir.join("credentials");
+        std::fs::write(
+            &credentials,
+            "[cairn-deployer]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s\n",
+        )
+        .expect("credentials file");
+        // The non-deprecated names live in aws-runtime, which this crate does not depend on.
+        #[allow(deprecated)]
+        let files = aws_config::profile::profile_file::ProfileFiles::builder()
+            .with_file(
+                aws_config::profile::profile_file::ProfileFileKind::Credentials,
+                &credentials,
+            )
+            .build();
+        let sdk = aws_loader(Some("cairn-deployer"))
+            .profile_files(files)
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await;
+        let found = match sdk.credentials_provider() {
+            Some(provider) => provider
+                .provide_credentials()
+                .await
+                .map(|c| c.access_key_id().to_owned())
+                .ok(),
+            None => None,
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(found.as_deref(), Some("AKIDPROFILE"));
     }
 
     #[test]

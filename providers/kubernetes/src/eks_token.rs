@@ -6,8 +6,10 @@
 //! calling. Owns also when tokens are renewed: EKS accepts a token for 15 minutes, so a
 //! token is reused for at most [`TOKEN_REUSE`] and a request always leaves with at least
 //! five minutes of validity left. A watch is authenticated once, when it starts, so long
-//! waits are covered too. Credentials come from the AWS SDK's default chain; no aws CLI
-//! and no kubectl are involved. Tokens never reach logs or errors.
+//! waits are covered too. A request answered 401 is sent once more with a freshly signed
+//! token (the first may have been signed before the identity could be verified).
+//! Credentials come from the AWS SDK's credential chain (with the configured profile, if
+//! any); no aws CLI and no kubectl are involved. Tokens never reach logs or errors.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +23,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, 
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine;
-use http::{HeaderValue, Request};
+use http::{HeaderValue, Request, Response, StatusCode};
 use kube::client::Body;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -151,6 +153,15 @@ impl EksTokenSource {
         }
     }
 
+    /// Drops `rejected` if it is still the token in use, so the next [`Self::bearer`]
+    /// signs a new one; a token another request already replaced is left alone.
+    pub async fn reject(&self, rejected: &str) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|(token, _)| token == rejected) {
+            *current = None;
+        }
+    }
+
     /// A token with at least `15m - TOKEN_REUSE` of validity left.
     pub async fn bearer(&self) -> Result<String, EksTokenError> {
         let mut current = self.current.lock().await;
@@ -192,33 +203,63 @@ impl<F> EksAuthService<F> {
     }
 }
 
-impl<F, T, E> Service<Request<Body>> for EksAuthService<F>
+/// `request` with its bearer token set to `token`.
+fn authorized(mut request: Request<Body>, token: &str) -> Result<Request<Body>, EksTokenError> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| EksTokenError::Header)?;
+    value.set_sensitive(true);
+    request
+        .headers_mut()
+        .insert(http::header::AUTHORIZATION, value);
+    Ok(request)
+}
+
+/// A copy of `request` to send again, if its body is buffered (kube's always are, except
+/// for streamed uploads, which are not retried).
+fn copy(request: &Request<Body>) -> Option<Request<Body>> {
+    let mut copy = Request::new(request.body().try_clone()?);
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    Some(copy)
+}
+
+impl<F, B, E> Service<Request<Body>> for EksAuthService<F>
 where
-    F: Future<Output = Result<T, E>> + Send + 'static,
+    F: Future<Output = Result<Response<B>, E>> + Send + 'static,
     E: Into<BoxError>,
-    T: Send + 'static,
+    B: Send + 'static,
 {
-    type Response = T;
+    type Response = Response<B>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<B>, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // Readiness of the inner stack is awaited per request, after the token.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
         let tokens = Arc::clone(&self.tokens);
         Box::pin(async move {
+            let again = copy(&request);
             let token = tokens.bearer().await?;
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| EksTokenError::Header)?;
-            value.set_sensitive(true);
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, value);
-            inner.oneshot(request).await
+            let response = inner.clone().oneshot(authorized(request, &token)?).await?;
+            let Some(again) = again.filter(|_| response.status() == StatusCode::UNAUTHORIZED)
+            else {
+                return Ok(response);
+            };
+            // Once: a second 401 is the API server's answer, not a stale token. Neither
+            // token is reused.
+            tokens.reject(&token).await;
+            let fresh = tokens.bearer().await?;
+            let response = inner.oneshot(authorized(again, &fresh)?).await?;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                tokens.reject(&fresh).await;
+            }
+            Ok(response)
         })
     }
 }
@@ -399,6 +440,77 @@ mod tests {
             "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
         ));
         assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
+    }
+
+    /// A control plane that answers 401 until it trusts the identity: the rejected
+    /// request goes out once more with a newly signed token, and only once.
+    #[tokio::test(start_paused = true)]
+    async fn a_401_is_retried_once_with_a_newly_signed_token() {
+        let statuses = Arc::new(std::sync::Mutex::new(vec![401u16, 401, 200, 401]));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (script, log) = (Arc::clone(&statuses), Arc::clone(&seen));
+        let api_server = tower::service_fn(move |request: Request<Body>| {
+            let (script, log) = (Arc::clone(&script), Arc::clone(&log));
+            async move {
+                log.lock()
+                    .expect("log")
+                    .push((request.method().clone(), request.uri().path().to_owned()));
+                let status = {
+                    let mut script = script.lock().expect("script");
+                    if script.is_empty() {
+                        200
+                    } else {
+                        script.remove(0)
+                    }
+                };
+                let body = if status == 200 {
+                    br#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#
+                        .to_vec()
+                } else {
+                    br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","code":401}"#.to_vec()
+                };
+                let mut response = http::Response::new(Body::from(body));
+                *response.status_mut() = StatusCode::from_u16(status).expect("status");
+                Ok::<_, BoxError>(response)
+            }
+        });
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tokens = Arc::new(EksTokenSource::new(
+            "airflow-dev".to_owned(),
+            "us-east-1".to_owned(),
+            SharedCredentialsProvider::new(CountingCredentials(Arc::clone(&calls))),
+        ));
+        let client = kube::client::ClientBuilder::new(api_server, "default")
+            .with_layer(&tower::layer::layer_fn(|inner| {
+                EksAuthService::wrap(inner, Arc::clone(&tokens))
+            }))
+            .build();
+        let signed = || calls.load(std::sync::atomic::Ordering::SeqCst);
+
+        let error = client
+            .list_core_api_versions()
+            .await
+            .expect_err("401 twice is an answer");
+        assert!(error.to_string().contains("401"), "{error}");
+        assert_eq!(seen.lock().expect("log").len(), 2, "sent twice, not more");
+        assert_eq!(signed(), 2, "re-signed for the second try");
+
+        client
+            .list_core_api_versions()
+            .await
+            .expect("the next request succeeds");
+        assert_eq!(signed(), 3, "the rejected token is not reused");
+
+        client.list_core_api_versions().await.expect("401 then 200");
+        assert_eq!(seen.lock().expect("log").len(), 5);
+        assert_eq!(signed(), 4);
+        assert!(
+            seen.lock()
+                .expect("log")
+                .iter()
+                .all(|(method, path)| method == http::Method::GET && path == "/api"),
+            "the retry is the same request"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod config;
 mod eks_token;
 mod error;
 mod manifest;
+mod readiness;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -155,6 +156,12 @@ impl Provider for KubernetesProvider {
                         ),
                     ]))
                     .describe("an EKS cluster reached with a token from the AWS credential chain"),
+                ),
+                (
+                    "profile".to_owned(),
+                    AttrSchema::optional(AttrType::String).describe(
+                        "AWS profile signing the eks_cluster token; set it to the aws provider's",
+                    ),
                 ),
                 (
                     "region".to_owned(),

@@ -1,35 +1,41 @@
 //! `aws_eks_cluster`: an EKS control plane. Owns CreateCluster (with retries while IAM
-//! propagates the cluster role), the in-place updates EKS supports (Kubernetes version,
-//! endpoint access, security groups, control-plane logging, tags) and the waits for
-//! ACTIVE and for deletion. Node groups are `aws_eks_node_group`'s.
+//! propagates the cluster role, and API-and-ConfigMap access with the creator as cluster
+//! admin), the in-place updates EKS supports (Kubernetes version, subnets, endpoint
+//! access, security groups, control-plane logging, tags), each followed to its end by its
+//! update id, and the waits for ACTIVE and for deletion. Node groups are
+//! `aws_eks_node_group`'s.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    Cluster as EksCluster, ClusterStatus, LogSetup, LogType, Logging, Update, VpcConfigRequest,
+    AuthenticationMode, Cluster as EksCluster, ClusterStatus, CreateAccessConfigRequest, LogSetup,
+    LogType, Logging, Update, VpcConfigRequest,
 };
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts,
-    UpdateRequest, Value,
+    Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
-use super::shared::{created_by, keep_order, optional_map, remaining, same_items, sorted, strings};
+use super::shared::{created_by, keep_order, optional_map, same_items, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
 
 /// Control-plane changes take 10-15 minutes on AWS: polling faster only spends API quota.
 const CLUSTER_POLL: Backoff = Backoff {
     initial: Duration::from_secs(15),
     max: Duration::from_secs(30),
 };
+
+/// How long a create may take; also how long `find` waits for a cluster an interrupted
+/// apply left creating.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Every control-plane log type EKS knows, so an update can disable the ones not wanted.
 const LOG_TYPES: [&str; 5] = [
@@ -66,9 +72,10 @@ fn vpc_config_schema() -> AttrType {
     AttrType::object([
         (
             "subnet_ids",
-            AttrSchema::required(AttrType::list(AttrType::String))
-                .force_new()
-                .describe("subnets for the control plane's network interfaces (two AZs at least)"),
+            AttrSchema::required(AttrType::list(AttrType::String)).describe(
+                "subnets for the control plane's network interfaces (two AZs at least); \
+                 changed in place, within the cluster's VPC",
+            ),
         ),
         (
             "security_group_ids",
@@ -157,43 +164,10 @@ impl AwsResource for Cluster {
             )
             .attr("vpc_id", computed("VPC of the cluster's subnets"))
             .timeouts(Timeouts {
-                create: Duration::from_secs(30 * 60),
+                create: CREATE_TIMEOUT,
                 update: Duration::from_secs(60 * 60),
                 delete: Duration::from_secs(15 * 60),
             })
-    }
-
-    /// `vpc_config.subnet_ids` cannot change in place; the engine only knows top-level
-    /// `force_new`, so the nested one is declared here.
-    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
-        let Some(prior) = request.prior else {
-            return Ok(PlanAdjustments::default());
-        };
-        let desired = request
-            .desired
-            .get("vpc_config")
-            .and_then(|v| v.get("subnet_ids"));
-        let replace = match desired {
-            Some(value) if value.contains_unknown() => true,
-            desired => {
-                let before = strings(
-                    prior
-                        .get("vpc_config")
-                        .and_then(|v| v.get("subnet_ids"))
-                        .as_ref(),
-                );
-                let after = strings(desired.as_ref());
-                !same_items(&before, &after)
-            }
-        };
-        Ok(PlanAdjustments {
-            requires_replace: if replace {
-                vec!["vpc_config.subnet_ids".to_owned()]
-            } else {
-                Vec::new()
-            },
-            ..PlanAdjustments::default()
-        })
     }
 
     async fn read(
@@ -214,7 +188,7 @@ impl AwsResource for Cluster {
         request: CreateRequest<'_>,
     ) -> Result<Attrs, ProviderError> {
         let config: ClusterConfig = request.config.decode()?;
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -235,6 +209,7 @@ impl AwsResource for Cluster {
             .set_version(config.version.clone())
             .resources_vpc_config(vpc.build())
             .set_logging((!log_types.is_empty()).then(|| logging(&log_types)))
+            .access_config(access_config())
             .set_tags(Some(tags.into_iter().collect()));
         poll_until(
             &format!("IAM role {} to be assumable by EKS", config.role_arn),
@@ -261,6 +236,7 @@ impl AwsResource for Cluster {
         let cluster = wait_active(
             &aws.eks,
             &config.name,
+            NotFoundGrace::start(),
             remaining(deadline),
             &request.progress,
         )
@@ -275,7 +251,7 @@ impl AwsResource for Cluster {
     ) -> Result<Attrs, ProviderError> {
         let desired: ClusterConfig = request.desired.decode()?;
         let name = desired.name.as_str();
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let progress = &request.progress;
 
@@ -284,19 +260,20 @@ impl AwsResource for Cluster {
         {
             let update = start_version_update(&aws.eks, name, version).await?;
             wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
-            wait_active(&aws.eks, name, remaining(deadline), progress).await?;
+            wait_active(
+                &aws.eks,
+                name,
+                NotFoundGrace::none(),
+                remaining(deadline),
+                progress,
+            )
+            .await?;
         }
+        let mut config_updates = Vec::new();
         if changed("vpc_config") {
             let prior: VpcConfig = request.prior.opt_decode("vpc_config")?.unwrap_or_default();
             for vpc in vpc_updates(&prior, &desired.vpc_config) {
-                aws.eks
-                    .update_cluster_config()
-                    .name(name)
-                    .resources_vpc_config(vpc)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("eks:UpdateClusterConfig", e))?;
-                wait_active(&aws.eks, name, remaining(deadline), progress).await?;
+                config_updates.push(aws.eks.update_cluster_config().resources_vpc_config(vpc));
             }
         }
         if changed("enabled_cluster_log_types") {
@@ -304,14 +281,26 @@ impl AwsResource for Cluster {
                 .enabled_cluster_log_types
                 .clone()
                 .unwrap_or_default();
-            aws.eks
-                .update_cluster_config()
+            config_updates.push(aws.eks.update_cluster_config().logging(logging(&wanted)));
+        }
+        // EKS runs one update of a cluster at a time: each is followed to its end.
+        for call in config_updates {
+            let update = call
                 .name(name)
-                .logging(logging(&wanted))
                 .send()
                 .await
-                .map_err(|e| api_error("eks:UpdateClusterConfig", e))?;
-            wait_active(&aws.eks, name, remaining(deadline), progress).await?;
+                .map_err(|e| api_error("eks:UpdateClusterConfig", e))?
+                .update
+                .unwrap_or_else(|| Update::builder().build());
+            wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
+            wait_active(
+                &aws.eks,
+                name,
+                NotFoundGrace::none(),
+                remaining(deadline),
+                progress,
+            )
+            .await?;
         }
         let cluster = describe(&aws.eks, name).await?.ok_or_else(|| gone(name))?;
         if changed("tags") {
@@ -368,11 +357,32 @@ impl AwsResource for Cluster {
         request: FindRequest<'_>,
     ) -> Result<Option<Attrs>, ProviderError> {
         let name = request.config.str("name")?;
-        Ok(describe(&aws.eks, &name)
+        let Some(cluster) = describe(&aws.eks, &name)
             .await?
             .filter(|c| c.status() != Some(&ClusterStatus::Deleting))
             .filter(|c| created_by(request.identity, &sorted(c.tags())))
-            .map(|c| attributes(&c, request.config, &aws.default_tags)))
+        else {
+            return Ok(None);
+        };
+        // An interrupted apply may have left it CREATING (no endpoint or CA yet) or
+        // FAILED: adopt it only once usable, as the create would have.
+        let cluster = if is_usable(&cluster) {
+            cluster
+        } else {
+            wait_active(
+                &aws.eks,
+                &name,
+                NotFoundGrace::none(),
+                CREATE_TIMEOUT,
+                &Progress::noop(),
+            )
+            .await?
+        };
+        Ok(Some(attributes(
+            &cluster,
+            request.config,
+            &aws.default_tags,
+        )))
     }
 
     async fn import(
@@ -410,11 +420,23 @@ fn status(cluster: &EksCluster) -> &str {
     cluster.status().map_or("unknown", ClusterStatus::as_str)
 }
 
-/// Waits until the cluster is ACTIVE; FAILED ends the wait with the health issues EKS
-/// reports.
+/// ACTIVE with its endpoint and CA: what the Kubernetes provider needs to connect.
+fn is_usable(cluster: &EksCluster) -> bool {
+    cluster.status() == Some(&ClusterStatus::Active)
+        && cluster.endpoint().is_some_and(|e| !e.is_empty())
+        && cluster
+            .certificate_authority()
+            .and_then(|c| c.data())
+            .is_some_and(|d| !d.is_empty())
+}
+
+/// Waits until the cluster is usable (ACTIVE with endpoint and CA); FAILED ends the wait
+/// with the health issues EKS reports. Not found is "not visible yet" while `grace`
+/// lasts (right after a create), and the cluster gone after it.
 async fn wait_active(
     eks: &aws_sdk_eks::Client,
     name: &str,
+    grace: NotFoundGrace,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<EksCluster, ProviderError> {
@@ -424,9 +446,15 @@ async fn wait_active(
         CLUSTER_POLL,
         progress,
         || async {
-            let cluster = describe(eks, name).await?.ok_or_else(|| gone(name))?;
+            let Some(cluster) = describe(eks, name).await? else {
+                return if grace.tolerates() {
+                    Ok(Check::Waiting("not visible yet".to_owned()))
+                } else {
+                    Err(gone(name))
+                };
+            };
             match cluster.status() {
-                Some(ClusterStatus::Active) => Ok(Check::Done(cluster)),
+                _ if is_usable(&cluster) => Ok(Check::Done(cluster)),
                 Some(ClusterStatus::Failed) => {
                     let issues: Vec<String> = cluster
                         .health()
@@ -473,9 +501,20 @@ async fn start_version_update(
         .map_err(|e| api_error("eks:UpdateClusterVersion", e))
 }
 
+/// Access through both EKS access entries and the aws-auth ConfigMap, with the identity
+/// that creates the cluster made its admin (eksctl's default): admins can be added
+/// through the API later, and cairn's own token works at once.
+fn access_config() -> CreateAccessConfigRequest {
+    CreateAccessConfigRequest::builder()
+        .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+        .bootstrap_cluster_creator_admin_permissions(true)
+        .build()
+}
+
 /// The UpdateClusterConfig calls that bring the VPC configuration from `prior` to
-/// `desired`: one for endpoint access, one for security groups, since EKS applies one
-/// kind of change per update. Subnets are replaced, never updated (see `plan`).
+/// `desired`: one for endpoint access, one for subnets and security groups (EKS applies
+/// one kind of change per update). EKS checks that new subnets are in the cluster's VPC
+/// and availability zones, and refuses the update otherwise.
 fn vpc_updates(prior: &VpcConfig, desired: &VpcConfig) -> Vec<VpcConfigRequest> {
     let mut updates = Vec::new();
     let differs = |want: Option<bool>, had: Option<bool>| want.is_some() && want != had;
@@ -498,10 +537,13 @@ fn vpc_updates(prior: &VpcConfig, desired: &VpcConfig) -> Vec<VpcConfigRequest> 
     }
     let had = prior.security_group_ids.clone().unwrap_or_default();
     let want = desired.security_group_ids.clone().unwrap_or_default();
-    if !same_items(&had, &want) {
+    let groups_differ = !same_items(&had, &want);
+    let subnets_differ = !same_items(&prior.subnet_ids, &desired.subnet_ids);
+    if groups_differ || subnets_differ {
         updates.push(
             VpcConfigRequest::builder()
-                .set_security_group_ids(Some(want))
+                .set_subnet_ids(subnets_differ.then(|| desired.subnet_ids.clone()))
+                .set_security_group_ids(groups_differ.then_some(want))
                 .build(),
         );
     }
@@ -693,12 +735,48 @@ mod tests {
             vpc_updates(
                 &prior,
                 &VpcConfig {
+                    subnet_ids: vec!["subnet-a".to_owned()],
                     security_group_ids: Some(vec!["sg-1".to_owned()]),
                     ..VpcConfig::default()
                 }
             )
             .is_empty()
         );
+    }
+
+    /// EKS updates a cluster's subnets in place (within its VPC): no replacement, one
+    /// update that sends only the new subnets.
+    #[test]
+    fn changed_subnets_update_in_place() {
+        let schema = Cluster.schema();
+        let vpc = schema.attributes.get("vpc_config").expect("vpc_config");
+        let AttrType::Object(fields) = &vpc.ty else {
+            panic!("vpc_config is an object");
+        };
+        assert!(
+            !fields["subnet_ids"].force_new,
+            "subnet_ids must not force a new cluster"
+        );
+        let prior = VpcConfig {
+            subnet_ids: vec!["subnet-a".to_owned(), "subnet-b".to_owned()],
+            security_group_ids: Some(vec!["sg-1".to_owned()]),
+            ..VpcConfig::default()
+        };
+        let desired = VpcConfig {
+            subnet_ids: vec!["subnet-a".to_owned(), "subnet-c".to_owned()],
+            security_group_ids: Some(vec!["sg-1".to_owned()]),
+            ..VpcConfig::default()
+        };
+        let updates = vpc_updates(&prior, &desired);
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0].subnet_ids(), ["subnet-a", "subnet-c"]);
+        assert!(updates[0].security_group_ids().is_empty());
+        let reordered = VpcConfig {
+            subnet_ids: vec!["subnet-b".to_owned(), "subnet-a".to_owned()],
+            security_group_ids: Some(vec!["sg-1".to_owned()]),
+            ..VpcConfig::default()
+        };
+        assert!(vpc_updates(&prior, &reordered).is_empty());
     }
 
     #[test]
@@ -718,26 +796,352 @@ mod tests {
         assert_eq!(off, ["authenticator", "controllerManager", "scheduler"]);
     }
 
-    #[test]
-    fn changed_subnets_force_replacement() {
-        let with_subnets = |ids: &[&str]| {
-            let mut vpc = BTreeMap::new();
-            vpc.insert("subnet_ids".to_owned(), Value::from(ids.to_vec()));
-            Attrs::new().with("vpc_config", Value::Map(vpc))
-        };
-        let prior = with_subnets(&["a", "b"]);
-        let plan = |desired: &Attrs| {
-            Cluster
-                .plan(PlanRequest {
-                    type_name: "aws_eks_cluster",
-                    prior: Some(&prior),
-                    desired,
+    mod scripted {
+        //! Real EKS's answers, played by the capture: what cairn sends, and when it
+        //! stops waiting.
+
+        use super::*;
+        use crate::eks::capture::json_error;
+        use cairn_provider_core::ResourceIdentity;
+
+        fn identity() -> ResourceIdentity {
+            ResourceIdentity {
+                stack: "airflow".to_owned(),
+                env: "dev".to_owned(),
+                address: "aws_eks_cluster.main".to_owned(),
+            }
+        }
+
+        fn config() -> Attrs {
+            Attrs::new()
+                .with("name", "airflow-dev")
+                .with(
+                    "role_arn",
+                    "arn:aws:iam::123456789012:role/airflow-dev-cluster",
+                )
+                .with("version", "1.33")
+                .with(
+                    "vpc_config",
+                    Value::Map(BTreeMap::from([(
+                        "subnet_ids".to_owned(),
+                        Value::from(vec!["subnet-a", "subnet-b"]),
+                    )])),
+                )
+        }
+
+        /// DescribeCluster's answer for a cluster in `status`; endpoint and CA only once
+        /// ACTIVE, as on AWS.
+        fn cluster(status: &str) -> (u16, String) {
+            let mut cluster = serde_json::json!({
+                "name": "airflow-dev",
+                "arn": "arn:aws:eks:us-east-1:123456789012:cluster/airflow-dev",
+                "status": status,
+                "version": "1.33",
+                "roleArn": "arn:aws:iam::123456789012:role/airflow-dev-cluster",
+                "resourcesVpcConfig": {"subnetIds": ["subnet-a", "subnet-b"], "vpcId": "vpc-1"},
+                "tags": identity().tags(),
+            });
+            if status == "ACTIVE" {
+                cluster["endpoint"] = "https://ABC.gr7.us-east-1.eks.amazonaws.com".into();
+                cluster["certificateAuthority"] = serde_json::json!({"data": "LS0tLS1CRUdJTg=="});
+            }
+            if status == "FAILED" {
+                cluster["health"] = serde_json::json!({"issues": [{
+                    "code": "Ec2SubnetInvalidConfiguration",
+                    "message": "One or more Amazon EC2 Subnets of [subnet-a] for node group ...",
+                    "resourceIds": ["subnet-a"],
+                }]});
+            }
+            (200, serde_json::json!({ "cluster": cluster }).to_string())
+        }
+
+        fn update(id: &str, status: &str) -> (u16, String) {
+            (
+                200,
+                serde_json::json!({"update": {"id": id, "status": status, "type": "ConfigUpdate"}})
+                    .to_string(),
+            )
+        }
+
+        fn create_request<'a>(
+            identity: &'a ResourceIdentity,
+            config: &'a Attrs,
+        ) -> CreateRequest<'a> {
+            CreateRequest {
+                type_name: "aws_eks_cluster",
+                identity,
+                config,
+                timeout: CREATE_TIMEOUT,
+                progress: Progress::noop(),
+            }
+        }
+
+        #[tokio::test]
+        async fn create_retries_role_not_ready_and_waits_through_not_found_and_creating() {
+            let capture = Capture::script([
+                json_error(
+                    "InvalidParameterException",
+                    "The provided role doesn't have the Amazon EKS Managed Policies associated with it. \
+                     Please ensure the following policy is attached: arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+                ),
+                json_error("InvalidParameterException", "Error in role params"),
+                cluster("CREATING"),
+                json_error(
+                    "ResourceNotFoundException",
+                    "No cluster found for name: airflow-dev.",
+                ),
+                cluster("CREATING"),
+                cluster("CREATING"),
+                cluster("ACTIVE"),
+            ]);
+            let (identity, config) = (identity(), config());
+            let attrs = Cluster
+                .create(&capture.clients(), create_request(&identity, &config))
+                .await
+                .expect("created once the role is usable and the cluster ACTIVE");
+            assert_eq!(
+                capture.calls(),
+                [
+                    "POST /clusters",
+                    "POST /clusters",
+                    "POST /clusters",
+                    "GET /clusters/airflow-dev",
+                    "GET /clusters/airflow-dev",
+                    "GET /clusters/airflow-dev",
+                    "GET /clusters/airflow-dev",
+                ]
+            );
+            assert_eq!(capture.unused(), 0);
+            assert_eq!(
+                attrs.opt_str("endpoint").ok().flatten().as_deref(),
+                Some("https://ABC.gr7.us-east-1.eks.amazonaws.com")
+            );
+            assert!(
+                attrs
+                    .opt_str("certificate_authority")
+                    .ok()
+                    .flatten()
+                    .is_some()
+            );
+
+            let sent: serde_json::Value =
+                serde_json::from_str(&body(&capture.requests()[0])).expect("JSON body");
+            assert_eq!(
+                sent["accessConfig"],
+                serde_json::json!({
+                    "authenticationMode": "API_AND_CONFIG_MAP",
+                    "bootstrapClusterCreatorAdminPermissions": true
                 })
-                .map(|p| p.requires_replace)
-                .unwrap_or_default()
-        };
-        assert!(plan(&with_subnets(&["b", "a"])).is_empty());
-        assert_eq!(plan(&with_subnets(&["a", "c"])), ["vpc_config.subnet_ids"]);
-        assert_eq!(plan(&with_subnets(&["a"])), ["vpc_config.subnet_ids"]);
+            );
+        }
+
+        #[tokio::test]
+        async fn a_role_that_never_becomes_usable_fails_after_the_propagation_window() {
+            let capture = Capture::script(std::iter::repeat_n(
+                json_error(
+                    "InvalidParameterException",
+                    "IAM role's policy must include the `ec2:DescribeSubnets` action",
+                ),
+                40,
+            ));
+            let (identity, config) = (identity(), config());
+            let error = Cluster
+                .create(&capture.clients(), create_request(&identity, &config))
+                .await
+                .expect_err("gives up")
+                .to_string();
+            assert!(error.contains("ec2:DescribeSubnets"), "{error}");
+            let sent = capture.calls().len();
+            // 120 s of 5-15 s backoff: about ten attempts, then no more.
+            assert!((5..=20).contains(&sent), "{sent} attempts");
+            assert!(capture.unused() > 0);
+        }
+
+        #[tokio::test]
+        async fn not_found_after_the_first_minute_means_gone() {
+            let mut script = vec![cluster("CREATING")];
+            script.extend(std::iter::repeat_n(
+                json_error(
+                    "ResourceNotFoundException",
+                    "No cluster found for name: airflow-dev.",
+                ),
+                10,
+            ));
+            let capture = Capture::script(script);
+            let (identity, config) = (identity(), config());
+            let error = Cluster
+                .create(&capture.clients(), create_request(&identity, &config))
+                .await
+                .expect_err("gone")
+                .to_string();
+            assert!(error.contains("ResourceNotFoundException"), "{error}");
+            // Polls at 0, 15, 37.5 and 67.5 s: the last one is past the grace.
+            let describes = capture.calls().len() - 1;
+            assert!((3..=5).contains(&describes), "{describes} reads");
+        }
+
+        /// Real EKS keeps saying ACTIVE right after UpdateClusterConfig: cairn follows the
+        /// update id, and sends the next update only once the first has succeeded.
+        #[tokio::test]
+        async fn config_updates_wait_on_their_update_id() {
+            let capture = Capture::script([
+                update("u-1", "InProgress"),
+                update("u-1", "InProgress"),
+                update("u-1", "InProgress"),
+                update("u-1", "Successful"),
+                cluster("ACTIVE"),
+                update("u-2", "InProgress"),
+                update("u-2", "Successful"),
+                cluster("ACTIVE"),
+                cluster("ACTIVE"),
+                cluster("ACTIVE"),
+            ]);
+            let identity = identity();
+            let prior = config();
+            let mut vpc = BTreeMap::from([
+                (
+                    "subnet_ids".to_owned(),
+                    Value::from(vec!["subnet-a", "subnet-b"]),
+                ),
+                ("endpoint_private_access".to_owned(), Value::Bool(true)),
+            ]);
+            let desired = config()
+                .with("vpc_config", Value::Map(std::mem::take(&mut vpc)))
+                .with("enabled_cluster_log_types", Value::from(vec!["api"]));
+            let changed = [
+                "vpc_config".to_owned(),
+                "enabled_cluster_log_types".to_owned(),
+            ];
+            Cluster
+                .update(
+                    &capture.clients(),
+                    UpdateRequest {
+                        type_name: "aws_eks_cluster",
+                        identity: &identity,
+                        prior: &prior,
+                        desired: &desired,
+                        changed: &changed,
+                        timeout: Duration::from_secs(60 * 60),
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect("updated");
+            assert_eq!(
+                capture.calls(),
+                [
+                    "POST /clusters/airflow-dev/update-config",
+                    "GET /clusters/airflow-dev/updates/u-1",
+                    "GET /clusters/airflow-dev/updates/u-1",
+                    "GET /clusters/airflow-dev/updates/u-1",
+                    "GET /clusters/airflow-dev",
+                    "POST /clusters/airflow-dev/update-config",
+                    "GET /clusters/airflow-dev/updates/u-2",
+                    "GET /clusters/airflow-dev",
+                    "GET /clusters/airflow-dev",
+                    "GET /clusters/airflow-dev",
+                ]
+            );
+            let requests = capture.requests();
+            let first: serde_json::Value = serde_json::from_str(&body(&requests[0])).expect("JSON");
+            assert_eq!(first["resourcesVpcConfig"]["endpointPrivateAccess"], true);
+            let second: serde_json::Value =
+                serde_json::from_str(&body(&requests[5])).expect("JSON");
+            assert!(second["logging"]["clusterLogging"].is_array(), "{second}");
+        }
+
+        #[tokio::test]
+        async fn a_failed_update_fails_with_eks_reason() {
+            let capture = Capture::script([
+                update("u-1", "InProgress"),
+                (
+                    200,
+                    serde_json::json!({"update": {"id": "u-1", "status": "Failed", "errors": [
+                        {"errorCode": "SubnetNotFound", "errorMessage": "subnet-c does not exist"}
+                    ]}})
+                    .to_string(),
+                ),
+            ]);
+            let identity = identity();
+            let prior = config();
+            let desired = config().with("enabled_cluster_log_types", Value::from(vec!["api"]));
+            let changed = ["enabled_cluster_log_types".to_owned()];
+            let error = Cluster
+                .update(
+                    &capture.clients(),
+                    UpdateRequest {
+                        type_name: "aws_eks_cluster",
+                        identity: &identity,
+                        prior: &prior,
+                        desired: &desired,
+                        changed: &changed,
+                        timeout: Duration::from_secs(60 * 60),
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect_err("failed update")
+                .to_string();
+            assert!(
+                error.contains("SubnetNotFound: subnet-c does not exist"),
+                "{error}"
+            );
+            assert_eq!(capture.unused(), 0);
+        }
+
+        #[tokio::test]
+        async fn find_waits_for_a_cluster_still_creating() {
+            let capture = Capture::script([
+                cluster("CREATING"),
+                cluster("CREATING"),
+                cluster("CREATING"),
+                cluster("ACTIVE"),
+            ]);
+            let (identity, config) = (identity(), config());
+            let found = Cluster
+                .find(
+                    &capture.clients(),
+                    FindRequest {
+                        type_name: "aws_eks_cluster",
+                        identity: &identity,
+                        config: &config,
+                    },
+                )
+                .await
+                .expect("adopted")
+                .expect("found");
+            assert_eq!(capture.unused(), 0, "waited until ACTIVE");
+            assert_eq!(
+                found.opt_str("status").ok().flatten().as_deref(),
+                Some("ACTIVE")
+            );
+            assert!(found.opt_str("endpoint").ok().flatten().is_some());
+            assert!(
+                found
+                    .opt_str("certificate_authority")
+                    .ok()
+                    .flatten()
+                    .is_some()
+            );
+        }
+
+        #[tokio::test]
+        async fn find_fails_on_a_failed_cluster_with_its_health_issues() {
+            let capture = Capture::script([cluster("CREATING"), cluster("FAILED")]);
+            let (identity, config) = (identity(), config());
+            let error = Cluster
+                .find(
+                    &capture.clients(),
+                    FindRequest {
+                        type_name: "aws_eks_cluster",
+                        identity: &identity,
+                        config: &config,
+                    },
+                )
+                .await
+                .expect_err("a failed cluster is not adopted")
+                .to_string();
+            assert!(error.contains("Ec2SubnetInvalidConfiguration"), "{error}");
+        }
     }
 }

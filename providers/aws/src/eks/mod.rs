@@ -30,14 +30,19 @@ pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
 /// to EKS; IAM usually converges in seconds, rarely in more than a minute.
 const IAM_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// True when EKS refused a create because the role it was given is not assumable yet.
-/// AWS words this several ways; all are `InvalidParameterException`.
+/// True when EKS refused a create because the role it was given is not usable yet: IAM
+/// has not propagated the role, its trust policy or its attached policies to EKS. AWS
+/// words this several ways, all `InvalidParameterException`; terraform-provider-aws
+/// (`eks/cluster.go`) retries the same ones.
 fn role_not_ready<E: ProvideErrorMetadata>(err: &E) -> bool {
     if error_code(err) != Some("InvalidParameterException") {
         return false;
     }
     let message = err.message().unwrap_or_default().to_ascii_lowercase();
     message.contains("could not be assumed")
+        || message.contains("doesn't have the amazon eks managed policies")
+        || message.contains("error in role params")
+        || message.contains("iam role's policy must include")
         || (message.contains("role")
             && (message.contains("does not exist")
                 || message.contains("cannot be found")
@@ -71,9 +76,11 @@ async fn sync_tags(
     Ok(())
 }
 
-/// Waits until the EKS update `update` (a version upgrade of a cluster, or of a node
-/// group when `node_group` is given) has succeeded. Upgrades run 10-60 minutes, during
-/// which the object may briefly still read ACTIVE, so the update itself is followed.
+/// Waits until the EKS update `update` (of a cluster, or of a node group when
+/// `node_group` is given) has succeeded. Every update (version, VPC configuration,
+/// logging, scaling, labels) is followed by its id: right after the call EKS still
+/// reports the object ACTIVE (the status change is eventually consistent), so a wait on
+/// the status would end at once and the next update fail with ResourceInUseException.
 async fn wait_update(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
@@ -82,15 +89,20 @@ async fn wait_update(
     timeout: Duration,
     progress: &Progress,
 ) -> Result<(), ProviderError> {
+    // An update without an id has nothing to follow, and one already Successful (as some
+    // answer at once) is done.
     let Some(id) = update.id() else {
         return Ok(());
     };
+    if update.status() == Some(&UpdateStatus::Successful) {
+        return Ok(());
+    }
     let subject = node_group.map_or_else(
         || format!("cluster {cluster}"),
         |ng| format!("node group {cluster}/{ng}"),
     );
     let backoff = Backoff {
-        initial: Duration::from_secs(20),
+        initial: Duration::from_secs(10),
         max: Duration::from_secs(60),
     };
     poll_until(
@@ -168,6 +180,17 @@ mod tests {
             "InvalidParameterException",
             "Subnets specified must be in at least two different AZs",
         )));
+        for message in [
+            "The provided role doesn't have the Amazon EKS Managed Policies associated with it. \
+             Please ensure the following policy is attached: arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            "Error in role params",
+            "IAM role's policy must include the `ec2:DescribeSubnets` action",
+        ] {
+            assert!(
+                role_not_ready(&error("InvalidParameterException", message)),
+                "{message}"
+            );
+        }
         assert!(!role_not_ready(&error(
             "AccessDeniedException",
             "Role could not be assumed"

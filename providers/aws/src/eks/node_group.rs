@@ -1,9 +1,10 @@
 //! `aws_eks_node_group`: an EKS managed node group. Owns CreateNodegroup, the in-place
 //! changes EKS supports (scaling, labels and taints sent as additions and removals,
-//! update strategy, AMI version, tags) and the waits for ACTIVE and for deletion.
+//! update strategy, AMI version, tags), each followed to its end by its update id, and
+//! the waits for ACTIVE and for deletion.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
@@ -18,19 +19,23 @@ use cairn_provider_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::shared::{TagChanges, created_by, keep_order, optional_map, remaining, sorted, strings};
+use super::shared::{TagChanges, created_by, keep_order, optional_map, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
 
 /// Node groups take 3-10 minutes to create, update or delete on AWS.
 const NODE_GROUP_POLL: Backoff = Backoff {
     initial: Duration::from_secs(10),
     max: Duration::from_secs(30),
 };
+
+/// How long a create, update or delete may take; also how long `find` waits for a node
+/// group an interrupted apply left creating.
+const TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 pub(crate) struct NodeGroup;
 
@@ -234,7 +239,7 @@ impl AwsResource for NodeGroup {
                 "status",
                 AttrSchema::computed(AttrType::String).describe("EKS status, e.g. ACTIVE"),
             )
-            .timeouts(Timeouts::all(Duration::from_secs(60 * 60)))
+            .timeouts(Timeouts::all(TIMEOUT))
     }
 
     /// EKS takes one of the two `update_config` limits, never both.
@@ -273,7 +278,7 @@ impl AwsResource for NodeGroup {
         request: CreateRequest<'_>,
     ) -> Result<Attrs, ProviderError> {
         let config: NodeGroupConfig = request.config.decode()?;
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -328,6 +333,7 @@ impl AwsResource for NodeGroup {
             &aws.eks,
             &config.cluster_name,
             &config.node_group_name,
+            NotFoundGrace::start(),
             remaining(deadline),
             &request.progress,
         )
@@ -345,7 +351,7 @@ impl AwsResource for NodeGroup {
             desired.cluster_name.as_str(),
             desired.node_group_name.as_str(),
         );
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let current = describe(&aws.eks, cluster, name)
             .await?
@@ -386,14 +392,26 @@ impl AwsResource for NodeGroup {
             config_changes = true;
         }
         if config_changes {
-            config_call
+            let update = config_call
                 .send()
                 .await
-                .map_err(|e| api_error("eks:UpdateNodegroupConfig", e))?;
+                .map_err(|e| api_error("eks:UpdateNodegroupConfig", e))?
+                .update
+                .unwrap_or_else(|| Update::builder().build());
+            wait_update(
+                &aws.eks,
+                cluster,
+                Some(name),
+                &update,
+                remaining(deadline),
+                &request.progress,
+            )
+            .await?;
             wait_active(
                 &aws.eks,
                 cluster,
                 name,
+                NotFoundGrace::none(),
                 remaining(deadline),
                 &request.progress,
             )
@@ -420,6 +438,7 @@ impl AwsResource for NodeGroup {
                 &aws.eks,
                 cluster,
                 name,
+                NotFoundGrace::none(),
                 remaining(deadline),
                 &request.progress,
             )
@@ -499,11 +518,33 @@ impl AwsResource for NodeGroup {
     ) -> Result<Option<Attrs>, ProviderError> {
         let cluster = request.config.str("cluster_name")?;
         let name = request.config.str("node_group_name")?;
-        Ok(describe(&aws.eks, &cluster, &name)
+        let Some(node_group) = describe(&aws.eks, &cluster, &name)
             .await?
             .filter(|ng| ng.status() != Some(&NodegroupStatus::Deleting))
             .filter(|ng| created_by(request.identity, &sorted(ng.tags())))
-            .map(|ng| attributes(&ng, request.config, &aws.default_tags)))
+        else {
+            return Ok(None);
+        };
+        // An interrupted apply may have left it CREATING, or CREATE_FAILED: adopt it only
+        // once ACTIVE, as the create would have.
+        let node_group = if node_group.status() == Some(&NodegroupStatus::Active) {
+            node_group
+        } else {
+            wait_active(
+                &aws.eks,
+                &cluster,
+                &name,
+                NotFoundGrace::none(),
+                TIMEOUT,
+                &Progress::noop(),
+            )
+            .await?
+        };
+        Ok(Some(attributes(
+            &node_group,
+            request.config,
+            &aws.default_tags,
+        )))
     }
 
     async fn import(
@@ -582,11 +623,13 @@ fn failed(cluster: &str, name: &str, node_group: &Nodegroup) -> ProviderError {
 }
 
 /// Waits until the node group is ACTIVE; CREATE_FAILED, DEGRADED and DELETE_FAILED end
-/// the wait with EKS's health issues.
+/// the wait with EKS's health issues. Not found is "not visible yet" while `grace` lasts
+/// (right after a create), and the node group gone after it.
 async fn wait_active(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     name: &str,
+    grace: NotFoundGrace,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<Nodegroup, ProviderError> {
@@ -596,9 +639,13 @@ async fn wait_active(
         NODE_GROUP_POLL,
         progress,
         || async {
-            let node_group = describe(eks, cluster, name)
-                .await?
-                .ok_or_else(|| gone(cluster, name))?;
+            let Some(node_group) = describe(eks, cluster, name).await? else {
+                return if grace.tolerates() {
+                    Ok(Check::Waiting("not visible yet".to_owned()))
+                } else {
+                    Err(gone(cluster, name))
+                };
+            };
             match node_group.status() {
                 Some(NodegroupStatus::Active) => Ok(Check::Done(node_group)),
                 Some(
@@ -907,5 +954,191 @@ mod tests {
         );
         assert_eq!(payload.remove_labels(), ["tier".to_owned()]);
         assert!(labels_payload(&map(&[("a", "b")]), &map(&[("a", "b")])).is_none());
+    }
+
+    mod scripted {
+        //! Real EKS's answers for node groups, played by the capture.
+
+        use super::*;
+        use cairn_provider_core::ResourceIdentity;
+
+        fn identity() -> ResourceIdentity {
+            ResourceIdentity {
+                stack: "airflow".to_owned(),
+                env: "dev".to_owned(),
+                address: "aws_eks_node_group.workers".to_owned(),
+            }
+        }
+
+        fn scaling_value(desired: i64) -> Value {
+            Value::Map(BTreeMap::from([
+                ("min_size".to_owned(), Value::Int(0)),
+                ("max_size".to_owned(), Value::Int(10)),
+                ("desired_size".to_owned(), Value::Int(desired)),
+            ]))
+        }
+
+        fn config(desired: i64) -> Attrs {
+            Attrs::new()
+                .with("cluster_name", "airflow-dev")
+                .with("node_group_name", "workers")
+                .with("node_role_arn", "arn:aws:iam::123456789012:role/nodes")
+                .with("subnet_ids", Value::from(vec!["subnet-a"]))
+                .with("scaling_config", scaling_value(desired))
+        }
+
+        fn node_group(status: &str) -> (u16, String) {
+            let mut node_group = serde_json::json!({
+                "nodegroupName": "workers",
+                "clusterName": "airflow-dev",
+                "status": status,
+                "scalingConfig": {"minSize": 0, "maxSize": 10, "desiredSize": 1},
+                "subnets": ["subnet-a"],
+                "tags": identity().tags(),
+            });
+            if status == "CREATE_FAILED" {
+                node_group["health"] = serde_json::json!({"issues": [{
+                    "code": "AsgInstanceLaunchFailures",
+                    "message": "Could not launch Spot Instances. UnfulfillableCapacity",
+                }]});
+            }
+            (
+                200,
+                serde_json::json!({ "nodegroup": node_group }).to_string(),
+            )
+        }
+
+        fn update(status: &str) -> (u16, String) {
+            (
+                200,
+                serde_json::json!({"update": {"id": "u-9", "status": status, "type": "ConfigUpdate"}})
+                    .to_string(),
+            )
+        }
+
+        #[tokio::test]
+        async fn a_scaling_change_waits_on_its_update_id_not_the_status() {
+            let capture = Capture::script([
+                node_group("ACTIVE"),
+                update("InProgress"),
+                update("InProgress"),
+                update("InProgress"),
+                update("Successful"),
+                node_group("ACTIVE"),
+                node_group("ACTIVE"),
+            ]);
+            let identity = identity();
+            let (prior, desired) = (config(1), config(3));
+            let changed = ["scaling_config".to_owned()];
+            NodeGroup
+                .update(
+                    &capture.clients(),
+                    UpdateRequest {
+                        type_name: "aws_eks_node_group",
+                        identity: &identity,
+                        prior: &prior,
+                        desired: &desired,
+                        changed: &changed,
+                        timeout: TIMEOUT,
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect("updated");
+            let path = "/clusters/airflow-dev/node-groups/workers";
+            assert_eq!(
+                capture.calls(),
+                [
+                    format!("GET {path}"),
+                    format!("POST {path}/update-config"),
+                    "GET /clusters/airflow-dev/updates/u-9".to_owned(),
+                    "GET /clusters/airflow-dev/updates/u-9".to_owned(),
+                    "GET /clusters/airflow-dev/updates/u-9".to_owned(),
+                    format!("GET {path}"),
+                    format!("GET {path}"),
+                ]
+            );
+            let sent = body(&capture.requests()[1]);
+            let json: serde_json::Value = serde_json::from_str(&sent).expect("JSON body");
+            assert_eq!(json["scalingConfig"]["desiredSize"], 3);
+            let describe_update = capture.requests()[2].uri().to_owned();
+            assert!(
+                describe_update.contains("nodegroupName=workers"),
+                "{describe_update}"
+            );
+        }
+
+        #[tokio::test]
+        async fn an_update_answered_successful_is_not_followed() {
+            let capture = Capture::script([
+                node_group("ACTIVE"),
+                update("Successful"),
+                node_group("ACTIVE"),
+                node_group("ACTIVE"),
+            ]);
+            let identity = identity();
+            let (prior, desired) = (config(1), config(2));
+            let changed = ["scaling_config".to_owned()];
+            NodeGroup
+                .update(
+                    &capture.clients(),
+                    UpdateRequest {
+                        type_name: "aws_eks_node_group",
+                        identity: &identity,
+                        prior: &prior,
+                        desired: &desired,
+                        changed: &changed,
+                        timeout: TIMEOUT,
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect("updated");
+            assert!(
+                capture.calls().iter().all(|c| !c.contains("/updates/")),
+                "{:?}",
+                capture.calls()
+            );
+            assert_eq!(capture.unused(), 0);
+        }
+
+        #[tokio::test]
+        async fn find_waits_for_creating_and_fails_on_create_failed() {
+            let (identity, config) = (identity(), config(1));
+            let find = |capture: Capture| {
+                let (identity, config) = (identity.clone(), config.clone());
+                async move {
+                    NodeGroup
+                        .find(
+                            &capture.clients(),
+                            FindRequest {
+                                type_name: "aws_eks_node_group",
+                                identity: &identity,
+                                config: &config,
+                            },
+                        )
+                        .await
+                }
+            };
+            let creating = Capture::script([
+                node_group("CREATING"),
+                node_group("CREATING"),
+                node_group("ACTIVE"),
+            ]);
+            let found = find(creating.clone())
+                .await
+                .expect("adopted")
+                .expect("found");
+            assert_eq!(creating.unused(), 0);
+            assert_eq!(
+                found.opt_str("status").ok().flatten().as_deref(),
+                Some("ACTIVE")
+            );
+
+            let failed = Capture::script([node_group("CREATING"), node_group("CREATE_FAILED")]);
+            let error = find(failed).await.expect_err("not adopted").to_string();
+            assert!(error.contains("AsgInstanceLaunchFailures"), "{error}");
+            assert!(error.contains("UnfulfillableCapacity"), "{error}");
+        }
     }
 }

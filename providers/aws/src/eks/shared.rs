@@ -1,10 +1,8 @@
 //! Helpers shared by the EKS, RDS and Secrets Manager resources: what to send to bring a
 //! real object's tags in line with the desired ones, how to report unordered AWS lists
-//! and optional maps so that a read matches the configuration, and the time left to an
-//! operation that waits more than once.
+//! and optional maps so that a read matches the configuration.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
 
 use cairn_provider_core::{ResourceIdentity, Value};
 
@@ -73,12 +71,6 @@ pub(crate) fn sorted(map: Option<&HashMap<String, String>>) -> BTreeMap<String, 
 /// create of this very resource made, not a namesake from another stack.
 pub(crate) fn created_by(identity: &ResourceIdentity, tags: &BTreeMap<String, String>) -> bool {
     identity.tags().iter().all(|(k, v)| tags.get(k) == Some(v))
-}
-
-/// The time left before `deadline`, for an operation made of several waits that share
-/// one timeout.
-pub(crate) fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
 }
 
 /// A list attribute read from prior or desired attributes, or from a nested object

@@ -25,7 +25,7 @@ use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
 use crate::tags::object_tags;
-use crate::wait::{Backoff, Check, delete_until_free, poll_until};
+use crate::wait::{Backoff, Check, call_until, delete_until_free, has_code, poll_until};
 
 pub(super) struct Role;
 
@@ -37,6 +37,67 @@ const IAM_BACKOFF: Backoff = Backoff {
     initial: Duration::from_millis(500),
     max: Duration::from_secs(5),
 };
+
+/// How long a trust policy naming a just-created principal (an IRSA role's OIDC
+/// provider, a role made in the same apply) may be refused while IAM propagates it;
+/// terraform-provider-aws (`iam/role.go`) allows the same two minutes.
+const PRINCIPAL_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// True for the refusals IAM gives while a principal in the trust policy is not
+/// propagated yet, or while another change of the role is under way.
+fn trust_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(err: &E) -> bool {
+    (has_code(err, &["MalformedPolicyDocument"])
+        && err
+            .message()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("invalid principal")))
+        || has_code(err, &["ConcurrentModification"])
+}
+
+/// Sends CreateRole until IAM accepts the trust policy (see [`trust_not_ready`]).
+async fn send_create_role(
+    call: aws_sdk_iam::operation::create_role::builders::CreateRoleFluentBuilder,
+    timeout: Duration,
+    progress: &cairn_provider_core::Progress,
+) -> Result<(), ProviderError> {
+    let name = call.get_role_name().clone().unwrap_or_default();
+    call_until(
+        &format!("IAM to accept the trust policy of role {name}"),
+        "iam:CreateRole",
+        PRINCIPAL_PROPAGATION.min(timeout),
+        IAM_BACKOFF,
+        progress,
+        trust_not_ready,
+        || call.clone().send(),
+    )
+    .await
+    .map(drop)
+}
+
+/// Sends UpdateAssumeRolePolicy until IAM accepts it (see [`trust_not_ready`]).
+async fn send_trust_policy(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    document: &str,
+    timeout: Duration,
+    progress: &cairn_provider_core::Progress,
+) -> Result<(), ProviderError> {
+    call_until(
+        &format!("IAM to accept the trust policy of role {name}"),
+        "iam:UpdateAssumeRolePolicy",
+        PRINCIPAL_PROPAGATION.min(timeout),
+        IAM_BACKOFF,
+        progress,
+        trust_not_ready,
+        || {
+            iam.update_assume_role_policy()
+                .role_name(name)
+                .policy_document(document)
+                .send()
+        },
+    )
+    .await
+    .map(drop)
+}
 
 /// One entry of `inline_policy`.
 #[derive(Clone, Debug, Deserialize)]
@@ -192,17 +253,16 @@ impl AwsResource for Role {
                     .map_err(|_| ProviderError::invalid("max_session_duration", "is out of range"))
             })
             .transpose()?;
-        aws.iam
+        let call = aws
+            .iam
             .create_role()
             .role_name(&name)
             .set_path(config.opt_str("path")?)
             .set_description(config.opt_str("description")?)
             .assume_role_policy_document(trust.to_string())
             .set_max_session_duration(max_session)
-            .set_tags(Some(iam_tags(&tags)?))
-            .send()
-            .await
-            .map_err(|e| api_error("iam:CreateRole", e))?;
+            .set_tags(Some(iam_tags(&tags)?));
+        send_create_role(call, request.timeout, &request.progress).await?;
         poll_until(
             &format!("IAM role {name} to become visible"),
             request.timeout,
@@ -251,13 +311,15 @@ impl AwsResource for Role {
                 .map_err(|e| api_error("iam:UpdateRole", e))?;
         }
         if changed("assume_role_policy") || changed("irsa") {
-            aws.iam
-                .update_assume_role_policy()
-                .role_name(&name)
-                .policy_document(trust_policy(desired)?.to_string())
-                .send()
-                .await
-                .map_err(|e| api_error("iam:UpdateAssumeRolePolicy", e))?;
+            let document = trust_policy(desired)?.to_string();
+            send_trust_policy(
+                &aws.iam,
+                &name,
+                &document,
+                request.timeout,
+                &request.progress,
+            )
+            .await?;
         }
         if changed("managed_policy_arns") {
             reconcile_managed(aws, &name, &desired.str_list("managed_policy_arns")?).await?;
@@ -771,5 +833,116 @@ mod tests {
             Value::List(vec![entry("a", valid), entry("b", valid)]),
         );
         assert_eq!(inline_policies(&fine).map(|p| p.len()).ok(), Some(2));
+    }
+
+    mod scripted {
+        //! Real IAM's answers while a just-created principal propagates.
+
+        use super::*;
+        use crate::eks::capture::{Capture, captured_client, query_error};
+        use cairn_provider_core::Progress;
+
+        const INVALID_PRINCIPAL: &str = "Invalid principal in policy: \
+            \"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AB\"";
+
+        fn created() -> (u16, String) {
+            (
+                200,
+                "<CreateRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+                 <CreateRoleResult><Role><Path>/</Path><RoleName>irsa</RoleName>\
+                 <RoleId>AROAEXAMPLE</RoleId><Arn>arn:aws:iam::123456789012:role/irsa</Arn>\
+                 <CreateDate>2026-11-30T05:00:00Z</CreateDate></Role></CreateRoleResult>\
+                 <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></CreateRoleResponse>"
+                    .to_owned(),
+            )
+        }
+
+        #[tokio::test]
+        async fn create_role_retries_invalid_principal_then_succeeds() {
+            let capture = Capture::script([
+                query_error(400, "MalformedPolicyDocument", INVALID_PRINCIPAL),
+                query_error(400, "MalformedPolicyDocument", INVALID_PRINCIPAL),
+                created(),
+            ]);
+            let iam = captured_client!(aws_sdk_iam, capture);
+            let call = iam
+                .create_role()
+                .role_name("irsa")
+                .assume_role_policy_document("{}");
+            send_create_role(call, Duration::from_secs(600), &Progress::noop())
+                .await
+                .expect("accepted on the third try");
+            assert_eq!(capture.calls(), ["CreateRole", "CreateRole", "CreateRole"]);
+            assert_eq!(capture.unused(), 0);
+        }
+
+        #[tokio::test]
+        async fn other_malformed_documents_fail_at_once() {
+            let capture = Capture::script([
+                query_error(400, "MalformedPolicyDocument", "Syntax errors in policy."),
+                created(),
+            ]);
+            let iam = captured_client!(aws_sdk_iam, capture);
+            let call = iam
+                .create_role()
+                .role_name("irsa")
+                .assume_role_policy_document("{");
+            let error = send_create_role(call, Duration::from_secs(600), &Progress::noop())
+                .await
+                .expect_err("not retried")
+                .to_string();
+            assert!(
+                error.contains("iam:CreateRole: MalformedPolicyDocument"),
+                "{error}"
+            );
+            assert_eq!(capture.calls(), ["CreateRole"]);
+        }
+
+        #[tokio::test]
+        async fn trust_policy_updates_retry_concurrent_modification_for_a_bounded_time() {
+            let ok = (
+                200,
+                "<UpdateAssumeRolePolicyResponse><ResponseMetadata><RequestId>r-2</RequestId>\
+                 </ResponseMetadata></UpdateAssumeRolePolicyResponse>"
+                    .to_owned(),
+            );
+            let capture = Capture::script([
+                query_error(409, "ConcurrentModification", "Rate exceeded for role irsa"),
+                query_error(400, "MalformedPolicyDocument", INVALID_PRINCIPAL),
+                ok,
+            ]);
+            let iam = captured_client!(aws_sdk_iam, capture);
+            send_trust_policy(
+                &iam,
+                "irsa",
+                "{}",
+                Duration::from_secs(600),
+                &Progress::noop(),
+            )
+            .await
+            .expect("accepted");
+            assert_eq!(capture.calls().len(), 3);
+            let body = crate::eks::capture::body(&capture.requests()[2]);
+            assert!(body.contains("RoleName=irsa"), "{body}");
+
+            let never = Capture::script(std::iter::repeat_n(
+                query_error(400, "MalformedPolicyDocument", INVALID_PRINCIPAL),
+                200,
+            ));
+            let iam = captured_client!(aws_sdk_iam, never);
+            let error = send_trust_policy(
+                &iam,
+                "irsa",
+                "{}",
+                Duration::from_secs(600),
+                &Progress::noop(),
+            )
+            .await
+            .expect_err("gives up")
+            .to_string();
+            assert!(error.contains("Invalid principal"), "{error}");
+            // Two minutes of 0.5-5 s backoff, far fewer than the 200 scripted refusals.
+            assert!(never.unused() > 100, "{} left", never.unused());
+        }
     }
 }

@@ -11,7 +11,7 @@ use cairn_provider_core::{
 
 use super::{
     delete_until_free, desired_tags, identity_filters, not_found, reconcile_tags, single_match,
-    tag_specification, tags_value,
+    tag_specification, tags_value, visible_after_create,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
@@ -98,9 +98,10 @@ impl AwsResource for Eip {
                 ProviderError::Other("ec2:AllocateAddress returned no allocation id".to_owned())
             })?
             .to_owned();
-        describe(aws, &id, Some(config))
-            .await?
-            .ok_or_else(|| not_found("Elastic IP", &id))
+        visible_after_create(&format!("Elastic IP {id}"), &request.progress, || {
+            describe(aws, &id, Some(config))
+        })
+        .await
     }
 
     async fn update(

@@ -10,12 +10,13 @@ use cairn_provider_core::{
 };
 
 use super::{
-    DEPENDENCY_VIOLATION, delete_until_free, desired_tags, ec2_arn, identity_filters, not_found,
-    reconcile_tags, single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, identity_filters,
+    not_found, reconcile_tags, single_match, tag_specification, tags_value, visible_after_create,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
+use crate::wait::{NOT_FOUND_GRACE, call_until, has_code};
 
 pub(super) struct InternetGateway;
 
@@ -80,11 +81,28 @@ impl AwsResource for InternetGateway {
             })?
             .to_owned();
         if let Some(vpc_id) = config.opt_str("vpc_id")? {
-            attach(aws, &id, &vpc_id).await?;
+            // The attach is the first use of the new gateway: EC2 may not know it yet.
+            call_until(
+                &format!("internet gateway {id} to attach to {vpc_id}"),
+                "ec2:AttachInternetGateway",
+                NOT_FOUND_GRACE,
+                EC2_BACKOFF,
+                &request.progress,
+                |e| has_code(e, &[NOT_FOUND]),
+                || {
+                    aws.ec2
+                        .attach_internet_gateway()
+                        .internet_gateway_id(&id)
+                        .vpc_id(&vpc_id)
+                        .send()
+                },
+            )
+            .await?;
         }
-        describe(aws, &id, Some(config))
-            .await?
-            .ok_or_else(|| not_found("internet gateway", &id))
+        visible_after_create(&format!("internet gateway {id}"), &request.progress, || {
+            describe(aws, &id, Some(config))
+        })
+        .await
     }
 
     async fn update(

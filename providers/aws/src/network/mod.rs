@@ -14,17 +14,17 @@ mod subnet;
 mod vpc;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use cairn_provider_core::{Attrs, ProviderError, ResourceIdentity, Value};
+use cairn_provider_core::{Attrs, Progress, ProviderError, ResourceIdentity, Value};
 
 use crate::clients::AwsClients;
 use crate::error::api_error;
 use crate::resource::{AwsResource, unless_empty_and_unset};
 use crate::tags::{object_tags, user_visible};
-use crate::wait::Backoff;
-use crate::wait::delete_until_free;
+use crate::wait::{Backoff, Check, NOT_FOUND_GRACE, delete_until_free, poll_until};
 
 /// EC2 state changes (a VPC becoming available, an attachment going away) take seconds.
 const EC2_BACKOFF: Backoff = Backoff {
@@ -133,6 +133,36 @@ async fn reconcile_tags(
     Ok(())
 }
 
+/// Reads a just-created object until EC2 shows it. EC2 is eventually consistent: a read
+/// right after the create may answer NotFound (`read` then returns `None`). Gives up
+/// after [`NOT_FOUND_GRACE`], as terraform-provider-aws does.
+async fn visible_after_create<T, F, Fut>(
+    what: &str,
+    progress: &Progress,
+    mut read: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    poll_until(
+        &format!("{what} to become visible"),
+        NOT_FOUND_GRACE,
+        EC2_BACKOFF,
+        progress,
+        || {
+            let attempt = read();
+            async move {
+                Ok(match attempt.await? {
+                    Some(value) => Check::Done(value),
+                    None => Check::Waiting("not visible yet".to_owned()),
+                })
+            }
+        },
+    )
+    .await
+}
+
 /// The error code of a delete refused because dependents still exist.
 const DEPENDENCY_VIOLATION: &[&str] = &["DependencyViolation"];
 
@@ -187,6 +217,9 @@ fn single_match(what: &str, ids: Vec<String>) -> Result<Option<String>, Provider
         ))),
     }
 }
+
+#[cfg(test)]
+mod scripted_tests;
 
 #[cfg(test)]
 mod tests {

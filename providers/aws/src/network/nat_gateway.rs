@@ -1,8 +1,9 @@
 //! `aws_nat_gateway`: a NAT gateway giving private subnets outbound internet access.
 //!
-//! Creating one takes a few minutes on AWS, deleting one several more; both wait. A
-//! deleted gateway stays listed for about an hour with state `deleted`, so every read
-//! treats `deleting`, `deleted` and `failed` as gone.
+//! Creating one takes a few minutes on AWS, deleting one several more; both wait, and so
+//! does `find` for a gateway an interrupted apply left `pending`. A deleted gateway stays
+//! listed for about an hour with state `deleted`, so every read treats `deleting`,
+//! `deleted` and `failed` as gone.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
 };
 
 use super::{
@@ -20,11 +21,14 @@ use super::{
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::{Backoff, Check, NotFoundGrace, poll_until};
 
 pub(super) struct NatGateway;
 
 const NOT_FOUND: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"];
+
+/// How long a create may take; also how long `find` waits for a pending gateway.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// NAT gateways take one to five minutes to become available or go away.
 const NAT_BACKOFF: Backoff = Backoff {
@@ -81,7 +85,7 @@ impl AwsResource for NatGateway {
                 AttrSchema::computed(AttrType::String).describe("the VPC of the subnet"),
             )
             .timeouts(Timeouts {
-                create: Duration::from_secs(10 * 60),
+                create: CREATE_TIMEOUT,
                 update: Duration::from_secs(10 * 60),
                 delete: Duration::from_secs(30 * 60),
             })
@@ -127,28 +131,12 @@ impl AwsResource for NatGateway {
                 ProviderError::Other("ec2:CreateNatGateway returned no gateway id".to_owned())
             })?
             .to_owned();
-        let gateway = poll_until(
-            &format!("NAT gateway {id} to become available"),
+        let gateway = wait_available(
+            aws,
+            &id,
+            NotFoundGrace::start(),
             request.timeout,
-            NAT_BACKOFF,
             &request.progress,
-            || async {
-                let Some(gateway) = describe_gateway(aws, &id).await? else {
-                    return Ok(Check::Waiting("not visible yet".to_owned()));
-                };
-                match gateway.state() {
-                    Some(NatGatewayState::Available) => Ok(Check::Done(gateway)),
-                    Some(NatGatewayState::Failed) => Err(ProviderError::api(
-                        "ec2:CreateNatGateway",
-                        gateway.failure_code().map(str::to_owned),
-                        gateway.failure_message().unwrap_or("NAT gateway failed"),
-                    )),
-                    state => Ok(Check::Waiting(format!(
-                        "state {}",
-                        state.map_or("unknown", |s| s.as_str())
-                    ))),
-                }
-            },
         )
         .await?;
         Ok(attributes(aws, &gateway, Some(config)))
@@ -241,9 +229,17 @@ impl AwsResource for NatGateway {
         let Some(id) = single_match("NAT gateway", ids)? else {
             return Ok(None);
         };
-        Ok(describe_gateway(aws, &id)
-            .await?
-            .map(|g| attributes(aws, &g, Some(request.config))))
+        // A gateway an interrupted apply left pending has no address yet: adopt it once
+        // available, or fail with AWS's reason if it failed meanwhile.
+        let gateway = wait_available(
+            aws,
+            &id,
+            NotFoundGrace::none(),
+            CREATE_TIMEOUT,
+            &Progress::noop(),
+        )
+        .await?;
+        Ok(Some(attributes(aws, &gateway, Some(request.config))))
     }
 
     async fn import(
@@ -257,6 +253,46 @@ impl AwsResource for NatGateway {
             .map(|g| attributes(aws, &g, None))
             .ok_or_else(|| not_found("NAT gateway", request.id))
     }
+}
+
+/// Waits until the gateway is available; `failed` ends the wait with AWS's failure code
+/// and message. Not found is "not visible yet" while `grace` lasts (right after the
+/// create), and the gateway gone after it.
+async fn wait_available(
+    aws: &AwsClients,
+    id: &str,
+    grace: NotFoundGrace,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<aws_sdk_ec2::types::NatGateway, ProviderError> {
+    poll_until(
+        &format!("NAT gateway {id} to become available"),
+        timeout,
+        NAT_BACKOFF,
+        progress,
+        || async {
+            let Some(gateway) = describe_gateway(aws, id).await? else {
+                return if grace.tolerates() {
+                    Ok(Check::Waiting("not visible yet".to_owned()))
+                } else {
+                    Err(not_found("NAT gateway", id))
+                };
+            };
+            match gateway.state() {
+                Some(NatGatewayState::Available) => Ok(Check::Done(gateway)),
+                Some(NatGatewayState::Failed) => Err(ProviderError::api(
+                    "ec2:CreateNatGateway",
+                    gateway.failure_code().map(str::to_owned),
+                    gateway.failure_message().unwrap_or("NAT gateway failed"),
+                )),
+                state => Ok(Check::Waiting(format!(
+                    "state {}",
+                    state.map_or("unknown", |s| s.as_str())
+                ))),
+            }
+        },
+    )
+    .await
 }
 
 /// False for a gateway on its way out or that never came up: for cairn it is gone.

@@ -23,8 +23,8 @@ use cairn_provider_core::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEPENDENCY_VIOLATION, delete_until_free, desired_tags, ec2_arn, identity_filters, not_found,
-    reconcile_tags, single_match, tag_specification, tags_value,
+    delete_until_free, desired_tags, ec2_arn, identity_filters, not_found, reconcile_tags,
+    single_match, tag_specification, tags_value, visible_after_create,
 };
 use crate::clients::AwsClients;
 use crate::error::{api_error, error_code};
@@ -33,6 +33,11 @@ use crate::resource::{AwsResource, unless_empty_and_unset};
 pub(super) struct SecurityGroup;
 
 const NOT_FOUND: &str = "InvalidGroup.NotFound";
+
+/// Refusals of a delete while network interfaces (left by EKS, load balancers, RDS) still
+/// use the group: `DependencyViolation`, or `InvalidGroup.InUse` when another group's
+/// rules reference it.
+const IN_USE: &[&str] = &["DependencyViolation", "InvalidGroup.InUse"];
 
 /// The description AWS requires when the stack gives none.
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
@@ -523,9 +528,11 @@ impl AwsResource for SecurityGroup {
                 ProviderError::Other("ec2:CreateSecurityGroup returned no group id".to_owned())
             })?
             .to_owned();
-        let group = describe_group(aws, &id)
-            .await?
-            .ok_or_else(|| not_found("security group", &id))?;
+        let group =
+            visible_after_create(&format!("security group {id}"), &request.progress, || {
+                describe_group(aws, &id)
+            })
+            .await?;
         reconcile_rules(aws, &group, Direction::Ingress, &ingress).await?;
         reconcile_rules(aws, &group, Direction::Egress, &egress).await?;
         describe_group(aws, &id)
@@ -572,7 +579,7 @@ impl AwsResource for SecurityGroup {
             &format!("security group {id} to be deleted"),
             "ec2:DeleteSecurityGroup",
             &[NOT_FOUND],
-            DEPENDENCY_VIOLATION,
+            IN_USE,
             request.timeout,
             &request.progress,
             || aws.ec2.delete_security_group().group_id(&id).send(),

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceSchema, Timeouts,
+    UpdateRequest,
 };
 
 use super::{
@@ -46,7 +47,11 @@ impl AwsResource for Subnet {
                 "availability_zone",
                 AttrSchema::optional_computed(AttrType::String)
                     .force_new()
-                    .describe("availability zone, e.g. us-east-1a (AWS picks one if unset)"),
+                    .describe(
+                        "availability zone by name, e.g. us-east-1a; names map to different \
+                         physical zones in each account, so prefer availability_zone_id \
+                         (AWS picks a zone if neither is set)",
+                    ),
             )
             .attr(
                 "map_public_ip_on_launch",
@@ -64,8 +69,12 @@ impl AwsResource for Subnet {
             )
             .attr(
                 "availability_zone_id",
-                AttrSchema::computed(AttrType::String)
-                    .describe("zone id, the same physical zone in every account"),
+                AttrSchema::optional_computed(AttrType::String)
+                    .force_new()
+                    .describe(
+                        "availability zone by id, e.g. use1-az1: the same physical zone in \
+                         every account; set it or availability_zone, not both",
+                    ),
             )
             .attr(
                 "owner_id",
@@ -76,6 +85,18 @@ impl AwsResource for Subnet {
                 update: Duration::from_secs(10 * 60),
                 delete: Duration::from_secs(20 * 60),
             })
+    }
+
+    /// CreateSubnet takes a zone by name or by id, never both.
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        let set = |name: &str| request.desired.get(name).is_some_and(|v| !v.is_null());
+        if set("availability_zone") && set("availability_zone_id") {
+            return Err(ProviderError::invalid(
+                "availability_zone_id",
+                "cannot be set together with availability_zone",
+            ));
+        }
+        Ok(PlanAdjustments::default())
     }
 
     async fn read(
@@ -99,6 +120,7 @@ impl AwsResource for Subnet {
             .vpc_id(config.str("vpc_id")?)
             .cidr_block(config.str("cidr_block")?)
             .set_availability_zone(config.opt_str("availability_zone")?)
+            .set_availability_zone_id(config.opt_str("availability_zone_id")?)
             .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
             .send()
             .await
@@ -264,4 +286,30 @@ async fn describe(
             )
             .with("tags", tags_value(aws, subnet.tags(), prior)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zone_is_chosen_by_name_or_by_id_not_both() {
+        let plan = |desired: Attrs| {
+            Subnet.plan(PlanRequest {
+                type_name: "aws_subnet",
+                prior: None,
+                desired: &desired,
+            })
+        };
+        assert!(plan(Attrs::new().with("availability_zone_id", "use1-az1")).is_ok());
+        assert!(plan(Attrs::new().with("availability_zone", "us-east-1a")).is_ok());
+        assert!(
+            plan(
+                Attrs::new()
+                    .with("availability_zone", "us-east-1a")
+                    .with("availability_zone_id", "use1-az1")
+            )
+            .is_err()
+        );
+    }
 }

@@ -1,13 +1,15 @@
 //! `aws_db_instance`: an RDS database instance (PostgreSQL for Airflow's metadata). Owns
 //! CreateDBInstance, ModifyDBInstance for what RDS changes in place, the waits for
-//! `available`, and a delete that honours deletion protection and takes a final snapshot
-//! unless told to skip it. The master password is sent, never read back.
+//! `available` (through the statuses RDS passes on the way; any other status fails with
+//! RDS's latest event for the instance), and a delete that honours deletion protection
+//! and takes a final snapshot unless told to skip it. The master password is sent, never
+//! read back.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
+use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, SourceType};
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
     PlanAdjustments, PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts,
@@ -17,11 +19,11 @@ use serde::Deserialize;
 
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
-use crate::eks::shared::{created_by, keep_order, optional_map, remaining, strings};
+use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, poll_until};
+use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
 
 /// Creating or modifying an instance takes 5-20 minutes on AWS.
 const INSTANCE_POLL: Backoff = Backoff {
@@ -29,18 +31,32 @@ const INSTANCE_POLL: Backoff = Backoff {
     max: Duration::from_secs(30),
 };
 
+/// How long a create may take; also how long `find` waits for an instance an
+/// interrupted apply left creating.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+
 /// Statuses in which an instance serves connections. `storage-optimization` follows a
 /// storage change and lasts hours, with the instance fully usable.
 const USABLE: [&str; 2] = ["available", "storage-optimization"];
-/// Statuses RDS does not leave by itself.
-const STUCK: [&str; 7] = [
-    "failed",
-    "incompatible-credentials",
-    "incompatible-network",
-    "incompatible-option-group",
-    "incompatible-parameters",
-    "incompatible-restore",
-    "inaccessible-encryption-credentials",
+/// Statuses RDS passes through on its way to `available` (terraform-provider-aws's
+/// `waitDBInstanceAvailable` list). Any other status (`failed`, `incompatible-*`,
+/// `stopped`, ...) is one RDS does not leave by itself: the wait fails.
+const PENDING: [&str; 15] = [
+    "backing-up",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "creating",
+    "maintenance",
+    "modifying",
+    "moving-to-vpc",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "starting",
+    "stopping",
+    "storage-full",
+    "upgrading",
 ];
 
 /// Attributes that exist only in the stack: RDS cannot report them, so results carry the
@@ -184,8 +200,10 @@ impl AwsResource for Instance {
             )
             .attr(
                 "final_snapshot_identifier",
-                AttrSchema::optional(AttrType::String)
-                    .describe("name of the final snapshot (default IDENTIFIER-final-UNIXTIME)"),
+                AttrSchema::optional(AttrType::String).describe(
+                    "name of the final snapshot; must be new at each deletion (default \
+                         IDENTIFIER-final-RESOURCEID, unique per instance)",
+                ),
             )
             .attr(
                 "apply_immediately",
@@ -216,7 +234,7 @@ impl AwsResource for Instance {
                 computed(AttrType::String, "RDS status, e.g. available"),
             )
             .timeouts(Timeouts {
-                create: Duration::from_secs(40 * 60),
+                create: CREATE_TIMEOUT,
                 update: Duration::from_secs(80 * 60),
                 delete: Duration::from_secs(60 * 60),
             })
@@ -262,7 +280,7 @@ impl AwsResource for Instance {
             desired: request.config,
         })?;
         let config: InstanceConfig = request.config.decode()?;
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -295,6 +313,7 @@ impl AwsResource for Instance {
             &aws.rds,
             &config.identifier,
             false,
+            NotFoundGrace::start(),
             remaining(deadline),
             &request.progress,
         )
@@ -316,7 +335,7 @@ impl AwsResource for Instance {
         without_password.0.remove("password");
         let desired: InstanceConfig = without_password.decode()?;
         let identifier = desired.identifier.as_str();
-        let deadline = Instant::now() + request.timeout;
+        let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let apply_immediately = desired.apply_immediately.unwrap_or(false);
 
@@ -384,6 +403,7 @@ impl AwsResource for Instance {
                 &aws.rds,
                 identifier,
                 apply_immediately,
+                NotFoundGrace::none(),
                 remaining(deadline),
                 &request.progress,
             )
@@ -437,7 +457,7 @@ impl AwsResource for Instance {
                 .unwrap_or(false);
             let snapshot = match request.state.opt_str("final_snapshot_identifier")? {
                 Some(snapshot) => snapshot,
-                None => default_snapshot_identifier(&identifier),
+                None => default_snapshot_identifier(&identifier, db.dbi_resource_id()),
             };
             let call = aws
                 .rds
@@ -475,16 +495,32 @@ impl AwsResource for Instance {
         request: FindRequest<'_>,
     ) -> Result<Option<Attrs>, ProviderError> {
         let identifier = request.config.str("identifier")?;
-        Ok(describe(&aws.rds, &identifier)
+        let Some(db) = describe(&aws.rds, &identifier)
             .await?
             .filter(|db| db.db_instance_status() != Some("deleting"))
             .filter(|db| created_by(request.identity, &tag_map(db.tag_list())))
-            .map(|db| {
-                with_config_only(
-                    attributes(&db, request.config, &aws.default_tags),
-                    request.config,
-                )
-            }))
+        else {
+            return Ok(None);
+        };
+        // An interrupted apply may have left it creating (no address yet) or failed:
+        // adopt it only once usable, as the create would have.
+        let db = if is_usable(&db) {
+            db
+        } else {
+            wait_usable(
+                &aws.rds,
+                &identifier,
+                false,
+                NotFoundGrace::none(),
+                CREATE_TIMEOUT,
+                &Progress::noop(),
+            )
+            .await?
+        };
+        Ok(Some(with_config_only(
+            attributes(&db, request.config, &aws.default_tags),
+            request.config,
+        )))
     }
 
     async fn import(
@@ -535,13 +571,26 @@ fn has_pending(pending: &PendingModifiedValues) -> bool {
         || pending.db_subnet_group_name().is_some()
 }
 
+/// Serving, with the address to connect to.
+fn is_usable(db: &DbInstance) -> bool {
+    db.db_instance_status()
+        .is_some_and(|status| USABLE.contains(&status))
+        && db
+            .endpoint()
+            .and_then(|e| e.address())
+            .is_some_and(|a| !a.is_empty())
+}
+
 /// Waits until the instance is usable. After an immediate modification, RDS may still
 /// say `available` for a moment with the change queued; `after_modify` keeps waiting
-/// until nothing is pending.
+/// until nothing is pending. Not found is "not visible yet" while `grace` lasts (right
+/// after a create); a status neither usable nor [`PENDING`] fails with RDS's latest
+/// event for the instance, which says why.
 async fn wait_usable(
     rds: &aws_sdk_rds::Client,
     identifier: &str,
     after_modify: bool,
+    grace: NotFoundGrace,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<DbInstance, ProviderError> {
@@ -551,17 +600,24 @@ async fn wait_usable(
         INSTANCE_POLL,
         progress,
         || async {
-            let db = describe(rds, identifier)
-                .await?
-                .ok_or_else(|| gone(identifier))?;
+            let Some(db) = describe(rds, identifier).await? else {
+                return if grace.tolerates() {
+                    Ok(Check::Waiting("not visible yet".to_owned()))
+                } else {
+                    Err(gone(identifier))
+                };
+            };
             let status = db.db_instance_status().unwrap_or("unknown").to_owned();
             let pending = after_modify && db.pending_modified_values().is_some_and(has_pending);
-            if STUCK.contains(&status.as_str()) {
+            if !USABLE.contains(&status.as_str()) && !PENDING.contains(&status.as_str()) {
+                let reason = latest_event(rds, identifier)
+                    .await
+                    .unwrap_or_else(|| "RDS reported no event for it".to_owned());
                 return Err(ProviderError::Other(format!(
-                    "DB instance {identifier} is in status {status}"
+                    "DB instance {identifier} is in status {status}: {reason}"
                 )));
             }
-            Ok(if USABLE.contains(&status.as_str()) && !pending {
+            Ok(if is_usable(&db) && !pending {
                 Check::Done(db)
             } else if pending {
                 Check::Waiting(format!("status {status}, modifications pending"))
@@ -573,6 +629,27 @@ async fn wait_usable(
     .await
 }
 
+/// The message of the latest RDS event about the instance in the last day, e.g. why it
+/// is `incompatible-parameters`. `None` if there is none or the call fails: it only
+/// explains an error already being reported.
+async fn latest_event(rds: &aws_sdk_rds::Client, identifier: &str) -> Option<String> {
+    let events = rds
+        .describe_events()
+        .source_identifier(identifier)
+        .source_type(SourceType::DbInstance)
+        .duration(24 * 60)
+        .send()
+        .await
+        .ok()?;
+    events
+        .events()
+        .iter()
+        .filter(|e| e.message().is_some())
+        .max_by_key(|e| e.date().map(|d| (d.secs(), d.subsec_nanos())))
+        .and_then(|e| e.message())
+        .map(str::to_owned)
+}
+
 /// A major upgrade (16 -> 17) must be allowed explicitly; minor ones need not.
 fn major_upgrade(prior: Option<&str>, desired: Option<&str>) -> bool {
     let major = |v: Option<&str>| v.and_then(|v| v.split('.').next()).map(str::to_owned);
@@ -580,13 +657,20 @@ fn major_upgrade(prior: Option<&str>, desired: Option<&str>) -> bool {
 }
 
 /// The final snapshot's name when the stack does not choose one: unique per deletion, so
-/// a stack destroyed twice does not collide with its first snapshot.
-fn default_snapshot_identifier(identifier: &str) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format!("{identifier}-final-{now}")
+/// a stack destroyed, re-applied and destroyed again does not collide with its first
+/// snapshot (`DBSnapshotAlreadyExists`). It ends with the instance's resource id
+/// (`db-ABC...`), which RDS never reuses, so no clock is involved; only if RDS reported
+/// none does the deletion time stand in.
+fn default_snapshot_identifier(identifier: &str, resource_id: Option<&str>) -> String {
+    let suffix = match resource_id.filter(|id| !id.is_empty()) {
+        Some(id) => id.to_ascii_lowercase(),
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    format!("{identifier}-final-{suffix}")
 }
 
 /// Adds the configured values of the attributes RDS cannot report.
@@ -714,5 +798,261 @@ mod tests {
             attrs.opt_str("instance_class").ok().flatten().as_deref(),
             Some("db.t4g.micro")
         );
+    }
+
+    mod scripted {
+        //! Real RDS's answers, played by the capture.
+
+        use super::*;
+        use crate::eks::capture::{Capture, query_error};
+        use cairn_provider_core::ResourceIdentity;
+
+        fn identity() -> ResourceIdentity {
+            ResourceIdentity {
+                stack: "airflow".to_owned(),
+                env: "dev".to_owned(),
+                address: "aws_db_instance.airflow".to_owned(),
+            }
+        }
+
+        fn config() -> Attrs {
+            Attrs::new()
+                .with("identifier", "airflow-dev")
+                .with("engine", "postgres")
+                .with("engine_version", "16")
+                .with("instance_class", "db.t4g.micro")
+                .with("allocated_storage", 20)
+                .with("username", "airflow")
+                .with("manage_master_user_password", true)
+        }
+
+        const XMLNS: &str = "http://rds.amazonaws.com/doc/2014-10-31/";
+
+        fn instance_xml(status: &str) -> String {
+            let endpoint = if status == "available" {
+                "<Endpoint><Address>airflow-dev.abc.us-east-1.rds.amazonaws.com</Address>\
+                 <Port>5432</Port></Endpoint>"
+            } else {
+                ""
+            };
+            let tags: String = identity()
+                .tags()
+                .iter()
+                .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
+                .collect();
+            format!(
+                "<DBInstance><DBInstanceIdentifier>airflow-dev</DBInstanceIdentifier>\
+                 <Engine>postgres</Engine><EngineVersion>16.6</EngineVersion>\
+                 <DBInstanceStatus>{status}</DBInstanceStatus>{endpoint}\
+                 <TagList>{tags}</TagList></DBInstance>"
+            )
+        }
+
+        fn described(status: &str) -> (u16, String) {
+            (
+                200,
+                format!(
+                    "<DescribeDBInstancesResponse xmlns=\"{XMLNS}\"><DescribeDBInstancesResult>\
+                     <DBInstances>{}</DBInstances></DescribeDBInstancesResult>\
+                     <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
+                     </DescribeDBInstancesResponse>",
+                    instance_xml(status)
+                ),
+            )
+        }
+
+        fn created() -> (u16, String) {
+            (
+                200,
+                format!(
+                    "<CreateDBInstanceResponse xmlns=\"{XMLNS}\"><CreateDBInstanceResult>{}\
+                     </CreateDBInstanceResult><ResponseMetadata><RequestId>r</RequestId>\
+                     </ResponseMetadata></CreateDBInstanceResponse>",
+                    instance_xml("creating")
+                ),
+            )
+        }
+
+        fn not_found() -> (u16, String) {
+            query_error(
+                404,
+                "DBInstanceNotFound",
+                "DBInstance airflow-dev not found.",
+            )
+        }
+
+        #[tokio::test]
+        async fn create_waits_through_not_found_and_every_pending_status() {
+            let capture = Capture::script([
+                created(),
+                not_found(),
+                described("creating"),
+                described("backing-up"),
+                described("configuring-enhanced-monitoring"),
+                described("available"),
+            ]);
+            let (identity, config) = (identity(), config());
+            let attrs = Instance
+                .create(
+                    &capture.clients(),
+                    CreateRequest {
+                        type_name: "aws_db_instance",
+                        identity: &identity,
+                        config: &config,
+                        timeout: CREATE_TIMEOUT,
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect("created");
+            assert_eq!(capture.unused(), 0);
+            assert_eq!(
+                capture.calls(),
+                [
+                    "CreateDBInstance",
+                    "DescribeDBInstances",
+                    "DescribeDBInstances",
+                    "DescribeDBInstances",
+                    "DescribeDBInstances",
+                    "DescribeDBInstances",
+                ]
+            );
+            assert_eq!(
+                attrs.opt_str("endpoint").ok().flatten().as_deref(),
+                Some("airflow-dev.abc.us-east-1.rds.amazonaws.com")
+            );
+            assert_eq!(
+                attrs.opt_str("engine_version").ok().flatten().as_deref(),
+                Some("16"),
+                "RDS's 16.6 matches the configured major version"
+            );
+            let sent = crate::eks::capture::body(&capture.requests()[0]);
+            assert!(sent.contains("EngineVersion=16&"), "{sent}");
+        }
+
+        #[tokio::test]
+        async fn an_unexpected_status_fails_with_the_latest_rds_event() {
+            let events = (
+                200,
+                format!(
+                    "<DescribeEventsResponse xmlns=\"{XMLNS}\"><DescribeEventsResult><Events>\
+                     <Event><SourceIdentifier>airflow-dev</SourceIdentifier>\
+                     <Message>DB instance created</Message><Date>2026-11-30T05:00:00Z</Date></Event>\
+                     <Event><SourceIdentifier>airflow-dev</SourceIdentifier>\
+                     <Message>The parameter max_connections is out of range</Message>\
+                     <Date>2026-11-30T05:09:00Z</Date></Event>\
+                     </Events></DescribeEventsResult></DescribeEventsResponse>"
+                ),
+            );
+            let capture = Capture::script([
+                created(),
+                described("creating"),
+                described("incompatible-parameters"),
+                events,
+            ]);
+            let (identity, config) = (identity(), config());
+            let error = Instance
+                .create(
+                    &capture.clients(),
+                    CreateRequest {
+                        type_name: "aws_db_instance",
+                        identity: &identity,
+                        config: &config,
+                        timeout: CREATE_TIMEOUT,
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect_err("stuck")
+                .to_string();
+            assert!(error.contains("incompatible-parameters"), "{error}");
+            assert!(
+                error.contains("The parameter max_connections is out of range"),
+                "{error}"
+            );
+            assert_eq!(
+                capture.calls().last().map(String::as_str),
+                Some("DescribeEvents")
+            );
+            let sent = crate::eks::capture::body(&capture.requests()[3]);
+            assert!(sent.contains("SourceIdentifier=airflow-dev"), "{sent}");
+        }
+
+        /// Without a configured name the final snapshot is named after the instance's
+        /// resource id: a second destroy of a re-created instance gets another name.
+        #[tokio::test]
+        async fn the_default_final_snapshot_name_is_unique_per_instance() {
+            let with_resource_id = |id: &str| {
+                let (status, body) = described("available");
+                (
+                    status,
+                    body.replace(
+                        "<DBInstanceStatus>",
+                        &format!("<DbiResourceId>{id}</DbiResourceId><DBInstanceStatus>"),
+                    ),
+                )
+            };
+            let deleted = (
+                200,
+                format!(
+                    "<DeleteDBInstanceResponse xmlns=\"{XMLNS}\"><DeleteDBInstanceResult>{}\
+                     </DeleteDBInstanceResult></DeleteDBInstanceResponse>",
+                    instance_xml("deleting")
+                ),
+            );
+            let identity = identity();
+            let mut names = Vec::new();
+            for resource_id in ["db-FIRSTINSTANCE7Q", "db-SECONDINSTANCE2"] {
+                let capture =
+                    Capture::script([with_resource_id(resource_id), deleted.clone(), not_found()]);
+                let state = config().with("skip_final_snapshot", false);
+                Instance
+                    .delete(
+                        &capture.clients(),
+                        DeleteRequest {
+                            type_name: "aws_db_instance",
+                            identity: &identity,
+                            state: &state,
+                            timeout: Duration::from_secs(600),
+                            progress: Progress::noop(),
+                        },
+                    )
+                    .await
+                    .expect("deleted");
+                let sent = crate::eks::capture::body(&capture.requests()[1]);
+                let name = sent
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("FinalDBSnapshotIdentifier="))
+                    .expect("a final snapshot is asked for")
+                    .to_owned();
+                names.push(name);
+            }
+            assert_eq!(names[0], "airflow-dev-final-db-firstinstance7q");
+            assert_ne!(names[0], names[1]);
+        }
+
+        #[tokio::test]
+        async fn find_waits_until_the_instance_has_an_address() {
+            let capture = Capture::script([
+                described("creating"),
+                described("creating"),
+                described("available"),
+            ]);
+            let (identity, config) = (identity(), config());
+            let found = Instance
+                .find(
+                    &capture.clients(),
+                    FindRequest {
+                        type_name: "aws_db_instance",
+                        identity: &identity,
+                        config: &config,
+                    },
+                )
+                .await
+                .expect("adopted")
+                .expect("found");
+            assert_eq!(capture.unused(), 0);
+            assert!(found.opt_str("endpoint").ok().flatten().is_some());
+        }
     }
 }
