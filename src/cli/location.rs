@@ -117,6 +117,7 @@ fn merged(
 }
 
 /// `key` with `${stack}` and `${env}` filled in.
+#[cfg(feature = "aws")]
 fn expand_key(key: &str, stack: Option<&str>, env: &str) -> Result<String, CliError> {
     let unknown = stack::unknown_key_names(key);
     if let Some(name) = unknown.first() {
@@ -180,7 +181,7 @@ fn remote(
     stack: Option<&str>,
     env: &str,
 ) -> Result<Location, CliError> {
-    let _ = (settings, expand_key("", stack, env)?);
+    let _ = (settings, stack, env);
     Err(usage(
         "this cairn was built without the `aws` feature, which S3 state needs",
         Some("build with the default features"),

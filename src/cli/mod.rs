@@ -137,7 +137,7 @@ enum Command {
         stack: StackArgs,
         #[command(flatten)]
         run: RunArgs,
-        /// Print the plan as JSON.
+        /// Print the plan as one JSON line (docs/json.md).
         #[arg(long)]
         json: bool,
         /// Exit 0 with no changes, 2 with changes, 1 on error.
@@ -155,6 +155,9 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Print JSON lines (docs/json.md); needs --auto-approve.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete everything the state records.
     Destroy {
@@ -166,6 +169,9 @@ enum Command {
         lock: LockArgs,
         #[arg(long)]
         auto_approve: bool,
+        /// Print JSON lines (docs/json.md); needs --auto-approve.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the recorded state.
     Show {
@@ -373,13 +379,15 @@ fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
             run,
             lock,
             auto_approve,
-        } => run::apply(&stack, &run, &lock, auto_approve, false, printer),
+            json,
+        } => run::apply(&stack, &run, &lock, auto_approve, json, false, printer),
         Command::Destroy {
             stack,
             run,
             lock,
             auto_approve,
-        } => run::apply(&stack, &run, &lock, auto_approve, true, printer),
+            json,
+        } => run::apply(&stack, &run, &lock, auto_approve, json, true, printer),
         Command::Show { stack, json } => state::show(&stack, json, printer),
         Command::Output {
             args,

@@ -217,6 +217,7 @@ pub(super) fn apply(
     run: &RunArgs,
     lock: &LockArgs,
     auto_approve: bool,
+    json: bool,
     destroy: bool,
     printer: Printer,
 ) -> Result<ExitCode, CliError> {
@@ -225,6 +226,12 @@ pub(super) fn apply(
     } else {
         "cairn apply"
     };
+    if json && !auto_approve {
+        return Err(usage(
+            format!("{command} --json never prompts; nothing was changed"),
+            Some("review with `cairn plan`, then pass --auto-approve with --json"),
+        ));
+    }
     if !auto_approve && !std::io::stdin().is_terminal() {
         return Err(usage(
             format!(
@@ -247,12 +254,24 @@ pub(super) fn apply(
     let plan = rt.block_on(interruptible(adopt_and_plan(
         &loaded, &mut store, run, destroy, printer,
     )))?;
-    printer.out(render::plan_text(&plan, printer.color).trim_end());
+    if json {
+        printer.out(&render::plan_json(&plan));
+    } else {
+        printer.out(render::plan_text(&plan, printer.color).trim_end());
+    }
     if !plan.has_changes() {
         store.close()?;
+        if json {
+            printer.out(&render::apply_summary_json(
+                &apply::ApplyOutcome::default(),
+                destroy,
+            ));
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    printer.out("");
+    if !json {
+        printer.out("");
+    }
     if !auto_approve {
         let confirmed = rt.block_on(interruptible(confirm(printer, destroy)));
         if !matches!(confirmed, Ok(true)) {
@@ -268,7 +287,11 @@ pub(super) fn apply(
             };
         }
     }
-    let observer = Arc::new(render::ApplyProgress::new(printer));
+    let observer: Arc<dyn apply::ApplyObserver> = if json {
+        Arc::new(render::JsonProgress::new(printer))
+    } else {
+        Arc::new(render::ApplyProgress::new(printer))
+    };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(0u32);
     let outcome = rt.block_on(async {
         tokio::spawn(async move {
@@ -294,8 +317,12 @@ pub(super) fn apply(
         let options = ApplyOptions { parallelism: usize::from(run.parallelism) };
         apply::apply(input, &mut store, options, observer, Some(cancel_rx)).await
     });
-    printer.out("");
-    printer.out(render::apply_report(&outcome, destroy, command, printer.color).trim_end());
+    if json {
+        printer.out(&render::apply_summary_json(&outcome, destroy));
+    } else {
+        printer.out("");
+        printer.out(render::apply_report(&outcome, destroy, command, printer.color).trim_end());
+    }
     store.close()?;
     // Drop the runtime without waiting on the Ctrl-C listener task.
     rt.shutdown_background();

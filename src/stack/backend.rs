@@ -169,3 +169,84 @@ pub(super) fn validate(
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostics::Diagnostics;
+
+    fn settings(text: &str) -> Result<super::super::StackSettings, Diagnostics> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("stack.toml"), text).expect("write");
+        super::super::load_settings(dir.path())
+    }
+
+    fn messages(diagnostics: &Diagnostics) -> Vec<(String, Option<String>, usize)> {
+        diagnostics
+            .iter()
+            .map(|d| {
+                let line = d.location().map_or(0, |(_, line, _)| line);
+                (
+                    d.message().to_owned(),
+                    d.help_text().map(str::to_owned),
+                    line,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_s3_backend_is_read_without_variables() {
+        let loaded = settings(
+            "[stack]\nname = \"web\"\n\n[variables.region]\ntype = \"string\"\n\n\
+             [backend.s3]\nbucket = \"b\"\nkey = \"cairn/${stack}-${env}.json\"\nlease_seconds = 30\n",
+        )
+        .expect("a required variable is not needed to find the state");
+        assert_eq!(loaded.name, "web");
+        let backend = loaded.backend.expect("backend");
+        assert_eq!(backend.kind, "s3");
+        assert_eq!(backend.settings["key"], "cairn/${stack}-${env}.json");
+        assert_eq!(backend.settings["lease_seconds"], "30");
+        assert!(!backend.settings.contains_key("region"), "optional");
+    }
+
+    #[test]
+    fn backend_mistakes_point_at_their_line_with_help() {
+        let error = settings(
+            "[stack]\nname = \"web\"\n\n[backend.s3]\nbuckt = \"b\"\nkey = \"${var.env}.json\"\nlease_seconds = \"1m\"\n\n[backend.gcs]\n",
+        )
+        .expect_err("four mistakes");
+        let found = messages(&error);
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found.contains(&(
+            "unknown key `buckt` in `[backend.s3]`".to_owned(),
+            Some("did you mean `bucket`?".to_owned()),
+            5
+        )));
+        assert!(
+            found.iter().any(|(m, h, line)| m.contains("${var.env}")
+                && *line == 6
+                && h.as_deref()
+                    .is_some_and(|h| h.contains("${stack} and ${env}"))),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(m, _, line)| m.contains("lease_seconds") && *line == 7),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(m, _, line)| m.contains("unknown backend type `gcs`") && *line == 9),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn only_stack_and_env_are_key_names() {
+        assert!(super::unknown_key_names("a/${stack}/${env}.json").is_empty());
+        assert_eq!(super::unknown_key_names("${ stack }-${region}"), ["region"]);
+        assert_eq!(super::unknown_key_names("x${env"), ["env"]);
+    }
+}

@@ -210,6 +210,7 @@ pub(crate) fn parse_snapshot(
 
 /// One remote journal segment: a single record line, whole (an object store write is
 /// atomic, so a segment is never torn).
+#[cfg(feature = "aws")]
 pub(crate) fn encode_record(
     path: &Path,
     serial: u64,
@@ -228,6 +229,7 @@ pub(crate) fn encode_record(
 /// folded into the snapshot are skipped; the rest must follow each other without a gap.
 /// `Err(None)` means a gap: the segments were compacted while they were being listed, and
 /// the caller reads again.
+#[cfg(feature = "aws")]
 pub(crate) fn replay_segments(
     path: &Path,
     state: &mut StateFile,

@@ -141,9 +141,15 @@ impl Lock {
         fsio::create_dir(fsio::parent_dir(&path))?;
         let deadline = Instant::now() + timeout;
         loop {
-            let mut file = fsio::owner_only(OpenOptions::new().read(true).write(true).create(true))
-                .open(&path)
-                .map_err(|e| StateError::io("open lock file", &path, e))?;
+            let mut file = fsio::owner_only(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false),
+            )
+            .open(&path)
+            .map_err(|e| StateError::io("open lock file", &path, e))?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {

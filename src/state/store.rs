@@ -343,19 +343,19 @@ impl StateStore {
             source_name: "that state".to_owned(),
             reason,
         };
-        if let Some(key) = key {
-            if key.key_file_contents() != self.hasher.key_file_contents() {
-                if !self.key_unsaved {
-                    return Err(refused(
-                        &self.label,
-                        format!(
-                            "a different key is already in use for it ({})",
-                            self.backend.key_location()
-                        ),
-                    ));
-                }
-                self.hasher = key;
+        if let Some(key) = key
+            && key.key_file_contents() != self.hasher.key_file_contents()
+        {
+            if !self.key_unsaved {
+                return Err(refused(
+                    &self.label,
+                    format!(
+                        "a different key is already in use for it ({})",
+                        self.backend.key_location()
+                    ),
+                ));
             }
+            self.hasher = key;
         }
         let check = key_check(&self.hasher, &state.lineage);
         if state.key_check.as_ref().is_some_and(|c| *c != check) && state.holds_hashes() {

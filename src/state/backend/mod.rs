@@ -59,7 +59,7 @@ impl Location {
 /// An open connection to a state's storage.
 #[derive(Debug)]
 pub(crate) enum Backend {
-    Local(Local),
+    Local(Box<Local>),
     #[cfg(feature = "aws")]
     S3(Box<s3::S3Backend>),
 }
@@ -79,7 +79,7 @@ impl Backend {
     /// Connects to `location`. Nothing is read, written or locked yet.
     pub(crate) fn connect(location: &Location) -> Result<Backend, StateError> {
         Ok(match location {
-            Location::Local(path) => Backend::Local(Local::new(path)),
+            Location::Local(path) => Backend::Local(Box::new(Local::new(path))),
             #[cfg(feature = "aws")]
             Location::S3(s3) => Backend::S3(Box::new(s3::S3Backend::connect(s3)?)),
         })

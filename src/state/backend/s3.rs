@@ -208,6 +208,20 @@ fn expired(info: Option<&LockInfo>) -> bool {
         .is_none_or(|expiry| chrono::Utc::now() > expiry)
 }
 
+/// Stands for a lock object that is not cairn's JSON (S3 writes are whole, so only a
+/// hand-made object looks like that).
+fn unreadable_lock() -> LockInfo {
+    LockInfo {
+        owner: "unknown".to_owned(),
+        pid: 0,
+        host: "unknown".to_owned(),
+        created_at: "unknown".to_owned(),
+        operation: "an unreadable lock".to_owned(),
+        run_id: String::new(),
+        expires_at: Some("an unknown time".to_owned()),
+    }
+}
+
 /// An open S3 state.
 #[derive(Debug)]
 pub(crate) struct S3Backend {
@@ -349,8 +363,8 @@ impl S3Backend {
                 ) {
                     Ok(etag) => {
                         self.hold(info, etag);
-                        // The lock was there: say whose it was even if it was unreadable.
-                        return Ok(Some(holder.unwrap_or_else(|| LockInfo::current("unknown"))));
+                        // The lock was there: say so even if it was unreadable.
+                        return Ok(Some(holder.unwrap_or_else(unreadable_lock)));
                     }
                     Err(StateError::Conflict { .. }) => continue,
                     Err(e) => return Err(e),
