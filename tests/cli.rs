@@ -326,7 +326,7 @@ fn a_held_lock_blocks_a_second_run_and_names_its_holder() {
         err.contains(&format!("pid {}", std::process::id())),
         "names the holder: {err}"
     );
-    assert!(err.contains("force-unlock"), "{err}");
+    assert!(err.contains("--lock-timeout"), "{err}");
     drop(holder);
     assert!(
         ws.state_list().is_empty(),
@@ -472,9 +472,26 @@ fn a_sensitive_variable_never_reaches_output_logs_or_state() {
             path.display()
         );
     }
-    // Asked for by name, the value is read back: proof the secret was really in play.
+    // Asked for by name, a sensitive output is refused: state keeps only its hash, and
+    // cairn does not plan again to recompute it (issue 10).
     let named = run(&["output", "secret"]);
-    assert_eq!(stdout(&named).trim(), SECRET, "{}", text(&named));
+    assert_eq!(named.status.code(), Some(1), "{}", text(&named));
+    assert!(stderr(&named).contains("keyed hash"), "{}", text(&named));
+    assert!(!text(&named).contains(SECRET));
+    // The hash is the secret's: the same value plans no change, another one does.
+    let same = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    let changed = ws
+        .cmd(&["plan", "--detailed-exitcode"])
+        .env("CAIRN_VAR_password", "another-secret")
+        .output()
+        .expect("runs");
+    assert_eq!(changed.status.code(), Some(2), "{}", text(&changed));
+    assert!(
+        stdout(&changed).contains("cairn_data.secret"),
+        "{}",
+        text(&changed)
+    );
 }
 
 #[test]
@@ -645,19 +662,24 @@ fn state_graph_and_unlock_commands() {
         "{graph}"
     );
 
-    // A lock left by a process that is gone: force-unlock names what it removed.
+    // A lock whose holder hangs (this process, alive): plan reads beside it, apply is
+    // refused, force-unlock refuses without --force and names what it removed with it.
     let holder =
         cairn::state::StateStore::open(&ws.state_file(), "demo", "default", "apply").expect("lock");
     std::mem::forget(holder);
-    let blocked = ws.run(&["plan"]);
+    let plan = ws.run(&["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let blocked = ws.run(&["apply", "--auto-approve"]);
     assert_eq!(blocked.status.code(), Some(1), "{}", text(&blocked));
-    let unlocked = ws.run(&["force-unlock"]);
+    let refused = ws.run(&["force-unlock"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let unlocked = ws.run(&["force-unlock", "--force"]);
     assert!(
         stdout(&unlocked).contains(&format!("pid {}", std::process::id())),
         "{}",
         text(&unlocked)
     );
-    let after = ws.run(&["plan"]);
+    let after = ws.run(&["apply", "--auto-approve"]);
     assert_eq!(after.status.code(), Some(0), "{}", text(&after));
 }
 

@@ -16,8 +16,11 @@
 //!   once the journal has as many records as the state has resources (at least 64), so
 //!   checkpointing an apply costs time linear in its size.
 //! - [`read`] loads the same view without the lock, for `show`, `output` and `state list`.
-//! - [`force_unlock`] removes a lock left by a process that is gone.
+//! - [`force_unlock`] removes a lock; a holder that is still running only when forced
+//!   (a holder that is gone loses its lock to the next run without it).
+//! - [`Location`] says where a state lives: a local file, or an S3 object (`backend/`).
 
+mod backend;
 mod error;
 mod fsio;
 mod journal;
@@ -35,10 +38,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::addr::ResourceAddr;
 
+#[cfg(feature = "aws")]
+pub use backend::S3Location;
+pub use backend::{Location, force_unlock};
 pub use error::StateError;
-pub use lock::{LockInfo, force_unlock};
+pub use lock::{LockInfo, Unlocked};
 pub use redact::SensitiveHasher;
-pub use store::{StateStore, WriteStats};
+pub use store::{LockOptions, StateStore, StateView, WriteStats};
 
 /// The snapshot format this cairn writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -76,6 +82,11 @@ pub struct StateFile {
     /// Creates that were started but not recorded as finished: a re-run asks the provider
     /// to find these objects and adopts them instead of creating duplicates.
     pub pending: BTreeMap<ResourceAddr, Intent>,
+    /// The keyed hash of a fixed text with this state's key, so a wrong key is an error
+    /// at open rather than a plan where every secret changed. Not a secret: it tells
+    /// nothing about the key but whether a candidate is it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
 }
 
 impl StateFile {
@@ -90,11 +101,12 @@ impl StateFile {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: BTreeMap::new(),
+            key_check: None,
         }
     }
 
     /// True if any recorded value is a secret's hash, i.e. the state needs its key.
-    fn holds_hashes(&self) -> bool {
+    pub fn holds_hashes(&self) -> bool {
         let has_hash = |v: &Value| v.contains_sensitive();
         self.resources
             .values()
@@ -221,12 +233,21 @@ pub struct Intent {
     pub started_at: String,
 }
 
-/// Loads the state at `path` (snapshot plus journal) without taking the lock, for commands
-/// that only read it. `None` if nothing was ever written there.
+/// Loads the local state at `path` (snapshot plus journal) without taking the lock, for
+/// commands that only read it. `None` if nothing was ever written there.
 pub fn read(path: &Path) -> Result<Option<StateFile>, StateError> {
-    let mut state = journal::read_snapshot(path)?;
-    journal::replay(&fsio::sibling(path, "journal"), &mut state)?;
-    Ok(state)
+    read_at(&Location::Local(path.to_path_buf()))
+}
+
+/// [`read`] at any location. Needs no key: secrets are hashes, printed as `(sensitive)`.
+pub fn read_at(location: &Location) -> Result<Option<StateFile>, StateError> {
+    backend::Backend::connect(location)?.load()
+}
+
+/// Parses a state file given to `state push`: its checksum is not checked (a person may
+/// have edited it on purpose), its format is.
+pub fn parse_state_file(path: &Path, bytes: &[u8]) -> Result<StateFile, StateError> {
+    journal::parse_snapshot(path, &fsio::sibling(path, "backup"), bytes, false)
 }
 
 /// `<repo root>/state/<stack>-<env>.json`, where the repo root is the nearest ancestor of
