@@ -280,6 +280,7 @@ fn runners_share_only_the_bucket_and_output_reads_s3_alone() {
     // Another runner plans with the key stored beside the state: no spurious change.
     let second = Runner::new(&moto, true);
     second.expect(0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(objects(&moto), stored, "plan wrote nothing to S3");
     // Changing the greeting is a change; the secret is not.
     let plan = second.expect(2, &["plan", "--detailed-exitcode", "--var", "greeting=bye"]);
     assert!(
