@@ -280,6 +280,7 @@ fn runners_share_only_the_bucket_and_output_reads_s3_alone() {
     // Another runner plans with the key stored beside the state: no spurious change.
     let second = Runner::new(&moto, true);
     second.expect(0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(objects(&moto), stored, "plan wrote nothing to S3");
     // Changing the greeting is a change; the secret is not.
     let plan = second.expect(2, &["plan", "--detailed-exitcode", "--var", "greeting=bye"]);
     assert!(
@@ -351,12 +352,12 @@ fn two_applies_at_once_one_wins_and_the_other_names_the_holder() {
 fn a_killed_apply_loses_its_lock_when_the_lease_ends_and_the_next_run_converges() {
     let moto = Moto::start();
     create_bucket(&moto);
-    let lease = [("CAIRN_S3_LEASE_SECONDS", "4")];
+    let lease = [("CAIRN_S3_LEASE_SECONDS", "6")];
     let killed = Runner::new(&moto, true);
     let mut child = killed.spawn(
         &["apply", "--auto-approve"],
         &[
-            ("CAIRN_S3_LEASE_SECONDS", "4"),
+            ("CAIRN_S3_LEASE_SECONDS", "6"),
             ("CAIRN_TEST_DELAY_MS", "1500"),
         ],
     );
@@ -475,4 +476,48 @@ fn migration_to_s3_keeps_lineage_serial_and_key() {
     let returned: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(returned["lineage"], local["lineage"]);
     assert!(Path::new(&format!("{}.key", back.display())).exists());
+}
+
+#[test]
+fn without_the_lock_two_writers_still_never_interleave() {
+    let moto = Moto::start();
+    create_bucket(&moto);
+    let setup = Runner::new(&moto, true);
+    setup.expect(0, &["apply", "--auto-approve"]);
+    let before: serde_json::Value =
+        serde_json::from_slice(&setup.expect(0, &["state", "pull"]).stdout).expect("json");
+
+    let a = Runner::new(&moto, true);
+    let b = Runner::new(&moto, true);
+    let slow = [("CAIRN_TEST_DELAY_MS", "1000")];
+    let unlocked = ["apply", "--auto-approve", "--lock=false", "--var"];
+    let first = a.spawn(&[&unlocked[..], &["greeting=from-a"]].concat(), &slow);
+    let second = b.spawn(&[&unlocked[..], &["greeting=from-b"]].concat(), &slow);
+    let outs = [
+        first.wait_with_output().expect("a"),
+        second.wait_with_output().expect("b"),
+    ];
+    let won: Vec<&Output> = outs.iter().filter(|o| o.status.code() == Some(0)).collect();
+    assert_eq!(won.len(), 1, "{}\n{}", text(&outs[0]), text(&outs[1]));
+    let lost = outs
+        .iter()
+        .find(|o| o.status.code() != Some(0))
+        .expect("a loser");
+    assert!(
+        text(lost).contains("was changed by another run"),
+        "the loser's write was refused: {}",
+        text(lost)
+    );
+    // The state is the winner's, whole: its serial follows on from the first apply's.
+    let after: serde_json::Value =
+        serde_json::from_slice(&setup.expect(0, &["state", "pull"]).stdout).expect("json");
+    assert_eq!(after["lineage"], before["lineage"]);
+    assert!(after["serial"].as_u64() > before["serial"].as_u64());
+    let winner = if won[0].stdout == outs[0].stdout {
+        "from-a"
+    } else {
+        "from-b"
+    };
+    let out = setup.expect(0, &["output", "greeting"]);
+    assert_eq!(stdout(&out).trim(), winner);
 }

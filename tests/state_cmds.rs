@@ -358,3 +358,53 @@ fn a_damaged_state_is_refused_untouched_pointing_at_the_backup() {
         "never overwritten"
     );
 }
+
+#[test]
+fn plan_reports_a_pending_create_and_state_rm_drops_it() {
+    let checkout = Checkout::new();
+    let failed = checkout
+        .command(
+            &checkout.stack_dir(),
+            &["apply", "--auto-approve", "--var", "greeting=hello"],
+        )
+        .env("CAIRN_TEST_FAIL_ON", "cairn_data.network")
+        .output()
+        .expect("cairn runs");
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let pending = |checkout: &Checkout| {
+        let shown: serde_json::Value =
+            serde_json::from_slice(&checkout.run(&["show", "--json"]).stdout).expect("json");
+        shown["pending"].clone()
+    };
+    assert_eq!(
+        pending(&checkout),
+        serde_json::json!(["cairn_data.network"])
+    );
+
+    let before = std::fs::read(checkout.state_file()).ok();
+    let plan = checkout.run(&["plan", "--var", "greeting=hello"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(
+        stderr(&plan).contains("cairn_data.network: an interrupted apply started creating"),
+        "{}",
+        text(&plan)
+    );
+    assert_eq!(
+        std::fs::read(checkout.state_file()).ok(),
+        before,
+        "plan adopted nothing"
+    );
+    assert_eq!(
+        pending(&checkout),
+        serde_json::json!(["cairn_data.network"])
+    );
+
+    let dropped = checkout.run(&["state", "rm", "cairn_data.network"]);
+    assert_eq!(dropped.status.code(), Some(0), "{}", text(&dropped));
+    assert!(
+        stdout(&dropped).contains("Dropped the pending create"),
+        "{}",
+        text(&dropped)
+    );
+    assert_eq!(pending(&checkout), serde_json::json!([]));
+}

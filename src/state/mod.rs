@@ -1,9 +1,11 @@
-//! Local state: what cairn recorded about the resources it manages, one state per stack
-//! and environment.
+//! State: what cairn recorded about the resources it manages, one state per stack and
+//! environment, in local files or in S3 (`backend/`).
 //!
-//! This module owns the files under `state/`: the snapshot `<stack>-<env>.json`, the
-//! append-only journal of operations completed since that snapshot (`.journal`), the lock
-//! (`.lock`), the previous snapshot (`.backup`) and the key that hashes secrets (`.key`).
+//! This module owns the state's files (or objects): the snapshot `<stack>-<env>.json`,
+//! the journal of operations completed since that snapshot (`.journal`), the lock
+//! (`.lock`), the previous snapshot (`.backup`) and the key that hashes secrets (`.key`,
+//! or `.hmac-key` in S3). A snapshot carries a checksum of its own bytes, and one whose
+//! checksum, format or lineage is wrong is refused, never overwritten.
 //! It guarantees that an apply killed at any instant leaves a state that opens and a
 //! journal that finishes the story, including the creates that were started but not
 //! recorded (pending intents), and that no secret reaches any of these files: only keyed
@@ -12,10 +14,11 @@
 //!
 //! # Overview
 //! - [`StateStore::open`] takes the lock and loads the snapshot plus the journal; each
-//!   `record_*` call appends one fsynced journal line, and a full snapshot is taken only
+//!   `record_*` call appends one durable journal record, and a full snapshot is taken only
 //!   once the journal has as many records as the state has resources (at least 64), so
 //!   checkpointing an apply costs time linear in its size.
-//! - [`read`] loads the same view without the lock, for `show`, `output` and `state list`.
+//! - [`read`] and [`read_at`] load the same view without the lock or the key, for `show`,
+//!   `output` and `state list`; [`StateView`] adds the key, for `plan`.
 //! - [`force_unlock`] removes a lock; a holder that is still running only when forced
 //!   (a holder that is gone loses its lock to the next run without it).
 //! - [`Location`] says where a state lives: a local file, or an S3 object (`backend/`).

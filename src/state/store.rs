@@ -1,10 +1,13 @@
 //! [`StateStore`]: an open, locked state that apply and destroy write through.
 //!
-//! Every write is one fsynced journal line; a full snapshot is taken only once the journal
-//! holds as many records as the state holds resources (at least [`MIN_RECORDS_PER_SNAPSHOT`]),
-//! so the bytes written per recorded resource stay constant however large the state grows.
-//! The store refuses values that still hold a secret; redacting them is the caller's job,
-//! with [`StateStore::hasher`].
+//! Every write is one durable journal record (an fsynced line, or one S3 object); a full
+//! snapshot is taken only once the journal holds as many records as the state holds
+//! resources (at least [`MIN_RECORDS_PER_SNAPSHOT`]), so the bytes written per recorded
+//! resource stay constant however large the state grows. Where records go is the
+//! backend's business (`backend/`). The store also resolves the state's key and checks it
+//! against the state's key check, so a missing or wrong key is an error at open. It
+//! refuses values that still hold a secret; redacting them is the caller's job, with
+//! [`StateStore::hasher`]. [`StateView`] is the read-only counterpart `plan` uses.
 
 use std::collections::BTreeMap;
 use std::path::Path;
