@@ -967,7 +967,8 @@ mod adoption {
                 &mut store, &loaded, &graph, &registry, &clients,
             ))
             .expect("adopts");
-        assert_eq!(adopted, vec![x.clone()]);
+        assert_eq!(adopted.adopted, vec![x.clone()]);
+        assert!(adopted.unresolved.is_empty());
         assert!(store.state().pending.is_empty());
         let recorded = store.state().resources.get(&x).expect("recorded");
         assert_eq!(
