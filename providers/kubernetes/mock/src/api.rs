@@ -122,17 +122,31 @@ fn check_namespace(
     }
 }
 
-/// Server-side apply of `body` as `manager`. Answers the status code (201 created, 200
-/// otherwise) and the object; an unchanged object is answered as stored, untouched.
+/// How an apply is asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyParams<'a> {
+    pub manager: &'a str,
+    /// `force=true`: take fields over from other managers instead of conflicting.
+    pub force: bool,
+    /// `dryRun=All`: answer what the apply would make, store nothing.
+    pub dry_run: bool,
+}
+
+/// Server-side apply of `body`. Answers the status code (201 created, 200 otherwise) and
+/// the object; an unchanged object is answered as stored, untouched.
 pub fn apply(
     store: &mut Store,
     resource: &Resource,
     namespace: Option<&str>,
     name: &str,
     mut body: Value,
-    manager: &str,
-    force: bool,
+    params: ApplyParams<'_>,
 ) -> Result<(u16, Value), ApiError> {
+    let ApplyParams {
+        manager,
+        force,
+        dry_run,
+    } = params;
     check_body(resource, namespace, name, &body)?;
     let key = Key::new(resource, namespace, name);
     let live = store.get(&key).cloned();
@@ -169,6 +183,12 @@ pub fn apply(
     );
     match live {
         Some(live) if live == object => Ok((200, live)),
+        // A dry run keeps the stored resourceVersion (none for a new object).
+        Some(_) if dry_run => Ok((200, object)),
+        None if dry_run => {
+            set_meta(&mut object, "resourceVersion", None);
+            Ok((201, object))
+        }
         Some(_) => Ok((200, store.put(key, object, "MODIFIED"))),
         None => Ok((201, store.put(key, object, "ADDED"))),
     }

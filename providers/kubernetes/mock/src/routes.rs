@@ -334,18 +334,21 @@ fn object_request(
                     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".to_owned(),
                 ));
             };
-            let force = request.param("force") == Some("true");
+            let params = api::ApplyParams {
+                manager,
+                force: request.param("force") == Some("true"),
+                dry_run: request.param("dryRun") == Some("All"),
+            };
             let body = request.body_json()?;
             let mut state = shared.lock();
-            let auto_ready = state.options.auto_ready;
+            let auto_ready = state.options.auto_ready && !params.dry_run;
             let (code, object) = api::apply(
                 &mut state.store,
                 resource,
                 key.namespace.as_deref(),
                 &key.name,
                 body,
-                manager,
-                force,
+                params,
             )?;
             if auto_ready {
                 // After the answer is made: the apply answers the status as it was, the

@@ -200,6 +200,42 @@ async fn drift_by_kubectl_conflicts_until_forced_and_unowned_fields_stay_theirs(
 }
 
 #[tokio::test]
+async fn a_dry_run_apply_answers_the_result_and_stores_nothing() {
+    let server = server().await;
+    let path = format!("{DEPLOYMENTS}/web");
+    let dry = format!("{path}?&fieldManager=cairn&dryRun=All");
+    let patch = Some("application/apply-patch+yaml");
+    let (code, would) = call(
+        &server,
+        "PATCH",
+        &dry,
+        patch,
+        Some(&deployment(Some(1), None)),
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert_eq!(
+        would["spec"]["strategy"]["type"], "RollingUpdate",
+        "defaulted"
+    );
+    assert!(server.object("Deployment/default/web").is_none());
+    let (_, live) = apply(&server, &path, "cairn", false, &deployment(Some(1), None)).await;
+    let (code, would) = call(
+        &server,
+        "PATCH",
+        &dry,
+        patch,
+        Some(&deployment(Some(2), None)),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(would["spec"]["replicas"], 2);
+    assert_eq!(would["metadata"]["generation"], 2);
+    assert_eq!(rv(&would), rv(&live));
+    assert_eq!(server.object("Deployment/default/web"), Some(live));
+}
+
+#[tokio::test]
 async fn an_object_deleted_by_hand_is_gone_and_comes_back_as_another() {
     let server = server().await;
     let path = format!("{SECRETS}/db");
