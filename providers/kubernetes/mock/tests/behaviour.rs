@@ -142,6 +142,19 @@ async fn an_unchanged_deployment_stays_as_it_is_and_a_template_change_is_a_gener
 }
 
 #[tokio::test]
+async fn quantities_read_back_in_canonical_form() {
+    let server = server().await;
+    let mut web = deployment(Some(1), None);
+    web["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": 0.5, "memory": "1024Mi"}, "limits": {"cpu": "1000m"}});
+    let (_, applied) = apply(&server, &format!("{DEPLOYMENTS}/web"), "cairn", false, &web).await;
+    assert_eq!(
+        applied["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1"}})
+    );
+}
+
+#[tokio::test]
 async fn drift_by_kubectl_conflicts_until_forced_and_unowned_fields_stay_theirs() {
     let server = server().await;
     let path = format!("{DEPLOYMENTS}/web");
