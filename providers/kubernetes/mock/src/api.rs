@@ -174,6 +174,7 @@ pub fn apply(
     stamp(store, resource, namespace, name, live.as_ref(), &mut object);
     validate(resource, name, &object)?;
     if let Some(live) = &live {
+        validate_update(resource, name, live, &object)?;
         bump_generation(resource, live, &mut object);
     }
     set_meta(
@@ -358,6 +359,87 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiEr
     }
 }
 
+/// Fields an update may not change: a workload's selector, a Job's pod template, a
+/// binding's roleRef, the data of an immutable Secret or ConfigMap.
+fn validate_update(
+    resource: &Resource,
+    name: &str,
+    live: &Value,
+    object: &Value,
+) -> Result<(), ApiError> {
+    let changed = |pointer: &str| live.pointer(pointer) != object.pointer(pointer);
+    let invalid = |field: &str, message: String| {
+        Err(status::invalid(
+            resource,
+            name,
+            &[FieldError {
+                reason: "FieldValueInvalid",
+                field: field.to_owned(),
+                message,
+            }],
+        ))
+    };
+    match resource.kind.as_str() {
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" if changed("/spec/selector") => {
+            let labels = object
+                .pointer("/spec/selector/matchLabels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            invalid(
+                "spec.selector",
+                format!(
+                    "Invalid value: v1.LabelSelector{{MatchLabels:{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}}: field is immutable",
+                    go_string_map(&labels)
+                ),
+            )
+        }
+        // The real message prints the whole template as a Go value; it is elided here.
+        "Job" if changed("/spec/template") => invalid(
+            "spec.template",
+            "Invalid value: core.PodTemplateSpec{...}: field is immutable".to_owned(),
+        ),
+        "Job" if changed("/spec/selector") => invalid(
+            "spec.selector",
+            "Invalid value: v1.LabelSelector{...}: field is immutable".to_owned(),
+        ),
+        "RoleBinding" | "ClusterRoleBinding" if changed("/roleRef") => {
+            let text = |field: &str| {
+                json!(
+                    object
+                        .pointer(&format!("/roleRef/{field}"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                )
+            };
+            invalid(
+                "roleRef",
+                format!(
+                    "Invalid value: rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}: cannot change roleRef",
+                    text("apiGroup"),
+                    text("kind"),
+                    text("name")
+                ),
+            )
+        }
+        "Secret" | "ConfigMap"
+            if live.get("immutable") == Some(&json!(true))
+                && (changed("/data") || changed("/binaryData")) =>
+        {
+            Err(status::invalid(
+                resource,
+                name,
+                &[FieldError {
+                    reason: "FieldValueForbidden",
+                    field: "data".to_owned(),
+                    message: "Forbidden: field is immutable when `immutable` is set".to_owned(),
+                }],
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A label map as Go's `%#v` prints it: `map[string]string{"a":"b", "c":"d"}`.
 fn go_string_map(map: &Map<String, Value>) -> String {
     let pairs: Vec<String> = map
@@ -408,6 +490,7 @@ pub fn update_as(
     );
     if subresource != Some("status") {
         validate(resource, &key.name, &object)?;
+        validate_update(resource, &key.name, &live, &object)?;
         bump_generation(resource, &live, &mut object);
     }
     let mut entries = ssa::decode_entries(&live);

@@ -249,6 +249,45 @@ async fn a_dry_run_apply_answers_the_result_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn immutable_fields_are_refused_with_422() {
+    let server = server().await;
+    let path = format!("{DEPLOYMENTS}/web");
+    apply(&server, &path, "cairn", false, &deployment(Some(1), None)).await;
+    let mut moved = deployment(Some(1), None);
+    moved["spec"]["selector"]["matchLabels"] = json!({"app": "web", "tier": "front"});
+    moved["spec"]["template"]["metadata"]["labels"] = json!({"app": "web", "tier": "front"});
+    let (code, invalid) = apply(&server, &path, "cairn", false, &moved).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        invalid["message"],
+        "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web\", \"tier\":\"front\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
+    );
+
+    let job = |image: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                        "containers": [{"name": "m", "image": image}]}}}})
+    };
+    let job_path = "/apis/batch/v1/namespaces/default/jobs/migrate";
+    let (code, created) = apply(&server, job_path, "cairn", false, &job("app:1")).await;
+    assert_eq!(code, 201);
+    let uid = created["metadata"]["uid"].as_str().unwrap_or_default();
+    assert_eq!(
+        created["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    let (code, same) = apply(&server, job_path, "cairn", false, &job("app:1")).await;
+    assert_eq!(
+        (code, rv(&same)),
+        (200, rv(&created)),
+        "the generated selector and labels are no change"
+    );
+    let (code, refused) = apply(&server, job_path, "cairn", false, &job("app:2")).await;
+    assert_eq!(code, 422);
+    assert_eq!(refused["details"]["causes"][0]["field"], "spec.template");
+}
+
+#[tokio::test]
 async fn an_object_deleted_by_hand_is_gone_and_comes_back_as_another() {
     let server = server().await;
     let path = format!("{SECRETS}/db");
