@@ -452,3 +452,32 @@ async fn injected_failures_answer_a_status_and_then_stop() {
     let (_, version) = call(&server, "GET", "/version", None, None).await;
     assert_eq!(version["gitVersion"], "v1.28.0");
 }
+
+/// `start_blocking` serves from a thread of its own, for synchronous tests that run the
+/// cairn binary; `Connection: close` and plain `Content-Length` framing work.
+#[test]
+fn a_blocking_server_answers_synchronous_clients() {
+    use std::io::{Read, Write};
+
+    let server = MockServer::start_blocking(Options::default()).expect("starts");
+    let mut stream = std::net::TcpStream::connect(support::address(&server)).expect("connects");
+    stream
+        .write_all(b"GET /version HTTP/1.1\r\nHost: mock\r\nConnection: close\r\n\r\n")
+        .expect("sends");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("reads to the end");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("Content-Type: application/json\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"gitVersion\":\"v1.28.0\""), "{answer}");
+    assert!(
+        server
+            .kubeconfig()
+            .contains(&format!("server: {}", server.url()))
+    );
+    drop(server);
+}
