@@ -466,6 +466,11 @@ pub fn update_as(
         .ok_or_else(|| status::not_found(resource, &key.name))?;
     let mut object = bare(&live);
     change(&mut object);
+    if !object.is_object() || object.get("metadata").is_some_and(|m| !m.is_object()) {
+        return Err(status::bad_request(
+            "the change does not leave a Kubernetes object".to_owned(),
+        ));
+    }
     if subresource == Some("status") {
         // The status subresource writes status (and annotations, as the deployment
         // controller does); the rest stays as stored.

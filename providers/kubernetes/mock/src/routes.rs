@@ -377,6 +377,11 @@ fn object_request(
         }
         ("PUT", sub) => {
             let body = request.body_json()?;
+            if !body.is_object() {
+                return Err(status::bad_request(
+                    "the body is not a Kubernetes object".to_owned(),
+                ));
+            }
             write_as(shared, request, resource, key, sub, |object| {
                 if sub == Some("scale") {
                     if let Some(replicas) = body.pointer("/spec/replicas") {
