@@ -360,7 +360,7 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiEr
 }
 
 /// Fields an update may not change: a workload's selector, a Job's pod template, a
-/// binding's roleRef, the data of an immutable Secret or ConfigMap.
+/// binding's roleRef, a Secret's type, the data of an immutable Secret or ConfigMap.
 fn validate_update(
     resource: &Resource,
     name: &str,
@@ -422,6 +422,13 @@ fn validate_update(
                 ),
             )
         }
+        "Secret" if changed("/type") => invalid(
+            "type",
+            format!(
+                "Invalid value: {}: field is immutable",
+                object.get("type").cloned().unwrap_or(Value::Null)
+            ),
+        ),
         "Secret" | "ConfigMap"
             if live.get("immutable") == Some(&json!(true))
                 && (changed("/data") || changed("/binaryData")) =>

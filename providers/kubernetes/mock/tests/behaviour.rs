@@ -285,6 +285,17 @@ async fn immutable_fields_are_refused_with_422() {
     let (code, refused) = apply(&server, job_path, "cairn", false, &job("app:2")).await;
     assert_eq!(code, 422);
     assert_eq!(refused["details"]["causes"][0]["field"], "spec.template");
+
+    let path = format!("{SECRETS}/db");
+    apply(&server, &path, "cairn", false, &secret("a")).await;
+    let mut tls = secret("a");
+    tls["type"] = json!("kubernetes.io/tls");
+    let (code, refused) = apply(&server, &path, "cairn", false, &tls).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        refused["message"],
+        "Secret \"db\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+    );
 }
 
 #[tokio::test]
