@@ -122,17 +122,31 @@ fn check_namespace(
     }
 }
 
-/// Server-side apply of `body` as `manager`. Answers the status code (201 created, 200
-/// otherwise) and the object; an unchanged object is answered as stored, untouched.
+/// How an apply is asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyParams<'a> {
+    pub manager: &'a str,
+    /// `force=true`: take fields over from other managers instead of conflicting.
+    pub force: bool,
+    /// `dryRun=All`: answer what the apply would make, store nothing.
+    pub dry_run: bool,
+}
+
+/// Server-side apply of `body`. Answers the status code (201 created, 200 otherwise) and
+/// the object; an unchanged object is answered as stored, untouched.
 pub fn apply(
     store: &mut Store,
     resource: &Resource,
     namespace: Option<&str>,
     name: &str,
     mut body: Value,
-    manager: &str,
-    force: bool,
+    params: ApplyParams<'_>,
 ) -> Result<(u16, Value), ApiError> {
+    let ApplyParams {
+        manager,
+        force,
+        dry_run,
+    } = params;
     check_body(resource, namespace, name, &body)?;
     let key = Key::new(resource, namespace, name);
     let live = store.get(&key).cloned();
@@ -160,6 +174,7 @@ pub fn apply(
     stamp(store, resource, namespace, name, live.as_ref(), &mut object);
     validate(resource, name, &object)?;
     if let Some(live) = &live {
+        validate_update(resource, name, live, &object)?;
         bump_generation(resource, live, &mut object);
     }
     set_meta(
@@ -169,6 +184,12 @@ pub fn apply(
     );
     match live {
         Some(live) if live == object => Ok((200, live)),
+        // A dry run keeps the stored resourceVersion (none for a new object).
+        Some(_) if dry_run => Ok((200, object)),
+        None if dry_run => {
+            set_meta(&mut object, "resourceVersion", None);
+            Ok((201, object))
+        }
         Some(_) => Ok((200, store.put(key, object, "MODIFIED"))),
         None => Ok((201, store.put(key, object, "ADDED"))),
     }
@@ -338,6 +359,94 @@ fn validate(resource: &Resource, name: &str, object: &Value) -> Result<(), ApiEr
     }
 }
 
+/// Fields an update may not change: a workload's selector, a Job's pod template, a
+/// binding's roleRef, a Secret's type, the data of an immutable Secret or ConfigMap.
+fn validate_update(
+    resource: &Resource,
+    name: &str,
+    live: &Value,
+    object: &Value,
+) -> Result<(), ApiError> {
+    let changed = |pointer: &str| live.pointer(pointer) != object.pointer(pointer);
+    let invalid = |field: &str, message: String| {
+        Err(status::invalid(
+            resource,
+            name,
+            &[FieldError {
+                reason: "FieldValueInvalid",
+                field: field.to_owned(),
+                message,
+            }],
+        ))
+    };
+    match resource.kind.as_str() {
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" if changed("/spec/selector") => {
+            let labels = object
+                .pointer("/spec/selector/matchLabels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            invalid(
+                "spec.selector",
+                format!(
+                    "Invalid value: v1.LabelSelector{{MatchLabels:{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}}: field is immutable",
+                    go_string_map(&labels)
+                ),
+            )
+        }
+        // The real message prints the whole template as a Go value; it is elided here.
+        "Job" if changed("/spec/template") => invalid(
+            "spec.template",
+            "Invalid value: core.PodTemplateSpec{...}: field is immutable".to_owned(),
+        ),
+        "Job" if changed("/spec/selector") => invalid(
+            "spec.selector",
+            "Invalid value: v1.LabelSelector{...}: field is immutable".to_owned(),
+        ),
+        "RoleBinding" | "ClusterRoleBinding" if changed("/roleRef") => {
+            let text = |field: &str| {
+                json!(
+                    object
+                        .pointer(&format!("/roleRef/{field}"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                )
+            };
+            invalid(
+                "roleRef",
+                format!(
+                    "Invalid value: rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}: cannot change roleRef",
+                    text("apiGroup"),
+                    text("kind"),
+                    text("name")
+                ),
+            )
+        }
+        "Secret" if changed("/type") => invalid(
+            "type",
+            format!(
+                "Invalid value: {}: field is immutable",
+                object.get("type").cloned().unwrap_or(Value::Null)
+            ),
+        ),
+        "Secret" | "ConfigMap"
+            if live.get("immutable") == Some(&json!(true))
+                && (changed("/data") || changed("/binaryData")) =>
+        {
+            Err(status::invalid(
+                resource,
+                name,
+                &[FieldError {
+                    reason: "FieldValueForbidden",
+                    field: "data".to_owned(),
+                    message: "Forbidden: field is immutable when `immutable` is set".to_owned(),
+                }],
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A label map as Go's `%#v` prints it: `map[string]string{"a":"b", "c":"d"}`.
 fn go_string_map(map: &Map<String, Value>) -> String {
     let pairs: Vec<String> = map
@@ -364,6 +473,11 @@ pub fn update_as(
         .ok_or_else(|| status::not_found(resource, &key.name))?;
     let mut object = bare(&live);
     change(&mut object);
+    if !object.is_object() || object.get("metadata").is_some_and(|m| !m.is_object()) {
+        return Err(status::bad_request(
+            "the change does not leave a Kubernetes object".to_owned(),
+        ));
+    }
     if subresource == Some("status") {
         // The status subresource writes status (and annotations, as the deployment
         // controller does); the rest stays as stored.
@@ -388,6 +502,7 @@ pub fn update_as(
     );
     if subresource != Some("status") {
         validate(resource, &key.name, &object)?;
+        validate_update(resource, &key.name, &live, &object)?;
         bump_generation(resource, &live, &mut object);
     }
     let mut entries = ssa::decode_entries(&live);

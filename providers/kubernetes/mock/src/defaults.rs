@@ -4,6 +4,8 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use crate::quantity;
+
 /// Sets `key` in `map` when it is absent.
 fn default(map: &mut Map<String, Value>, key: &str, value: Value) {
     map.entry(key.to_owned()).or_insert(value);
@@ -290,6 +292,13 @@ fn container(c: &mut Map<String, Value>) {
         json!(if latest { "Always" } else { "IfNotPresent" }),
     );
     default(c, "resources", json!({}));
+    if let Some(Value::Object(resources)) = c.get_mut("resources") {
+        for list in ["limits", "requests"] {
+            if let Some(quantities) = resources.get_mut(list) {
+                quantity::canonicalize_map(quantities);
+            }
+        }
+    }
     each_object(c.get_mut("ports"), |port| {
         default(port, "protocol", json!("TCP"));
     });

@@ -16,7 +16,7 @@
 //! - `api`: apply, updates, deletes, controllers' follow-ups, readiness.
 //! - `ssa` and `fields`: structured-merge-diff (managed fields, merge, prune, conflicts).
 //! - `schema`: keyed, set and atomic lists and atomic maps of the built-in kinds.
-//! - `defaults`: what the server fills in per kind.
+//! - `defaults`: what the server fills in per kind; `quantity`: canonical quantities.
 //! - `resources`: the served kinds and discovery documents.
 //! - `status`: error bodies.
 //! - `server`: the accept loop and delayed controller work.
@@ -24,6 +24,7 @@
 mod api;
 mod defaults;
 mod fields;
+mod quantity;
 mod resources;
 mod routes;
 mod schema;

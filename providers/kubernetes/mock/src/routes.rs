@@ -334,18 +334,21 @@ fn object_request(
                     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".to_owned(),
                 ));
             };
-            let force = request.param("force") == Some("true");
+            let params = api::ApplyParams {
+                manager,
+                force: request.param("force") == Some("true"),
+                dry_run: request.param("dryRun") == Some("All"),
+            };
             let body = request.body_json()?;
             let mut state = shared.lock();
-            let auto_ready = state.options.auto_ready;
+            let auto_ready = state.options.auto_ready && !params.dry_run;
             let (code, object) = api::apply(
                 &mut state.store,
                 resource,
                 key.namespace.as_deref(),
                 &key.name,
                 body,
-                manager,
-                force,
+                params,
             )?;
             if auto_ready {
                 // After the answer is made: the apply answers the status as it was, the
@@ -374,6 +377,11 @@ fn object_request(
         }
         ("PUT", sub) => {
             let body = request.body_json()?;
+            if !body.is_object() {
+                return Err(status::bad_request(
+                    "the body is not a Kubernetes object".to_owned(),
+                ));
+            }
             write_as(shared, request, resource, key, sub, |object| {
                 if sub == Some("scale") {
                     if let Some(replicas) = body.pointer("/spec/replicas") {

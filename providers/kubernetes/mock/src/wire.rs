@@ -54,13 +54,27 @@ pub async fn serve_connection(stream: TcpStream, shared: Shared, mut stop: watch
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
-        let request = tokio::select! {
-            request = read_request(&mut reader) => request,
+        let head = tokio::select! {
+            head = read_head(&mut reader) => head,
             _ = stop.changed() => return,
         };
-        let Ok(Some(request)) = request else {
+        let Ok(Some(mut request)) = head else {
             return;
         };
+        // curl asks before sending a body of more than 1 KiB.
+        if request
+            .header("expect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+            && write
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return;
+        }
+        if read_body(&mut reader, &mut request).await.is_err() {
+            return;
+        }
         let close = request.close;
         let written = match routes::handle(&shared, &request) {
             Reply::Json { code, body } => write_json(&mut write, code, body, close).await,
@@ -75,9 +89,8 @@ pub async fn serve_connection(stream: TcpStream, shared: Shared, mut stop: watch
     }
 }
 
-async fn read_request<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-) -> io::Result<Option<Request>> {
+/// The request line and headers; `None` when the client closed the connection.
+async fn read_head<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> io::Result<Option<Request>> {
     let mut line = String::new();
     loop {
         line.clear();
@@ -127,6 +140,14 @@ async fn read_request<R: AsyncRead + Unpin>(
         close = true;
     }
     request.close = close;
+    Ok(Some(request))
+}
+
+/// The body, framed by `Transfer-Encoding: chunked` or `Content-Length`.
+async fn read_body<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    request: &mut Request,
+) -> io::Result<()> {
     if request
         .header("transfer-encoding")
         .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
@@ -143,7 +164,7 @@ async fn read_request<R: AsyncRead + Unpin>(
         reader.read_exact(&mut body).await?;
         request.body = body;
     }
-    Ok(Some(request))
+    Ok(())
 }
 
 async fn read_chunked<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> io::Result<Vec<u8>> {

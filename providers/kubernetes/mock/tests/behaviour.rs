@@ -142,6 +142,19 @@ async fn an_unchanged_deployment_stays_as_it_is_and_a_template_change_is_a_gener
 }
 
 #[tokio::test]
+async fn quantities_read_back_in_canonical_form() {
+    let server = server().await;
+    let mut web = deployment(Some(1), None);
+    web["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": 0.5, "memory": "1024Mi"}, "limits": {"cpu": "1000m"}});
+    let (_, applied) = apply(&server, &format!("{DEPLOYMENTS}/web"), "cairn", false, &web).await;
+    assert_eq!(
+        applied["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1"}})
+    );
+}
+
+#[tokio::test]
 async fn drift_by_kubectl_conflicts_until_forced_and_unowned_fields_stay_theirs() {
     let server = server().await;
     let path = format!("{DEPLOYMENTS}/web");
@@ -197,6 +210,92 @@ async fn drift_by_kubectl_conflicts_until_forced_and_unowned_fields_stay_theirs(
         "{message}"
     );
     assert!(message.ends_with(": .metadata.labels.team"), "{message}");
+}
+
+#[tokio::test]
+async fn a_dry_run_apply_answers_the_result_and_stores_nothing() {
+    let server = server().await;
+    let path = format!("{DEPLOYMENTS}/web");
+    let dry = format!("{path}?&fieldManager=cairn&dryRun=All");
+    let patch = Some("application/apply-patch+yaml");
+    let (code, would) = call(
+        &server,
+        "PATCH",
+        &dry,
+        patch,
+        Some(&deployment(Some(1), None)),
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert_eq!(
+        would["spec"]["strategy"]["type"], "RollingUpdate",
+        "defaulted"
+    );
+    assert!(server.object("Deployment/default/web").is_none());
+    let (_, live) = apply(&server, &path, "cairn", false, &deployment(Some(1), None)).await;
+    let (code, would) = call(
+        &server,
+        "PATCH",
+        &dry,
+        patch,
+        Some(&deployment(Some(2), None)),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(would["spec"]["replicas"], 2);
+    assert_eq!(would["metadata"]["generation"], 2);
+    assert_eq!(rv(&would), rv(&live));
+    assert_eq!(server.object("Deployment/default/web"), Some(live));
+}
+
+#[tokio::test]
+async fn immutable_fields_are_refused_with_422() {
+    let server = server().await;
+    let path = format!("{DEPLOYMENTS}/web");
+    apply(&server, &path, "cairn", false, &deployment(Some(1), None)).await;
+    let mut moved = deployment(Some(1), None);
+    moved["spec"]["selector"]["matchLabels"] = json!({"app": "web", "tier": "front"});
+    moved["spec"]["template"]["metadata"]["labels"] = json!({"app": "web", "tier": "front"});
+    let (code, invalid) = apply(&server, &path, "cairn", false, &moved).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        invalid["message"],
+        "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web\", \"tier\":\"front\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
+    );
+
+    let job = |image: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                        "containers": [{"name": "m", "image": image}]}}}})
+    };
+    let job_path = "/apis/batch/v1/namespaces/default/jobs/migrate";
+    let (code, created) = apply(&server, job_path, "cairn", false, &job("app:1")).await;
+    assert_eq!(code, 201);
+    let uid = created["metadata"]["uid"].as_str().unwrap_or_default();
+    assert_eq!(
+        created["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    let (code, same) = apply(&server, job_path, "cairn", false, &job("app:1")).await;
+    assert_eq!(
+        (code, rv(&same)),
+        (200, rv(&created)),
+        "the generated selector and labels are no change"
+    );
+    let (code, refused) = apply(&server, job_path, "cairn", false, &job("app:2")).await;
+    assert_eq!(code, 422);
+    assert_eq!(refused["details"]["causes"][0]["field"], "spec.template");
+
+    let path = format!("{SECRETS}/db");
+    apply(&server, &path, "cairn", false, &secret("a")).await;
+    let mut tls = secret("a");
+    tls["type"] = json!("kubernetes.io/tls");
+    let (code, refused) = apply(&server, &path, "cairn", false, &tls).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        refused["message"],
+        "Secret \"db\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable"
+    );
 }
 
 #[tokio::test]
@@ -363,4 +462,33 @@ async fn injected_failures_answer_a_status_and_then_stop() {
     assert_eq!(code, 404, "unknown groups are not served");
     let (_, version) = call(&server, "GET", "/version", None, None).await;
     assert_eq!(version["gitVersion"], "v1.28.0");
+}
+
+/// `start_blocking` serves from a thread of its own, for synchronous tests that run the
+/// cairn binary; `Connection: close` and plain `Content-Length` framing work.
+#[test]
+fn a_blocking_server_answers_synchronous_clients() {
+    use std::io::{Read, Write};
+
+    let server = MockServer::start_blocking(Options::default()).expect("starts");
+    let mut stream = std::net::TcpStream::connect(support::address(&server)).expect("connects");
+    stream
+        .write_all(b"GET /version HTTP/1.1\r\nHost: mock\r\nConnection: close\r\n\r\n")
+        .expect("sends");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("reads to the end");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("Content-Type: application/json\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"gitVersion\":\"v1.28.0\""), "{answer}");
+    assert!(
+        server
+            .kubeconfig()
+            .contains(&format!("server: {}", server.url()))
+    );
+    drop(server);
 }
