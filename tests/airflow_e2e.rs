@@ -185,7 +185,7 @@ async fn check_cluster_and_node_groups(aws: &Clients, worker_max: i32) {
         .await
         .expect("DescribeCluster");
     let cluster = cluster.cluster().expect("the cluster");
-    assert_eq!(cluster.version(), Some("1.31"));
+    assert_eq!(cluster.version(), Some("1.34"));
     assert_eq!(cluster.status().map(|s| s.as_str()), Some("ACTIVE"));
 
     let workers = aws
