@@ -51,6 +51,7 @@ fn resource(i: usize, store: &StateStore) -> ResourceState {
             .with("tags", tags)
             .with("secret", secret),
         dependencies: vec![ResourceAddr::new("aws_vpc", "main")],
+        fingerprints: Default::default(),
     }
 }
 

@@ -1,11 +1,15 @@
 //! The real `stacks/airflow` (`--env dev`) applied by the `cairn` binary to a moto server:
-//! the key AWS objects checked through the SDK, a no-op re-plan, one in-place change of
-//! the worker pool, no generated secret anywhere cairn writes or prints, and a destroy that
-//! leaves nothing tagged with the stack.
+//! the key AWS objects checked through the SDK, a no-op re-plan (with and without a
+//! refresh), a second apply that touches nothing, one in-place change of the worker pool,
+//! no generated secret anywhere cairn writes or prints, and a destroy that leaves nothing
+//! tagged with the stack.
 //!
-//! The Kubernetes objects go to the API server of `CAIRN_TEST_KUBECONFIG` when it is set.
-//! Otherwise they are skipped (with a message saying so) by targeting every resource that
-//! is not a Kubernetes object, as listed by the plan itself.
+//! The Kubernetes objects go to the mock API server (`cairn-kube-mock`, which behaves like
+//! the recorded kube-apiserver v1.28), where the test also changes `airflow.cfg`, drifts
+//! the scheduler and checks the Secrets; and, in a second test reported as ignored unless
+//! `CAIRN_TEST_KUBECONFIG` named a cluster at build time, to that cluster.
+//! `CAIRN_TEST_KUBE_NO_NODES=1` says the cluster runs no pods (a bare control plane): the
+//! stack then waits only for the objects to exist.
 //!
 //! Needs `moto_server` on PATH (`pip install 'moto[server]'`); fails without it.
 
@@ -16,6 +20,7 @@ use std::path::Path;
 
 use aws_sdk_eks::types::{CapacityTypes, TaintEffect};
 
+use cairn_kube_mock::{MockServer, Options};
 use support::aws::{Clients, assert_nothing_left, assert_tagged};
 use support::cairn::{Cairn, resources_with, summary_line};
 use support::moto::Moto;
@@ -42,18 +47,81 @@ const SECRETS: [&str; 7] = [
     "airflow/dev/metadata-connection",
 ];
 
+/// The Deployments of the stack, which roll when their config or secrets change.
+const DEPLOYMENTS: [&str; 4] = [
+    "Deployment/airflow/airflow-scheduler",
+    "Deployment/airflow/airflow-api-server",
+    "Deployment/airflow/airflow-dag-processor",
+    "Deployment/airflow/airflow-triggerer",
+];
+
 #[tokio::test(flavor = "multi_thread")]
-async fn airflow_dev_on_moto() {
+async fn airflow_dev_on_moto_and_the_kubernetes_mock() {
+    // On a thread of its own: the test blocks its runtime while the binary runs.
+    let mock = MockServer::start_blocking(Options {
+        auto_ready: true,
+        ..Options::default()
+    })
+    .expect("the mock API server starts");
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    mock.write_kubeconfig(kubeconfig.path())
+        .expect("kubeconfig");
+    airflow_dev(&kubeconfig.path().display().to_string(), Some(&mock), false).await;
+}
+
+/// prod (two of each component, disruption budgets, a NAT gateway per AZ) converges too.
+/// Its database has `prevent_destroy`, so this test leaves the teardown to moto's exit.
+#[tokio::test(flavor = "multi_thread")]
+async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
+    let mock = MockServer::start_blocking(Options {
+        auto_ready: true,
+        ..Options::default()
+    })
+    .expect("the mock API server starts");
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    mock.write_kubeconfig(kubeconfig.path())
+        .expect("kubeconfig");
+    let moto = Moto::start();
+    let cairn = Cairn::new(&moto, Path::new(STACK_DIR), "prod");
+    cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
+    cairn.apply(&[]);
+    assert!(
+        !mock.objects("PodDisruptionBudget").is_empty(),
+        "prod's disruption budgets were applied"
+    );
+    cairn.plan(0, &[]);
+    cairn.plan(0, &["--refresh=false"]);
+    let versions = kubernetes_versions(&mock);
+    let again = cairn.apply(&[]);
+    assert!(
+        again.stdout.contains("No changes."),
+        "a second apply has nothing to do:\n{}",
+        again.text()
+    );
+    assert_eq!(kubernetes_versions(&mock), versions, "nothing touched");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(cairn_test_kubeconfig),
+    ignore = "needs a cluster: set CAIRN_TEST_KUBECONFIG to its kubeconfig"
+)]
+async fn airflow_dev_on_moto_and_a_real_cluster() {
+    let kubeconfig = std::env::var("CAIRN_TEST_KUBECONFIG")
+        .expect("CAIRN_TEST_KUBECONFIG names a kubeconfig (kind, k3d, minikube or EKS)");
+    let no_nodes = std::env::var("CAIRN_TEST_KUBE_NO_NODES").is_ok_and(|v| v == "1");
+    airflow_dev(&kubeconfig, None, no_nodes).await;
+}
+
+/// The whole walk; `mock` is the API server when it is the mock, for the checks only a
+/// test can make there (drift by another client, resource versions).
+async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool) {
     let moto = Moto::start();
     let aws = Clients::new(&moto.sdk_config().await);
     let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
-
-    let kubeconfig = std::env::var("CAIRN_TEST_KUBECONFIG")
-        .ok()
-        .filter(|path| !path.is_empty());
-    match &kubeconfig {
-        Some(path) => cairn.set_var("kubeconfig", path),
-        None => println!("kubernetes objects skipped: CAIRN_TEST_KUBECONFIG is not set"),
+    cairn.set_var("kubeconfig", kubeconfig);
+    if no_nodes {
+        cairn.set_var("wait_for_workloads", "false");
     }
 
     // What the first apply creates, from the plan itself, so the list follows the stack.
@@ -68,23 +136,11 @@ async fn airflow_dev_on_moto() {
         .filter(|c| c["provider"] == "aws" && c["action"] == "create")
         .map(|c| c["addr"].as_str().expect("an address").to_owned())
         .collect();
-    let non_kubernetes: Vec<String> = changes
-        .iter()
-        .filter(|c| c["provider"] != "kubernetes" && c["action"] == "create")
-        .map(|c| c["addr"].as_str().expect("an address").to_owned())
-        .collect();
     assert!(
         aws_addresses.iter().any(|a| a == "aws_eks_cluster.main"),
         "the plan creates the cluster: {aws_addresses:?}"
     );
-    let targets: Vec<String> = match kubeconfig {
-        Some(_) => Vec::new(),
-        None => non_kubernetes
-            .iter()
-            .flat_map(|addr| ["--target".to_owned(), addr.clone()])
-            .collect(),
-    };
-    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let targets: Vec<&str> = Vec::new();
 
     // --- apply, with debug logs on: they must not carry secrets either ----------------------
     let applied = cairn.run_with_env(
@@ -123,6 +179,26 @@ async fn airflow_dev_on_moto() {
         "a re-plan after apply shows no changes:\n{}",
         replan.text()
     );
+
+    let refreshless = cairn.run(&["plan"], &["--detailed-exitcode", "--refresh=false"]);
+    assert_eq!(
+        refreshless.code,
+        Some(0),
+        "without a refresh, values derived from secrets kept as hashes are unchanged too:\n{}",
+        refreshless.text()
+    );
+    let versions = mock.map(kubernetes_versions);
+    let patches = mock.map(|m| m.request_count("PATCH"));
+    let again = cairn.apply(&targets);
+    assert!(
+        again.stdout.contains("No changes."),
+        "a second apply has nothing to do:\n{}",
+        again.text()
+    );
+    if let Some(mock) = mock {
+        assert_eq!(Some(kubernetes_versions(mock)), versions, "same uid and resourceVersion");
+        assert_eq!(Some(mock.request_count("PATCH")), patches, "nothing re-applied");
+    }
 
     // --- one in-place change: the worker pool's maximum size ------------------------------
     cairn.set_var("worker_max_size", "5");
@@ -166,12 +242,114 @@ async fn airflow_dev_on_moto() {
         "the connection URL carries the generated database password"
     );
     for (name, value) in &values {
+        use base64::Engine;
         cairn.assert_never_written(name, value);
+        // The Kubernetes Secrets carry them base64-encoded.
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+        cairn.assert_never_written(&format!("{name} (base64)"), &encoded);
+    }
+
+    if let Some(mock) = mock {
+        check_kubernetes_on_the_mock(&cairn, mock, &values);
     }
 
     // --- destroy -------------------------------------------------------------------------
     cairn.destroy(&[]);
     assert_nothing_left(&aws, STACK).await;
+    if let Some(mock) = mock {
+        mock.settle_all();
+        assert!(
+            mock.object("Namespace/airflow").is_none(),
+            "the namespace (and so every object in it) is gone"
+        );
+    }
+}
+
+/// uid and resourceVersion of every object in the mock, by kind and name.
+fn kubernetes_versions(mock: &MockServer) -> BTreeMap<String, (String, String)> {
+    let mut versions = BTreeMap::new();
+    for kind in [
+        "Namespace", "Secret", "ConfigMap", "ServiceAccount", "Role", "RoleBinding",
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "Job",
+        "PodDisruptionBudget",
+    ] {
+        for object in mock.objects(kind) {
+            let field = |name: &str| object["metadata"][name].as_str().unwrap_or_default().to_owned();
+            versions.insert(
+                format!("{kind}/{}/{}", field("namespace"), field("name")),
+                (field("uid"), field("resourceVersion")),
+            );
+        }
+    }
+    versions
+}
+
+fn generation(mock: &MockServer, target: &str) -> i64 {
+    mock.object(target)
+        .and_then(|o| o["metadata"]["generation"].as_i64())
+        .unwrap_or_default()
+}
+
+/// The Secrets hold what Secrets Manager holds; a change of `airflow.cfg` rolls each
+/// Deployment exactly once in one apply; drift by `kubectl scale` is shown and reverted.
+fn check_kubernetes_on_the_mock(
+    cairn: &Cairn<'_>,
+    mock: &MockServer,
+    values: &BTreeMap<&str, String>,
+) {
+    use base64::Engine;
+    let secret = mock
+        .object("Secret/airflow/airflow-secrets")
+        .expect("the Airflow Secret exists");
+    let data: Vec<String> = secret["data"]
+        .as_object()
+        .map(|data| {
+            data.values()
+                .filter_map(|v| base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in ["airflow/dev/fernet-key", "airflow/dev/metadata-connection"] {
+        assert!(
+            data.contains(&values[name]),
+            "the Secret carries {name} as Secrets Manager has it"
+        );
+    }
+
+    let generations: Vec<i64> = DEPLOYMENTS.iter().map(|d| generation(mock, d)).collect();
+    cairn.set_var("parallelism", "20");
+    let change = cairn.plan(2, &[]);
+    assert!(
+        resources_with(&change, "~").contains(&"kubernetes_object.airflow_config".to_owned()),
+        "{}",
+        change.text()
+    );
+    cairn.apply(&[]);
+    cairn.plan(0, &[]);
+    for (deployment, before) in DEPLOYMENTS.iter().zip(generations) {
+        assert_eq!(
+            generation(mock, deployment),
+            before + 1,
+            "{deployment} rolled exactly once, in the same apply as the config"
+        );
+    }
+
+    mock.scale("Deployment/airflow/airflow-scheduler", 5)
+        .expect("kubectl scale");
+    let drift = cairn.plan(2, &[]);
+    assert_eq!(
+        resources_with(&drift, "~"),
+        ["kubernetes_object.scheduler"],
+        "{}",
+        drift.text()
+    );
+    cairn.apply(&[]);
+    let scheduler = mock
+        .object("Deployment/airflow/airflow-scheduler")
+        .expect("scheduler");
+    assert_eq!(scheduler["spec"]["replicas"], 1, "the stack's replicas again");
+    cairn.plan(0, &[]);
 }
 
 /// The control plane, the on-demand system pool and the SPOT worker pool (whose maximum

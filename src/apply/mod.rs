@@ -32,7 +32,7 @@ use crate::addr::ResourceAddr;
 use crate::plan::diff_update;
 use crate::plan::scope::{ResourceValues, ValuesScope};
 use crate::plan::{Action, Plan, Summary};
-use crate::plan::{effective_desired, identity, mark_sensitive, provider_config};
+use crate::plan::{effective_desired, fingerprint, identity, mark_sensitive, provider_config};
 use crate::providers::{Clients, Registry};
 use crate::stack::{Stack, TimeoutOverrides};
 use crate::state::{Intent, ResourceState, SensitiveHasher, StateStore};
@@ -224,7 +224,51 @@ fn action_graph(plan: &Plan) -> Vec<Node> {
         nodes[after].dependencies.push(before);
         nodes[before].dependents.push(after);
     }
+    // A delete-then-create waits, where the order allows, for the creates and updates its
+    // create needs: a failure among them then stops the replacement before its delete
+    // instead of leaving the object deleted.
+    for change in &plan.changes {
+        let (Action::DeleteThenCreate, Some(&delete)) =
+            (change.action, delete_of.get(&change.addr))
+        else {
+            continue;
+        };
+        for dep in &change.dependencies {
+            if let Some(&needed) = main_of.get(dep)
+                && !reaches(&nodes, delete, needed)
+            {
+                nodes[delete].dependencies.push(needed);
+                nodes[needed].dependents.push(delete);
+            }
+        }
+    }
     nodes
+}
+
+/// Whether `to` is reachable from `from` along dependent edges.
+fn reaches(nodes: &[Node], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; nodes.len()];
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[n], true) {
+            stack.extend(&nodes[n].dependents);
+        }
+    }
+    false
+}
+
+/// Marks `node` and every unfinished node it waits for as committed: a replacement whose
+/// delete has run must get its create, even while the walk is stopping.
+fn commit(nodes: &[Node], node: usize, committed: &mut [bool]) {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if !std::mem::replace(&mut committed[n], true) {
+            stack.extend(&nodes[n].dependencies);
+        }
+    }
 }
 
 /// Forwards a provider's progress messages to the observer.
@@ -239,6 +283,15 @@ impl ProgressSink for NodeProgress {
         message.clone_into(&mut self.last.lock().unwrap_or_else(PoisonError::into_inner));
         self.observer.progress(&self.addr, message);
     }
+}
+
+/// A resource's configuration evaluated with live values.
+#[derive(Default)]
+struct Evaluated {
+    config: Attrs,
+    /// See `plan::fingerprint`: recorded so a plan without plaintext can tell these
+    /// attributes are unchanged.
+    fingerprints: BTreeMap<String, String>,
 }
 
 /// Shared by all nodes of one walk.
@@ -312,23 +365,13 @@ async fn with_timeout<T>(
     }
 }
 
-/// Whether a value holds a secret's hash (state's form) somewhere.
-fn holds_hash(value: &Value) -> bool {
-    match value {
-        Value::SensitiveHash(_) => true,
-        Value::Sensitive(inner) => holds_hash(inner),
-        Value::List(items) => items.iter().any(holds_hash),
-        Value::Map(map) => map.values().any(holds_hash),
-        _ => false,
-    }
-}
-
-/// Marks result attributes sensitive where the desired value was: a provider may echo a
-/// secret input back as a plain value.
+/// Marks result attributes sensitive where the desired value was, leaf by leaf: a
+/// provider may echo a secret input back as a plain value, and the rest of the attribute
+/// (a manifest's name and namespace) must stay readable in state.
 fn carry_sensitivity(desired: &Attrs, mut result: Attrs) -> Attrs {
     for (name, value) in result.0.iter_mut() {
-        if desired.0.get(name).is_some_and(Value::contains_sensitive) && !value.is_sensitive() {
-            *value = std::mem::take(value).sensitive();
+        if let Some(shape) = desired.0.get(name) {
+            *value = std::mem::take(value).with_sensitivity_of(shape);
         }
     }
     result
@@ -384,7 +427,7 @@ impl Walk<'_> {
             let recorded = {
                 let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
                 match live.get(dep) {
-                    Some(attrs) if attrs.0.values().any(holds_hash) => attrs.clone(),
+                    Some(attrs) if attrs.0.values().any(Value::contains_hash) => attrs.clone(),
                     _ => continue,
                 }
             };
@@ -414,10 +457,15 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// Evaluates the resource's configured attributes with live values.
-    fn evaluate(&self, addr: &ResourceAddr, schema: &ResourceSchema) -> Result<Attrs, NodeError> {
+    /// Evaluates the resource's configured attributes with live values, and the
+    /// fingerprints of those that hold secrets.
+    fn evaluate(
+        &self,
+        addr: &ResourceAddr,
+        schema: &ResourceSchema,
+    ) -> Result<Evaluated, NodeError> {
         let Some(resource) = self.input.stack.resources.get(addr) else {
-            return Ok(Attrs::new());
+            return Ok(Evaluated::default());
         };
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         let scope = ValuesScope {
@@ -426,27 +474,43 @@ impl Walk<'_> {
             values: &live,
         };
         let mut config = Attrs::new();
+        let mut fingerprints = BTreeMap::new();
         for (name, expr) in &resource.attrs {
             let value = expr
                 .eval(&scope)
                 .map_err(|e| NodeError::engine("evaluate", e.message))?;
+            if value.contains_sensitive()
+                && let Some(print) = fingerprint(expr, &scope, &self.hasher)
+            {
+                fingerprints.insert(name.clone(), print);
+            }
             config.insert(name.clone(), value);
         }
-        Ok(mark_sensitive(Some(schema), config))
+        Ok(Evaluated {
+            config: mark_sensitive(Some(schema), config),
+            fingerprints,
+        })
     }
 
-    /// Evaluates, re-reading hashed dependencies when needed; the result is fully known.
+    /// Evaluates, re-reading dependencies known only as hashes when needed (a value
+    /// derived from such a secret evaluates as unknown); the result is fully known.
     async fn desired_config(
         &self,
         addr: &ResourceAddr,
         schema: &ResourceSchema,
         dependencies: &[ResourceAddr],
-    ) -> Result<Attrs, NodeError> {
-        let mut config = self.evaluate(addr, schema)?;
-        if config.0.values().any(holds_hash) {
+    ) -> Result<Evaluated, NodeError> {
+        let mut evaluated = self.evaluate(addr, schema)?;
+        let config = &evaluated.config;
+        if config
+            .0
+            .values()
+            .any(|v| v.contains_hash() || v.contains_unknown())
+        {
             self.reread_hashed(dependencies).await?;
-            config = self.evaluate(addr, schema)?;
+            evaluated = self.evaluate(addr, schema)?;
         }
+        let config = &evaluated.config;
         if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_unknown()) {
             return Err(NodeError::engine(
                 "evaluate",
@@ -455,7 +519,7 @@ impl Walk<'_> {
                 ),
             ));
         }
-        if let Some((name, _)) = config.0.iter().find(|(_, v)| holds_hash(v)) {
+        if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_hash()) {
             return Err(NodeError::engine(
                 "evaluate",
                 format!(
@@ -463,7 +527,7 @@ impl Walk<'_> {
                 ),
             ));
         }
-        Ok(config)
+        Ok(evaluated)
     }
 
     async fn create(
@@ -471,6 +535,7 @@ impl Walk<'_> {
         addr: &ResourceAddr,
         client: &dyn ResourceClient,
         desired: &Attrs,
+        fingerprints: BTreeMap<String, String>,
         dependencies: &[ResourceAddr],
         limit: Duration,
         progress: &Arc<NodeProgress>,
@@ -509,6 +574,7 @@ impl Walk<'_> {
             provider: addr.provider().to_owned(),
             attrs: self.hasher.redact_attrs(&result),
             dependencies: dependencies.to_vec(),
+            fingerprints,
         })?;
         Ok(result)
     }
@@ -584,15 +650,16 @@ impl Walk<'_> {
             }
             (Phase::Main, Action::NoOp | Action::Delete) => Ok(change.after.clone()),
             (Phase::Main, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => {
-                let config = self
+                let evaluated = self
                     .desired_config(addr, schema, &change.dependencies)
                     .await?;
-                let desired = effective_desired(schema, &config, None, &lifecycle);
+                let desired = effective_desired(schema, &evaluated.config, None, &lifecycle);
                 let result = self
                     .create(
                         addr,
                         client.as_ref(),
                         &desired,
+                        evaluated.fingerprints,
                         &change.dependencies,
                         create_limit,
                         &progress,
@@ -601,10 +668,11 @@ impl Walk<'_> {
                 Ok(Some(result))
             }
             (Phase::Main, Action::Update) => {
-                let config = self
+                let evaluated = self
                     .desired_config(addr, schema, &change.dependencies)
                     .await?;
-                let desired = effective_desired(schema, &config, Some(&prior), &lifecycle);
+                let desired =
+                    effective_desired(schema, &evaluated.config, Some(&prior), &lifecycle);
                 let changed: Vec<String> = diff_update(schema, &prior, &desired, &[], &self.hasher)
                     .into_iter()
                     .map(|d| d.name)
@@ -634,6 +702,7 @@ impl Walk<'_> {
                     provider: change.provider.clone(),
                     attrs: self.hasher.redact_attrs(&result),
                     dependencies: change.dependencies.clone(),
+                    fingerprints: evaluated.fingerprints,
                 })?;
                 Ok(Some(result))
             }
@@ -726,6 +795,7 @@ pub async fn apply(
     let mut started = vec![false; nodes.len()];
     let mut failed_root: Vec<Option<ResourceAddr>> = vec![None; nodes.len()];
     let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&n| waiting[n] == 0).collect();
+    let mut committed = vec![false; nodes.len()];
     let mut running = FuturesUnordered::new();
     let mut stopping = false;
     let parallelism = options.parallelism.max(1);
@@ -733,8 +803,14 @@ pub async fn apply(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
-        while !stopping && running.len() < parallelism {
-            let Some(n) = ready.pop_front() else { break };
+        while running.len() < parallelism {
+            let Some(n) = ready
+                .iter()
+                .position(|&n| !stopping || committed[n])
+                .and_then(|at| ready.remove(at))
+            else {
+                break;
+            };
             started[n] = true;
             let change = &plan.changes[nodes[n].change];
             let action = nodes[n].action(plan);
@@ -818,6 +894,13 @@ pub async fn apply(
                     None => {}
                 }
                 drop(live);
+                if action == Action::Delete && change.action == Action::DeleteThenCreate {
+                    for &d in &nodes[n].dependents {
+                        if nodes[d].change == nodes[n].change {
+                            commit(&nodes, d, &mut committed);
+                        }
+                    }
+                }
                 match action {
                     Action::Update => outcome.completed.change += 1,
                     Action::Delete => outcome.completed.destroy += 1,

@@ -10,8 +10,9 @@
 //! Debug builds only (`cfg(debug_assertions)`; release binaries never read them), so the
 //! CLI tests can exercise failure handling without a cloud:
 //! - `CAIRN_TEST_FAIL_ON=<address>[,<address>...]`: create and update of those resources
-//!   fail with a provider API error.
-//! - `CAIRN_TEST_DELAY_MS=<n>`: every create and update sleeps `n` milliseconds first.
+//!   fail at once with a provider API error.
+//! - `CAIRN_TEST_DELAY_MS=<n>`: every other create, update and delete sleeps `n`
+//!   milliseconds first, so a test can order a failure before work still in flight.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -125,15 +126,15 @@ impl CairnClient {
         identity: &ResourceIdentity,
         operation: &str,
     ) -> Result<(), ProviderError> {
-        if let Some(delay) = self.delay {
-            tokio::time::sleep(delay).await;
-        }
         if self.fail_on.contains(&identity.address) {
             return Err(ProviderError::api(
                 format!("cairn:{operation}"),
                 Some("InjectedFault".to_owned()),
                 "failure injected by CAIRN_TEST_FAIL_ON",
             ));
+        }
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
         }
         Ok(())
     }
@@ -179,7 +180,11 @@ impl ResourceClient for CairnClient {
     }
 
     async fn delete(&self, request: DeleteRequest<'_>) -> Result<(), ProviderError> {
-        check_type(request.type_name)
+        check_type(request.type_name)?;
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        Ok(())
     }
 
     async fn find(&self, request: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {

@@ -15,7 +15,8 @@ use futures::StreamExt;
 use super::diff::{diff_all, diff_computed, diff_update};
 use super::scope::{ResourceValues, ValuesScope};
 use super::{
-    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, values_equal,
+    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, fingerprint,
+    values_equal,
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -90,7 +91,7 @@ pub(crate) fn provider_config(
     let mut diagnostics = Diagnostics::new();
     for (key, expr) in &block.config {
         match expr.eval(&scope) {
-            Ok(value) if value.contains_unknown() || contains_hash(&value) => return Ok(None),
+            Ok(value) if value.contains_unknown() || value.contains_hash() => return Ok(None),
             Ok(value) => config.insert(key.clone(), value),
             Err(e) => diagnostics.push(Diagnostic::at(
                 &stack.sources,
@@ -101,16 +102,6 @@ pub(crate) fn provider_config(
         }
     }
     diagnostics.into_result(Some(config))
-}
-
-fn contains_hash(value: &Value) -> bool {
-    match value {
-        Value::SensitiveHash(_) => true,
-        Value::Sensitive(inner) => contains_hash(inner),
-        Value::List(items) => items.iter().any(contains_hash),
-        Value::Map(map) => map.values().any(contains_hash),
-        _ => false,
-    }
 }
 
 /// Configures `name` from recorded values if its configuration is known. `Ok(None)`: not
@@ -146,23 +137,34 @@ fn recorded_values(state: &StateFile) -> ResourceValues {
         .collect()
 }
 
+/// What [`adopt_interrupted`] did with the pending intents.
+#[derive(Debug, Default)]
+pub struct Adoption {
+    /// Objects found and recorded.
+    pub adopted: Vec<ResourceAddr>,
+    /// Intents that could not be looked up (their provider cannot be configured or
+    /// reached), with why: they stay pending and block nothing else.
+    pub unresolved: Vec<(ResourceAddr, String)>,
+}
+
 /// Looks for the objects of creates an earlier apply started but never recorded, and
 /// records those it finds; the rest are forgotten, so the plan creates them again.
-/// Returns the adopted addresses. Intents whose provider cannot be configured yet stay.
+/// Intents whose provider cannot be configured yet stay, silently; those whose provider
+/// fails are reported in [`Adoption::unresolved`] and stay too (`cairn state rm` drops one).
 pub async fn adopt_interrupted(
     store: &mut StateStore,
     stack: &Stack,
     graph: &ResourceGraph,
     registry: &Registry,
     clients: &Clients,
-) -> Result<Vec<ResourceAddr>, PlanError> {
+) -> Result<Adoption, PlanError> {
     let pending: Vec<_> = store
         .state()
         .pending
         .iter()
         .map(|(a, i)| (a.clone(), i.clone()))
         .collect();
-    let mut adopted = Vec::new();
+    let mut adoption = Adoption::default();
     for (addr, intent) in pending {
         let recorded = recorded_values(store.state());
         let found = {
@@ -174,9 +176,14 @@ pub async fn adopt_interrupted(
                 state: store.state(),
                 hasher: store.hasher(),
             };
-            let Some(client) = configure_from_state(&input, addr.provider(), &recorded).await?
-            else {
-                continue;
+            let client = match configure_from_state(&input, addr.provider(), &recorded).await {
+                Ok(Some(client)) => client,
+                Ok(None) => continue,
+                Err(PlanError::Provider { error, .. }) => {
+                    adoption.unresolved.push((addr, error.to_string()));
+                    continue;
+                }
+                Err(other) => return Err(other),
             };
             let identity = identity(stack, &addr);
             let request = FindRequest {
@@ -184,14 +191,13 @@ pub async fn adopt_interrupted(
                 identity: &identity,
                 config: &intent.config,
             };
-            client
-                .find(request)
-                .await
-                .map_err(|error| PlanError::Provider {
-                    subject: addr.to_string(),
-                    operation: "find",
-                    error,
-                })?
+            match client.find(request).await {
+                Ok(found) => found,
+                Err(error) => {
+                    adoption.unresolved.push((addr, error.to_string()));
+                    continue;
+                }
+            }
         };
         match found {
             Some(attrs) => {
@@ -205,15 +211,16 @@ pub async fn adopt_interrupted(
                     provider: addr.provider().to_owned(),
                     attrs: store.hasher().redact_attrs(&attrs),
                     dependencies,
+                    fingerprints: Default::default(),
                     addr: addr.clone(),
                 };
                 store.record_resource(resource)?;
-                adopted.push(addr);
+                adoption.adopted.push(addr);
             }
             None => store.clear_intent(&addr)?,
         }
     }
-    Ok(adopted)
+    Ok(adoption)
 }
 
 /// Direct resource dependencies of a configured resource.
@@ -638,12 +645,25 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                 }
             }
         }
-        // Scope marks config values sensitive only when they derive from secrets; the
-        // schema's sensitive attributes are secrets whatever their origin.
-        let config = mark_sensitive(Some(schema), config);
         if failed {
             continue;
         }
+        // A value over secrets known here only as hashes evaluates as unknown; when its
+        // fingerprint is the one recorded, it is the recorded value.
+        if let Some(recorded) = input.state.resources.get(&addr) {
+            for (name, expr) in &resource.attrs {
+                let unchanged = config.get(name).is_some_and(Value::contains_unknown)
+                    && recorded.fingerprints.get(name).is_some_and(|recorded| {
+                        fingerprint(expr, &scope, input.hasher).as_ref() == Some(recorded)
+                    });
+                if let (true, Some(value)) = (unchanged, recorded.attrs.get(name)) {
+                    config.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        // Scope marks config values sensitive only when they derive from secrets; the
+        // schema's sensitive attributes are secrets whatever their origin.
+        let config = mark_sensitive(Some(schema), config);
         let (prior, reason) = prior_of(&addr);
         let desired = effective_desired(schema, &config, prior.as_ref(), &resource.lifecycle);
         let provider = input.registry.get(addr.provider());
@@ -700,10 +720,13 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                         planned_in_place(schema, &prior, &desired, &known),
                     )
                 } else {
-                    (
-                        Action::Update,
-                        planned_in_place(schema, &prior, &desired, &known),
-                    )
+                    let mut after = planned_in_place(schema, &prior, &desired, &known);
+                    for (name, attr) in &schema.attributes {
+                        if attr.changes_on_update && !known.contains_key(name) {
+                            after.insert(name.clone(), Value::Unknown);
+                        }
+                    }
+                    (Action::Update, after)
                 };
                 let mut diffs = diffs;
                 if action != Action::NoOp {

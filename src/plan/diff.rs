@@ -13,20 +13,10 @@ use crate::state::SensitiveHasher;
 /// Whether a desired value equals a recorded one. Secrets on either side compare through
 /// the state's keyed hash, since state keeps only that.
 pub fn values_equal(hasher: &SensitiveHasher, desired: &Value, recorded: &Value) -> bool {
-    if contains_hash(desired) || contains_hash(recorded) {
+    if desired.contains_hash() || recorded.contains_hash() {
         return hasher.same(desired, recorded);
     }
     plain_equal(desired, recorded)
-}
-
-fn contains_hash(value: &Value) -> bool {
-    match value {
-        Value::SensitiveHash(_) => true,
-        Value::Sensitive(inner) => contains_hash(inner),
-        Value::List(items) => items.iter().any(contains_hash),
-        Value::Map(map) => map.values().any(contains_hash),
-        _ => false,
-    }
 }
 
 /// Structural equality that ignores sensitive wrappers and `1` vs `1.0`.

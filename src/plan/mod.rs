@@ -7,10 +7,12 @@
 //! `{"$sensitive": true}`, so any JSON made from it is safe to print.
 //!
 //! Submodules: `build` (refresh, evaluation, action choice), `diff` (per-attribute
-//! comparison against the schema), `scope` (where `${...}` references are looked up).
+//! comparison against the schema), `scope` (where `${...}` references are looked up),
+//! `fingerprint` (telling an unchanged value derived from secrets without their plaintext).
 
 mod build;
 mod diff;
+mod fingerprint;
 pub(crate) mod scope;
 
 use std::collections::BTreeMap;
@@ -22,10 +24,11 @@ use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::state::StateError;
 
-pub use build::{PlanInput, PlanOptions, adopt_interrupted, build};
+pub use build::{Adoption, PlanInput, PlanOptions, adopt_interrupted, build};
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
+pub(crate) use fingerprint::fingerprint;
 
 /// What happens to one resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -899,30 +899,7 @@ pub(super) fn load_stack(
         variables: BTreeMap::new(),
         declared_variables: BTreeSet::new(),
     };
-    let files = super::raw::stack_files(dir).map_err(Diagnostics::from)?;
-    let mut raw = RawStack::default();
-    for path in files {
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let file = loader.sources.add(display_path(&path), text);
-                if let Some(table) =
-                    super::raw::parse_file(&loader.sources, file, &mut loader.diagnostics)
-                {
-                    super::raw::merge_file(
-                        &mut raw,
-                        &loader.sources,
-                        table,
-                        &mut loader.diagnostics,
-                    );
-                }
-            }
-            Err(err) => loader.diagnostics.push(Diagnostic::error(format!(
-                "cannot read {}: {err}",
-                path.display()
-            ))),
-        }
-    }
-
+    let raw = read_raw(dir, &mut loader.sources, &mut loader.diagnostics)?;
     loader.resolve_variables(&raw.variables, options);
     let (mut pending, mut disabled, invalid) = loader.resources(&raw);
     let mut providers = loader.providers(&raw);
@@ -992,14 +969,11 @@ pub(super) fn load_stack(
         );
     }
 
-    let name = match raw.name {
-        Some((name, _)) => name,
-        None => dir
-            .canonicalize()
-            .ok()
-            .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "stack".to_owned()),
-    };
+    let backend = raw
+        .backend
+        .as_ref()
+        .and_then(|b| super::backend::validate(&loader.sources, b, &mut loader.diagnostics));
+    let name = stack_name(dir, raw.name);
     let Loader {
         sources,
         diagnostics,
@@ -1018,5 +992,57 @@ pub(super) fn load_stack(
             .map(|(addr, entry)| (addr, entry.resource))
             .collect(),
         outputs,
+        backend,
     })
+}
+
+/// `[stack] name`, else the directory's name.
+fn stack_name(dir: &Path, name: Option<(String, Span)>) -> String {
+    match name {
+        Some((name, _)) => name,
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "stack".to_owned()),
+    }
+}
+
+/// Reads and merges every `*.toml` of `dir`; problems go to `diagnostics`.
+fn read_raw(
+    dir: &Path,
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> Result<RawStack, Diagnostics> {
+    let files = super::raw::stack_files(dir).map_err(Diagnostics::from)?;
+    let mut raw = RawStack::default();
+    for path in files {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let file = sources.add(display_path(&path), text);
+                if let Some(table) = super::raw::parse_file(sources, file, diagnostics) {
+                    super::raw::merge_file(&mut raw, sources, table, diagnostics);
+                }
+            }
+            Err(err) => diagnostics.push(Diagnostic::error(format!(
+                "cannot read {}: {err}",
+                path.display()
+            ))),
+        }
+    }
+    Ok(raw)
+}
+
+/// What commands that work from the state alone need of a stack: its name and backend,
+/// without variables, providers or resources.
+pub(super) fn load_settings(dir: &Path) -> Result<super::StackSettings, Diagnostics> {
+    let mut sources = Sources::default();
+    let mut diagnostics = Diagnostics::new();
+    let raw = read_raw(dir, &mut sources, &mut diagnostics)?;
+    let backend = raw
+        .backend
+        .as_ref()
+        .and_then(|b| super::backend::validate(&sources, b, &mut diagnostics));
+    let name = stack_name(dir, raw.name);
+    diagnostics.into_result(super::StackSettings { name, backend })
 }

@@ -7,6 +7,7 @@
 //! problem is collected into one [`Diagnostics`]. The dependency graph (and its cycle
 //! errors) is `graph.rs`'s; evaluating against real values is the planner's.
 
+mod backend;
 mod load;
 mod manifest;
 mod model;
@@ -22,6 +23,7 @@ use std::path::Path;
 
 use cairn_provider_core::ProviderSchema;
 
+pub use backend::{BACKEND_TYPES, BackendConfig, S3_KEYS, unknown_key_names};
 pub use model::{Lifecycle, Output, ProviderBlock, Resource, Stack, TimeoutOverrides, Variable};
 pub use source::{FileId, SourceFile, Sources, Span};
 pub use types::{TypeMismatch, check_value, describe_type};
@@ -52,4 +54,18 @@ pub fn load(
     schemas: &BTreeMap<String, ProviderSchema>,
 ) -> Result<Stack, Diagnostics> {
     load::load_stack(dir, options, schemas)
+}
+
+/// A stack's name and backend, read without variables: what `output`, `show`, `state`
+/// and `force-unlock` need to find its state.
+#[derive(Clone, Debug)]
+pub struct StackSettings {
+    pub name: String,
+    pub backend: Option<BackendConfig>,
+}
+
+/// Reads only the `[stack]` and `[backend]` tables of the stack in `dir` (every file must
+/// still parse). Variables are neither needed nor checked.
+pub fn load_settings(dir: &Path) -> Result<StackSettings, Diagnostics> {
+    load::load_settings(dir)
 }

@@ -30,6 +30,8 @@ pub struct Stack {
     pub providers: BTreeMap<String, ProviderBlock>,
     pub resources: BTreeMap<ResourceAddr, Resource>,
     pub outputs: BTreeMap<String, Output>,
+    /// `[backend.TYPE]`; `None`: a local state file.
+    pub backend: Option<super::BackendConfig>,
 }
 
 /// A variable with its value resolved, in this order of precedence: `--var`,

@@ -162,9 +162,18 @@ pub(super) struct RawStack {
     /// Keyed by `(TYPE, NAME)`; `key` is the NAME key, `type_key` below the TYPE key.
     pub resources: BTreeMap<(String, String), (Key, Definition)>,
     pub outputs: BTreeMap<String, Definition>,
+    /// `[backend]`, validated by `backend.rs`.
+    pub backend: Option<Definition>,
 }
 
-const TOP_LEVEL: &[&str] = &["stack", "variables", "providers", "resources", "outputs"];
+const TOP_LEVEL: &[&str] = &[
+    "stack",
+    "variables",
+    "providers",
+    "resources",
+    "outputs",
+    "backend",
+];
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
 pub(super) fn stack_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
@@ -203,6 +212,15 @@ pub(super) fn merge_file(
             "providers" => merge_named(&mut raw.providers, "provider", sources, node, diagnostics),
             "outputs" => merge_named(&mut raw.outputs, "output", sources, node, diagnostics),
             "resources" => merge_resources(raw, sources, node, diagnostics),
+            "backend" => match &raw.backend {
+                Some(first) => diagnostics.push(duplicate(
+                    sources,
+                    "`[backend]`",
+                    &first.key.span,
+                    &key.span,
+                )),
+                None => raw.backend = Some(Definition { key, body: node }),
+            },
             other => {
                 let mut diagnostic = Diagnostic::at(
                     sources,

@@ -18,23 +18,101 @@ pub enum StateError {
         source: io::Error,
     },
 
-    /// Another process holds the state's lock.
-    #[error("state {} is locked: {}", path.display(), describe_holder(holder.as_deref(), *holder_gone))]
+    /// Another run holds the state's lock (a local holder that is still running, or a
+    /// remote lease that has not expired).
+    #[error("state {} is locked: {}", path.display(), describe_holder(holder.as_deref(), expires_at.as_deref()))]
     Locked {
         path: PathBuf,
-        /// `None` if the lock file could not be read (its writer died mid-write).
+        /// `None` if the lock could not be read (its writer died while creating it).
         holder: Option<Box<LockInfo>>,
-        /// The holder ran on this host and its process no longer exists.
-        holder_gone: bool,
+        /// Remote locks: when the holder's lease ends unless it renews it.
+        expires_at: Option<String>,
     },
 
-    /// The snapshot is not valid state JSON.
-    #[error("state file {} is corrupt at line {line}, column {column}: {message}", path.display())]
+    /// `force-unlock` without `--force` on a lock whose holder still runs.
+    #[error(
+        "refusing to unlock {}: {}; two runs writing one state lose resources from it",
+        path.display(),
+        holder.as_deref().map_or_else(|| "its holder is still running".to_owned(), |h| format!("it is held for {} and that run is still alive", h.describe()))
+    )]
+    HolderAlive {
+        path: PathBuf,
+        holder: Option<Box<LockInfo>>,
+    },
+
+    /// This run's remote lock was taken over (its lease expired while the run was stalled)
+    /// or could not be renewed in time, so it must not write any more.
+    #[error("lost the lock on state {}: {reason}; nothing more was written", path.display())]
+    LockLost { path: PathBuf, reason: String },
+
+    /// A conditional write found the remote state changed since this run read it: another
+    /// writer got there first.
+    #[error("state {} was changed by another run while this one held it ({what}); nothing was overwritten", path.display())]
+    Conflict { path: PathBuf, what: String },
+
+    /// A command that works on an existing state found none.
+    #[error("there is no state at {}", path.display())]
+    NoState { path: PathBuf },
+
+    /// A request to the remote state's storage failed.
+    #[error("could not {action} {}", path.display())]
+    Remote {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The snapshot's checksum does not match its contents: edited by hand or damaged.
+    #[error(
+        "state file {} does not match its checksum (edited by hand or damaged); it was not used or changed{}",
+        path.display(), backup_hint(backup)
+    )]
+    ChecksumMismatch { path: PathBuf, backup: PathBuf },
+
+    /// The snapshot is another state than the one kept as its backup (replaced by a copy
+    /// from elsewhere).
+    #[error(
+        "state file {} has lineage {lineage}, but its backup {} has lineage {backup_lineage}: the file was replaced by another state; it was not used or changed. If the backup is the right state, copy it over the file",
+        path.display(), backup.display()
+    )]
+    ForeignLineage {
+        path: PathBuf,
+        lineage: String,
+        backup: PathBuf,
+        backup_lineage: String,
+    },
+
+    /// The state holds hashes of secrets but the key that made them is not available.
+    #[error(
+        "state {} holds keyed hashes of sensitive values, but their key is missing: set {} to the key they were made with (64 hex digits), or restore {key_location}; without it every sensitive attribute would plan as a change",
+        path.display(), super::KEY_ENV_VAR
+    )]
+    MissingKey { path: PathBuf, key_location: String },
+
+    /// The key found is not the one the state's hashes were made with.
+    #[error(
+        "the state key from {origin} is not the key state {} was written with (the state's key check differs); set {} to the right key, or unset it to use the key stored with the state",
+        path.display(), super::KEY_ENV_VAR
+    )]
+    WrongKey { path: PathBuf, origin: String },
+
+    /// `state push` or `state migrate` would replace a newer or unrelated state.
+    #[error("refusing to write {} over state {}: {reason}", source_name, path.display())]
+    Refused {
+        path: PathBuf,
+        source_name: String,
+        reason: String,
+    },
+
+    /// The snapshot is not valid state JSON (truncated, or damaged).
+    #[error("state file {} is corrupt at line {line}, column {column}: {message}; it was not used or changed{}", path.display(), backup_hint(backup))]
     CorruptSnapshot {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
+        backup: PathBuf,
     },
 
     /// A complete journal line is not a valid record (only a torn last line is tolerated).
@@ -110,25 +188,32 @@ pub enum StateError {
     },
 }
 
-fn describe_holder(holder: Option<&LockInfo>, holder_gone: bool) -> String {
+fn describe_holder(holder: Option<&LockInfo>, expires_at: Option<&str>) -> String {
     let Some(info) = holder else {
-        return "its lock file is unreadable (its writer may have died while creating it); \
-                if no other cairn is running on this state, run `cairn force-unlock`"
+        return "its lock is being written or unreadable; try again, and if it stays locked, \
+                run `cairn force-unlock` to see who holds it"
             .to_owned();
     };
-    let who = format!(
-        "{} by {} (pid {} on {}) since {}",
-        info.operation, info.owner, info.pid, info.host, info.created_at
-    );
-    if holder_gone {
-        format!(
-            "held for {who}, but that process is gone; run `cairn force-unlock` to clear the stale lock"
-        )
-    } else {
-        format!(
-            "held for {who}; wait for it to finish, or if that process is gone, run `cairn force-unlock` to clear the stale lock"
-        )
+    match expires_at {
+        Some(expiry) => format!(
+            "held for {}; its lease ends at {expiry} unless that run renews it, and a run that died \
+             leaves it then: wait for it (--lock-timeout) or try again later",
+            info.describe()
+        ),
+        None => format!(
+            "held for {}, which is still running; wait for it (--lock-timeout=DURATION), or if it \
+             hangs, stop it (a lock whose process is gone is taken over by the next run)",
+            info.describe()
+        ),
     }
+}
+
+/// Where to look for the previous snapshot, as the end of an error message.
+fn backup_hint(backup: &std::path::Path) -> String {
+    format!(
+        "; the previous snapshot is kept at {}: check it and, if it is right, copy it over the state",
+        backup.display()
+    )
 }
 
 impl StateError {

@@ -96,9 +96,11 @@ pub(crate) fn replace_atomically(
 
     // A hard link keeps the old snapshot as the backup without ever leaving a moment when
     // `target` is missing, which a rename to the backup would.
-    if let Some(backup) = backup.filter(|_| target.exists()) {
+    if let Some(backup) = backup {
+        // A backup left by an earlier state of this name (deleted since) would look like
+        // this state's past and be taken for a replaced snapshot.
         remove_optional(backup, "remove old backup")?;
-        if fs::hard_link(target, backup).is_err() {
+        if target.exists() && fs::hard_link(target, backup).is_err() {
             fs::copy(target, backup).map_err(|e| StateError::io("back up", target, e))?;
         }
     }

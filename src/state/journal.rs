@@ -61,6 +61,10 @@ struct Header {
     lineage: String,
     stack: String,
     env: String,
+    /// The state's key check (see [`StateFile::key_check`]), so a state that exists only
+    /// as a journal still refuses a wrong key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_check: Option<String>,
 }
 
 /// Applies one change to a state. Shared by writes and replay.
@@ -84,11 +88,13 @@ pub(crate) fn apply(state: &mut StateFile, change: Change) {
     }
 }
 
-/// Only the version, read before the full parse so a newer format gets a clear error
-/// rather than whatever field it renamed.
+/// The version and checksum, read before the full parse so a newer format gets a clear
+/// error rather than whatever field it renamed.
 #[derive(Deserialize)]
-struct VersionProbe {
+struct SnapshotProbe {
     version: u32,
+    #[serde(default)]
+    checksum: Option<String>,
 }
 
 fn check_version(path: &Path, version: u32) -> Result<(), StateError> {
@@ -102,20 +108,160 @@ fn check_version(path: &Path, version: u32) -> Result<(), StateError> {
     Ok(())
 }
 
-/// Loads the snapshot; `None` if there is none.
+const CHECKSUM_PREFIX: &str = "sha256:";
+
+/// The snapshot as written: a checksum first, then the state's fields.
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    checksum: String,
+    #[serde(flatten)]
+    state: &'a StateFile,
+}
+
+/// The checksum's value while the file is hashed: the checksum covers every byte of the
+/// file but its own digits.
+fn placeholder() -> String {
+    format!("{CHECKSUM_PREFIX}{}", "0".repeat(64))
+}
+
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!(
+        "{CHECKSUM_PREFIX}{}",
+        hex::encode(sha2::Sha256::digest(bytes))
+    )
+}
+
+/// The bytes of a snapshot of `state`, with its checksum.
+pub(crate) fn encode_snapshot(path: &Path, state: &StateFile) -> Result<Vec<u8>, StateError> {
+    let mut bytes = serde_json::to_vec_pretty(&SnapshotOut {
+        checksum: placeholder(),
+        state,
+    })
+    .map_err(|source| StateError::Encode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    let sum = digest(&bytes);
+    if let Some(at) = find(&bytes, placeholder().as_bytes()) {
+        bytes[at..at + sum.len()].copy_from_slice(sum.as_bytes());
+    }
+    Ok(bytes)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether `bytes` match the checksum they carry (a snapshot written before checksums
+/// carries none and is taken as it is).
+fn checksum_matches(bytes: &[u8], checksum: Option<&str>) -> bool {
+    let Some(checksum) = checksum else {
+        return true;
+    };
+    let quoted = format!("\"{checksum}\"");
+    let Some(at) = find(bytes, quoted.as_bytes()) else {
+        return false;
+    };
+    let mut blanked = bytes.to_vec();
+    let placeholder = format!("\"{}\"", placeholder());
+    if placeholder.len() != quoted.len() {
+        return false;
+    }
+    blanked[at..at + quoted.len()].copy_from_slice(placeholder.as_bytes());
+    digest(&blanked) == checksum
+}
+
+/// Loads the snapshot at `path`; `None` if there is none.
 pub(crate) fn read_snapshot(path: &Path) -> Result<Option<StateFile>, StateError> {
     let Some(bytes) = fsio::read_optional(path, "read state file")? else {
         return Ok(None);
     };
+    parse_snapshot(path, &fsio::sibling(path, "backup"), &bytes, true).map(Some)
+}
+
+/// Parses snapshot bytes read from `path`. With `verify`, a snapshot whose checksum does
+/// not match is refused; `state push` passes `false` for a file a person edited on purpose.
+pub(crate) fn parse_snapshot(
+    path: &Path,
+    backup: &Path,
+    bytes: &[u8],
+    verify: bool,
+) -> Result<StateFile, StateError> {
     let corrupt = |e: serde_json::Error| StateError::CorruptSnapshot {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
+        backup: backup.to_path_buf(),
     };
-    let probe: VersionProbe = serde_json::from_slice(&bytes).map_err(corrupt)?;
+    let probe: SnapshotProbe = serde_json::from_slice(bytes).map_err(corrupt)?;
     check_version(path, probe.version)?;
-    serde_json::from_slice(&bytes).map(Some).map_err(corrupt)
+    let state = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if verify && !checksum_matches(bytes, probe.checksum.as_deref()) {
+        return Err(StateError::ChecksumMismatch {
+            path: path.to_path_buf(),
+            backup: backup.to_path_buf(),
+        });
+    }
+    Ok(state)
+}
+
+/// One remote journal segment: a single record line, whole (an object store write is
+/// atomic, so a segment is never torn).
+#[cfg(feature = "aws")]
+pub(crate) fn encode_record(
+    path: &Path,
+    serial: u64,
+    change: Change,
+) -> Result<(Vec<u8>, Change), StateError> {
+    let record = Record { serial, change };
+    let mut line = serde_json::to_vec(&record).map_err(|source| StateError::Encode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    line.push(b'\n');
+    Ok((line, record.change))
+}
+
+/// Applies remote journal segments, in serial order, on top of `state`. Segments already
+/// folded into the snapshot are skipped; the rest must follow each other without a gap.
+/// `Err(None)` means a gap: the segments were compacted while they were being listed, and
+/// the caller reads again.
+#[cfg(feature = "aws")]
+pub(crate) fn replay_segments(
+    path: &Path,
+    state: &mut StateFile,
+    segments: &[(u64, Vec<u8>)],
+) -> Result<usize, Option<StateError>> {
+    let mut applied = 0;
+    for (name_serial, bytes) in segments {
+        if *name_serial <= state.serial {
+            continue;
+        }
+        if *name_serial != state.serial + 1 {
+            return Err(None);
+        }
+        let record: Record = serde_json::from_slice(bytes).map_err(|e| {
+            Some(StateError::CorruptJournal {
+                path: path.to_path_buf(),
+                line: usize::try_from(*name_serial).unwrap_or(usize::MAX),
+                message: e.to_string(),
+            })
+        })?;
+        if record.serial != *name_serial {
+            return Err(Some(StateError::CorruptJournal {
+                path: path.to_path_buf(),
+                line: usize::try_from(*name_serial).unwrap_or(usize::MAX),
+                message: format!("segment {name_serial} holds record {}", record.serial),
+            }));
+        }
+        apply(state, record.change);
+        state.serial = record.serial;
+        applied += 1;
+    }
+    Ok(applied)
 }
 
 /// What replay found in the journal, for the store that appends to it next.
@@ -192,9 +338,13 @@ pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Repla
                     Some(existing) => existing,
                     None => state.insert(StateFile {
                         lineage: header.lineage,
+                        key_check: header.key_check.clone(),
                         ..StateFile::new(&header.stack, &header.env)
                     }),
                 };
+                if state.key_check.is_none() {
+                    state.key_check = header.key_check;
+                }
                 snapshot_serial = state.serial;
                 target = Some(state);
             }
@@ -257,6 +407,7 @@ impl JournalWriter {
                 lineage: state.lineage.clone(),
                 stack: state.stack.clone(),
                 env: state.env.clone(),
+                key_check: state.key_check.clone(),
             };
             serde_json::to_writer(&mut line, &header).map_err(encode_err)?;
             line.push(b'\n');

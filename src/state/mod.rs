@@ -1,9 +1,11 @@
-//! Local state: what cairn recorded about the resources it manages, one state per stack
-//! and environment.
+//! State: what cairn recorded about the resources it manages, one state per stack and
+//! environment, in local files or in S3 (`backend/`).
 //!
-//! This module owns the files under `state/`: the snapshot `<stack>-<env>.json`, the
-//! append-only journal of operations completed since that snapshot (`.journal`), the lock
-//! (`.lock`), the previous snapshot (`.backup`) and the key that hashes secrets (`.key`).
+//! This module owns the state's files (or objects): the snapshot `<stack>-<env>.json`,
+//! the journal of operations completed since that snapshot (`.journal`), the lock
+//! (`.lock`), the previous snapshot (`.backup`) and the key that hashes secrets (`.key`,
+//! or `.hmac-key` in S3). A snapshot carries a checksum of its own bytes, and one whose
+//! checksum, format or lineage is wrong is refused, never overwritten.
 //! It guarantees that an apply killed at any instant leaves a state that opens and a
 //! journal that finishes the story, including the creates that were started but not
 //! recorded (pending intents), and that no secret reaches any of these files: only keyed
@@ -12,12 +14,16 @@
 //!
 //! # Overview
 //! - [`StateStore::open`] takes the lock and loads the snapshot plus the journal; each
-//!   `record_*` call appends one fsynced journal line, and a full snapshot is taken only
+//!   `record_*` call appends one durable journal record, and a full snapshot is taken only
 //!   once the journal has as many records as the state has resources (at least 64), so
 //!   checkpointing an apply costs time linear in its size.
-//! - [`read`] loads the same view without the lock, for `show`, `output` and `state list`.
-//! - [`force_unlock`] removes a lock left by a process that is gone.
+//! - [`read`] and [`read_at`] load the same view without the lock or the key, for `show`,
+//!   `output` and `state list`; [`StateView`] adds the key, for `plan`.
+//! - [`force_unlock`] removes a lock; a holder that is still running only when forced
+//!   (a holder that is gone loses its lock to the next run without it).
+//! - [`Location`] says where a state lives: a local file, or an S3 object (`backend/`).
 
+mod backend;
 mod error;
 mod fsio;
 mod journal;
@@ -35,10 +41,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::addr::ResourceAddr;
 
+#[cfg(feature = "aws")]
+pub use backend::S3Location;
+pub use backend::{Location, force_unlock};
 pub use error::StateError;
-pub use lock::{LockInfo, force_unlock};
+pub use lock::{LockInfo, Unlocked};
 pub use redact::SensitiveHasher;
-pub use store::{StateStore, WriteStats};
+pub use store::{LockOptions, StateStore, StateView, WriteStats};
 
 /// The snapshot format this cairn writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -76,6 +85,11 @@ pub struct StateFile {
     /// Creates that were started but not recorded as finished: a re-run asks the provider
     /// to find these objects and adopts them instead of creating duplicates.
     pub pending: BTreeMap<ResourceAddr, Intent>,
+    /// The keyed hash of a fixed text with this state's key, so a wrong key is an error
+    /// at open rather than a plan where every secret changed. Not a secret: it tells
+    /// nothing about the key but whether a candidate is it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
 }
 
 impl StateFile {
@@ -90,11 +104,12 @@ impl StateFile {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: BTreeMap::new(),
+            key_check: None,
         }
     }
 
     /// True if any recorded value is a secret's hash, i.e. the state needs its key.
-    fn holds_hashes(&self) -> bool {
+    pub fn holds_hashes(&self) -> bool {
         let has_hash = |v: &Value| v.contains_sensitive();
         self.resources
             .values()
@@ -119,6 +134,11 @@ pub struct ResourceState {
     /// What it depended on when recorded, so `destroy` can order deletes even when the
     /// configuration that declared the dependency is gone.
     pub dependencies: Vec<ResourceAddr>,
+    /// Keyed hashes of the configured attributes that hold secrets, evaluated with every
+    /// secret replaced by its hash (see `plan::fingerprint`). A plan without the secrets'
+    /// plaintext (`--refresh=false`, a provider not configurable yet) still tells that a
+    /// value derived from unchanged secrets, a connection URI say, is unchanged.
+    pub fingerprints: BTreeMap<String, String>,
 }
 
 /// The serde form of [`ResourceState`]: the address and type are spelled out so the file
@@ -131,6 +151,8 @@ struct ResourceRepr<'a> {
     provider: &'a str,
     attributes: &'a Attrs,
     dependencies: &'a [ResourceAddr],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    fingerprints: &'a BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +164,8 @@ struct OwnedResourceRepr {
     attributes: Attrs,
     #[serde(default)]
     dependencies: Vec<ResourceAddr>,
+    #[serde(default)]
+    fingerprints: BTreeMap<String, String>,
 }
 
 impl Serialize for ResourceState {
@@ -152,6 +176,7 @@ impl Serialize for ResourceState {
             provider: &self.provider,
             attributes: &self.attrs,
             dependencies: &self.dependencies,
+            fingerprints: &self.fingerprints,
         }
         .serialize(serializer)
     }
@@ -171,6 +196,7 @@ impl<'de> Deserialize<'de> for ResourceState {
             provider: repr.provider,
             attrs: repr.attributes,
             dependencies: repr.dependencies,
+            fingerprints: repr.fingerprints,
         })
     }
 }
@@ -210,12 +236,21 @@ pub struct Intent {
     pub started_at: String,
 }
 
-/// Loads the state at `path` (snapshot plus journal) without taking the lock, for commands
-/// that only read it. `None` if nothing was ever written there.
+/// Loads the local state at `path` (snapshot plus journal) without taking the lock, for
+/// commands that only read it. `None` if nothing was ever written there.
 pub fn read(path: &Path) -> Result<Option<StateFile>, StateError> {
-    let mut state = journal::read_snapshot(path)?;
-    journal::replay(&fsio::sibling(path, "journal"), &mut state)?;
-    Ok(state)
+    read_at(&Location::Local(path.to_path_buf()))
+}
+
+/// [`read`] at any location. Needs no key: secrets are hashes, printed as `(sensitive)`.
+pub fn read_at(location: &Location) -> Result<Option<StateFile>, StateError> {
+    backend::Backend::connect(location)?.load()
+}
+
+/// Parses a state file given to `state push`: its checksum is not checked (a person may
+/// have edited it on purpose), its format is.
+pub fn parse_state_file(path: &Path, bytes: &[u8]) -> Result<StateFile, StateError> {
+    journal::parse_snapshot(path, &fsio::sibling(path, "backup"), bytes, false)
 }
 
 /// `<repo root>/state/<stack>-<env>.json`, where the repo root is the nearest ancestor of

@@ -139,7 +139,7 @@ impl SensitiveHasher {
 
     /// HMAC-SHA256 over the canonical JSON of `value` with sensitive wrappers removed, so
     /// the hash depends on the secret only, not on where it was marked sensitive.
-    fn hash(&self, value: &Value) -> String {
+    pub(crate) fn hash(&self, value: &Value) -> String {
         let canonical = canonical_json(value);
         // new_from_slice accepts keys of any length; the Err arm cannot occur for HMAC.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {

@@ -37,6 +37,7 @@ fn resource(name: &str, cidr: &str) -> ResourceState {
             .with("cidr_block", cidr)
             .with("id", format!("vpc-{name}")),
         dependencies: vec![ResourceAddr::new("aws_iam_role", "cluster")],
+        fingerprints: Default::default(),
     }
 }
 
@@ -419,7 +420,7 @@ fn second_open_fails_at_once_naming_the_holder() {
     };
     let StateError::Locked {
         holder: Some(info),
-        holder_gone: false,
+        expires_at: None,
         ..
     } = &error
     else {
@@ -435,7 +436,8 @@ fn second_open_fails_at_once_naming_the_holder() {
         &info.created_at,
         &pid,
         "apply",
-        "cairn force-unlock",
+        "still running",
+        "--lock-timeout",
     ] {
         assert!(
             message.contains(part),
@@ -447,18 +449,18 @@ fn second_open_fails_at_once_naming_the_holder() {
 }
 
 #[test]
-fn lock_of_a_dead_process_on_this_host_is_refused_as_gone() {
+fn lock_left_by_a_process_that_is_gone_is_taken_over() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
-    let mut child = std::process::Command::new("true").spawn().expect("spawn");
-    let dead_pid = child.id();
-    child.wait().expect("wait");
+    // What a killed run leaves: the lock file, with no process holding its flock.
     let info = LockInfo {
         owner: "ci".to_owned(),
-        pid: dead_pid,
+        pid: 4_000_000,
         host: gethostname::gethostname().to_string_lossy().into_owned(),
         created_at: "2026-01-01T00:00:00Z".to_owned(),
         operation: "apply".to_owned(),
+        run_id: "dead-run".to_owned(),
+        expires_at: None,
     };
     fs::create_dir_all(path.parent().expect("parent")).expect("dir");
     fs::write(
@@ -466,33 +468,60 @@ fn lock_of_a_dead_process_on_this_host_is_refused_as_gone() {
         serde_json::to_vec(&info).expect("json"),
     )
     .expect("lock");
-    let error = match StateStore::open_with_key(&path, STACK, ENV, "apply", None) {
-        Err(e) => e,
-        Ok(_) => panic!("a stale lock must still refuse"),
-    };
-    assert!(
-        matches!(
-            error,
-            StateError::Locked {
-                holder_gone: true,
-                ..
-            }
-        ),
-        "{error}"
-    );
-    assert!(error.to_string().contains("process is gone"), "{error}");
-    assert_eq!(force_unlock(&path).expect("force-unlock"), Some(info));
-    open(&path).close().expect("open after force-unlock");
+    let store = open(&path);
+    assert_eq!(store.taken_over(), Some(&info));
+    let held: LockInfo =
+        serde_json::from_slice(&fs::read(lock::lock_path(&path)).expect("lock")).expect("info");
+    assert_eq!(held.pid, std::process::id(), "the lock now names this run");
+    store.close().expect("close");
+    assert!(!lock::lock_path(&path).exists());
 }
 
 #[test]
-fn force_unlock_hands_the_lock_over_and_the_old_holder_does_not_take_it_back() {
+fn lock_timeout_waits_for_the_holder() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = state_path(dir.path());
-    assert_eq!(force_unlock(&path).expect("nothing to unlock"), None);
+    let holder = open(&path);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        holder.close().expect("close");
+    });
+    let options = LockOptions {
+        operation: "apply".to_owned(),
+        lock: true,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let store = StateStore::open_at(&Location::Local(path.clone()), STACK, ENV, &options)
+        .expect("the lock is taken once its holder lets go");
+    assert_eq!(
+        store.taken_over(),
+        None,
+        "a released lock is not a takeover"
+    );
+    releaser.join().expect("releaser");
+}
+
+#[test]
+fn force_unlock_refuses_a_live_holder_unless_forced_and_the_old_holder_does_not_take_it_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let location = Location::Local(path.clone());
+    assert_eq!(
+        force_unlock(&location, false).expect("nothing to unlock"),
+        None
+    );
     let stuck = open(&path);
-    let removed = force_unlock(&path).expect("force-unlock");
-    assert_eq!(removed.map(|i| i.pid), Some(std::process::id()));
+    let refused = force_unlock(&location, false).expect_err("a live holder is refused");
+    assert!(
+        matches!(&refused, StateError::HolderAlive { holder: Some(h), .. } if h.pid == std::process::id()),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("still alive"), "{refused}");
+    let removed = force_unlock(&location, true)
+        .expect("forced")
+        .expect("there was a lock");
+    assert!(removed.was_alive);
+    assert_eq!(removed.holder.map(|i| i.pid), Some(std::process::id()));
     let new_holder = open(&path);
     drop(stuck);
     assert!(
@@ -572,6 +601,7 @@ fn secrets_never_reach_any_file_yet_changes_are_detected() {
         provider: "aws".to_owned(),
         attrs: desired.clone(),
         dependencies: vec![],
+        fingerprints: Default::default(),
     };
     let refused = store
         .record_resource(unredacted.clone())
@@ -648,12 +678,16 @@ fn secrets_never_reach_any_file_yet_changes_are_detected() {
     assert!(!hasher.same(&Value::from("airflow2"), &recorded.0["identifier"]));
     drop(store);
 
-    // Without the key the hashes cannot match: the secret plans as a change.
-    fs::remove_file(key_path(&path)).expect("lose the key");
-    let store = open(&path);
-    let recorded =
-        &store.state().resources[&ResourceAddr::new("aws_db_instance", "metadata")].attrs;
-    assert!(!store.hasher().same(&secret, &recorded.0["master_password"]));
+    // Another key cannot match the hashes: that is why a wrong key is refused at open.
+    let other = SensitiveHasher::from_key([3; 32]);
+    assert!(!other.same(&secret, &recorded_password(&path)));
+}
+
+fn recorded_password(path: &Path) -> Value {
+    read_state(path).resources[&ResourceAddr::new("aws_db_instance", "metadata")]
+        .attrs
+        .0["master_password"]
+        .clone()
 }
 
 #[test]
@@ -885,6 +919,7 @@ fn model_resource(i: usize, v: i64) -> ResourceState {
         provider: "aws".to_owned(),
         attrs: Attrs::new().with("size", v),
         dependencies: vec![],
+        fingerprints: Default::default(),
     }
 }
 
@@ -951,4 +986,157 @@ proptest! {
             None => prop_assert!(expected_resources.is_empty() && pending.is_empty()),
         }
     }
+}
+
+/// A state with two snapshots (so a backup) and a resource holding a secret's hash.
+fn state_with_backup(path: &Path) {
+    let mut store = open(path);
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store.checkpoint().expect("first snapshot");
+    let mut secret = resource("b", "10.1.0.0/16");
+    let hashed = store.hasher().redact(&Value::from("pw").sensitive());
+    secret.attrs.insert("password", hashed);
+    store.record_resource(secret).expect("record");
+    store.close().expect("second snapshot");
+    assert!(fsio::sibling(path, "backup").exists());
+}
+
+fn refused_untouched(path: &Path) -> StateError {
+    let before = fs::read(path).expect("snapshot");
+    let error = match StateStore::open_with_key(path, STACK, ENV, "apply", None) {
+        Err(e) => e,
+        Ok(_) => panic!("a damaged state must be refused"),
+    };
+    assert!(read(path).is_err(), "reading refuses it too");
+    assert_eq!(
+        fs::read(path).expect("snapshot"),
+        before,
+        "never overwritten"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&fsio::sibling(path, "backup").display().to_string()),
+        "the message points at the backup: {error}"
+    );
+    error
+}
+
+#[test]
+fn truncated_snapshot_is_refused_pointing_at_the_backup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    state_with_backup(&path);
+    let bytes = fs::read(&path).expect("snapshot");
+    fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    let error = refused_untouched(&path);
+    assert!(
+        matches!(error, StateError::CorruptSnapshot { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn edited_serial_or_checksum_is_refused_pointing_at_the_backup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    state_with_backup(&path);
+    let text = fs::read_to_string(&path).expect("snapshot");
+    let serial = read_state(&path).serial;
+    let edited = text.replacen(
+        &format!("\"serial\": {serial}"),
+        &format!("\"serial\": {}", serial + 100),
+        1,
+    );
+    assert_ne!(edited, text);
+    fs::write(&path, &edited).expect("edit serial");
+    let error = refused_untouched(&path);
+    assert!(
+        matches!(error, StateError::ChecksumMismatch { .. }),
+        "{error}"
+    );
+
+    let at = text.find("sha256:").expect("checksum") + "sha256:".len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    fs::write(&path, &bytes).expect("edit checksum");
+    let error = refused_untouched(&path);
+    assert!(
+        matches!(error, StateError::ChecksumMismatch { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn snapshot_of_another_lineage_is_refused_pointing_at_the_backup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    state_with_backup(&path);
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = state_path(other_dir.path());
+    let mut store = open(&other);
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store.close().expect("close");
+    fs::copy(&other, &path).expect("copy another state over");
+    let error = refused_untouched(&path);
+    assert!(
+        matches!(error, StateError::ForeignLineage { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_or_wrong_key_is_an_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    state_with_backup(&path);
+    let wrong = SensitiveHasher::from_key([7; 32]);
+    let error = StateStore::open_with_key(&path, STACK, ENV, "apply", Some(wrong))
+        .expect_err("a wrong key is refused");
+    assert!(matches!(error, StateError::WrongKey { .. }), "{error}");
+    assert!(error.to_string().contains(KEY_ENV_VAR), "{error}");
+
+    fs::remove_file(key_path(&path)).expect("lose the key");
+    let error = StateStore::open_with_key(&path, STACK, ENV, "apply", None)
+        .expect_err("a missing key is refused");
+    assert!(matches!(error, StateError::MissingKey { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains(KEY_ENV_VAR), "{message}");
+    assert!(
+        message.contains(&key_path(&path).display().to_string()),
+        "{message}"
+    );
+    assert!(
+        !key_path(&path).exists(),
+        "no new key replaces the lost one"
+    );
+}
+
+#[test]
+fn a_plan_view_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state").join("new.json");
+    let view = StateView::read(&Location::Local(path.clone()), STACK, ENV).expect("view");
+    assert_eq!(view.state.serial, 0);
+    assert!(!dir.path().join("state").exists(), "no folder, lock or key");
+
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    store
+        .record_intent(&addr("main"), intent(Attrs::new()))
+        .expect("intent");
+    drop(store);
+    let folder = dir.path().join("state");
+    let before = all_bytes(&folder);
+    let view = StateView::read(&Location::Local(path), STACK, ENV).expect("view");
+    assert!(view.state.pending.contains_key(&addr("main")));
+    assert_eq!(
+        all_bytes(&folder),
+        before,
+        "nothing written, nothing adopted"
+    );
 }

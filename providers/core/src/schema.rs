@@ -139,6 +139,10 @@ pub struct AttrSchema {
     pub force_new: bool,
     /// Values are redacted in plans, logs and errors and kept in state only as a hash.
     pub sensitive: bool,
+    /// A computed attribute that every in-place update changes (a Kubernetes object's
+    /// `resourceVersion`): planned as unknown for an update, so what references it is
+    /// evaluated with the new value in the same apply.
+    pub changes_on_update: bool,
     pub description: String,
 }
 
@@ -149,6 +153,7 @@ impl AttrSchema {
             mode,
             force_new: false,
             sensitive: false,
+            changes_on_update: false,
             description: String::new(),
         }
     }
@@ -172,6 +177,11 @@ impl AttrSchema {
     /// Builder: the value is a secret.
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+    /// Builder: every in-place update changes this computed value.
+    pub fn changes_on_update(mut self) -> Self {
+        self.changes_on_update = true;
         self
     }
     /// Builder: one line of documentation.

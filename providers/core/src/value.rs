@@ -63,6 +63,49 @@ impl Value {
         }
     }
 
+    /// True if this value or anything inside it is only a secret's hash (state's form):
+    /// its plaintext is not at hand.
+    pub fn contains_hash(&self) -> bool {
+        match self {
+            Value::SensitiveHash(_) => true,
+            Value::Sensitive(inner) => inner.contains_hash(),
+            Value::List(items) => items.iter().any(Value::contains_hash),
+            Value::Map(map) => map.values().any(Value::contains_hash),
+            _ => false,
+        }
+    }
+
+    /// `self` with every node wrapped as sensitive where `shape` holds a secret at the same
+    /// place: maps by key, lists by index. Sensitivity stays per leaf, so a manifest with
+    /// one secret keeps its structure; where the shapes part (a secret map came back as a
+    /// string, say) the whole subtree is wrapped, so nothing that was secret goes plain.
+    pub fn with_sensitivity_of(self, shape: &Value) -> Value {
+        match (self, shape) {
+            (value, Value::Sensitive(_) | Value::SensitiveHash(_)) => value.sensitive(),
+            (Value::Map(mut entries), Value::Map(fields)) => {
+                for (key, sub_shape) in fields {
+                    if let Some(entry) = entries.get_mut(key) {
+                        *entry = std::mem::take(entry).with_sensitivity_of(sub_shape);
+                    }
+                }
+                Value::Map(entries)
+            }
+            (Value::List(elements), Value::List(items)) => Value::List(
+                elements
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, element)| match items.get(i) {
+                        Some(item_shape) => element.with_sensitivity_of(item_shape),
+                        None => element,
+                    })
+                    .collect(),
+            ),
+            (Value::Sensitive(inner), shape) => inner.with_sensitivity_of(shape).sensitive(),
+            (value, shape) if shape.contains_sensitive() && !value.is_null() => value.sensitive(),
+            (value, _) => value,
+        }
+    }
+
     /// True if this value or anything inside it is unknown.
     pub fn contains_unknown(&self) -> bool {
         match self {
@@ -399,5 +442,57 @@ mod tests {
         map.insert("user".to_owned(), Value::from("airflow"));
         let secret = Value::Map(map).sensitive();
         assert!(secret.get("user").is_some_and(|v| v.is_sensitive()));
+    }
+
+    fn json(value: serde_json::Value) -> Value {
+        Value::from_json(value)
+    }
+
+    #[test]
+    fn sensitivity_is_carried_per_leaf() {
+        // A Secret manifest: only the stringData leaf is secret in the shape.
+        let mut shape = json(serde_json::json!({
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "stringData": {"password": "x", "user": "airflow"},
+        }));
+        if let Value::Map(top) = &mut shape
+            && let Some(Value::Map(data)) = top.get_mut("stringData")
+            && let Some(password) = data.get_mut("password")
+        {
+            *password = Value::SensitiveHash("hmac".to_owned());
+        }
+        let result = json(serde_json::json!({
+            "kind": "Secret",
+            "metadata": {"name": "s", "uid": "u-1"},
+            "stringData": {"password": "hunter2", "user": "airflow"},
+        }))
+        .with_sensitivity_of(&shape);
+        assert!(!result.is_sensitive(), "the structure stays readable");
+        assert_eq!(
+            result.get("metadata").and_then(|m| m.get("name")),
+            Some(Value::from("s"))
+        );
+        let data = result.get("stringData").expect("stringData");
+        assert!(!data.is_sensitive());
+        assert!(data.get("password").is_some_and(|v| v.is_sensitive()));
+        assert_eq!(data.get("user"), Some(Value::from("airflow")));
+    }
+
+    #[test]
+    fn sensitivity_covers_a_subtree_whose_shape_changed() {
+        let shape = Value::List(vec![Value::from("a"), Value::from("b").sensitive()]);
+        let result = Value::from("a,b").with_sensitivity_of(&shape);
+        assert!(result.is_sensitive());
+        let longer = Value::List(vec![Value::from("a"), Value::from("b"), Value::from("c")])
+            .with_sensitivity_of(&shape);
+        assert_eq!(
+            longer,
+            Value::List(vec![
+                Value::from("a"),
+                Value::from("b").sensitive(),
+                Value::from("c")
+            ])
+        );
     }
 }

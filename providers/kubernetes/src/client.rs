@@ -148,10 +148,14 @@ impl KubernetesClient {
         Ok(Some(Target { object, api }))
     }
 
-    /// Server-side apply of `config`'s manifest, then the configured wait.
+    /// Server-side apply of `config`'s manifest, then the configured wait. `take_back`
+    /// forces the apply: an update's plan showed every field it changes, including those
+    /// another manager (`kubectl scale`, `kubectl patch`) took over since, and the stack is
+    /// the source of truth for the fields it sets.
     async fn apply(
         &self,
         config: &Attrs,
+        take_back: bool,
         timeout: Duration,
         progress: &Progress,
     ) -> Result<Attrs, ProviderError> {
@@ -163,7 +167,7 @@ impl KubernetesClient {
         let object = ObjectRef::from_manifest(&manifest)?;
         let wait = WaitFor::parse(config.opt_str("wait")?.as_deref(), &object)?;
         let mut params = PatchParams::apply(FIELD_MANAGER);
-        if config.opt_bool("force_conflicts")?.unwrap_or(false) {
+        if take_back || config.opt_bool("force_conflicts")?.unwrap_or(false) {
             params = params.force();
         }
         let target = self.locate(&object, deadline).await?;
@@ -292,13 +296,13 @@ impl ResourceClient for KubernetesClient {
 
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        let apply = self.apply(request.config, request.timeout, &request.progress);
+        let apply = self.apply(request.config, false, request.timeout, &request.progress);
         bounded(request.timeout + BACKSTOP_GRACE, "apply", apply).await
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
         check_type(request.type_name)?;
-        let apply = self.apply(request.desired, request.timeout, &request.progress);
+        let apply = self.apply(request.desired, true, request.timeout, &request.progress);
         bounded(request.timeout + BACKSTOP_GRACE, "apply", apply).await
     }
 

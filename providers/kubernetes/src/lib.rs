@@ -72,7 +72,7 @@ fn object_schema() -> ResourceSchema {
         .attr(
             "force_conflicts",
             AttrSchema::optional(AttrType::Bool)
-                .describe("take over fields another field manager owns instead of failing"),
+                .describe("when creating, take over fields another field manager owns instead of failing (updates always take back the fields the stack sets)"),
         )
         .attr(
             "wait",
@@ -84,6 +84,9 @@ fn object_schema() -> ResourceSchema {
         .attr(
             "object",
             AttrSchema::computed(AttrType::Any)
+                // Every change gets a new resourceVersion (and generation): what copies
+                // them (a pod template's checksum annotation) must wait for the update.
+                .changes_on_update()
                 .describe("the object as the API server returned it, without managedFields or Secret data"),
         )
         .timeouts(Timeouts::all(Duration::from_secs(10 * 60)))

@@ -340,34 +340,7 @@ pub(crate) fn observed_object(live: &serde_json::Value, applied: &Value) -> Valu
             }
         }
     }
-    let mut observed = Value::from_json(live);
-    mark_sensitive(&mut observed, applied);
-    observed
-}
-
-fn mark_sensitive(value: &mut Value, shape: &Value) {
-    match shape {
-        Value::Sensitive(_) | Value::SensitiveHash(_) => {
-            *value = std::mem::take(value).sensitive();
-        }
-        Value::Map(fields) => {
-            if let Value::Map(entries) = value {
-                for (key, sub_shape) in fields {
-                    if let Some(entry) = entries.get_mut(key) {
-                        mark_sensitive(entry, sub_shape);
-                    }
-                }
-            }
-        }
-        Value::List(items) => {
-            if let Value::List(elements) = value {
-                for (element, item_shape) in elements.iter_mut().zip(items) {
-                    mark_sensitive(element, item_shape);
-                }
-            }
-        }
-        _ => {}
-    }
+    Value::from_json(live).with_sensitivity_of(applied)
 }
 
 #[cfg(test)]

@@ -87,11 +87,15 @@ impl AwsResource for Subnet {
             })
     }
 
-    /// CreateSubnet takes a zone by name or by id, never both. Checked for a new subnet
-    /// only: once created, both read back, and the one not configured carries its value.
+    /// CreateSubnet takes a zone by name or by id, never both. For a subnet that exists,
+    /// the engine carries the recorded value of the one left unset (both are optional and
+    /// computed): a value equal to the record is that, not a second setting.
     fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
-        let set = |name: &str| request.desired.get(name).is_some_and(|v| !v.is_null());
-        if request.prior.is_none() && set("availability_zone") && set("availability_zone_id") {
+        let set = |name: &str| {
+            request.desired.get(name).is_some_and(|v| !v.is_null())
+                && request.prior.and_then(|p| p.get(name)) != request.desired.get(name)
+        };
+        if set("availability_zone") && set("availability_zone_id") {
             return Err(ProviderError::invalid(
                 "availability_zone_id",
                 "cannot be set together with availability_zone",

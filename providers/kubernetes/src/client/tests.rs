@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, Progress, ProviderError, ReadRequest, ResourceClient,
-    ResourceIdentity, Value,
+    ResourceIdentity, UpdateRequest, Value,
 };
 use http::{Request, Response};
 use kube::client::Body;
@@ -244,6 +244,28 @@ async fn force_conflicts_adds_force_true() {
     )
     .await
     .expect("applies");
+    let patch = &api.requests_to("PATCH")[0];
+    assert_eq!(patch.query, "&force=true&fieldManager=cairn");
+}
+
+#[tokio::test]
+async fn an_update_takes_back_the_fields_the_stack_sets() {
+    let api = MockApi::new(api_server);
+    let identity = identity();
+    let prior = config(deployment_manifest());
+    let desired = config(deployment_manifest());
+    api.client
+        .update(UpdateRequest {
+            type_name: OBJECT_TYPE,
+            identity: &identity,
+            prior: &prior,
+            desired: &desired,
+            changed: &["manifest".to_owned()],
+            timeout: Duration::from_secs(5),
+            progress: Progress::noop(),
+        })
+        .await
+        .expect("applies");
     let patch = &api.requests_to("PATCH")[0];
     assert_eq!(patch.query, "&force=true&fieldManager=cairn");
 }

@@ -1,0 +1,480 @@
+//! The command line: clap definitions, error mapping and dispatch to one module per
+//! family of commands.
+//!
+//! This module owns argument parsing, loading the stack, and mapping outcomes to exit
+//! codes (0 success, 1 error, 2 "changes present" for `plan --detailed-exitcode`).
+//! `run.rs` has plan, apply and destroy (the prompt, Ctrl-C); `state.rs` the commands
+//! that work from the state alone (`output`, `show`, `state ...`, `force-unlock`);
+//! `location.rs` finds where a state lives. What to print is decided here; how it looks
+//! is `render/`'s. Command and flag names are a contract: scripts call them.
+
+mod location;
+mod run;
+mod state;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::graph::ResourceGraph;
+use crate::plan::PlanError;
+use crate::providers::Registry;
+use crate::render::{self, Printer};
+use crate::stack::{self, LoadOptions, Stack};
+use crate::state::StateError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Declarative infrastructure as code: plan, apply, destroy."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct StackArgs {
+    /// The stack directory.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    #[command(flatten)]
+    selection: Selection,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Selection {
+    /// Environment: reads env/NAME.toml.
+    #[arg(long, global = true)]
+    env: Option<String>,
+    /// Set a variable (repeatable): --var key=value.
+    #[arg(long = "var", value_name = "KEY=VALUE", global = true)]
+    vars: Vec<String>,
+    /// State file (default: <repo>/state/<stack>-<env>.json, or the stack's [backend]).
+    #[arg(long, value_name = "FILE", global = true)]
+    state: Option<PathBuf>,
+    /// Set or override a backend setting (repeatable): --backend-config bucket=NAME.
+    /// Alone, names an S3 state: bucket, key and region.
+    #[arg(long = "backend-config", value_name = "KEY=VALUE", global = true)]
+    backend_config: Vec<String>,
+}
+
+/// How a command that writes the state takes its lock.
+#[derive(Args, Debug, Clone)]
+struct LockArgs {
+    /// Take the state lock. `--lock=false` only where nothing else can write the state.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "true|false")]
+    lock: bool,
+    /// How long to wait for a running holder of the lock (e.g. 30s, 5m; 0: fail at once).
+    #[arg(long, default_value = "0s", value_parser = parse_wait, value_name = "DURATION")]
+    lock_timeout: Duration,
+}
+
+impl LockArgs {
+    fn options(&self, operation: &str) -> crate::state::LockOptions {
+        crate::state::LockOptions {
+            operation: operation.to_owned(),
+            lock: self.lock,
+            timeout: self.lock_timeout,
+        }
+    }
+}
+
+/// `30s`, `5m`, `1h`, `1m30s`, or a number of seconds.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(format!("`{text}` is not a duration like 30s, 5m or 1h")),
+        };
+        let amount: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration like 30s, 5m or 1h"))?;
+        total = total.saturating_add(amount.saturating_mul(unit));
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(format!("`{text}` is not a duration like 30s, 5m or 1h"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// Provider operations in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    parallelism: u16,
+    /// Read every recorded resource through its provider before planning.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "true|false")]
+    refresh: bool,
+    /// Only this resource and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    targets: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the stack: every problem at once, with file:line:col.
+    Validate(StackArgs),
+    /// Show what apply would change.
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Print the plan as one JSON line (docs/json.md).
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make the real world match the stack.
+    Apply {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Print JSON lines (docs/json.md); needs --auto-approve.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete everything the state records.
+    Destroy {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[arg(long)]
+        auto_approve: bool,
+        /// Print JSON lines (docs/json.md); needs --auto-approve.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the recorded state.
+    Show {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the applied outputs, from the state alone.
+    Output {
+        /// The stack directory, then optionally an output name (a lone argument that is
+        /// not a directory is taken as the name).
+        #[arg(num_args = 0..=2, value_name = "DIR|NAME")]
+        args: Vec<String>,
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or edit the recorded state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Print the resource graph.
+    Graph {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Remove the state's lock; a holder that is still running only with --force.
+    ForceUnlock {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Remove the lock even though its holder is still running.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// List recorded resources.
+    List(StackArgs),
+    /// Show one recorded resource.
+    Show {
+        addr: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Forget a resource (or the pending create of one) without deleting it.
+    Rm {
+        addr: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Print the whole state as JSON (what `state push` takes).
+    Pull(StackArgs),
+    /// Replace the state with FILE: same lineage and a higher serial only.
+    Push {
+        file: PathBuf,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Move the state between the local file and the stack's backend, keeping its
+    /// lineage, serial and key. Default: from the local file to the backend.
+    Migrate {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Read the state from this local file instead of the default one.
+        #[arg(long, value_name = "FILE", conflicts_with = "to_state")]
+        from_state: Option<PathBuf>,
+        /// Move the backend's state to this local file instead.
+        #[arg(long, value_name = "FILE")]
+        to_state: Option<PathBuf>,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// Why a command failed. Each variant is rendered once, by [`report`].
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Stack(Diagnostics),
+    #[error(transparent)]
+    Plan(PlanError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    /// Already reported (an apply's failure report was printed).
+    #[error("apply failed")]
+    Reported,
+    /// Ctrl-C before anything was changed: the state lock is released on the way out.
+    #[error("interrupted; nothing was changed")]
+    Interrupted,
+}
+
+impl From<Diagnostics> for CliError {
+    fn from(d: Diagnostics) -> Self {
+        CliError::Stack(d)
+    }
+}
+
+impl From<PlanError> for CliError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Stack(d) => CliError::Stack(d),
+            other => CliError::Plan(other),
+        }
+    }
+}
+
+fn usage(message: impl Into<String>, hint: Option<&str>) -> CliError {
+    CliError::Usage {
+        message: message.into(),
+        hint: hint.map(str::to_owned),
+    }
+}
+
+/// Runs cairn with the process's arguments; `main` only calls this.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let printer = Printer::detect();
+    match run(cli.command, printer) {
+        Ok(code) => code,
+        Err(CliError::Interrupted) => {
+            report(&CliError::Interrupted, printer);
+            // 128 + SIGINT, the shell's convention for a command stopped by Ctrl-C.
+            ExitCode::from(130)
+        }
+        Err(error) => {
+            report(&error, printer);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `CAIRN_LOG=debug` (any EnvFilter directive) turns on tracing on stderr.
+fn init_tracing() {
+    if let Ok(filter) = std::env::var("CAIRN_LOG") {
+        let filter =
+            tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+fn report(error: &CliError, printer: Printer) {
+    match error {
+        CliError::Stack(d) => {
+            printer.err(render::diagnostics(d, printer.stderr_color()).trim_end())
+        }
+        CliError::Reported => {}
+        CliError::Interrupted => printer.err("Interrupted; nothing was changed."),
+        CliError::Usage { message, hint } => {
+            let hints: Vec<String> = hint.iter().cloned().collect();
+            printer.err(&render::error_chain(&UsageMessage(message.clone()), &hints));
+        }
+        CliError::Plan(e) => printer.err(&render::error_chain(e, &[])),
+        CliError::State(e) => printer.err(&render::error_chain(e, &[])),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageMessage(String);
+
+fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Validate(args) => validate(&args, printer),
+        Command::Plan {
+            stack,
+            run,
+            json,
+            detailed_exitcode,
+        } => {
+            let changes = run::plan(&stack, &run, json, printer)?;
+            Ok(if detailed_exitcode && changes {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Apply {
+            stack,
+            run,
+            lock,
+            auto_approve,
+            json,
+        } => run::apply(&stack, &run, &lock, auto_approve, json, false, printer),
+        Command::Destroy {
+            stack,
+            run,
+            lock,
+            auto_approve,
+            json,
+        } => run::apply(&stack, &run, &lock, auto_approve, json, true, printer),
+        Command::Show { stack, json } => state::show(&stack, json, printer),
+        Command::Output {
+            args,
+            selection,
+            json,
+        } => state::output(args, &selection, json, printer),
+        Command::State { command } => state::state(command, printer),
+        Command::Graph { stack, format } => {
+            let (_, loaded) = load(&stack)?;
+            let graph = ResourceGraph::build(&loaded)?;
+            let text = match format {
+                GraphFormat::Dot => graph.to_dot(),
+                GraphFormat::Mermaid => graph.to_mermaid(),
+            };
+            printer.out(text.trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ForceUnlock { stack, force } => state::force_unlock(&stack, force, printer),
+    }
+}
+
+fn load_options(selection: &Selection) -> Result<LoadOptions, CliError> {
+    let vars = selection
+        .vars
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| {
+                    usage(
+                        format!("--var `{pair}` is not KEY=VALUE"),
+                        Some("e.g. --var region=eu-west-1"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let env_vars = std::env::vars()
+        .filter(|(k, _)| k.starts_with(stack::VAR_ENV_PREFIX))
+        .collect();
+    Ok(LoadOptions {
+        env: selection.env.clone(),
+        vars,
+        env_vars,
+    })
+}
+
+fn load(args: &StackArgs) -> Result<(Registry, Stack), CliError> {
+    let registry = Registry::builtin();
+    let loaded = stack::load(
+        &args.dir,
+        &load_options(&args.selection)?,
+        registry.schemas(),
+    )?;
+    Ok((registry, loaded))
+}
+
+fn validate(args: &StackArgs, printer: Printer) -> Result<ExitCode, CliError> {
+    let (_, loaded) = load(args)?;
+    ResourceGraph::build(&loaded)?;
+    printer.out(&format!(
+        "The stack is valid: {} resources, {} outputs.",
+        loaded.resources.len(),
+        loaded.outputs.len()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says so when this run took over the lock of a run that is gone.
+fn report_takeover(
+    store: &crate::state::StateStore,
+    location: &crate::state::Location,
+    printer: Printer,
+) {
+    if let Some(holder) = store.taken_over() {
+        let why = match &holder.expires_at {
+            Some(expiry) => format!("its lease ended at {expiry}"),
+            None => "its process is gone".to_owned(),
+        };
+        printer.err(&format!(
+            "Took over the lock on {location} held for {}: {why}.",
+            holder.describe()
+        ));
+    }
+}
+
+impl From<Diagnostic> for CliError {
+    fn from(d: Diagnostic) -> Self {
+        CliError::Stack(Diagnostics::from(d))
+    }
+}
