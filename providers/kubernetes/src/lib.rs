@@ -12,6 +12,7 @@
 //! - [`KubernetesProvider`]: schema, plan-time replacement rules, configuration.
 //! - `config`: the `[providers.kubernetes]` block and the client it yields.
 //! - `eks_token`: presigned STS tokens and the layer that puts them on requests.
+//! - `readiness`: waiting for a new EKS control plane to serve before the first object.
 //! - `client`: the [`cairn_provider_core::ResourceClient`] doing the API calls.
 //! - `manifest`: object coordinates, `id`, projection of live objects, redaction.
 //! - `wait`: readiness predicates and the wait loop.

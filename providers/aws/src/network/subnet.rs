@@ -119,13 +119,20 @@ impl AwsResource for Subnet {
     ) -> Result<Attrs, ProviderError> {
         let config = request.config;
         let tags = desired_tags(aws, request.identity, config)?;
+        // The id names the same physical zone in every account: it wins when both are
+        // known (a replacement may carry the old subnet's zone name).
+        let zone_id = config.opt_str("availability_zone_id")?;
+        let zone = match zone_id {
+            Some(_) => None,
+            None => config.opt_str("availability_zone")?,
+        };
         let created = aws
             .ec2
             .create_subnet()
             .vpc_id(config.str("vpc_id")?)
             .cidr_block(config.str("cidr_block")?)
-            .set_availability_zone(config.opt_str("availability_zone")?)
-            .set_availability_zone_id(config.opt_str("availability_zone_id")?)
+            .set_availability_zone(zone)
+            .set_availability_zone_id(zone_id)
             .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
             .send()
             .await
@@ -308,13 +315,15 @@ mod tests {
         };
         assert!(plan(Attrs::new().with("availability_zone_id", "use1-az1")).is_ok());
         assert!(plan(Attrs::new().with("availability_zone", "us-east-1a")).is_ok());
-        assert!(
-            plan(
-                Attrs::new()
-                    .with("availability_zone", "us-east-1a")
-                    .with("availability_zone_id", "use1-az1")
-            )
-            .is_err()
-        );
+        let both = Attrs::new()
+            .with("availability_zone", "us-east-1a")
+            .with("availability_zone_id", "use1-az1");
+        assert!(plan(both.clone()).is_err());
+        let existing = Subnet.plan(PlanRequest {
+            type_name: "aws_subnet",
+            prior: Some(&both),
+            desired: &both,
+        });
+        assert!(existing.is_ok(), "both read back once it exists");
     }
 }
