@@ -310,7 +310,7 @@ fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
         }
         Command::ForceUnlock(args) => {
             let (_, loaded) = load(&args)?;
-            let path = state_path(&args, &loaded);
+            let path = state_path(&args, &loaded)?;
             match state::force_unlock(&path)? {
                 Some(info) => printer.out(&format!(
                     "Removed the lock on {} held for {} by {} (pid {} on {}) since {}.",
@@ -363,11 +363,11 @@ fn load(args: &StackArgs) -> Result<(Registry, Stack), CliError> {
     Ok((registry, loaded))
 }
 
-fn state_path(args: &StackArgs, loaded: &Stack) -> PathBuf {
-    args.selection
-        .state
-        .clone()
-        .unwrap_or_else(|| state::default_path(&args.dir, &loaded.name, &loaded.env))
+fn state_path(args: &StackArgs, loaded: &Stack) -> Result<PathBuf, StateError> {
+    match &args.selection.state {
+        Some(path) => Ok(path.clone()),
+        None => state::default_path(&args.dir, &loaded.name, &loaded.env),
+    }
 }
 
 fn validate(args: &StackArgs, printer: Printer) -> Result<ExitCode, CliError> {
@@ -403,7 +403,7 @@ struct Session {
 fn open_session(args: &StackArgs, operation: &str) -> Result<Session, CliError> {
     let (registry, loaded) = load(args)?;
     let graph = ResourceGraph::build(&loaded)?;
-    let path = state_path(args, &loaded);
+    let path = state_path(args, &loaded)?;
     let store = StateStore::open(&path, &loaded.name, &loaded.env, operation)?;
     let clients = Clients::new(&loaded.name, &loaded.env);
     Ok(Session {
@@ -603,7 +603,7 @@ fn apply_command(
 
 fn show(args: &StackArgs, json: bool, printer: Printer) -> Result<ExitCode, CliError> {
     let (_, loaded) = load(args)?;
-    let recorded = state::read(&state_path(args, &loaded))?;
+    let recorded = state::read(&state_path(args, &loaded)?)?;
     if json {
         printer.out(&render::state_json(recorded.as_ref()));
     } else {
@@ -629,7 +629,7 @@ fn output(
         selection: selection.clone(),
     };
     let (_, loaded) = load(&stack_args)?;
-    let recorded = state::read(&state_path(&stack_args, &loaded))?;
+    let recorded = state::read(&state_path(&stack_args, &loaded)?)?;
     let outputs = recorded.map(|s| s.outputs).unwrap_or_default();
     let Some(name) = name else {
         if json {
@@ -691,7 +691,7 @@ fn state_command(command: StateCommand, printer: Printer) -> Result<ExitCode, Cl
     match command {
         StateCommand::List(args) => {
             let (_, loaded) = load(&args)?;
-            let recorded = state::read(&state_path(&args, &loaded))?;
+            let recorded = state::read(&state_path(&args, &loaded)?)?;
             let list = render::state_list(recorded.as_ref());
             if !list.is_empty() {
                 printer.out(&list);
@@ -702,7 +702,7 @@ fn state_command(command: StateCommand, printer: Printer) -> Result<ExitCode, Cl
                 .parse()
                 .map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
             let (_, loaded) = load(&args)?;
-            let recorded = state::read(&state_path(&args, &loaded))?;
+            let recorded = state::read(&state_path(&args, &loaded)?)?;
             let resource = recorded.as_ref().and_then(|s| s.resources.get(&addr));
             match resource {
                 Some(resource) => printer.out(render::state_resource(resource).trim_end()),
@@ -720,7 +720,7 @@ fn state_command(command: StateCommand, printer: Printer) -> Result<ExitCode, Cl
                 .map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
             let (_, loaded) = load(&args)?;
             let mut store = StateStore::open(
-                &state_path(&args, &loaded),
+                &state_path(&args, &loaded)?,
                 &loaded.name,
                 &loaded.env,
                 "state rm",

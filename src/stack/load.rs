@@ -890,6 +890,16 @@ pub(super) fn load_stack(
     schemas: &BTreeMap<String, ProviderSchema>,
 ) -> Result<Stack, Diagnostics> {
     let env = options.env.clone().unwrap_or_else(|| "default".to_owned());
+    // The environment names a file to read and, with the stack name, the state file to
+    // write: check it before either is touched.
+    if let Err(problem) = super::check_name(&env) {
+        return Err(Diagnostics::from(
+            Diagnostic::error(format!(
+                "--env `{env}` is not a valid environment name: {problem}"
+            ))
+            .with_help(format!("e.g. --env dev; {}", super::NAME_RULE)),
+        ));
+    }
     let mut loader = Loader {
         dir,
         env: env.clone(),
@@ -902,7 +912,7 @@ pub(super) fn load_stack(
     let files = super::raw::stack_files(dir).map_err(Diagnostics::from)?;
     let mut raw = RawStack::default();
     for path in files {
-        match std::fs::read_to_string(&path) {
+        match super::source::read_text(&path) {
             Ok(text) => {
                 let file = loader.sources.add(display_path(&path), text);
                 if let Some(table) =
@@ -993,11 +1003,34 @@ pub(super) fn load_stack(
     }
 
     let name = match raw.name {
-        Some((name, _)) => name,
+        Some((name, span)) => {
+            if let Err(problem) = super::check_name(&name) {
+                loader.diagnostics.push(
+                    Diagnostic::at(
+                        &loader.sources,
+                        &span,
+                        format!("`[stack] name` is not a valid stack name: {problem}"),
+                        "this name",
+                    )
+                    .with_help(super::NAME_RULE),
+                );
+            }
+            name
+        }
+        // A directory name is one path component already; keeping only safe characters
+        // makes it a safe file name (`.tmpX` becomes `tmpX`, `my stack` becomes `my-stack`).
         None => dir
             .canonicalize()
             .ok()
             .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .map(|name| {
+                name.chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+                    .skip_while(|c| !c.is_ascii_alphanumeric())
+                    .take(64)
+                    .collect::<String>()
+            })
+            .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "stack".to_owned()),
     };
     let Loader {
