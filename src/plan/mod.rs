@@ -6,10 +6,12 @@
 //! It holds real secret values in memory (an apply needs them) but serializes them as
 //! `{"$sensitive": true}`, so any JSON made from it is safe to print.
 //!
-//! Submodules: `build` (refresh, evaluation, action choice), `diff` (per-attribute
+//! Submodules: `build` (refresh, evaluation, action choice), `check` (what `validate`
+//! finds by evaluating with no resource known), `diff` (per-attribute
 //! comparison against the schema), `scope` (where `${...}` references are looked up).
 
 mod build;
+mod check;
 mod diff;
 pub(crate) mod scope;
 
@@ -23,6 +25,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::state::StateError;
 
 pub use build::{PlanInput, PlanOptions, adopt_interrupted, build};
+pub use check::check_values;
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
