@@ -212,7 +212,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::detect();
     if let Err(error) = crate::logging::init() {
-        report(&usage(error.to_string(), Some(crate::logging::VALID)), printer);
+        report(
+            &usage(error.to_string(), Some(crate::logging::VALID)),
+            printer,
+        );
         return ExitCode::from(1);
     }
     match run(cli.command, printer) {

@@ -83,7 +83,8 @@ impl Snippet {
             .find('\n')
             .map_or(text.len(), |i| range.start + i);
         let end = ceil_char_boundary(text, range.end.min(line_end).min(range.start + WINDOW));
-        let window_start = floor_char_boundary(text, range.start.saturating_sub(WINDOW).max(line_start));
+        let window_start =
+            floor_char_boundary(text, range.start.saturating_sub(WINDOW).max(line_start));
         let window_end = ceil_char_boundary(text, (end + WINDOW).min(line_end));
         let (first_line, first_column) = line_column(text, window_start);
         let window = Snippet {
@@ -531,9 +532,16 @@ mod tests {
         let cases = [
             // The span at the start of a long line, on the line after a long one, at its
             // end, and inside multi-byte text.
-            (format!("input = \"{}\" junk\n", "A".repeat(65_530)), "junk", 1),
             (
-                format!("a = 1\nb = \"{}\"\nc = \"${{var.nope}}\"\n", "B".repeat(70_000)),
+                format!("input = \"{}\" junk\n", "A".repeat(65_530)),
+                "junk",
+                1,
+            ),
+            (
+                format!(
+                    "a = 1\nb = \"{}\"\nc = \"${{var.nope}}\"\n",
+                    "B".repeat(70_000)
+                ),
                 "${var.nope}",
                 3,
             ),
@@ -554,7 +562,11 @@ mod tests {
             let Some(start) = text.find(needle) else {
                 panic!("{needle} is in the text");
             };
-            let column = text[..start].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let column = text[..start]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count())
+                + 1;
             let span = Span {
                 file,
                 range: start..start + needle.len(),
@@ -576,10 +588,7 @@ mod tests {
     fn short_lines_keep_their_neighbours_as_context() {
         let mut sources = Sources::default();
         let file = sources.add(PathBuf::from("stack.toml"), "a = 1\nb = 2\nc = 3\n");
-        let span = Span {
-            file,
-            range: 6..7,
-        };
+        let span = Span { file, range: 6..7 };
         let out = render(&Diagnostic::at(&sources, &span, "bad", "this"));
         for expected in ["a = 1", "b = 2", "c = 3", "[stack.toml:2:1]"] {
             assert!(out.contains(expected), "{expected:?} missing from:\n{out}");

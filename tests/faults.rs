@@ -8,9 +8,11 @@
 //! `cairn:*` tags. `CAIRN_KILLS=N` sets the number of kills of the campaign (default 3).
 //! Needs `moto_server` on PATH; fails without it.
 
-mod support;
+// The harness is shared with tests/aws_e2e.rs; this file uses only part of it.
 #[path = "support/proxy.rs"]
 mod proxy;
+#[allow(dead_code)]
+mod support;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -102,17 +104,42 @@ async fn apply_and_destroy_complete_through_throttling_and_server_errors() {
     let cairn = Cairn::new(&moto, Path::new(FIXTURE), ENV);
 
     let applied = run(&cairn, &proxy, "apply");
-    assert_eq!(applied.code, Some(0), "{}\n{}", applied.text(), proxy.stats.summary());
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}\n{}",
+        applied.text(),
+        proxy.stats.summary()
+    );
     assert_one_object_per_resource(&aws.tagged_with_stack(STACK).await, &[]);
     let replan = run(&cairn, &proxy, "plan");
-    assert_eq!(replan.code, Some(0), "no changes after apply:\n{}", replan.text());
+    assert_eq!(
+        replan.code,
+        Some(0),
+        "no changes after apply:\n{}",
+        replan.text()
+    );
     let destroyed = run(&cairn, &proxy, "destroy");
-    assert_eq!(destroyed.code, Some(0), "{}\n{}", destroyed.text(), proxy.stats.summary());
+    assert_eq!(
+        destroyed.code,
+        Some(0),
+        "{}\n{}",
+        destroyed.text(),
+        proxy.stats.summary()
+    );
     assert_nothing_left(&aws, STACK).await;
 
     eprintln!("throttling and 5xx: {}", proxy.stats.summary());
-    assert!(Stats::get(&proxy.stats.throttled) > 10, "{}", proxy.stats.summary());
-    assert!(Stats::get(&proxy.stats.server_errors) > 0, "{}", proxy.stats.summary());
+    assert!(
+        Stats::get(&proxy.stats.throttled) > 10,
+        "{}",
+        proxy.stats.summary()
+    );
+    assert!(
+        Stats::get(&proxy.stats.server_errors) > 0,
+        "{}",
+        proxy.stats.summary()
+    );
 }
 
 /// Creates whose answers are lost (moto made the object, cairn never heard) and dropped
@@ -148,10 +175,19 @@ async fn lost_answers_on_creates_leave_no_duplicate_and_no_orphan() {
         "apply did not converge in 5 runs:\n{}",
         transcript.join("\n")
     );
-    assert!(Stats::get(&proxy.stats.lost_answers) > 0, "{}", proxy.stats.summary());
+    assert!(
+        Stats::get(&proxy.stats.lost_answers) > 0,
+        "{}",
+        proxy.stats.summary()
+    );
     assert_one_object_per_resource(&aws.tagged_with_stack(STACK).await, &[]);
     let replan = run(&cairn, &proxy, "plan");
-    assert_eq!(replan.code, Some(0), "no changes after apply:\n{}", replan.text());
+    assert_eq!(
+        replan.code,
+        Some(0),
+        "no changes after apply:\n{}",
+        replan.text()
+    );
     let destroyed = run(&cairn, &proxy, "destroy");
     assert_eq!(destroyed.code, Some(0), "{}", destroyed.text());
     assert_nothing_left(&aws, STACK).await;
@@ -275,13 +311,20 @@ async fn apply_killed_at_random_points_converges() {
         }
     }
     assert!(
-        reruns.len() < 3 || reruns.last().is_some_and(|r| r.starts_with("exit code Some(0)")),
+        reruns
+            .last()
+            .is_some_and(|r| r.starts_with("exit code Some(0)")),
         "apply did not converge after the kills at {kill_points:?} ms:\n{}",
         reruns.join("\n")
     );
     assert_one_object_per_resource(&aws.tagged_with_stack(STACK).await, &[]);
     let replan = run(&cairn, &proxy, "plan");
-    assert_eq!(replan.code, Some(0), "a clean plan after converging:\n{}", replan.text());
+    assert_eq!(
+        replan.code,
+        Some(0),
+        "a clean plan after converging:\n{}",
+        replan.text()
+    );
     let destroyed = run(&cairn, &proxy, "destroy");
     assert_eq!(destroyed.code, Some(0), "{}", destroyed.text());
     assert_nothing_left(&aws, STACK).await;

@@ -123,12 +123,42 @@ fn eval(text: &str) -> bool {
 fn leaf() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "var.s", "var.n", "var.f", "var.b", "var.list", "var.map", "var.secret",
-            "var.unknown", "var.cidr", "var.nope", "cairn_data.a.id", "cairn_data.a.tags",
-            "cairn_data.a.list", "aws_vpc.main.id", "true", "false", "null", "0", "-1",
-            "4", "1.5", "99999999999999999999", "-", "1.2.3", "var.", "var.list[0]",
-            "var.map.k", "var.map[\"k\"]", "var.list[18446744073709551616]", "\"\"",
-            "\"}\"", "\"${\"", "\"\\\"\"", "\"a\\\\b\"", "\"10.0.0.0/8\"", "\"é😀\"",
+            "var.s",
+            "var.n",
+            "var.f",
+            "var.b",
+            "var.list",
+            "var.map",
+            "var.secret",
+            "var.unknown",
+            "var.cidr",
+            "var.nope",
+            "cairn_data.a.id",
+            "cairn_data.a.tags",
+            "cairn_data.a.list",
+            "aws_vpc.main.id",
+            "true",
+            "false",
+            "null",
+            "0",
+            "-1",
+            "4",
+            "1.5",
+            "99999999999999999999",
+            "-",
+            "1.2.3",
+            "var.",
+            "var.list[0]",
+            "var.map.k",
+            "var.map[\"k\"]",
+            "var.list[18446744073709551616]",
+            "\"\"",
+            "\"}\"",
+            "\"${\"",
+            "\"\\\"\"",
+            "\"a\\\\b\"",
+            "\"10.0.0.0/8\"",
+            "\"é😀\"",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,6}\\.[a-z_]{1,6}\\.[a-z_]{1,6}",
@@ -160,10 +190,8 @@ fn expression() -> impl Strategy<Value = String> {
                 .prop_map(|(a, op, b)| format!("{a}{op}{b}")),
             (inner.clone(), inner.clone(), inner.clone())
                 .prop_map(|(c, a, b)| format!("{c} ? {a} : {b}")),
-            prop::collection::vec(inner.clone(), 0..4).prop_map(|items| format!(
-                "[{}]",
-                items.join(", ")
-            )),
+            prop::collection::vec(inner.clone(), 0..4)
+                .prop_map(|items| format!("[{}]", items.join(", "))),
             prop::collection::vec(("[a-z\"]{1,3}", inner.clone()), 0..3).prop_map(|entries| {
                 let body: Vec<String> = entries.iter().map(|(k, v)| format!("{k} = {v}")).collect();
                 format!("{{{}}}", body.join(", "))
@@ -220,7 +248,8 @@ fn stack_file() -> impl Strategy<Value = Vec<u8>> {
         any::<i64>().prop_map(|n| n.to_string()),
         Just("[[[[1]]], {a = {b = [true]}}]".to_owned()),
         "\\[{0,100}".prop_map(|open| format!("{open}{}", "]".repeat(open.len()))),
-        "(\\{ a = ){0,100}1".prop_map(|open| format!("{open}{}", " }".repeat(open.matches('{').count()))),
+        "(\\{ a = ){0,100}1"
+            .prop_map(|open| format!("{open}{}", " }".repeat(open.matches('{').count()))),
     ];
     (
         prop::collection::vec(
@@ -238,8 +267,18 @@ fn stack_file() -> impl Strategy<Value = Vec<u8>> {
                 prop::collection::vec(
                     (
                         prop::sample::select(vec![
-                            "input", "value", "type", "default", "name", "enabled", "depends_on",
-                            "lifecycle", "timeouts", "sensitive", "file", "junk",
+                            "input",
+                            "value",
+                            "type",
+                            "default",
+                            "name",
+                            "enabled",
+                            "depends_on",
+                            "lifecycle",
+                            "timeouts",
+                            "sensitive",
+                            "file",
+                            "junk",
                         ]),
                         value,
                     ),

@@ -214,7 +214,11 @@ fn an_environment_name_cannot_leave_its_folders() {
         for command in [&["validate"][..], &["plan"], &["apply", "--auto-approve"]] {
             let out = workspace.run(&[command, &["--env", env]].concat());
             let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(1), "{command:?} --env {env:?}: {err}");
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{command:?} --env {env:?}: {err}"
+            );
             assert!(
                 err.contains(&format!("--env `{env}` is not a valid environment name")),
                 "{command:?} --env {env:?}: {err}"
@@ -230,9 +234,9 @@ fn an_environment_name_cannot_leave_its_folders() {
 /// Names that are valid still work, and the state lands in `state/<stack>-<env>.json`.
 #[test]
 fn valid_names_write_the_state_in_the_state_folder() {
-    let workspace = Workspace::new(format!(
-        "[stack]\nname = \"demo_2.x\"\n\n[resources.cairn_data.d]\ninput = \"${{var.x}}\"\n[variables.x]\n"
-    ));
+    let workspace = Workspace::new(
+        "[stack]\nname = \"demo_2.x\"\n\n[resources.cairn_data.d]\ninput = \"${var.x}\"\n[variables.x]\n",
+    );
     std::fs::write(workspace.stack_dir().join("env/prod-1.toml"), "x = \"p\"\n").expect("env");
     let out = workspace.run(&["apply", "--env", "prod-1", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -278,8 +282,14 @@ fn logs_have_no_colour_off_a_terminal_and_a_bad_filter_is_an_error() {
         let out = cmd.output().expect("cairn runs");
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{err}");
-        assert!(err.contains("TRACE") || err.contains("DEBUG"), "logs: {err}");
-        assert!(!err.contains('\u{1b}'), "escape codes in a redirected log:\n{err}");
+        assert!(
+            err.contains("TRACE") || err.contains("DEBUG"),
+            "logs: {err}"
+        );
+        assert!(
+            !err.contains('\u{1b}'),
+            "escape codes in a redirected log:\n{err}"
+        );
     }
     for bad in ["degub", "cairn=loud"] {
         let out = workspace
@@ -290,7 +300,10 @@ fn logs_have_no_colour_off_a_terminal_and_a_bad_filter_is_an_error() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
         assert!(err.contains(&format!("invalid CAIRN_LOG `{bad}`")), "{err}");
-        assert!(err.contains("a level (error, warn, info, debug, trace, off)"), "{err}");
+        assert!(
+            err.contains("a level (error, warn, info, debug, trace, off)"),
+            "{err}"
+        );
     }
 }
 
@@ -302,5 +315,43 @@ fn the_workspace_helper_sees_files_written_outside() {
     assert_eq!(
         workspace.files_outside_the_state_folder(),
         vec![Path::new(workspace.scratch.path()).join("escaped.json")]
+    );
+}
+
+/// Deeply nested TOML values stop at the TOML parser's own depth limit with an error at
+/// the place, before any of cairn's recursive walks see them.
+#[test]
+fn deeply_nested_toml_values_are_an_error() {
+    for (open, close) in [("[", "]"), ("{ a = ", " }")] {
+        let input = format!("input = {}1{}\n", open.repeat(10_000), close.repeat(10_000));
+        assert_error_at(
+            &Workspace::new(format!("{HEADER}{input}")).run(&["validate"]),
+            "stack.toml:5:",
+            "malformed TOML",
+        );
+    }
+    // Within the limit, a nested value loads and plans.
+    let input = format!("input = {}1{}\n", "[".repeat(40), "]".repeat(40));
+    let out = Workspace::new(format!("{HEADER}{input}")).run(&["plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// A YAML manifest nested past the YAML parser's limit is an error naming the file.
+#[cfg(feature = "kubernetes")]
+#[test]
+fn deeply_nested_yaml_manifests_are_an_error() {
+    let workspace = Workspace::new(
+        "[stack]\nname = \"demo\"\n\n[providers.kubernetes]\nkubeconfig = \"/nonexistent\"\n\n[resources.kubernetes_object.deep]\nfile = \"deep.yaml\"\n",
+    );
+    let yaml = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata: {}1{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    std::fs::write(workspace.stack_dir().join("deep.yaml"), yaml).expect("write yaml");
+    assert_error_at(
+        &workspace.run(&["validate"]),
+        "deep.yaml:",
+        "malformed YAML",
     );
 }

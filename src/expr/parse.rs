@@ -641,7 +641,11 @@ mod tests {
         ];
         for (open, inner, close) in forms {
             let nested = |levels: usize| {
-                format!("${{{}{inner}{}}}", open.repeat(levels), close.repeat(levels))
+                format!(
+                    "${{{}{inner}{}}}",
+                    open.repeat(levels),
+                    close.repeat(levels)
+                )
             };
             assert!(
                 parse_string(&nested(MAX_DEPTH - 1)).is_ok(),

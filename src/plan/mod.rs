@@ -25,8 +25,8 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::state::StateError;
 
 pub use build::{PlanInput, PlanOptions, adopt_interrupted, build};
-pub use check::check_values;
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
+pub use check::check_values;
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
 

@@ -1025,7 +1025,13 @@ pub(super) fn load_stack(
             .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
             .map(|name| {
                 name.chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
                     .skip_while(|c| !c.is_ascii_alphanumeric())
                     .take(64)
                     .collect::<String>()

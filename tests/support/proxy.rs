@@ -187,7 +187,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         read_chunked(reader)?
     } else {
-        let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         reader.read_exact(&mut body).ok()?;
         body
@@ -213,7 +215,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     } else {
         let mut words = head.split_whitespace();
         let method = words.next().unwrap_or_default();
-        let path = words.next().unwrap_or_default().split('?').next().unwrap_or_default();
+        let path = words
+            .next()
+            .unwrap_or_default()
+            .split('?')
+            .next()
+            .unwrap_or_default();
         (Protocol::RestJson, format!("{method} {path}"))
     };
     Some(Request {
@@ -254,9 +261,11 @@ fn handle(shared: &Shared, client: TcpStream) {
     stats.requests.fetch_add(1, Ordering::Relaxed);
     let mut client = client;
     let body_text = String::from_utf8_lossy(&request.body);
-    if let Some(rule) = shared.rules.permanent.iter().find(|rule| {
-        rule.operation == request.operation && body_text.contains(rule.body_contains)
-    }) {
+    if let Some(rule) =
+        shared.rules.permanent.iter().find(|rule| {
+            rule.operation == request.operation && body_text.contains(rule.body_contains)
+        })
+    {
         stats.permanent.fetch_add(1, Ordering::Relaxed);
         let answer = error_answer(request.protocol, rule.status, rule.code, rule.message);
         let _ = client.write_all(&answer);
@@ -271,8 +280,11 @@ fn handle(shared: &Shared, client: TcpStream) {
         (
             rng.random_bool(rules.drop_connection),
             rng.random_bool(rules.throttle),
-            rng.random_bool(rules.server_error).then(|| rng.random_bool(0.5)),
-            rules.delay_ms.map(|(low, high)| rng.random_range(low..=high.max(low))),
+            rng.random_bool(rules.server_error)
+                .then(|| rng.random_bool(0.5)),
+            rules
+                .delay_ms
+                .map(|(low, high)| rng.random_range(low..=high.max(low))),
             is_create(&request.operation) && rng.random_bool(rules.lose_answer),
         )
     };
@@ -293,7 +305,11 @@ fn handle(shared: &Shared, client: TcpStream) {
             Protocol::Query => error_answer(request.protocol, 400, "Throttling", "Rate exceeded"),
             Protocol::Json | Protocol::RestJson => error_answer(
                 request.protocol,
-                if request.protocol == Protocol::Json { 400 } else { 429 },
+                if request.protocol == Protocol::Json {
+                    400
+                } else {
+                    429
+                },
                 "ThrottlingException",
                 "Rate exceeded",
             ),
@@ -332,7 +348,9 @@ fn handle(shared: &Shared, client: TcpStream) {
 /// `Connection: close` so the client does not reuse the connection.
 fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
     let mut server = TcpStream::connect(upstream).ok()?;
-    server.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
+    server
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .ok()?;
     let mut head: Vec<&str> = request
         .head
         .split("\r\n")

@@ -51,7 +51,8 @@ mod tests {
     /// source and names the root cause.
     #[test]
     fn transport_failures_keep_their_source_and_root_cause() {
-        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect refused");
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect refused");
         let err: aws_sdk_eks::error::SdkError<
             aws_sdk_eks::operation::describe_cluster::DescribeClusterError,
             aws_smithy_runtime_api::http::Response,
@@ -64,7 +65,10 @@ mod tests {
             "{mapped:?}"
         );
         let message = mapped.to_string();
-        assert!(message.starts_with("eks:DescribeCluster: dispatch failure"), "{message}");
+        assert!(
+            message.starts_with("eks:DescribeCluster: dispatch failure"),
+            "{message}"
+        );
         assert!(message.ends_with("tcp connect refused"), "{message}");
         assert_eq!(mapped.root_cause().as_deref(), Some("tcp connect refused"));
     }

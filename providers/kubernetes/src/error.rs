@@ -256,8 +256,14 @@ mod tests {
                 && message.contains("invalid peer certificate"),
             "{message}"
         );
-        assert!(message.contains("eks_cluster.certificate_authority"), "{message}");
-        assert!(std::error::Error::source(&error).is_some(), "the cause is kept");
+        assert!(
+            message.contains("eks_cluster.certificate_authority"),
+            "{message}"
+        );
+        assert!(
+            std::error::Error::source(&error).is_some(),
+            "the cause is kept"
+        );
 
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let error = from_kube("kubernetes:get", kube::Error::Service(Box::new(refused)));
@@ -272,13 +278,21 @@ mod tests {
             "status": "Failure", "code": 401, "reason": "Unauthorized", "message": "Unauthorized",
         }))
         .expect("a Status");
-        let message =
-            from_kube("kubernetes:discovery", kube::Error::Api(Box::new(unauthorized))).to_string();
+        let message = from_kube(
+            "kubernetes:discovery",
+            kube::Error::Api(Box::new(unauthorized)),
+        )
+        .to_string();
         assert!(
             message.starts_with("kubernetes:discovery: 401 Unauthorized: Unauthorized; "),
             "{message}"
         );
-        for expected in ["aws sts get-caller-identity", "access entry", "aws-auth", "token"] {
+        for expected in [
+            "aws sts get-caller-identity",
+            "access entry",
+            "aws-auth",
+            "token",
+        ] {
             assert!(message.contains(expected), "{expected} missing: {message}");
         }
         let forbidden: Status = serde_json::from_value(json!({
@@ -288,7 +302,10 @@ mod tests {
         .expect("a Status");
         let message =
             from_kube("kubernetes:apply", kube::Error::Api(Box::new(forbidden))).to_string();
-        assert!(message.contains("User \"arn:aws:sts::1:assumed-role/ci/x\""), "{message}");
+        assert!(
+            message.contains("User \"arn:aws:sts::1:assumed-role/ci/x\""),
+            "{message}"
+        );
         assert!(message.contains("access entry"), "{message}");
     }
 }
