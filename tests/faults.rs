@@ -145,7 +145,14 @@ async fn apply_and_destroy_complete_through_throttling_and_server_errors() {
 /// Creates whose answers are lost (moto made the object, cairn never heard) and dropped
 /// connections: re-running apply until it succeeds leaves exactly one object per resource,
 /// and destroy leaves nothing.
+///
+/// Ignored: it fails today. The AWS SDK retries a create whose answer was lost (a
+/// transport error is retryable), so moto makes the object twice and the first one is an
+/// orphan carrying the same `cairn:address` (seen on `CreateRouteTable`). Creates need a
+/// retry classifier that forbids retrying after the request may have been processed (or
+/// an idempotency token), in `providers/aws/src/clients.rs`. Run it with `--ignored`.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "issue 11 finding: SDK retries of a create whose answer was lost duplicate the object"]
 async fn lost_answers_on_creates_leave_no_duplicate_and_no_orphan() {
     let moto = Moto::start();
     let aws = Clients::new(&moto.sdk_config().await);

@@ -355,3 +355,32 @@ fn deeply_nested_yaml_manifests_are_an_error() {
         "malformed YAML",
     );
 }
+
+/// Issue 11: a permanent error must fail only its own branch. With one operation at a
+/// time, `z_independent` becomes ready only after `c_first` is done, behind `a_fails` in
+/// the queue: it still runs after `a_fails` failed, and the dependent one is skipped.
+#[test]
+fn a_failure_stops_only_its_own_branch() {
+    let workspace = Workspace::new(
+        "[stack]\nname = \"demo\"\n\n[resources.cairn_data.a_fails]\ninput = 1\n\n[resources.cairn_data.b_dependent]\ninput = \"${cairn_data.a_fails.output}\"\n\n[resources.cairn_data.c_first]\ninput = 2\n\n[resources.cairn_data.z_independent]\ninput = \"${cairn_data.c_first.output}\"\n",
+    );
+    let out = workspace
+        .cmd(&["apply", "--auto-approve", "--parallelism", "1"])
+        .env("CAIRN_TEST_FAIL_ON", "cairn_data.a_fails")
+        .output()
+        .expect("cairn runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Skipped: cairn_data.b_dependent (depends on cairn_data.a_fails)"),
+        "{text}"
+    );
+    assert!(text.contains("after 2 added"), "{text}");
+    let listed = workspace.run(&["state", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "cairn_data.c_first\ncairn_data.z_independent",
+        "{}",
+        stderr(&listed)
+    );
+}
