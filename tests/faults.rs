@@ -58,7 +58,7 @@ const ADDRESSES: [&str; 24] = [
 ];
 
 /// cairn's arguments and environment for runs through the proxy.
-fn through<'p>(proxy: &'p FaultProxy) -> [(&'static str, &'p str); 1] {
+fn through(proxy: &FaultProxy) -> [(&'static str, &str); 1] {
     [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())]
 }
 
@@ -295,14 +295,19 @@ async fn apply_killed_at_random_points_converges() {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        if exited.is_some() {
+        if let Some(status) = exited {
             finished_before_kill += 1;
+            if status.success() {
+                // The stack had converged: start over so the next kill lands in real work.
+                let destroyed = run(&cairn, &proxy, "destroy");
+                assert_eq!(destroyed.code, Some(0), "{}", destroyed.text());
+            }
         } else {
             // SIGKILL on Unix: no handler runs, the lock and a torn journal stay behind.
             child.kill().expect("kill cairn apply");
-            let _ = child.wait();
             kill_points.push(point.as_millis());
         }
+        let _ = child.wait();
         // A killed run leaves its lock. Until stale-lock takeover lands, clear it as a
         // user would (issue 11).
         let unlocked = cairn.run_with_env(&["force-unlock"], &[], &through(&proxy));
@@ -336,7 +341,7 @@ async fn apply_killed_at_random_points_converges() {
     assert_eq!(destroyed.code, Some(0), "{}", destroyed.text());
     assert_nothing_left(&aws, STACK).await;
     eprintln!(
-        "kill campaign (seed {seed}): {} kills at {kill_points:?} ms, {finished_before_kill} runs finished before their kill point, {} re-runs to converge; {}",
+        "kill campaign (seed {seed}): {} kills at {kill_points:?} ms, {finished_before_kill} runs finished before their kill point (each followed by a destroy), {} re-runs to converge; {}",
         kill_points.len(),
         reruns.len(),
         proxy.stats.summary()
