@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use miette::{LabeledSpan, NamedSource, SourceCode};
+use miette::{LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
 use crate::addr::ResourceAddr;
 use crate::stack::{Sources, Span};
@@ -22,9 +22,121 @@ use crate::stack::{Sources, Span};
 #[derive(Clone, Debug)]
 struct Location {
     path: PathBuf,
-    source: NamedSource<Arc<str>>,
+    /// 1-based line and column (in characters) of the span's start in the file.
+    line: usize,
+    column: usize,
+    /// What the snippet is cut from; `range` is relative to it.
+    source: Snippet,
     range: std::ops::Range<usize>,
     label: String,
+}
+
+/// Lines longer than this (in bytes) are not shown whole: the snippet becomes a window
+/// of the span's line. Besides being unreadable, a label past column 65,535 made miette
+/// panic (issue 11).
+const LONG_LINE: usize = 1_000;
+
+/// How much of a long line to show on each side of the span, in bytes.
+const WINDOW: usize = 80;
+
+/// The text miette renders a snippet from: the whole file, or a window of one long line,
+/// numbered as the lines and columns of the file it was cut from.
+#[derive(Clone, Debug)]
+struct Snippet {
+    name: String,
+    text: Arc<str>,
+    /// 0-based line and column (in characters) of `text`'s first character in the file.
+    first_line: usize,
+    first_column: usize,
+}
+
+impl Snippet {
+    /// The snippet for `range` of `text`, and the range relative to the snippet.
+    fn around(
+        name: String,
+        text: &Arc<str>,
+        range: std::ops::Range<usize>,
+    ) -> (Snippet, std::ops::Range<usize>) {
+        let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+        // From the line before the span's first line to the line after its last: miette
+        // shows them as context.
+        let context_start = text[..line_start.saturating_sub(1)]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let context_end = text[range.end..]
+            .match_indices('\n')
+            .nth(1)
+            .map_or(text.len(), |(i, _)| range.end + i);
+        let long = text[context_start..context_end]
+            .split('\n')
+            .any(|line| line.len() > LONG_LINE);
+        if !long {
+            let whole = Snippet {
+                name,
+                text: Arc::clone(text),
+                first_line: 0,
+                first_column: 0,
+            };
+            return (whole, range);
+        }
+        let line_end = text[range.start..]
+            .find('\n')
+            .map_or(text.len(), |i| range.start + i);
+        let end = ceil_char_boundary(text, range.end.min(line_end).min(range.start + WINDOW));
+        let window_start =
+            floor_char_boundary(text, range.start.saturating_sub(WINDOW).max(line_start));
+        let window_end = ceil_char_boundary(text, (end + WINDOW).min(line_end));
+        let (first_line, first_column) = line_column(text, window_start);
+        let window = Snippet {
+            name,
+            text: Arc::from(&text[window_start..window_end]),
+            first_line: first_line - 1,
+            first_column: first_column - 1,
+        };
+        (window, range.start - window_start..end - window_start)
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+fn ceil_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        // miette counts columns in bytes; cairn's diagnostics count characters.
+        let offset = inner.span().offset().min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or_default();
+        let column = match before.rfind('\n') {
+            Some(newline) => before[newline + 1..].chars().count(),
+            None => before.chars().count() + self.first_column,
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first_line,
+            column,
+            inner.line_count(),
+        )))
+    }
 }
 
 /// One problem with a stack.
@@ -67,12 +179,18 @@ impl Diagnostic {
     /// Builder: attaches a labelled span.
     pub fn with_span(mut self, sources: &Sources, span: &Span, label: impl Into<String>) -> Self {
         if let Some(file) = sources.get(span.file) {
-            let end = span.range.end.min(file.text.len());
-            let start = span.range.start.min(end);
+            let text = &file.text;
+            let end = ceil_char_boundary(text, span.range.end.min(text.len()));
+            let start = floor_char_boundary(text, span.range.start.min(end));
+            let (line, column) = line_column(text, start);
+            let (source, range) =
+                Snippet::around(file.path.display().to_string(), text, start..end);
             self.location = Some(Box::new(Location {
                 path: file.path.clone(),
-                source: NamedSource::new(file.path.display().to_string(), Arc::clone(&file.text)),
-                range: start..end,
+                line,
+                column,
+                source,
+                range,
                 label: label.into(),
             }));
         }
@@ -107,8 +225,7 @@ impl Diagnostic {
     /// The file, 1-based line and 1-based column (in characters) where the problem is.
     pub fn location(&self) -> Option<(PathBuf, usize, usize)> {
         let location = self.location.as_ref()?;
-        let (line, column) = line_column(location.source.inner(), location.range.start);
-        Some((location.path.clone(), line, column))
+        Some((location.path.clone(), location.line, location.column))
     }
 }
 
@@ -390,6 +507,90 @@ mod tests {
             "not declared",
             "regoin = \"eu\"",
         ] {
+            assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+        }
+    }
+
+    fn render(diagnostic: &Diagnostic) -> String {
+        let mut out = String::new();
+        for theme in [
+            miette::GraphicalTheme::unicode(),
+            miette::GraphicalTheme::none(),
+        ] {
+            let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+            if let Err(err) = handler.render_report(&mut out, diagnostic) {
+                panic!("render failed: {err}");
+            }
+        }
+        out
+    }
+
+    /// Issue 11: a label past column 65,535 made miette panic. A long line is shown as a
+    /// window around the span, still numbered with the file's real line and column.
+    #[test]
+    fn spans_on_lines_of_any_length_render_with_their_real_line_and_column() {
+        let cases = [
+            // The span at the start of a long line, on the line after a long one, at its
+            // end, and inside multi-byte text.
+            (
+                format!("input = \"{}\" junk\n", "A".repeat(65_530)),
+                "junk",
+                1,
+            ),
+            (
+                format!(
+                    "a = 1\nb = \"{}\"\nc = \"${{var.nope}}\"\n",
+                    "B".repeat(70_000)
+                ),
+                "${var.nope}",
+                3,
+            ),
+            (
+                format!("c = \"{}${{var.nope}}\"\n", "é".repeat(70_000)),
+                "${var.nope}",
+                1,
+            ),
+            (
+                format!("c = \"${{var.nope}}{}\"\nd = 1\n", "C".repeat(70_000)),
+                "${var.nope}",
+                1,
+            ),
+        ];
+        for (text, needle, line) in cases {
+            let mut sources = Sources::default();
+            let file = sources.add(PathBuf::from("stack.toml"), text.as_str());
+            let Some(start) = text.find(needle) else {
+                panic!("{needle} is in the text");
+            };
+            let column = text[..start]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count())
+                + 1;
+            let span = Span {
+                file,
+                range: start..start + needle.len(),
+            };
+            let diagnostic = Diagnostic::at(&sources, &span, "bad", "this");
+            assert_eq!(
+                diagnostic.location(),
+                Some((PathBuf::from("stack.toml"), line, column))
+            );
+            let out = render(&diagnostic);
+            let header = format!("[stack.toml:{line}:{column}]");
+            assert!(out.contains(&header), "{header} missing from:\n{out}");
+            assert!(out.contains(needle), "{needle} missing from:\n{out}");
+            assert!(out.len() < 2_000, "the snippet is a window:\n{out}");
+        }
+    }
+
+    #[test]
+    fn short_lines_keep_their_neighbours_as_context() {
+        let mut sources = Sources::default();
+        let file = sources.add(PathBuf::from("stack.toml"), "a = 1\nb = 2\nc = 3\n");
+        let span = Span { file, range: 6..7 };
+        let out = render(&Diagnostic::at(&sources, &span, "bad", "this"));
+        for expected in ["a = 1", "b = 2", "c = 3", "[stack.toml:2:1]"] {
             assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
         }
     }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod expr;
 pub mod graph;
+pub mod logging;
 pub mod plan;
 pub mod providers;
 pub mod render;

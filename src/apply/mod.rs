@@ -11,8 +11,10 @@
 //! configuration references a resource of this run is configured mid-apply, once that
 //! resource exists), calls it under the effective timeout, and records the result.
 //!
-//! On the first failure nothing new starts; operations in flight finish and are recorded.
-//! A first cancellation (Ctrl-C) does the same; a second one stops waiting for what is in
+//! A failure stops only its own branch: what depends on the failed resource is skipped,
+//! everything else still runs and is recorded (issue 11: one refused create used to stop
+//! the whole apply). A first cancellation (Ctrl-C) starts nothing new and lets operations
+//! in flight finish and be recorded; a second one stops waiting for what is in
 //! flight (its create intents are already journaled, so the next run adopts the objects).
 //! Printing is left to `render/` through [`ApplyObserver`]; building the plan to `plan/`.
 
@@ -914,14 +916,15 @@ pub async fn apply(
                 }
             }
             Err(error) => {
-                tracing::debug!(address = %change.addr, operation = %error.operation, "failed; starting nothing new");
+                tracing::debug!(address = %change.addr, operation = %error.operation, "failed; skipping what depends on it");
                 observer.failed(&change.addr, elapsed);
                 outcome.failures.push(ResourceFailure {
                     addr: change.addr.clone(),
                     operation: error.operation,
                     message: error.message,
                 });
-                stopping = true;
+                // Dependents never become ready (this node never finishes); mark them so
+                // the report says which failure they wait on.
                 let mut queue = vec![n];
                 while let Some(m) = queue.pop() {
                     for &d in &nodes[m].dependents {

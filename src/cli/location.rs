@@ -62,7 +62,7 @@ pub(super) fn for_stack(
         return Ok(Location::Local(path.clone()));
     }
     let Some(settings) = merged(backend, overrides) else {
-        return Ok(Location::Local(state::default_path(&args.dir, name, env)));
+        return Ok(Location::Local(state::default_path(&args.dir, name, env)?));
     };
     remote(&settings, Some(name), env)
 }
@@ -96,8 +96,12 @@ pub(super) fn for_state(args: &StackArgs) -> Result<Location, CliError> {
 
 /// The local state a stack had before it named a backend, for `state migrate` and the
 /// check that a new backend does not silently start from an empty state.
-pub(super) fn local_default(args: &StackArgs, name: &str, env: &str) -> Location {
-    Location::Local(state::default_path(&args.dir, name, env))
+pub(super) fn local_default(
+    args: &StackArgs,
+    name: &str,
+    env: &str,
+) -> Result<Location, CliError> {
+    Ok(Location::Local(state::default_path(&args.dir, name, env)?))
 }
 
 fn merged(

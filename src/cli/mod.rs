@@ -20,7 +20,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::graph::ResourceGraph;
-use crate::plan::PlanError;
+use crate::plan::{self, PlanError};
 use crate::providers::Registry;
 use crate::render::{self, Printer};
 use crate::stack::{self, LoadOptions, Stack};
@@ -310,8 +310,14 @@ fn usage(message: impl Into<String>, hint: Option<&str>) -> CliError {
 /// Runs cairn with the process's arguments; `main` only calls this.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let printer = Printer::detect();
+    if let Err(error) = crate::logging::init() {
+        report(
+            &usage(error.to_string(), Some(crate::logging::VALID)),
+            printer,
+        );
+        return ExitCode::from(1);
+    }
     match run(cli.command, printer) {
         Ok(code) => code,
         Err(CliError::Interrupted) => {
@@ -323,18 +329,6 @@ pub fn main() -> ExitCode {
             report(&error, printer);
             ExitCode::from(1)
         }
-    }
-}
-
-/// `CAIRN_LOG=debug` (any EnvFilter directive) turns on tracing on stderr.
-fn init_tracing() {
-    if let Ok(filter) = std::env::var("CAIRN_LOG") {
-        let filter =
-            tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init();
     }
 }
 
@@ -445,8 +439,9 @@ fn load(args: &StackArgs) -> Result<(Registry, Stack), CliError> {
 }
 
 fn validate(args: &StackArgs, printer: Printer) -> Result<ExitCode, CliError> {
-    let (_, loaded) = load(args)?;
+    let (registry, loaded) = load(args)?;
     ResourceGraph::build(&loaded)?;
+    plan::check_values(&loaded, &registry)?;
     printer.out(&format!(
         "The stack is valid: {} resources, {} outputs.",
         loaded.resources.len(),

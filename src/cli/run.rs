@@ -70,7 +70,7 @@ fn check_not_left_behind(
         return Ok(());
     }
     let fresh = state.serial == 0 && state.resources.is_empty() && state.pending.is_empty();
-    let local = location::local_default(args, &loaded.stack.name, &loaded.stack.env);
+    let local = location::local_default(args, &loaded.stack.name, &loaded.stack.env)?;
     if fresh && crate::state::read_at(&local)?.is_some() {
         return Err(usage(
             format!(

@@ -239,7 +239,7 @@ fn migrate(
         (_, Some(file)) => (configured, Location::Local(file)),
         (Some(file), None) => (Location::Local(file), configured),
         (None, None) => (
-            location::local_default(args, &settings.name, &env),
+            location::local_default(args, &settings.name, &env)?,
             configured,
         ),
     };

@@ -14,6 +14,13 @@ use super::{BinaryOp, ExprKind, Interp, PathSegment, Reference, TemplatePart};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::closest;
 
+/// How deeply `${...}` may nest (parentheses, calls, `!`, lists, maps, conditionals).
+/// Parsing recurses once per level, and so does every later walk over the tree
+/// (evaluation, reference collection), so this bound is what keeps all of them off the
+/// end of the thread's stack (issue 11: 4,000 levels overflowed it). Real stacks nest a
+/// handful of levels.
+pub const MAX_DEPTH: usize = 64;
+
 /// Why a string's `${...}` could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -45,7 +52,11 @@ pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
             if !literal.is_empty() {
                 parts.push(TemplatePart::Text(std::mem::take(&mut literal)));
             }
-            let mut parser = Parser { text, pos: pos + 2 };
+            let mut parser = Parser {
+                text,
+                pos: pos + 2,
+                depth: 0,
+            };
             let interp = parser.expression()?;
             parser.skip_space();
             if parser.peek() != Some(b'}') {
@@ -85,6 +96,8 @@ pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// Nesting of the expression being parsed; see [`MAX_DEPTH`].
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -117,7 +130,27 @@ impl Parser<'_> {
         }
     }
 
+    /// Every nested construct goes through here or through `unary`, so counting the
+    /// depth in these two bounds the recursion of the whole parser.
     fn expression(&mut self) -> Result<Interp, ParseError> {
+        self.descend()?;
+        let parsed = self.conditional();
+        self.depth -= 1;
+        parsed
+    }
+
+    fn descend(&mut self) -> Result<(), ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(error(
+                format!("expression nested too deeply: at most {MAX_DEPTH} levels"),
+                self.pos,
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn conditional(&mut self) -> Result<Interp, ParseError> {
         let condition = self.or()?;
         if self.eat("?") {
             let then = self.expression()?;
@@ -134,7 +167,11 @@ impl Parser<'_> {
 
     fn or(&mut self) -> Result<Interp, ParseError> {
         let mut lhs = self.and()?;
+        let mark = self.depth;
         while self.eat("||") {
+            // A chain `a || b || c` nests to the left without recursing here, but every
+            // walk over the tree recurses through it: count each link as a level.
+            self.descend()?;
             let rhs = self.and()?;
             lhs = Interp::Binary {
                 op: BinaryOp::Or,
@@ -142,12 +179,15 @@ impl Parser<'_> {
                 rhs: Box::new(rhs),
             };
         }
+        self.depth = mark;
         Ok(lhs)
     }
 
     fn and(&mut self) -> Result<Interp, ParseError> {
         let mut lhs = self.equality()?;
+        let mark = self.depth;
         while self.eat("&&") {
+            self.descend()?;
             let rhs = self.equality()?;
             lhs = Interp::Binary {
                 op: BinaryOp::And,
@@ -155,19 +195,23 @@ impl Parser<'_> {
                 rhs: Box::new(rhs),
             };
         }
+        self.depth = mark;
         Ok(lhs)
     }
 
     fn equality(&mut self) -> Result<Interp, ParseError> {
         let mut lhs = self.unary()?;
+        let mark = self.depth;
         loop {
             let op = if self.eat("==") {
                 BinaryOp::Equal
             } else if self.eat("!=") {
                 BinaryOp::NotEqual
             } else {
+                self.depth = mark;
                 return Ok(lhs);
             };
+            self.descend()?;
             let rhs = self.unary()?;
             lhs = Interp::Binary {
                 op,
@@ -181,7 +225,10 @@ impl Parser<'_> {
         self.skip_space();
         if self.peek() == Some(b'!') && self.text.as_bytes().get(self.pos + 1) != Some(&b'=') {
             self.pos += 1;
-            return Ok(Interp::Not(Box::new(self.unary()?)));
+            self.descend()?;
+            let operand = self.unary();
+            self.depth -= 1;
+            return Ok(Interp::Not(Box::new(operand?)));
         }
         self.primary()
     }
@@ -578,5 +625,62 @@ mod tests {
             unknown.map(|_| ()),
             Err("unknown function `lowr`; did you mean `lower`?".to_owned())
         );
+    }
+
+    /// Issue 11: 4,000 levels of `(` or `upper(` overflowed the stack. Every way of
+    /// nesting stops at [`MAX_DEPTH`] with an error at the level that is one too deep.
+    #[test]
+    fn nesting_is_bounded_and_the_error_points_at_the_level_too_deep() {
+        let forms: [(&str, &str, &str); 6] = [
+            ("(", "\"x\"", ")"),
+            ("upper(", "\"x\"", ")"),
+            ("[", "1", "]"),
+            ("{a=", "1", "}"),
+            ("!", "true", ""),
+            ("true?", "1", ":2"),
+        ];
+        for (open, inner, close) in forms {
+            let nested = |levels: usize| {
+                format!(
+                    "${{{}{inner}{}}}",
+                    open.repeat(levels),
+                    close.repeat(levels)
+                )
+            };
+            assert!(
+                parse_string(&nested(MAX_DEPTH - 1)).is_ok(),
+                "{open}: {MAX_DEPTH} levels parse"
+            );
+            for levels in [MAX_DEPTH, 5_000] {
+                let err = parse_string(&nested(levels)).map(|_| ());
+                assert_eq!(
+                    err.as_ref().map_err(|e| e.message.as_str()),
+                    Err("expression nested too deeply: at most 64 levels"),
+                    "{open} x {levels}"
+                );
+                assert_eq!(
+                    err.map_err(|e| e.offset),
+                    Err(2 + open.len() * MAX_DEPTH),
+                    "{open}"
+                );
+            }
+        }
+    }
+
+    /// `a == b == c ...` builds a tree as deep as the chain without recursing in the
+    /// parser; the chain counts against the same limit.
+    #[test]
+    fn operator_chains_count_as_nesting() {
+        for op in [" == ", " != ", " && ", " || "] {
+            let chain = |links: usize| format!("${{true{}}}", format!("{op}true").repeat(links));
+            assert!(parse_string(&chain(MAX_DEPTH - 1)).is_ok(), "{op}");
+            assert!(
+                parse_string(&chain(100_000))
+                    .is_err_and(|e| e.message.contains("nested too deeply")),
+                "{op}"
+            );
+        }
+        let sibling_chains = format!("${{[{}]}}", vec!["1 == 1 == 1"; 1000].join(", "));
+        assert!(parse_string(&sibling_chains).is_ok());
     }
 }

@@ -6,11 +6,13 @@
 //! It holds real secret values in memory (an apply needs them) but serializes them as
 //! `{"$sensitive": true}`, so any JSON made from it is safe to print.
 //!
-//! Submodules: `build` (refresh, evaluation, action choice), `diff` (per-attribute
-//! comparison against the schema), `scope` (where `${...}` references are looked up),
-//! `fingerprint` (telling an unchanged value derived from secrets without their plaintext).
+//! Submodules: `build` (refresh, evaluation, action choice), `check` (what `validate`
+//! finds by evaluating with no resource known), `diff` (per-attribute comparison against
+//! the schema), `scope` (where `${...}` references are looked up), `fingerprint` (telling an
+//! unchanged value derived from secrets without their plaintext).
 
 mod build;
+mod check;
 mod diff;
 mod fingerprint;
 pub(crate) mod scope;
@@ -26,6 +28,7 @@ use crate::state::StateError;
 
 pub use build::{Adoption, PlanInput, PlanOptions, adopt_interrupted, build};
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
+pub use check::check_values;
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
 pub(crate) use fingerprint::fingerprint;

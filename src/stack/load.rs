@@ -890,6 +890,16 @@ pub(super) fn load_stack(
     schemas: &BTreeMap<String, ProviderSchema>,
 ) -> Result<Stack, Diagnostics> {
     let env = options.env.clone().unwrap_or_else(|| "default".to_owned());
+    // The environment names a file to read and, with the stack name, the state file to
+    // write: check it before either is touched.
+    if let Err(problem) = super::check_name(&env) {
+        return Err(Diagnostics::from(
+            Diagnostic::error(format!(
+                "--env `{env}` is not a valid environment name: {problem}"
+            ))
+            .with_help(format!("e.g. --env dev; {}", super::NAME_RULE)),
+        ));
+    }
     let mut loader = Loader {
         dir,
         env: env.clone(),
@@ -973,7 +983,7 @@ pub(super) fn load_stack(
         .backend
         .as_ref()
         .and_then(|b| super::backend::validate(&loader.sources, b, &mut loader.diagnostics));
-    let name = stack_name(dir, raw.name);
+    let name = stack_name(dir, raw.name, &loader.sources, &mut loader.diagnostics);
     let Loader {
         sources,
         diagnostics,
@@ -997,13 +1007,47 @@ pub(super) fn load_stack(
 }
 
 /// `[stack] name`, else the directory's name.
-fn stack_name(dir: &Path, name: Option<(String, Span)>) -> String {
+fn stack_name(
+    dir: &Path,
+    name: Option<(String, Span)>,
+    sources: &Sources,
+    diagnostics: &mut Diagnostics,
+) -> String {
     match name {
-        Some((name, _)) => name,
+        Some((name, span)) => {
+            if let Err(problem) = super::check_name(&name) {
+                diagnostics.push(
+                    Diagnostic::at(
+                        sources,
+                        &span,
+                        format!("`[stack] name` is not a valid stack name: {problem}"),
+                        "this name",
+                    )
+                    .with_help(super::NAME_RULE),
+                );
+            }
+            name
+        }
+        // A directory name is one path component already; keeping only safe characters
+        // makes it a safe file name (`.tmpX` becomes `tmpX`, `my stack` becomes `my-stack`).
         None => dir
             .canonicalize()
             .ok()
             .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .map(|name| {
+                name.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .skip_while(|c| !c.is_ascii_alphanumeric())
+                    .take(64)
+                    .collect::<String>()
+            })
+            .filter(|name| !name.is_empty())
             .unwrap_or_else(|| "stack".to_owned()),
     }
 }
@@ -1017,7 +1061,7 @@ fn read_raw(
     let files = super::raw::stack_files(dir).map_err(Diagnostics::from)?;
     let mut raw = RawStack::default();
     for path in files {
-        match std::fs::read_to_string(&path) {
+        match super::source::read_text(&path) {
             Ok(text) => {
                 let file = sources.add(display_path(&path), text);
                 if let Some(table) = super::raw::parse_file(sources, file, diagnostics) {
@@ -1043,6 +1087,6 @@ pub(super) fn load_settings(dir: &Path) -> Result<super::StackSettings, Diagnost
         .backend
         .as_ref()
         .and_then(|b| super::backend::validate(&sources, b, &mut diagnostics));
-    let name = stack_name(dir, raw.name);
+    let name = stack_name(dir, raw.name, &sources, &mut diagnostics);
     diagnostics.into_result(super::StackSettings { name, backend })
 }

@@ -134,7 +134,7 @@ impl Loader<'_> {
             return None;
         };
         let path = self.dir.join(relative);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match super::source::read_text(&path) {
             Ok(text) => text,
             Err(err) => {
                 self.diagnostics.push(

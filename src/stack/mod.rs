@@ -45,6 +45,38 @@ pub struct LoadOptions {
     pub env_vars: Vec<(String, String)>,
 }
 
+/// What a stack or environment name may be, for help lines.
+pub const NAME_RULE: &str =
+    "names are at most 64 letters, digits, `-`, `_` and `.`, starting with a letter or digit";
+
+/// Checks a stack or environment name. Both become part of file names (`env/<env>.toml`,
+/// `state/<stack>-<env>.json`), so a name must not be able to leave its folder: no path
+/// separators, no `..`, nothing but a safe character set (issue 11). Says what is wrong.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let Some(first) = name.chars().next() else {
+        return Err("it is empty".to_owned());
+    };
+    if name.chars().count() > 64 {
+        return Err("it is longer than 64 characters".to_owned());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(match bad {
+            '/' | '\\' => "it contains a path separator".to_owned(),
+            other => format!("it contains {other:?}"),
+        });
+    }
+    if !first.is_ascii_alphanumeric() {
+        return Err(format!("it starts with {first:?}"));
+    }
+    if name.contains("..") {
+        return Err("it contains `..`".to_owned());
+    }
+    Ok(())
+}
+
 /// Loads and validates the stack in `dir` for one environment. `schemas` is keyed by
 /// provider name (`aws`, `kubernetes`, `cairn`). Returns every problem found, not just
 /// the first.

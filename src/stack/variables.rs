@@ -6,6 +6,7 @@
 //! which sees variables only.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use cairn_provider_core::{AttrType, Value};
 
@@ -278,8 +279,14 @@ impl Loader<'_> {
         options: &LoadOptions,
         chosen: &mut BTreeMap<String, (Value, Origin)>,
     ) {
-        let path = self.dir.join("env").join(format!("{}.toml", self.env));
-        let text = match std::fs::read_to_string(&path) {
+        let file_name = format!("{}.toml", self.env);
+        // The environment name was checked by the loader; the file must still be a plain
+        // name inside `env/` (issue 11: `--env ../../outside/evil` read outside it).
+        if Path::new(&file_name).components().count() != 1 || file_name.starts_with('.') {
+            return;
+        }
+        let path = self.dir.join("env").join(file_name);
+        let text = match super::source::read_text(&path) {
             Ok(text) => text,
             Err(_) if options.env.is_none() || self.env == "default" => return,
             Err(err) => {

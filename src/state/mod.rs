@@ -256,7 +256,12 @@ pub fn parse_state_file(path: &Path, bytes: &[u8]) -> Result<StateFile, StateErr
 /// `<repo root>/state/<stack>-<env>.json`, where the repo root is the nearest ancestor of
 /// `stack_dir` that contains `.git` (a directory, or a file in a git worktree), else
 /// `stack_dir` itself.
-pub fn default_path(stack_dir: &Path, stack: &str, env: &str) -> PathBuf {
+///
+/// The loader only accepts safe stack and environment names; this checks again, where the
+/// path is made, that the file name cannot leave `state/` (a name like
+/// `../../elsewhere/escaped` once made apply write there, issue 11). Every other state
+/// file (journal, lock, backup, key) is a sibling of this one.
+pub fn default_path(stack_dir: &Path, stack: &str, env: &str) -> Result<PathBuf, StateError> {
     let dir = stack_dir
         .canonicalize()
         .unwrap_or_else(|_| stack_dir.to_path_buf());
@@ -264,5 +269,26 @@ pub fn default_path(stack_dir: &Path, stack: &str, env: &str) -> PathBuf {
         .ancestors()
         .find(|ancestor| ancestor.join(".git").exists())
         .unwrap_or(&dir);
-    root.join("state").join(format!("{stack}-{env}.json"))
+    let folder = root.join("state");
+    let file_name = format!("{stack}-{env}.json");
+    let path = folder.join(&file_name);
+    let plain = matches!(
+        Path::new(&file_name).components().collect::<Vec<_>>().as_slice(),
+        [std::path::Component::Normal(name)] if *name == file_name.as_str()
+    );
+    if plain {
+        Ok(path)
+    } else {
+        Err(StateError::Io {
+            action: "use",
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "the stack name and environment must make a plain file name inside {}",
+                    folder.display()
+                ),
+            ),
+        })
+    }
 }

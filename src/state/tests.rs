@@ -835,14 +835,37 @@ fn default_path_is_under_the_repository_root() {
     let stack_dir = root.join("stacks").join("airflow");
     fs::create_dir_all(&stack_dir).expect("dirs");
     assert_eq!(
-        default_path(&stack_dir, "airflow", "dev"),
-        stack_dir.join("state").join("airflow-dev.json")
+        default_path(&stack_dir, "airflow", "dev").ok(),
+        Some(stack_dir.join("state").join("airflow-dev.json"))
     );
     fs::create_dir(root.join(".git")).expect("git");
     assert_eq!(
-        default_path(&stack_dir, "airflow", "prod"),
-        root.join("state").join("airflow-prod.json")
+        default_path(&stack_dir, "airflow", "prod").ok(),
+        Some(root.join("state").join("airflow-prod.json"))
     );
+}
+
+/// Issue 11: `[stack] name = "../../../../elsewhere/escaped"` and `--env ../../outside/evil`
+/// made apply write outside `state/`. The loader rejects such names; the path is checked
+/// again where it is made.
+#[test]
+fn default_path_refuses_names_that_leave_the_state_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    fs::create_dir(root.join(".git")).expect("git");
+    for (stack, env) in [
+        ("../../../../elsewhere/escaped", "default"),
+        ("airflow", "../../outside/evil"),
+        ("airflow", "x/y"),
+        ("/abs", "dev"),
+        ("..", "/x"),
+    ] {
+        let err = default_path(&root, stack, env).map_err(|e| e.to_string());
+        assert!(
+            err.as_ref().is_err_and(|m| m.starts_with("could not use ")),
+            "{stack} {env}: {err:?}"
+        );
+    }
 }
 
 #[test]

@@ -89,6 +89,28 @@ impl<'a> Cairn<'a> {
 
     /// [`Cairn::run`] with extra environment variables (e.g. `CAIRN_LOG`).
     pub fn run_with_env(&self, command: &[&str], args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self
+            .command(command, args, extra)
+            .output()
+            .expect("the cairn binary runs");
+        let run = Run {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        };
+        let mut transcript = self.transcript.borrow_mut();
+        transcript.push_str(&run.stdout);
+        transcript.push_str(&run.stderr);
+        run
+    }
+
+    /// The command [`Cairn::run_with_env`] runs, for a test that spawns it itself (and,
+    /// say, kills it); what such a run prints is not in the transcript.
+    pub fn command(&self, command: &[&str], args: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
         cmd.args(command)
             .arg(&self.stack_dir)
@@ -116,20 +138,7 @@ impl<'a> Cairn<'a> {
         }
         cmd.envs(self.moto.child_env());
         cmd.envs(extra.iter().copied());
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = cmd.output().expect("the cairn binary runs");
-        let run = Run {
-            code: status.code(),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        };
-        let mut transcript = self.transcript.borrow_mut();
-        transcript.push_str(&run.stdout);
-        transcript.push_str(&run.stderr);
-        run
+        cmd
     }
 
     /// Runs a command that must exit with `code`; returns what it printed.

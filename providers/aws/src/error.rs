@@ -5,18 +5,22 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_provider_core::ProviderError;
 
 /// Converts any SDK operation error (an `SdkError<E, R>`) into a provider error naming
-/// the operation, e.g. `eks:CreateNodegroup`. Transport failures carry no code; their
-/// message is the full error chain.
+/// the operation, e.g. `eks:CreateNodegroup`. An answer from the service keeps its code
+/// and message; a failure with neither (connection, TLS, timeout, an unreadable answer)
+/// keeps the SDK error as its source and its root cause in the message (issue 11).
 pub(crate) fn api_error<E>(operation: &str, err: E) -> ProviderError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_owned);
-    let message = match err.message() {
-        Some(message) => message.to_owned(),
-        None => DisplayErrorContext(&err).to_string(),
-    };
-    ProviderError::api(operation, code, message)
+    match (code, err.message().map(str::to_owned)) {
+        (None, None) => ProviderError::transport(operation, err),
+        (code, message) => ProviderError::api(
+            operation,
+            code,
+            message.unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
+        ),
+    }
 }
 
 /// The API error code of an SDK error, if the service sent one.
@@ -41,5 +45,31 @@ mod tests {
             mapped,
             "eks:DeleteCluster: ResourceInUseException: Cluster has nodegroups attached"
         );
+    }
+
+    /// Issue 11: a failure with no answer from the service keeps the SDK error as its
+    /// source and names the root cause.
+    #[test]
+    fn transport_failures_keep_their_source_and_root_cause() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect refused");
+        let err: aws_sdk_eks::error::SdkError<
+            aws_sdk_eks::operation::describe_cluster::DescribeClusterError,
+            aws_smithy_runtime_api::http::Response,
+        > = aws_sdk_eks::error::SdkError::dispatch_failure(
+            aws_smithy_runtime_api::client::result::ConnectorError::io(Box::new(refused)),
+        );
+        let mapped = api_error("eks:DescribeCluster", err);
+        assert!(
+            matches!(mapped, ProviderError::Transport { .. }),
+            "{mapped:?}"
+        );
+        let message = mapped.to_string();
+        assert!(
+            message.starts_with("eks:DescribeCluster: dispatch failure"),
+            "{message}"
+        );
+        assert!(message.ends_with("tcp connect refused"), "{message}");
+        assert_eq!(mapped.root_cause().as_deref(), Some("tcp connect refused"));
     }
 }

@@ -175,7 +175,7 @@ pub(crate) async fn delete_until_free<T, E, F, Fut>(
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     poll_until(what, timeout, DEPENDENCY_BACKOFF, progress, || {
         let attempt = call();
@@ -212,7 +212,7 @@ pub(crate) async fn call_until<T, E, F, Fut, R>(
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: Fn(&E) -> bool,
 {
     poll_until(what, timeout, backoff, progress, || {

@@ -16,6 +16,17 @@ pub enum ProviderError {
         code: Option<String>,
         message: String,
     },
+    /// The call got no usable answer: the connection, TLS, a timeout, or an answer that
+    /// could not be read. `source` keeps the cause's chain, and the message ends with its
+    /// root cause (see [`ProviderError::transport`]) so it is printed wherever the error
+    /// is, as one line.
+    #[error("{operation}: {message}")]
+    Transport {
+        operation: String,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// An attribute has a value the provider cannot use.
     #[error("attribute `{attribute}` {message}")]
     InvalidAttribute { attribute: String, message: String },
@@ -45,6 +56,30 @@ impl ProviderError {
         }
     }
 
+    /// A [`ProviderError::Transport`] for `error`. Its message is every distinct message
+    /// of the chain, outermost first: `client error (Connect): invalid peer certificate:
+    /// UnknownIssuer` rather than a bare `client error (Connect)` (issue 11).
+    pub fn transport(
+        operation: impl Into<String>,
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        let source = error.into();
+        ProviderError::Transport {
+            operation: operation.into(),
+            message: chain_message(source.as_ref()),
+            source,
+        }
+    }
+
+    /// The innermost cause's message, when the error has a cause.
+    pub fn root_cause(&self) -> Option<String> {
+        let mut cause = std::error::Error::source(self)?;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        Some(cause.to_string())
+    }
+
     pub fn api(
         operation: impl Into<String>,
         code: Option<String>,
@@ -55,5 +90,71 @@ impl ProviderError {
             code,
             message: message.into(),
         }
+    }
+}
+
+/// The messages of `error` and its causes joined with `: `, leaving out a message already
+/// contained in the one before it (many errors repeat their cause in their own message).
+fn chain_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut last = message.clone();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let text = next.to_string();
+        if !text.is_empty() && !last.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        last = text;
+        cause = next.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Layer {
+        message: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layer(message: &'static str, source: Option<Layer>) -> Layer {
+        Layer {
+            message,
+            source: source.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn transport_errors_keep_the_chain_and_print_the_root_cause() {
+        let cause = layer(
+            "client error (Connect)",
+            Some(layer(
+                "tls handshake failed: invalid peer certificate: UnknownIssuer",
+                Some(layer("invalid peer certificate: UnknownIssuer", None)),
+            )),
+        );
+        let error = ProviderError::transport("kubernetes:discovery", cause);
+        assert_eq!(
+            error.to_string(),
+            "kubernetes:discovery: client error (Connect): tls handshake failed: invalid peer certificate: UnknownIssuer"
+        );
+        assert_eq!(
+            error.root_cause().as_deref(),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        let mut depth = 0;
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            depth += 1;
+            source = cause.source();
+        }
+        assert_eq!(depth, 3, "the whole chain is kept as sources");
+        assert_eq!(ProviderError::Other("x".into()).root_cause(), None);
     }
 }

@@ -12,11 +12,43 @@ use kube::core::Status;
 /// The `reason` of a `StatusCause` the API server gives for each conflicting field.
 const FIELD_MANAGER_CONFLICT: &str = "FieldManagerConflict";
 
+/// What to check when TLS refuses the API server's certificate.
+const CERTIFICATE_HINT: &str = "the API server's certificate is not signed by the cluster CA cairn was given: \
+     check eks_cluster.certificate_authority (the cluster's certificateAuthority.data) or the \
+     kubeconfig's certificate-authority-data";
+
+/// What to check when the API server rejects cairn's credentials (401).
+const UNAUTHORIZED_HINT: &str = "the API server did not accept cairn's credentials. For an EKS \
+     cluster cairn signs a token like `aws eks get-token` with the AWS identity of its credential \
+     chain (`aws sts get-caller-identity` shows which): check that the token is for this cluster's \
+     name and region and that this identity has an EKS access entry on the cluster (or a mapping \
+     in the aws-auth ConfigMap); with a kubeconfig, check its user's credentials";
+
+/// What to check when the API server refuses an authenticated identity (403).
+const FORBIDDEN_HINT: &str = "the identity above was authenticated but is not allowed this \
+     call: for EKS, check its access entry's access policies (or its aws-auth group mapping) and \
+     the cluster's RBAC";
+
 /// Maps an error of the kube-rs call named `operation` (e.g. `kubernetes:apply`).
+///
+/// An answer from the API server keeps its status code and message; anything else (the
+/// connection, TLS, the auth layer) keeps kube's error as the source, with its root cause
+/// in the message: a wrong CA used to surface as a bare `client error (Connect)` (issue 11).
 pub(crate) fn from_kube(operation: &str, error: kube::Error) -> ProviderError {
     match error {
         kube::Error::Api(status) => from_status(operation, &status),
-        other => ProviderError::api(operation, None, other.to_string()),
+        other => match ProviderError::transport(operation, other) {
+            ProviderError::Transport {
+                operation,
+                message,
+                source,
+            } if message.contains("certificate") => ProviderError::Transport {
+                operation,
+                message: format!("{message}; {CERTIFICATE_HINT}"),
+                source,
+            },
+            error => error,
+        },
     }
 }
 
@@ -87,7 +119,17 @@ fn from_status(operation: &str, status: &Status) -> ProviderError {
     {
         return ProviderError::api(operation, code, message);
     }
-    ProviderError::api(operation, code, status.message.clone())
+    let hint = match status.code {
+        401 => Some(UNAUTHORIZED_HINT),
+        403 => Some(FORBIDDEN_HINT),
+        _ => None,
+    };
+    let message = match hint {
+        Some(hint) if status.message.is_empty() => hint.to_owned(),
+        Some(hint) => format!("{}; {hint}", status.message),
+        None => status.message.clone(),
+    };
+    ProviderError::api(operation, code, message)
 }
 
 /// For a server-side apply conflict: which managers own which fields, and what to do.
@@ -198,5 +240,72 @@ mod tests {
         )
         .expect("a Status");
         assert!(is_not_found(&kube::Error::Api(Box::new(not_found))));
+    }
+
+    /// Issue 11: a wrong CA surfaced as `client error (Connect)`, the rustls cause lost.
+    #[test]
+    fn connection_errors_keep_their_cause_and_name_the_certificate_problem() {
+        let tls = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let error = from_kube("kubernetes:discovery", kube::Error::Service(Box::new(tls)));
+        let message = error.to_string();
+        assert!(
+            message.starts_with("kubernetes:discovery: ")
+                && message.contains("invalid peer certificate"),
+            "{message}"
+        );
+        assert!(
+            message.contains("eks_cluster.certificate_authority"),
+            "{message}"
+        );
+        assert!(
+            std::error::Error::source(&error).is_some(),
+            "the cause is kept"
+        );
+
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = from_kube("kubernetes:get", kube::Error::Service(Box::new(refused)));
+        assert!(error.to_string().ends_with("refused"), "{error}");
+        assert!(!error.to_string().contains("certificate"), "{error}");
+    }
+
+    /// Issue 11: a rejected token said `401 Unauthorized` and nothing about EKS access.
+    #[test]
+    fn unauthorized_and_forbidden_say_what_to_check() {
+        let unauthorized: Status = serde_json::from_value(json!({
+            "status": "Failure", "code": 401, "reason": "Unauthorized", "message": "Unauthorized",
+        }))
+        .expect("a Status");
+        let message = from_kube(
+            "kubernetes:discovery",
+            kube::Error::Api(Box::new(unauthorized)),
+        )
+        .to_string();
+        assert!(
+            message.starts_with("kubernetes:discovery: 401 Unauthorized: Unauthorized; "),
+            "{message}"
+        );
+        for expected in [
+            "aws sts get-caller-identity",
+            "access entry",
+            "aws-auth",
+            "token",
+        ] {
+            assert!(message.contains(expected), "{expected} missing: {message}");
+        }
+        let forbidden: Status = serde_json::from_value(json!({
+            "status": "Failure", "code": 403, "reason": "Forbidden",
+            "message": "configmaps is forbidden: User \"arn:aws:sts::1:assumed-role/ci/x\" cannot create resource",
+        }))
+        .expect("a Status");
+        let message =
+            from_kube("kubernetes:apply", kube::Error::Api(Box::new(forbidden))).to_string();
+        assert!(
+            message.contains("User \"arn:aws:sts::1:assumed-role/ci/x\""),
+            "{message}"
+        );
+        assert!(message.contains("access entry"), "{message}");
     }
 }
