@@ -8,10 +8,12 @@
 //!
 //! Submodules: `build` (refresh, evaluation, action choice), `diff` (per-attribute
 //! comparison against the schema), `scope` (where `${...}` references are looked up),
-//! `fingerprint` (telling an unchanged value derived from secrets without their plaintext).
+//! `fingerprint` (telling an unchanged value derived from secrets without their plaintext),
+//! `file` (saved plans: `plan --out FILE`, `apply FILE`).
 
 mod build;
 mod diff;
+pub mod file;
 mod fingerprint;
 pub(crate) mod scope;
 
