@@ -196,8 +196,16 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
         again.text()
     );
     if let Some(mock) = mock {
-        assert_eq!(Some(kubernetes_versions(mock)), versions, "same uid and resourceVersion");
-        assert_eq!(Some(mock.request_count("PATCH")), patches, "nothing re-applied");
+        assert_eq!(
+            Some(kubernetes_versions(mock)),
+            versions,
+            "same uid and resourceVersion"
+        );
+        assert_eq!(
+            Some(mock.request_count("PATCH")),
+            patches,
+            "nothing re-applied"
+        );
     }
 
     // --- one in-place change: the worker pool's maximum size ------------------------------
@@ -269,12 +277,26 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
 fn kubernetes_versions(mock: &MockServer) -> BTreeMap<String, (String, String)> {
     let mut versions = BTreeMap::new();
     for kind in [
-        "Namespace", "Secret", "ConfigMap", "ServiceAccount", "Role", "RoleBinding",
-        "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "Job",
+        "Namespace",
+        "Secret",
+        "ConfigMap",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Service",
+        "Job",
         "PodDisruptionBudget",
     ] {
         for object in mock.objects(kind) {
-            let field = |name: &str| object["metadata"][name].as_str().unwrap_or_default().to_owned();
+            let field = |name: &str| {
+                object["metadata"][name]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             versions.insert(
                 format!("{kind}/{}/{}", field("namespace"), field("name")),
                 (field("uid"), field("resourceVersion")),
@@ -305,7 +327,11 @@ fn check_kubernetes_on_the_mock(
         .as_object()
         .map(|data| {
             data.values()
-                .filter_map(|v| base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok())
+                .filter_map(|v| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(v.as_str()?)
+                        .ok()
+                })
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .collect()
         })
@@ -348,7 +374,10 @@ fn check_kubernetes_on_the_mock(
     let scheduler = mock
         .object("Deployment/airflow/airflow-scheduler")
         .expect("scheduler");
-    assert_eq!(scheduler["spec"]["replicas"], 1, "the stack's replicas again");
+    assert_eq!(
+        scheduler["spec"]["replicas"], 1,
+        "the stack's replicas again"
+    );
     cairn.plan(0, &[]);
 }
 

@@ -521,3 +521,55 @@ fn without_the_lock_two_writers_still_never_interleave() {
     let out = setup.expect(0, &["output", "greeting"]);
     assert_eq!(stdout(&out).trim(), winner);
 }
+
+/// Saved plans between runners sharing only the bucket (issue 10): runner 1 plans on an
+/// empty state and saves the plan; runner 2 applies that file, which creates the state
+/// with the lineage the plan reserved; runner 3 applies the same file and is refused.
+#[test]
+fn a_saved_plan_travels_between_runners_and_applies_once() {
+    let moto = Moto::start();
+    create_bucket(&moto);
+    let first = Runner::new(&moto, true);
+    let planned = first.dir.path().join("plan.json");
+    let planned_arg = planned.to_str().expect("UTF-8 path");
+    first.expect(0, &["plan", ".", "--out", planned_arg]);
+    assert!(objects(&moto).is_empty(), "plan wrote nothing to S3");
+    let bytes = std::fs::read(&planned).expect("plan file");
+    assert!(
+        !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the secret is in the plan file"
+    );
+    let file: serde_json::Value = serde_json::from_slice(&bytes).expect("plan file is JSON");
+
+    let mut refused = None;
+    for (n, runner) in [Runner::new(&moto, true), Runner::new(&moto, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let copy = runner.dir.path().join("plan.json");
+        std::fs::write(&copy, &bytes).expect("copy the plan");
+        let out = runner.run(&["apply", copy.to_str().expect("UTF-8 path")]);
+        if n == 0 {
+            assert_eq!(out.status.code(), Some(0), "apply FILE:\n{}", text(&out));
+        } else {
+            refused = Some(out);
+        }
+    }
+    let refused = refused.expect("a second apply ran");
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        stderr(&refused).contains("applied already"),
+        "{}",
+        text(&refused)
+    );
+
+    let stored = objects(&moto);
+    assert_no_secret(&stored);
+    let state = stored
+        .iter()
+        .find(|(key, _)| key == STATE_KEY)
+        .map(|(_, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).expect("state"))
+        .expect("the apply wrote the state");
+    assert_eq!(state["lineage"], file["state"]["lineage"]);
+    assert_eq!(state["resources"].as_array().map(Vec::len), Some(4));
+}

@@ -528,15 +528,19 @@ fn pending_creates_on_an_unreachable_cluster_block_nothing() {
     let cluster = Cluster::new();
     // A port where nothing listens any more.
     let gone = MockServer::start_blocking(Options::default()).expect("starts");
-    gone.write_kubeconfig(&cluster.kubeconfig).expect("kubeconfig");
+    gone.write_kubeconfig(&cluster.kubeconfig)
+        .expect("kubeconfig");
     drop(gone);
 
     let failed = cluster.run(&["apply", "--auto-approve"], &[]);
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
-    let shown: Value = serde_json::from_slice(&cluster.run(&["show", "--json"], &[]).stdout)
-        .expect("show --json");
+    let shown: Value =
+        serde_json::from_slice(&cluster.run(&["show", "--json"], &[]).stdout).expect("show --json");
     let pending = shown["pending"].as_array().cloned().unwrap_or_default();
-    assert!(!pending.is_empty(), "the failed creates stay pending: {shown}");
+    assert!(
+        !pending.is_empty(),
+        "the failed creates stay pending: {shown}"
+    );
 
     let plan = cluster.run(&["plan"], &[]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
@@ -554,7 +558,7 @@ fn pending_creates_on_an_unreachable_cluster_block_nothing() {
         let out = cluster.run(&["state", "rm", addr], &[]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
-    let shown: Value = serde_json::from_slice(&cluster.run(&["show", "--json"], &[]).stdout)
-        .expect("show --json");
+    let shown: Value =
+        serde_json::from_slice(&cluster.run(&["show", "--json"], &[]).stdout).expect("show --json");
     assert_eq!(shown["pending"], serde_json::json!([]), "{shown}");
 }

@@ -287,7 +287,7 @@ impl ProgressSink for NodeProgress {
     }
 }
 
-/// A resource's configuration evaluated with live values.
+/// A resource's configuration evaluated with live values (or what a create sends).
 #[derive(Default)]
 struct Evaluated {
     config: Attrs,
@@ -536,12 +536,16 @@ impl Walk<'_> {
         &self,
         addr: &ResourceAddr,
         client: &dyn ResourceClient,
-        desired: &Attrs,
-        fingerprints: BTreeMap<String, String>,
+        desired: Evaluated,
         dependencies: &[ResourceAddr],
         limit: Duration,
         progress: &Arc<NodeProgress>,
     ) -> Result<Attrs, NodeError> {
+        let Evaluated {
+            config: desired,
+            fingerprints,
+        } = desired;
+        let desired = &desired;
         {
             let intent = Intent {
                 operation: "create".to_owned(),
@@ -655,13 +659,15 @@ impl Walk<'_> {
                 let evaluated = self
                     .desired_config(addr, schema, &change.dependencies)
                     .await?;
-                let desired = effective_desired(schema, &evaluated.config, None, &lifecycle);
+                let desired = Evaluated {
+                    config: effective_desired(schema, &evaluated.config, None, &lifecycle),
+                    fingerprints: evaluated.fingerprints,
+                };
                 let result = self
                     .create(
                         addr,
                         client.as_ref(),
-                        &desired,
-                        evaluated.fingerprints,
+                        desired,
                         &change.dependencies,
                         create_limit,
                         &progress,

@@ -96,11 +96,7 @@ pub(super) fn for_state(args: &StackArgs) -> Result<Location, CliError> {
 
 /// The local state a stack had before it named a backend, for `state migrate` and the
 /// check that a new backend does not silently start from an empty state.
-pub(super) fn local_default(
-    args: &StackArgs,
-    name: &str,
-    env: &str,
-) -> Result<Location, CliError> {
+pub(super) fn local_default(args: &StackArgs, name: &str, env: &str) -> Result<Location, CliError> {
     Ok(Location::Local(state::default_path(&args.dir, name, env)?))
 }
 

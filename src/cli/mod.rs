@@ -51,6 +51,10 @@ struct Selection {
     /// Environment: reads env/NAME.toml.
     #[arg(long, global = true)]
     env: Option<String>,
+    /// Take the values of this environment's file (env/BASE.toml) for the --env one,
+    /// whose name still names its resources and its state: --env pr-42 --env-base dev.
+    #[arg(long, value_name = "BASE", global = true, requires = "env")]
+    env_base: Option<String>,
     /// Set a variable (repeatable): --var key=value.
     #[arg(long = "var", value_name = "KEY=VALUE", global = true)]
     vars: Vec<String>,
@@ -143,8 +147,11 @@ enum Command {
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Save the plan to FILE, for `cairn apply FILE` (docs/plan-file.md).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
-    /// Make the real world match the stack.
+    /// Make the real world match the stack; `cairn apply FILE` applies a saved plan.
     Apply {
         #[command(flatten)]
         stack: StackArgs,
@@ -360,14 +367,23 @@ fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
             run,
             json,
             detailed_exitcode,
+            out,
         } => {
-            let changes = run::plan(&stack, &run, json, printer)?;
+            let changes = run::plan(&stack, &run, json, out.as_deref(), printer)?;
             Ok(if detailed_exitcode && changes {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
             })
         }
+        Command::Apply {
+            stack,
+            run,
+            lock,
+            // A saved plan was reviewed when it was made: applying it never prompts.
+            auto_approve: _,
+            json,
+        } if stack.dir.is_file() => run::apply_saved(&stack, &run, &lock, json, printer),
         Command::Apply {
             stack,
             run,
@@ -423,6 +439,7 @@ fn load_options(selection: &Selection) -> Result<LoadOptions, CliError> {
         .collect();
     Ok(LoadOptions {
         env: selection.env.clone(),
+        env_base: selection.env_base.clone(),
         vars,
         env_vars,
     })

@@ -3,16 +3,22 @@
 //!
 //! `plan` is read-only: it takes no lock, creates no folder or object, writes no key and
 //! adopts nothing; creates an interrupted apply left pending are reported, and the next
-//! apply adopts them.
+//! apply adopts them. `plan --out FILE` saves the plan and `apply FILE` applies it
+//! (`plan::file`, docs/plan-file.md): re-planned under the lock, walked only if it is
+//! still the saved plan, never prompting.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{CliError, LockArgs, RunArgs, StackArgs, load, location, report_takeover, usage};
+use super::{
+    CliError, LockArgs, RunArgs, StackArgs, load, load_options, location, report_takeover, usage,
+};
 use crate::addr::ResourceAddr;
 use crate::apply::{self, ApplyInput, ApplyOptions};
 use crate::graph::ResourceGraph;
+use crate::plan::file::{Inputs, PlannedState, SaveContext, SavedPlan, compare_plans};
 use crate::plan::{self, Plan, PlanInput, PlanOptions};
 use crate::providers::{Clients, Registry};
 use crate::render::{self, Printer};
@@ -132,6 +138,7 @@ pub(super) fn plan(
     args: &StackArgs,
     run: &RunArgs,
     json: bool,
+    out: Option<&Path>,
     printer: Printer,
 ) -> Result<bool, CliError> {
     let rt = runtime()?;
@@ -150,12 +157,76 @@ pub(super) fn plan(
         run,
         false,
     )))?;
-    if json {
-        printer.out(&render::plan_json(&plan));
-    } else {
-        printer.out(render::plan_text(&plan, printer.color).trim_end());
+    show_plan(&plan, json, printer);
+    if let Some(out) = out {
+        save_plan(out, args, run, &loaded, &view, &plan)?;
+        if !json {
+            printer.out(&format!(
+                "\nSaved the plan to {}. Apply exactly this plan with `cairn apply {}`.",
+                out.display(),
+                out.display()
+            ));
+        }
     }
     Ok(plan.has_changes())
+}
+
+fn show_plan(plan: &Plan, json: bool, printer: Printer) {
+    if json {
+        printer.out(&render::plan_json(plan));
+    } else {
+        printer.out(render::plan_text(plan, printer.color).trim_end());
+    }
+}
+
+/// Writes `plan` to `out` as a saved plan (no secret in it: see `plan::file`).
+fn save_plan(
+    out: &Path,
+    args: &StackArgs,
+    run: &RunArgs,
+    loaded: &Loaded,
+    view: &StateView,
+    plan: &Plan,
+) -> Result<(), CliError> {
+    let options = load_options(&args.selection)?;
+    let given_vars = options
+        .env_vars
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix(crate::stack::VAR_ENV_PREFIX)?.to_owned(),
+                v.clone(),
+            ))
+        })
+        .chain(options.vars)
+        .collect();
+    // The key of a state never written is made by its first apply, unless it comes from
+    // the environment: only a key the apply will use again can hash sensitive variables.
+    let key_kept = view.state.serial > 0 || std::env::var_os(crate::state::KEY_ENV_VAR).is_some();
+    let saved = SavedPlan::new(
+        plan,
+        &loaded.stack,
+        SaveContext {
+            env_base: args.selection.env_base.as_deref(),
+            dir: &args.dir,
+            state: PlannedState {
+                lineage: view.state.lineage.clone(),
+                serial: view.state.serial,
+            },
+            hasher: key_kept.then_some(&view.hasher),
+            refresh: run.refresh,
+            targets: run.targets.clone(),
+            given_vars,
+        },
+    );
+    let bytes = serde_json::to_vec_pretty(&saved)
+        .map_err(|e| usage(format!("could not encode the plan: {e}"), None))?;
+    std::fs::write(out, bytes).map_err(|e| {
+        usage(
+            format!("could not write the plan to {}: {e}", out.display()),
+            None,
+        )
+    })
 }
 
 /// Adopts what interrupted applies created, then plans.
@@ -259,20 +330,9 @@ pub(super) fn apply(
     let plan = rt.block_on(interruptible(adopt_and_plan(
         &loaded, &mut store, run, destroy, printer,
     )))?;
-    if json {
-        printer.out(&render::plan_json(&plan));
-    } else {
-        printer.out(render::plan_text(&plan, printer.color).trim_end());
-    }
+    show_plan(&plan, json, printer);
     if !plan.has_changes() {
-        store.close()?;
-        if json {
-            printer.out(&render::apply_summary_json(
-                &apply::ApplyOutcome::default(),
-                destroy,
-            ));
-        }
-        return Ok(ExitCode::SUCCESS);
+        return nothing_to_do(store, json, destroy, printer);
     }
     if !json {
         printer.out("");
@@ -292,6 +352,43 @@ pub(super) fn apply(
             };
         }
     }
+    walk(rt, &loaded, store, &plan, run, json, destroy, printer)
+}
+
+/// Closes the state of an apply with nothing to do.
+fn nothing_to_do(
+    store: StateStore,
+    json: bool,
+    destroy: bool,
+    printer: Printer,
+) -> Result<ExitCode, CliError> {
+    store.close()?;
+    if json {
+        printer.out(&render::apply_summary_json(
+            &apply::ApplyOutcome::default(),
+            destroy,
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Walks a confirmed plan: Ctrl-C finishes what is in flight, then the report.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    rt: tokio::runtime::Runtime,
+    loaded: &Loaded,
+    mut store: StateStore,
+    plan: &Plan,
+    run: &RunArgs,
+    json: bool,
+    destroy: bool,
+    printer: Printer,
+) -> Result<ExitCode, CliError> {
+    let command = if destroy {
+        "cairn destroy"
+    } else {
+        "cairn apply"
+    };
     let observer: Arc<dyn apply::ApplyObserver> = if json {
         Arc::new(render::JsonProgress::new(printer))
     } else {
@@ -317,7 +414,7 @@ pub(super) fn apply(
             stack: &loaded.stack,
             registry: &loaded.registry,
             clients: &loaded.clients,
-            plan: &plan,
+            plan,
         };
         let options = ApplyOptions { parallelism: usize::from(run.parallelism) };
         apply::apply(input, &mut store, options, observer, Some(cancel_rx)).await
@@ -336,4 +433,185 @@ pub(super) fn apply(
     } else {
         Err(CliError::Reported)
     }
+}
+
+/// Why a saved plan no longer applies: nothing was changed.
+fn stale(file: &Path, what: &str, reasons: &[String]) -> CliError {
+    usage(
+        format!(
+            "the saved plan {} no longer applies: {what}: {}; nothing was changed",
+            file.display(),
+            reasons.join("; ")
+        ),
+        Some("make a new plan with `cairn plan --out FILE`, review it, and apply that file"),
+    )
+}
+
+/// Whether the state is still the one the plan was made against, as the reason if not.
+fn check_state(planned: &PlannedState, state: &StateFile) -> Result<(), String> {
+    if planned.is_new() {
+        return match state.serial {
+            0 => Ok(()),
+            serial if state.lineage == planned.lineage => Err(format!(
+                "it was made on an empty state and was applied already (that apply created the state, lineage {}, now at serial {serial})",
+                state.lineage
+            )),
+            serial => Err(format!(
+                "it was made on an empty state, and a state was written since (lineage {}, serial {serial})",
+                state.lineage
+            )),
+        };
+    }
+    if state.lineage != planned.lineage {
+        return Err(format!(
+            "it was made against the state of lineage {}, and the state is now lineage {} (another state replaced it)",
+            planned.lineage, state.lineage
+        ));
+    }
+    if state.serial != planned.serial {
+        return Err(format!(
+            "the state changed since the plan: serial {} then, {} now (another apply or a state command wrote it)",
+            planned.serial, state.serial
+        ));
+    }
+    if let Some(addr) = state.pending.keys().next() {
+        return Err(format!(
+            "an interrupted apply left the create of {addr} pending; `cairn apply` without a saved plan adopts it"
+        ));
+    }
+    Ok(())
+}
+
+/// `cairn apply FILE`: applies the saved plan in FILE, exactly, without a prompt.
+///
+/// The stack is loaded again from the directory the plan names, with its environment and
+/// variables (sensitive ones supplied again now), and planned again against the locked
+/// state; the new plan is walked only if the state, the stack's inputs and the plan
+/// itself are the saved ones.
+pub(super) fn apply_saved(
+    args: &StackArgs,
+    run: &RunArgs,
+    lock: &LockArgs,
+    json: bool,
+    printer: Printer,
+) -> Result<ExitCode, CliError> {
+    let file = &args.dir;
+    let bytes = std::fs::read(file)
+        .map_err(|e| usage(format!("cannot read {}: {e}", file.display()), None))?;
+    let saved = SavedPlan::parse(&bytes).map_err(|reason| {
+        usage(
+            format!("{} is not a cairn plan file: {reason}", file.display()),
+            Some("make one with `cairn plan --out FILE`"),
+        )
+    })?;
+    if !run.targets.is_empty() {
+        return Err(usage(
+            "--target does not apply to a saved plan: it is applied as planned",
+            Some("plan again with the targets you want"),
+        ));
+    }
+    let given = &args.selection;
+    for (flag, value, planned) in [
+        ("--env", &given.env, Some(&saved.env)),
+        ("--env-base", &given.env_base, saved.env_base.as_ref()),
+    ] {
+        if value.is_some() && value.as_ref() != planned {
+            return Err(usage(
+                format!(
+                    "{flag} {} differs from the saved plan's ({})",
+                    value.as_deref().unwrap_or_default(),
+                    planned.map_or("none", String::as_str)
+                ),
+                Some("a saved plan applies to the environment it was made for; leave the flag out"),
+            ));
+        }
+    }
+    let mut selection = given.clone();
+    selection.env = Some(saved.env.clone());
+    selection.env_base = saved.env_base.clone();
+    // The plan's values first, so a different --var now is seen (and refused) as a change.
+    selection.vars = saved
+        .vars
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .chain(given.vars.iter().cloned())
+        .collect();
+    let stack_args = StackArgs {
+        dir: saved.dir.clone(),
+        selection,
+    };
+    let loaded = load_stack(&stack_args)?;
+    if loaded.stack.name != saved.stack {
+        return Err(stale(
+            file,
+            "the stack changed",
+            &[format!(
+                "it was made for stack `{}`, {} holds `{}`",
+                saved.stack,
+                saved.dir.display(),
+                loaded.stack.name
+            )],
+        ));
+    }
+    let changed = saved.inputs.changes_since(&Inputs::of(&loaded.stack, None));
+    if !changed.is_empty() {
+        return Err(stale(file, "the stack changed since the plan", &changed));
+    }
+    let rt = runtime()?;
+    let store = StateStore::open_at(
+        &loaded.location,
+        &loaded.stack.name,
+        &loaded.stack.env,
+        &lock.options("apply"),
+    )?;
+    report_takeover(&store, &loaded.location, printer);
+    check_not_left_behind(&stack_args, &loaded, store.state())?;
+    check_state(&saved.state, store.state())
+        .map_err(|reason| stale(file, "the state moved on", &[reason]))?;
+    let inputs = Inputs::of(&loaded.stack, Some(store.hasher()));
+    let changed = saved.inputs.changes_since(&inputs);
+    if !changed.is_empty() {
+        return Err(stale(file, "the stack changed since the plan", &changed));
+    }
+    if !saved.inputs.sensitive_checked(&inputs) {
+        printer.err(
+            "Note: the sensitive variables could not be compared with the plan's: the plan was made before this state had a key. The plan's changes are still checked.",
+        );
+    }
+    let run = RunArgs {
+        parallelism: run.parallelism,
+        refresh: saved.refresh,
+        targets: saved.targets.clone(),
+    };
+    let plan = rt.block_on(interruptible(build_plan(
+        &loaded,
+        store.state(),
+        store.hasher(),
+        &run,
+        false,
+    )))?;
+    let differences = compare_plans(&saved.plan, &plan);
+    if !differences.is_empty() {
+        return Err(stale(
+            file,
+            "planning again now gives another plan",
+            &differences,
+        ));
+    }
+    show_plan(&plan, json, printer);
+    if !plan.has_changes() {
+        return nothing_to_do(store, json, false, printer);
+    }
+    if !json {
+        printer.out("");
+    }
+    let mut store = store;
+    if saved.state.is_new() {
+        // The lineage the plan reserved: once written, the same file is refused.
+        let mut reserved = StateFile::new(&loaded.stack.name, &loaded.stack.env);
+        reserved.lineage = saved.state.lineage.clone();
+        reserved.serial = 1;
+        store.import(reserved, None)?;
+    }
+    walk(rt, &loaded, store, &plan, &run, json, false, printer)
 }

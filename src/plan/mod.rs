@@ -9,11 +9,13 @@
 //! Submodules: `build` (refresh, evaluation, action choice), `check` (what `validate`
 //! finds by evaluating with no resource known), `diff` (per-attribute comparison against
 //! the schema), `scope` (where `${...}` references are looked up), `fingerprint` (telling an
-//! unchanged value derived from secrets without their plaintext).
+//! unchanged value derived from secrets without their plaintext), `file` (saved plans:
+//! `plan --out FILE`, `apply FILE`).
 
 mod build;
 mod check;
 mod diff;
+pub mod file;
 mod fingerprint;
 pub(crate) mod scope;
 

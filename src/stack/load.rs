@@ -900,6 +900,16 @@ pub(super) fn load_stack(
             .with_help(format!("e.g. --env dev; {}", super::NAME_RULE)),
         ));
     }
+    if let Some(base) = &options.env_base
+        && let Err(problem) = super::check_name(base)
+    {
+        return Err(Diagnostics::from(
+            Diagnostic::error(format!(
+                "--env-base `{base}` is not a valid environment name: {problem}"
+            ))
+            .with_help(format!("e.g. --env-base dev; {}", super::NAME_RULE)),
+        ));
+    }
     let mut loader = Loader {
         dir,
         env: env.clone(),

@@ -36,6 +36,10 @@ use crate::diagnostics::Diagnostics;
 pub struct LoadOptions {
     /// `--env NAME`: reads `env/NAME.toml`. `None` means `default`, whose file is optional.
     pub env: Option<String>,
+    /// `--env-base BASE`: the values come from `env/BASE.toml` instead, and a declared
+    /// variable `env` takes the environment's own name, so every name derived from it
+    /// (and the state key) is the environment's.
+    pub env_base: Option<String>,
     /// `--var key=value` pairs, highest precedence. Values are parsed as TOML values when
     /// they parse (`3`, `true`, `["a"]`), as strings otherwise.
     pub vars: Vec<(String, String)>,

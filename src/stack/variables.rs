@@ -124,6 +124,14 @@ impl Loader<'_> {
             }
         }
         self.read_env_file(options, &mut chosen);
+        if options.env_base.is_some() && self.declared_variables.contains("env") {
+            // The base file's `env` names the base: this environment's resources must be
+            // named after itself. `CAIRN_VAR_env` and `--var env=` still win.
+            chosen.insert(
+                "env".to_owned(),
+                (Value::String(self.env.clone()), Origin::Environment),
+            );
+        }
         for (key, text) in &options.env_vars {
             if let Some(name) = key.strip_prefix(VAR_ENV_PREFIX)
                 && self.declared_variables.contains(name)
@@ -272,15 +280,17 @@ impl Loader<'_> {
         Some(declaration)
     }
 
-    /// Reads `env/<env>.toml`: required when `--env` names an environment other than
-    /// `default`, optional for `default`.
+    /// Reads `env/<env>.toml` (`env/<base>.toml` with `--env-base`): required when
+    /// `--env` names an environment other than `default` or a base is given, optional for
+    /// `default`.
     fn read_env_file(
         &mut self,
         options: &LoadOptions,
         chosen: &mut BTreeMap<String, (Value, Origin)>,
     ) {
-        let file_name = format!("{}.toml", self.env);
-        // The environment name was checked by the loader; the file must still be a plain
+        let file_env = options.env_base.as_deref().unwrap_or(&self.env);
+        let file_name = format!("{file_env}.toml");
+        // The environment names were checked by the loader; the file must still be a plain
         // name inside `env/` (issue 11: `--env ../../outside/evil` read outside it).
         if Path::new(&file_name).components().count() != 1 || file_name.starts_with('.') {
             return;
@@ -288,12 +298,16 @@ impl Loader<'_> {
         let path = self.dir.join("env").join(file_name);
         let text = match super::source::read_text(&path) {
             Ok(text) => text,
-            Err(_) if options.env.is_none() || self.env == "default" => return,
+            Err(_)
+                if options.env_base.is_none()
+                    && (options.env.is_none() || self.env == "default") =>
+            {
+                return;
+            }
             Err(err) => {
                 self.diagnostics.push(
                     Diagnostic::error(format!(
-                        "environment `{}`: cannot read {}: {err}",
-                        self.env,
+                        "environment `{file_env}`: cannot read {}: {err}",
                         path.display()
                     ))
                     .with_help("environments are files env/<name>.toml in the stack directory"),
