@@ -79,6 +79,53 @@ impl Workspace {
         out
     }
 
+    /// Runs `cairn apply --auto-approve ARGS` with every operation slowed by 1.5 s, sends
+    /// one Ctrl-C (SIGINT) 300 ms after the first stdout line containing `marker`, well
+    /// inside the operation that line starts, and returns the exit code, all of stdout and
+    /// stderr.
+    fn apply_interrupted_after(
+        &self,
+        args: &[&str],
+        marker: &str,
+    ) -> (Option<i32>, String, String) {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .current_dir(self.stack_dir())
+            .args(["apply", "--auto-approve"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("CAIRN_TEST_DELAY_MS", "1500")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.expect("line");
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(marker) {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let interrupted = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        assert!(interrupted.is_ok_and(|s| s.success()));
+        for line in lines {
+            seen.push_str(&line.expect("line"));
+            seen.push('\n');
+        }
+        let out = child.wait_with_output().expect("exits");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), seen, err)
+    }
+
     fn state_list(&self) -> Vec<String> {
         let out = self.run(&["state", "list"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -755,43 +802,9 @@ fn plan_json_is_machine_readable_and_redacted() {
 
 #[test]
 fn a_first_interrupt_finishes_work_in_flight_and_saves_it() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let ws = Workspace::new(CHAIN);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .current_dir(ws.stack_dir())
-        .args(["apply", "--auto-approve", "--parallelism", "1"])
-        .env("NO_COLOR", "1")
-        .env("CAIRN_TEST_DELAY_MS", "1500")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.ends_with("creating...") {
-            break;
-        }
-    }
-    // The create in flight sleeps 1.5 s; interrupt well inside it.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    assert!(killed.is_ok_and(|s| s.success()));
-    for line in lines {
-        seen.push_str(&line.expect("line"));
-        seen.push('\n');
-    }
-    let out = child.wait_with_output().expect("exits");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{seen}{err}");
+    let (code, seen, err) = ws.apply_interrupted_after(&["--parallelism", "1"], "creating...");
+    assert_eq!(code, Some(1), "{seen}{err}");
     assert!(err.contains("Interrupt received"), "{err}");
     assert!(
         seen.contains("creation complete"),
@@ -1648,9 +1661,6 @@ mod panicking_provider {
 /// object deleted: the walk starts nothing new, except the create that completes it.
 #[test]
 fn an_interrupt_never_leaves_a_replacement_half_done() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let stack = |generation: u32| {
         format!(
             r#"
@@ -1673,38 +1683,9 @@ input = "o{generation}"
     let ws = Workspace::new(&stack(1));
     ws.apply();
     ws.write(&stack(2));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .current_dir(ws.stack_dir())
-        .args(["apply", "--auto-approve"])
-        .env("NO_COLOR", "1")
-        .env("CAIRN_TEST_DELAY_MS", "1500")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("cairn_data.secret: destroying") {
-            break;
-        }
-    }
-    // The delete in flight sleeps 1.5 s; interrupt well inside it.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    assert!(interrupted.is_ok_and(|s| s.success()));
-    for line in lines {
-        seen.push_str(&line.expect("line"));
-        seen.push('\n');
-    }
-    let out = child.wait_with_output().expect("exits");
-    assert_eq!(out.status.code(), Some(1), "{seen}");
+    // The delete in flight sleeps 1.5 s; the interrupt comes inside it.
+    let (code, seen, _) = ws.apply_interrupted_after(&[], "cairn_data.secret: destroying");
+    assert_eq!(code, Some(1), "{seen}");
     assert!(seen.contains("Apply interrupted"), "{seen}");
     assert!(
         ws.state_list().contains(&"cairn_data.secret".to_owned()),
