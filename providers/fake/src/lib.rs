@@ -32,7 +32,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -179,8 +179,9 @@ struct World {
     calls: [AtomicUsize; Operation::ALL.len()],
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
-    /// Makes every created id unique, so a replacement gets a new one.
-    serial: AtomicU64,
+    /// Creates per address: ids are `ADDRESS-N`, so a replacement gets a new one and ids
+    /// do not depend on the order concurrent creates run in (snapshots stay stable).
+    generations: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Locks `mutex`; a panic elsewhere (see [`FakeProvider::panic_on`]) must not make the
@@ -477,12 +478,17 @@ impl ResourceClient for FakeClient {
         let address = &request.identity.address;
         let _call = self.world.enter(Operation::Create, address);
         self.behave(Operation::Create, request.identity).await?;
-        let serial = self.world.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = {
+            let mut generations = lock(&self.world.generations);
+            let count = generations.entry(address.clone()).or_insert(0);
+            *count += 1;
+            *count
+        };
         let mut attrs = request.config.clone();
         for (name, compute) in &self.spec.computed {
             attrs.insert(name.clone(), compute(request.identity, request.config));
         }
-        attrs.insert("id", format!("{address}-{serial}"));
+        attrs.insert("id", format!("{address}-{generation}"));
         self.store(address, &attrs);
         Ok(attrs)
     }
@@ -634,11 +640,11 @@ mod tests {
         assert_eq!(updated.get("arn"), created.get("arn"));
         assert_eq!(updated.get("input").and_then(Value::as_str), Some("v2"));
 
-        let again = create(client.as_ref(), "fake_thing.b", &config).await;
-        assert_ne!(
-            again.unwrap_or_default().get("id").cloned(),
-            id,
-            "ids are unique"
+        let again = create(client.as_ref(), "fake_thing.a", &config).await;
+        assert_eq!(
+            again.unwrap_or_default().get("id").and_then(Value::as_str),
+            Some("fake_thing.a-2"),
+            "a replacement gets a new id"
         );
     }
 
