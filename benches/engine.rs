@@ -5,6 +5,12 @@
 //!
 //! Run with `cargo bench --no-default-features --bench engine`.
 
+#![allow(
+    clippy::panic,
+    clippy::print_stdout,
+    reason = "a benchmark binary: it prints its figures and stops loudly if a step fails"
+)]
+
 use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;

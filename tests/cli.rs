@@ -5,6 +5,15 @@
 //! lands in `<tmp>/state/` as it would in a checkout). Output snapshots use insta with
 //! filters for uuids, durations and temporary paths.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -7,8 +7,20 @@
 //! Refresh them with `INSTA_UPDATE=always cargo test --test plan_snapshots`, and review the
 //! diff: a changed snapshot is a changed plan.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 #[path = "support/engine.rs"]
-#[allow(dead_code, reason = "shared with tests/cli.rs; this file uses part of it")]
+#[allow(
+    dead_code,
+    reason = "shared with tests/cli.rs; this file uses part of it"
+)]
 mod engine;
 
 use std::path::Path;

@@ -289,8 +289,7 @@ mod tests {
         if let Ok(role) = std::env::var("CAIRN_MOTO_TEST_ROLE") {
             assert_eq!(role, "leak");
             let moto = Moto::start();
-            let mut out = std::io::stdout();
-            let _ = writeln!(out, "moto-pid={}", moto.child.id());
+            println!("moto-pid={}", moto.child.id());
             std::mem::forget(moto);
             std::process::exit(0);
         }
