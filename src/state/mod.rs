@@ -75,7 +75,9 @@ pub struct StateFile {
     pub lineage: String,
     /// Rises on every write (every journal record and every snapshot).
     pub serial: u64,
+    /// The stack this state belongs to.
     pub stack: String,
+    /// The environment this state belongs to.
     pub env: String,
     /// Stored as a list of resources ordered by address.
     #[serde(serialize_with = "resource_list", deserialize_with = "resource_map")]
@@ -125,6 +127,7 @@ impl StateFile {
 /// What state keeps of one resource.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResourceState {
+    /// Its address.
     pub addr: ResourceAddr,
     /// The provider that manages it (`aws`, `kubernetes`).
     pub provider: String,

@@ -29,8 +29,11 @@ const MIN_RECORDS_PER_SNAPSHOT: usize = 64;
 /// What a store has written since it was opened, for benchmarks and tests of its cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
+    /// Journal records written.
     pub journal_records: u64,
+    /// Snapshots written.
     pub snapshots: u64,
+    /// Bytes written, snapshots and journal together.
     pub bytes_written: u64,
 }
 
@@ -126,7 +129,9 @@ fn resolve_key(
 /// even a new key (a plan on a new state hashes with a key it then forgets).
 #[derive(Debug)]
 pub struct StateView {
+    /// The state as recorded.
     pub state: StateFile,
+    /// Its hasher, for comparing desired secrets with recorded hashes.
     pub hasher: SensitiveHasher,
 }
 
@@ -263,6 +268,7 @@ impl StateStore {
         self.taken_over.as_ref()
     }
 
+    /// The state as recorded so far, this run's writes included.
     pub fn state(&self) -> &StateFile {
         &self.state
     }
@@ -273,6 +279,7 @@ impl StateStore {
         &self.hasher
     }
 
+    /// What this store has written since it was opened.
     pub fn stats(&self) -> WriteStats {
         self.stats
     }
