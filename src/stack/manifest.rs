@@ -134,7 +134,7 @@ impl Loader<'_> {
             return None;
         };
         let path = self.dir.join(relative);
-        if is_outside(&self.dir, &path) {
+        if is_outside(self.dir, &path) {
             self.diagnostics.push(
                 Diagnostic::at(
                     &self.sources,
