@@ -13,6 +13,7 @@
 //!   backoff under a timeout, [`tags`] builds the `cairn:*` tags.
 
 mod clients;
+mod create;
 mod eks;
 mod error;
 mod iam;

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use super::shared::{created_by, keep_order, optional_map, same_items, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, client_token, create_once, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
@@ -201,9 +202,11 @@ impl AwsResource for Cluster {
             .set_endpoint_public_access(config.vpc_config.endpoint_public_access)
             .set_public_access_cidrs(config.vpc_config.public_access_cidrs.clone());
         let log_types = config.enabled_cluster_log_types.clone().unwrap_or_default();
+        let token = client_token();
         let call = aws
             .eks
             .create_cluster()
+            .client_request_token(&token)
             .name(&config.name)
             .role_arn(&config.role_arn)
             .set_version(config.version.clone())
@@ -211,26 +214,14 @@ impl AwsResource for Cluster {
             .set_logging((!log_types.is_empty()).then(|| logging(&log_types)))
             .access_config(access_config())
             .set_tags(Some(tags.into_iter().collect()));
-        poll_until(
-            &format!("IAM role {} to be assumable by EKS", config.role_arn),
-            IAM_PROPAGATION.min(request.timeout),
-            Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(15),
-            },
-            &request.progress,
-            || {
-                let call = call.clone();
-                async move {
-                    match call.send().await {
-                        Ok(_) => Ok(Check::Done(())),
-                        Err(err) if role_not_ready(&err) => Ok(Check::Waiting(
-                            api_error("eks:CreateCluster", err).to_string(),
-                        )),
-                        Err(err) => Err(api_error("eks:CreateCluster", err)),
-                    }
-                }
-            },
+        // EKS refuses a role it cannot assume yet (IAM propagation): retried.
+        create_once(
+            CreateCall::new("eks:CreateCluster", "EKS cluster", &request.progress)
+                .with_token()
+                .retrying_for(IAM_PROPAGATION.min(request.timeout)),
+            role_not_ready,
+            || call.clone().customize().config_override(once::eks()).send(),
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
         )
         .await?;
         let cluster = wait_active(

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::shared::{TagChanges, created_by, keep_order, optional_map, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, client_token, create_once, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::tags::{object_tags, user_visible};
@@ -284,9 +285,11 @@ impl AwsResource for NodeGroup {
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
+        let token = client_token();
         let call = aws
             .eks
             .create_nodegroup()
+            .client_request_token(&token)
             .cluster_name(&config.cluster_name)
             .nodegroup_name(&config.node_group_name)
             .node_role(&config.node_role_arn)
@@ -307,26 +310,14 @@ impl AwsResource for NodeGroup {
             .set_version(config.version.clone())
             .set_release_version(config.release_version.clone())
             .set_tags(Some(tags.into_iter().collect()));
-        poll_until(
-            &format!("IAM role {} to be usable by EKS", config.node_role_arn),
-            IAM_PROPAGATION.min(request.timeout),
-            Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(15),
-            },
-            &request.progress,
-            || {
-                let call = call.clone();
-                async move {
-                    match call.send().await {
-                        Ok(_) => Ok(Check::Done(())),
-                        Err(err) if role_not_ready(&err) => Ok(Check::Waiting(
-                            api_error("eks:CreateNodegroup", err).to_string(),
-                        )),
-                        Err(err) => Err(api_error("eks:CreateNodegroup", err)),
-                    }
-                }
-            },
+        // EKS refuses a role it cannot use yet (IAM propagation): retried.
+        create_once(
+            CreateCall::new("eks:CreateNodegroup", "EKS node group", &request.progress)
+                .with_token()
+                .retrying_for(IAM_PROPAGATION.min(request.timeout)),
+            role_not_ready,
+            || call.clone().customize().config_override(once::eks()).send(),
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
         )
         .await?;
         let node_group = wait_active(

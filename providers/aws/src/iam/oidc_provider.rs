@@ -14,6 +14,7 @@ use cairn_provider_core::{
 
 use super::{NO_SUCH_ENTITY, iam_tags, tag_changes, tags_value};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, created_id, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsResource, order_like};
 use crate::tags::object_tags;
@@ -80,23 +81,30 @@ impl AwsResource for OidcProvider {
             &config.str_map("tags")?,
         );
         let thumbprints = config.str_list("thumbprint_list")?;
-        let created = aws
+        let call = aws
             .iam
             .create_open_id_connect_provider()
             .url(config.str("url")?)
             .set_client_id_list(Some(client_ids(config)?))
             // Without thumbprints IAM uses its own trust store for the issuer.
             .set_thumbprint_list((!thumbprints.is_empty()).then_some(thumbprints))
-            .set_tags(Some(iam_tags(&tags)?))
-            .send()
-            .await
-            .map_err(|e| api_error("iam:CreateOpenIDConnectProvider", e))?;
-        let arn = created
-            .open_id_connect_provider_arn()
-            .ok_or_else(|| {
-                ProviderError::Other("iam:CreateOpenIDConnectProvider returned no ARN".to_owned())
-            })?
-            .to_owned();
+            .set_tags(Some(iam_tags(&tags)?));
+        let made = create_once(
+            CreateCall::new(
+                "iam:CreateOpenIDConnectProvider",
+                "OIDC provider",
+                &request.progress,
+            ),
+            |_| false,
+            || call.clone().customize().config_override(once::iam()).send(),
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let arn = created_id(
+            made,
+            |out| out.open_id_connect_provider_arn(),
+            "iam:CreateOpenIDConnectProvider",
+        )?;
         describe(aws, &arn, Some(config))
             .await?
             .ok_or_else(|| gone(&arn))

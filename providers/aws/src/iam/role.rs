@@ -22,6 +22,7 @@ use super::{
     tags_value,
 };
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
 use crate::tags::object_tags;
@@ -53,21 +54,24 @@ fn trust_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e
         || has_code(err, &["ConcurrentModification"])
 }
 
-/// Sends CreateRole until IAM accepts the trust policy (see [`trust_not_ready`]).
-async fn send_create_role(
+/// Sends CreateRole until IAM accepts the trust policy (see [`trust_not_ready`]); after
+/// a lost answer, `lookup` finds the role this resource made (see [`create_once`]).
+async fn send_create_role<L, LFut>(
     call: aws_sdk_iam::operation::create_role::builders::CreateRoleFluentBuilder,
     timeout: Duration,
     progress: &cairn_provider_core::Progress,
-) -> Result<(), ProviderError> {
-    let name = call.get_role_name().clone().unwrap_or_default();
-    call_until(
-        &format!("IAM to accept the trust policy of role {name}"),
-        "iam:CreateRole",
-        PRINCIPAL_PROPAGATION.min(timeout),
-        IAM_BACKOFF,
-        progress,
+    lookup: L,
+) -> Result<(), ProviderError>
+where
+    L: FnMut() -> LFut,
+    LFut: std::future::Future<Output = Result<Option<String>, ProviderError>>,
+{
+    create_once(
+        CreateCall::new("iam:CreateRole", "IAM role", progress)
+            .retrying_for(PRINCIPAL_PROPAGATION.min(timeout)),
         trust_not_ready,
-        || call.clone().send(),
+        || call.clone().customize().config_override(once::iam()).send(),
+        lookup,
     )
     .await
     .map(drop)
@@ -262,7 +266,10 @@ impl AwsResource for Role {
             .assume_role_policy_document(trust.to_string())
             .set_max_session_duration(max_session)
             .set_tags(Some(iam_tags(&tags)?));
-        send_create_role(call, request.timeout, &request.progress).await?;
+        send_create_role(call, request.timeout, &request.progress, || async {
+            found_attr(self.find(aws, find_request(&request)).await?, "id")
+        })
+        .await?;
         poll_until(
             &format!("IAM role {name} to become visible"),
             request.timeout,
@@ -869,9 +876,11 @@ mod tests {
                 .create_role()
                 .role_name("irsa")
                 .assume_role_policy_document("{}");
-            send_create_role(call, Duration::from_secs(600), &Progress::noop())
-                .await
-                .expect("accepted on the third try");
+            send_create_role(call, Duration::from_secs(600), &Progress::noop(), || {
+                std::future::ready(Ok(None))
+            })
+            .await
+            .expect("accepted on the third try");
             assert_eq!(capture.calls(), ["CreateRole", "CreateRole", "CreateRole"]);
             assert_eq!(capture.unused(), 0);
         }
@@ -887,10 +896,12 @@ mod tests {
                 .create_role()
                 .role_name("irsa")
                 .assume_role_policy_document("{");
-            let error = send_create_role(call, Duration::from_secs(600), &Progress::noop())
-                .await
-                .expect_err("not retried")
-                .to_string();
+            let error = send_create_role(call, Duration::from_secs(600), &Progress::noop(), || {
+                std::future::ready(Ok(None))
+            })
+            .await
+            .expect_err("not retried")
+            .to_string();
             assert!(
                 error.contains("iam:CreateRole: MalformedPolicyDocument"),
                 "{error}"

@@ -14,6 +14,7 @@ use super::{
     tag_specification, tags_value, visible_after_create,
 };
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, created_id, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 
@@ -84,20 +85,22 @@ impl AwsResource for Eip {
             Some("standard") => DomainType::Standard,
             _ => DomainType::Vpc,
         };
-        let allocated = aws
-            .ec2
-            .allocate_address()
-            .domain(domain)
-            .tag_specifications(tag_specification(ResourceType::ElasticIp, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:AllocateAddress", e))?;
-        let id = allocated
-            .allocation_id()
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:AllocateAddress returned no allocation id".to_owned())
-            })?
-            .to_owned();
+        let made = create_once(
+            CreateCall::new("ec2:AllocateAddress", "Elastic IP", &request.progress),
+            |_| false,
+            || {
+                aws.ec2
+                    .allocate_address()
+                    .domain(domain.clone())
+                    .tag_specifications(tag_specification(ResourceType::ElasticIp, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let id = created_id(made, |out| out.allocation_id(), "ec2:AllocateAddress")?;
         visible_after_create(&format!("Elastic IP {id}"), &request.progress, || {
             describe(aws, &id, Some(config))
         })

@@ -14,6 +14,7 @@ use super::{
     not_found, reconcile_tags, single_match, tag_specification, tags_value, visible_after_create,
 };
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, Made, create_once, created_id, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::wait::{NOT_FOUND_GRACE, call_until, has_code};
@@ -66,21 +67,38 @@ impl AwsResource for InternetGateway {
     ) -> Result<Attrs, ProviderError> {
         let config = request.config;
         let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_internet_gateway()
-            .tag_specifications(tag_specification(ResourceType::InternetGateway, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateInternetGateway", e))?;
-        let id = created
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateInternetGateway returned no id".to_owned())
-            })?
-            .to_owned();
-        if let Some(vpc_id) = config.opt_str("vpc_id")? {
+        let made = create_once(
+            CreateCall::new(
+                "ec2:CreateInternetGateway",
+                "internet gateway",
+                &request.progress,
+            ),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_internet_gateway()
+                    .tag_specifications(tag_specification(ResourceType::InternetGateway, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        // A gateway found after a lost answer may be attached already (by an earlier run).
+        let attached = match &made {
+            Made::Found(id) => describe_gateway(aws, id)
+                .await?
+                .map(|g| attached_vpcs(&g))
+                .unwrap_or_default(),
+            Made::Answered(_) => Vec::new(),
+        };
+        let id = created_id(
+            made,
+            |out| out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+            "ec2:CreateInternetGateway",
+        )?;
+        if let Some(vpc_id) = config.opt_str("vpc_id")?.filter(|v| !attached.contains(v)) {
             // The attach is the first use of the new gateway: EC2 may not know it yet.
             call_until(
                 &format!("internet gateway {id} to attach to {vpc_id}"),

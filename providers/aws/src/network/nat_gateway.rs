@@ -19,6 +19,9 @@ use super::{
     tags_value,
 };
 use crate::clients::AwsClients;
+use crate::create::{
+    CreateCall, client_token, create_once, created_id, find_request, found_attr, once,
+};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::wait::{Backoff, Check, NotFoundGrace, poll_until};
@@ -114,23 +117,32 @@ impl AwsResource for NatGateway {
             Some("private") => ConnectivityType::Private,
             _ => ConnectivityType::Public,
         };
-        let created = aws
-            .ec2
-            .create_nat_gateway()
-            .subnet_id(config.str("subnet_id")?)
-            .set_allocation_id(config.opt_str("allocation_id")?)
-            .connectivity_type(connectivity)
-            .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateNatGateway", e))?;
-        let id = created
-            .nat_gateway()
-            .and_then(|g| g.nat_gateway_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateNatGateway returned no gateway id".to_owned())
-            })?
-            .to_owned();
+        let (subnet_id, allocation_id) =
+            (config.str("subnet_id")?, config.opt_str("allocation_id")?);
+        let token = client_token();
+        let made = create_once(
+            CreateCall::new("ec2:CreateNatGateway", "NAT gateway", &request.progress).with_token(),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_nat_gateway()
+                    .client_token(&token)
+                    .subnet_id(&subnet_id)
+                    .set_allocation_id(allocation_id.clone())
+                    .connectivity_type(connectivity.clone())
+                    .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let id = created_id(
+            made,
+            |out| out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+            "ec2:CreateNatGateway",
+        )?;
         let gateway = wait_available(
             aws,
             &id,

@@ -21,6 +21,9 @@ use super::{
     identity_filters, not_found, reconcile_tags, single_match, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::create::{
+    CreateCall, client_token, create_once, created_id, find_request, found_attr, once,
+};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
 use crate::wait::{Check, poll_until};
@@ -140,21 +143,29 @@ impl AwsResource for RouteTable {
         let routes = desired_routes(config)?;
         let subnets = config.str_list("subnet_ids")?;
         let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_route_table()
-            .vpc_id(config.str("vpc_id")?)
-            .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
-        let id = created
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateRouteTable returned no route table id".to_owned())
-            })?
-            .to_owned();
+        let vpc_id = config.str("vpc_id")?;
+        let token = client_token();
+        let made = create_once(
+            CreateCall::new("ec2:CreateRouteTable", "route table", &request.progress).with_token(),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_route_table()
+                    .client_token(&token)
+                    .vpc_id(&vpc_id)
+                    .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let id = created_id(
+            made,
+            |out| out.route_table().and_then(|t| t.route_table_id()),
+            "ec2:CreateRouteTable",
+        )?;
         // Routes added before the table is visible fail with InvalidRouteTableID.NotFound.
         let table = poll_until(
             &format!("route table {id} to become visible"),
@@ -327,15 +338,32 @@ async fn reconcile_routes(
                     .map_err(|e| api_error("ec2:ReplaceRoute", e))?;
             }
             None => {
-                aws.ec2
+                let created = aws
+                    .ec2
                     .create_route()
                     .route_table_id(id)
                     .destination_cidr_block(&route.cidr_block)
                     .set_gateway_id(route.gateway_id.clone())
                     .set_nat_gateway_id(route.nat_gateway_id.clone())
                     .send()
-                    .await
-                    .map_err(|e| api_error("ec2:CreateRoute", e))?;
+                    .await;
+                match created {
+                    Ok(_) => {}
+                    // The SDK sent it again after a lost answer and the first one made
+                    // the route: make sure it has this target.
+                    Err(e) if error_code(&e) == Some("RouteAlreadyExists") => {
+                        aws.ec2
+                            .replace_route()
+                            .route_table_id(id)
+                            .destination_cidr_block(&route.cidr_block)
+                            .set_gateway_id(route.gateway_id.clone())
+                            .set_nat_gateway_id(route.nat_gateway_id.clone())
+                            .send()
+                            .await
+                            .map_err(|e| api_error("ec2:ReplaceRoute", e))?;
+                    }
+                    Err(e) => return Err(api_error("ec2:CreateRoute", e)),
+                }
             }
         }
     }

@@ -27,6 +27,7 @@ use super::{
     single_match, tag_specification, tags_value, visible_after_create,
 };
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, created_id, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsResource, unless_empty_and_unset};
 
@@ -508,26 +509,33 @@ impl AwsResource for SecurityGroup {
         let ingress = desired_rules(config, Direction::Ingress)?;
         let egress = desired_rules(config, Direction::Egress)?;
         let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_security_group()
-            .group_name(group_name(request.identity, config)?)
-            .description(
-                config
-                    .opt_str("description")?
-                    .unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned()),
-            )
-            .vpc_id(config.str("vpc_id")?)
-            .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateSecurityGroup", e))?;
-        let id = created
-            .group_id()
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateSecurityGroup returned no group id".to_owned())
-            })?
-            .to_owned();
+        let name = group_name(request.identity, config)?;
+        let description = config
+            .opt_str("description")?
+            .unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned());
+        let vpc_id = config.str("vpc_id")?;
+        let made = create_once(
+            CreateCall::new(
+                "ec2:CreateSecurityGroup",
+                "security group",
+                &request.progress,
+            ),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_security_group()
+                    .group_name(&name)
+                    .description(&description)
+                    .vpc_id(&vpc_id)
+                    .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let id = created_id(made, |out| out.group_id(), "ec2:CreateSecurityGroup")?;
         let group =
             visible_after_create(&format!("security group {id}"), &request.progress, || {
                 describe_group(aws, &id)

@@ -15,6 +15,7 @@ use super::{
     not_found, reconcile_tags, single_match, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, created_id, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::wait::{Check, poll_until};
@@ -126,24 +127,30 @@ impl AwsResource for Subnet {
             Some(_) => None,
             None => config.opt_str("availability_zone")?,
         };
-        let created = aws
-            .ec2
-            .create_subnet()
-            .vpc_id(config.str("vpc_id")?)
-            .cidr_block(config.str("cidr_block")?)
-            .set_availability_zone(zone)
-            .set_availability_zone_id(zone_id)
-            .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateSubnet", e))?;
-        let id = created
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateSubnet returned no subnet id".to_owned())
-            })?
-            .to_owned();
+        let (vpc_id, cidr) = (config.str("vpc_id")?, config.str("cidr_block")?);
+        let made = create_once(
+            CreateCall::new("ec2:CreateSubnet", "subnet", &request.progress),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_subnet()
+                    .vpc_id(&vpc_id)
+                    .cidr_block(&cidr)
+                    .set_availability_zone(zone.clone())
+                    .set_availability_zone_id(zone_id.clone())
+                    .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let id = created_id(
+            made,
+            |out| out.subnet().and_then(|s| s.subnet_id()),
+            "ec2:CreateSubnet",
+        )?;
         poll_until(
             &format!("subnet {id} to become available"),
             request.timeout,

@@ -14,6 +14,7 @@ use super::{
     identity_filters, not_found, reconcile_tags, single_match, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, created_id, find_request, found_attr, once};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
 use crate::wait::{Check, poll_until};
@@ -91,19 +92,26 @@ impl AwsResource for Vpc {
     ) -> Result<Attrs, ProviderError> {
         let config = request.config;
         let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_vpc()
-            .cidr_block(config.str("cidr_block")?)
-            .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateVpc", e))?;
-        let id = created
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .ok_or_else(|| ProviderError::Other("ec2:CreateVpc returned no VPC id".to_owned()))?
-            .to_owned();
+        let cidr = config.str("cidr_block")?;
+        let id = created_id(
+            create_once(
+                CreateCall::new("ec2:CreateVpc", "VPC", &request.progress),
+                |_| false,
+                || {
+                    aws.ec2
+                        .create_vpc()
+                        .cidr_block(&cidr)
+                        .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
+                        .customize()
+                        .config_override(once::ec2())
+                        .send()
+                },
+                || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+            )
+            .await?,
+            |out| out.vpc().and_then(|v| v.vpc_id()),
+            "ec2:CreateVpc",
+        )?;
         wait_available(aws, &id, &request).await?;
         // DNS attributes can only be set one per call, after the VPC exists.
         if let Some(enabled) = config.opt_bool("enable_dns_support")? {

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, find_request, found_attr, once};
 use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
@@ -286,7 +287,8 @@ impl AwsResource for Instance {
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        aws.rds
+        let call = aws
+            .rds
             .create_db_instance()
             .db_instance_identifier(&config.identifier)
             .engine(&config.engine)
@@ -305,10 +307,14 @@ impl AwsResource for Instance {
             .set_backup_retention_period(config.backup_retention_period)
             .set_deletion_protection(config.deletion_protection)
             .set_publicly_accessible(config.publicly_accessible)
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBInstance", e))?;
+            .set_tags(Some(rds_tags(tags)));
+        create_once(
+            CreateCall::new("rds:CreateDBInstance", "DB instance", &request.progress),
+            |_| false,
+            || call.clone().customize().config_override(once::rds()).send(),
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
         let db = wait_usable(
             &aws.rds,
             &config.identifier,

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, Made, create_once, find_request, found_attr, once};
 use crate::eks::shared::{created_by, optional_map};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
@@ -150,28 +151,35 @@ impl AwsResource for ParameterGroup {
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        let out = aws
+        let call = aws
             .rds
             .create_db_parameter_group()
             .db_parameter_group_name(&config.name)
             .db_parameter_group_family(&config.family)
             .description(config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION))
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBParameterGroup", e))?;
+            .set_tags(Some(rds_tags(tags)));
+        let made = create_once(
+            CreateCall::new(
+                "rds:CreateDBParameterGroup",
+                "DB parameter group",
+                &request.progress,
+            ),
+            |_| false,
+            || call.clone().customize().config_override(once::rds()).send(),
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
         set_parameters(
             &aws.rds,
             &config.name,
             &config.parameter.clone().unwrap_or_default(),
         )
         .await?;
-        let group = match out.db_parameter_group {
-            Some(group) => group,
-            None => describe(&aws.rds, &config.name)
-                .await?
-                .ok_or_else(|| gone(&config.name))?,
-        };
+        let group = match made {
+            Made::Answered(out) if out.db_parameter_group.is_some() => out.db_parameter_group,
+            _ => describe(&aws.rds, &config.name).await?,
+        }
+        .ok_or_else(|| gone(&config.name))?;
         attributes(&aws.rds, &group, request.config, &aws.default_tags).await
     }
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, Made, create_once, find_request, found_attr, once};
 use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
@@ -101,7 +102,7 @@ impl AwsResource for SubnetGroup {
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        let out = aws
+        let call = aws
             .rds
             .create_db_subnet_group()
             .db_subnet_group_name(&config.name)
@@ -109,16 +110,23 @@ impl AwsResource for SubnetGroup {
                 config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION),
             )
             .set_subnet_ids(Some(config.subnet_ids.clone()))
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBSubnetGroup", e))?;
-        let group = match out.db_subnet_group {
-            Some(group) => group,
-            None => describe(&aws.rds, &config.name)
-                .await?
-                .ok_or_else(|| gone(&config.name))?,
-        };
+            .set_tags(Some(rds_tags(tags)));
+        let made = create_once(
+            CreateCall::new(
+                "rds:CreateDBSubnetGroup",
+                "DB subnet group",
+                &request.progress,
+            ),
+            |_| false,
+            || call.clone().customize().config_override(once::rds()).send(),
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await?;
+        let group = match made {
+            Made::Answered(out) if out.db_subnet_group.is_some() => out.db_subnet_group,
+            _ => describe(&aws.rds, &config.name).await?,
+        }
+        .ok_or_else(|| gone(&config.name))?;
         attributes(&aws.rds, &group, request.config, &aws.default_tags).await
     }
 

@@ -19,6 +19,9 @@ use serde::Deserialize;
 
 use super::generate::Generate;
 use crate::clients::AwsClients;
+use crate::create::{
+    CreateCall, client_token, create_once, created_id, find_request, found_attr, once,
+};
 use crate::eks::shared::{TagChanges, created_by, optional_map};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsResource;
@@ -163,22 +166,36 @@ impl AwsResource for Secret {
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        let created = aws
+        let token = client_token();
+        let call = aws
             .secrets
             .create_secret()
+            .client_request_token(&token)
             .name(&config.name)
             .set_description(config.description.clone())
             .set_kms_key_id(config.kms_key_id.clone())
             .secret_string(&value)
-            .set_tags(Some(sdk_tags(&tags)))
-            .send()
-            .await;
+            .set_tags(Some(sdk_tags(&tags)));
+        let created = create_once(
+            CreateCall::new("secretsmanager:CreateSecret", "secret", &request.progress)
+                .with_token(),
+            |_| false,
+            || {
+                call.clone()
+                    .customize()
+                    .config_override(once::secrets())
+                    .send()
+            },
+            || async { found_attr(self.find(aws, find_request(&request)).await?, "id") },
+        )
+        .await;
         let arn = match created {
-            Ok(out) => out.arn().unwrap_or_default().to_owned(),
+            Ok(made) => created_id(made, |out| out.arn(), "secretsmanager:CreateSecret")?,
             Err(err)
                 if matches!(
-                    error_code(&err),
-                    Some("InvalidRequestException" | "ResourceExistsException")
+                    &err,
+                    ProviderError::Api { code: Some(code), .. }
+                        if code == "InvalidRequestException" || code == "ResourceExistsException"
                 ) =>
             {
                 // A secret of this name scheduled for deletion (the stack was destroyed and
@@ -188,10 +205,10 @@ impl AwsResource for Secret {
                     Some(old) if old.deleted_date().is_some() => {
                         restore(&aws.secrets, &old, &config, &value, &tags).await?
                     }
-                    _ => return Err(api_error("secretsmanager:CreateSecret", err)),
+                    _ => return Err(err),
                 }
             }
-            Err(err) => return Err(api_error("secretsmanager:CreateSecret", err)),
+            Err(err) => return Err(err),
         };
         let secret = describe(&aws.secrets, &arn)
             .await?
