@@ -1,15 +1,393 @@
-//! [`AwsResource`]: what each AWS resource type implements.
+//! How a resource type is written: [`AwsType`] is what a type says about itself (its
+//! schema, how to describe one object and turn it into attributes, its create, update
+//! and delete calls); [`Typed`] makes it an [`AwsResource`], the object-safe form the
+//! provider dispatches to, with everything every type shares:
+//! - `read`: describe by id; an object that is gone (or on its way out) is `None`;
+//! - `create`: the type's create call (sent with [`crate::create::create_once`], which
+//!   finds the object after a lost answer), then describe-after-write: wait until the
+//!   object is visible and usable, reading "not found" as "not visible yet" during
+//!   [`NotFoundGrace`], then the type's follow-up steps, then its attributes;
+//! - `update`: the type's calls on the current object, then describe-after-write;
+//! - `find` (after an interrupted create): the objects carrying the resource's identity;
+//!   more than one is an error, one is adopted once usable (a failed one is not);
+//! - `import`: describe by id;
+//! - `delete`: the type's preparation and delete call, retried while AWS answers one of
+//!   its "busy" codes, done on its "gone" codes, then (for slow deletes) a wait until
+//!   describe no longer shows it.
+//!
+//! A trait with defaults rather than a macro: the type checker sees every type's code,
+//! a type overrides a default where AWS differs, and the pattern is read in one place.
+//! [`AwsType`] has an associated `Object` (the SDK's description), so it cannot be the
+//! dispatched trait object itself: [`Typed`] is the bridge.
 //!
 //! Also the small rules every `read` shares: keep the recorded order of sets AWS returns
 //! unordered, and report an empty collection the configuration never set as unset.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments, PlanRequest,
-    ProviderError, ReadRequest, ResourceSchema, UpdateRequest, Value,
+    Progress, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, UpdateRequest, Value,
 };
 
 use crate::clients::AwsClients;
+use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
+
+/// Whether an object can be used yet.
+pub(crate) enum Readiness {
+    Ready,
+    /// Not yet; the status seen, e.g. `state pending`.
+    Waiting(String),
+    /// It never will be (AWS's failure reason).
+    Failed(ProviderError),
+}
+
+/// What one AWS resource type supplies; [`Typed`] does the rest (see the module docs).
+#[async_trait]
+pub(crate) trait AwsType: Send + Sync + 'static {
+    /// The SDK's description of one object.
+    type Object: Send + Sync + 'static;
+    /// The full type name, e.g. `aws_internet_gateway`.
+    const TYPE_NAME: &'static str;
+    /// What one object is called in messages, e.g. `internet gateway`.
+    const KIND: &'static str;
+    /// Error codes of the delete call that mean the object is already gone.
+    const GONE: &'static [&'static str];
+    /// Error codes of the delete call that mean something still uses the object:
+    /// retried until the delete timeout.
+    const BUSY: &'static [&'static str] = &[];
+    /// Whether a delete waits until describe no longer shows the object (AWS deletes
+    /// it in the background and what depends on it must wait).
+    const WAIT_GONE: bool = false;
+    /// How often its waits poll.
+    const BACKOFF: Backoff = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(10),
+    };
+
+    fn schema(&self) -> ResourceSchema;
+
+    /// Plan-time refinement without I/O; see [`cairn_provider_core::Provider::plan`].
+    fn plan(&self, _request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        Ok(PlanAdjustments::default())
+    }
+
+    /// The id of the object recorded in `state`.
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        state.str("id")
+    }
+
+    /// One object by id; `None` when AWS answers that it does not exist.
+    async fn describe(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+    ) -> Result<Option<Self::Object>, ProviderError>;
+
+    /// False for an object on its way out or that never came up: for cairn it is gone.
+    fn is_live(&self, _object: &Self::Object) -> bool {
+        true
+    }
+
+    /// Whether the object can be used: what a create waits for, and what an object
+    /// found after an interrupted create must reach before it is adopted.
+    fn readiness(&self, _object: &Self::Object) -> Readiness {
+        Readiness::Ready
+    }
+
+    /// The attributes of `object`. `prior` is the recorded or configured attributes
+    /// (for orders and values AWS does not return), `None` on import.
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        object: &Self::Object,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError>;
+
+    /// The ids of the live objects carrying this resource's identity (its `cairn:*`
+    /// tags, or its name and tags).
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError>;
+
+    /// Makes the object and returns its id: one call sent with
+    /// [`crate::create::create_once`], with [`AwsType::found_id`] as its lookup.
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError>;
+
+    /// What a create does once the object is usable (an attachment, rules, attributes
+    /// AWS sets one per call). Returns whether it changed anything.
+    async fn after_create(
+        &self,
+        _aws: &AwsClients,
+        _object: &Self::Object,
+        _id: &str,
+        _request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        Ok(false)
+    }
+
+    /// Brings `current` to `request.desired`.
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        current: &Self::Object,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError>;
+
+    /// What must happen before the delete call (a detach).
+    async fn before_delete(
+        &self,
+        _aws: &AwsClients,
+        _id: &str,
+        _request: &DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// The delete call, its error mapped by [`crate::error::api_error`].
+    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError>;
+
+    /// The id of the one object carrying this resource's identity, if any: the lookup of
+    /// a create whose answer was lost.
+    async fn found_id(
+        &self,
+        aws: &AwsClients,
+        request: &CreateRequest<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        let ids = self.find_ids(aws, request.identity, request.config).await?;
+        single_match(Self::KIND, ids)
+    }
+}
+
+/// An [`AwsType`] as an [`AwsResource`].
+pub(crate) struct Typed<T>(pub T);
+
+impl<T: AwsType> Typed<T> {
+    async fn live(&self, aws: &AwsClients, id: &str) -> Result<Option<T::Object>, ProviderError> {
+        Ok(self
+            .0
+            .describe(aws, id)
+            .await?
+            .filter(|o| self.0.is_live(o)))
+    }
+
+    /// Describe-after-write: the object once visible and usable.
+    async fn usable(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        grace: NotFoundGrace,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<T::Object, ProviderError> {
+        poll_until(
+            &format!("{} {id} to become usable", T::KIND),
+            timeout,
+            T::BACKOFF,
+            progress,
+            || async {
+                let Some(object) = self.0.describe(aws, id).await? else {
+                    return if grace.tolerates() {
+                        Ok(Check::Waiting("not visible yet".to_owned()))
+                    } else {
+                        Err(not_found(T::KIND, id))
+                    };
+                };
+                match self.0.readiness(&object) {
+                    Readiness::Ready => Ok(Check::Done(object)),
+                    Readiness::Waiting(status) => Ok(Check::Waiting(status)),
+                    Readiness::Failed(error) => Err(error),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn current(&self, aws: &AwsClients, id: &str) -> Result<T::Object, ProviderError> {
+        self.live(aws, id)
+            .await?
+            .ok_or_else(|| not_found(T::KIND, id))
+    }
+}
+
+#[async_trait]
+impl<T: AwsType> AwsResource for Typed<T> {
+    fn type_name(&self) -> &'static str {
+        T::TYPE_NAME
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        self.0.schema()
+    }
+
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        self.0.plan(request)
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsClients,
+        request: ReadRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let id = self.0.id(request.state)?;
+        match self.live(aws, &id).await? {
+            Some(object) => Ok(Some(
+                self.0.attributes(aws, &object, Some(request.state)).await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: CreateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = self.0.create(aws, &request).await?;
+        let grace = NotFoundGrace::start();
+        let mut object = self
+            .usable(aws, &id, grace, request.timeout, &request.progress)
+            .await?;
+        if self.0.after_create(aws, &object, &id, &request).await? {
+            object = self.current(aws, &id).await?;
+        }
+        self.0.attributes(aws, &object, Some(request.config)).await
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        request: UpdateRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = self.0.id(request.prior)?;
+        let current = self.current(aws, &id).await?;
+        self.0.update(aws, &current, &id, &request).await?;
+        let updated = self.current(aws, &id).await?;
+        self.0
+            .attributes(aws, &updated, Some(request.desired))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsClients,
+        request: DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        let id = self.0.id(request.state)?;
+        let deadline = deadline(request.timeout);
+        self.0.before_delete(aws, &id, &request).await?;
+        poll_until(
+            &format!("{} {id} to be deleted", T::KIND),
+            remaining(deadline),
+            DEPENDENCY_BACKOFF,
+            &request.progress,
+            || async {
+                match self.0.delete_call(aws, &id).await {
+                    Ok(()) => Ok(Check::Done(())),
+                    Err(e) if has_code(&e, T::GONE) => Ok(Check::Done(())),
+                    Err(e) if has_code(&e, T::BUSY) => Ok(Check::Waiting(e.to_string())),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await?;
+        if T::WAIT_GONE {
+            poll_until(
+                &format!("{} {id} to be gone", T::KIND),
+                remaining(deadline),
+                T::BACKOFF,
+                &request.progress,
+                || async {
+                    Ok(match self.live(aws, &id).await? {
+                        None => Check::Done(()),
+                        Some(_) => Check::Waiting("still there".to_owned()),
+                    })
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        aws: &AwsClients,
+        request: FindRequest<'_>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let ids = self
+            .0
+            .find_ids(aws, request.identity, request.config)
+            .await?;
+        let Some(id) = single_match(T::KIND, ids)? else {
+            return Ok(None);
+        };
+        // An interrupted create may have left it on its way up: adopt it once usable,
+        // as the create would have, or fail with AWS's reason.
+        let object = self
+            .usable(
+                aws,
+                &id,
+                NotFoundGrace::none(),
+                self.0.schema().timeouts.create,
+                &Progress::noop(),
+            )
+            .await?;
+        Ok(Some(
+            self.0
+                .attributes(aws, &object, Some(request.config))
+                .await?,
+        ))
+    }
+
+    async fn import(
+        &self,
+        aws: &AwsClients,
+        request: ImportRequest<'_>,
+    ) -> Result<Attrs, ProviderError> {
+        let object = self.current(aws, request.id).await?;
+        self.0.attributes(aws, &object, None).await
+    }
+}
+
+/// A dependency that blocks a delete (an ENI a load balancer or EKS left behind, a
+/// mapped public address, a policy still attached) is released within minutes; no
+/// point asking faster.
+const DEPENDENCY_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_secs(5),
+    max: Duration::from_secs(20),
+};
+
+/// True if `error` is an API error with one of `codes`.
+pub(crate) fn has_code(error: &ProviderError, codes: &[&str]) -> bool {
+    matches!(error, ProviderError::Api { code: Some(code), .. } if codes.contains(&code.as_str()))
+}
+
+/// The error for an id that names nothing (an import, an update of a vanished object).
+pub(crate) fn not_found(kind: &str, id: &str) -> ProviderError {
+    ProviderError::Other(format!("{kind} `{id}` does not exist"))
+}
+
+/// The only id of an object found by identity; more than one is an error the user must
+/// resolve, since adopting either could orphan the other.
+pub(crate) fn single_match(what: &str, ids: Vec<String>) -> Result<Option<String>, ProviderError> {
+    match ids.len() {
+        0 => Ok(None),
+        1 => Ok(ids.into_iter().next()),
+        n => Err(ProviderError::Other(format!(
+            "{n} {what}s carry this resource's cairn tags ({}); delete the extras or import one",
+            ids.join(", ")
+        ))),
+    }
+}
 
 /// One AWS resource type. Same contract as [`cairn_provider_core::ResourceClient`], with
 /// the SDK clients passed in.

@@ -22,7 +22,7 @@ use cairn_provider_core::{Attrs, Progress, ProviderError, ResourceIdentity, Valu
 
 use crate::clients::AwsClients;
 use crate::error::api_error;
-use crate::resource::{AwsResource, unless_empty_and_unset};
+use crate::resource::{AwsResource, Typed, not_found, single_match, unless_empty_and_unset};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, NOT_FOUND_GRACE, delete_until_free, poll_until};
 
@@ -34,11 +34,11 @@ const EC2_BACKOFF: Backoff = Backoff {
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![
-        Box::new(vpc::Vpc),
-        Box::new(subnet::Subnet),
-        Box::new(internet_gateway::InternetGateway),
-        Box::new(eip::Eip),
-        Box::new(nat_gateway::NatGateway),
+        Box::new(Typed(vpc::Vpc)),
+        Box::new(Typed(subnet::Subnet)),
+        Box::new(Typed(internet_gateway::InternetGateway)),
+        Box::new(Typed(eip::Eip)),
+        Box::new(Typed(nat_gateway::NatGateway)),
         Box::new(route_table::RouteTable),
         Box::new(security_group::SecurityGroup),
     ]
@@ -166,11 +166,6 @@ where
 /// The error code of a delete refused because dependents still exist.
 const DEPENDENCY_VIOLATION: &[&str] = &["DependencyViolation"];
 
-/// The error `import` returns for an id that names nothing.
-fn not_found(kind: &str, id: &str) -> ProviderError {
-    ProviderError::Other(format!("{kind} `{id}` does not exist"))
-}
-
 fn filter(name: &str, value: impl Into<String>) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
@@ -203,19 +198,6 @@ fn ec2_arn(aws: &AwsClients, owner: &str, kind: &str, id: &str) -> String {
         partition(&aws.region),
         aws.region
     )
-}
-
-/// The only id of an object found by tags; more than one is an error the user must
-/// resolve, since adopting either could orphan the other.
-fn single_match(what: &str, ids: Vec<String>) -> Result<Option<String>, ProviderError> {
-    match ids.len() {
-        0 => Ok(None),
-        1 => Ok(ids.into_iter().next()),
-        n => Err(ProviderError::Other(format!(
-            "{n} {what}s carry this resource's cairn tags ({}); delete the extras or import one",
-            ids.join(", ")
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
 use super::security_group::SecurityGroup;
 use crate::eks::capture::{Answer, Capture, ec2_error};
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
 
 const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
@@ -174,7 +174,7 @@ async fn a_new_internet_gateway_is_attached_through_not_found() {
     ]);
     let identity = identity("aws_internet_gateway.main");
     let config = Attrs::new().with("vpc_id", "vpc-1");
-    let attrs = InternetGateway
+    let attrs = Typed(InternetGateway)
         .create(&capture.clients(), create_request(&identity, &config))
         .await
         .expect("created and attached");
@@ -223,7 +223,7 @@ async fn find_waits_for_a_pending_nat_gateway_and_fails_on_a_failed_one() {
     let find = |capture: Capture| {
         let (identity, config) = (identity.clone(), config.clone());
         async move {
-            NatGateway
+            Typed(NatGateway)
                 .find(
                     &capture.clients(),
                     FindRequest {
