@@ -32,7 +32,9 @@ use cairn_provider_core::{
 };
 
 use crate::clients::AwsClients;
-use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
+use crate::wait::{
+    Backoff, Check, NOT_FOUND_GRACE, NotFoundGrace, deadline, poll_until, remaining,
+};
 
 /// Whether an object can be used yet.
 pub(crate) enum Readiness {
@@ -168,6 +170,14 @@ pub(crate) trait AwsType: Send + Sync + 'static {
     }
 }
 
+/// How [`Typed::usable`] reads "not found".
+enum Grace {
+    /// Right after the create: "not visible yet" while the grace lasts.
+    Creating(NotFoundGrace),
+    /// An object found by identity: gone.
+    Found,
+}
+
 /// An [`AwsType`] as an [`AwsResource`].
 pub(crate) struct Typed<T>(pub T);
 
@@ -185,7 +195,7 @@ impl<T: AwsType> Typed<T> {
         &self,
         aws: &AwsClients,
         id: &str,
-        grace: NotFoundGrace,
+        grace: Grace,
         timeout: Duration,
         progress: &Progress,
     ) -> Result<T::Object, ProviderError> {
@@ -196,10 +206,16 @@ impl<T: AwsType> Typed<T> {
             progress,
             || async {
                 let Some(object) = self.0.describe(aws, id).await? else {
-                    return if grace.tolerates() {
-                        Ok(Check::Waiting("not visible yet".to_owned()))
-                    } else {
-                        Err(not_found(T::KIND, id))
+                    return match grace {
+                        Grace::Creating(grace) if grace.tolerates() => {
+                            Ok(Check::Waiting("not visible yet".to_owned()))
+                        }
+                        Grace::Creating(_) => Err(ProviderError::Timeout {
+                            what: format!("{} {id} to become visible", T::KIND),
+                            elapsed: NOT_FOUND_GRACE,
+                            last_seen: "not found".to_owned(),
+                        }),
+                        Grace::Found => Err(not_found(T::KIND, id)),
                     };
                 };
                 match self.0.readiness(&object) {
@@ -253,7 +269,7 @@ impl<T: AwsType> AwsResource for Typed<T> {
         request: CreateRequest<'_>,
     ) -> Result<Attrs, ProviderError> {
         let id = self.0.create(aws, &request).await?;
-        let grace = NotFoundGrace::start();
+        let grace = Grace::Creating(NotFoundGrace::start());
         let mut object = self
             .usable(aws, &id, grace, request.timeout, &request.progress)
             .await?;
@@ -336,7 +352,7 @@ impl<T: AwsType> AwsResource for Typed<T> {
             .usable(
                 aws,
                 &id,
-                NotFoundGrace::none(),
+                Grace::Found,
                 self.0.schema().timeouts.create,
                 &Progress::noop(),
             )

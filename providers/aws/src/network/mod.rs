@@ -14,17 +14,16 @@ mod subnet;
 mod vpc;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use cairn_provider_core::{Attrs, Progress, ProviderError, ResourceIdentity, Value};
+use cairn_provider_core::{Attrs, ProviderError, ResourceIdentity, Value};
 
 use crate::clients::AwsClients;
 use crate::error::api_error;
-use crate::resource::{AwsResource, Typed, not_found, single_match, unless_empty_and_unset};
+use crate::resource::{AwsResource, Typed, unless_empty_and_unset};
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, NOT_FOUND_GRACE, delete_until_free, poll_until};
+use crate::wait::{Backoff, delete_until_free};
 
 /// EC2 state changes (a VPC becoming available, an attachment going away) take seconds.
 const EC2_BACKOFF: Backoff = Backoff {
@@ -39,8 +38,8 @@ pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
         Box::new(Typed(internet_gateway::InternetGateway)),
         Box::new(Typed(eip::Eip)),
         Box::new(Typed(nat_gateway::NatGateway)),
-        Box::new(route_table::RouteTable),
-        Box::new(security_group::SecurityGroup),
+        Box::new(Typed(route_table::RouteTable)),
+        Box::new(Typed(security_group::SecurityGroup)),
     ]
 }
 
@@ -131,36 +130,6 @@ async fn reconcile_tags(
             .map_err(|e| api_error("ec2:CreateTags", e))?;
     }
     Ok(())
-}
-
-/// Reads a just-created object until EC2 shows it. EC2 is eventually consistent: a read
-/// right after the create may answer NotFound (`read` then returns `None`). Gives up
-/// after [`NOT_FOUND_GRACE`], as terraform-provider-aws does.
-async fn visible_after_create<T, F, Fut>(
-    what: &str,
-    progress: &Progress,
-    mut read: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
-    poll_until(
-        &format!("{what} to become visible"),
-        NOT_FOUND_GRACE,
-        EC2_BACKOFF,
-        progress,
-        || {
-            let attempt = read();
-            async move {
-                Ok(match attempt.await? {
-                    Some(value) => Check::Done(value),
-                    None => Check::Waiting("not visible yet".to_owned()),
-                })
-            }
-        },
-    )
-    .await
 }
 
 /// The error code of a delete refused because dependents still exist.

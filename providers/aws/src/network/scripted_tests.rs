@@ -71,7 +71,7 @@ async fn a_new_security_group_is_read_through_not_found() {
     ]);
     let identity = identity("aws_security_group.db");
     let config = Attrs::new().with("vpc_id", "vpc-1");
-    let attrs = SecurityGroup
+    let attrs = Typed(SecurityGroup)
         .create(&capture.clients(), create_request(&identity, &config))
         .await
         .expect("created");
@@ -105,7 +105,7 @@ async fn a_security_group_that_never_shows_fails_after_a_minute() {
     );
     let identity = identity("aws_security_group.db");
     let config = Attrs::new().with("vpc_id", "vpc-1");
-    let error = SecurityGroup
+    let error = Typed(SecurityGroup)
         .create(&capture.clients(), create_request(&identity, &config))
         .await
         .expect_err("gives up")
@@ -133,7 +133,7 @@ async fn security_group_delete_retries_while_in_use() {
     ]);
     let identity = identity("aws_security_group.db");
     let state = Attrs::new().with("id", "sg-1");
-    SecurityGroup
+    Typed(SecurityGroup)
         .delete(
             &capture.clients(),
             DeleteRequest {
