@@ -59,8 +59,9 @@ pub(crate) trait AwsType: Send + Sync + 'static {
     /// Error codes of the delete call that mean something still uses the object:
     /// retried until the delete timeout.
     const BUSY: &'static [&'static str] = &[];
-    /// Whether a delete waits until describe no longer shows the object (AWS deletes
-    /// it in the background and what depends on it must wait).
+    /// Whether a delete waits until the object is gone (AWS deletes it in the
+    /// background and what depends on it must wait): until describe no longer shows it,
+    /// or shows it deleted (see [`AwsType::deletion`]).
     const WAIT_GONE: bool = false;
     /// How often its waits poll.
     const BACKOFF: Backoff = Backoff {
@@ -90,6 +91,13 @@ pub(crate) trait AwsType: Send + Sync + 'static {
     /// False for an object on its way out or that never came up: for cairn it is gone.
     fn is_live(&self, _object: &Self::Object) -> bool {
         true
+    }
+
+    /// How a delete is going while describe still shows the object, for the wait of
+    /// [`AwsType::WAIT_GONE`]: `Ready` for an object AWS still lists once deleted (a NAT
+    /// gateway `deleted`), `Failed` for a delete AWS gave up on.
+    fn deletion(&self, _object: &Self::Object) -> Readiness {
+        Readiness::Waiting("deleting".to_owned())
     }
 
     /// Whether the object can be used: what a create waits for, and what an object
@@ -228,6 +236,18 @@ impl<T: AwsType> Typed<T> {
         .await
     }
 
+    /// Waits until an existing object is usable again (after an update that EKS or RDS
+    /// carries out in the background); gone means gone.
+    pub(crate) async fn wait_usable(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> Result<T::Object, ProviderError> {
+        self.usable(aws, id, Grace::Found, timeout, progress).await
+    }
+
     async fn current(&self, aws: &AwsClients, id: &str) -> Result<T::Object, ProviderError> {
         self.live(aws, id)
             .await?
@@ -323,10 +343,14 @@ impl<T: AwsType> AwsResource for Typed<T> {
                 T::BACKOFF,
                 &request.progress,
                 || async {
-                    Ok(match self.live(aws, &id).await? {
-                        None => Check::Done(()),
-                        Some(_) => Check::Waiting("still there".to_owned()),
-                    })
+                    let Some(object) = self.0.describe(aws, &id).await? else {
+                        return Ok(Check::Done(()));
+                    };
+                    match self.0.deletion(&object) {
+                        Readiness::Ready => Ok(Check::Done(())),
+                        Readiness::Waiting(status) => Ok(Check::Waiting(status)),
+                        Readiness::Failed(error) => Err(error),
+                    }
                 },
             )
             .await?;

@@ -18,12 +18,15 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_provider_core::{Progress, ProviderError};
 
 use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
 use crate::wait::{Backoff, Check, poll_until};
 use shared::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    vec![Box::new(cluster::Cluster), Box::new(node_group::NodeGroup)]
+    vec![
+        Box::new(Typed(cluster::Cluster)),
+        Box::new(Typed(node_group::NodeGroup)),
+    ]
 }
 
 /// How long a create keeps retrying while IAM has not yet propagated a just-created role

@@ -116,6 +116,15 @@ impl AwsType for NatGateway {
         )
     }
 
+    fn deletion(&self, gateway: &Gateway) -> Readiness {
+        match gateway.state() {
+            Some(NatGatewayState::Deleted) => Readiness::Ready,
+            state => {
+                Readiness::Waiting(format!("state {}", state.map_or("unknown", |s| s.as_str())))
+            }
+        }
+    }
+
     /// `failed` ends the wait with AWS's failure code and message.
     fn readiness(&self, gateway: &Gateway) -> Readiness {
         match gateway.state() {
