@@ -102,7 +102,7 @@ pub(crate) trait AwsType: Send + Sync + 'static {
 
     /// Whether the object can be used: what a create waits for, and what an object
     /// found after an interrupted create must reach before it is adopted.
-    fn readiness(&self, _object: &Self::Object) -> Readiness {
+    async fn readiness(&self, _aws: &AwsClients, _object: &Self::Object) -> Readiness {
         Readiness::Ready
     }
 
@@ -114,6 +114,13 @@ pub(crate) trait AwsType: Send + Sync + 'static {
         object: &Self::Object,
         prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError>;
+
+    /// Adds to what [`AwsType::attributes`] read the values AWS never reports (a
+    /// password, final-snapshot settings), from the configuration a create, update or
+    /// find was given; a `read` leaves them to the recorded state.
+    fn with_config_only(&self, attrs: Attrs, _config: &Attrs) -> Attrs {
+        attrs
+    }
 
     /// The ids of the live objects carrying this resource's identity (its `cairn:*`
     /// tags, or its name and tags).
@@ -163,8 +170,14 @@ pub(crate) trait AwsType: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The delete call, its error mapped by [`crate::error::api_error`].
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError>;
+    /// The delete call, its error mapped by [`crate::error::api_error`]. `state` is what
+    /// was recorded (a final snapshot's settings).
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        state: &Attrs,
+    ) -> Result<(), ProviderError>;
 
     /// The id of the one object carrying this resource's identity, if any: the lookup of
     /// a create whose answer was lost.
@@ -226,7 +239,7 @@ impl<T: AwsType> Typed<T> {
                         Grace::Found => Err(not_found(T::KIND, id)),
                     };
                 };
-                match self.0.readiness(&object) {
+                match self.0.readiness(aws, &object).await {
                     Readiness::Ready => Ok(Check::Done(object)),
                     Readiness::Waiting(status) => Ok(Check::Waiting(status)),
                     Readiness::Failed(error) => Err(error),
@@ -296,7 +309,11 @@ impl<T: AwsType> AwsResource for Typed<T> {
         if self.0.after_create(aws, &object, &id, &request).await? {
             object = self.current(aws, &id).await?;
         }
-        self.0.attributes(aws, &object, Some(request.config)).await
+        let attrs = self
+            .0
+            .attributes(aws, &object, Some(request.config))
+            .await?;
+        Ok(self.0.with_config_only(attrs, request.config))
     }
 
     async fn update(
@@ -308,9 +325,11 @@ impl<T: AwsType> AwsResource for Typed<T> {
         let current = self.current(aws, &id).await?;
         self.0.update(aws, &current, &id, &request).await?;
         let updated = self.current(aws, &id).await?;
-        self.0
+        let attrs = self
+            .0
             .attributes(aws, &updated, Some(request.desired))
-            .await
+            .await?;
+        Ok(self.0.with_config_only(attrs, request.desired))
     }
 
     async fn delete(
@@ -327,7 +346,7 @@ impl<T: AwsType> AwsResource for Typed<T> {
             DEPENDENCY_BACKOFF,
             &request.progress,
             || async {
-                match self.0.delete_call(aws, &id).await {
+                match self.0.delete_call(aws, &id, request.state).await {
                     Ok(()) => Ok(Check::Done(())),
                     Err(e) if has_code(&e, T::GONE) => Ok(Check::Done(())),
                     Err(e) if has_code(&e, T::BUSY) => Ok(Check::Waiting(e.to_string())),
@@ -381,11 +400,11 @@ impl<T: AwsType> AwsResource for Typed<T> {
                 &Progress::noop(),
             )
             .await?;
-        Ok(Some(
-            self.0
-                .attributes(aws, &object, Some(request.config))
-                .await?,
-        ))
+        let attrs = self
+            .0
+            .attributes(aws, &object, Some(request.config))
+            .await?;
+        Ok(Some(self.0.with_config_only(attrs, request.config)))
     }
 
     async fn import(

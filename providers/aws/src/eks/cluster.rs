@@ -196,7 +196,7 @@ impl AwsType for Cluster {
 
     /// ACTIVE with its endpoint and CA (what the Kubernetes provider needs to connect);
     /// FAILED fails with the health issues EKS reports.
-    fn readiness(&self, cluster: &EksCluster) -> Readiness {
+    async fn readiness(&self, _aws: &AwsClients, cluster: &EksCluster) -> Readiness {
         if is_usable(cluster) {
             return Readiness::Ready;
         }
@@ -360,7 +360,12 @@ impl AwsType for Cluster {
     }
 
     /// A delete already under way (an earlier run was interrupted) is waited on.
-    async fn delete_call(&self, aws: &AwsClients, name: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        name: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         match aws.eks.delete_cluster().name(name).send().await {
             Ok(_) => Ok(()),
             Err(err) if error_code(&err) == Some("ResourceInUseException") => {

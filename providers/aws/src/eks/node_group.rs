@@ -287,7 +287,7 @@ impl AwsType for NodeGroup {
     }
 
     /// ACTIVE; CREATE_FAILED, DEGRADED and DELETE_FAILED fail with EKS's health issues.
-    fn readiness(&self, node_group: &Nodegroup) -> Readiness {
+    async fn readiness(&self, _aws: &AwsClients, node_group: &Nodegroup) -> Readiness {
         match node_group.status() {
             Some(NodegroupStatus::Active) => Readiness::Ready,
             Some(
@@ -496,7 +496,12 @@ impl AwsType for NodeGroup {
     }
 
     /// A delete already under way (an earlier run was interrupted) is waited on.
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         let (cluster, name) = id.split_once(':').unwrap_or((id, ""));
         match aws
             .eks

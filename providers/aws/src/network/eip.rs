@@ -149,7 +149,12 @@ impl AwsType for Eip {
         Ok(())
     }
 
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         aws.ec2
             .release_address()
             .allocation_id(id)

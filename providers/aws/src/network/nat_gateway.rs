@@ -126,7 +126,7 @@ impl AwsType for NatGateway {
     }
 
     /// `failed` ends the wait with AWS's failure code and message.
-    fn readiness(&self, gateway: &Gateway) -> Readiness {
+    async fn readiness(&self, _aws: &AwsClients, gateway: &Gateway) -> Readiness {
         match gateway.state() {
             Some(NatGatewayState::Available) => Readiness::Ready,
             Some(NatGatewayState::Failed) => Readiness::Failed(ProviderError::api(
@@ -231,7 +231,12 @@ impl AwsType for NatGateway {
         Ok(())
     }
 
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         aws.ec2
             .delete_nat_gateway()
             .nat_gateway_id(id)

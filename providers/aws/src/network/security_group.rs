@@ -629,7 +629,12 @@ impl AwsType for SecurityGroup {
         Ok(())
     }
 
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         aws.ec2
             .delete_security_group()
             .group_id(id)

@@ -113,7 +113,7 @@ impl AwsType for Subnet {
         }
     }
 
-    fn readiness(&self, subnet: &Object) -> Readiness {
+    async fn readiness(&self, _aws: &AwsClients, subnet: &Object) -> Readiness {
         match subnet.state() {
             Some(SubnetState::Available) => Readiness::Ready,
             state => {
@@ -245,7 +245,12 @@ impl AwsType for Subnet {
         Ok(())
     }
 
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         aws.ec2
             .delete_subnet()
             .subnet_id(id)

@@ -88,7 +88,7 @@ impl AwsType for Vpc {
         }
     }
 
-    fn readiness(&self, vpc: &Object) -> Readiness {
+    async fn readiness(&self, _aws: &AwsClients, vpc: &Object) -> Readiness {
         match vpc.state() {
             Some(VpcState::Available) => Readiness::Ready,
             state => {
@@ -236,7 +236,12 @@ impl AwsType for Vpc {
         Ok(())
     }
 
-    async fn delete_call(&self, aws: &AwsClients, id: &str) -> Result<(), ProviderError> {
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
         aws.ec2
             .delete_vpc()
             .vpc_id(id)

@@ -14,13 +14,13 @@ use cairn_provider_core::ProviderError;
 
 use crate::eks::shared::TagChanges;
 use crate::error::api_error;
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![
-        Box::new(subnet_group::SubnetGroup),
-        Box::new(parameter_group::ParameterGroup),
-        Box::new(instance::Instance),
+        Box::new(Typed(subnet_group::SubnetGroup)),
+        Box::new(Typed(parameter_group::ParameterGroup)),
+        Box::new(Typed(instance::Instance)),
     ]
 }
 
