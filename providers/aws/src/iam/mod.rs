@@ -16,11 +16,14 @@ use aws_sdk_iam::types::Tag;
 use cairn_provider_core::{Attrs, ProviderError, Value};
 
 use crate::clients::AwsClients;
-use crate::resource::{AwsResource, unless_empty_and_unset};
+use crate::resource::{AwsResource, Typed, unless_empty_and_unset};
 use crate::tags::user_visible;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    vec![Box::new(role::Role), Box::new(oidc_provider::OidcProvider)]
+    vec![
+        Box::new(Typed(role::Role)),
+        Box::new(Typed(oidc_provider::OidcProvider)),
+    ]
 }
 
 /// The error code IAM answers for an object that does not exist.
