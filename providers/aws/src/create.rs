@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_provider_core::{CreateRequest, FindRequest, Progress, ProviderError};
+use cairn_provider_core::{Progress, ProviderError};
 use rand::Rng;
 
 use crate::error::api_error;
@@ -166,15 +166,6 @@ pub(crate) fn created_id<O>(
     }
 }
 
-/// The `find` request for the object a create may have made.
-pub(crate) fn find_request<'a>(request: &'a CreateRequest<'a>) -> FindRequest<'a> {
-    FindRequest {
-        type_name: request.type_name,
-        identity: request.identity,
-        config: request.config,
-    }
-}
-
 /// How often a lost answer's object is looked for, and for how long: a just-made object
 /// may take a few seconds to show in describe calls and tag filters.
 const LOOKUP: Backoff = Backoff {
@@ -298,18 +289,6 @@ fn unresolved(lost: ProviderError, what: &str) -> ProviderError {
             source,
         },
         other => other,
-    }
-}
-
-/// The `id` (or another attribute) of what a `find` returned: how a create's lookup
-/// reuses the type's own `find`.
-pub(crate) fn found_attr(
-    found: Option<cairn_provider_core::Attrs>,
-    name: &str,
-) -> Result<Option<String>, ProviderError> {
-    match found {
-        Some(attrs) => attrs.opt_str(name),
-        None => Ok(None),
     }
 }
 
