@@ -23,6 +23,7 @@
 //! Also the small rules every `read` shares: keep the recorded order of sets AWS returns
 //! unordered, and report an empty collection the configuration never set as unset.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -492,10 +493,18 @@ pub(crate) trait AwsResource: Send + Sync {
 }
 
 /// Orders the items `read` found like the recorded ones, then the rest in the order the
-/// API gave them. AWS returns sets (routes, rules, attached policies) in its own order;
-/// keeping the user's order means only a real difference shows as drift.
+/// API gave them. AWS returns sets (routes, rules, attached policies, subnets) in its own
+/// order; keeping the user's order means only a real difference shows as drift.
 pub(crate) fn order_like(prior: Option<&Value>, current: Vec<Value>) -> Vec<Value> {
-    let prior = prior.and_then(Value::as_list).unwrap_or_default();
+    in_order_of(prior.and_then(Value::as_list).unwrap_or_default(), current)
+}
+
+/// [`order_like`] for lists of strings taken from the configuration or a nested object.
+pub(crate) fn keep_order(prior: Vec<String>, observed: Vec<String>) -> Vec<String> {
+    in_order_of(&prior, observed)
+}
+
+fn in_order_of<T: PartialEq>(prior: &[T], current: Vec<T>) -> Vec<T> {
     let mut rest = current;
     let mut ordered = Vec::with_capacity(rest.len());
     for wanted in prior {
@@ -505,6 +514,39 @@ pub(crate) fn order_like(prior: Option<&Value>, current: Vec<Value>) -> Vec<Valu
     }
     ordered.extend(rest);
     ordered
+}
+
+/// True if both lists hold the same items, in any order.
+pub(crate) fn same_items(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+/// A list attribute read from prior or desired attributes, or from a nested object
+/// (`vpc_config.subnet_ids`); anything that is not a list of known strings reads as empty.
+pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_list)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An optional map attribute of a typed configuration (tags, labels): null when empty,
+/// as when the stack leaves it out.
+pub(crate) fn optional_map(map: BTreeMap<String, String>) -> Value {
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Map(
+            map.into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    }
 }
 
 /// An empty list or map read back for an optional attribute the configuration never
@@ -534,6 +576,25 @@ mod tests {
         assert_eq!(
             ordered,
             vec![Value::from("b"), Value::from("a"), Value::from("c")]
+        );
+    }
+
+    #[test]
+    fn keep_order_keeps_the_configured_order_of_what_is_still_there() {
+        let prior = vec!["b".to_owned(), "a".to_owned()];
+        let same = keep_order(prior.clone(), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(same, prior);
+        let other = keep_order(prior, vec!["c".to_owned(), "a".to_owned()]);
+        assert_eq!(other, vec!["a".to_owned(), "c".to_owned()]);
+    }
+
+    #[test]
+    fn empty_map_reads_as_null() {
+        assert!(optional_map(BTreeMap::new()).is_null());
+        assert!(
+            optional_map(BTreeMap::from([("a".to_owned(), "b".to_owned())]))
+                .as_map()
+                .is_some()
         );
     }
 

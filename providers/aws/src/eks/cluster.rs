@@ -19,12 +19,13 @@ use cairn_provider_core::{
 };
 use serde::Deserialize;
 
-use super::shared::{created_by, keep_order, optional_map, same_items, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsType, Readiness, Typed};
+use crate::resource::{keep_order, optional_map, same_items, strings};
+use crate::tags::{created_by, sorted};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, deadline, remaining};
 

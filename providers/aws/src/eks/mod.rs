@@ -4,7 +4,6 @@
 
 mod cluster;
 mod node_group;
-pub(crate) mod shared;
 
 #[cfg(test)]
 pub(crate) mod capture;
@@ -19,8 +18,8 @@ use cairn_provider_core::{Progress, ProviderError};
 
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsResource, Typed};
+use crate::tags::TagChanges;
 use crate::wait::{Backoff, Check, poll_until};
-use shared::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![

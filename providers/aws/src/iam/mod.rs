@@ -57,25 +57,6 @@ fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
     unless_empty_and_unset(Value::Map(map), prior, "tags")
 }
 
-/// What tag changes turn `current` into `desired`: keys to remove, tags to (re)write.
-fn tag_changes(
-    current: &[Tag],
-    desired: &BTreeMap<String, String>,
-) -> (Vec<String>, BTreeMap<String, String>) {
-    let current = tag_map(current);
-    let stale = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
-    let changed = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    (stale, changed)
-}
-
 /// A policy attribute as JSON: a table is taken as is, a string must hold JSON.
 fn policy_json(value: &Value, attribute: &str) -> Result<serde_json::Value, ProviderError> {
     let exposed = value
@@ -155,26 +136,6 @@ mod tests {
                 .map(serde_json::from_str::<serde_json::Value>)
                 .and_then(Result::ok),
             Some(changed)
-        );
-    }
-
-    #[test]
-    fn tag_changes_remove_stale_keys_and_write_only_differences() {
-        let current = iam_tags(&BTreeMap::from([
-            ("keep".to_owned(), "1".to_owned()),
-            ("old".to_owned(), "x".to_owned()),
-            ("team".to_owned(), "a".to_owned()),
-        ]))
-        .expect("valid tags");
-        let desired = BTreeMap::from([
-            ("keep".to_owned(), "1".to_owned()),
-            ("team".to_owned(), "b".to_owned()),
-        ]);
-        let (stale, changed) = tag_changes(&current, &desired);
-        assert_eq!(stale, vec!["old".to_owned()]);
-        assert_eq!(
-            changed,
-            BTreeMap::from([("team".to_owned(), "b".to_owned())])
         );
     }
 }

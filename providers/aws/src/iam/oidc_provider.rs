@@ -13,12 +13,12 @@ use cairn_provider_core::{
     Timeouts, UpdateRequest, Value,
 };
 
-use super::{NO_SUCH_ENTITY, iam_tags, tag_changes, tags_value};
+use super::{NO_SUCH_ENTITY, iam_tags, tag_map, tags_value};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsType, order_like};
-use crate::tags::object_tags;
+use crate::tags::{TagChanges, object_tags};
 
 pub(super) struct OidcProvider;
 
@@ -220,21 +220,21 @@ impl AwsType for OidcProvider {
                 &aws.default_tags,
                 &desired.str_map("tags")?,
             );
-            let (stale, write) = tag_changes(current.tags(), &tags);
-            if !stale.is_empty() {
+            let changes = TagChanges::between(&tag_map(current.tags()), &tags);
+            if !changes.remove.is_empty() {
                 aws.iam
                     .untag_open_id_connect_provider()
                     .open_id_connect_provider_arn(arn)
-                    .set_tag_keys(Some(stale))
+                    .set_tag_keys(Some(changes.remove))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:UntagOpenIDConnectProvider", e))?;
             }
-            if !write.is_empty() {
+            if !changes.set.is_empty() {
                 aws.iam
                     .tag_open_id_connect_provider()
                     .open_id_connect_provider_arn(arn)
-                    .set_tags(Some(iam_tags(&write)?))
+                    .set_tags(Some(iam_tags(&changes.set)?))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:TagOpenIDConnectProvider", e))?;

@@ -18,14 +18,13 @@ use serde::Deserialize;
 
 use super::irsa::Irsa;
 use super::{
-    NO_SUCH_ENTITY, decode_document, iam_tags, policy_json, policy_value, tag_changes, tag_map,
-    tags_value,
+    NO_SUCH_ENTITY, decode_document, iam_tags, policy_json, policy_value, tag_map, tags_value,
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsType, order_like, unless_empty_and_unset};
-use crate::tags::object_tags;
+use crate::tags::{TagChanges, object_tags};
 use crate::wait::{Backoff, call_until, has_code};
 
 pub(super) struct Role;
@@ -369,21 +368,21 @@ impl AwsType for Role {
                 &aws.default_tags,
                 &desired.str_map("tags")?,
             );
-            let (stale, write) = tag_changes(role.tags(), &tags);
-            if !stale.is_empty() {
+            let changes = TagChanges::between(&tag_map(role.tags()), &tags);
+            if !changes.remove.is_empty() {
                 aws.iam
                     .untag_role()
                     .role_name(name)
-                    .set_tag_keys(Some(stale))
+                    .set_tag_keys(Some(changes.remove))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:UntagRole", e))?;
             }
-            if !write.is_empty() {
+            if !changes.set.is_empty() {
                 aws.iam
                     .tag_role()
                     .role_name(name)
-                    .set_tags(Some(iam_tags(&write)?))
+                    .set_tags(Some(iam_tags(&changes.set)?))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:TagRole", e))?;

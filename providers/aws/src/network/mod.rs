@@ -22,7 +22,7 @@ use cairn_provider_core::{Attrs, ProviderError, ResourceIdentity, Value};
 use crate::clients::AwsClients;
 use crate::error::api_error;
 use crate::resource::{AwsResource, Typed, unless_empty_and_unset};
-use crate::tags::{object_tags, user_visible};
+use crate::tags::{TagChanges, object_tags, user_visible};
 use crate::wait::{Backoff, delete_until_free};
 
 /// EC2 state changes (a VPC becoming available, an attachment going away) take seconds.
@@ -92,21 +92,20 @@ fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
     unless_empty_and_unset(Value::Map(map), prior, "tags")
 }
 
-/// Makes the object's tags exactly `desired`: removes the keys no longer wanted, then
-/// writes the rest (CreateTags overwrites values).
+/// Makes the object's tags exactly `desired` (see [`TagChanges`]).
 async fn reconcile_tags(
     aws: &AwsClients,
     id: &str,
     current: &[Tag],
     desired: &BTreeMap<String, String>,
 ) -> Result<(), ProviderError> {
-    let current = tag_map(current);
-    let stale: Vec<Tag> = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !stale.is_empty() {
+    let changes = TagChanges::between(&tag_map(current), desired);
+    if !changes.remove.is_empty() {
+        let stale = changes
+            .remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
         aws.ec2
             .delete_tags()
             .resources(id)
@@ -115,16 +114,11 @@ async fn reconcile_tags(
             .await
             .map_err(|e| api_error("ec2:DeleteTags", e))?;
     }
-    let changed: BTreeMap<String, String> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+    if !changes.set.is_empty() {
         aws.ec2
             .create_tags()
             .resources(id)
-            .set_tags(Some(ec2_tags(&changed)))
+            .set_tags(Some(ec2_tags(&changes.set)))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateTags", e))?;

@@ -19,9 +19,10 @@ use serde::Deserialize;
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsType, Readiness, not_found};
+use crate::resource::{keep_order, optional_map, strings};
+use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, deadline, poll_until, remaining};
 

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use aws_sdk_rds::types::Tag;
 use cairn_provider_core::ProviderError;
 
-use crate::eks::shared::TagChanges;
 use crate::error::api_error;
 use crate::resource::{AwsResource, Typed};
+use crate::tags::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![

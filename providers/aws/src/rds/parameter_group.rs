@@ -16,9 +16,10 @@ use serde::Deserialize;
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::eks::shared::{created_by, optional_map};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsType;
+use crate::resource::optional_map;
+use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 
 /// RDS requires a description.

@@ -16,9 +16,10 @@ use serde::Deserialize;
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::eks::shared::{created_by, keep_order, optional_map, strings};
 use crate::error::{api_error, error_code};
 use crate::resource::AwsType;
+use crate::resource::{keep_order, optional_map, strings};
+use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 
 /// RDS requires a description; Terraform users know this default's shape.

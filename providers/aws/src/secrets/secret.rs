@@ -19,9 +19,10 @@ use serde::Deserialize;
 use super::generate::Generate;
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
-use crate::eks::shared::{TagChanges, created_by, optional_map};
 use crate::error::{api_error, error_code};
+use crate::resource::optional_map;
 use crate::resource::{AwsType, Readiness};
+use crate::tags::{TagChanges, created_by};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, poll_until};
 
