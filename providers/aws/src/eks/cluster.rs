@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, Readiness, Typed};
 use crate::resource::{keep_order, optional_map, same_items, strings};
 use crate::tags::{created_by, sorted};
@@ -388,11 +388,12 @@ async fn describe(
     eks: &aws_sdk_eks::Client,
     name: &str,
 ) -> Result<Option<EksCluster>, ProviderError> {
-    match eks.describe_cluster().name(name).send().await {
-        Ok(out) => Ok(out.cluster),
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
-        Err(err) => Err(api_error("eks:DescribeCluster", err)),
-    }
+    found(
+        "eks:DescribeCluster",
+        &["ResourceNotFoundException"],
+        eks.describe_cluster().name(name).send().await,
+        |out| out.cluster,
+    )
 }
 
 fn status(cluster: &EksCluster) -> &str {

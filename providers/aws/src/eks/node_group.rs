@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, Readiness, Typed};
 use crate::resource::{keep_order, optional_map, strings};
 use crate::tags::{TagChanges, created_by, sorted};
@@ -533,17 +533,16 @@ async fn describe(
     cluster: &str,
     name: &str,
 ) -> Result<Option<Nodegroup>, ProviderError> {
-    match eks
-        .describe_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.nodegroup),
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
-        Err(err) => Err(api_error("eks:DescribeNodegroup", err)),
-    }
+    found(
+        "eks:DescribeNodegroup",
+        &["ResourceNotFoundException"],
+        eks.describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .send()
+            .await,
+        |out| out.nodegroup,
+    )
 }
 
 fn status(node_group: &Nodegroup) -> &str {

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, order_like, unless_empty_and_unset};
 use crate::tags::{TagChanges, object_tags};
 use crate::wait::{Backoff, call_until, has_code};
@@ -234,11 +234,12 @@ impl AwsType for Role {
         aws: &AwsClients,
         name: &str,
     ) -> Result<Option<IamRole>, ProviderError> {
-        match aws.iam.get_role().role_name(name).send().await {
-            Ok(out) => Ok(out.role().cloned()),
-            Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
-            Err(e) => Err(api_error("iam:GetRole", e)),
-        }
+        found(
+            "iam:GetRole",
+            &[NO_SUCH_ENTITY],
+            aws.iam.get_role().role_name(name).send().await,
+            |out| out.role().cloned(),
+        )
     }
 
     async fn attributes(

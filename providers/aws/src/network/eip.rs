@@ -12,7 +12,7 @@ use cairn_provider_core::{
 use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::AwsType;
 
 pub(super) struct Eip;
@@ -64,11 +64,12 @@ impl AwsType for Eip {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Address>, ProviderError> {
-        match aws.ec2.describe_addresses().allocation_ids(id).send().await {
-            Ok(out) => Ok(out.addresses().first().cloned()),
-            Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeAddresses", e)),
-        }
+        found(
+            "ec2:DescribeAddresses",
+            &[NOT_FOUND],
+            aws.ec2.describe_addresses().allocation_ids(id).send().await,
+            |out| out.addresses().first().cloned(),
+        )
     }
 
     async fn attributes(

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, Made, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::AwsType;
 use crate::wait::{NOT_FOUND_GRACE, call_until, has_code};
 
@@ -55,17 +55,16 @@ impl AwsType for InternetGateway {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Gateway>, ProviderError> {
-        match aws
-            .ec2
-            .describe_internet_gateways()
-            .internet_gateway_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.internet_gateways().first().cloned()),
-            Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeInternetGateways", e)),
-        }
+        found(
+            "ec2:DescribeInternetGateways",
+            &[NOT_FOUND],
+            aws.ec2
+                .describe_internet_gateways()
+                .internet_gateway_ids(id)
+                .send()
+                .await,
+            |out| out.internet_gateways().first().cloned(),
+        )
     }
 
     async fn attributes(

@@ -17,7 +17,7 @@ use cairn_provider_core::{
 use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness};
 use crate::wait::Backoff;
 
@@ -95,17 +95,16 @@ impl AwsType for NatGateway {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Gateway>, ProviderError> {
-        match aws
-            .ec2
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.nat_gateways().first().cloned()),
-            Err(e) if error_code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeNatGateways", e)),
-        }
+        found(
+            "ec2:DescribeNatGateways",
+            NOT_FOUND,
+            aws.ec2
+                .describe_nat_gateways()
+                .nat_gateway_ids(id)
+                .send()
+                .await,
+            |out| out.nat_gateways().first().cloned(),
+        )
     }
 
     /// False for a gateway on its way out or that never came up: for cairn it is gone.

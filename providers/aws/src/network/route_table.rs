@@ -22,7 +22,7 @@ use super::{
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, order_like, unless_empty_and_unset};
 
 pub(super) struct RouteTable;
@@ -123,17 +123,16 @@ impl AwsType for RouteTable {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Table>, ProviderError> {
-        match aws
-            .ec2
-            .describe_route_tables()
-            .route_table_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.route_tables().first().cloned()),
-            Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeRouteTables", e)),
-        }
+        found(
+            "ec2:DescribeRouteTables",
+            &[NOT_FOUND],
+            aws.ec2
+                .describe_route_tables()
+                .route_table_ids(id)
+                .send()
+                .await,
+            |out| out.route_tables().first().cloned(),
+        )
     }
 
     async fn attributes(

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::{AwsType, unless_empty_and_unset};
 
 pub(super) struct SecurityGroup;
@@ -495,17 +495,16 @@ impl AwsType for SecurityGroup {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Group>, ProviderError> {
-        match aws
-            .ec2
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.security_groups().first().cloned()),
-            Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeSecurityGroups", e)),
-        }
+        found(
+            "ec2:DescribeSecurityGroups",
+            &[NOT_FOUND],
+            aws.ec2
+                .describe_security_groups()
+                .group_ids(id)
+                .send()
+                .await,
+            |out| out.security_groups().first().cloned(),
+        )
     }
 
     async fn attributes(

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Subnet;
@@ -106,11 +106,12 @@ impl AwsType for Subnet {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Object>, ProviderError> {
-        match aws.ec2.describe_subnets().subnet_ids(id).send().await {
-            Ok(out) => Ok(out.subnets().first().cloned()),
-            Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeSubnets", e)),
-        }
+        found(
+            "ec2:DescribeSubnets",
+            &[NOT_FOUND],
+            aws.ec2.describe_subnets().subnet_ids(id).send().await,
+            |out| out.subnets().first().cloned(),
+        )
     }
 
     async fn readiness(&self, _aws: &AwsClients, subnet: &Object) -> Readiness {

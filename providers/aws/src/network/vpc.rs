@@ -17,7 +17,7 @@ use super::{
 };
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Vpc;
@@ -81,11 +81,12 @@ impl AwsType for Vpc {
     }
 
     async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Object>, ProviderError> {
-        match aws.ec2.describe_vpcs().vpc_ids(id).send().await {
-            Ok(out) => Ok(out.vpcs().first().cloned()),
-            Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeVpcs", e)),
-        }
+        found(
+            "ec2:DescribeVpcs",
+            &[NOT_FOUND],
+            aws.ec2.describe_vpcs().vpc_ids(id).send().await,
+            |out| out.vpcs().first().cloned(),
+        )
     }
 
     async fn readiness(&self, _aws: &AwsClients, vpc: &Object) -> Readiness {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness, not_found};
 use crate::resource::{keep_order, optional_map, strings};
 use crate::tags::created_by;
@@ -510,16 +510,15 @@ async fn describe(
     rds: &aws_sdk_rds::Client,
     identifier: &str,
 ) -> Result<Option<DbInstance>, ProviderError> {
-    match rds
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances.and_then(|dbs| dbs.into_iter().next())),
-        Err(err) if error_code(&err) == Some("DBInstanceNotFound") => Ok(None),
-        Err(err) => Err(api_error("rds:DescribeDBInstances", err)),
-    }
+    found(
+        "rds:DescribeDBInstances",
+        &["DBInstanceNotFound"],
+        rds.describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await,
+        |out| out.db_instances.and_then(|dbs| dbs.into_iter().next()),
+    )
 }
 
 /// True while RDS still has changes queued that an immediate modification will apply.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::AwsType;
 use crate::resource::optional_map;
 use crate::tags::created_by;
@@ -263,18 +263,18 @@ async fn describe(
     rds: &aws_sdk_rds::Client,
     name: &str,
 ) -> Result<Option<DbParameterGroup>, ProviderError> {
-    match rds
-        .describe_db_parameter_groups()
-        .db_parameter_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .db_parameter_groups
-            .and_then(|groups| groups.into_iter().next())),
-        Err(err) if error_code(&err) == Some("DBParameterGroupNotFound") => Ok(None),
-        Err(err) => Err(api_error("rds:DescribeDBParameterGroups", err)),
-    }
+    found(
+        "rds:DescribeDBParameterGroups",
+        &["DBParameterGroupNotFound"],
+        rds.describe_db_parameter_groups()
+            .db_parameter_group_name(name)
+            .send()
+            .await,
+        |out| {
+            out.db_parameter_groups
+                .and_then(|groups| groups.into_iter().next())
+        },
+    )
 }
 
 /// The parameters set on the group by users (not the family's defaults), all pages.

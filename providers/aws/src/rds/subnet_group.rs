@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, found};
 use crate::resource::AwsType;
 use crate::resource::{keep_order, optional_map, strings};
 use crate::tags::created_by;
@@ -205,18 +205,18 @@ async fn describe(
     rds: &aws_sdk_rds::Client,
     name: &str,
 ) -> Result<Option<DbSubnetGroup>, ProviderError> {
-    match rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .db_subnet_groups
-            .and_then(|groups| groups.into_iter().next())),
-        Err(err) if error_code(&err) == Some("DBSubnetGroupNotFoundFault") => Ok(None),
-        Err(err) => Err(api_error("rds:DescribeDBSubnetGroups", err)),
-    }
+    found(
+        "rds:DescribeDBSubnetGroups",
+        &["DBSubnetGroupNotFoundFault"],
+        rds.describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await,
+        |out| {
+            out.db_subnet_groups
+                .and_then(|groups| groups.into_iter().next())
+        },
+    )
 }
 
 /// Sets the group's subnets and description. RDS requires the full subnet list on every

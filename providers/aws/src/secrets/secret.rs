@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::generate::Generate;
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
-use crate::error::{api_error, error_code};
+use crate::error::{api_error, error_code, found};
 use crate::resource::optional_map;
 use crate::resource::{AwsType, Readiness};
 use crate::tags::{TagChanges, created_by};
@@ -390,11 +390,12 @@ async fn describe(
     secrets: &aws_sdk_secretsmanager::Client,
     id: &str,
 ) -> Result<Option<DescribeSecretOutput>, ProviderError> {
-    match secrets.describe_secret().secret_id(id).send().await {
-        Ok(out) => Ok(Some(out)),
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
-        Err(err) => Err(api_error("secretsmanager:DescribeSecret", err)),
-    }
+    found(
+        "secretsmanager:DescribeSecret",
+        &["ResourceNotFoundException"],
+        secrets.describe_secret().secret_id(id).send().await,
+        |out| Some(out),
+    )
 }
 
 /// Brings back a secret scheduled for deletion and gives it the new value, description,
