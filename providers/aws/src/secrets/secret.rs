@@ -394,7 +394,7 @@ async fn describe(
         "secretsmanager:DescribeSecret",
         &["ResourceNotFoundException"],
         secrets.describe_secret().secret_id(id).send().await,
-        |out| Some(out),
+        Some,
     )
 }
 
