@@ -535,18 +535,18 @@ pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// An optional map attribute of a typed configuration (tags, labels): null when empty,
-/// as when the stack leaves it out.
-pub(crate) fn optional_map(map: BTreeMap<String, String>) -> Value {
-    if map.is_empty() {
-        Value::Null
-    } else {
-        Value::Map(
-            map.into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        )
-    }
+/// A map attribute read back (tags, labels), reported by the rule of
+/// [`unless_empty_and_unset`].
+pub(crate) fn map_attribute(
+    map: BTreeMap<String, String>,
+    prior: Option<&Attrs>,
+    name: &str,
+) -> Value {
+    let map = map
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    unless_empty_and_unset(Value::Map(map), prior, name)
 }
 
 /// An empty list or map read back for an optional attribute the configuration never
@@ -589,13 +589,14 @@ mod tests {
     }
 
     #[test]
-    fn empty_map_reads_as_null() {
-        assert!(optional_map(BTreeMap::new()).is_null());
-        assert!(
-            optional_map(BTreeMap::from([("a".to_owned(), "b".to_owned())]))
-                .as_map()
-                .is_some()
-        );
+    fn an_empty_map_reads_as_null_unless_configured_empty() {
+        let unset = Attrs::new();
+        assert!(map_attribute(BTreeMap::new(), Some(&unset), "labels").is_null());
+        let empty = Attrs::new().with("labels", Value::Map(Default::default()));
+        let read = map_attribute(BTreeMap::new(), Some(&empty), "labels");
+        assert_eq!(read, Value::Map(Default::default()));
+        let one = BTreeMap::from([("a".to_owned(), "b".to_owned())]);
+        assert!(map_attribute(one, None, "labels").as_map().is_some());
     }
 
     #[test]

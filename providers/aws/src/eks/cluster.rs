@@ -24,7 +24,7 @@ use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, Readiness, Typed};
-use crate::resource::{keep_order, optional_map, same_items, strings};
+use crate::resource::{keep_order, map_attribute, same_items, strings};
 use crate::tags::{created_by, sorted};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, deadline, remaining};
@@ -582,7 +582,11 @@ fn attributes(
         )
         .with(
             "tags",
-            optional_map(user_visible(sorted(cluster.tags()), default_tags)),
+            map_attribute(
+                user_visible(sorted(cluster.tags()), default_tags),
+                Some(order),
+                "tags",
+            ),
         )
         .with("arn", cluster.arn())
         .with("endpoint", cluster.endpoint())

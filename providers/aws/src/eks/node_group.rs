@@ -23,7 +23,7 @@ use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, Readiness, Typed};
-use crate::resource::{keep_order, optional_map, strings};
+use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::{TagChanges, created_by, sorted};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, deadline, remaining};
@@ -740,7 +740,10 @@ fn attributes(
             ),
         )
         .with("scaling_config", Value::from(scaling))
-        .with("labels", optional_map(sorted(node_group.labels())))
+        .with(
+            "labels",
+            map_attribute(sorted(node_group.labels()), Some(order), "labels"),
+        )
         .with("taints", taints)
         .with("disk_size", node_group.disk_size())
         .with("ami_type", node_group.ami_type().map(AmiTypes::as_str))
@@ -749,7 +752,11 @@ fn attributes(
         .with("release_version", node_group.release_version())
         .with(
             "tags",
-            optional_map(user_visible(sorted(node_group.tags()), default_tags)),
+            map_attribute(
+                user_visible(sorted(node_group.tags()), default_tags),
+                Some(order),
+                "tags",
+            ),
         )
         .with("arn", node_group.nodegroup_arn())
         .with("status", node_group.status().map(NodegroupStatus::as_str))

@@ -16,7 +16,7 @@ use aws_sdk_iam::types::Tag;
 use cairn_provider_core::{Attrs, ProviderError, Value};
 
 use crate::clients::AwsClients;
-use crate::resource::{AwsResource, Typed, unless_empty_and_unset};
+use crate::resource::{AwsResource, Typed, map_attribute};
 use crate::tags::user_visible;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
@@ -49,12 +49,11 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The `tags` attribute as `read` reports it: only the user's tags.
 fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
-    let visible = user_visible(tag_map(tags), &aws.default_tags);
-    let map = visible
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    unless_empty_and_unset(Value::Map(map), prior, "tags")
+    map_attribute(
+        user_visible(tag_map(tags), &aws.default_tags),
+        prior,
+        "tags",
+    )
 }
 
 /// A policy attribute as JSON: a table is taken as is, a string must hold JSON.

@@ -21,7 +21,7 @@ use cairn_provider_core::{Attrs, ProviderError, ResourceIdentity, Value};
 
 use crate::clients::AwsClients;
 use crate::error::api_error;
-use crate::resource::{AwsResource, Typed, unless_empty_and_unset};
+use crate::resource::{AwsResource, Typed, map_attribute};
 use crate::tags::{TagChanges, object_tags, user_visible};
 use crate::wait::{Backoff, delete_until_free};
 
@@ -84,12 +84,11 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The `tags` attribute as `read` reports it: only the user's tags.
 fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
-    let visible = user_visible(tag_map(tags), &aws.default_tags);
-    let map = visible
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    unless_empty_and_unset(Value::Map(map), prior, "tags")
+    map_attribute(
+        user_visible(tag_map(tags), &aws.default_tags),
+        prior,
+        "tags",
+    )
 }
 
 /// Makes the object's tags exactly `desired` (see [`TagChanges`]).

@@ -21,7 +21,7 @@ use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness, not_found};
-use crate::resource::{keep_order, optional_map, strings};
+use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, deadline, poll_until, remaining};
@@ -701,7 +701,11 @@ fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, St
         .with("publicly_accessible", db.publicly_accessible())
         .with(
             "tags",
-            optional_map(user_visible(tag_map(db.tag_list()), default_tags)),
+            map_attribute(
+                user_visible(tag_map(db.tag_list()), default_tags),
+                Some(order),
+                "tags",
+            ),
         )
         .with("arn", db.db_instance_arn())
         .with("endpoint", db.endpoint().and_then(|e| e.address()))

@@ -18,7 +18,7 @@ use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
 use crate::resource::AwsType;
-use crate::resource::optional_map;
+use crate::resource::map_attribute;
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 
@@ -422,7 +422,10 @@ async fn attributes(
                 Value::List(parameters)
             },
         )
-        .with("tags", optional_map(user_visible(tags, default_tags)))
+        .with(
+            "tags",
+            map_attribute(user_visible(tags, default_tags), Some(order), "tags"),
+        )
         .with("arn", arn))
 }
 

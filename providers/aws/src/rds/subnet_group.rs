@@ -18,7 +18,7 @@ use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
 use crate::resource::AwsType;
-use crate::resource::{keep_order, optional_map, strings};
+use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 
@@ -262,7 +262,10 @@ async fn attributes(
             "subnet_ids",
             keep_order(strings(order.get("subnet_ids")), subnets),
         )
-        .with("tags", optional_map(user_visible(tags, default_tags)))
+        .with(
+            "tags",
+            map_attribute(user_visible(tags, default_tags), Some(order), "tags"),
+        )
         .with("arn", arn)
         .with("vpc_id", group.vpc_id()))
 }

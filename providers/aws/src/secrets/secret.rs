@@ -20,7 +20,7 @@ use super::generate::Generate;
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::optional_map;
+use crate::resource::map_attribute;
 use crate::resource::{AwsType, Readiness};
 use crate::tags::{TagChanges, created_by};
 use crate::tags::{object_tags, user_visible};
@@ -178,9 +178,9 @@ impl AwsType for Secret {
         &self,
         aws: &AwsClients,
         secret: &DescribeSecretOutput,
-        _prior: Option<&Attrs>,
+        prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError> {
-        attributes(&aws.secrets, secret, &aws.default_tags).await
+        attributes(&aws.secrets, secret, prior, &aws.default_tags).await
     }
 
     fn with_config_only(&self, attrs: Attrs, config: &Attrs) -> Attrs {
@@ -501,6 +501,7 @@ fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
 async fn attributes(
     secrets: &aws_sdk_secretsmanager::Client,
     secret: &DescribeSecretOutput,
+    prior: Option<&Attrs>,
     default_tags: &BTreeMap<String, String>,
 ) -> Result<Attrs, ProviderError> {
     let arn = secret.arn().unwrap_or_default();
@@ -528,7 +529,11 @@ async fn attributes(
         .with("version_id", version_id)
         .with(
             "tags",
-            optional_map(user_visible(tag_map(secret.tags()), default_tags)),
+            map_attribute(
+                user_visible(tag_map(secret.tags()), default_tags),
+                prior,
+                "tags",
+            ),
         ))
 }
 
