@@ -66,9 +66,14 @@ const ADDRESSES: [&str; 24] = [
     "aws_secretsmanager_secret.db_url",
 ];
 
-/// cairn's arguments and environment for runs through the proxy.
-fn through(proxy: &FaultProxy) -> [(&'static str, &str); 1] {
-    [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())]
+/// cairn's environment for runs through the proxy. The SDK's clock runs 100 times
+/// faster (`CAIRN_TEST_AWS_SPEEDUP`, see `providers/aws/src/clients.rs`): its retry
+/// backoff and adaptive rate limiting behave the same, in a hundredth of the time.
+fn through(proxy: &FaultProxy) -> [(&'static str, &str); 2] {
+    [
+        ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
+        ("CAIRN_TEST_AWS_SPEEDUP", "100"),
+    ]
 }
 
 fn run(cairn: &Cairn, proxy: &FaultProxy, command: &str) -> Run {
@@ -153,15 +158,10 @@ async fn apply_and_destroy_complete_through_throttling_and_server_errors() {
 
 /// Creates whose answers are lost (moto made the object, cairn never heard) and dropped
 /// connections: re-running apply until it succeeds leaves exactly one object per resource,
-/// and destroy leaves nothing.
-///
-/// Ignored: it fails today. The AWS SDK retries a create whose answer was lost (a
-/// transport error is retryable), so moto makes the object twice and the first one is an
-/// orphan carrying the same `cairn:address` (seen on `CreateRouteTable`). Creates need a
-/// retry classifier that forbids retrying after the request may have been processed (or
-/// an idempotency token), in `providers/aws/src/clients.rs`. Run it with `--ignored`.
+/// and destroy leaves nothing. The SDK never sends a create again after a lost answer;
+/// the provider finds the object by its identity and carries on with it
+/// (`providers/aws/src/create.rs`).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "issue 11 finding: SDK retries of a create whose answer was lost duplicate the object"]
 async fn lost_answers_on_creates_leave_no_duplicate_and_no_orphan() {
     let moto = Moto::start();
     let aws = Clients::new(&moto.sdk_config().await);

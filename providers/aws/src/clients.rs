@@ -1,10 +1,52 @@
 //! [`AwsClients`]: the SDK clients for one configured provider.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_async::rt::sleep::{AsyncSleep, Sleep};
+use aws_smithy_async::time::TimeSource;
 use cairn_provider_core::{ConfigureRequest, ProviderError};
+
+/// Test-only: `CAIRN_TEST_AWS_SPEEDUP=N` runs the SDK's clock N times faster than the wall
+/// clock, as [`crate::wait::clock`] does for cairn's own waits in unit tests: retry backoff
+/// and the adaptive rate limiter keep their behaviour, in a fraction of the time. The
+/// fault tests (`tests/faults.rs`) run `cairn` with it; it has no other use.
+const SPEEDUP_VAR: &str = "CAIRN_TEST_AWS_SPEEDUP";
+
+/// The SDK's default connect timeout (aws-config's behaviour version 2024+).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The SDK clock of [`SPEEDUP_VAR`]: time and sleeps `speedup` times faster.
+#[derive(Clone, Debug)]
+struct FastClock {
+    speedup: u32,
+    started: Instant,
+    started_at: SystemTime,
+}
+
+impl TimeSource for FastClock {
+    fn now(&self) -> SystemTime {
+        self.started_at + self.started.elapsed() * self.speedup
+    }
+}
+
+impl AsyncSleep for FastClock {
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Sleep::new(tokio::time::sleep(duration / self.speedup))
+    }
+}
+
+fn fast_clock() -> Option<FastClock> {
+    let speedup: u32 = std::env::var(SPEEDUP_VAR).ok()?.parse().ok()?;
+    (speedup > 1).then(|| FastClock {
+        speedup,
+        started: Instant::now(),
+        started_at: SystemTime::now(),
+    })
+}
 
 /// SDK clients sharing one loaded configuration. `AWS_ENDPOINT_URL` (and the
 /// per-service `AWS_ENDPOINT_URL_<SERVICE>`) are honoured by aws-config itself, which is
@@ -29,6 +71,17 @@ impl AwsClients {
         // which matters when many resources are applied in parallel.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::adaptive().with_max_attempts(10));
+        if let Some(clock) = fast_clock() {
+            // The connect timeout runs on the same clock: keep it at its wall-clock length.
+            loader = loader
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(CONNECT_TIMEOUT * clock.speedup)
+                        .build(),
+                )
+                .time_source(clock.clone())
+                .sleep_impl(clock);
+        }
         if let Some(region) = config.opt_str("region")? {
             loader = loader.region(Region::new(region));
         }

@@ -23,6 +23,24 @@ where
     }
 }
 
+/// A describe call's answer: `pick` the object from it, or `None` when AWS answered one
+/// of the `not_found` codes; any other error is mapped by [`api_error`].
+pub(crate) fn found<O, T, E>(
+    operation: &str,
+    not_found: &[&str],
+    answer: Result<O, E>,
+    pick: impl FnOnce(O) -> Option<T>,
+) -> Result<Option<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match answer {
+        Ok(out) => Ok(pick(out)),
+        Err(e) if e.code().is_some_and(|code| not_found.contains(&code)) => Ok(None),
+        Err(e) => Err(api_error(operation, e)),
+    }
+}
+
 /// The API error code of an SDK error, if the service sent one.
 pub(crate) fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
     err.code()

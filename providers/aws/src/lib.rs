@@ -5,14 +5,19 @@
 //!   of the resource types below; [`AwsProvider::configure`] loads the SDK configuration
 //!   (default credential chain, region, `AWS_ENDPOINT_URL`, adaptive retry) into
 //!   [`clients::AwsClients`].
-//! - Each resource type implements [`resource::AwsResource`]; the configured client
-//!   dispatches on the type name.
+//! - Each resource type implements [`resource::AwsType`]: its schema, how to describe
+//!   one object and turn it into attributes, its create, update and delete calls.
+//!   [`resource::Typed`] turns it into the [`resource::AwsResource`] the configured client
+//!   dispatches to by type name, with read, find, import, delete-and-wait and
+//!   describe-after-write shared by every type. [`create`] sends create calls so that a
+//!   lost answer never makes a second object.
 //! - Modules by AWS service: [`network`] (EC2 networking), [`iam`] (roles, OIDC provider),
 //!   [`eks`], [`rds`], [`secrets`] (Secrets Manager). Shared machinery: [`error`] maps SDK
 //!   errors to provider errors with the API's code and message, [`wait`] polls with
-//!   backoff under a timeout, [`tags`] builds the `cairn:*` tags.
+//!   backoff under a timeout, [`tags`] builds the `cairn:*` tags and compares tags.
 
 mod clients;
+mod create;
 mod eks;
 mod error;
 mod iam;

@@ -83,13 +83,6 @@ impl NotFoundGrace {
         }
     }
 
-    /// No grace: an object that is not found is gone (an update, an adoption).
-    pub(crate) fn none() -> Self {
-        NotFoundGrace {
-            until: clock::now(),
-        }
-    }
-
     pub(crate) fn tolerates(&self) -> bool {
         clock::now() < self.until
     }

@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -19,16 +20,20 @@ use aws_smithy_types::body::SdkBody;
 use crate::clients::AwsClients;
 
 /// A client of the SDK crate `$sdk` (e.g. `aws_sdk_eks`) sending through `$capture`,
-/// without retries so that each call is exactly one request.
+/// without retries so that each call is exactly one request, or with the SDK's standard
+/// retries (`$retry`, a `RetryConfig`).
 macro_rules! captured_client {
-    ($sdk:ident, $capture:expr) => {{
+    ($sdk:ident, $capture:expr) => {
+        captured_client!($sdk, $capture, $sdk::config::retry::RetryConfig::disabled())
+    };
+    ($sdk:ident, $capture:expr, $retry:expr) => {{
         let config = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new("us-east-1"))
             .credentials_provider($sdk::config::Credentials::new(
                 "AKID", "SECRET", None, None, "test",
             ))
-            .retry_config($sdk::config::retry::RetryConfig::disabled())
+            .retry_config($retry)
             .http_client($capture.clone())
             .build();
         $sdk::Client::from_conf(config)
@@ -36,8 +41,11 @@ macro_rules! captured_client {
 }
 pub(crate) use captured_client;
 
-/// One scripted answer: an HTTP status and a body.
+/// One scripted answer: an HTTP status and a body; status [`NO_ANSWER`] stands for a
+/// connection lost before the answer came.
 pub(crate) type Answer = (u16, String);
+
+pub(crate) const NO_ANSWER: u16 = 0;
 
 /// Records requests; answers them with the scripted answers in order. A request beyond
 /// the script gets status 599, which fails the call and so the test.
@@ -128,6 +136,11 @@ impl HttpConnector for Capture {
             .expect("capture lock")
             .pop_front()
             .unwrap_or((599, "unscripted request".to_owned()));
+        if status == NO_ANSWER {
+            let reset =
+                std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+            return HttpConnectorFuture::ready(Err(ConnectorError::io(Box::new(reset))));
+        }
         let status = StatusCode::try_from(status).expect("valid status");
         HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(body))))
     }

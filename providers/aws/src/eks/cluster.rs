@@ -14,24 +14,20 @@ use aws_sdk_eks::types::{
     LogType, Logging, Update, VpcConfigRequest,
 };
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
-use super::shared::{created_by, keep_order, optional_map, same_items, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, client_token, create_once, once};
+use crate::error::{api_error, error_code, found};
+use crate::resource::{AwsType, Readiness, Typed};
+use crate::resource::{keep_order, map_attribute, same_items, strings};
+use crate::tags::{created_by, sorted};
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
-
-/// Control-plane changes take 10-15 minutes on AWS: polling faster only spends API quota.
-const CLUSTER_POLL: Backoff = Backoff {
-    initial: Duration::from_secs(15),
-    max: Duration::from_secs(30),
-};
+use crate::wait::{Backoff, deadline, remaining};
 
 /// How long a create may take; also how long `find` waits for a cluster an interrupted
 /// apply left creating.
@@ -102,10 +98,18 @@ fn vpc_config_schema() -> AttrType {
 }
 
 #[async_trait]
-impl AwsResource for Cluster {
-    fn type_name(&self) -> &'static str {
-        "aws_eks_cluster"
-    }
+impl AwsType for Cluster {
+    type Object = EksCluster;
+    const TYPE_NAME: &'static str = "aws_eks_cluster";
+    const KIND: &'static str = "EKS cluster";
+    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    const WAIT_GONE: bool = true;
+    /// Control-plane changes take 10-15 minutes on AWS: polling faster only spends API
+    /// quota.
+    const BACKOFF: Backoff = Backoff {
+        initial: Duration::from_secs(15),
+        max: Duration::from_secs(30),
+    };
 
     fn schema(&self) -> ResourceSchema {
         let computed = |text: &str| AttrSchema::computed(AttrType::String).describe(text);
@@ -170,25 +174,94 @@ impl AwsResource for Cluster {
             })
     }
 
-    async fn read(
+    /// The cluster's name.
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        state.str("name")
+    }
+
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.state.str("name")?;
+        name: &str,
+    ) -> Result<Option<EksCluster>, ProviderError> {
+        describe(&aws.eks, name).await
+    }
+
+    fn deletion(&self, cluster: &EksCluster) -> Readiness {
+        Readiness::Waiting(format!("status {}", status(cluster)))
+    }
+
+    fn is_live(&self, cluster: &EksCluster) -> bool {
+        cluster.status() != Some(&ClusterStatus::Deleting)
+    }
+
+    /// ACTIVE with its endpoint and CA (what the Kubernetes provider needs to connect);
+    /// FAILED fails with the health issues EKS reports.
+    async fn readiness(&self, _aws: &AwsClients, cluster: &EksCluster) -> Readiness {
+        if is_usable(cluster) {
+            return Readiness::Ready;
+        }
+        if cluster.status() != Some(&ClusterStatus::Failed) {
+            return Readiness::Waiting(format!("status {}", status(cluster)));
+        }
+        let issues: Vec<String> = cluster
+            .health()
+            .map(|h| h.issues())
+            .unwrap_or_default()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}: {}",
+                    i.code().map_or("unknown", |c| c.as_str()),
+                    i.message().unwrap_or_default()
+                )
+            })
+            .collect();
+        Readiness::Failed(ProviderError::Other(format!(
+            "EKS cluster {} is FAILED: {}",
+            cluster.name().unwrap_or_default(),
+            if issues.is_empty() {
+                "no health issue reported".to_owned()
+            } else {
+                issues.join("; ")
+            }
+        )))
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        cluster: &EksCluster,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        Ok(attributes(
+            cluster,
+            prior.unwrap_or(&Attrs::new()),
+            &aws.default_tags,
+        ))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = config.str("name")?;
         Ok(describe(&aws.eks, &name)
             .await?
-            .filter(|c| c.status() != Some(&ClusterStatus::Deleting))
-            .map(|c| attributes(&c, request.state, &aws.default_tags)))
+            .filter(|c| self.is_live(c) && created_by(identity, &sorted(c.tags())))
+            .map(|_| name)
+            .into_iter()
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config: ClusterConfig = request.config.decode()?;
-        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -201,9 +274,11 @@ impl AwsResource for Cluster {
             .set_endpoint_public_access(config.vpc_config.endpoint_public_access)
             .set_public_access_cidrs(config.vpc_config.public_access_cidrs.clone());
         let log_types = config.enabled_cluster_log_types.clone().unwrap_or_default();
+        let token = client_token();
         let call = aws
             .eks
             .create_cluster()
+            .client_request_token(&token)
             .name(&config.name)
             .role_arn(&config.role_arn)
             .set_version(config.version.clone())
@@ -211,46 +286,27 @@ impl AwsResource for Cluster {
             .set_logging((!log_types.is_empty()).then(|| logging(&log_types)))
             .access_config(access_config())
             .set_tags(Some(tags.into_iter().collect()));
-        poll_until(
-            &format!("IAM role {} to be assumable by EKS", config.role_arn),
-            IAM_PROPAGATION.min(request.timeout),
-            Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(15),
-            },
-            &request.progress,
-            || {
-                let call = call.clone();
-                async move {
-                    match call.send().await {
-                        Ok(_) => Ok(Check::Done(())),
-                        Err(err) if role_not_ready(&err) => Ok(Check::Waiting(
-                            api_error("eks:CreateCluster", err).to_string(),
-                        )),
-                        Err(err) => Err(api_error("eks:CreateCluster", err)),
-                    }
-                }
-            },
+        // EKS refuses a role it cannot assume yet (IAM propagation): retried.
+        create_once(
+            CreateCall::new("eks:CreateCluster", Self::KIND, &request.progress)
+                .with_token()
+                .retrying_for(IAM_PROPAGATION.min(request.timeout)),
+            role_not_ready,
+            || call.clone().customize().config_override(once::eks()).send(),
+            || self.found_id(aws, request),
         )
         .await?;
-        let cluster = wait_active(
-            &aws.eks,
-            &config.name,
-            NotFoundGrace::start(),
-            remaining(deadline),
-            &request.progress,
-        )
-        .await?;
-        Ok(attributes(&cluster, request.config, &aws.default_tags))
+        Ok(config.name)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        current: &EksCluster,
+        name: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired: ClusterConfig = request.desired.decode()?;
-        let name = desired.name.as_str();
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let progress = &request.progress;
@@ -260,14 +316,9 @@ impl AwsResource for Cluster {
         {
             let update = start_version_update(&aws.eks, name, version).await?;
             wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
-            wait_active(
-                &aws.eks,
-                name,
-                NotFoundGrace::none(),
-                remaining(deadline),
-                progress,
-            )
-            .await?;
+            Typed(Cluster)
+                .wait_usable(aws, name, remaining(deadline), progress)
+                .await?;
         }
         let mut config_updates = Vec::new();
         if changed("vpc_config") {
@@ -293,127 +344,56 @@ impl AwsResource for Cluster {
                 .update
                 .unwrap_or_else(|| Update::builder().build());
             wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
-            wait_active(
-                &aws.eks,
-                name,
-                NotFoundGrace::none(),
-                remaining(deadline),
-                progress,
-            )
-            .await?;
+            Typed(Cluster)
+                .wait_usable(aws, name, remaining(deadline), progress)
+                .await?;
         }
-        let cluster = describe(&aws.eks, name).await?.ok_or_else(|| gone(name))?;
         if changed("tags") {
-            let arn = cluster.arn().unwrap_or_default();
+            let arn = current.arn().unwrap_or_default();
             let wanted = object_tags(
                 request.identity,
                 &aws.default_tags,
                 &desired.tags.clone().unwrap_or_default(),
             );
-            sync_tags(&aws.eks, arn, &sorted(cluster.tags()), &wanted).await?;
+            sync_tags(&aws.eks, arn, &sorted(current.tags()), &wanted).await?;
         }
-        let cluster = describe(&aws.eks, name).await?.ok_or_else(|| gone(name))?;
-        Ok(attributes(&cluster, request.desired, &aws.default_tags))
+        Ok(())
     }
 
-    async fn delete(
+    /// A delete already under way (an earlier run was interrupted) is waited on.
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        name: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let name = request.state.str("name")?;
-        match aws.eks.delete_cluster().name(&name).send().await {
-            Ok(_) => {}
-            Err(err) if error_code(&err) == Some("ResourceNotFoundException") => return Ok(()),
-            // A delete already under way (an earlier run was interrupted) is waited on.
+        match aws.eks.delete_cluster().name(name).send().await {
+            Ok(_) => Ok(()),
             Err(err) if error_code(&err) == Some("ResourceInUseException") => {
-                let deleting = describe(&aws.eks, &name)
+                let deleting = describe(&aws.eks, name)
                     .await?
                     .is_some_and(|c| c.status() == Some(&ClusterStatus::Deleting));
-                if !deleting {
-                    return Err(api_error("eks:DeleteCluster", err));
+                if deleting {
+                    Ok(())
+                } else {
+                    Err(api_error("eks:DeleteCluster", err))
                 }
             }
-            Err(err) => return Err(api_error("eks:DeleteCluster", err)),
+            Err(err) => Err(api_error("eks:DeleteCluster", err)),
         }
-        poll_until(
-            &format!("EKS cluster {name} to be deleted"),
-            request.timeout,
-            CLUSTER_POLL,
-            &request.progress,
-            || async {
-                Ok(match describe(&aws.eks, &name).await? {
-                    None => Check::Done(()),
-                    Some(cluster) => Check::Waiting(format!("status {}", status(&cluster))),
-                })
-            },
-        )
-        .await
     }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.config.str("name")?;
-        let Some(cluster) = describe(&aws.eks, &name)
-            .await?
-            .filter(|c| c.status() != Some(&ClusterStatus::Deleting))
-            .filter(|c| created_by(request.identity, &sorted(c.tags())))
-        else {
-            return Ok(None);
-        };
-        // An interrupted apply may have left it CREATING (no endpoint or CA yet) or
-        // FAILED: adopt it only once usable, as the create would have.
-        let cluster = if is_usable(&cluster) {
-            cluster
-        } else {
-            wait_active(
-                &aws.eks,
-                &name,
-                NotFoundGrace::none(),
-                CREATE_TIMEOUT,
-                &Progress::noop(),
-            )
-            .await?
-        };
-        Ok(Some(attributes(
-            &cluster,
-            request.config,
-            &aws.default_tags,
-        )))
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let cluster = describe(&aws.eks, request.id)
-            .await?
-            .ok_or_else(|| gone(request.id))?;
-        Ok(attributes(&cluster, &Attrs::new(), &aws.default_tags))
-    }
-}
-
-fn gone(name: &str) -> ProviderError {
-    ProviderError::api(
-        "eks:DescribeCluster",
-        Some("ResourceNotFoundException".to_owned()),
-        format!("No cluster found for name: {name}."),
-    )
 }
 
 async fn describe(
     eks: &aws_sdk_eks::Client,
     name: &str,
 ) -> Result<Option<EksCluster>, ProviderError> {
-    match eks.describe_cluster().name(name).send().await {
-        Ok(out) => Ok(out.cluster),
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
-        Err(err) => Err(api_error("eks:DescribeCluster", err)),
-    }
+    found(
+        "eks:DescribeCluster",
+        &["ResourceNotFoundException"],
+        eks.describe_cluster().name(name).send().await,
+        |out| out.cluster,
+    )
 }
 
 fn status(cluster: &EksCluster) -> &str {
@@ -428,61 +408,6 @@ fn is_usable(cluster: &EksCluster) -> bool {
             .certificate_authority()
             .and_then(|c| c.data())
             .is_some_and(|d| !d.is_empty())
-}
-
-/// Waits until the cluster is usable (ACTIVE with endpoint and CA); FAILED ends the wait
-/// with the health issues EKS reports. Not found is "not visible yet" while `grace`
-/// lasts (right after a create), and the cluster gone after it.
-async fn wait_active(
-    eks: &aws_sdk_eks::Client,
-    name: &str,
-    grace: NotFoundGrace,
-    timeout: Duration,
-    progress: &Progress,
-) -> Result<EksCluster, ProviderError> {
-    poll_until(
-        &format!("EKS cluster {name} to become ACTIVE"),
-        timeout,
-        CLUSTER_POLL,
-        progress,
-        || async {
-            let Some(cluster) = describe(eks, name).await? else {
-                return if grace.tolerates() {
-                    Ok(Check::Waiting("not visible yet".to_owned()))
-                } else {
-                    Err(gone(name))
-                };
-            };
-            match cluster.status() {
-                _ if is_usable(&cluster) => Ok(Check::Done(cluster)),
-                Some(ClusterStatus::Failed) => {
-                    let issues: Vec<String> = cluster
-                        .health()
-                        .map(|h| h.issues())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|i| {
-                            format!(
-                                "{}: {}",
-                                i.code().map_or("unknown", |c| c.as_str()),
-                                i.message().unwrap_or_default()
-                            )
-                        })
-                        .collect();
-                    Err(ProviderError::Other(format!(
-                        "EKS cluster {name} is FAILED: {}",
-                        if issues.is_empty() {
-                            "no health issue reported".to_owned()
-                        } else {
-                            issues.join("; ")
-                        }
-                    )))
-                }
-                _ => Ok(Check::Waiting(format!("status {}", status(&cluster)))),
-            }
-        },
-    )
-    .await
 }
 
 /// Starts an upgrade of the control plane to `version` (moto does not implement it) and
@@ -657,7 +582,11 @@ fn attributes(
         )
         .with(
             "tags",
-            optional_map(user_visible(sorted(cluster.tags()), default_tags)),
+            map_attribute(
+                user_visible(sorted(cluster.tags()), default_tags),
+                Some(order),
+                "tags",
+            ),
         )
         .with("arn", cluster.arn())
         .with("endpoint", cluster.endpoint())
@@ -802,7 +731,8 @@ mod tests {
 
         use super::*;
         use crate::eks::capture::json_error;
-        use cairn_provider_core::ResourceIdentity;
+        use crate::resource::AwsResource;
+        use cairn_provider_core::{FindRequest, Progress};
 
         fn identity() -> ResourceIdentity {
             ResourceIdentity {
@@ -895,7 +825,7 @@ mod tests {
                 cluster("ACTIVE"),
             ]);
             let (identity, config) = (identity(), config());
-            let attrs = Cluster
+            let attrs = Typed(Cluster)
                 .create(&capture.clients(), create_request(&identity, &config))
                 .await
                 .expect("created once the role is usable and the cluster ACTIVE");
@@ -945,7 +875,7 @@ mod tests {
                 40,
             ));
             let (identity, config) = (identity(), config());
-            let error = Cluster
+            let error = Typed(Cluster)
                 .create(&capture.clients(), create_request(&identity, &config))
                 .await
                 .expect_err("gives up")
@@ -969,12 +899,15 @@ mod tests {
             ));
             let capture = Capture::script(script);
             let (identity, config) = (identity(), config());
-            let error = Cluster
+            let error = Typed(Cluster)
                 .create(&capture.clients(), create_request(&identity, &config))
                 .await
                 .expect_err("gone")
                 .to_string();
-            assert!(error.contains("ResourceNotFoundException"), "{error}");
+            assert!(
+                error.contains("EKS cluster airflow-dev to become visible"),
+                "{error}"
+            );
             // Polls at 0, 15, 37.5 and 67.5 s: the last one is past the grace.
             let describes = capture.calls().len() - 1;
             assert!((3..=5).contains(&describes), "{describes} reads");
@@ -985,6 +918,7 @@ mod tests {
         #[tokio::test]
         async fn config_updates_wait_on_their_update_id() {
             let capture = Capture::script([
+                cluster("ACTIVE"),
                 update("u-1", "InProgress"),
                 update("u-1", "InProgress"),
                 update("u-1", "InProgress"),
@@ -992,7 +926,6 @@ mod tests {
                 cluster("ACTIVE"),
                 update("u-2", "InProgress"),
                 update("u-2", "Successful"),
-                cluster("ACTIVE"),
                 cluster("ACTIVE"),
                 cluster("ACTIVE"),
             ]);
@@ -1012,7 +945,7 @@ mod tests {
                 "vpc_config".to_owned(),
                 "enabled_cluster_log_types".to_owned(),
             ];
-            Cluster
+            Typed(Cluster)
                 .update(
                     &capture.clients(),
                     UpdateRequest {
@@ -1030,6 +963,7 @@ mod tests {
             assert_eq!(
                 capture.calls(),
                 [
+                    "GET /clusters/airflow-dev",
                     "POST /clusters/airflow-dev/update-config",
                     "GET /clusters/airflow-dev/updates/u-1",
                     "GET /clusters/airflow-dev/updates/u-1",
@@ -1039,20 +973,20 @@ mod tests {
                     "GET /clusters/airflow-dev/updates/u-2",
                     "GET /clusters/airflow-dev",
                     "GET /clusters/airflow-dev",
-                    "GET /clusters/airflow-dev",
                 ]
             );
             let requests = capture.requests();
-            let first: serde_json::Value = serde_json::from_str(&body(&requests[0])).expect("JSON");
+            let first: serde_json::Value = serde_json::from_str(&body(&requests[1])).expect("JSON");
             assert_eq!(first["resourcesVpcConfig"]["endpointPrivateAccess"], true);
             let second: serde_json::Value =
-                serde_json::from_str(&body(&requests[5])).expect("JSON");
+                serde_json::from_str(&body(&requests[6])).expect("JSON");
             assert!(second["logging"]["clusterLogging"].is_array(), "{second}");
         }
 
         #[tokio::test]
         async fn a_failed_update_fails_with_eks_reason() {
             let capture = Capture::script([
+                cluster("ACTIVE"),
                 update("u-1", "InProgress"),
                 (
                     200,
@@ -1066,7 +1000,7 @@ mod tests {
             let prior = config();
             let desired = config().with("enabled_cluster_log_types", Value::from(vec!["api"]));
             let changed = ["enabled_cluster_log_types".to_owned()];
-            let error = Cluster
+            let error = Typed(Cluster)
                 .update(
                     &capture.clients(),
                     UpdateRequest {
@@ -1098,7 +1032,7 @@ mod tests {
                 cluster("ACTIVE"),
             ]);
             let (identity, config) = (identity(), config());
-            let found = Cluster
+            let found = Typed(Cluster)
                 .find(
                     &capture.clients(),
                     FindRequest {
@@ -1129,7 +1063,7 @@ mod tests {
         async fn find_fails_on_a_failed_cluster_with_its_health_issues() {
             let capture = Capture::script([cluster("CREATING"), cluster("FAILED")]);
             let (identity, config) = (identity(), config());
-            let error = Cluster
+            let error = Typed(Cluster)
                 .find(
                     &capture.clients(),
                     FindRequest {

@@ -4,7 +4,6 @@
 
 mod cluster;
 mod node_group;
-pub(crate) mod shared;
 
 #[cfg(test)]
 pub(crate) mod capture;
@@ -18,12 +17,15 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_provider_core::{Progress, ProviderError};
 
 use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
+use crate::tags::TagChanges;
 use crate::wait::{Backoff, Check, poll_until};
-use shared::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    vec![Box::new(cluster::Cluster), Box::new(node_group::NodeGroup)]
+    vec![
+        Box::new(Typed(cluster::Cluster)),
+        Box::new(Typed(node_group::NodeGroup)),
+    ]
 }
 
 /// How long a create keeps retrying while IAM has not yet propagated a just-created role

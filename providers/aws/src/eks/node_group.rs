@@ -13,19 +13,20 @@ use aws_sdk_eks::types::{
     UpdateTaintsPayload,
 };
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts,
-    UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, ProviderError,
+    ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::{Deserialize, Serialize};
 
-use super::shared::{TagChanges, created_by, keep_order, optional_map, sorted, strings};
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, client_token, create_once, once};
+use crate::error::{api_error, error_code, found};
+use crate::resource::{AwsType, Readiness, Typed};
+use crate::resource::{keep_order, map_attribute, strings};
+use crate::tags::{TagChanges, created_by, sorted};
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
+use crate::wait::{Backoff, deadline, remaining};
 
 /// Node groups take 3-10 minutes to create, update or delete on AWS.
 const NODE_GROUP_POLL: Backoff = Backoff {
@@ -147,10 +148,13 @@ fn update_config_schema() -> AttrType {
 }
 
 #[async_trait]
-impl AwsResource for NodeGroup {
-    fn type_name(&self) -> &'static str {
-        "aws_eks_node_group"
-    }
+impl AwsType for NodeGroup {
+    type Object = Nodegroup;
+    const TYPE_NAME: &'static str = "aws_eks_node_group";
+    const KIND: &'static str = "EKS node group";
+    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    const WAIT_GONE: bool = true;
+    const BACKOFF: Backoff = NODE_GROUP_POLL;
 
     fn schema(&self) -> ResourceSchema {
         let fixed = |ty: AttrType, text: &str| AttrSchema::required(ty).force_new().describe(text);
@@ -259,34 +263,95 @@ impl AwsResource for NodeGroup {
         Ok(PlanAdjustments::default())
     }
 
-    async fn read(
+    /// `CLUSTER_NAME:NODE_GROUP_NAME`, the form `import` takes.
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        Ok(format!(
+            "{}:{}",
+            state.str("cluster_name")?,
+            state.str("node_group_name")?
+        ))
+    }
+
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let cluster = request.state.str("cluster_name")?;
-        let name = request.state.str("node_group_name")?;
+        id: &str,
+    ) -> Result<Option<Nodegroup>, ProviderError> {
+        let (cluster, name) = id
+            .split_once(':')
+            .ok_or_else(|| ProviderError::invalid("id", "must be CLUSTER_NAME:NODE_GROUP_NAME"))?;
+        describe(&aws.eks, cluster, name).await
+    }
+
+    fn is_live(&self, node_group: &Nodegroup) -> bool {
+        node_group.status() != Some(&NodegroupStatus::Deleting)
+    }
+
+    /// ACTIVE; CREATE_FAILED, DEGRADED and DELETE_FAILED fail with EKS's health issues.
+    async fn readiness(&self, _aws: &AwsClients, node_group: &Nodegroup) -> Readiness {
+        match node_group.status() {
+            Some(NodegroupStatus::Active) => Readiness::Ready,
+            Some(
+                NodegroupStatus::CreateFailed
+                | NodegroupStatus::Degraded
+                | NodegroupStatus::DeleteFailed,
+            ) => Readiness::Failed(failed(node_group)),
+            _ => Readiness::Waiting(format!("status {}", status(node_group))),
+        }
+    }
+
+    fn deletion(&self, node_group: &Nodegroup) -> Readiness {
+        match node_group.status() {
+            Some(NodegroupStatus::DeleteFailed) => Readiness::Failed(failed(node_group)),
+            _ => Readiness::Waiting(format!("status {}", status(node_group))),
+        }
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        node_group: &Nodegroup,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        Ok(attributes(
+            node_group,
+            prior.unwrap_or(&Attrs::new()),
+            &aws.default_tags,
+        ))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let cluster = config.str("cluster_name")?;
+        let name = config.str("node_group_name")?;
         Ok(describe(&aws.eks, &cluster, &name)
             .await?
-            .filter(|ng| ng.status() != Some(&NodegroupStatus::Deleting))
-            .map(|ng| attributes(&ng, request.state, &aws.default_tags)))
+            .filter(|ng| self.is_live(ng) && created_by(identity, &sorted(ng.tags())))
+            .map(|_| format!("{cluster}:{name}"))
+            .into_iter()
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config: NodeGroupConfig = request.config.decode()?;
-        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
+        let token = client_token();
         let call = aws
             .eks
             .create_nodegroup()
+            .client_request_token(&token)
             .cluster_name(&config.cluster_name)
             .nodegroup_name(&config.node_group_name)
             .node_role(&config.node_role_arn)
@@ -307,45 +372,29 @@ impl AwsResource for NodeGroup {
             .set_version(config.version.clone())
             .set_release_version(config.release_version.clone())
             .set_tags(Some(tags.into_iter().collect()));
-        poll_until(
-            &format!("IAM role {} to be usable by EKS", config.node_role_arn),
-            IAM_PROPAGATION.min(request.timeout),
-            Backoff {
-                initial: Duration::from_secs(5),
-                max: Duration::from_secs(15),
-            },
-            &request.progress,
-            || {
-                let call = call.clone();
-                async move {
-                    match call.send().await {
-                        Ok(_) => Ok(Check::Done(())),
-                        Err(err) if role_not_ready(&err) => Ok(Check::Waiting(
-                            api_error("eks:CreateNodegroup", err).to_string(),
-                        )),
-                        Err(err) => Err(api_error("eks:CreateNodegroup", err)),
-                    }
-                }
-            },
+        // EKS refuses a role it cannot use yet (IAM propagation): retried.
+        create_once(
+            CreateCall::new("eks:CreateNodegroup", Self::KIND, &request.progress)
+                .with_token()
+                .retrying_for(IAM_PROPAGATION.min(request.timeout)),
+            role_not_ready,
+            || call.clone().customize().config_override(once::eks()).send(),
+            || self.found_id(aws, request),
         )
         .await?;
-        let node_group = wait_active(
-            &aws.eks,
-            &config.cluster_name,
-            &config.node_group_name,
-            NotFoundGrace::start(),
-            remaining(deadline),
-            &request.progress,
-        )
-        .await?;
-        Ok(attributes(&node_group, request.config, &aws.default_tags))
+        Ok(format!(
+            "{}:{}",
+            config.cluster_name, config.node_group_name
+        ))
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        current: &Nodegroup,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired: NodeGroupConfig = request.desired.decode()?;
         let (cluster, name) = (
             desired.cluster_name.as_str(),
@@ -353,9 +402,6 @@ impl AwsResource for NodeGroup {
         );
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
-        let current = describe(&aws.eks, cluster, name)
-            .await?
-            .ok_or_else(|| gone(cluster, name))?;
 
         let mut config_call = aws
             .eks
@@ -407,15 +453,9 @@ impl AwsResource for NodeGroup {
                 &request.progress,
             )
             .await?;
-            wait_active(
-                &aws.eks,
-                cluster,
-                name,
-                NotFoundGrace::none(),
-                remaining(deadline),
-                &request.progress,
-            )
-            .await?;
+            Typed(NodeGroup)
+                .wait_usable(aws, id, remaining(deadline), &request.progress)
+                .await?;
         }
 
         let version = desired.version.as_deref().filter(|_| changed("version"));
@@ -434,15 +474,9 @@ impl AwsResource for NodeGroup {
                 &request.progress,
             )
             .await?;
-            wait_active(
-                &aws.eks,
-                cluster,
-                name,
-                NotFoundGrace::none(),
-                remaining(deadline),
-                &request.progress,
-            )
-            .await?;
+            Typed(NodeGroup)
+                .wait_usable(aws, id, remaining(deadline), &request.progress)
+                .await?;
         }
 
         if changed("tags") {
@@ -459,116 +493,39 @@ impl AwsResource for NodeGroup {
             )
             .await?;
         }
-        let node_group = describe(&aws.eks, cluster, name)
-            .await?
-            .ok_or_else(|| gone(cluster, name))?;
-        Ok(attributes(&node_group, request.desired, &aws.default_tags))
+        Ok(())
     }
 
-    async fn delete(
+    /// A delete already under way (an earlier run was interrupted) is waited on.
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        id: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let cluster = request.state.str("cluster_name")?;
-        let name = request.state.str("node_group_name")?;
+        let (cluster, name) = id.split_once(':').unwrap_or((id, ""));
         match aws
             .eks
             .delete_nodegroup()
-            .cluster_name(&cluster)
-            .nodegroup_name(&name)
+            .cluster_name(cluster)
+            .nodegroup_name(name)
             .send()
             .await
         {
-            Ok(_) => {}
-            Err(err) if error_code(&err) == Some("ResourceNotFoundException") => return Ok(()),
-            // A delete already under way (an earlier run was interrupted) is waited on.
+            Ok(_) => Ok(()),
             Err(err) if error_code(&err) == Some("ResourceInUseException") => {
-                let deleting = describe(&aws.eks, &cluster, &name)
+                let deleting = describe(&aws.eks, cluster, name)
                     .await?
                     .is_some_and(|ng| ng.status() == Some(&NodegroupStatus::Deleting));
-                if !deleting {
-                    return Err(api_error("eks:DeleteNodegroup", err));
+                if deleting {
+                    Ok(())
+                } else {
+                    Err(api_error("eks:DeleteNodegroup", err))
                 }
             }
-            Err(err) => return Err(api_error("eks:DeleteNodegroup", err)),
+            Err(err) => Err(api_error("eks:DeleteNodegroup", err)),
         }
-        poll_until(
-            &format!("EKS node group {cluster}/{name} to be deleted"),
-            request.timeout,
-            NODE_GROUP_POLL,
-            &request.progress,
-            || async {
-                match describe(&aws.eks, &cluster, &name).await? {
-                    None => Ok(Check::Done(())),
-                    Some(ng) if ng.status() == Some(&NodegroupStatus::DeleteFailed) => {
-                        Err(failed(&cluster, &name, &ng))
-                    }
-                    Some(ng) => Ok(Check::Waiting(format!("status {}", status(&ng)))),
-                }
-            },
-        )
-        .await
     }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let cluster = request.config.str("cluster_name")?;
-        let name = request.config.str("node_group_name")?;
-        let Some(node_group) = describe(&aws.eks, &cluster, &name)
-            .await?
-            .filter(|ng| ng.status() != Some(&NodegroupStatus::Deleting))
-            .filter(|ng| created_by(request.identity, &sorted(ng.tags())))
-        else {
-            return Ok(None);
-        };
-        // An interrupted apply may have left it CREATING, or CREATE_FAILED: adopt it only
-        // once ACTIVE, as the create would have.
-        let node_group = if node_group.status() == Some(&NodegroupStatus::Active) {
-            node_group
-        } else {
-            wait_active(
-                &aws.eks,
-                &cluster,
-                &name,
-                NotFoundGrace::none(),
-                TIMEOUT,
-                &Progress::noop(),
-            )
-            .await?
-        };
-        Ok(Some(attributes(
-            &node_group,
-            request.config,
-            &aws.default_tags,
-        )))
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let (cluster, name) = request
-            .id
-            .split_once(':')
-            .ok_or_else(|| ProviderError::invalid("id", "must be CLUSTER_NAME:NODE_GROUP_NAME"))?;
-        let node_group = describe(&aws.eks, cluster, name)
-            .await?
-            .ok_or_else(|| gone(cluster, name))?;
-        Ok(attributes(&node_group, &Attrs::new(), &aws.default_tags))
-    }
-}
-
-fn gone(cluster: &str, name: &str) -> ProviderError {
-    ProviderError::api(
-        "eks:DescribeNodegroup",
-        Some("ResourceNotFoundException".to_owned()),
-        format!("No node group found for name: {name} in cluster {cluster}."),
-    )
 }
 
 async fn describe(
@@ -576,17 +533,16 @@ async fn describe(
     cluster: &str,
     name: &str,
 ) -> Result<Option<Nodegroup>, ProviderError> {
-    match eks
-        .describe_nodegroup()
-        .cluster_name(cluster)
-        .nodegroup_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.nodegroup),
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
-        Err(err) => Err(api_error("eks:DescribeNodegroup", err)),
-    }
+    found(
+        "eks:DescribeNodegroup",
+        &["ResourceNotFoundException"],
+        eks.describe_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(name)
+            .send()
+            .await,
+        |out| out.nodegroup,
+    )
 }
 
 fn status(node_group: &Nodegroup) -> &str {
@@ -597,7 +553,7 @@ fn status(node_group: &Nodegroup) -> &str {
 
 /// The error for a node group EKS gave up on, with the health issues it reports (e.g.
 /// `AsgInstanceLaunchFailures` when SPOT capacity is short).
-fn failed(cluster: &str, name: &str, node_group: &Nodegroup) -> ProviderError {
+fn failed(node_group: &Nodegroup) -> ProviderError {
     let issues: Vec<String> = node_group
         .health()
         .map(|h| h.issues())
@@ -612,7 +568,9 @@ fn failed(cluster: &str, name: &str, node_group: &Nodegroup) -> ProviderError {
         })
         .collect();
     ProviderError::Other(format!(
-        "EKS node group {cluster}/{name} is {}: {}",
+        "EKS node group {}/{} is {}: {}",
+        node_group.cluster_name().unwrap_or_default(),
+        node_group.nodegroup_name().unwrap_or_default(),
         status(node_group),
         if issues.is_empty() {
             "no health issue reported".to_owned()
@@ -620,44 +578,6 @@ fn failed(cluster: &str, name: &str, node_group: &Nodegroup) -> ProviderError {
             issues.join("; ")
         }
     ))
-}
-
-/// Waits until the node group is ACTIVE; CREATE_FAILED, DEGRADED and DELETE_FAILED end
-/// the wait with EKS's health issues. Not found is "not visible yet" while `grace` lasts
-/// (right after a create), and the node group gone after it.
-async fn wait_active(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    name: &str,
-    grace: NotFoundGrace,
-    timeout: Duration,
-    progress: &Progress,
-) -> Result<Nodegroup, ProviderError> {
-    poll_until(
-        &format!("EKS node group {cluster}/{name} to become ACTIVE"),
-        timeout,
-        NODE_GROUP_POLL,
-        progress,
-        || async {
-            let Some(node_group) = describe(eks, cluster, name).await? else {
-                return if grace.tolerates() {
-                    Ok(Check::Waiting("not visible yet".to_owned()))
-                } else {
-                    Err(gone(cluster, name))
-                };
-            };
-            match node_group.status() {
-                Some(NodegroupStatus::Active) => Ok(Check::Done(node_group)),
-                Some(
-                    NodegroupStatus::CreateFailed
-                    | NodegroupStatus::Degraded
-                    | NodegroupStatus::DeleteFailed,
-                ) => Err(failed(cluster, name, &node_group)),
-                _ => Ok(Check::Waiting(format!("status {}", status(&node_group)))),
-            }
-        },
-    )
-    .await
 }
 
 /// Starts a rolling update of the nodes to `version` and/or AMI `release_version` (moto
@@ -820,7 +740,10 @@ fn attributes(
             ),
         )
         .with("scaling_config", Value::from(scaling))
-        .with("labels", optional_map(sorted(node_group.labels())))
+        .with(
+            "labels",
+            map_attribute(sorted(node_group.labels()), Some(order), "labels"),
+        )
         .with("taints", taints)
         .with("disk_size", node_group.disk_size())
         .with("ami_type", node_group.ami_type().map(AmiTypes::as_str))
@@ -829,7 +752,11 @@ fn attributes(
         .with("release_version", node_group.release_version())
         .with(
             "tags",
-            optional_map(user_visible(sorted(node_group.tags()), default_tags)),
+            map_attribute(
+                user_visible(sorted(node_group.tags()), default_tags),
+                Some(order),
+                "tags",
+            ),
         )
         .with("arn", node_group.nodegroup_arn())
         .with("status", node_group.status().map(NodegroupStatus::as_str))
@@ -960,7 +887,8 @@ mod tests {
         //! Real EKS's answers for node groups, played by the capture.
 
         use super::*;
-        use cairn_provider_core::ResourceIdentity;
+        use crate::resource::AwsResource;
+        use cairn_provider_core::{FindRequest, Progress};
 
         fn identity() -> ResourceIdentity {
             ResourceIdentity {
@@ -1030,7 +958,7 @@ mod tests {
             let identity = identity();
             let (prior, desired) = (config(1), config(3));
             let changed = ["scaling_config".to_owned()];
-            NodeGroup
+            Typed(NodeGroup)
                 .update(
                     &capture.clients(),
                     UpdateRequest {
@@ -1079,7 +1007,7 @@ mod tests {
             let identity = identity();
             let (prior, desired) = (config(1), config(2));
             let changed = ["scaling_config".to_owned()];
-            NodeGroup
+            Typed(NodeGroup)
                 .update(
                     &capture.clients(),
                     UpdateRequest {
@@ -1108,7 +1036,7 @@ mod tests {
             let find = |capture: Capture| {
                 let (identity, config) = (identity.clone(), config.clone());
                 async move {
-                    NodeGroup
+                    Typed(NodeGroup)
                         .find(
                             &capture.clients(),
                             FindRequest {

@@ -16,11 +16,14 @@ use aws_sdk_iam::types::Tag;
 use cairn_provider_core::{Attrs, ProviderError, Value};
 
 use crate::clients::AwsClients;
-use crate::resource::{AwsResource, unless_empty_and_unset};
+use crate::resource::{AwsResource, Typed, map_attribute};
 use crate::tags::user_visible;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    vec![Box::new(role::Role), Box::new(oidc_provider::OidcProvider)]
+    vec![
+        Box::new(Typed(role::Role)),
+        Box::new(Typed(oidc_provider::OidcProvider)),
+    ]
 }
 
 /// The error code IAM answers for an object that does not exist.
@@ -46,31 +49,11 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The `tags` attribute as `read` reports it: only the user's tags.
 fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
-    let visible = user_visible(tag_map(tags), &aws.default_tags);
-    let map = visible
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    unless_empty_and_unset(Value::Map(map), prior, "tags")
-}
-
-/// What tag changes turn `current` into `desired`: keys to remove, tags to (re)write.
-fn tag_changes(
-    current: &[Tag],
-    desired: &BTreeMap<String, String>,
-) -> (Vec<String>, BTreeMap<String, String>) {
-    let current = tag_map(current);
-    let stale = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
-    let changed = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    (stale, changed)
+    map_attribute(
+        user_visible(tag_map(tags), &aws.default_tags),
+        prior,
+        "tags",
+    )
 }
 
 /// A policy attribute as JSON: a table is taken as is, a string must hold JSON.
@@ -152,26 +135,6 @@ mod tests {
                 .map(serde_json::from_str::<serde_json::Value>)
                 .and_then(Result::ok),
             Some(changed)
-        );
-    }
-
-    #[test]
-    fn tag_changes_remove_stale_keys_and_write_only_differences() {
-        let current = iam_tags(&BTreeMap::from([
-            ("keep".to_owned(), "1".to_owned()),
-            ("old".to_owned(), "x".to_owned()),
-            ("team".to_owned(), "a".to_owned()),
-        ]))
-        .expect("valid tags");
-        let desired = BTreeMap::from([
-            ("keep".to_owned(), "1".to_owned()),
-            ("team".to_owned(), "b".to_owned()),
-        ]);
-        let (stale, changed) = tag_changes(&current, &desired);
-        assert_eq!(stale, vec!["old".to_owned()]);
-        assert_eq!(
-            changed,
-            BTreeMap::from([("team".to_owned(), "b".to_owned())])
         );
     }
 }

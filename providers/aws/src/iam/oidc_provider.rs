@@ -7,27 +7,36 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest, Value,
 };
 
-use super::{NO_SUCH_ENTITY, iam_tags, tag_changes, tags_value};
+use super::{NO_SUCH_ENTITY, iam_tags, tag_map, tags_value};
 use crate::clients::AwsClients;
+use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, error_code};
-use crate::resource::{AwsResource, order_like};
-use crate::tags::object_tags;
+use crate::resource::{AwsType, order_like};
+use crate::tags::{TagChanges, object_tags};
 
 pub(super) struct OidcProvider;
 
 /// The client id EKS service account tokens are issued for.
 const DEFAULT_CLIENT_ID: &str = "sts.amazonaws.com";
 
+/// A provider as IAM describes it (the answer does not repeat the ARN).
+pub(super) struct Provider {
+    arn: String,
+    answer: GetOpenIdConnectProviderOutput,
+}
+
 #[async_trait]
-impl AwsResource for OidcProvider {
-    fn type_name(&self) -> &'static str {
-        "aws_iam_openid_connect_provider"
-    }
+impl AwsType for OidcProvider {
+    type Object = Provider;
+    const TYPE_NAME: &'static str = "aws_iam_openid_connect_provider";
+    const KIND: &'static str = "OIDC provider";
+    const GONE: &'static [&'static str] = &[NO_SUCH_ENTITY];
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("An IAM OpenID Connect identity provider (an EKS cluster's issuer)")
@@ -60,19 +69,90 @@ impl AwsResource for OidcProvider {
             .timeouts(Timeouts::all(Duration::from_secs(5 * 60)))
     }
 
-    async fn read(
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        describe(aws, &request.state.str("id")?, Some(request.state)).await
+        arn: &str,
+    ) -> Result<Option<Provider>, ProviderError> {
+        match aws
+            .iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+        {
+            Ok(answer) => Ok(Some(Provider {
+                arn: arn.to_owned(),
+                answer,
+            })),
+            Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
+            Err(e) => Err(api_error("iam:GetOpenIDConnectProvider", e)),
+        }
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        provider: &Provider,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        let (arn, provider) = (provider.arn.as_str(), &provider.answer);
+        let stored = provider.url().unwrap_or_default();
+        let recorded_url = prior.and_then(|p| p.get("url")).and_then(Value::as_str);
+        let url = match recorded_url {
+            Some(recorded) if host_path(recorded) == host_path(stored) => recorded.to_owned(),
+            _ => format!("https://{}", host_path(stored)),
+        };
+        let list = |name: &str, items: &[String]| {
+            order_like(
+                prior.and_then(|p| p.get(name)),
+                items.iter().map(|s| Value::from(s.as_str())).collect(),
+            )
+        };
+        Ok(Attrs::new()
+            .with("id", arn)
+            .with("arn", arn)
+            .with("url", url)
+            .with(
+                "client_id_list",
+                Value::List(list("client_id_list", provider.client_id_list())),
+            )
+            .with(
+                "thumbprint_list",
+                Value::List(list("thumbprint_list", provider.thumbprint_list())),
+            )
+            .with("tags", tags_value(aws, provider.tags(), prior)))
+    }
+
+    /// The provider of the configured issuer: IAM allows one per URL.
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        _identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let wanted = host_path(&config.str("url")?);
+        let listed = aws
+            .iam
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .map_err(|e| api_error("iam:ListOpenIDConnectProviders", e))?;
+        // The ARN ends with the issuer's host and path.
+        Ok(listed
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|entry| entry.arn())
+            .filter(|arn| arn.ends_with(&format!(":oidc-provider/{wanted}")))
+            .map(str::to_owned)
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config = request.config;
         let tags = object_tags(
             request.identity,
@@ -80,41 +160,46 @@ impl AwsResource for OidcProvider {
             &config.str_map("tags")?,
         );
         let thumbprints = config.str_list("thumbprint_list")?;
-        let created = aws
+        let call = aws
             .iam
             .create_open_id_connect_provider()
             .url(config.str("url")?)
             .set_client_id_list(Some(client_ids(config)?))
             // Without thumbprints IAM uses its own trust store for the issuer.
             .set_thumbprint_list((!thumbprints.is_empty()).then_some(thumbprints))
-            .set_tags(Some(iam_tags(&tags)?))
-            .send()
-            .await
-            .map_err(|e| api_error("iam:CreateOpenIDConnectProvider", e))?;
-        let arn = created
-            .open_id_connect_provider_arn()
-            .ok_or_else(|| {
-                ProviderError::Other("iam:CreateOpenIDConnectProvider returned no ARN".to_owned())
-            })?
-            .to_owned();
-        describe(aws, &arn, Some(config))
-            .await?
-            .ok_or_else(|| gone(&arn))
+            .set_tags(Some(iam_tags(&tags)?));
+        let made = create_once(
+            CreateCall::new(
+                "iam:CreateOpenIDConnectProvider",
+                Self::KIND,
+                &request.progress,
+            ),
+            |_| false,
+            || call.clone().customize().config_override(once::iam()).send(),
+            || self.found_id(aws, request),
+        )
+        .await?;
+        created_id(
+            made,
+            |out| out.open_id_connect_provider_arn(),
+            "iam:CreateOpenIDConnectProvider",
+        )
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let arn = request.prior.str("id")?;
+        current: &Provider,
+        arn: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired = request.desired;
-        let current = get_provider(aws, &arn).await?.ok_or_else(|| gone(&arn))?;
+        let current = &current.answer;
         let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
         if changed("client_id_list") {
             reconcile_client_ids(
                 &aws.iam,
-                &arn,
+                arn,
                 current.client_id_list(),
                 &client_ids(desired)?,
             )
@@ -123,7 +208,7 @@ impl AwsResource for OidcProvider {
         if changed("thumbprint_list") {
             aws.iam
                 .update_open_id_connect_provider_thumbprint()
-                .open_id_connect_provider_arn(&arn)
+                .open_id_connect_provider_arn(arn)
                 .set_thumbprint_list(Some(desired.str_list("thumbprint_list")?))
                 .send()
                 .await
@@ -135,86 +220,43 @@ impl AwsResource for OidcProvider {
                 &aws.default_tags,
                 &desired.str_map("tags")?,
             );
-            let (stale, write) = tag_changes(current.tags(), &tags);
-            if !stale.is_empty() {
+            let changes = TagChanges::between(&tag_map(current.tags()), &tags);
+            if !changes.remove.is_empty() {
                 aws.iam
                     .untag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(&arn)
-                    .set_tag_keys(Some(stale))
+                    .open_id_connect_provider_arn(arn)
+                    .set_tag_keys(Some(changes.remove))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:UntagOpenIDConnectProvider", e))?;
             }
-            if !write.is_empty() {
+            if !changes.set.is_empty() {
                 aws.iam
                     .tag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(&arn)
-                    .set_tags(Some(iam_tags(&write)?))
+                    .open_id_connect_provider_arn(arn)
+                    .set_tags(Some(iam_tags(&changes.set)?))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:TagOpenIDConnectProvider", e))?;
             }
         }
-        describe(aws, &arn, Some(desired))
-            .await?
-            .ok_or_else(|| gone(&arn))
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        arn: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let arn = request.state.str("id")?;
-        match aws
-            .iam
+        aws.iam
             .delete_open_id_connect_provider()
-            .open_id_connect_provider_arn(&arn)
+            .open_id_connect_provider_arn(arn)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(()),
-            Err(e) => Err(api_error("iam:DeleteOpenIDConnectProvider", e)),
-        }
+            .map(drop)
+            .map_err(|e| api_error("iam:DeleteOpenIDConnectProvider", e))
     }
-
-    /// An account has one provider per issuer URL: the URL is the deterministic name.
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let wanted = host_path(&request.config.str("url")?);
-        let listed = aws
-            .iam
-            .list_open_id_connect_providers()
-            .send()
-            .await
-            .map_err(|e| api_error("iam:ListOpenIDConnectProviders", e))?;
-        for entry in listed.open_id_connect_provider_list() {
-            let Some(arn) = entry.arn() else { continue };
-            // The ARN ends with the issuer's host and path.
-            if arn.ends_with(&format!(":oidc-provider/{wanted}")) {
-                return describe(aws, arn, Some(request.config)).await;
-            }
-        }
-        Ok(None)
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe(aws, request.id, None)
-            .await?
-            .ok_or_else(|| gone(request.id))
-    }
-}
-
-fn gone(arn: &str) -> ProviderError {
-    ProviderError::Other(format!("OIDC provider `{arn}` does not exist"))
 }
 
 /// The issuer without scheme or trailing slash, as IAM stores it.
@@ -261,64 +303,6 @@ async fn reconcile_client_ids(
         }
     }
     Ok(())
-}
-
-async fn get_provider(
-    aws: &AwsClients,
-    arn: &str,
-) -> Result<
-    Option<aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput>,
-    ProviderError,
-> {
-    match aws
-        .iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(Some(out)),
-        Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
-        Err(e) => Err(api_error("iam:GetOpenIDConnectProvider", e)),
-    }
-}
-
-/// The provider's full attributes, or `None` if it no longer exists.
-async fn describe(
-    aws: &AwsClients,
-    arn: &str,
-    prior: Option<&Attrs>,
-) -> Result<Option<Attrs>, ProviderError> {
-    let Some(provider) = get_provider(aws, arn).await? else {
-        return Ok(None);
-    };
-    let stored = provider.url().unwrap_or_default();
-    let recorded_url = prior.and_then(|p| p.get("url")).and_then(Value::as_str);
-    let url = match recorded_url {
-        Some(recorded) if host_path(recorded) == host_path(stored) => recorded.to_owned(),
-        _ => format!("https://{}", host_path(stored)),
-    };
-    let list = |name: &str, items: &[String]| {
-        order_like(
-            prior.and_then(|p| p.get(name)),
-            items.iter().map(|s| Value::from(s.as_str())).collect(),
-        )
-    };
-    Ok(Some(
-        Attrs::new()
-            .with("id", arn)
-            .with("arn", arn)
-            .with("url", url)
-            .with(
-                "client_id_list",
-                Value::List(list("client_id_list", provider.client_id_list())),
-            )
-            .with(
-                "thumbprint_list",
-                Value::List(list("thumbprint_list", provider.thumbprint_list())),
-            )
-            .with("tags", tags_value(aws, provider.tags(), prior)),
-    ))
 }
 
 #[cfg(test)]

@@ -9,23 +9,23 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_iam::types::Role as IamRole;
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema,
-    Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, PlanAdjustments, PlanRequest,
+    ProviderError, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
 use super::irsa::Irsa;
 use super::{
-    NO_SUCH_ENTITY, decode_document, iam_tags, policy_json, policy_value, tag_changes, tag_map,
-    tags_value,
+    NO_SUCH_ENTITY, decode_document, iam_tags, policy_json, policy_value, tag_map, tags_value,
 };
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
-use crate::tags::object_tags;
-use crate::wait::{Backoff, Check, call_until, delete_until_free, has_code, poll_until};
+use crate::create::{CreateCall, create_once, once};
+use crate::error::{api_error, error_code, found};
+use crate::resource::{AwsType, order_like, unless_empty_and_unset};
+use crate::tags::{TagChanges, object_tags};
+use crate::wait::{Backoff, call_until, has_code};
 
 pub(super) struct Role;
 
@@ -53,21 +53,24 @@ fn trust_not_ready<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(e
         || has_code(err, &["ConcurrentModification"])
 }
 
-/// Sends CreateRole until IAM accepts the trust policy (see [`trust_not_ready`]).
-async fn send_create_role(
+/// Sends CreateRole until IAM accepts the trust policy (see [`trust_not_ready`]); after
+/// a lost answer, `lookup` finds the role this resource made (see [`create_once`]).
+async fn send_create_role<L, LFut>(
     call: aws_sdk_iam::operation::create_role::builders::CreateRoleFluentBuilder,
     timeout: Duration,
     progress: &cairn_provider_core::Progress,
-) -> Result<(), ProviderError> {
-    let name = call.get_role_name().clone().unwrap_or_default();
-    call_until(
-        &format!("IAM to accept the trust policy of role {name}"),
-        "iam:CreateRole",
-        PRINCIPAL_PROPAGATION.min(timeout),
-        IAM_BACKOFF,
-        progress,
+    lookup: L,
+) -> Result<(), ProviderError>
+where
+    L: FnMut() -> LFut,
+    LFut: std::future::Future<Output = Result<Option<String>, ProviderError>>,
+{
+    create_once(
+        CreateCall::new("iam:CreateRole", "IAM role", progress)
+            .retrying_for(PRINCIPAL_PROPAGATION.min(timeout)),
         trust_not_ready,
-        || call.clone().send(),
+        || call.clone().customize().config_override(once::iam()).send(),
+        lookup,
     )
     .await
     .map(drop)
@@ -117,10 +120,13 @@ impl InlinePolicy {
 }
 
 #[async_trait]
-impl AwsResource for Role {
-    fn type_name(&self) -> &'static str {
-        "aws_iam_role"
-    }
+impl AwsType for Role {
+    type Object = IamRole;
+    const TYPE_NAME: &'static str = "aws_iam_role";
+    const KIND: &'static str = "IAM role";
+    const GONE: &'static [&'static str] = &[NO_SUCH_ENTITY];
+    const BUSY: &'static [&'static str] = &["DeleteConflict"];
+    const BACKOFF: Backoff = IAM_BACKOFF;
 
     fn schema(&self) -> ResourceSchema {
         let irsa = AttrType::object([
@@ -223,24 +229,53 @@ impl AwsResource for Role {
         }
     }
 
-    async fn read(
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        describe(aws, &request.state.str("id")?, Some(request.state)).await
+        name: &str,
+    ) -> Result<Option<IamRole>, ProviderError> {
+        found(
+            "iam:GetRole",
+            &[NO_SUCH_ENTITY],
+            aws.iam.get_role().role_name(name).send().await,
+            |out| out.role().cloned(),
+        )
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        role: &IamRole,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        attributes(aws, role, prior).await
+    }
+
+    /// A role of that name that cairn did not create for this resource is not adopted:
+    /// the create then fails with EntityAlreadyExists, as it should.
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = role_name(identity, config)?;
+        let Some(role) = self.describe(aws, &name).await? else {
+            return Ok(Vec::new());
+        };
+        let tags = tag_map(role.tags());
+        let ours = identity.tags().iter().all(|(k, v)| tags.get(k) == Some(v));
+        Ok(if ours { vec![name] } else { Vec::new() })
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config = request.config;
         let name = role_name(request.identity, config)?;
         let trust = trust_policy(config)?;
-        let managed = config.str_list("managed_policy_arns")?;
-        let inline = inline_policies(config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -262,33 +297,34 @@ impl AwsResource for Role {
             .assume_role_policy_document(trust.to_string())
             .set_max_session_duration(max_session)
             .set_tags(Some(iam_tags(&tags)?));
-        send_create_role(call, request.timeout, &request.progress).await?;
-        poll_until(
-            &format!("IAM role {name} to become visible"),
-            request.timeout,
-            IAM_BACKOFF,
-            &request.progress,
-            || async {
-                Ok(match get_role(aws, &name).await? {
-                    Some(_) => Check::Done(()),
-                    None => Check::Waiting("not visible yet".to_owned()),
-                })
-            },
-        )
+        send_create_role(call, request.timeout, &request.progress, || {
+            self.found_id(aws, request)
+        })
         .await?;
-        reconcile_managed(aws, &name, &managed).await?;
-        reconcile_inline(aws, &name, &inline).await?;
-        describe(aws, &name, Some(config))
-            .await?
-            .ok_or_else(|| gone(&name))
+        Ok(name)
+    }
+
+    /// Policies are attached once the role is visible.
+    async fn after_create(
+        &self,
+        aws: &AwsClients,
+        _role: &IamRole,
+        name: &str,
+        request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        reconcile_managed(aws, name, &request.config.str_list("managed_policy_arns")?).await?;
+        reconcile_inline(aws, name, &inline_policies(request.config)?).await?;
+        // The attributes read the policies afresh; the role itself is unchanged.
+        Ok(false)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let name = request.prior.str("id")?;
+        role: &IamRole,
+        name: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired = request.desired;
         let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
         if changed("description") || changed("max_session_duration") {
@@ -302,7 +338,7 @@ impl AwsResource for Role {
                 .transpose()?;
             aws.iam
                 .update_role()
-                .role_name(&name)
+                .role_name(name)
                 // An empty description is how IAM clears one.
                 .description(desired.opt_str("description")?.unwrap_or_default())
                 .set_max_session_duration(max_session)
@@ -314,7 +350,7 @@ impl AwsResource for Role {
             let document = trust_policy(desired)?.to_string();
             send_trust_policy(
                 &aws.iam,
-                &name,
+                name,
                 &document,
                 request.timeout,
                 &request.progress,
@@ -322,107 +358,71 @@ impl AwsResource for Role {
             .await?;
         }
         if changed("managed_policy_arns") {
-            reconcile_managed(aws, &name, &desired.str_list("managed_policy_arns")?).await?;
+            reconcile_managed(aws, name, &desired.str_list("managed_policy_arns")?).await?;
         }
         if changed("inline_policy") {
-            reconcile_inline(aws, &name, &inline_policies(desired)?).await?;
+            reconcile_inline(aws, name, &inline_policies(desired)?).await?;
         }
         if changed("tags") {
-            let role = get_role(aws, &name).await?.ok_or_else(|| gone(&name))?;
             let tags = object_tags(
                 request.identity,
                 &aws.default_tags,
                 &desired.str_map("tags")?,
             );
-            let (stale, write) = tag_changes(role.tags(), &tags);
-            if !stale.is_empty() {
+            let changes = TagChanges::between(&tag_map(role.tags()), &tags);
+            if !changes.remove.is_empty() {
                 aws.iam
                     .untag_role()
-                    .role_name(&name)
-                    .set_tag_keys(Some(stale))
+                    .role_name(name)
+                    .set_tag_keys(Some(changes.remove))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:UntagRole", e))?;
             }
-            if !write.is_empty() {
+            if !changes.set.is_empty() {
                 aws.iam
                     .tag_role()
-                    .role_name(&name)
-                    .set_tags(Some(iam_tags(&write)?))
+                    .role_name(name)
+                    .set_tags(Some(iam_tags(&changes.set)?))
                     .send()
                     .await
                     .map_err(|e| api_error("iam:TagRole", e))?;
             }
         }
-        describe(aws, &name, Some(desired))
-            .await?
-            .ok_or_else(|| gone(&name))
+        Ok(())
     }
 
-    async fn delete(
+    /// IAM refuses to delete a role that still has policies or instance profiles.
+    async fn before_delete(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        name: &str,
+        _request: &DeleteRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let name = request.state.str("id")?;
-        if get_role(aws, &name).await?.is_none() {
+        if self.describe(aws, name).await?.is_none() {
             return Ok(());
         }
-        // IAM refuses to delete a role that still has policies or instance profiles.
-        remove_from_instance_profiles(aws, &name).await?;
-        reconcile_managed(aws, &name, &[]).await?;
-        reconcile_inline(aws, &name, &[]).await?;
-        delete_until_free(
-            &format!("IAM role {name} to be deleted"),
-            "iam:DeleteRole",
-            &[NO_SUCH_ENTITY],
-            &["DeleteConflict"],
-            request.timeout,
-            &request.progress,
-            || aws.iam.delete_role().role_name(&name).send(),
-        )
-        .await
+        remove_from_instance_profiles(aws, name).await?;
+        reconcile_managed(aws, name, &[]).await?;
+        reconcile_inline(aws, name, &[]).await
     }
 
-    async fn find(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = role_name(request.identity, request.config)?;
-        let Some(role) = get_role(aws, &name).await? else {
-            return Ok(None);
-        };
-        // A role of that name that cairn did not create for this resource is not
-        // adopted: the create will then fail with EntityAlreadyExists, as it should.
-        let tags = tag_map(role.tags());
-        let ours = request
-            .identity
-            .tags()
-            .iter()
-            .all(|(k, v)| tags.get(k) == Some(v));
-        if !ours {
-            return Ok(None);
-        }
-        describe(aws, &name, Some(request.config)).await
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe(aws, request.id, None)
-            .await?
-            .ok_or_else(|| gone(request.id))
+        name: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
+        aws.iam
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| api_error("iam:DeleteRole", e))
     }
 }
 
-fn gone(name: &str) -> ProviderError {
-    ProviderError::Other(format!("IAM role `{name}` does not exist"))
-}
-
-/// The configured name, or `<stack>-<env>-<resource name>` cut to IAM's 64 characters:
 /// deterministic, so an interrupted create is found again by name.
 fn role_name(identity: &ResourceIdentity, config: &Attrs) -> Result<String, ProviderError> {
     if let Some(name) = config.opt_str("name")? {
@@ -467,17 +467,6 @@ fn inline_policies(config: &Attrs) -> Result<Vec<InlinePolicy>, ProviderError> {
         }
     }
     Ok(policies)
-}
-
-async fn get_role(
-    aws: &AwsClients,
-    name: &str,
-) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
-    match aws.iam.get_role().role_name(name).send().await {
-        Ok(out) => Ok(out.role().cloned()),
-        Err(e) if error_code(&e) == Some(NO_SUCH_ENTITY) => Ok(None),
-        Err(e) => Err(api_error("iam:GetRole", e)),
-    }
 }
 
 async fn attached_policies(aws: &AwsClients, name: &str) -> Result<Vec<String>, ProviderError> {
@@ -657,15 +646,13 @@ fn trust_attributes(actual: serde_json::Value, prior: Option<&Attrs>) -> (Value,
     )
 }
 
-/// The role's full attributes, or `None` if it no longer exists.
-async fn describe(
+/// The role's full attributes: its policies are read with it.
+async fn attributes(
     aws: &AwsClients,
-    name: &str,
+    role: &IamRole,
     prior: Option<&Attrs>,
-) -> Result<Option<Attrs>, ProviderError> {
-    let Some(role) = get_role(aws, name).await? else {
-        return Ok(None);
-    };
+) -> Result<Attrs, ProviderError> {
+    let name = role.role_name();
     let trust = decode_document(role.assume_role_policy_document().unwrap_or("{}"))?;
     let (assume_role_policy, irsa) = trust_attributes(trust, prior);
     let managed = attached_policies(aws, name)
@@ -702,27 +689,25 @@ async fn describe(
         ])));
     }
     let inline = order_like(prior.and_then(|p| p.get("inline_policy")), inline);
-    Ok(Some(
-        Attrs::new()
-            .with("id", role.role_name())
-            .with("name", role.role_name())
-            .with("path", role.path())
-            .with("arn", role.arn())
-            .with("unique_id", role.role_id())
-            .with("description", role.description().filter(|d| !d.is_empty()))
-            .with("max_session_duration", role.max_session_duration())
-            .with("assume_role_policy", assume_role_policy)
-            .with("irsa", irsa)
-            .with(
-                "managed_policy_arns",
-                unless_empty_and_unset(Value::List(managed), prior, "managed_policy_arns"),
-            )
-            .with(
-                "inline_policy",
-                unless_empty_and_unset(Value::List(inline), prior, "inline_policy"),
-            )
-            .with("tags", tags_value(aws, role.tags(), prior)),
-    ))
+    Ok(Attrs::new()
+        .with("id", role.role_name())
+        .with("name", role.role_name())
+        .with("path", role.path())
+        .with("arn", role.arn())
+        .with("unique_id", role.role_id())
+        .with("description", role.description().filter(|d| !d.is_empty()))
+        .with("max_session_duration", role.max_session_duration())
+        .with("assume_role_policy", assume_role_policy)
+        .with("irsa", irsa)
+        .with(
+            "managed_policy_arns",
+            unless_empty_and_unset(Value::List(managed), prior, "managed_policy_arns"),
+        )
+        .with(
+            "inline_policy",
+            unless_empty_and_unset(Value::List(inline), prior, "inline_policy"),
+        )
+        .with("tags", tags_value(aws, role.tags(), prior)))
 }
 
 #[cfg(test)]
@@ -869,9 +854,11 @@ mod tests {
                 .create_role()
                 .role_name("irsa")
                 .assume_role_policy_document("{}");
-            send_create_role(call, Duration::from_secs(600), &Progress::noop())
-                .await
-                .expect("accepted on the third try");
+            send_create_role(call, Duration::from_secs(600), &Progress::noop(), || {
+                std::future::ready(Ok(None))
+            })
+            .await
+            .expect("accepted on the third try");
             assert_eq!(capture.calls(), ["CreateRole", "CreateRole", "CreateRole"]);
             assert_eq!(capture.unused(), 0);
         }
@@ -887,10 +874,12 @@ mod tests {
                 .create_role()
                 .role_name("irsa")
                 .assume_role_policy_document("{");
-            let error = send_create_role(call, Duration::from_secs(600), &Progress::noop())
-                .await
-                .expect_err("not retried")
-                .to_string();
+            let error = send_create_role(call, Duration::from_secs(600), &Progress::noop(), || {
+                std::future::ready(Ok(None))
+            })
+            .await
+            .expect_err("not retried")
+            .to_string();
             assert!(
                 error.contains("iam:CreateRole: MalformedPolicyDocument"),
                 "{error}"

@@ -3,33 +3,31 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest,
 };
 
-use super::{
-    delete_until_free, desired_tags, identity_filters, not_found, reconcile_tags, single_match,
-    tag_specification, tags_value, visible_after_create,
-};
+use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, create_once, created_id, once};
+use crate::error::{api_error, found};
+use crate::resource::AwsType;
 
 pub(super) struct Eip;
 
 const NOT_FOUND: &str = "InvalidAllocationID.NotFound";
 
-/// Codes AWS answers while the address is still associated (a NAT gateway being
-/// deleted releases it only when it reaches `deleted`).
-const STILL_ASSOCIATED: &[&str] = &["InvalidIPAddress.InUse", "AuthFailure"];
-
 #[async_trait]
-impl AwsResource for Eip {
-    fn type_name(&self) -> &'static str {
-        "aws_eip"
-    }
+impl AwsType for Eip {
+    type Object = Address;
+    const TYPE_NAME: &'static str = "aws_eip";
+    const KIND: &'static str = "Elastic IP";
+    const GONE: &'static [&'static str] = &[NOT_FOUND];
+    /// Codes AWS answers while the address is still associated (a NAT gateway being
+    /// deleted releases it only when it reaches `deleted`).
+    const BUSY: &'static [&'static str] = &["InvalidIPAddress.InUse", "AuthFailure"];
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("An Elastic IP address")
@@ -65,145 +63,105 @@ impl AwsResource for Eip {
             })
     }
 
-    async fn read(
-        &self,
-        aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        describe(aws, &request.state.str("id")?, Some(request.state)).await
-    }
-
-    async fn create(
-        &self,
-        aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let config = request.config;
-        let tags = desired_tags(aws, request.identity, config)?;
-        let domain = match config.opt_str("domain")?.as_deref() {
-            Some("standard") => DomainType::Standard,
-            _ => DomainType::Vpc,
-        };
-        let allocated = aws
-            .ec2
-            .allocate_address()
-            .domain(domain)
-            .tag_specifications(tag_specification(ResourceType::ElasticIp, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:AllocateAddress", e))?;
-        let id = allocated
-            .allocation_id()
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:AllocateAddress returned no allocation id".to_owned())
-            })?
-            .to_owned();
-        visible_after_create(&format!("Elastic IP {id}"), &request.progress, || {
-            describe(aws, &id, Some(config))
-        })
-        .await
-    }
-
-    async fn update(
-        &self,
-        aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let id = request.prior.str("id")?;
-        if request.changed.iter().any(|c| c == "tags") {
-            let current = describe_address(aws, &id)
-                .await?
-                .ok_or_else(|| not_found("Elastic IP", &id))?;
-            let tags = desired_tags(aws, request.identity, request.desired)?;
-            reconcile_tags(aws, &id, current.tags(), &tags).await?;
-        }
-        describe(aws, &id, Some(request.desired))
-            .await?
-            .ok_or_else(|| not_found("Elastic IP", &id))
-    }
-
-    async fn delete(
-        &self,
-        aws: &AwsClients,
-        request: DeleteRequest<'_>,
-    ) -> Result<(), ProviderError> {
-        let id = request.state.str("id")?;
-        if describe_address(aws, &id).await?.is_none() {
-            return Ok(());
-        }
-        delete_until_free(
-            &format!("Elastic IP {id} to be released"),
-            "ec2:ReleaseAddress",
+    async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Address>, ProviderError> {
+        found(
+            "ec2:DescribeAddresses",
             &[NOT_FOUND],
-            STILL_ASSOCIATED,
-            request.timeout,
-            &request.progress,
-            || aws.ec2.release_address().allocation_id(&id).send(),
+            aws.ec2.describe_addresses().allocation_ids(id).send().await,
+            |out| out.addresses().first().cloned(),
         )
-        .await
     }
 
-    async fn find(
+    async fn attributes(
         &self,
         aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let found = aws
-            .ec2
-            .describe_addresses()
-            .set_filters(Some(identity_filters(request.identity)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeAddresses", e))?;
-        let ids = found
-            .addresses()
-            .iter()
-            .filter_map(|a| a.allocation_id().map(str::to_owned))
-            .collect();
-        match single_match("Elastic IP", ids)? {
-            Some(id) => describe(aws, &id, Some(request.config)).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
+        address: &Address,
+        prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError> {
-        describe(aws, request.id, None)
-            .await?
-            .ok_or_else(|| not_found("Elastic IP", request.id))
-    }
-}
-
-async fn describe_address(
-    aws: &AwsClients,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::Address>, ProviderError> {
-    match aws.ec2.describe_addresses().allocation_ids(id).send().await {
-        Ok(out) => Ok(out.addresses().first().cloned()),
-        Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("ec2:DescribeAddresses", e)),
-    }
-}
-
-/// The address's full attributes, or `None` once it is released.
-async fn describe(
-    aws: &AwsClients,
-    id: &str,
-    prior: Option<&Attrs>,
-) -> Result<Option<Attrs>, ProviderError> {
-    let Some(address) = describe_address(aws, id).await? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        Attrs::new()
+        let id = address.allocation_id();
+        Ok(Attrs::new()
             .with("id", id)
             .with("allocation_id", id)
             .with("domain", address.domain().map(|d| d.as_str()))
             .with("public_ip", address.public_ip())
             .with("association_id", address.association_id())
-            .with("tags", tags_value(aws, address.tags(), prior)),
-    ))
+            .with("tags", tags_value(aws, address.tags(), prior)))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        _config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = aws
+            .ec2
+            .describe_addresses()
+            .set_filters(Some(identity_filters(identity)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeAddresses", e))?;
+        Ok(found
+            .addresses()
+            .iter()
+            .filter_map(|a| a.allocation_id().map(str::to_owned))
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsClients,
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
+        let tags = desired_tags(aws, request.identity, request.config)?;
+        let domain = match request.config.opt_str("domain")?.as_deref() {
+            Some("standard") => DomainType::Standard,
+            _ => DomainType::Vpc,
+        };
+        let made = create_once(
+            CreateCall::new("ec2:AllocateAddress", Self::KIND, &request.progress),
+            |_| false,
+            || {
+                aws.ec2
+                    .allocate_address()
+                    .domain(domain.clone())
+                    .tag_specifications(tag_specification(ResourceType::ElasticIp, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || self.found_id(aws, request),
+        )
+        .await?;
+        created_id(made, |out| out.allocation_id(), "ec2:AllocateAddress")
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        current: &Address,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        if request.changed.iter().any(|c| c == "tags") {
+            let tags = desired_tags(aws, request.identity, request.desired)?;
+            reconcile_tags(aws, id, current.tags(), &tags).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
+        aws.ec2
+            .release_address()
+            .allocation_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| api_error("ec2:ReleaseAddress", e))
+    }
 }

@@ -14,17 +14,16 @@ mod subnet;
 mod vpc;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use cairn_provider_core::{Attrs, Progress, ProviderError, ResourceIdentity, Value};
+use cairn_provider_core::{Attrs, ProviderError, ResourceIdentity, Value};
 
 use crate::clients::AwsClients;
 use crate::error::api_error;
-use crate::resource::{AwsResource, unless_empty_and_unset};
-use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, NOT_FOUND_GRACE, delete_until_free, poll_until};
+use crate::resource::{AwsResource, Typed, map_attribute};
+use crate::tags::{TagChanges, object_tags, user_visible};
+use crate::wait::{Backoff, delete_until_free};
 
 /// EC2 state changes (a VPC becoming available, an attachment going away) take seconds.
 const EC2_BACKOFF: Backoff = Backoff {
@@ -34,13 +33,13 @@ const EC2_BACKOFF: Backoff = Backoff {
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![
-        Box::new(vpc::Vpc),
-        Box::new(subnet::Subnet),
-        Box::new(internet_gateway::InternetGateway),
-        Box::new(eip::Eip),
-        Box::new(nat_gateway::NatGateway),
-        Box::new(route_table::RouteTable),
-        Box::new(security_group::SecurityGroup),
+        Box::new(Typed(vpc::Vpc)),
+        Box::new(Typed(subnet::Subnet)),
+        Box::new(Typed(internet_gateway::InternetGateway)),
+        Box::new(Typed(eip::Eip)),
+        Box::new(Typed(nat_gateway::NatGateway)),
+        Box::new(Typed(route_table::RouteTable)),
+        Box::new(Typed(security_group::SecurityGroup)),
     ]
 }
 
@@ -85,29 +84,27 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The `tags` attribute as `read` reports it: only the user's tags.
 fn tags_value(aws: &AwsClients, tags: &[Tag], prior: Option<&Attrs>) -> Value {
-    let visible = user_visible(tag_map(tags), &aws.default_tags);
-    let map = visible
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    unless_empty_and_unset(Value::Map(map), prior, "tags")
+    map_attribute(
+        user_visible(tag_map(tags), &aws.default_tags),
+        prior,
+        "tags",
+    )
 }
 
-/// Makes the object's tags exactly `desired`: removes the keys no longer wanted, then
-/// writes the rest (CreateTags overwrites values).
+/// Makes the object's tags exactly `desired` (see [`TagChanges`]).
 async fn reconcile_tags(
     aws: &AwsClients,
     id: &str,
     current: &[Tag],
     desired: &BTreeMap<String, String>,
 ) -> Result<(), ProviderError> {
-    let current = tag_map(current);
-    let stale: Vec<Tag> = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !stale.is_empty() {
+    let changes = TagChanges::between(&tag_map(current), desired);
+    if !changes.remove.is_empty() {
+        let stale = changes
+            .remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
         aws.ec2
             .delete_tags()
             .resources(id)
@@ -116,16 +113,11 @@ async fn reconcile_tags(
             .await
             .map_err(|e| api_error("ec2:DeleteTags", e))?;
     }
-    let changed: BTreeMap<String, String> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+    if !changes.set.is_empty() {
         aws.ec2
             .create_tags()
             .resources(id)
-            .set_tags(Some(ec2_tags(&changed)))
+            .set_tags(Some(ec2_tags(&changes.set)))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateTags", e))?;
@@ -133,43 +125,8 @@ async fn reconcile_tags(
     Ok(())
 }
 
-/// Reads a just-created object until EC2 shows it. EC2 is eventually consistent: a read
-/// right after the create may answer NotFound (`read` then returns `None`). Gives up
-/// after [`NOT_FOUND_GRACE`], as terraform-provider-aws does.
-async fn visible_after_create<T, F, Fut>(
-    what: &str,
-    progress: &Progress,
-    mut read: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
-    poll_until(
-        &format!("{what} to become visible"),
-        NOT_FOUND_GRACE,
-        EC2_BACKOFF,
-        progress,
-        || {
-            let attempt = read();
-            async move {
-                Ok(match attempt.await? {
-                    Some(value) => Check::Done(value),
-                    None => Check::Waiting("not visible yet".to_owned()),
-                })
-            }
-        },
-    )
-    .await
-}
-
 /// The error code of a delete refused because dependents still exist.
 const DEPENDENCY_VIOLATION: &[&str] = &["DependencyViolation"];
-
-/// The error `import` returns for an id that names nothing.
-fn not_found(kind: &str, id: &str) -> ProviderError {
-    ProviderError::Other(format!("{kind} `{id}` does not exist"))
-}
 
 fn filter(name: &str, value: impl Into<String>) -> Filter {
     Filter::builder().name(name).values(value).build()
@@ -203,19 +160,6 @@ fn ec2_arn(aws: &AwsClients, owner: &str, kind: &str, id: &str) -> String {
         partition(&aws.region),
         aws.region
     )
-}
-
-/// The only id of an object found by tags; more than one is an error the user must
-/// resolve, since adopting either could orphan the other.
-fn single_match(what: &str, ids: Vec<String>) -> Result<Option<String>, ProviderError> {
-    match ids.len() {
-        0 => Ok(None),
-        1 => Ok(ids.into_iter().next()),
-        n => Err(ProviderError::Other(format!(
-            "{n} {what}s carry this resource's cairn tags ({}); delete the extras or import one",
-            ids.join(", ")
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -8,20 +8,18 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{ConnectivityType, NatGateway as Gateway, NatGatewayState, ResourceType};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest,
 };
 
-use super::{
-    desired_tags, identity_filters, not_found, reconcile_tags, single_match, tag_specification,
-    tags_value,
-};
+use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
-use crate::wait::{Backoff, Check, NotFoundGrace, poll_until};
+use crate::create::{CreateCall, client_token, create_once, created_id, once};
+use crate::error::{api_error, found};
+use crate::resource::{AwsType, Readiness};
+use crate::wait::Backoff;
 
 pub(super) struct NatGateway;
 
@@ -37,10 +35,15 @@ const NAT_BACKOFF: Backoff = Backoff {
 };
 
 #[async_trait]
-impl AwsResource for NatGateway {
-    fn type_name(&self) -> &'static str {
-        "aws_nat_gateway"
-    }
+impl AwsType for NatGateway {
+    type Object = Gateway;
+    const TYPE_NAME: &'static str = "aws_nat_gateway";
+    const KIND: &'static str = "NAT gateway";
+    const GONE: &'static [&'static str] = NOT_FOUND;
+    /// Its Elastic IP and network interface are released only at `deleted`: the EIP,
+    /// subnet and internet gateway deletes that follow depend on that.
+    const WAIT_GONE: bool = true;
+    const BACKOFF: Backoff = NAT_BACKOFF;
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("A NAT gateway in a public subnet")
@@ -91,121 +94,67 @@ impl AwsResource for NatGateway {
             })
     }
 
-    async fn read(
-        &self,
-        aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let id = request.state.str("id")?;
-        Ok(describe_gateway(aws, &id)
-            .await?
-            .filter(is_live)
-            .map(|g| attributes(aws, &g, Some(request.state))))
-    }
-
-    async fn create(
-        &self,
-        aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let config = request.config;
-        let tags = desired_tags(aws, request.identity, config)?;
-        let connectivity = match config.opt_str("connectivity_type")?.as_deref() {
-            Some("private") => ConnectivityType::Private,
-            _ => ConnectivityType::Public,
-        };
-        let created = aws
-            .ec2
-            .create_nat_gateway()
-            .subnet_id(config.str("subnet_id")?)
-            .set_allocation_id(config.opt_str("allocation_id")?)
-            .connectivity_type(connectivity)
-            .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateNatGateway", e))?;
-        let id = created
-            .nat_gateway()
-            .and_then(|g| g.nat_gateway_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateNatGateway returned no gateway id".to_owned())
-            })?
-            .to_owned();
-        let gateway = wait_available(
-            aws,
-            &id,
-            NotFoundGrace::start(),
-            request.timeout,
-            &request.progress,
+    async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Gateway>, ProviderError> {
+        found(
+            "ec2:DescribeNatGateways",
+            NOT_FOUND,
+            aws.ec2
+                .describe_nat_gateways()
+                .nat_gateway_ids(id)
+                .send()
+                .await,
+            |out| out.nat_gateways().first().cloned(),
         )
-        .await?;
-        Ok(attributes(aws, &gateway, Some(config)))
     }
 
-    async fn update(
-        &self,
-        aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let id = request.prior.str("id")?;
-        let current = describe_gateway(aws, &id)
-            .await?
-            .filter(is_live)
-            .ok_or_else(|| not_found("NAT gateway", &id))?;
-        if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, request.desired)?;
-            reconcile_tags(aws, &id, current.tags(), &tags).await?;
-        }
-        describe_gateway(aws, &id)
-            .await?
-            .map(|g| attributes(aws, &g, Some(request.desired)))
-            .ok_or_else(|| not_found("NAT gateway", &id))
-    }
-
-    async fn delete(
-        &self,
-        aws: &AwsClients,
-        request: DeleteRequest<'_>,
-    ) -> Result<(), ProviderError> {
-        let id = request.state.str("id")?;
-        match aws
-            .ec2
-            .delete_nat_gateway()
-            .nat_gateway_id(&id)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if error_code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(()),
-            Err(e) => return Err(api_error("ec2:DeleteNatGateway", e)),
-        }
-        // Its Elastic IP and network interface are released only at `deleted`: the
-        // EIP, subnet and internet gateway deletes that follow depend on that.
-        poll_until(
-            &format!("NAT gateway {id} to be deleted"),
-            request.timeout,
-            NAT_BACKOFF,
-            &request.progress,
-            || async {
-                Ok(match describe_gateway(aws, &id).await? {
-                    None => Check::Done(()),
-                    Some(g) if g.state() == Some(&NatGatewayState::Deleted) => Check::Done(()),
-                    Some(g) => Check::Waiting(format!(
-                        "state {}",
-                        g.state().map_or("unknown", |s| s.as_str())
-                    )),
-                })
-            },
+    /// False for a gateway on its way out or that never came up: for cairn it is gone.
+    fn is_live(&self, gateway: &Gateway) -> bool {
+        !matches!(
+            gateway.state(),
+            Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
         )
-        .await
     }
 
-    async fn find(
+    fn deletion(&self, gateway: &Gateway) -> Readiness {
+        match gateway.state() {
+            Some(NatGatewayState::Deleted) => Readiness::Ready,
+            state => {
+                Readiness::Waiting(format!("state {}", state.map_or("unknown", |s| s.as_str())))
+            }
+        }
+    }
+
+    /// `failed` ends the wait with AWS's failure code and message.
+    async fn readiness(&self, _aws: &AwsClients, gateway: &Gateway) -> Readiness {
+        match gateway.state() {
+            Some(NatGatewayState::Available) => Readiness::Ready,
+            Some(NatGatewayState::Failed) => Readiness::Failed(ProviderError::api(
+                "ec2:CreateNatGateway",
+                gateway.failure_code().map(str::to_owned),
+                gateway.failure_message().unwrap_or("NAT gateway failed"),
+            )),
+            state => {
+                Readiness::Waiting(format!("state {}", state.map_or("unknown", |s| s.as_str())))
+            }
+        }
+    }
+
+    async fn attributes(
         &self,
         aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let mut filters = identity_filters(request.identity);
+        gateway: &Gateway,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        Ok(attributes(aws, gateway, prior))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        _config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let mut filters = identity_filters(identity);
         filters.push(
             aws_sdk_ec2::types::Filter::builder()
                 .name("state")
@@ -220,103 +169,80 @@ impl AwsResource for NatGateway {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeNatGateways", e))?;
-        let ids = found
+        Ok(found
             .nat_gateways()
             .iter()
-            .filter(|g| is_live(g))
+            .filter(|g| self.is_live(g))
             .filter_map(|g| g.nat_gateway_id().map(str::to_owned))
-            .collect();
-        let Some(id) = single_match("NAT gateway", ids)? else {
-            return Ok(None);
-        };
-        // A gateway an interrupted apply left pending has no address yet: adopt it once
-        // available, or fail with AWS's reason if it failed meanwhile.
-        let gateway = wait_available(
-            aws,
-            &id,
-            NotFoundGrace::none(),
-            CREATE_TIMEOUT,
-            &Progress::noop(),
-        )
-        .await?;
-        Ok(Some(attributes(aws, &gateway, Some(request.config))))
+            .collect())
     }
 
-    async fn import(
+    async fn create(
         &self,
         aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe_gateway(aws, request.id)
-            .await?
-            .filter(is_live)
-            .map(|g| attributes(aws, &g, None))
-            .ok_or_else(|| not_found("NAT gateway", request.id))
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
+        let config = request.config;
+        let tags = desired_tags(aws, request.identity, config)?;
+        let connectivity = match config.opt_str("connectivity_type")?.as_deref() {
+            Some("private") => ConnectivityType::Private,
+            _ => ConnectivityType::Public,
+        };
+        let (subnet_id, allocation_id) =
+            (config.str("subnet_id")?, config.opt_str("allocation_id")?);
+        let token = client_token();
+        let made = create_once(
+            CreateCall::new("ec2:CreateNatGateway", Self::KIND, &request.progress).with_token(),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_nat_gateway()
+                    .client_token(&token)
+                    .subnet_id(&subnet_id)
+                    .set_allocation_id(allocation_id.clone())
+                    .connectivity_type(connectivity.clone())
+                    .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || self.found_id(aws, request),
+        )
+        .await?;
+        created_id(
+            made,
+            |out| out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+            "ec2:CreateNatGateway",
+        )
     }
-}
 
-/// Waits until the gateway is available; `failed` ends the wait with AWS's failure code
-/// and message. Not found is "not visible yet" while `grace` lasts (right after the
-/// create), and the gateway gone after it.
-async fn wait_available(
-    aws: &AwsClients,
-    id: &str,
-    grace: NotFoundGrace,
-    timeout: Duration,
-    progress: &Progress,
-) -> Result<aws_sdk_ec2::types::NatGateway, ProviderError> {
-    poll_until(
-        &format!("NAT gateway {id} to become available"),
-        timeout,
-        NAT_BACKOFF,
-        progress,
-        || async {
-            let Some(gateway) = describe_gateway(aws, id).await? else {
-                return if grace.tolerates() {
-                    Ok(Check::Waiting("not visible yet".to_owned()))
-                } else {
-                    Err(not_found("NAT gateway", id))
-                };
-            };
-            match gateway.state() {
-                Some(NatGatewayState::Available) => Ok(Check::Done(gateway)),
-                Some(NatGatewayState::Failed) => Err(ProviderError::api(
-                    "ec2:CreateNatGateway",
-                    gateway.failure_code().map(str::to_owned),
-                    gateway.failure_message().unwrap_or("NAT gateway failed"),
-                )),
-                state => Ok(Check::Waiting(format!(
-                    "state {}",
-                    state.map_or("unknown", |s| s.as_str())
-                ))),
-            }
-        },
-    )
-    .await
-}
+    async fn update(
+        &self,
+        aws: &AwsClients,
+        current: &Gateway,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        if request.changed.iter().any(|c| c == "tags") {
+            let tags = desired_tags(aws, request.identity, request.desired)?;
+            reconcile_tags(aws, id, current.tags(), &tags).await?;
+        }
+        Ok(())
+    }
 
-/// False for a gateway on its way out or that never came up: for cairn it is gone.
-fn is_live(gateway: &aws_sdk_ec2::types::NatGateway) -> bool {
-    !matches!(
-        gateway.state(),
-        Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
-    )
-}
-
-async fn describe_gateway(
-    aws: &AwsClients,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::NatGateway>, ProviderError> {
-    match aws
-        .ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.nat_gateways().first().cloned()),
-        Err(e) if error_code(&e).is_some_and(|c| NOT_FOUND.contains(&c)) => Ok(None),
-        Err(e) => Err(api_error("ec2:DescribeNatGateways", e)),
+    async fn delete_call(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
+        aws.ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| api_error("ec2:DeleteNatGateway", e))
     }
 }
 

@@ -9,21 +9,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
+use aws_sdk_ec2::types::{ResourceType, RouteOrigin, RouteTable as Table};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, ProviderError, ResourceIdentity,
+    ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, filter,
-    identity_filters, not_found, reconcile_tags, single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, desired_tags, ec2_arn, filter, identity_filters, reconcile_tags,
+    tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::{AwsResource, order_like, unless_empty_and_unset};
-use crate::wait::{Check, poll_until};
+use crate::create::{CreateCall, client_token, create_once, created_id, once};
+use crate::error::{api_error, error_code, found};
+use crate::resource::{AwsType, order_like, unless_empty_and_unset};
 
 pub(super) struct RouteTable;
 
@@ -62,10 +62,12 @@ impl RouteSpec {
 }
 
 #[async_trait]
-impl AwsResource for RouteTable {
-    fn type_name(&self) -> &'static str {
-        "aws_route_table"
-    }
+impl AwsType for RouteTable {
+    type Object = Table;
+    const TYPE_NAME: &'static str = "aws_route_table";
+    const KIND: &'static str = "route table";
+    const GONE: &'static [&'static str] = &[NOT_FOUND];
+    const BUSY: &'static [&'static str] = DEPENDENCY_VIOLATION;
 
     fn schema(&self) -> ResourceSchema {
         let route = AttrType::object([
@@ -120,147 +122,166 @@ impl AwsResource for RouteTable {
             })
     }
 
-    async fn read(
+    async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Table>, ProviderError> {
+        found(
+            "ec2:DescribeRouteTables",
+            &[NOT_FOUND],
+            aws.ec2
+                .describe_route_tables()
+                .route_table_ids(id)
+                .send()
+                .await,
+            |out| out.route_tables().first().cloned(),
+        )
+    }
+
+    async fn attributes(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let id = request.state.str("id")?;
-        Ok(describe_table(aws, &id)
-            .await?
-            .map(|t| attributes(aws, &t, Some(request.state))))
+        table: &Table,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = table.route_table_id().unwrap_or_default();
+        let owner = table.owner_id().unwrap_or_default();
+        let routes = managed_routes(table)
+            .values()
+            .map(RouteSpec::to_value)
+            .collect();
+        let subnets = associations(table)
+            .into_iter()
+            .map(|(subnet, _)| Value::from(subnet))
+            .collect();
+        let routes = order_like(prior.and_then(|p| p.get("route")), routes);
+        let subnets = order_like(prior.and_then(|p| p.get("subnet_ids")), subnets);
+        Ok(Attrs::new()
+            .with("id", id)
+            .with("arn", ec2_arn(aws, owner, "route-table", id))
+            .with("owner_id", owner)
+            .with("vpc_id", table.vpc_id())
+            .with(
+                "route",
+                unless_empty_and_unset(Value::List(routes), prior, "route"),
+            )
+            .with(
+                "subnet_ids",
+                unless_empty_and_unset(Value::List(subnets), prior, "subnet_ids"),
+            )
+            .with("tags", tags_value(aws, table.tags(), prior)))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        _config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = aws
+            .ec2
+            .describe_route_tables()
+            .set_filters(Some(identity_filters(identity)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
+        Ok(found
+            .route_tables()
+            .iter()
+            .filter_map(|t| t.route_table_id().map(str::to_owned))
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let config = request.config;
-        let routes = desired_routes(config)?;
-        let subnets = config.str_list("subnet_ids")?;
-        let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_route_table()
-            .vpc_id(config.str("vpc_id")?)
-            .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
-        let id = created
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateRouteTable returned no route table id".to_owned())
-            })?
-            .to_owned();
-        // Routes added before the table is visible fail with InvalidRouteTableID.NotFound.
-        let table = poll_until(
-            &format!("route table {id} to become visible"),
-            request.timeout,
-            EC2_BACKOFF,
-            &request.progress,
-            || async {
-                Ok(match describe_table(aws, &id).await? {
-                    Some(table) => Check::Done(table),
-                    None => Check::Waiting("not visible yet".to_owned()),
-                })
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
+        let tags = desired_tags(aws, request.identity, request.config)?;
+        let vpc_id = request.config.str("vpc_id")?;
+        let token = client_token();
+        let made = create_once(
+            CreateCall::new("ec2:CreateRouteTable", Self::KIND, &request.progress).with_token(),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_route_table()
+                    .client_token(&token)
+                    .vpc_id(&vpc_id)
+                    .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
             },
+            || self.found_id(aws, request),
         )
         .await?;
-        reconcile_routes(aws, &table, &routes).await?;
-        reconcile_associations(aws, &table, &subnets).await?;
-        describe_table(aws, &id)
-            .await?
-            .map(|t| attributes(aws, &t, Some(config)))
-            .ok_or_else(|| not_found("route table", &id))
+        created_id(
+            made,
+            |out| out.route_table().and_then(|t| t.route_table_id()),
+            "ec2:CreateRouteTable",
+        )
+    }
+
+    /// Routes and associations, once the table is visible (before, they fail with
+    /// InvalidRouteTableID.NotFound).
+    async fn after_create(
+        &self,
+        aws: &AwsClients,
+        table: &Table,
+        _id: &str,
+        request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        reconcile_routes(aws, table, &desired_routes(request.config)?).await?;
+        reconcile_associations(aws, table, &request.config.str_list("subnet_ids")?).await?;
+        Ok(true)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let id = request.prior.str("id")?;
+        table: &Table,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired = request.desired;
-        let table = describe_table(aws, &id)
-            .await?
-            .ok_or_else(|| not_found("route table", &id))?;
         let changed = |name: &str| request.changed.iter().any(|c| c == name);
         if changed("route") {
-            reconcile_routes(aws, &table, &desired_routes(desired)?).await?;
+            reconcile_routes(aws, table, &desired_routes(desired)?).await?;
         }
         if changed("subnet_ids") {
-            reconcile_associations(aws, &table, &desired.str_list("subnet_ids")?).await?;
+            reconcile_associations(aws, table, &desired.str_list("subnet_ids")?).await?;
         }
         if changed("tags") {
             let tags = desired_tags(aws, request.identity, desired)?;
-            reconcile_tags(aws, &id, table.tags(), &tags).await?;
+            reconcile_tags(aws, id, table.tags(), &tags).await?;
         }
-        describe_table(aws, &id)
-            .await?
-            .map(|t| attributes(aws, &t, Some(desired)))
-            .ok_or_else(|| not_found("route table", &id))
+        Ok(())
     }
 
-    async fn delete(
+    /// A table with subnet associations cannot be deleted.
+    async fn before_delete(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        id: &str,
+        _request: &DeleteRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let id = request.state.str("id")?;
-        let Some(table) = describe_table(aws, &id).await? else {
-            return Ok(());
-        };
-        // A table with subnet associations cannot be deleted.
-        reconcile_associations(aws, &table, &[]).await?;
-        delete_until_free(
-            &format!("route table {id} to be deleted"),
-            "ec2:DeleteRouteTable",
-            &[NOT_FOUND],
-            DEPENDENCY_VIOLATION,
-            request.timeout,
-            &request.progress,
-            || aws.ec2.delete_route_table().route_table_id(&id).send(),
-        )
-        .await
+        match self.describe(aws, id).await? {
+            Some(table) => reconcile_associations(aws, &table, &[]).await,
+            None => Ok(()),
+        }
     }
 
-    async fn find(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let found = aws
-            .ec2
-            .describe_route_tables()
-            .set_filters(Some(identity_filters(request.identity)))
+        id: &str,
+        _state: &Attrs,
+    ) -> Result<(), ProviderError> {
+        aws.ec2
+            .delete_route_table()
+            .route_table_id(id)
             .send()
             .await
-            .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
-        let ids = found
-            .route_tables()
-            .iter()
-            .filter_map(|t| t.route_table_id().map(str::to_owned))
-            .collect();
-        let Some(id) = single_match("route table", ids)? else {
-            return Ok(None);
-        };
-        Ok(describe_table(aws, &id)
-            .await?
-            .map(|t| attributes(aws, &t, Some(request.config))))
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe_table(aws, request.id)
-            .await?
-            .map(|t| attributes(aws, &t, None))
-            .ok_or_else(|| not_found("route table", request.id))
+            .map(drop)
+            .map_err(|e| api_error("ec2:DeleteRouteTable", e))
     }
 }
 
@@ -280,7 +301,7 @@ fn desired_routes(config: &Attrs) -> Result<Vec<RouteSpec>, ProviderError> {
 }
 
 /// The routes cairn manages: those created with CreateRoute, keyed by destination.
-fn managed_routes(table: &aws_sdk_ec2::types::RouteTable) -> BTreeMap<String, RouteSpec> {
+fn managed_routes(table: &Table) -> BTreeMap<String, RouteSpec> {
     table
         .routes()
         .iter()
@@ -307,7 +328,7 @@ fn managed_routes(table: &aws_sdk_ec2::types::RouteTable) -> BTreeMap<String, Ro
 
 async fn reconcile_routes(
     aws: &AwsClients,
-    table: &aws_sdk_ec2::types::RouteTable,
+    table: &Table,
     desired: &[RouteSpec],
 ) -> Result<(), ProviderError> {
     let id = table.route_table_id().unwrap_or_default();
@@ -327,15 +348,32 @@ async fn reconcile_routes(
                     .map_err(|e| api_error("ec2:ReplaceRoute", e))?;
             }
             None => {
-                aws.ec2
+                let created = aws
+                    .ec2
                     .create_route()
                     .route_table_id(id)
                     .destination_cidr_block(&route.cidr_block)
                     .set_gateway_id(route.gateway_id.clone())
                     .set_nat_gateway_id(route.nat_gateway_id.clone())
                     .send()
-                    .await
-                    .map_err(|e| api_error("ec2:CreateRoute", e))?;
+                    .await;
+                match created {
+                    Ok(_) => {}
+                    // The SDK sent it again after a lost answer and the first one made
+                    // the route: make sure it has this target.
+                    Err(e) if error_code(&e) == Some("RouteAlreadyExists") => {
+                        aws.ec2
+                            .replace_route()
+                            .route_table_id(id)
+                            .destination_cidr_block(&route.cidr_block)
+                            .set_gateway_id(route.gateway_id.clone())
+                            .set_nat_gateway_id(route.nat_gateway_id.clone())
+                            .send()
+                            .await
+                            .map_err(|e| api_error("ec2:ReplaceRoute", e))?;
+                    }
+                    Err(e) => return Err(api_error("ec2:CreateRoute", e)),
+                }
             }
         }
     }
@@ -359,7 +397,7 @@ async fn reconcile_routes(
 }
 
 /// Explicit subnet associations (not the VPC-wide main one), as (subnet, association).
-fn associations(table: &aws_sdk_ec2::types::RouteTable) -> Vec<(String, String)> {
+fn associations(table: &Table) -> Vec<(String, String)> {
     table
         .associations()
         .iter()
@@ -380,7 +418,7 @@ fn associations(table: &aws_sdk_ec2::types::RouteTable) -> Vec<(String, String)>
 
 async fn reconcile_associations(
     aws: &AwsClients,
-    table: &aws_sdk_ec2::types::RouteTable,
+    table: &Table,
     desired: &[String],
 ) -> Result<(), ProviderError> {
     let id = table.route_table_id().unwrap_or_default();
@@ -449,56 +487,6 @@ async fn association_elsewhere(
         .find(|a| a.subnet_id() == Some(subnet) && a.main() != Some(true))
         .and_then(|a| a.route_table_association_id())
         .map(str::to_owned))
-}
-
-async fn describe_table(
-    aws: &AwsClients,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::RouteTable>, ProviderError> {
-    match aws
-        .ec2
-        .describe_route_tables()
-        .route_table_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.route_tables().first().cloned()),
-        Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("ec2:DescribeRouteTables", e)),
-    }
-}
-
-fn attributes(
-    aws: &AwsClients,
-    table: &aws_sdk_ec2::types::RouteTable,
-    prior: Option<&Attrs>,
-) -> Attrs {
-    let id = table.route_table_id().unwrap_or_default();
-    let owner = table.owner_id().unwrap_or_default();
-    let routes = managed_routes(table)
-        .values()
-        .map(RouteSpec::to_value)
-        .collect();
-    let subnets = associations(table)
-        .into_iter()
-        .map(|(subnet, _)| Value::from(subnet))
-        .collect();
-    let routes = order_like(prior.and_then(|p| p.get("route")), routes);
-    let subnets = order_like(prior.and_then(|p| p.get("subnet_ids")), subnets);
-    Attrs::new()
-        .with("id", id)
-        .with("arn", ec2_arn(aws, owner, "route-table", id))
-        .with("owner_id", owner)
-        .with("vpc_id", table.vpc_id())
-        .with(
-            "route",
-            unless_empty_and_unset(Value::List(routes), prior, "route"),
-        )
-        .with(
-            "subnet_ids",
-            unless_empty_and_unset(Value::List(subnets), prior, "subnet_ids"),
-        )
-        .with("tags", tags_value(aws, table.tags(), prior))
 }
 
 #[cfg(test)]

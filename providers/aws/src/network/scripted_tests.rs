@@ -12,7 +12,7 @@ use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
 use super::security_group::SecurityGroup;
 use crate::eks::capture::{Answer, Capture, ec2_error};
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
 
 const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
@@ -71,7 +71,7 @@ async fn a_new_security_group_is_read_through_not_found() {
     ]);
     let identity = identity("aws_security_group.db");
     let config = Attrs::new().with("vpc_id", "vpc-1");
-    let attrs = SecurityGroup
+    let attrs = Typed(SecurityGroup)
         .create(&capture.clients(), create_request(&identity, &config))
         .await
         .expect("created");
@@ -105,7 +105,7 @@ async fn a_security_group_that_never_shows_fails_after_a_minute() {
     );
     let identity = identity("aws_security_group.db");
     let config = Attrs::new().with("vpc_id", "vpc-1");
-    let error = SecurityGroup
+    let error = Typed(SecurityGroup)
         .create(&capture.clients(), create_request(&identity, &config))
         .await
         .expect_err("gives up")
@@ -133,7 +133,7 @@ async fn security_group_delete_retries_while_in_use() {
     ]);
     let identity = identity("aws_security_group.db");
     let state = Attrs::new().with("id", "sg-1");
-    SecurityGroup
+    Typed(SecurityGroup)
         .delete(
             &capture.clients(),
             DeleteRequest {
@@ -174,7 +174,7 @@ async fn a_new_internet_gateway_is_attached_through_not_found() {
     ]);
     let identity = identity("aws_internet_gateway.main");
     let config = Attrs::new().with("vpc_id", "vpc-1");
-    let attrs = InternetGateway
+    let attrs = Typed(InternetGateway)
         .create(&capture.clients(), create_request(&identity, &config))
         .await
         .expect("created and attached");
@@ -223,7 +223,7 @@ async fn find_waits_for_a_pending_nat_gateway_and_fails_on_a_failed_one() {
     let find = |capture: Capture| {
         let (identity, config) = (identity.clone(), config.clone());
         async move {
-            NatGateway
+            Typed(NatGateway)
                 .find(
                     &capture.clients(),
                     FindRequest {

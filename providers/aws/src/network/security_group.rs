@@ -15,20 +15,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, ResourceType, SecurityGroup as Group, UserIdGroupPair,
+};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest, Value,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    delete_until_free, desired_tags, ec2_arn, identity_filters, not_found, reconcile_tags,
-    single_match, tag_specification, tags_value, visible_after_create,
+    desired_tags, ec2_arn, identity_filters, reconcile_tags, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::{AwsResource, unless_empty_and_unset};
+use crate::create::{CreateCall, create_once, created_id, once};
+use crate::error::{api_error, found};
+use crate::resource::{AwsType, unless_empty_and_unset};
 
 pub(super) struct SecurityGroup;
 
@@ -398,10 +400,14 @@ fn rules_value(current: &RuleSet, prior: Option<&Value>, own_id: &str) -> Vec<Va
 }
 
 #[async_trait]
-impl AwsResource for SecurityGroup {
-    fn type_name(&self) -> &'static str {
-        "aws_security_group"
-    }
+impl AwsType for SecurityGroup {
+    type Object = Group;
+    const TYPE_NAME: &'static str = "aws_security_group";
+    const KIND: &'static str = "security group";
+    const GONE: &'static [&'static str] = &[NOT_FOUND];
+    /// Network interfaces left by EKS or load balancers keep a group in use for a few
+    /// minutes after their owners are gone.
+    const BUSY: &'static [&'static str] = IN_USE;
 
     fn schema(&self) -> ResourceSchema {
         let rule = AttrType::object([
@@ -488,139 +494,153 @@ impl AwsResource for SecurityGroup {
             })
     }
 
-    async fn read(
+    async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Group>, ProviderError> {
+        found(
+            "ec2:DescribeSecurityGroups",
+            &[NOT_FOUND],
+            aws.ec2
+                .describe_security_groups()
+                .group_ids(id)
+                .send()
+                .await,
+            |out| out.security_groups().first().cloned(),
+        )
+    }
+
+    async fn attributes(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let id = request.state.str("id")?;
-        Ok(describe_group(aws, &id)
-            .await?
-            .map(|g| attributes(aws, &g, Some(request.state))))
+        group: &Group,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = group.group_id().unwrap_or_default();
+        let owner = group.owner_id().unwrap_or_default();
+        let arn = group
+            .security_group_arn()
+            .map_or_else(|| ec2_arn(aws, owner, "security-group", id), str::to_owned);
+        let mut attrs = Attrs::new()
+            .with("id", id)
+            .with("arn", arn)
+            .with("owner_id", owner)
+            .with("name", group.group_name())
+            .with("description", group.description())
+            .with("vpc_id", group.vpc_id())
+            .with("tags", tags_value(aws, group.tags(), prior));
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let name = direction.attribute();
+            let current = match direction {
+                Direction::Ingress => current_rules(group.ip_permissions()),
+                Direction::Egress => current_rules(group.ip_permissions_egress()),
+            };
+            let rules = rules_value(&current, prior.and_then(|p| p.get(name)), id);
+            attrs.insert(
+                name,
+                unless_empty_and_unset(Value::List(rules), prior, name),
+            );
+        }
+        Ok(attrs)
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        _config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = aws
+            .ec2
+            .describe_security_groups()
+            .set_filters(Some(identity_filters(identity)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
+        Ok(found
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config = request.config;
-        let ingress = desired_rules(config, Direction::Ingress)?;
-        let egress = desired_rules(config, Direction::Egress)?;
         let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_security_group()
-            .group_name(group_name(request.identity, config)?)
-            .description(
-                config
-                    .opt_str("description")?
-                    .unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned()),
-            )
-            .vpc_id(config.str("vpc_id")?)
-            .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateSecurityGroup", e))?;
-        let id = created
-            .group_id()
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateSecurityGroup returned no group id".to_owned())
-            })?
-            .to_owned();
-        let group =
-            visible_after_create(&format!("security group {id}"), &request.progress, || {
-                describe_group(aws, &id)
-            })
-            .await?;
-        reconcile_rules(aws, &group, Direction::Ingress, &ingress).await?;
-        reconcile_rules(aws, &group, Direction::Egress, &egress).await?;
-        describe_group(aws, &id)
-            .await?
-            .map(|g| attributes(aws, &g, Some(config)))
-            .ok_or_else(|| not_found("security group", &id))
+        let name = group_name(request.identity, config)?;
+        let description = config
+            .opt_str("description")?
+            .unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned());
+        let vpc_id = config.str("vpc_id")?;
+        let made = create_once(
+            CreateCall::new("ec2:CreateSecurityGroup", Self::KIND, &request.progress),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_security_group()
+                    .group_name(&name)
+                    .description(&description)
+                    .vpc_id(&vpc_id)
+                    .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || self.found_id(aws, request),
+        )
+        .await?;
+        created_id(made, |out| out.group_id(), "ec2:CreateSecurityGroup")
+    }
+
+    async fn after_create(
+        &self,
+        aws: &AwsClients,
+        group: &Group,
+        _id: &str,
+        request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let rules = desired_rules(request.config, direction)?;
+            reconcile_rules(aws, group, direction, &rules).await?;
+        }
+        Ok(true)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let id = request.prior.str("id")?;
+        group: &Group,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired = request.desired;
-        let group = describe_group(aws, &id)
-            .await?
-            .ok_or_else(|| not_found("security group", &id))?;
         for direction in [Direction::Ingress, Direction::Egress] {
             if request.changed.iter().any(|c| c == direction.attribute()) {
                 let rules = desired_rules(desired, direction)?;
-                reconcile_rules(aws, &group, direction, &rules).await?;
+                reconcile_rules(aws, group, direction, &rules).await?;
             }
         }
         if request.changed.iter().any(|c| c == "tags") {
             let tags = desired_tags(aws, request.identity, desired)?;
-            reconcile_tags(aws, &id, group.tags(), &tags).await?;
+            reconcile_tags(aws, id, group.tags(), &tags).await?;
         }
-        describe_group(aws, &id)
-            .await?
-            .map(|g| attributes(aws, &g, Some(desired)))
-            .ok_or_else(|| not_found("security group", &id))
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        id: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let id = request.state.str("id")?;
-        // Network interfaces left by EKS or load balancers keep a group in use for a
-        // few minutes after their owners are gone.
-        delete_until_free(
-            &format!("security group {id} to be deleted"),
-            "ec2:DeleteSecurityGroup",
-            &[NOT_FOUND],
-            IN_USE,
-            request.timeout,
-            &request.progress,
-            || aws.ec2.delete_security_group().group_id(&id).send(),
-        )
-        .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let found = aws
-            .ec2
-            .describe_security_groups()
-            .set_filters(Some(identity_filters(request.identity)))
+        aws.ec2
+            .delete_security_group()
+            .group_id(id)
             .send()
             .await
-            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
-        let ids = found
-            .security_groups()
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect();
-        let Some(id) = single_match("security group", ids)? else {
-            return Ok(None);
-        };
-        Ok(describe_group(aws, &id)
-            .await?
-            .map(|g| attributes(aws, &g, Some(request.config))))
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe_group(aws, request.id)
-            .await?
-            .map(|g| attributes(aws, &g, None))
-            .ok_or_else(|| not_found("security group", request.id))
+            .map(drop)
+            .map_err(|e| api_error("ec2:DeleteSecurityGroup", e))
     }
 }
 
@@ -635,56 +655,6 @@ fn group_name(identity: &ResourceIdentity, config: &Attrs) -> Result<String, Pro
         .split_once('.')
         .map_or(identity.address.as_str(), |(_, name)| name);
     Ok(format!("{}-{}-{resource}", identity.stack, identity.env))
-}
-
-async fn describe_group(
-    aws: &AwsClients,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
-    match aws
-        .ec2
-        .describe_security_groups()
-        .group_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.security_groups().first().cloned()),
-        Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("ec2:DescribeSecurityGroups", e)),
-    }
-}
-
-fn attributes(
-    aws: &AwsClients,
-    group: &aws_sdk_ec2::types::SecurityGroup,
-    prior: Option<&Attrs>,
-) -> Attrs {
-    let id = group.group_id().unwrap_or_default();
-    let owner = group.owner_id().unwrap_or_default();
-    let arn = group
-        .security_group_arn()
-        .map_or_else(|| ec2_arn(aws, owner, "security-group", id), str::to_owned);
-    let mut attrs = Attrs::new()
-        .with("id", id)
-        .with("arn", arn)
-        .with("owner_id", owner)
-        .with("name", group.group_name())
-        .with("description", group.description())
-        .with("vpc_id", group.vpc_id())
-        .with("tags", tags_value(aws, group.tags(), prior));
-    for direction in [Direction::Ingress, Direction::Egress] {
-        let name = direction.attribute();
-        let current = match direction {
-            Direction::Ingress => current_rules(group.ip_permissions()),
-            Direction::Egress => current_rules(group.ip_permissions_egress()),
-        };
-        let rules = rules_value(&current, prior.and_then(|p| p.get(name)), id);
-        attrs.insert(
-            name,
-            unless_empty_and_unset(Value::List(rules), prior, name),
-        );
-    }
-    attrs
 }
 
 #[cfg(test)]

@@ -3,31 +3,32 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as Object, SubnetState};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceSchema, Timeouts,
-    UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, ProviderError,
+    ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest,
 };
 
 use super::{
-    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, identity_filters,
-    not_found, reconcile_tags, single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, desired_tags, identity_filters, reconcile_tags, tag_specification,
+    tags_value,
 };
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
-use crate::wait::{Check, poll_until};
+use crate::create::{CreateCall, create_once, created_id, once};
+use crate::error::{api_error, found};
+use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Subnet;
 
 const NOT_FOUND: &str = "InvalidSubnetID.NotFound";
 
 #[async_trait]
-impl AwsResource for Subnet {
-    fn type_name(&self) -> &'static str {
-        "aws_subnet"
-    }
+impl AwsType for Subnet {
+    type Object = Object;
+    const TYPE_NAME: &'static str = "aws_subnet";
+    const KIND: &'static str = "subnet";
+    const GONE: &'static [&'static str] = &[NOT_FOUND];
+    const BUSY: &'static [&'static str] = DEPENDENCY_VIOLATION;
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("A subnet of a VPC in one availability zone")
@@ -104,19 +105,75 @@ impl AwsResource for Subnet {
         Ok(PlanAdjustments::default())
     }
 
-    async fn read(
+    async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Object>, ProviderError> {
+        found(
+            "ec2:DescribeSubnets",
+            &[NOT_FOUND],
+            aws.ec2.describe_subnets().subnet_ids(id).send().await,
+            |out| out.subnets().first().cloned(),
+        )
+    }
+
+    async fn readiness(&self, _aws: &AwsClients, subnet: &Object) -> Readiness {
+        match subnet.state() {
+            Some(SubnetState::Available) => Readiness::Ready,
+            state => {
+                Readiness::Waiting(format!("state {}", state.map_or("unknown", |s| s.as_str())))
+            }
+        }
+    }
+
+    async fn attributes(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        describe(aws, &request.state.str("id")?, Some(request.state)).await
+        subnet: &Object,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = subnet.subnet_id().unwrap_or_default();
+        let arn = match subnet.subnet_arn() {
+            Some(arn) => arn.to_owned(),
+            None => super::ec2_arn(aws, subnet.owner_id().unwrap_or_default(), "subnet", id),
+        };
+        Ok(Attrs::new()
+            .with("id", id)
+            .with("arn", arn)
+            .with("owner_id", subnet.owner_id())
+            .with("vpc_id", subnet.vpc_id())
+            .with("cidr_block", subnet.cidr_block())
+            .with("availability_zone", subnet.availability_zone())
+            .with("availability_zone_id", subnet.availability_zone_id())
+            .with(
+                "map_public_ip_on_launch",
+                subnet.map_public_ip_on_launch().unwrap_or(false),
+            )
+            .with("tags", tags_value(aws, subnet.tags(), prior)))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        _config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = aws
+            .ec2
+            .describe_subnets()
+            .set_filters(Some(identity_filters(identity)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSubnets", e))?;
+        Ok(found
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_owned))
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config = request.config;
         let tags = desired_tags(aws, request.identity, config)?;
         // The id names the same physical zone in every account: it wins when both are
@@ -126,55 +183,53 @@ impl AwsResource for Subnet {
             Some(_) => None,
             None => config.opt_str("availability_zone")?,
         };
-        let created = aws
-            .ec2
-            .create_subnet()
-            .vpc_id(config.str("vpc_id")?)
-            .cidr_block(config.str("cidr_block")?)
-            .set_availability_zone(zone)
-            .set_availability_zone_id(zone_id)
-            .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateSubnet", e))?;
-        let id = created
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .ok_or_else(|| {
-                ProviderError::Other("ec2:CreateSubnet returned no subnet id".to_owned())
-            })?
-            .to_owned();
-        poll_until(
-            &format!("subnet {id} to become available"),
-            request.timeout,
-            EC2_BACKOFF,
-            &request.progress,
-            || async {
-                Ok(match describe_subnet(aws, &id).await? {
-                    Some(s) if s.state() == Some(&SubnetState::Available) => Check::Done(()),
-                    Some(s) => Check::Waiting(format!(
-                        "state {}",
-                        s.state().map_or("unknown", |s| s.as_str())
-                    )),
-                    None => Check::Waiting("not visible yet".to_owned()),
-                })
+        let (vpc_id, cidr) = (config.str("vpc_id")?, config.str("cidr_block")?);
+        let made = create_once(
+            CreateCall::new("ec2:CreateSubnet", Self::KIND, &request.progress),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_subnet()
+                    .vpc_id(&vpc_id)
+                    .cidr_block(&cidr)
+                    .set_availability_zone(zone.clone())
+                    .set_availability_zone_id(zone_id.clone())
+                    .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
             },
+            || self.found_id(aws, request),
         )
         .await?;
-        if let Some(public) = config.opt_bool("map_public_ip_on_launch")? {
-            set_map_public_ip(aws, &id, public).await?;
-        }
-        describe(aws, &id, Some(config))
-            .await?
-            .ok_or_else(|| not_found("subnet", &id))
+        created_id(
+            made,
+            |out| out.subnet().and_then(|s| s.subnet_id()),
+            "ec2:CreateSubnet",
+        )
+    }
+
+    async fn after_create(
+        &self,
+        aws: &AwsClients,
+        _subnet: &Object,
+        id: &str,
+        request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        let Some(public) = request.config.opt_bool("map_public_ip_on_launch")? else {
+            return Ok(false);
+        };
+        set_map_public_ip(aws, id, public).await?;
+        Ok(true)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let id = request.prior.str("id")?;
+        current: &Object,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired = request.desired;
         if request
             .changed
@@ -182,69 +237,28 @@ impl AwsResource for Subnet {
             .any(|c| c == "map_public_ip_on_launch")
             && let Some(public) = desired.opt_bool("map_public_ip_on_launch")?
         {
-            set_map_public_ip(aws, &id, public).await?;
+            set_map_public_ip(aws, id, public).await?;
         }
         if request.changed.iter().any(|c| c == "tags") {
-            let current = describe_subnet(aws, &id)
-                .await?
-                .ok_or_else(|| not_found("subnet", &id))?;
             let tags = desired_tags(aws, request.identity, desired)?;
-            reconcile_tags(aws, &id, current.tags(), &tags).await?;
+            reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
-        describe(aws, &id, Some(desired))
-            .await?
-            .ok_or_else(|| not_found("subnet", &id))
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        id: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let id = request.state.str("id")?;
-        delete_until_free(
-            &format!("subnet {id} to be deleted"),
-            "ec2:DeleteSubnet",
-            &[NOT_FOUND],
-            DEPENDENCY_VIOLATION,
-            request.timeout,
-            &request.progress,
-            || aws.ec2.delete_subnet().subnet_id(&id).send(),
-        )
-        .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let found = aws
-            .ec2
-            .describe_subnets()
-            .set_filters(Some(identity_filters(request.identity)))
+        aws.ec2
+            .delete_subnet()
+            .subnet_id(id)
             .send()
             .await
-            .map_err(|e| api_error("ec2:DescribeSubnets", e))?;
-        let ids = found
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(str::to_owned))
-            .collect();
-        match single_match("subnet", ids)? {
-            Some(id) => describe(aws, &id, Some(request.config)).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe(aws, request.id, None)
-            .await?
-            .ok_or_else(|| not_found("subnet", request.id))
+            .map(drop)
+            .map_err(|e| api_error("ec2:DeleteSubnet", e))
     }
 }
 
@@ -257,47 +271,6 @@ async fn set_map_public_ip(aws: &AwsClients, id: &str, public: bool) -> Result<(
         .await
         .map(drop)
         .map_err(|e| api_error("ec2:ModifySubnetAttribute", e))
-}
-
-async fn describe_subnet(
-    aws: &AwsClients,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::Subnet>, ProviderError> {
-    match aws.ec2.describe_subnets().subnet_ids(id).send().await {
-        Ok(out) => Ok(out.subnets().first().cloned()),
-        Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("ec2:DescribeSubnets", e)),
-    }
-}
-
-/// The subnet's full attributes, or `None` if it no longer exists.
-async fn describe(
-    aws: &AwsClients,
-    id: &str,
-    prior: Option<&Attrs>,
-) -> Result<Option<Attrs>, ProviderError> {
-    let Some(subnet) = describe_subnet(aws, id).await? else {
-        return Ok(None);
-    };
-    let arn = match subnet.subnet_arn() {
-        Some(arn) => arn.to_owned(),
-        None => super::ec2_arn(aws, subnet.owner_id().unwrap_or_default(), "subnet", id),
-    };
-    Ok(Some(
-        Attrs::new()
-            .with("id", id)
-            .with("arn", arn)
-            .with("owner_id", subnet.owner_id())
-            .with("vpc_id", subnet.vpc_id())
-            .with("cidr_block", subnet.cidr_block())
-            .with("availability_zone", subnet.availability_zone())
-            .with("availability_zone_id", subnet.availability_zone_id())
-            .with(
-                "map_public_ip_on_launch",
-                subnet.map_public_ip_on_launch().unwrap_or(false),
-            )
-            .with("tags", tags_value(aws, subnet.tags(), prior)),
-    ))
 }
 
 #[cfg(test)]

@@ -3,30 +3,34 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName, VpcState};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, ResourceType, Vpc as Object, VpcAttributeName, VpcState,
+};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest,
 };
 
 use super::{
-    DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, filter,
-    identity_filters, not_found, reconcile_tags, single_match, tag_specification, tags_value,
+    DEPENDENCY_VIOLATION, desired_tags, ec2_arn, filter, identity_filters, reconcile_tags,
+    tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
-use crate::wait::{Check, poll_until};
+use crate::create::{CreateCall, create_once, created_id, once};
+use crate::error::{api_error, found};
+use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Vpc;
 
 const NOT_FOUND: &str = "InvalidVpcID.NotFound";
 
 #[async_trait]
-impl AwsResource for Vpc {
-    fn type_name(&self) -> &'static str {
-        "aws_vpc"
-    }
+impl AwsType for Vpc {
+    type Object = Object;
+    const TYPE_NAME: &'static str = "aws_vpc";
+    const KIND: &'static str = "VPC";
+    const GONE: &'static [&'static str] = &[NOT_FOUND];
+    const BUSY: &'static [&'static str] = DEPENDENCY_VIOLATION;
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("A VPC: the private network every other networking object lives in")
@@ -76,168 +80,184 @@ impl AwsResource for Vpc {
             })
     }
 
-    async fn read(
+    async fn describe(&self, aws: &AwsClients, id: &str) -> Result<Option<Object>, ProviderError> {
+        found(
+            "ec2:DescribeVpcs",
+            &[NOT_FOUND],
+            aws.ec2.describe_vpcs().vpc_ids(id).send().await,
+            |out| out.vpcs().first().cloned(),
+        )
+    }
+
+    async fn readiness(&self, _aws: &AwsClients, vpc: &Object) -> Readiness {
+        match vpc.state() {
+            Some(VpcState::Available) => Readiness::Ready,
+            state => {
+                Readiness::Waiting(format!("state {}", state.map_or("unknown", |s| s.as_str())))
+            }
+        }
+    }
+
+    async fn attributes(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        describe(aws, &request.state.str("id")?, Some(request.state)).await
+        vpc: &Object,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        let id = vpc.vpc_id().unwrap_or_default();
+        let owner = vpc.owner_id().unwrap_or_default();
+        let dns_support = dns_attribute(aws, id, VpcAttributeName::EnableDnsSupport).await?;
+        let dns_hostnames = dns_attribute(aws, id, VpcAttributeName::EnableDnsHostnames).await?;
+        let default_group = aws
+            .ec2
+            .describe_security_groups()
+            .filters(filter("vpc-id", id))
+            .filters(filter("group-name", "default"))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
+        let main_table = aws
+            .ec2
+            .describe_route_tables()
+            .filters(filter("vpc-id", id))
+            .filters(filter("association.main", "true"))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
+        Ok(Attrs::new()
+            .with("id", id)
+            .with("arn", ec2_arn(aws, owner, "vpc", id))
+            .with("owner_id", owner)
+            .with("cidr_block", vpc.cidr_block())
+            .with("enable_dns_support", dns_support)
+            .with("enable_dns_hostnames", dns_hostnames)
+            .with(
+                "default_security_group_id",
+                default_group
+                    .security_groups()
+                    .first()
+                    .and_then(|g| g.group_id()),
+            )
+            .with(
+                "main_route_table_id",
+                main_table
+                    .route_tables()
+                    .first()
+                    .and_then(|t| t.route_table_id()),
+            )
+            .with("tags", tags_value(aws, vpc.tags(), prior)))
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        _config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = aws
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(identity_filters(identity)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeVpcs", e))?;
+        Ok(found
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_owned))
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let config = request.config;
-        let tags = desired_tags(aws, request.identity, config)?;
-        let created = aws
-            .ec2
-            .create_vpc()
-            .cidr_block(config.str("cidr_block")?)
-            .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateVpc", e))?;
-        let id = created
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .ok_or_else(|| ProviderError::Other("ec2:CreateVpc returned no VPC id".to_owned()))?
-            .to_owned();
-        wait_available(aws, &id, &request).await?;
-        // DNS attributes can only be set one per call, after the VPC exists.
-        if let Some(enabled) = config.opt_bool("enable_dns_support")? {
-            set_dns(aws, &id, VpcAttributeName::EnableDnsSupport, enabled).await?;
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
+        let tags = desired_tags(aws, request.identity, request.config)?;
+        let cidr = request.config.str("cidr_block")?;
+        let made = create_once(
+            CreateCall::new("ec2:CreateVpc", Self::KIND, &request.progress),
+            |_| false,
+            || {
+                aws.ec2
+                    .create_vpc()
+                    .cidr_block(&cidr)
+                    .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
+                    .customize()
+                    .config_override(once::ec2())
+                    .send()
+            },
+            || self.found_id(aws, request),
+        )
+        .await?;
+        created_id(
+            made,
+            |out| out.vpc().and_then(|v| v.vpc_id()),
+            "ec2:CreateVpc",
+        )
+    }
+
+    /// DNS attributes can only be set one per call, after the VPC exists.
+    async fn after_create(
+        &self,
+        aws: &AwsClients,
+        _vpc: &Object,
+        id: &str,
+        request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        let mut changed = false;
+        for (name, attribute) in DNS_ATTRIBUTES {
+            if let Some(enabled) = request.config.opt_bool(name)? {
+                set_dns(aws, id, attribute, enabled).await?;
+                changed = true;
+            }
         }
-        if let Some(enabled) = config.opt_bool("enable_dns_hostnames")? {
-            set_dns(aws, &id, VpcAttributeName::EnableDnsHostnames, enabled).await?;
-        }
-        describe(aws, &id, Some(config))
-            .await?
-            .ok_or_else(|| not_found("VPC", &id))
+        Ok(changed)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let id = request.prior.str("id")?;
+        current: &Object,
+        id: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired = request.desired;
-        for name in request.changed {
-            match name.as_str() {
-                "enable_dns_support" | "enable_dns_hostnames" => {
-                    let attribute = if name == "enable_dns_support" {
-                        VpcAttributeName::EnableDnsSupport
-                    } else {
-                        VpcAttributeName::EnableDnsHostnames
-                    };
-                    if let Some(enabled) = desired.opt_bool(name)? {
-                        set_dns(aws, &id, attribute, enabled).await?;
-                    }
-                }
-                "tags" => {
-                    let current = describe_vpc(aws, &id)
-                        .await?
-                        .ok_or_else(|| not_found("VPC", &id))?;
-                    let tags = desired_tags(aws, request.identity, desired)?;
-                    reconcile_tags(aws, &id, current.tags(), &tags).await?;
-                }
-                _ => {}
+        for (name, attribute) in DNS_ATTRIBUTES {
+            if request.changed.iter().any(|c| c == name)
+                && let Some(enabled) = desired.opt_bool(name)?
+            {
+                set_dns(aws, id, attribute, enabled).await?;
             }
         }
-        describe(aws, &id, Some(desired))
-            .await?
-            .ok_or_else(|| not_found("VPC", &id))
+        if request.changed.iter().any(|c| c == "tags") {
+            let tags = desired_tags(aws, request.identity, desired)?;
+            reconcile_tags(aws, id, current.tags(), &tags).await?;
+        }
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        id: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let id = request.state.str("id")?;
-        delete_until_free(
-            &format!("VPC {id} to be deleted"),
-            "ec2:DeleteVpc",
-            &[NOT_FOUND],
-            DEPENDENCY_VIOLATION,
-            request.timeout,
-            &request.progress,
-            || aws.ec2.delete_vpc().vpc_id(&id).send(),
-        )
-        .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let found = aws
-            .ec2
-            .describe_vpcs()
-            .set_filters(Some(identity_filters(request.identity)))
+        aws.ec2
+            .delete_vpc()
+            .vpc_id(id)
             .send()
             .await
-            .map_err(|e| api_error("ec2:DescribeVpcs", e))?;
-        let ids = found
-            .vpcs()
-            .iter()
-            .filter_map(|v| v.vpc_id().map(str::to_owned))
-            .collect();
-        match single_match("VPC", ids)? {
-            Some(id) => describe(aws, &id, Some(request.config)).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        describe(aws, request.id, None)
-            .await?
-            .ok_or_else(|| not_found("VPC", request.id))
+            .map(drop)
+            .map_err(|e| api_error("ec2:DeleteVpc", e))
     }
 }
 
-async fn describe_vpc(
-    aws: &AwsClients,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::Vpc>, ProviderError> {
-    match aws.ec2.describe_vpcs().vpc_ids(id).send().await {
-        Ok(out) => Ok(out.vpcs().first().cloned()),
-        Err(e) if error_code(&e) == Some(NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("ec2:DescribeVpcs", e)),
-    }
-}
-
-async fn wait_available(
-    aws: &AwsClients,
-    id: &str,
-    request: &CreateRequest<'_>,
-) -> Result<(), ProviderError> {
-    poll_until(
-        &format!("VPC {id} to become available"),
-        request.timeout,
-        EC2_BACKOFF,
-        &request.progress,
-        || async {
-            Ok(match describe_vpc(aws, id).await? {
-                Some(vpc) if vpc.state() == Some(&VpcState::Available) => Check::Done(()),
-                Some(vpc) => Check::Waiting(format!(
-                    "state {}",
-                    vpc.state().map_or("unknown", |s| s.as_str())
-                )),
-                // Just created: EC2 reads are eventually consistent.
-                None => Check::Waiting("not visible yet".to_owned()),
-            })
-        },
-    )
-    .await
-}
+/// The DNS attributes by attribute name, in the order they are set.
+const DNS_ATTRIBUTES: [(&str, VpcAttributeName); 2] = [
+    ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
+    ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
+];
 
 async fn set_dns(
     aws: &AwsClients,
@@ -275,58 +295,4 @@ async fn dns_attribute(
         _ => out.enable_dns_support(),
     };
     Ok(value.and_then(AttributeBooleanValue::value))
-}
-
-/// The VPC's full attributes, or `None` if it no longer exists.
-async fn describe(
-    aws: &AwsClients,
-    id: &str,
-    prior: Option<&Attrs>,
-) -> Result<Option<Attrs>, ProviderError> {
-    let Some(vpc) = describe_vpc(aws, id).await? else {
-        return Ok(None);
-    };
-    let owner = vpc.owner_id().unwrap_or_default();
-    let dns_support = dns_attribute(aws, id, VpcAttributeName::EnableDnsSupport).await?;
-    let dns_hostnames = dns_attribute(aws, id, VpcAttributeName::EnableDnsHostnames).await?;
-    let default_group = aws
-        .ec2
-        .describe_security_groups()
-        .filters(filter("vpc-id", id))
-        .filters(filter("group-name", "default"))
-        .send()
-        .await
-        .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
-    let main_table = aws
-        .ec2
-        .describe_route_tables()
-        .filters(filter("vpc-id", id))
-        .filters(filter("association.main", "true"))
-        .send()
-        .await
-        .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
-    Ok(Some(
-        Attrs::new()
-            .with("id", id)
-            .with("arn", ec2_arn(aws, owner, "vpc", id))
-            .with("owner_id", owner)
-            .with("cidr_block", vpc.cidr_block())
-            .with("enable_dns_support", dns_support)
-            .with("enable_dns_hostnames", dns_hostnames)
-            .with(
-                "default_security_group_id",
-                default_group
-                    .security_groups()
-                    .first()
-                    .and_then(|g| g.group_id()),
-            )
-            .with(
-                "main_route_table_id",
-                main_table
-                    .route_tables()
-                    .first()
-                    .and_then(|t| t.route_table_id()),
-            )
-            .with("tags", tags_value(aws, vpc.tags(), prior)),
-    ))
 }

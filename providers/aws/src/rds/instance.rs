@@ -11,19 +11,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues, SourceType};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, Progress, ProviderError, ReadRequest, ResourceSchema, Timeouts,
-    UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, Progress,
+    ProviderError, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
-use crate::eks::shared::{created_by, keep_order, optional_map, strings};
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, create_once, once};
+use crate::error::{api_error, found};
+use crate::resource::{AwsType, Readiness, not_found};
+use crate::resource::{keep_order, map_attribute, strings};
+use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::{Backoff, Check, NotFoundGrace, deadline, poll_until, remaining};
+use crate::wait::{Backoff, Check, deadline, poll_until, remaining};
 
 /// Creating or modifying an instance takes 5-20 minutes on AWS.
 const INSTANCE_POLL: Backoff = Backoff {
@@ -94,10 +95,13 @@ struct InstanceConfig {
 }
 
 #[async_trait]
-impl AwsResource for Instance {
-    fn type_name(&self) -> &'static str {
-        "aws_db_instance"
-    }
+impl AwsType for Instance {
+    type Object = DbInstance;
+    const TYPE_NAME: &'static str = "aws_db_instance";
+    const KIND: &'static str = "DB instance";
+    const GONE: &'static [&'static str] = &["DBInstanceNotFound"];
+    const WAIT_GONE: bool = true;
+    const BACKOFF: Backoff = INSTANCE_POLL;
 
     fn schema(&self) -> ResourceSchema {
         let computed = |ty: AttrType, text: &str| AttrSchema::computed(ty).describe(text);
@@ -257,36 +261,83 @@ impl AwsResource for Instance {
         }
     }
 
-    async fn read(
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        state.str("identifier")
+    }
+
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let identifier = request.state.str("identifier")?;
+        identifier: &str,
+    ) -> Result<Option<DbInstance>, ProviderError> {
+        describe(&aws.rds, identifier).await
+    }
+
+    fn is_live(&self, db: &DbInstance) -> bool {
+        db.db_instance_status() != Some("deleting")
+    }
+
+    async fn readiness(&self, aws: &AwsClients, db: &DbInstance) -> Readiness {
+        check(&aws.rds, db, false).await
+    }
+
+    fn deletion(&self, db: &DbInstance) -> Readiness {
+        Readiness::Waiting(format!(
+            "status {}",
+            db.db_instance_status().unwrap_or("unknown")
+        ))
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        db: &DbInstance,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        Ok(attributes(
+            db,
+            prior.unwrap_or(&Attrs::new()),
+            &aws.default_tags,
+        ))
+    }
+
+    fn with_config_only(&self, attrs: Attrs, config: &Attrs) -> Attrs {
+        with_config_only(attrs, config)
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let identifier = config.str("identifier")?;
         Ok(describe(&aws.rds, &identifier)
             .await?
-            .filter(|db| db.db_instance_status() != Some("deleting"))
-            .map(|db| attributes(&db, request.state, &aws.default_tags)))
+            .filter(|db| self.is_live(db) && created_by(identity, &tag_map(db.tag_list())))
+            .map(|_| identifier)
+            .into_iter()
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         self.plan(PlanRequest {
-            type_name: self.type_name(),
+            type_name: Self::TYPE_NAME,
             prior: None,
             desired: request.config,
         })?;
         let config: InstanceConfig = request.config.decode()?;
-        let deadline = deadline(request.timeout);
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        aws.rds
+        let call = aws
+            .rds
             .create_db_instance()
             .db_instance_identifier(&config.identifier)
             .engine(&config.engine)
@@ -305,36 +356,29 @@ impl AwsResource for Instance {
             .set_backup_retention_period(config.backup_retention_period)
             .set_deletion_protection(config.deletion_protection)
             .set_publicly_accessible(config.publicly_accessible)
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBInstance", e))?;
-        let db = wait_usable(
-            &aws.rds,
-            &config.identifier,
-            false,
-            NotFoundGrace::start(),
-            remaining(deadline),
-            &request.progress,
+            .set_tags(Some(rds_tags(tags)));
+        create_once(
+            CreateCall::new("rds:CreateDBInstance", Self::KIND, &request.progress),
+            |_| false,
+            || call.clone().customize().config_override(once::rds()).send(),
+            || self.found_id(aws, request),
         )
         .await?;
-        Ok(with_config_only(
-            attributes(&db, request.config, &aws.default_tags),
-            request.config,
-        ))
+        Ok(config.identifier)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        db: &DbInstance,
+        identifier: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         // The password is read only when it changed: otherwise it may be the recorded hash
         // (e.g. under `ignore_changes`), which cannot be decoded or sent.
         let mut without_password = request.desired.clone();
         without_password.0.remove("password");
         let desired: InstanceConfig = without_password.decode()?;
-        let identifier = desired.identifier.as_str();
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let apply_immediately = desired.apply_immediately.unwrap_or(false);
@@ -403,15 +447,11 @@ impl AwsResource for Instance {
                 &aws.rds,
                 identifier,
                 apply_immediately,
-                NotFoundGrace::none(),
                 remaining(deadline),
                 &request.progress,
             )
             .await?;
         }
-        let db = describe(&aws.rds, identifier)
-            .await?
-            .ok_or_else(|| gone(identifier))?;
         if changed("tags") {
             let wanted = object_tags(
                 request.identity,
@@ -426,137 +466,59 @@ impl AwsResource for Instance {
             )
             .await?;
         }
-        let db = describe(&aws.rds, identifier)
-            .await?
-            .ok_or_else(|| gone(identifier))?;
-        Ok(with_config_only(
-            attributes(&db, request.desired, &aws.default_tags),
-            request.desired,
-        ))
+        Ok(())
     }
 
-    async fn delete(
+    /// A delete already under way (an earlier run was interrupted) is waited on; a
+    /// final snapshot is taken unless the state says to skip it.
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        identifier: &str,
+        state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let identifier = request.state.str("identifier")?;
-        let Some(db) = describe(&aws.rds, &identifier).await? else {
+        let Some(db) = describe(&aws.rds, identifier).await? else {
             return Ok(());
         };
-        if db.db_instance_status() != Some("deleting") {
-            if db.deletion_protection() == Some(true) {
-                return Err(ProviderError::Other(format!(
-                    "DB instance {identifier} has deletion protection: set deletion_protection = false and \
-                     apply before destroying it"
-                )));
-            }
-            let skip = request
-                .state
-                .opt_bool("skip_final_snapshot")?
-                .unwrap_or(false);
-            let snapshot = match request.state.opt_str("final_snapshot_identifier")? {
-                Some(snapshot) => snapshot,
-                None => default_snapshot_identifier(&identifier, db.dbi_resource_id()),
-            };
-            let call = aws
-                .rds
-                .delete_db_instance()
-                .db_instance_identifier(&identifier)
-                .skip_final_snapshot(skip)
-                .set_final_db_snapshot_identifier((!skip).then_some(snapshot));
-            match call.send().await {
-                Ok(_) => {}
-                Err(err) if error_code(&err) == Some("DBInstanceNotFound") => return Ok(()),
-                Err(err) => return Err(api_error("rds:DeleteDBInstance", err)),
-            }
+        if db.db_instance_status() == Some("deleting") {
+            return Ok(());
         }
-        poll_until(
-            &format!("DB instance {identifier} to be deleted"),
-            request.timeout,
-            INSTANCE_POLL,
-            &request.progress,
-            || async {
-                Ok(match describe(&aws.rds, &identifier).await? {
-                    None => Check::Done(()),
-                    Some(db) => Check::Waiting(format!(
-                        "status {}",
-                        db.db_instance_status().unwrap_or("unknown")
-                    )),
-                })
-            },
-        )
-        .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let identifier = request.config.str("identifier")?;
-        let Some(db) = describe(&aws.rds, &identifier)
-            .await?
-            .filter(|db| db.db_instance_status() != Some("deleting"))
-            .filter(|db| created_by(request.identity, &tag_map(db.tag_list())))
-        else {
-            return Ok(None);
+        if db.deletion_protection() == Some(true) {
+            return Err(ProviderError::Other(format!(
+                "DB instance {identifier} has deletion protection: set deletion_protection = false and \
+                 apply before destroying it"
+            )));
+        }
+        let skip = state.opt_bool("skip_final_snapshot")?.unwrap_or(false);
+        let snapshot = match state.opt_str("final_snapshot_identifier")? {
+            Some(snapshot) => snapshot,
+            None => default_snapshot_identifier(identifier, db.dbi_resource_id()),
         };
-        // An interrupted apply may have left it creating (no address yet) or failed:
-        // adopt it only once usable, as the create would have.
-        let db = if is_usable(&db) {
-            db
-        } else {
-            wait_usable(
-                &aws.rds,
-                &identifier,
-                false,
-                NotFoundGrace::none(),
-                CREATE_TIMEOUT,
-                &Progress::noop(),
-            )
-            .await?
-        };
-        Ok(Some(with_config_only(
-            attributes(&db, request.config, &aws.default_tags),
-            request.config,
-        )))
+        aws.rds
+            .delete_db_instance()
+            .db_instance_identifier(identifier)
+            .skip_final_snapshot(skip)
+            .set_final_db_snapshot_identifier((!skip).then_some(snapshot))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| api_error("rds:DeleteDBInstance", e))
     }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let db = describe(&aws.rds, request.id)
-            .await?
-            .ok_or_else(|| gone(request.id))?;
-        Ok(attributes(&db, &Attrs::new(), &aws.default_tags))
-    }
-}
-
-fn gone(identifier: &str) -> ProviderError {
-    ProviderError::api(
-        "rds:DescribeDBInstances",
-        Some("DBInstanceNotFound".to_owned()),
-        format!("DBInstance {identifier} not found."),
-    )
 }
 
 async fn describe(
     rds: &aws_sdk_rds::Client,
     identifier: &str,
 ) -> Result<Option<DbInstance>, ProviderError> {
-    match rds
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances.and_then(|dbs| dbs.into_iter().next())),
-        Err(err) if error_code(&err) == Some("DBInstanceNotFound") => Ok(None),
-        Err(err) => Err(api_error("rds:DescribeDBInstances", err)),
-    }
+    found(
+        "rds:DescribeDBInstances",
+        &["DBInstanceNotFound"],
+        rds.describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await,
+        |out| out.db_instances.and_then(|dbs| dbs.into_iter().next()),
+    )
 }
 
 /// True while RDS still has changes queued that an immediate modification will apply.
@@ -581,16 +543,36 @@ fn is_usable(db: &DbInstance) -> bool {
             .is_some_and(|a| !a.is_empty())
 }
 
-/// Waits until the instance is usable. After an immediate modification, RDS may still
-/// say `available` for a moment with the change queued; `after_modify` keeps waiting
-/// until nothing is pending. Not found is "not visible yet" while `grace` lasts (right
-/// after a create); a status neither usable nor [`PENDING`] fails with RDS's latest
-/// event for the instance, which says why.
+/// Whether the instance is usable. After an immediate modification, RDS may still say
+/// `available` for a moment with the change queued; `after_modify` waits until nothing is
+/// pending. A status neither usable nor [`PENDING`] fails with RDS's latest event for the
+/// instance, which says why.
+async fn check(rds: &aws_sdk_rds::Client, db: &DbInstance, after_modify: bool) -> Readiness {
+    let identifier = db.db_instance_identifier().unwrap_or_default();
+    let status = db.db_instance_status().unwrap_or("unknown");
+    let pending = after_modify && db.pending_modified_values().is_some_and(has_pending);
+    if !USABLE.contains(&status) && !PENDING.contains(&status) {
+        let reason = latest_event(rds, identifier)
+            .await
+            .unwrap_or_else(|| "RDS reported no event for it".to_owned());
+        return Readiness::Failed(ProviderError::Other(format!(
+            "DB instance {identifier} is in status {status}: {reason}"
+        )));
+    }
+    if is_usable(db) && !pending {
+        Readiness::Ready
+    } else if pending {
+        Readiness::Waiting(format!("status {status}, modifications pending"))
+    } else {
+        Readiness::Waiting(format!("status {status}"))
+    }
+}
+
+/// Waits until a modified instance is usable with nothing pending (see [`check`]).
 async fn wait_usable(
     rds: &aws_sdk_rds::Client,
     identifier: &str,
     after_modify: bool,
-    grace: NotFoundGrace,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<DbInstance, ProviderError> {
@@ -600,30 +582,14 @@ async fn wait_usable(
         INSTANCE_POLL,
         progress,
         || async {
-            let Some(db) = describe(rds, identifier).await? else {
-                return if grace.tolerates() {
-                    Ok(Check::Waiting("not visible yet".to_owned()))
-                } else {
-                    Err(gone(identifier))
-                };
-            };
-            let status = db.db_instance_status().unwrap_or("unknown").to_owned();
-            let pending = after_modify && db.pending_modified_values().is_some_and(has_pending);
-            if !USABLE.contains(&status.as_str()) && !PENDING.contains(&status.as_str()) {
-                let reason = latest_event(rds, identifier)
-                    .await
-                    .unwrap_or_else(|| "RDS reported no event for it".to_owned());
-                return Err(ProviderError::Other(format!(
-                    "DB instance {identifier} is in status {status}: {reason}"
-                )));
+            let db = describe(rds, identifier)
+                .await?
+                .ok_or_else(|| not_found(Instance::KIND, identifier))?;
+            match check(rds, &db, after_modify).await {
+                Readiness::Ready => Ok(Check::Done(db)),
+                Readiness::Waiting(status) => Ok(Check::Waiting(status)),
+                Readiness::Failed(error) => Err(error),
             }
-            Ok(if is_usable(&db) && !pending {
-                Check::Done(db)
-            } else if pending {
-                Check::Waiting(format!("status {status}, modifications pending"))
-            } else {
-                Check::Waiting(format!("status {status}"))
-            })
         },
     )
     .await
@@ -735,7 +701,11 @@ fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, St
         .with("publicly_accessible", db.publicly_accessible())
         .with(
             "tags",
-            optional_map(user_visible(tag_map(db.tag_list()), default_tags)),
+            map_attribute(
+                user_visible(tag_map(db.tag_list()), default_tags),
+                Some(order),
+                "tags",
+            ),
         )
         .with("arn", db.db_instance_arn())
         .with("endpoint", db.endpoint().and_then(|e| e.address()))
@@ -805,7 +775,8 @@ mod tests {
 
         use super::*;
         use crate::eks::capture::{Capture, query_error};
-        use cairn_provider_core::ResourceIdentity;
+        use crate::resource::{AwsResource, Typed};
+        use cairn_provider_core::{DeleteRequest, FindRequest};
 
         fn identity() -> ResourceIdentity {
             ResourceIdentity {
@@ -892,7 +863,7 @@ mod tests {
                 described("available"),
             ]);
             let (identity, config) = (identity(), config());
-            let attrs = Instance
+            let attrs = Typed(Instance)
                 .create(
                     &capture.clients(),
                     CreateRequest {
@@ -951,7 +922,7 @@ mod tests {
                 events,
             ]);
             let (identity, config) = (identity(), config());
-            let error = Instance
+            let error = Typed(Instance)
                 .create(
                     &capture.clients(),
                     CreateRequest {
@@ -1006,7 +977,7 @@ mod tests {
                 let capture =
                     Capture::script([with_resource_id(resource_id), deleted.clone(), not_found()]);
                 let state = config().with("skip_final_snapshot", false);
-                Instance
+                Typed(Instance)
                     .delete(
                         &capture.clients(),
                         DeleteRequest {
@@ -1039,7 +1010,7 @@ mod tests {
                 described("available"),
             ]);
             let (identity, config) = (identity(), config());
-            let found = Instance
+            let found = Typed(Instance)
                 .find(
                     &capture.clients(),
                     FindRequest {

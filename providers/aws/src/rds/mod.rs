@@ -12,15 +12,15 @@ use std::collections::BTreeMap;
 use aws_sdk_rds::types::Tag;
 use cairn_provider_core::ProviderError;
 
-use crate::eks::shared::TagChanges;
 use crate::error::api_error;
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
+use crate::tags::TagChanges;
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![
-        Box::new(subnet_group::SubnetGroup),
-        Box::new(parameter_group::ParameterGroup),
-        Box::new(instance::Instance),
+        Box::new(Typed(subnet_group::SubnetGroup)),
+        Box::new(Typed(parameter_group::ParameterGroup)),
+        Box::new(Typed(instance::Instance)),
     ]
 }
 

@@ -8,18 +8,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, Parameter as RdsParameter};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
-use crate::eks::shared::{created_by, optional_map};
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, create_once, once};
+use crate::error::{api_error, found};
+use crate::resource::AwsType;
+use crate::resource::map_attribute;
+use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::delete_until_free;
 
 /// RDS requires a description.
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
@@ -81,10 +82,13 @@ fn parameter_schema() -> AttrType {
 }
 
 #[async_trait]
-impl AwsResource for ParameterGroup {
-    fn type_name(&self) -> &'static str {
-        "aws_db_parameter_group"
-    }
+impl AwsType for ParameterGroup {
+    type Object = DbParameterGroup;
+    const TYPE_NAME: &'static str = "aws_db_parameter_group";
+    const KIND: &'static str = "DB parameter group";
+    const GONE: &'static [&'static str] = &["DBParameterGroupNotFound"];
+    /// An instance that is itself being deleted still uses the group for a while.
+    const BUSY: &'static [&'static str] = &["InvalidDBParameterGroupState"];
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("An RDS DB parameter group")
@@ -125,73 +129,107 @@ impl AwsResource for ParameterGroup {
             })
     }
 
-    async fn read(
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        state.str("name")
+    }
+
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.state.str("name")?;
-        match describe(&aws.rds, &name).await? {
-            None => Ok(None),
-            Some(group) => Ok(Some(
-                attributes(&aws.rds, &group, request.state, &aws.default_tags).await?,
-            )),
-        }
+        name: &str,
+    ) -> Result<Option<DbParameterGroup>, ProviderError> {
+        describe(&aws.rds, name).await
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        group: &DbParameterGroup,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        attributes(
+            &aws.rds,
+            group,
+            prior.unwrap_or(&Attrs::new()),
+            &aws.default_tags,
+        )
+        .await
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = config.str("name")?;
+        let Some(group) = describe(&aws.rds, &name).await? else {
+            return Ok(Vec::new());
+        };
+        let tags = list_tags(&aws.rds, group.db_parameter_group_arn().unwrap_or_default()).await?;
+        Ok(if created_by(identity, &tags) {
+            vec![name]
+        } else {
+            Vec::new()
+        })
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config: ParameterGroupConfig = request.config.decode()?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        let out = aws
+        let call = aws
             .rds
             .create_db_parameter_group()
             .db_parameter_group_name(&config.name)
             .db_parameter_group_family(&config.family)
             .description(config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION))
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBParameterGroup", e))?;
-        set_parameters(
-            &aws.rds,
-            &config.name,
-            &config.parameter.clone().unwrap_or_default(),
+            .set_tags(Some(rds_tags(tags)));
+        create_once(
+            CreateCall::new("rds:CreateDBParameterGroup", Self::KIND, &request.progress),
+            |_| false,
+            || call.clone().customize().config_override(once::rds()).send(),
+            || self.found_id(aws, request),
         )
         .await?;
-        let group = match out.db_parameter_group {
-            Some(group) => group,
-            None => describe(&aws.rds, &config.name)
-                .await?
-                .ok_or_else(|| gone(&config.name))?,
-        };
-        attributes(&aws.rds, &group, request.config, &aws.default_tags).await
+        Ok(config.name)
+    }
+
+    async fn after_create(
+        &self,
+        aws: &AwsClients,
+        _group: &DbParameterGroup,
+        name: &str,
+        request: &CreateRequest<'_>,
+    ) -> Result<bool, ProviderError> {
+        let config: ParameterGroupConfig = request.config.decode()?;
+        set_parameters(&aws.rds, name, &config.parameter.unwrap_or_default()).await?;
+        Ok(false)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        group: &DbParameterGroup,
+        name: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired: ParameterGroupConfig = request.desired.decode()?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
-        let group = describe(&aws.rds, &desired.name)
-            .await?
-            .ok_or_else(|| gone(&desired.name))?;
         if changed("parameter") {
             let wanted = desired.parameter.clone().unwrap_or_default();
-            let current = user_parameters(&aws.rds, &desired.name).await?;
+            let current = user_parameters(&aws.rds, name).await?;
             let prior: Vec<Parameter> = request.prior.opt_decode("parameter")?.unwrap_or_default();
             let (set, reset) = parameter_changes(&current, &prior, &wanted);
-            reset_parameters(&aws.rds, &desired.name, &reset).await?;
-            set_parameters(&aws.rds, &desired.name, &set).await?;
+            reset_parameters(&aws.rds, name, &reset).await?;
+            set_parameters(&aws.rds, name, &set).await?;
         }
         if changed("tags") {
             let arn = group.db_parameter_group_arn().unwrap_or_default();
@@ -202,87 +240,41 @@ impl AwsResource for ParameterGroup {
             );
             sync_tags(&aws.rds, arn, &list_tags(&aws.rds, arn).await?, &wanted).await?;
         }
-        attributes(&aws.rds, &group, request.desired, &aws.default_tags).await
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        name: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let name = request.state.str("name")?;
-        // An instance that is itself being deleted still uses the group for a while.
-        delete_until_free(
-            &format!("DB parameter group {name} to be released and deleted"),
-            "rds:DeleteDBParameterGroup",
-            &["DBParameterGroupNotFound"],
-            &["InvalidDBParameterGroupState"],
-            request.timeout,
-            &request.progress,
-            || {
-                aws.rds
-                    .delete_db_parameter_group()
-                    .db_parameter_group_name(&name)
-                    .send()
-            },
-        )
-        .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.config.str("name")?;
-        let Some(group) = describe(&aws.rds, &name).await? else {
-            return Ok(None);
-        };
-        let tags = list_tags(&aws.rds, group.db_parameter_group_arn().unwrap_or_default()).await?;
-        if !created_by(request.identity, &tags) {
-            return Ok(None);
-        }
-        attributes(&aws.rds, &group, request.config, &aws.default_tags)
+        aws.rds
+            .delete_db_parameter_group()
+            .db_parameter_group_name(name)
+            .send()
             .await
-            .map(Some)
+            .map(drop)
+            .map_err(|e| api_error("rds:DeleteDBParameterGroup", e))
     }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let group = describe(&aws.rds, request.id)
-            .await?
-            .ok_or_else(|| gone(request.id))?;
-        attributes(&aws.rds, &group, &Attrs::new(), &aws.default_tags).await
-    }
-}
-
-fn gone(name: &str) -> ProviderError {
-    ProviderError::api(
-        "rds:DescribeDBParameterGroups",
-        Some("DBParameterGroupNotFound".to_owned()),
-        format!("DB parameter group {name} not found."),
-    )
 }
 
 async fn describe(
     rds: &aws_sdk_rds::Client,
     name: &str,
 ) -> Result<Option<DbParameterGroup>, ProviderError> {
-    match rds
-        .describe_db_parameter_groups()
-        .db_parameter_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .db_parameter_groups
-            .and_then(|groups| groups.into_iter().next())),
-        Err(err) if error_code(&err) == Some("DBParameterGroupNotFound") => Ok(None),
-        Err(err) => Err(api_error("rds:DescribeDBParameterGroups", err)),
-    }
+    found(
+        "rds:DescribeDBParameterGroups",
+        &["DBParameterGroupNotFound"],
+        rds.describe_db_parameter_groups()
+            .db_parameter_group_name(name)
+            .send()
+            .await,
+        |out| {
+            out.db_parameter_groups
+                .and_then(|groups| groups.into_iter().next())
+        },
+    )
 }
 
 /// The parameters set on the group by users (not the family's defaults), all pages.
@@ -430,7 +422,10 @@ async fn attributes(
                 Value::List(parameters)
             },
         )
-        .with("tags", optional_map(user_visible(tags, default_tags)))
+        .with(
+            "tags",
+            map_attribute(user_visible(tags, default_tags), Some(order), "tags"),
+        )
         .with("arn", arn))
 }
 

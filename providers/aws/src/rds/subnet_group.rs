@@ -8,18 +8,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::types::DbSubnetGroup;
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    ProviderError, ReadRequest, ResourceSchema, Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
+    Timeouts, UpdateRequest,
 };
 use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
-use crate::eks::shared::{created_by, keep_order, optional_map, strings};
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, create_once, once};
+use crate::error::{api_error, found};
+use crate::resource::AwsType;
+use crate::resource::{keep_order, map_attribute, strings};
+use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
-use crate::wait::delete_until_free;
 
 /// RDS requires a description; Terraform users know this default's shape.
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
@@ -35,10 +36,13 @@ struct SubnetGroupConfig {
 }
 
 #[async_trait]
-impl AwsResource for SubnetGroup {
-    fn type_name(&self) -> &'static str {
-        "aws_db_subnet_group"
-    }
+impl AwsType for SubnetGroup {
+    type Object = DbSubnetGroup;
+    const TYPE_NAME: &'static str = "aws_db_subnet_group";
+    const KIND: &'static str = "DB subnet group";
+    const GONE: &'static [&'static str] = &["DBSubnetGroupNotFoundFault"];
+    /// An instance that is itself being deleted still holds the group for a while.
+    const BUSY: &'static [&'static str] = &["InvalidDBSubnetGroupStateFault"];
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("An RDS DB subnet group")
@@ -76,32 +80,63 @@ impl AwsResource for SubnetGroup {
             })
     }
 
-    async fn read(
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        state.str("name")
+    }
+
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.state.str("name")?;
-        match describe(&aws.rds, &name).await? {
-            None => Ok(None),
-            Some(group) => Ok(Some(
-                attributes(&aws.rds, &group, request.state, &aws.default_tags).await?,
-            )),
-        }
+        name: &str,
+    ) -> Result<Option<DbSubnetGroup>, ProviderError> {
+        describe(&aws.rds, name).await
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        group: &DbSubnetGroup,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        attributes(
+            &aws.rds,
+            group,
+            prior.unwrap_or(&Attrs::new()),
+            &aws.default_tags,
+        )
+        .await
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = config.str("name")?;
+        let Some(group) = describe(&aws.rds, &name).await? else {
+            return Ok(Vec::new());
+        };
+        let tags = list_tags(&aws.rds, group.db_subnet_group_arn().unwrap_or_default()).await?;
+        Ok(if created_by(identity, &tags) {
+            vec![name]
+        } else {
+            Vec::new()
+        })
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config: SubnetGroupConfig = request.config.decode()?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        let out = aws
+        let call = aws
             .rds
             .create_db_subnet_group()
             .db_subnet_group_name(&config.name)
@@ -109,38 +144,35 @@ impl AwsResource for SubnetGroup {
                 config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION),
             )
             .set_subnet_ids(Some(config.subnet_ids.clone()))
-            .set_tags(Some(rds_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBSubnetGroup", e))?;
-        let group = match out.db_subnet_group {
-            Some(group) => group,
-            None => describe(&aws.rds, &config.name)
-                .await?
-                .ok_or_else(|| gone(&config.name))?,
-        };
-        attributes(&aws.rds, &group, request.config, &aws.default_tags).await
+            .set_tags(Some(rds_tags(tags)));
+        create_once(
+            CreateCall::new("rds:CreateDBSubnetGroup", Self::KIND, &request.progress),
+            |_| false,
+            || call.clone().customize().config_override(once::rds()).send(),
+            || self.found_id(aws, request),
+        )
+        .await?;
+        Ok(config.name)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        group: &DbSubnetGroup,
+        name: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let desired: SubnetGroupConfig = request.desired.decode()?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("subnet_ids") || changed("description") {
             modify(
                 &aws.rds,
-                &desired.name,
+                name,
                 desired.description.as_deref(),
                 &desired.subnet_ids,
             )
             .await?;
         }
-        let group = describe(&aws.rds, &desired.name)
-            .await?
-            .ok_or_else(|| gone(&desired.name))?;
         if changed("tags") {
             let arn = group.db_subnet_group_arn().unwrap_or_default();
             let wanted = object_tags(
@@ -150,87 +182,41 @@ impl AwsResource for SubnetGroup {
             );
             sync_tags(&aws.rds, arn, &list_tags(&aws.rds, arn).await?, &wanted).await?;
         }
-        attributes(&aws.rds, &group, request.desired, &aws.default_tags).await
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        name: &str,
+        _state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let name = request.state.str("name")?;
-        // An instance that is itself being deleted still holds the group for a while.
-        delete_until_free(
-            &format!("DB subnet group {name} to be released and deleted"),
-            "rds:DeleteDBSubnetGroup",
-            &["DBSubnetGroupNotFoundFault"],
-            &["InvalidDBSubnetGroupStateFault"],
-            request.timeout,
-            &request.progress,
-            || {
-                aws.rds
-                    .delete_db_subnet_group()
-                    .db_subnet_group_name(&name)
-                    .send()
-            },
-        )
-        .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.config.str("name")?;
-        let Some(group) = describe(&aws.rds, &name).await? else {
-            return Ok(None);
-        };
-        let tags = list_tags(&aws.rds, group.db_subnet_group_arn().unwrap_or_default()).await?;
-        if !created_by(request.identity, &tags) {
-            return Ok(None);
-        }
-        attributes(&aws.rds, &group, request.config, &aws.default_tags)
+        aws.rds
+            .delete_db_subnet_group()
+            .db_subnet_group_name(name)
+            .send()
             .await
-            .map(Some)
+            .map(drop)
+            .map_err(|e| api_error("rds:DeleteDBSubnetGroup", e))
     }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let group = describe(&aws.rds, request.id)
-            .await?
-            .ok_or_else(|| gone(request.id))?;
-        attributes(&aws.rds, &group, &Attrs::new(), &aws.default_tags).await
-    }
-}
-
-fn gone(name: &str) -> ProviderError {
-    ProviderError::api(
-        "rds:DescribeDBSubnetGroups",
-        Some("DBSubnetGroupNotFoundFault".to_owned()),
-        format!("DB subnet group {name} not found."),
-    )
 }
 
 async fn describe(
     rds: &aws_sdk_rds::Client,
     name: &str,
 ) -> Result<Option<DbSubnetGroup>, ProviderError> {
-    match rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .db_subnet_groups
-            .and_then(|groups| groups.into_iter().next())),
-        Err(err) if error_code(&err) == Some("DBSubnetGroupNotFoundFault") => Ok(None),
-        Err(err) => Err(api_error("rds:DescribeDBSubnetGroups", err)),
-    }
+    found(
+        "rds:DescribeDBSubnetGroups",
+        &["DBSubnetGroupNotFoundFault"],
+        rds.describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await,
+        |out| {
+            out.db_subnet_groups
+                .and_then(|groups| groups.into_iter().next())
+        },
+    )
 }
 
 /// Sets the group's subnets and description. RDS requires the full subnet list on every
@@ -276,7 +262,10 @@ async fn attributes(
             "subnet_ids",
             keep_order(strings(order.get("subnet_ids")), subnets),
         )
-        .with("tags", optional_map(user_visible(tags, default_tags)))
+        .with(
+            "tags",
+            map_attribute(user_visible(tags, default_tags), Some(order), "tags"),
+        )
         .with("arn", arn)
         .with("vpc_id", group.vpc_id()))
 }

@@ -4,8 +4,8 @@
 mod generate;
 mod secret;
 
-use crate::resource::AwsResource;
+use crate::resource::{AwsResource, Typed};
 
 pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
-    vec![Box::new(secret::Secret)]
+    vec![Box::new(Typed(secret::Secret))]
 }

@@ -11,17 +11,18 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
-    PlanAdjustments, PlanRequest, ProviderError, ReadRequest, ResourceSchema, Timeouts,
-    UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, Progress,
+    ProviderError, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
 use super::generate::Generate;
 use crate::clients::AwsClients;
-use crate::eks::shared::{TagChanges, created_by, optional_map};
-use crate::error::{api_error, error_code};
-use crate::resource::AwsResource;
+use crate::create::{CreateCall, client_token, create_once, created_id, once};
+use crate::error::{api_error, error_code, found};
+use crate::resource::map_attribute;
+use crate::resource::{AwsType, Readiness};
+use crate::tags::{TagChanges, created_by};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, poll_until};
 
@@ -66,11 +67,22 @@ fn generate_schema() -> AttrType {
     ])
 }
 
+/// How long a forced delete may take to leave the list (seconds on AWS).
+const FORCED_DELETE: Duration = Duration::from_secs(5 * 60);
+
 #[async_trait]
-impl AwsResource for Secret {
-    fn type_name(&self) -> &'static str {
-        "aws_secretsmanager_secret"
-    }
+impl AwsType for Secret {
+    type Object = DescribeSecretOutput;
+    const TYPE_NAME: &'static str = "aws_secretsmanager_secret";
+    const KIND: &'static str = "secret";
+    const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    /// Deletion is asynchronous: wait until the secret is gone, or scheduled when it
+    /// keeps a recovery window.
+    const WAIT_GONE: bool = true;
+    const BACKOFF: Backoff = Backoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(5),
+    };
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("A Secrets Manager secret and its current value")
@@ -131,28 +143,70 @@ impl AwsResource for Secret {
         Ok(PlanAdjustments::default())
     }
 
-    async fn read(
+    /// The ARN, or the name for a secret recorded without one.
+    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
+        match state.opt_str("arn")? {
+            Some(arn) => Ok(arn),
+            None => state.str("name"),
+        }
+    }
+
+    async fn describe(
         &self,
         aws: &AwsClients,
-        request: ReadRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let id = match request.state.opt_str("arn")? {
-            Some(arn) => arn,
-            None => request.state.str("name")?,
-        };
-        match describe(&aws.secrets, &id).await? {
-            Some(secret) if secret.deleted_date().is_none() => Ok(Some(
-                attributes(&aws.secrets, &secret, &aws.default_tags).await?,
-            )),
-            _ => Ok(None),
+        id: &str,
+    ) -> Result<Option<DescribeSecretOutput>, ProviderError> {
+        describe(&aws.secrets, id).await
+    }
+
+    /// A secret scheduled for deletion is gone for cairn.
+    fn is_live(&self, secret: &DescribeSecretOutput) -> bool {
+        secret.deleted_date().is_none()
+    }
+
+    /// Scheduled for deletion is deleted when it keeps a recovery window (a forced
+    /// delete waits in [`AwsType::delete_call`] until it is no longer listed).
+    fn deletion(&self, secret: &DescribeSecretOutput) -> Readiness {
+        if secret.deleted_date().is_some() {
+            Readiness::Ready
+        } else {
+            Readiness::Waiting("still listed".to_owned())
         }
+    }
+
+    async fn attributes(
+        &self,
+        aws: &AwsClients,
+        secret: &DescribeSecretOutput,
+        prior: Option<&Attrs>,
+    ) -> Result<Attrs, ProviderError> {
+        attributes(&aws.secrets, secret, prior, &aws.default_tags).await
+    }
+
+    fn with_config_only(&self, attrs: Attrs, config: &Attrs) -> Attrs {
+        with_config_only(attrs, config)
+    }
+
+    async fn find_ids(
+        &self,
+        aws: &AwsClients,
+        identity: &ResourceIdentity,
+        config: &Attrs,
+    ) -> Result<Vec<String>, ProviderError> {
+        let name = config.str("name")?;
+        Ok(describe(&aws.secrets, &name)
+            .await?
+            .filter(|s| self.is_live(s) && created_by(identity, &tag_map(s.tags())))
+            .and_then(|s| s.arn().map(str::to_owned))
+            .into_iter()
+            .collect())
     }
 
     async fn create(
         &self,
         aws: &AwsClients,
-        request: CreateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
+        request: &CreateRequest<'_>,
+    ) -> Result<String, ProviderError> {
         let config: SecretConfig = request.config.decode()?;
         let value = match value_source(request.config)? {
             ValueSource::Given(value) => value,
@@ -163,22 +217,36 @@ impl AwsResource for Secret {
             &aws.default_tags,
             &config.tags.clone().unwrap_or_default(),
         );
-        let created = aws
+        let token = client_token();
+        let call = aws
             .secrets
             .create_secret()
+            .client_request_token(&token)
             .name(&config.name)
             .set_description(config.description.clone())
             .set_kms_key_id(config.kms_key_id.clone())
             .secret_string(&value)
-            .set_tags(Some(sdk_tags(&tags)))
-            .send()
-            .await;
+            .set_tags(Some(sdk_tags(&tags)));
+        let created = create_once(
+            CreateCall::new("secretsmanager:CreateSecret", Self::KIND, &request.progress)
+                .with_token(),
+            |_| false,
+            || {
+                call.clone()
+                    .customize()
+                    .config_override(once::secrets())
+                    .send()
+            },
+            || self.found_id(aws, request),
+        )
+        .await;
         let arn = match created {
-            Ok(out) => out.arn().unwrap_or_default().to_owned(),
+            Ok(made) => created_id(made, |out| out.arn(), "secretsmanager:CreateSecret")?,
             Err(err)
                 if matches!(
-                    error_code(&err),
-                    Some("InvalidRequestException" | "ResourceExistsException")
+                    &err,
+                    ProviderError::Api { code: Some(code), .. }
+                        if code == "InvalidRequestException" || code == "ResourceExistsException"
                 ) =>
             {
                 // A secret of this name scheduled for deletion (the stack was destroyed and
@@ -188,30 +256,27 @@ impl AwsResource for Secret {
                     Some(old) if old.deleted_date().is_some() => {
                         restore(&aws.secrets, &old, &config, &value, &tags).await?
                     }
-                    _ => return Err(api_error("secretsmanager:CreateSecret", err)),
+                    _ => return Err(err),
                 }
             }
-            Err(err) => return Err(api_error("secretsmanager:CreateSecret", err)),
+            Err(err) => return Err(err),
         };
-        let secret = describe(&aws.secrets, &arn)
-            .await?
-            .ok_or_else(|| gone(&arn))?;
-        let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
-        Ok(with_config_only(attrs, request.config))
+        Ok(arn)
     }
 
     async fn update(
         &self,
         aws: &AwsClients,
-        request: UpdateRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let arn = request.prior.str("arn")?;
+        current: &DescribeSecretOutput,
+        arn: &str,
+        request: &UpdateRequest<'_>,
+    ) -> Result<(), ProviderError> {
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let desired = &request.desired;
         if changed("description") || changed("kms_key_id") {
             aws.secrets
                 .update_secret()
-                .secret_id(&arn)
+                .secret_id(arn)
                 .description(desired.opt_str("description")?.unwrap_or_default())
                 .set_kms_key_id(desired.opt_str("kms_key_id")?)
                 .send()
@@ -226,49 +291,37 @@ impl AwsResource for Secret {
                 .and_then(Value::expose)
                 .and_then(|v| v.as_str().map(str::to_owned))
         {
-            put_value(&aws.secrets, &arn, &value).await?;
+            put_value(&aws.secrets, arn, &value).await?;
         }
         if changed("tags") {
-            let current = describe(&aws.secrets, &arn)
-                .await?
-                .ok_or_else(|| gone(&arn))?;
             let user_tags = desired.str_map("tags")?;
             let wanted = object_tags(request.identity, &aws.default_tags, &user_tags);
-            sync_tags(&aws.secrets, &arn, &tag_map(current.tags()), &wanted).await?;
+            sync_tags(&aws.secrets, arn, &tag_map(current.tags()), &wanted).await?;
         }
-        let secret = describe(&aws.secrets, &arn)
-            .await?
-            .ok_or_else(|| gone(&arn))?;
-        let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
-        Ok(with_config_only(attrs, request.desired))
+        Ok(())
     }
 
-    async fn delete(
+    async fn delete_call(
         &self,
         aws: &AwsClients,
-        request: DeleteRequest<'_>,
+        id: &str,
+        state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let id = match request.state.opt_str("arn")? {
-            Some(arn) => arn,
-            None => request.state.str("name")?,
-        };
-        let window = request
-            .state
+        let window = state
             .opt_i64("recovery_window_in_days")?
             .unwrap_or(DEFAULT_RECOVERY_DAYS);
         let force = window == 0;
         let call = aws
             .secrets
             .delete_secret()
-            .secret_id(&id)
+            .secret_id(id)
             .set_recovery_window_in_days((!force).then_some(window))
             .set_force_delete_without_recovery(force.then_some(true));
         match call.send().await {
             Ok(_) => {}
-            Err(err) if error_code(&err) == Some("ResourceNotFoundException") => return Ok(()),
             // Already scheduled for deletion by an earlier, interrupted run.
             Err(err) if error_code(&err) == Some("InvalidRequestException") && !force => {
-                let scheduled = describe(&aws.secrets, &id)
+                let scheduled = describe(&aws.secrets, id)
                     .await?
                     .is_none_or(|s| s.deleted_date().is_some());
                 if !scheduled {
@@ -277,54 +330,23 @@ impl AwsResource for Secret {
             }
             Err(err) => return Err(api_error("secretsmanager:DeleteSecret", err)),
         }
-        // Deletion is asynchronous: wait until the secret is gone, or scheduled when it
-        // keeps a recovery window.
+        if !force {
+            return Ok(());
+        }
+        // Forced: the name is free again only once the secret is no longer listed.
         poll_until(
             &format!("secret {id} to be deleted"),
-            request.timeout,
-            Backoff {
-                initial: Duration::from_secs(1),
-                max: Duration::from_secs(5),
-            },
-            &request.progress,
+            FORCED_DELETE,
+            Self::BACKOFF,
+            &Progress::noop(),
             || async {
-                Ok(match describe(&aws.secrets, &id).await? {
+                Ok(match describe(&aws.secrets, id).await? {
                     None => Check::Done(()),
-                    Some(secret) if !force && secret.deleted_date().is_some() => Check::Done(()),
                     Some(_) => Check::Waiting("still listed".to_owned()),
                 })
             },
         )
         .await
-    }
-
-    async fn find(
-        &self,
-        aws: &AwsClients,
-        request: FindRequest<'_>,
-    ) -> Result<Option<Attrs>, ProviderError> {
-        let name = request.config.str("name")?;
-        match describe(&aws.secrets, &name).await? {
-            Some(secret)
-                if secret.deleted_date().is_none()
-                    && created_by(request.identity, &tag_map(secret.tags())) =>
-            {
-                let attrs = attributes(&aws.secrets, &secret, &aws.default_tags).await?;
-                Ok(Some(with_config_only(attrs, request.config)))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    async fn import(
-        &self,
-        aws: &AwsClients,
-        request: ImportRequest<'_>,
-    ) -> Result<Attrs, ProviderError> {
-        let secret = describe(&aws.secrets, request.id)
-            .await?
-            .ok_or_else(|| gone(request.id))?;
-        attributes(&aws.secrets, &secret, &aws.default_tags).await
     }
 }
 
@@ -364,23 +386,16 @@ fn value_source(config: &Attrs) -> Result<ValueSource, ProviderError> {
     }
 }
 
-fn gone(id: &str) -> ProviderError {
-    ProviderError::api(
-        "secretsmanager:DescribeSecret",
-        Some("ResourceNotFoundException".to_owned()),
-        format!("Secrets Manager can't find the specified secret: {id}"),
-    )
-}
-
 async fn describe(
     secrets: &aws_sdk_secretsmanager::Client,
     id: &str,
 ) -> Result<Option<DescribeSecretOutput>, ProviderError> {
-    match secrets.describe_secret().secret_id(id).send().await {
-        Ok(out) => Ok(Some(out)),
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(None),
-        Err(err) => Err(api_error("secretsmanager:DescribeSecret", err)),
-    }
+    found(
+        "secretsmanager:DescribeSecret",
+        &["ResourceNotFoundException"],
+        secrets.describe_secret().secret_id(id).send().await,
+        Some,
+    )
 }
 
 /// Brings back a secret scheduled for deletion and gives it the new value, description,
@@ -486,6 +501,7 @@ fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
 async fn attributes(
     secrets: &aws_sdk_secretsmanager::Client,
     secret: &DescribeSecretOutput,
+    prior: Option<&Attrs>,
     default_tags: &BTreeMap<String, String>,
 ) -> Result<Attrs, ProviderError> {
     let arn = secret.arn().unwrap_or_default();
@@ -513,7 +529,11 @@ async fn attributes(
         .with("version_id", version_id)
         .with(
             "tags",
-            optional_map(user_visible(tag_map(secret.tags()), default_tags)),
+            map_attribute(
+                user_visible(tag_map(secret.tags()), default_tags),
+                prior,
+                "tags",
+            ),
         ))
 }
 
