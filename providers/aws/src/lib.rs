@@ -67,6 +67,7 @@ impl Default for AwsProvider {
 }
 
 impl AwsProvider {
+    /// The provider with every resource type registered.
     pub fn new() -> Self {
         Self::default()
     }

@@ -1,6 +1,15 @@
 //! EKS resource types against the moto server: a cluster and a SPOT node group created,
 //! checked through the SDK, updated in place, drifted, adopted and deleted.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

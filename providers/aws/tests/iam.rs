@@ -1,6 +1,15 @@
 //! IAM roles (managed and inline policies, IRSA trust) and the OIDC provider against
 //! the moto server.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

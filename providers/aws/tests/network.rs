@@ -2,6 +2,15 @@
 //! through the provider, checks them with the SDK, updates them in place, checks again,
 //! makes drift with the SDK and reads it back, and deletes them.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,15 @@
 //! (moto's ModifyDBSubnetGroup deletes the group, so subnet changes are covered by a
 //! request-shape unit test instead.)
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 mod common;
 
 use std::time::Duration;

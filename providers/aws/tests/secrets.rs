@@ -1,6 +1,15 @@
 //! Secrets Manager against the moto server: a generated Fernet key, a given value
 //! updated in place, and a name re-created while scheduled for deletion.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 mod common;
 
 use std::time::Duration;
