@@ -18,6 +18,7 @@ pub mod parse;
 mod tests;
 
 pub use eval::EvalError;
+pub use eval::for_each_keys;
 pub use functions::FUNCTIONS;
 pub use parse::{ParseError, parse_string};
 
@@ -49,14 +50,14 @@ pub enum ExprKind {
 }
 
 /// One piece of a template.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TemplatePart {
     Text(String),
     Interp(Interp),
 }
 
 /// What is inside `${...}`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Interp {
     Reference(Reference),
     /// A string or number literal, as a function argument.
@@ -68,7 +69,7 @@ pub enum Interp {
     },
     /// `!operand`.
     Not(Box<Interp>),
-    /// `lhs == rhs`, `lhs != rhs`, `lhs && rhs`, `lhs || rhs`.
+    /// `lhs OP rhs`: comparisons, arithmetic and `&&`, `||`.
     Binary {
         op: BinaryOp,
         lhs: Box<Interp>,
@@ -89,6 +90,28 @@ pub enum Interp {
         target: Box<Interp>,
         path: Vec<PathSegment>,
     },
+    /// A variable bound by an enclosing `for` expression, with a path: `s.id`.
+    Bound {
+        name: String,
+        path: Vec<PathSegment>,
+    },
+    /// `[for s in var.subnets : s.id]` or `{for k, v in var.pools : k => v.max}`.
+    For(Box<ForExpr>),
+    /// A string literal with interpolations inside `${...}`: `"${k}-${v.name}"`.
+    Template(Vec<TemplatePart>),
+}
+
+/// A `for` expression. Over a list, `key_var` is the index; over a map, the key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForExpr {
+    pub key_var: Option<String>,
+    pub value_var: String,
+    pub collection: Interp,
+    /// `Some` for the map form `{for ... : KEY => VALUE}`.
+    pub key: Option<Interp>,
+    pub value: Interp,
+    /// `if COND`: elements for which it is false are left out.
+    pub condition: Option<Interp>,
 }
 
 /// A binary operator inside `${...}`.
@@ -98,6 +121,51 @@ pub enum BinaryOp {
     NotEqual,
     And,
     Or,
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Modulo,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Equal => "==",
+            BinaryOp::NotEqual => "!=",
+            BinaryOp::And => "&&",
+            BinaryOp::Or => "||",
+            BinaryOp::Less => "<",
+            BinaryOp::LessEqual => "<=",
+            BinaryOp::Greater => ">",
+            BinaryOp::GreaterEqual => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Subtract => "-",
+            BinaryOp::Multiply => "*",
+            BinaryOp::Divide => "/",
+            BinaryOp::Modulo => "%",
+        }
+    }
+}
+
+fn path_references<'a>(path: &'a [PathSegment], out: &mut Vec<&'a Reference>) {
+    for segment in path {
+        if let PathSegment::Expr(inner) = segment {
+            inner.collect_references(out);
+        }
+    }
+}
+
+fn rewrite_path(path: &mut [PathSegment], replace: &mut dyn FnMut(&Interp) -> Option<Interp>) {
+    for segment in path {
+        if let PathSegment::Expr(inner) = segment {
+            inner.rewrite(replace);
+        }
+    }
 }
 
 impl Interp {
@@ -110,13 +178,28 @@ impl Interp {
 
     fn collect_references<'a>(&'a self, out: &mut Vec<&'a Reference>) {
         match self {
-            Interp::Reference(reference) => out.push(reference),
+            Interp::Reference(reference) => {
+                out.push(reference);
+                match reference {
+                    Reference::Resource { instance, path, .. } => {
+                        if let Some(PathSegment::Expr(inner)) = instance {
+                            inner.collect_references(out);
+                        }
+                        path_references(path, out);
+                    }
+                    Reference::Variable { path, .. }
+                    | Reference::Local { path, .. }
+                    | Reference::Each { path, .. } => path_references(path, out),
+                }
+            }
             Interp::Literal(_) => {}
             Interp::Call { args, .. } => args.iter().for_each(|a| a.collect_references(out)),
-            Interp::Not(operand)
-            | Interp::Index {
-                target: operand, ..
-            } => operand.collect_references(out),
+            Interp::Not(operand) => operand.collect_references(out),
+            Interp::Index { target, path } => {
+                target.collect_references(out);
+                path_references(path, out);
+            }
+            Interp::Bound { path, .. } => path_references(path, out),
             Interp::Binary { lhs, rhs, .. } => {
                 lhs.collect_references(out);
                 rhs.collect_references(out);
@@ -132,6 +215,23 @@ impl Interp {
             }
             Interp::List(items) => items.iter().for_each(|i| i.collect_references(out)),
             Interp::Map(map) => map.values().for_each(|i| i.collect_references(out)),
+            Interp::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Interp(inner) = part {
+                        inner.collect_references(out);
+                    }
+                }
+            }
+            Interp::For(for_expr) => {
+                for_expr.collection.collect_references(out);
+                if let Some(key) = &for_expr.key {
+                    key.collect_references(out);
+                }
+                for_expr.value.collect_references(out);
+                if let Some(condition) = &for_expr.condition {
+                    condition.collect_references(out);
+                }
+            }
         }
     }
 
@@ -142,12 +242,25 @@ impl Interp {
             return;
         }
         match self {
-            Interp::Reference(_) | Interp::Literal(_) => {}
+            Interp::Reference(Reference::Resource { instance, path, .. }) => {
+                if let Some(PathSegment::Expr(inner)) = instance {
+                    inner.rewrite(replace);
+                }
+                rewrite_path(path, replace);
+            }
+            Interp::Reference(
+                Reference::Variable { path, .. }
+                | Reference::Local { path, .. }
+                | Reference::Each { path, .. },
+            )
+            | Interp::Bound { path, .. } => rewrite_path(path, replace),
+            Interp::Literal(_) => {}
             Interp::Call { args, .. } => args.iter_mut().for_each(|a| a.rewrite(replace)),
-            Interp::Not(operand)
-            | Interp::Index {
-                target: operand, ..
-            } => operand.rewrite(replace),
+            Interp::Not(operand) => operand.rewrite(replace),
+            Interp::Index { target, path } => {
+                target.rewrite(replace);
+                rewrite_path(path, replace);
+            }
             Interp::Binary { lhs, rhs, .. } => {
                 lhs.rewrite(replace);
                 rhs.rewrite(replace);
@@ -163,6 +276,23 @@ impl Interp {
             }
             Interp::List(items) => items.iter_mut().for_each(|i| i.rewrite(replace)),
             Interp::Map(map) => map.values_mut().for_each(|i| i.rewrite(replace)),
+            Interp::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Interp(inner) = part {
+                        inner.rewrite(replace);
+                    }
+                }
+            }
+            Interp::For(for_expr) => {
+                for_expr.collection.rewrite(replace);
+                if let Some(key) = &mut for_expr.key {
+                    key.rewrite(replace);
+                }
+                for_expr.value.rewrite(replace);
+                if let Some(condition) = &mut for_expr.condition {
+                    condition.rewrite(replace);
+                }
+            }
         }
     }
 }
@@ -250,33 +380,85 @@ impl Expr {
 }
 
 /// A reference inside `${...}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Reference {
     /// `var.NAME[...]`
     Variable {
         name: String,
         path: Vec<PathSegment>,
     },
-    /// `TYPE.NAME.ATTR[...]`
+    /// `local.NAME[...]`
+    Local {
+        name: String,
+        path: Vec<PathSegment>,
+    },
+    /// `each.key` or `each.value[...]`, inside a resource with `for_each`.
+    Each {
+        field: EachField,
+        path: Vec<PathSegment>,
+    },
+    /// `TYPE.NAME`, `TYPE.NAME.ATTR[...]`, `TYPE.NAME[KEY].ATTR[...]` or
+    /// `TYPE.NAME[*].ATTR`. `addr` never has an instance key: `instance` selects one.
+    /// Without `attr` the reference is the whole object (for a `for_each` resource without
+    /// `instance`: a map of its instances' objects).
     Resource {
         addr: ResourceAddr,
-        attr: String,
+        instance: Option<PathSegment>,
+        attr: Option<String>,
         path: Vec<PathSegment>,
     },
 }
 
-/// Indexing after a reference: `.key`, `["key"]` or `[0]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What `each.` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EachField {
+    Key,
+    Value,
+}
+
+/// Indexing after a reference: `.key`, `["key"]`, `[0]`, `[EXPR]` or the splat `[*]`
+/// (what follows a splat applies to every element).
+#[derive(Clone, Debug, PartialEq)]
 pub enum PathSegment {
     Key(String),
     Index(usize),
+    Expr(Box<Interp>),
+    Splat,
 }
 
-/// Where evaluation finds variables and resource attributes.
+/// An instance key set of a resource, as a [`Scope`] knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Instances {
+    /// No `for_each`: one instance, addressed without a key.
+    Single,
+    /// `for_each`: the keys, sorted.
+    Keys(Vec<String>),
+    /// `for_each` whose keys are not known yet.
+    Unknown,
+}
+
+/// Where evaluation finds variables, locals and resource attributes.
 pub trait Scope {
     /// A variable's value (sensitive ones wrapped), `None` if undefined.
     fn variable(&self, name: &str) -> Option<Value>;
     /// A resource attribute: its value, [`Value::Unknown`] until known, `None` if the
-    /// resource or attribute does not exist.
+    /// resource or attribute does not exist. `addr` carries the instance key of a
+    /// `for_each` instance.
     fn resource_attr(&self, addr: &ResourceAddr, attr: &str) -> Option<Value>;
+    /// A local's value, or why it failed; `None` if undefined.
+    fn local(&self, _name: &str) -> Option<Result<Value, String>> {
+        None
+    }
+    /// `each.key` and `each.value` of the instance being evaluated.
+    fn each(&self) -> Option<(&str, &Value)> {
+        None
+    }
+    /// The instances of a resource (by its address without key).
+    fn instances(&self, _addr: &ResourceAddr) -> Instances {
+        Instances::Single
+    }
+    /// Every attribute of a resource instance as one map, `None` if it does not exist.
+    fn resource_object(&self, _addr: &ResourceAddr) -> Option<Value> {
+        None
+    }
 }

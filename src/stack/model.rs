@@ -28,6 +28,9 @@ pub struct Stack {
     /// `[providers.NAME]` blocks; a provider used by resources but not declared gets an
     /// empty block.
     pub providers: BTreeMap<String, ProviderBlock>,
+    /// `[locals]`, by name.
+    pub locals: BTreeMap<String, Local>,
+    /// Resource blocks by address (never with an instance key).
     pub resources: BTreeMap<ResourceAddr, Resource>,
     pub outputs: BTreeMap<String, Output>,
     /// `[backend.TYPE]`; `None`: a local state file.
@@ -65,6 +68,9 @@ pub struct Resource {
     /// against the provider's schema: names exist, are settable, literal types match,
     /// required ones are present.
     pub attrs: BTreeMap<String, Expr>,
+    /// `for_each`: a map or a set of strings; one instance per key, addressed
+    /// `TYPE.NAME["key"]`, whose attributes may use `each.key` and `each.value`.
+    pub for_each: Option<Expr>,
     /// Explicit `depends_on`; references inside `attrs` are edges too.
     pub depends_on: Vec<ResourceAddr>,
     pub lifecycle: Lifecycle,
@@ -93,6 +99,15 @@ pub struct TimeoutOverrides {
     pub create: Option<Duration>,
     pub update: Option<Duration>,
     pub delete: Option<Duration>,
+}
+
+/// One entry of `[locals]`: a named expression, `local.NAME`.
+#[derive(Clone, Debug)]
+pub struct Local {
+    pub name: String,
+    pub value: Expr,
+    /// The NAME key.
+    pub span: Span,
 }
 
 /// `[outputs.NAME]`.

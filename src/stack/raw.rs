@@ -162,6 +162,8 @@ pub(super) struct RawStack {
     /// Keyed by `(TYPE, NAME)`; `key` is the NAME key, `type_key` below the TYPE key.
     pub resources: BTreeMap<(String, String), (Key, Definition)>,
     pub outputs: BTreeMap<String, Definition>,
+    /// `[locals]`: one definition per name.
+    pub locals: BTreeMap<String, Definition>,
     /// `[backend]`, validated by `backend.rs`.
     pub backend: Option<Definition>,
 }
@@ -173,6 +175,7 @@ const TOP_LEVEL: &[&str] = &[
     "resources",
     "outputs",
     "backend",
+    "locals",
 ];
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
@@ -211,6 +214,7 @@ pub(super) fn merge_file(
             "variables" => merge_named(&mut raw.variables, "variable", sources, node, diagnostics),
             "providers" => merge_named(&mut raw.providers, "provider", sources, node, diagnostics),
             "outputs" => merge_named(&mut raw.outputs, "output", sources, node, diagnostics),
+            "locals" => merge_named(&mut raw.locals, "local", sources, node, diagnostics),
             "resources" => merge_resources(raw, sources, node, diagnostics),
             "backend" => match &raw.backend {
                 Some(first) => diagnostics.push(duplicate(

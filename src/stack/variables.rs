@@ -434,6 +434,27 @@ impl Loader<'_> {
                     self.diagnostics.push(addressed(diagnostic));
                     ok = false;
                 }
+                crate::expr::Reference::Local { name, .. } => {
+                    let target = format!("local.{name}");
+                    let diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &self.locate(&expr.span, &target),
+                        format!("`{what}` may reference variables only, not `{target}`"),
+                        "not a variable",
+                    );
+                    self.diagnostics.push(addressed(diagnostic));
+                    ok = false;
+                }
+                crate::expr::Reference::Each { .. } => {
+                    let diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &self.locate(&expr.span, "each."),
+                        format!("`{what}` may reference variables only, not `each`"),
+                        "not a variable",
+                    );
+                    self.diagnostics.push(addressed(diagnostic));
+                    ok = false;
+                }
                 crate::expr::Reference::Variable { name, .. } => {
                     if !self.variables.contains_key(name) {
                         if !self.declared_variables.contains(name) {
