@@ -97,7 +97,12 @@ fn check_targets(
     targets: &[ResourceAddr],
 ) -> Result<(), CliError> {
     for target in targets {
-        if !stack.resources.contains_key(target) && !state.resources.contains_key(target) {
+        // A block, or one instance of it (`TYPE.NAME["key"]`).
+        let configured = stack
+            .resources
+            .get(&target.config())
+            .is_some_and(|r| target.key.is_none() || r.for_each.is_some());
+        if !configured && !state.resources.keys().any(|a| target.covers(a)) {
             return Err(usage(
                 format!("--target {target}: no such resource in the stack or the state"),
                 None,

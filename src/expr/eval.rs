@@ -569,17 +569,17 @@ fn eval_resource(
             )),
             None => {
                 let mut map = BTreeMap::new();
-                for key in keys {
+                for key in keys.iter() {
                     let value = instance_value(env, &addr.with_key(key.clone()), None)?;
-                    map.insert(key, value);
+                    map.insert(key.clone(), value);
                 }
                 follow_path(Value::Map(map), path, &origin, env)
             }
         },
         Some(PathSegment::Splat) => {
             let mut items = Vec::with_capacity(keys.len());
-            for key in keys {
-                let value = instance_value(env, &addr.with_key(key), attr)?;
+            for key in keys.iter() {
+                let value = instance_value(env, &addr.with_key(key.clone()), attr)?;
                 items.push(follow_path(value, path, &origin, env)?);
             }
             Ok(Value::List(items))

@@ -431,8 +431,8 @@ pub enum PathSegment {
 pub enum Instances {
     /// No `for_each`: one instance, addressed without a key.
     Single,
-    /// `for_each`: the keys, sorted.
-    Keys(Vec<String>),
+    /// `for_each`: the keys, sorted (shared: a plan asks for them once per instance).
+    Keys(std::sync::Arc<Vec<String>>),
     /// `for_each` whose keys are not known yet.
     Unknown,
 }

@@ -34,7 +34,7 @@ impl Scope for TestScope {
     }
     fn instances(&self, addr: &ResourceAddr) -> Instances {
         match addr.name.as_str() {
-            "private" => Instances::Keys(vec!["a".to_owned(), "b".to_owned()]),
+            "private" => Instances::Keys(vec!["a".to_owned(), "b".to_owned()].into()),
             "pending" => Instances::Unknown,
             _ => Instances::Single,
         }

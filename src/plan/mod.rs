@@ -105,6 +105,11 @@ pub struct ResourceChange {
     pub diffs: Vec<AttrDiff>,
     /// Resources this one depends on: from the graph, or from state for a delete.
     pub dependencies: Vec<ResourceAddr>,
+    /// `each.key` and `each.value` of a `for_each` instance (the value as planned: the
+    /// apply evaluates the `for_each` again if it holds unknowns). In the address already,
+    /// and its value may be a secret: not serialized.
+    #[serde(skip)]
+    pub each: Option<(String, Value)>,
 }
 
 /// One attribute that differs; maps are diffed per key in `nested`.
@@ -151,6 +156,9 @@ pub struct Plan {
     /// Providers whose configuration is not known until the apply (e.g. the Kubernetes
     /// provider of a cluster this apply creates): their resources were not refreshed.
     pub deferred_providers: Vec<String>,
+    /// The instance keys of every `for_each` resource, for the apply's evaluation.
+    #[serde(skip)]
+    pub(crate) expansions: scope::Expansions,
 }
 
 /// Counts for the summary line.
