@@ -351,3 +351,135 @@ input = 1
     assert!(out.contains("stack.toml:6:12"), "{out}");
     assert!(out.contains("has the key `a` twice; use toset()"), "{out}");
 }
+
+#[test]
+fn moved_blocks_and_state_mv_change_addresses_without_replacing() {
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.old]
+input     = "x"
+lifecycle = { prevent_destroy = true }
+
+[resources.cairn_data.zone]
+input = "a"
+
+[resources.cairn_data.user]
+input = "${cairn_data.old.output}-${cairn_data.zone.output}"
+"#,
+    );
+    ws.ok(&["apply", "--auto-approve"]);
+    let ids = |ws: &Workspace| -> Vec<String> {
+        let mut ids: Vec<String> = ws
+            .ok(&["show"])
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("id")
+                    .map(str::trim)
+                    .map(str::to_owned)
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let before = ids(&ws);
+    let renamed = r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.new]
+input     = "x"
+lifecycle = { prevent_destroy = true }
+
+[resources.cairn_data.zone]
+for_each = "${toset([\"a\", \"b\"])}"
+input    = "${each.key}"
+
+[resources.cairn_data.user]
+input = "${cairn_data.new.output}-${cairn_data.zone[\"a\"].output}"
+
+[[moved]]
+from = "cairn_data.old"
+to   = "cairn_data.new"
+
+[[moved]]
+from = "cairn_data.zone"
+to   = 'cairn_data.zone["a"]'
+"#;
+    ws.write(renamed);
+    let plan = ws.ok(&["plan"]);
+    assert!(
+        plan.contains("# cairn_data.old has moved to cairn_data.new"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(r#"# cairn_data.zone has moved to cairn_data.zone["a"]"#),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Plan: 1 to add, 0 to change, 0 to destroy, 2 moved."),
+        "{plan}"
+    );
+    assert!(!plan.contains("destroyed"), "{plan}");
+    ws.ok(&["apply", "--auto-approve"]);
+    let after = ids(&ws);
+    for id in &before {
+        assert!(after.contains(id), "{id} kept: {after:?}");
+    }
+    assert!(ws.ok(&["plan"]).contains("No changes"));
+    // The moved object is protected by its new block's prevent_destroy.
+    ws.write(&renamed.replace("input     = \"x\"", "input = \"x\"\ntriggers_replace = 1"));
+    let refused = ws.fails(&["plan"]);
+    assert!(refused.contains("prevent_destroy"), "{refused}");
+    ws.write(renamed);
+
+    // `state mv` of a whole for_each resource moves every instance, keys kept.
+    let moved = ws.ok(&["state", "mv", "cairn_data.zone", "cairn_data.zones"]);
+    assert!(
+        moved.contains(r#"Moved cairn_data.zone["b"] to cairn_data.zones["b"]."#),
+        "{moved}"
+    );
+    let listed = ws.ok(&["state", "list"]);
+    assert!(listed.contains(r#"cairn_data.zones["a"]"#), "{listed}");
+    assert!(!listed.contains(r#"cairn_data.zone["a"]"#), "{listed}");
+    let taken = ws.fails(&["state", "mv", "cairn_data.new", r#"cairn_data.zones["a"]"#]);
+    assert!(taken.contains("is in the state already"), "{taken}");
+    let missing = ws.fails(&["state", "mv", "cairn_data.nope", "cairn_data.x"]);
+    assert!(missing.contains("is not in the state"), "{missing}");
+    ws.ok(&[
+        "state",
+        "mv",
+        r#"cairn_data.zones["a"]"#,
+        r#"cairn_data.zone["a"]"#,
+    ]);
+    ws.ok(&[
+        "state",
+        "mv",
+        r#"cairn_data.zones["b"]"#,
+        r#"cairn_data.zone["b"]"#,
+    ]);
+    assert!(ws.ok(&["plan"]).contains("No changes"));
+
+    ws.write(
+        r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.x]
+input = 1
+
+[[moved]]
+from = "cairn_data.y"
+to   = 'cairn_data.x["k"]'
+"#,
+    );
+    let bad = ws.fails(&["validate"]);
+    assert!(bad.contains("stack.toml:10:8"), "{bad}");
+    assert!(
+        bad.contains("but `cairn_data.x` has no `for_each`"),
+        "{bad}"
+    );
+}

@@ -797,6 +797,18 @@ pub async fn apply(
     mut cancel: Option<watch::Receiver<u32>>,
 ) -> ApplyOutcome {
     let plan = input.plan;
+    let mut outcome = ApplyOutcome::default();
+    // Moves first: the plan's changes use the new addresses.
+    for moved in &plan.moves {
+        if let Err(e) = store.move_resource(&moved.from, &moved.to) {
+            outcome.failures.push(ResourceFailure {
+                addr: moved.to.clone(),
+                operation: "record state".to_owned(),
+                message: e.to_string(),
+            });
+            return outcome;
+        }
+    }
     let nodes = action_graph(plan);
     let hasher = store.hasher().clone();
     let mut live: ResourceValues = store
@@ -823,7 +835,6 @@ pub async fn apply(
         observer: Arc::clone(&observer),
     };
 
-    let mut outcome = ApplyOutcome::default();
     let mut waiting: Vec<usize> = nodes.iter().map(|n| n.dependencies.len()).collect();
     let mut started = vec![false; nodes.len()];
     let mut failed_root: Vec<Option<ResourceAddr>> = vec![None; nodes.len()];

@@ -238,6 +238,17 @@ enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Record a resource under another address without touching it: a rename, a
+    /// resource turned into a `for_each` instance (`'aws_vpc.main["a"]'`), or every
+    /// instance of a `for_each` resource at once.
+    Mv {
+        from: String,
+        to: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Print the whole state as JSON (what `state push` takes).
     Pull(StackArgs),
     /// Replace the state with FILE: same lineage and a higher serial only.

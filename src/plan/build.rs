@@ -15,8 +15,8 @@ use futures::StreamExt;
 use super::diff::{diff_all, diff_computed, diff_update};
 use super::scope::{Expansions, LocalValues, ResourceValues, ValuesScope};
 use super::{
-    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, fingerprint,
-    values_equal,
+    Action, AttrDiff, ChangeReason, Move, Plan, PlanError, PlannedOutput, ResourceChange,
+    fingerprint, values_equal,
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -642,13 +642,97 @@ fn delete_change(
         after: None,
         dependencies: resource.map(|r| r.dependencies.clone()).unwrap_or_default(),
         each: None,
+        moved_from: None,
     }
+}
+
+/// The moves `[[moved]]` asks of this state, in order: an address recorded at `from` (or,
+/// for a whole `for_each` resource renamed, each of its instances) goes to `to` unless
+/// something is recorded there already.
+fn planned_moves(stack: &Stack, state: &StateFile) -> Vec<Move> {
+    if stack.moved.is_empty() {
+        return Vec::new();
+    }
+    let mut present: HashSet<ResourceAddr> = state.resources.keys().cloned().collect();
+    let mut moves = Vec::new();
+    for moved in &stack.moved {
+        let pairs: Vec<(ResourceAddr, ResourceAddr)> = if present.contains(&moved.from) {
+            vec![(moved.from.clone(), moved.to.clone())]
+        } else if moved.from.key.is_none() && moved.to.key.is_none() {
+            let mut instances: Vec<ResourceAddr> = present
+                .iter()
+                .filter(|a| a.key.is_some() && moved.from.covers(a))
+                .cloned()
+                .collect();
+            instances.sort();
+            instances
+                .into_iter()
+                .filter_map(|from| {
+                    let key = from.key.clone()?;
+                    Some((from, moved.to.with_key(key)))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (from, to) in pairs {
+            if present.contains(&to) {
+                continue;
+            }
+            present.remove(&from);
+            present.insert(to.clone());
+            moves.push(Move { from, to });
+        }
+    }
+    moves
+}
+
+/// `state` with `moves` made, as the apply will make them first.
+fn moved_state(state: &StateFile, moves: &[Move]) -> StateFile {
+    let mut state = state.clone();
+    for Move { from, to } in moves {
+        if let Some(mut resource) = state.resources.remove(from) {
+            resource.addr = to.clone();
+            state.resources.insert(to.clone(), resource);
+        }
+        for resource in state.resources.values_mut() {
+            for dependency in &mut resource.dependencies {
+                if dependency == from {
+                    *dependency = to.clone();
+                }
+            }
+        }
+    }
+    state
 }
 
 /// Makes the plan. Provider calls: `configure` and `read` for recorded resources whose
 /// provider configuration is known (unless `options.refresh` is off), plus the providers'
 /// offline `plan` hooks.
 pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let moves = planned_moves(input.stack, input.state);
+    let after_moves;
+    let input = if moves.is_empty() {
+        input
+    } else {
+        after_moves = moved_state(input.state, &moves);
+        PlanInput {
+            state: &after_moves,
+            ..input
+        }
+    };
+    let mut plan = build_moved(input, options).await?;
+    let moved_to: HashMap<&ResourceAddr, &ResourceAddr> =
+        moves.iter().map(|m| (&m.to, &m.from)).collect();
+    for change in &mut plan.changes {
+        change.moved_from = moved_to.get(&change.addr).map(|from| (*from).clone());
+    }
+    plan.moves = moves;
+    Ok(plan)
+}
+
+/// [`build`] once the state shows the moves made.
+async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
     let stack = input.stack;
     let mut deferred = BTreeSet::new();
     let mut refreshed = refresh(&input, options, &mut deferred).await?;
@@ -674,6 +758,7 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         outputs: BTreeMap::new(),
         output_changes: Vec::new(),
         deferred_providers: Vec::new(),
+        moves: Vec::new(),
         expansions: Expansions::new(),
     };
     let mut diagnostics = Diagnostics::new();
@@ -898,6 +983,7 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                         after: Some(after),
                         dependencies,
                         each: each.clone(),
+                        moved_from: None,
                     }
                 }
                 Some(prior) => {
@@ -946,6 +1032,7 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                         after: Some(after),
                         dependencies,
                         each: each.clone(),
+                        moved_from: None,
                     }
                 }
             };

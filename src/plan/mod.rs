@@ -110,6 +110,16 @@ pub struct ResourceChange {
     /// and its value may be a secret: not serialized.
     #[serde(skip)]
     pub each: Option<(String, Value)>,
+    /// The address state recorded this object at before a `moved` block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ResourceAddr>,
+}
+
+/// A recorded object taken to a new address (`[[moved]]`), without touching it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Move {
+    pub from: ResourceAddr,
+    pub to: ResourceAddr,
 }
 
 /// One attribute that differs; maps are diffed per key in `nested`.
@@ -156,6 +166,9 @@ pub struct Plan {
     /// Providers whose configuration is not known until the apply (e.g. the Kubernetes
     /// provider of a cluster this apply creates): their resources were not refreshed.
     pub deferred_providers: Vec<String>,
+    /// Recorded objects that change address, applied to state before anything else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Move>,
     /// The instance keys of every `for_each` resource, for the apply's evaluation.
     #[serde(skip)]
     pub(crate) expansions: scope::Expansions,
@@ -186,12 +199,12 @@ impl Plan {
         summary
     }
 
-    /// Whether applying would change any resource or output.
+    /// Whether applying would change any resource, address or output.
     pub fn has_changes(&self) -> bool {
-        self.has_resource_changes() || !self.output_changes.is_empty()
+        self.has_resource_changes() || !self.output_changes.is_empty() || !self.moves.is_empty()
     }
 
-    /// Whether applying would change any resource.
+    /// Whether applying would change any resource (moves aside).
     pub fn has_resource_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }

@@ -52,7 +52,12 @@ fn headline(change: &ResourceChange) -> String {
         }
         _ => "",
     };
-    format!("# {addr} {what}{note}")
+    let moved = change
+        .moved_from
+        .as_ref()
+        .map(|from| format!(" (moved from {from})"))
+        .unwrap_or_default();
+    format!("# {addr} {what}{note}{moved}")
 }
 
 fn value_text(value: &Value) -> String {
@@ -225,12 +230,20 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         );
         return out;
     }
-    if plan.has_resource_changes() {
+    if plan.has_resource_changes() || !plan.moves.is_empty() {
         let _ = writeln!(out, "cairn will perform the following actions:");
         let _ = writeln!(out);
     }
-    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        change_block(&mut out, change, color);
+    for change in &plan.changes {
+        match (&change.moved_from, change.action) {
+            (Some(from), Action::NoOp) => {
+                let line = format!("# {from} has moved to {}", change.addr);
+                let _ = writeln!(out, "  {}", paint(color, &line, Style::new().bold()));
+                let _ = writeln!(out);
+            }
+            (_, Action::NoOp) => {}
+            _ => change_block(&mut out, change, color),
+        }
     }
     if !plan.output_changes.is_empty() {
         let _ = writeln!(out, "Changes to Outputs:");
@@ -254,9 +267,13 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out);
     }
     let summary = plan.summary();
+    let moved = match plan.moves.len() {
+        0 => String::new(),
+        n => format!(", {n} moved"),
+    };
     let _ = write!(
         out,
-        "{} {} to add, {} to change, {} to destroy.",
+        "{} {} to add, {} to change, {} to destroy{moved}.",
         paint(color, "Plan:", Style::new().bold()),
         summary.add,
         summary.change,

@@ -14,8 +14,8 @@ use cairn_provider_core::{AttrSchema, Mode, ProviderSchema, ResourceSchema, Valu
 
 use super::raw::{Definition, Key, Node, NodeKind, RawStack};
 use super::{
-    Lifecycle, Local, Output, ProviderBlock, Resource, Sources, Span, Stack, TimeoutOverrides,
-    Variable,
+    Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Sources, Span, Stack,
+    TimeoutOverrides, Variable,
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics, closest};
@@ -697,6 +697,94 @@ impl<'a> Loader<'a> {
         providers
     }
 
+    /// `[[moved]]`: `from` and `to` addresses; `to` must be a resource of the stack
+    /// (an instance key only on a `for_each` one).
+    fn moved(&mut self, raw: &RawStack, known: &Known) -> Vec<Moved> {
+        let mut moved = Vec::new();
+        for node in &raw.moved {
+            let Some(entries) = node.as_table() else {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "a [[moved]] entry must be a table with `from` and `to`",
+                    "expected a table",
+                ));
+                continue;
+            };
+            let mut from = None;
+            let mut to = None;
+            for (key, value) in entries {
+                let slot = match key.name.as_str() {
+                    "from" => &mut from,
+                    "to" => &mut to,
+                    other => {
+                        self.unknown_key(key, other, "[[moved]]", &["from", "to"]);
+                        continue;
+                    }
+                };
+                match value.as_str().map(str::parse::<ResourceAddr>) {
+                    Some(Ok(addr)) => *slot = Some((addr, value.span.clone())),
+                    _ => self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &value.span,
+                        format!(
+                            "`{}` must be an address like \"TYPE.NAME\" or 'TYPE.NAME[\"key\"]'",
+                            key.name
+                        ),
+                        "not an address",
+                    )),
+                }
+            }
+            let (Some((from, _)), Some((to, to_span))) = (from, to) else {
+                if !entries.is_empty() {
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &node.span,
+                        "a [[moved]] entry needs both `from` and `to`",
+                        "in this entry",
+                    ));
+                }
+                continue;
+            };
+            let target_ok = match known.types.get(&to.config()) {
+                None => Err(format!(
+                    "moved to `{to}`, which is not a resource of the stack"
+                )),
+                Some(_) if known.disabled.contains(&to.config()) => Ok(()),
+                Some(_) => {
+                    let for_each = known.for_each.contains(&to.config());
+                    match (to.key.is_some(), for_each) {
+                        (true, false) => Err(format!(
+                            "moved to `{to}`, but `{}` has no `for_each`",
+                            to.config()
+                        )),
+                        _ => Ok(()),
+                    }
+                }
+            };
+            if let Err(message) = target_ok {
+                self.diagnostics
+                    .push(Diagnostic::at(&self.sources, &to_span, message, "here"));
+                continue;
+            }
+            if from == to {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &to_span,
+                    format!("`{from}` is moved to itself"),
+                    "here",
+                ));
+                continue;
+            }
+            moved.push(Moved {
+                from,
+                to,
+                span: node.span.clone(),
+            });
+        }
+        moved
+    }
+
     /// `[locals]`: one named expression per key.
     fn locals(&mut self, raw: &RawStack) -> BTreeMap<String, Local> {
         let mut locals = BTreeMap::new();
@@ -986,6 +1074,8 @@ struct Known {
     invalid: BTreeSet<ResourceAddr>,
     /// Every `[locals]` name.
     locals: BTreeSet<String>,
+    /// Resources with `for_each`.
+    for_each: BTreeSet<ResourceAddr>,
 }
 
 /// A name as `${...}` spells it after `local.`.
@@ -1051,6 +1141,12 @@ pub(super) fn load_stack(
 
     let known = Known {
         locals: raw.locals.keys().cloned().collect(),
+        for_each: pending
+            .iter()
+            .chain(disabled.iter())
+            .filter(|(_, p)| p.resource.for_each.is_some())
+            .map(|(addr, _)| addr.clone())
+            .collect(),
         types: pending
             .keys()
             .chain(disabled.keys())
@@ -1073,6 +1169,7 @@ pub(super) fn load_stack(
     for local in locals.values_mut() {
         loader.check_references(&mut local.value, None, false, &known);
     }
+    let moved = loader.moved(&raw, &known);
 
     // A provider used only through its resources still gets an (empty) block, so every
     // resource has one to be configured by; unless its configuration has required
@@ -1136,6 +1233,7 @@ pub(super) fn load_stack(
         variables,
         providers,
         locals,
+        moved,
         resources: pending
             .into_iter()
             .map(|(addr, entry)| (addr, entry.resource))

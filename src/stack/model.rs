@@ -30,6 +30,8 @@ pub struct Stack {
     pub providers: BTreeMap<String, ProviderBlock>,
     /// `[locals]`, by name.
     pub locals: BTreeMap<String, Local>,
+    /// `[[moved]]` blocks, in file order.
+    pub moved: Vec<Moved>,
     /// Resource blocks by address (never with an instance key).
     pub resources: BTreeMap<ResourceAddr, Resource>,
     pub outputs: BTreeMap<String, Output>,
@@ -99,6 +101,14 @@ pub struct TimeoutOverrides {
     pub create: Option<Duration>,
     pub update: Option<Duration>,
     pub delete: Option<Duration>,
+}
+
+/// `[[moved]] from = "..." to = "..."`: what state records at `from` is now `to`.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    pub from: ResourceAddr,
+    pub to: ResourceAddr,
+    pub span: Span,
 }
 
 /// One entry of `[locals]`: a named expression, `local.NAME`.

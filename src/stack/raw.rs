@@ -164,6 +164,8 @@ pub(super) struct RawStack {
     pub outputs: BTreeMap<String, Definition>,
     /// `[locals]`: one definition per name.
     pub locals: BTreeMap<String, Definition>,
+    /// `[[moved]]` entries, in file order.
+    pub moved: Vec<Node>,
     /// `[backend]`, validated by `backend.rs`.
     pub backend: Option<Definition>,
 }
@@ -176,6 +178,7 @@ const TOP_LEVEL: &[&str] = &[
     "outputs",
     "backend",
     "locals",
+    "moved",
 ];
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
@@ -215,6 +218,15 @@ pub(super) fn merge_file(
             "providers" => merge_named(&mut raw.providers, "provider", sources, node, diagnostics),
             "outputs" => merge_named(&mut raw.outputs, "output", sources, node, diagnostics),
             "locals" => merge_named(&mut raw.locals, "local", sources, node, diagnostics),
+            "moved" => match node.kind {
+                NodeKind::Array(entries) => raw.moved.extend(entries),
+                _ => diagnostics.push(Diagnostic::at(
+                    sources,
+                    &node.span,
+                    "`moved` must be an array of tables: [[moved]] from = \"...\" to = \"...\"",
+                    "expected [[moved]]",
+                )),
+            },
             "resources" => merge_resources(raw, sources, node, diagnostics),
             "backend" => match &raw.backend {
                 Some(first) => diagnostics.push(duplicate(
