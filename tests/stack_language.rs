@@ -483,3 +483,87 @@ to   = 'cairn_data.x["k"]'
         "{bad}"
     );
 }
+
+#[test]
+fn import_blocks_and_the_import_command_adopt_existing_objects() {
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[variables.existing]
+default = "existing-1"
+
+[resources.cairn_data.a]
+input = "x"
+
+[resources.cairn_data.b]
+for_each = "${toset([\"k\"])}"
+input    = "${cairn_data.a.output}"
+
+[[import]]
+to = "cairn_data.a"
+id = "${var.existing}"
+"#,
+    );
+    let plan = ws.ok(&["plan"]);
+    assert!(
+        plan.contains("# cairn_data.a will be updated in place (imported from existing-1)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Plan: 1 to add, 1 to change, 0 to destroy, 1 to import."),
+        "{plan}"
+    );
+    let applied = ws.ok(&["apply", "--auto-approve"]);
+    assert!(
+        applied.contains("1 added, 1 changed, 0 destroyed, 1 imported."),
+        "{applied}"
+    );
+    assert!(
+        ws.ok(&["state", "show", "cairn_data.a"])
+            .contains("existing-1")
+    );
+    // Once recorded, the block changes nothing.
+    assert!(ws.ok(&["plan"]).contains("No changes"));
+
+    ws.ok(&["state", "rm", r#"cairn_data.b["k"]"#]);
+    let imported = ws.ok(&["import", r#"cairn_data.b["k"]"#, "other-2"]);
+    assert!(
+        imported.contains(r#"Imported other-2 as cairn_data.b["k"]"#),
+        "{imported}"
+    );
+    let shown = ws.ok(&["state", "show", r#"cairn_data.b["k"]"#]);
+    assert!(shown.contains("other-2"), "{shown}");
+    let plan = ws.ok(&["plan"]);
+    assert!(
+        plan.contains(r#"# cairn_data.b["k"] will be updated in place"#),
+        "{plan}"
+    );
+    let again = ws.fails(&["import", r#"cairn_data.b["k"]"#, "other-3"]);
+    assert!(again.contains("is in the state already"), "{again}");
+    let unknown = ws.fails(&["import", "cairn_data.nope", "x"]);
+    assert!(
+        unknown.contains("`cairn_data.nope` is not in the stack"),
+        "{unknown}"
+    );
+    let whole = ws.fails(&["import", "cairn_data.b", "x"]);
+    assert!(whole.contains("has for_each: name the instance"), "{whole}");
+
+    ws.write(
+        r#"
+[stack]
+name = "demo"
+
+[resources.cairn_data.a]
+input = "x"
+
+[[import]]
+to = 'cairn_data.a["k"]'
+id = "x"
+"#,
+    );
+    let bad = ws.fails(&["validate"]);
+    assert!(bad.contains("stack.toml:9:6"), "{bad}");
+    assert!(bad.contains("`cairn_data.a` has no `for_each`"), "{bad}");
+}

@@ -809,6 +809,29 @@ pub async fn apply(
             return outcome;
         }
     }
+    // Then imports: the adopted object is recorded as it is, and changed below like any
+    // recorded one.
+    for change in plan.changes.iter().filter(|c| c.import_id.is_some()) {
+        let Some(before) = &change.before else {
+            continue;
+        };
+        let resource = ResourceState {
+            addr: change.addr.clone(),
+            provider: change.provider.clone(),
+            attrs: store.hasher().redact_attrs(before),
+            dependencies: change.dependencies.clone(),
+            fingerprints: BTreeMap::new(),
+        };
+        if let Err(e) = store.record_resource(resource) {
+            outcome.failures.push(ResourceFailure {
+                addr: change.addr.clone(),
+                operation: "record state".to_owned(),
+                message: e.to_string(),
+            });
+            return outcome;
+        }
+        outcome.completed.imported += 1;
+    }
     let nodes = action_graph(plan);
     let hasher = store.hasher().clone();
     let mut live: ResourceValues = store

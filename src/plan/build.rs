@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_provider_core::{
-    Attrs, FindRequest, Mode, PlanRequest, ReadRequest, ResourceClient, ResourceIdentity,
-    ResourceSchema, Value,
+    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ReadRequest, ResourceClient,
+    ResourceIdentity, ResourceSchema, Value,
 };
 use futures::StreamExt;
 
@@ -256,6 +256,46 @@ pub async fn adopt_interrupted(
         }
     }
     Ok(adoption)
+}
+
+/// Reads the existing object `id` through the provider of `addr`, to adopt it.
+/// `Ok(None)`: the provider's configuration is not known yet.
+pub async fn import_object(
+    input: &PlanInput<'_>,
+    addr: &ResourceAddr,
+    id: &str,
+) -> Result<Option<Attrs>, PlanError> {
+    let recorded = recorded_values(input.state);
+    let Some(client) = configure_from_state(input, addr.provider(), &recorded).await? else {
+        return Ok(None);
+    };
+    let identity = identity(input.stack, addr);
+    let attrs = client
+        .import(ImportRequest {
+            type_name: &addr.type_name,
+            identity: &identity,
+            id,
+        })
+        .await
+        .map_err(|error| PlanError::Provider {
+            subject: addr.to_string(),
+            operation: "import",
+            error,
+        })?;
+    Ok(Some(mark_sensitive(
+        input.registry.resource_schema(&addr.type_name),
+        attrs,
+    )))
+}
+
+/// What an object adopted by `cairn import` depends on: the recorded instances of the
+/// resources its block references.
+pub fn imported_dependencies(
+    graph: &ResourceGraph,
+    state: &StateFile,
+    addr: &ResourceAddr,
+) -> Vec<ResourceAddr> {
+    recorded_dependencies(graph, state, addr)
 }
 
 /// Direct resource dependencies of a configured resource (of its block, for an instance).
@@ -643,6 +683,7 @@ fn delete_change(
         dependencies: resource.map(|r| r.dependencies.clone()).unwrap_or_default(),
         each: None,
         moved_from: None,
+        import_id: None,
     }
 }
 
@@ -736,6 +777,36 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
     let stack = input.stack;
     let mut deferred = BTreeSet::new();
     let mut refreshed = refresh(&input, options, &mut deferred).await?;
+    let mut diagnostics = Diagnostics::new();
+    // `[[import]]`: an object not recorded yet is read as if it were, so it plans like a
+    // refreshed resource: no change, or the update that makes it match the configuration.
+    let mut imported: HashMap<ResourceAddr, String> = HashMap::new();
+    if !options.destroy {
+        for import in &stack.imports {
+            if input.state.resources.contains_key(&import.to) {
+                continue;
+            }
+            match import_object(&input, &import.to, &import.id).await? {
+                Some(attrs) => {
+                    refreshed.insert(import.to.clone(), Refreshed::Read(attrs));
+                    imported.insert(import.to.clone(), import.id.clone());
+                }
+                None => diagnostics.push(
+                    Diagnostic::at(
+                        &stack.sources,
+                        &import.span,
+                        format!(
+                            "cannot import `{}` yet: the configuration of provider `{}` is known only during the apply",
+                            import.to,
+                            import.to.provider()
+                        ),
+                        "this import",
+                    )
+                    .with_help("apply what the provider's configuration needs first (--target), then plan the import"),
+                ),
+            }
+        }
+    }
     let mut prior_of = |addr: &ResourceAddr| -> (Option<Attrs>, Option<ChangeReason>) {
         match refreshed.remove(addr) {
             Some(Refreshed::Read(attrs)) => (Some(attrs), None),
@@ -761,7 +832,6 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
         moves: Vec::new(),
         expansions: Expansions::new(),
     };
-    let mut diagnostics = Diagnostics::new();
 
     if options.destroy {
         let selected: BTreeSet<ResourceAddr> = if options.targets.is_empty() {
@@ -984,6 +1054,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                         dependencies,
                         each: each.clone(),
                         moved_from: None,
+                        import_id: None,
                     }
                 }
                 Some(prior) => {
@@ -1033,6 +1104,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                         dependencies,
                         each: each.clone(),
                         moved_from: None,
+                        import_id: None,
                     }
                 }
             };
@@ -1121,6 +1193,22 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                 "in this value",
             ));
         }
+    }
+    for import in &stack.imports {
+        if imported.contains_key(&import.to) && !configured.contains(&import.to) {
+            diagnostics.push(Diagnostic::at(
+                &stack.sources,
+                &import.span,
+                format!(
+                    "import to `{}`, which the configuration does not have (no such `for_each` key)",
+                    import.to
+                ),
+                "this import",
+            ));
+        }
+    }
+    for change in &mut plan.changes {
+        change.import_id = imported.remove(&change.addr);
     }
     plan.deferred_providers = deferred.into_iter().collect();
     plan.expansions = expansions;

@@ -28,7 +28,10 @@ use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::state::StateError;
 
-pub use build::{Adoption, PlanInput, PlanOptions, adopt_interrupted, build};
+pub use build::{
+    Adoption, PlanInput, PlanOptions, adopt_interrupted, build, import_object,
+    imported_dependencies,
+};
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
 pub use check::check_values;
 pub(crate) use diff::diff_update;
@@ -113,6 +116,10 @@ pub struct ResourceChange {
     /// The address state recorded this object at before a `moved` block.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<ResourceAddr>,
+    /// The provider's id of an existing object this change adopts (`[[import]]`): the apply
+    /// records it before making any other change to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
 }
 
 /// A recorded object taken to a new address (`[[moved]]`), without touching it.
@@ -180,6 +187,13 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// Objects adopted (`[[import]]`); only an apply counts them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub imported: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
@@ -201,7 +215,18 @@ impl Plan {
 
     /// Whether applying would change any resource, address or output.
     pub fn has_changes(&self) -> bool {
-        self.has_resource_changes() || !self.output_changes.is_empty() || !self.moves.is_empty()
+        self.has_resource_changes()
+            || !self.output_changes.is_empty()
+            || !self.moves.is_empty()
+            || self.imports() > 0
+    }
+
+    /// How many objects the apply adopts.
+    pub fn imports(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.import_id.is_some())
+            .count()
     }
 
     /// Whether applying would change any resource (moves aside).

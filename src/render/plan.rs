@@ -57,7 +57,12 @@ fn headline(change: &ResourceChange) -> String {
         .as_ref()
         .map(|from| format!(" (moved from {from})"))
         .unwrap_or_default();
-    format!("# {addr} {what}{note}{moved}")
+    let imported = change
+        .import_id
+        .as_ref()
+        .map(|id| format!(" (imported from {id})"))
+        .unwrap_or_default();
+    format!("# {addr} {what}{note}{moved}{imported}")
 }
 
 fn value_text(value: &Value) -> String {
@@ -230,20 +235,24 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         );
         return out;
     }
-    if plan.has_resource_changes() || !plan.moves.is_empty() {
+    if plan.has_resource_changes() || !plan.moves.is_empty() || plan.imports() > 0 {
         let _ = writeln!(out, "cairn will perform the following actions:");
         let _ = writeln!(out);
     }
     for change in &plan.changes {
-        match (&change.moved_from, change.action) {
-            (Some(from), Action::NoOp) => {
-                let line = format!("# {from} has moved to {}", change.addr);
-                let _ = writeln!(out, "  {}", paint(color, &line, Style::new().bold()));
-                let _ = writeln!(out);
+        let line = match (&change.moved_from, &change.import_id, change.action) {
+            (_, Some(id), Action::NoOp) => {
+                format!("# {} will be imported from {id}", change.addr)
             }
-            (_, Action::NoOp) => {}
-            _ => change_block(&mut out, change, color),
-        }
+            (Some(from), None, Action::NoOp) => format!("# {from} has moved to {}", change.addr),
+            (_, _, Action::NoOp) => continue,
+            _ => {
+                change_block(&mut out, change, color);
+                continue;
+            }
+        };
+        let _ = writeln!(out, "  {}", paint(color, &line, Style::new().bold()));
+        let _ = writeln!(out);
     }
     if !plan.output_changes.is_empty() {
         let _ = writeln!(out, "Changes to Outputs:");
@@ -270,6 +279,9 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
     let moved = match plan.moves.len() {
         0 => String::new(),
         n => format!(", {n} moved"),
+    } + &match plan.imports() {
+        0 => String::new(),
+        n => format!(", {n} to import"),
     };
     let _ = write!(
         out,

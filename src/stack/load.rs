@@ -14,7 +14,7 @@ use cairn_provider_core::{AttrSchema, Mode, ProviderSchema, ResourceSchema, Valu
 
 use super::raw::{Definition, Key, Node, NodeKind, RawStack};
 use super::{
-    Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Sources, Span, Stack,
+    Import, Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Sources, Span, Stack,
     TimeoutOverrides, Variable,
 };
 use crate::addr::ResourceAddr;
@@ -785,6 +785,90 @@ impl<'a> Loader<'a> {
         moved
     }
 
+    /// `[[import]]`: `to`, a resource of the stack (an instance key only on a `for_each`
+    /// one), and `id`, a string that may use variables.
+    fn imports(&mut self, raw: &RawStack, known: &Known) -> Vec<Import> {
+        let mut imports = Vec::new();
+        for node in &raw.imports {
+            let Some(entries) = node.as_table() else {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "an [[import]] entry must be a table with `to` and `id`",
+                    "expected a table",
+                ));
+                continue;
+            };
+            let mut to = None;
+            let mut id = None;
+            for (key, value) in entries {
+                match key.name.as_str() {
+                    "to" => match value.as_str().map(str::parse::<ResourceAddr>) {
+                        Some(Ok(addr)) => to = Some((addr, value.span.clone())),
+                        _ => self.diagnostics.push(Diagnostic::at(
+                            &self.sources,
+                            &value.span,
+                            "`to` must be an address like \"TYPE.NAME\" or 'TYPE.NAME[\"key\"]'",
+                            "not an address",
+                        )),
+                    },
+                    "id" => match self.load_time_value(value, "id", None) {
+                        Some(Value::String(text)) => id = Some(text),
+                        Some(other) => self.diagnostics.push(Diagnostic::at(
+                            &self.sources,
+                            &value.span,
+                            format!("`id` must be a string, got {}", other.type_name()),
+                            "not a string",
+                        )),
+                        None => {}
+                    },
+                    other => self.unknown_key(key, other, "[[import]]", &["to", "id"]),
+                }
+            }
+            let (Some((to, to_span)), Some(id)) = (to, id) else {
+                if !entries.is_empty() {
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &node.span,
+                        "an [[import]] entry needs both `to` and `id`",
+                        "in this entry",
+                    ));
+                }
+                continue;
+            };
+            let problem = if !known.types.contains_key(&to.config())
+                || known.disabled.contains(&to.config())
+            {
+                Some(format!(
+                    "import to `{to}`, which is not a resource of the stack"
+                ))
+            } else if to.key.is_some() != known.for_each.contains(&to.config()) {
+                Some(format!(
+                    "import to `{to}`: `{}` {}",
+                    to.config(),
+                    if to.key.is_some() {
+                        "has no `for_each`"
+                    } else {
+                        "has `for_each`: name the instance, e.g. 'TYPE.NAME[\"key\"]'"
+                    }
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                self.diagnostics
+                    .push(Diagnostic::at(&self.sources, &to_span, message, "here"));
+                continue;
+            }
+            imports.push(Import {
+                to,
+                id,
+                span: node.span.clone(),
+            });
+        }
+        imports
+    }
+
     /// `[locals]`: one named expression per key.
     fn locals(&mut self, raw: &RawStack) -> BTreeMap<String, Local> {
         let mut locals = BTreeMap::new();
@@ -1170,6 +1254,7 @@ pub(super) fn load_stack(
         loader.check_references(&mut local.value, None, false, &known);
     }
     let moved = loader.moved(&raw, &known);
+    let imports = loader.imports(&raw, &known);
 
     // A provider used only through its resources still gets an (empty) block, so every
     // resource has one to be configured by; unless its configuration has required
@@ -1234,6 +1319,7 @@ pub(super) fn load_stack(
         providers,
         locals,
         moved,
+        imports,
         resources: pending
             .into_iter()
             .map(|(addr, entry)| (addr, entry.resource))

@@ -25,7 +25,8 @@ use cairn_provider_core::ProviderSchema;
 
 pub use backend::{BACKEND_TYPES, BackendConfig, S3_KEYS, unknown_key_names};
 pub use model::{
-    Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Stack, TimeoutOverrides, Variable,
+    Import, Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Stack, TimeoutOverrides,
+    Variable,
 };
 pub use source::{FileId, SourceFile, Sources, Span};
 pub use types::{TypeMismatch, check_value, describe_type};

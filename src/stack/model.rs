@@ -32,6 +32,8 @@ pub struct Stack {
     pub locals: BTreeMap<String, Local>,
     /// `[[moved]]` blocks, in file order.
     pub moved: Vec<Moved>,
+    /// `[[import]]` blocks, in file order.
+    pub imports: Vec<Import>,
     /// Resource blocks by address (never with an instance key).
     pub resources: BTreeMap<ResourceAddr, Resource>,
     pub outputs: BTreeMap<String, Output>,
@@ -108,6 +110,15 @@ pub struct TimeoutOverrides {
 pub struct Moved {
     pub from: ResourceAddr,
     pub to: ResourceAddr,
+    pub span: Span,
+}
+
+/// `[[import]] to = "..." id = "..."`: adopt the existing object `id` as `to`.
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub to: ResourceAddr,
+    /// The provider's id of the object (may use variables).
+    pub id: String,
     pub span: Span,
 }
 

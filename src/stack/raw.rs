@@ -166,6 +166,8 @@ pub(super) struct RawStack {
     pub locals: BTreeMap<String, Definition>,
     /// `[[moved]]` entries, in file order.
     pub moved: Vec<Node>,
+    /// `[[import]]` entries, in file order.
+    pub imports: Vec<Node>,
     /// `[backend]`, validated by `backend.rs`.
     pub backend: Option<Definition>,
 }
@@ -179,6 +181,7 @@ const TOP_LEVEL: &[&str] = &[
     "backend",
     "locals",
     "moved",
+    "import",
 ];
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
@@ -225,6 +228,15 @@ pub(super) fn merge_file(
                     &node.span,
                     "`moved` must be an array of tables: [[moved]] from = \"...\" to = \"...\"",
                     "expected [[moved]]",
+                )),
+            },
+            "import" => match node.kind {
+                NodeKind::Array(entries) => raw.imports.extend(entries),
+                _ => diagnostics.push(Diagnostic::at(
+                    sources,
+                    &node.span,
+                    "`import` must be an array of tables: [[import]] to = \"...\" id = \"...\"",
+                    "expected [[import]]",
                 )),
             },
             "resources" => merge_resources(raw, sources, node, diagnostics),

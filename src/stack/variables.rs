@@ -410,7 +410,7 @@ impl Loader<'_> {
 
     /// Evaluates `node` with variables only, reporting references to resources (known only
     /// after apply), undefined variables and evaluation errors.
-    fn load_time_value(
+    pub(super) fn load_time_value(
         &mut self,
         node: &Node,
         what: &str,
