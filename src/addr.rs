@@ -50,9 +50,12 @@ impl ResourceAddr {
 
     /// The provider that implements this resource type.
     pub fn provider(&self) -> &str {
-        self.type_name
-            .split_once('_')
-            .map_or(self.type_name.as_str(), |(p, _)| p)
+        crate::providers::provider_of(&self.type_name)
+    }
+
+    /// A data source (`data.TYPE.NAME`): read when planning, never recorded.
+    pub fn is_data(&self) -> bool {
+        self.type_name.starts_with(crate::providers::DATA_PREFIX)
     }
 }
 
@@ -109,10 +112,14 @@ impl FromStr for ResourceAddr {
             }
             None => (s, None),
         };
+        let (data, base) = match base.strip_prefix(crate::providers::DATA_PREFIX) {
+            Some(rest) => (crate::providers::DATA_PREFIX, rest),
+            None => ("", base),
+        };
         match base.split_once('.') {
             Some((t, n)) if is_identifier(t) && is_identifier(n) => Ok(ResourceAddr {
                 key,
-                ..ResourceAddr::new(t, n)
+                ..ResourceAddr::new(format!("{data}{t}"), n)
             }),
             _ => Err(invalid()),
         }

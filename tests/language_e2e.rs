@@ -247,3 +247,196 @@ depends_on = ["kubernetes_object.namespace"]
     assert!(!out.contains("will be created"), "{out}");
     assert_eq!(uid(&mock), before);
 }
+
+const DATA_STACK: &str = r#"
+[stack]
+name = "lang-data"
+
+[data.aws_caller_identity.me]
+
+[data.aws_availability_zones.all]
+
+[data.aws_vpc.existing]
+tags = { Name = "existing-network" }
+
+[data.aws_subnets.existing]
+vpc_id = "${data.aws_vpc.existing.id}"
+tags   = { tier = "existing" }
+
+[data.aws_eks_cluster.existing]
+name = "existing-cluster"
+
+[data.aws_secretsmanager_secret.db]
+name = "existing/db-password"
+
+[resources.aws_subnet.extra]
+for_each          = "${ {for i, z in data.aws_availability_zones.all.names : z => i if i < 2} }"
+vpc_id            = "${data.aws_vpc.existing.id}"
+availability_zone = "${each.key}"
+cidr_block        = "${cidrsubnet(data.aws_vpc.existing.cidr_block, 8, each.value + 10)}"
+tags              = { account = "${data.aws_caller_identity.me.account_id}", cluster = "${data.aws_eks_cluster.existing.endpoint}" }
+
+[outputs.account]
+value = "${data.aws_caller_identity.me.account_id}"
+
+[outputs.subnets]
+value = "${length(data.aws_subnets.existing.ids)}"
+
+[outputs.secret]
+value = "${data.aws_secretsmanager_secret.db.arn}"
+
+[outputs.secret_description]
+value = "${data.aws_secretsmanager_secret.db.description}"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_sources_read_what_exists_each_plan_and_are_never_recorded() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let vpc = create_vpc(&ec2, "10.20.0.0/16").await;
+    ec2.create_tags()
+        .resources(&vpc)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("Name")
+                .value("existing-network")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag the VPC");
+    let tagged_subnet = |cidr: &'static str| {
+        let ec2 = ec2.clone();
+        let vpc = vpc.clone();
+        async move {
+            let id = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .send()
+                .await
+                .expect("create a subnet")
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_owned();
+            ec2.create_tags()
+                .resources(&id)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("tier")
+                        .value("existing")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("tag the subnet");
+            id
+        }
+    };
+    let subnet = tagged_subnet("10.20.1.0/24").await;
+    let eks = aws_sdk_eks::Client::new(&sdk);
+    eks.create_cluster()
+        .name("existing-cluster")
+        .role_arn("arn:aws:iam::123456789012:role/existing-eks")
+        .resources_vpc_config(
+            aws_sdk_eks::types::VpcConfigRequest::builder()
+                .subnet_ids(&subnet)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create an EKS cluster");
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let description = "Password-Description-Never-Printed-7731";
+    secrets
+        .create_secret()
+        .name("existing/db-password")
+        .description(description)
+        .secret_string("not-read-by-cairn")
+        .send()
+        .await
+        .expect("create a secret");
+
+    let dir = stack_dir(DATA_STACK);
+    let cairn = Cairn::new(&moto, dir.path(), "e2e");
+    let plan = cairn.plan(2, &[]);
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{}",
+        plan.text()
+    );
+    assert!(
+        plan.stdout
+            .contains(r#"aws_subnet.extra["us-east-1a"] will be created"#),
+        "{}",
+        plan.text()
+    );
+    assert!(
+        plan.stdout.contains(&vpc),
+        "the VPC found by its tags: {}",
+        plan.text()
+    );
+    assert!(
+        !plan.stdout.contains("data."),
+        "data sources are not changes: {}",
+        plan.text()
+    );
+    let applied = cairn.apply(&[]);
+    assert!(
+        applied.stdout.contains("account = \"123456789012\""),
+        "{}",
+        applied.text()
+    );
+    assert!(applied.stdout.contains("subnets = 1"), "{}", applied.text());
+    assert!(
+        applied
+            .stdout
+            .contains("arn:aws:secretsmanager:us-east-1:123456789012:secret:existing/db-password"),
+        "{}",
+        applied.text()
+    );
+    assert!(
+        applied.stdout.contains("secret_description = (sensitive)"),
+        "{}",
+        applied.text()
+    );
+    let listed = cairn.expect(0, &["state", "list"], &[]);
+    assert!(!listed.stdout.contains("data."), "{}", listed.text());
+    assert_eq!(listed.stdout.lines().count(), 2, "{}", listed.text());
+    cairn.plan(0, &[]);
+    // Read again each plan: a subnet made since shows at once.
+    tagged_subnet("10.20.2.0/24").await;
+    let replan = cairn.plan(2, &[]);
+    assert!(
+        replan.stdout.contains("~ subnets = 1 -> 2"),
+        "{}",
+        replan.text()
+    );
+    cairn.assert_never_written("the secret's description", description);
+
+    // What is not there is an error naming what was looked for.
+    let missing = stack_dir(
+        r#"
+[stack]
+name = "lang-data"
+
+[data.aws_vpc.gone]
+tags = { Name = "no-such-network" }
+"#,
+    );
+    let cairn = Cairn::new(&moto, missing.path(), "e2e");
+    let failed = cairn.expect(1, &["plan"], &[]);
+    assert!(
+        failed.stderr.contains("data.aws_vpc.gone"),
+        "{}",
+        failed.text()
+    );
+    assert!(
+        failed.stderr.contains("no VPC matches"),
+        "{}",
+        failed.text()
+    );
+}

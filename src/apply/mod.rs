@@ -840,6 +840,11 @@ pub async fn apply(
         .iter()
         .map(|(addr, r)| (addr.clone(), r.attrs.clone()))
         .collect();
+    live.extend(
+        plan.data
+            .iter()
+            .map(|(addr, attrs)| (addr.clone(), attrs.clone())),
+    );
     for change in &plan.changes {
         let values = if change.action == Action::NoOp {
             change.after.as_ref()

@@ -523,6 +523,19 @@ impl Parser<'_> {
             }
             _ => {}
         }
+        let type_name = if first == "data" {
+            let data_type = self.required_identifier("a data source type after `data.`")?;
+            if self.peek() != Some(b'.') {
+                return Err(error(
+                    format!("`data.{data_type}` needs a name: `data.{data_type}.NAME.ATTRIBUTE`"),
+                    start,
+                ));
+            }
+            self.pos += 1;
+            format!("data.{data_type}")
+        } else {
+            first
+        };
         let name = self.required_identifier("a resource name after the type")?;
         let instance = if self.peek() == Some(b'[') {
             Some(self.bracket()?)
@@ -537,7 +550,7 @@ impl Parser<'_> {
         };
         let path = self.path()?;
         Ok(Interp::Reference(Reference::Resource {
-            addr: ResourceAddr::new(first, name),
+            addr: ResourceAddr::new(type_name, name),
             instance,
             attr,
             path,

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_provider_core::{
-    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ReadRequest, ResourceClient,
-    ResourceIdentity, ResourceSchema, Value,
+    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ReadDataRequest, ReadRequest,
+    ResourceClient, ResourceIdentity, ResourceSchema, Value,
 };
 use futures::StreamExt;
 
@@ -258,6 +258,52 @@ pub async fn adopt_interrupted(
     Ok(adoption)
 }
 
+/// Why a data source was not read.
+enum DataError {
+    /// Its arguments or its provider's configuration are not known yet: a diagnostic.
+    Unreadable(String),
+    /// The provider failed.
+    Plan(PlanError),
+}
+
+/// Reads a data source (`addr` is `data.TYPE.NAME`) with its evaluated arguments.
+async fn read_data_source(
+    input: &PlanInput<'_>,
+    addr: &ResourceAddr,
+    config: &Attrs,
+) -> Result<Attrs, DataError> {
+    if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_unknown()) {
+        return Err(DataError::Unreadable(format!(
+            "`{name}` of {addr} is not known until apply; data sources are read when planning, so their arguments must be known then"
+        )));
+    }
+    let recorded = recorded_values(input.state);
+    let client = configure_from_state(input, addr.provider(), &recorded)
+        .await
+        .map_err(DataError::Plan)?
+        .ok_or_else(|| {
+            DataError::Unreadable(format!(
+                "cannot read {addr}: the configuration of provider `{}` is known only during the apply",
+                addr.provider()
+            ))
+        })?;
+    let type_name = addr
+        .type_name
+        .strip_prefix(crate::providers::DATA_PREFIX)
+        .unwrap_or(&addr.type_name);
+    tracing::debug!(address = %addr, "reading data source");
+    client
+        .read_data(ReadDataRequest { type_name, config })
+        .await
+        .map_err(|error| {
+            DataError::Plan(PlanError::Provider {
+                subject: addr.to_string(),
+                operation: "read",
+                error,
+            })
+        })
+}
+
 /// Reads the existing object `id` through the provider of `addr`, to adopt it.
 /// `Ok(None)`: the provider's configuration is not known yet.
 pub async fn import_object(
@@ -316,6 +362,10 @@ fn instance_dependencies(
 ) -> Vec<ResourceAddr> {
     let mut out = Vec::new();
     for dependency in resource_dependencies(graph, addr) {
+        // Data sources are read when planning: nothing to wait for, nothing to record.
+        if dependency.is_data() {
+            continue;
+        }
         let for_each = stack
             .resources
             .get(&dependency)
@@ -831,6 +881,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
         deferred_providers: Vec::new(),
         moves: Vec::new(),
         expansions: Expansions::new(),
+        data: ResourceValues::new(),
     };
 
     if options.destroy {
@@ -1021,6 +1072,22 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
             // Scope marks config values sensitive only when they derive from secrets; the
             // schema's sensitive attributes are secrets whatever their origin.
             let config = mark_sensitive(Some(schema), config);
+            if addr.is_data() {
+                // Unknown or failed reads leave unknown values, so what uses them is
+                // still checked without a second error.
+                let mut read = planned_create(schema, &Attrs::new(), &BTreeMap::new());
+                match read_data_source(&input, &addr, &config).await {
+                    Ok(attrs) => read = mark_sensitive(Some(schema), attrs),
+                    Err(DataError::Unreadable(message)) => diagnostics.push(
+                        Diagnostic::at(&stack.sources, &resource.span, message, "this data source")
+                            .with_address(addr.clone()),
+                    ),
+                    Err(DataError::Plan(e)) => return Err(e),
+                }
+                plan.data.insert(addr.clone(), read.clone());
+                planned.insert(addr.clone(), read);
+                continue;
+            }
             let (prior, reason) = prior_of(&addr);
             let desired = effective_desired(schema, &config, prior.as_ref(), &resource.lifecycle);
             let provider = input.registry.get(addr.provider());

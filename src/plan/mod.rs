@@ -179,6 +179,9 @@ pub struct Plan {
     /// The instance keys of every `for_each` resource, for the apply's evaluation.
     #[serde(skip)]
     pub(crate) expansions: scope::Expansions,
+    /// What each data source read, for the apply's evaluation (never recorded).
+    #[serde(skip)]
+    pub(crate) data: scope::ResourceValues,
 }
 
 /// Counts for the summary line.

@@ -209,7 +209,7 @@ impl<'a> Loader<'a> {
     /// `self` reports problems (and need not be cloned per resource).
     fn resource_schema(&self, type_name: &str) -> Option<&'a ResourceSchema> {
         let schemas: &'a BTreeMap<String, ProviderSchema> = self.schemas;
-        let addr_provider = type_name.split_once('_').map_or(type_name, |(p, _)| p);
+        let addr_provider = crate::providers::provider_of(type_name);
         schemas.get(addr_provider)?.resources.get(type_name)
     }
 

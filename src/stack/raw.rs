@@ -182,6 +182,7 @@ const TOP_LEVEL: &[&str] = &[
     "locals",
     "moved",
     "import",
+    "data",
 ];
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
@@ -239,7 +240,9 @@ pub(super) fn merge_file(
                     "expected [[import]]",
                 )),
             },
-            "resources" => merge_resources(raw, sources, node, diagnostics),
+            "resources" => merge_resources(raw, sources, node, "", diagnostics),
+            // Data sources are resources whose type is `data.TYPE`: read, never created.
+            "data" => merge_resources(raw, sources, node, "data.", diagnostics),
             "backend" => match &raw.backend {
                 Some(first) => diagnostics.push(duplicate(
                     sources,
@@ -401,18 +404,24 @@ fn merge_resources(
     raw: &mut RawStack,
     sources: &Sources,
     node: Node,
+    prefix: &str,
     diagnostics: &mut Diagnostics,
 ) {
-    let Some(types) = expect_table(sources, node, "`[resources]`", diagnostics) else {
+    let table = if prefix.is_empty() {
+        "resources"
+    } else {
+        "data"
+    };
+    let Some(types) = expect_table(sources, node, &format!("`[{table}]`"), diagnostics) else {
         return;
     };
     for (type_key, by_name) in types {
-        let what = format!("`[resources.{}]`", type_key.name);
+        let what = format!("`[{table}.{}]`", type_key.name);
         let Some(names) = expect_table(sources, by_name, &what, diagnostics) else {
             continue;
         };
         for (name_key, body) in names {
-            let id = (type_key.name.clone(), name_key.name.clone());
+            let id = (format!("{prefix}{}", type_key.name), name_key.name.clone());
             if let Some((_, first)) = raw.resources.get(&id) {
                 let what = format!("resource `{}.{}`", id.0, id.1);
                 diagnostics.push(duplicate(sources, &what, &first.key.span, &name_key.span));
