@@ -246,6 +246,84 @@ depends_on = ["kubernetes_object.namespace"]
     assert!(code == Some(0) || code == Some(2), "{out}");
     assert!(!out.contains("will be created"), "{out}");
     assert_eq!(uid(&mock), before);
+
+    // Another stack reads what this one made, with data sources.
+    let reader = root.path().join("reader");
+    std::fs::create_dir_all(&reader).expect("mkdir reader");
+    write(
+        &reader,
+        "stack.toml",
+        r#"
+[stack]
+name = "lang-kube-reader"
+
+[variables.kubeconfig]
+type = "string"
+
+[providers.kubernetes]
+kubeconfig = "${var.kubeconfig}"
+
+[data.kubernetes_object.creds]
+api_version = "v1"
+kind        = "Secret"
+namespace   = "demo"
+name        = "creds"
+
+[data.kubernetes_object.namespace]
+api_version = "v1"
+kind        = "Namespace"
+name        = "demo"
+
+[resources.kubernetes_object.copy]
+manifest = { apiVersion = "v1", kind = "ConfigMap", metadata = { name = "copy", namespace = "${data.kubernetes_object.namespace.object.metadata.name}" }, data = { secret_uid = "${data.kubernetes_object.creds.uid}" } }
+
+[outputs.secret_data]
+value = "${data.kubernetes_object.creds.object.data}"
+"#,
+    );
+    let run_reader = |args: &[&str]| {
+        let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .current_dir(&reader)
+            .args(args)
+            .arg("--var")
+            .arg(format!("kubeconfig={}", kubeconfig.display()))
+            .env("NO_COLOR", "1")
+            .env_remove("CAIRN_LOG")
+            .env_remove("CAIRN_STATE_KEY")
+            .write_stdin("")
+            .output()
+            .expect("cairn runs");
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run_reader(&["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("secret_data = (sensitive)"), "{out}");
+    assert!(
+        !out.contains("YWlyZmxvdw"),
+        "the Secret's data is never printed: {out}"
+    );
+    let copy = mock.object("ConfigMap/demo/copy").expect("the copy exists");
+    assert_eq!(copy["data"]["secret_uid"].as_str(), Some(before.as_str()));
+    let (code, out) = run_reader(&["state", "list"]);
+    assert_eq!((code, out.trim()), (Some(0), "kubernetes_object.copy"));
+    let (code, out) = run_reader(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{out}");
+    // A data source whose object is gone fails the plan, naming it.
+    let (code, out) = run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run_reader(&["plan"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("data.kubernetes_object.namespace: read failed: there is no namespace demo"),
+        "{out}"
+    );
 }
 
 const DATA_STACK: &str = r#"
