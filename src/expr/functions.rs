@@ -38,6 +38,7 @@ pub const FUNCTIONS: &[&str] = &[
     "min",
     "range",
     "replace",
+    "slice",
     "split",
     "tolist",
     "toset",
@@ -65,6 +66,7 @@ pub(super) fn call(function: &str, args: Vec<Value>) -> Result<Value, String> {
         "flatten" => flatten(args),
         "zipmap" => zipmap(args),
         "contains" => contains(args),
+        "slice" => slice(args),
         _ => scalar(function, args),
     }
 }
@@ -575,6 +577,28 @@ fn zipmap(args: Vec<Value>) -> Result<Value, String> {
         map.insert(text_arg("zipmap", &key)?, value);
     }
     Ok(taint(Value::Map(map), sensitive || key_sensitive))
+}
+
+/// `slice(list, start, end)`: the elements from `start` up to, not including, `end`.
+fn slice(args: Vec<Value>) -> Result<Value, String> {
+    arity("slice", &args, 3)?;
+    let (mut args, sensitive) = match reveal_args(args) {
+        Ok(revealed) => revealed,
+        Err(unknown) => return Ok(unknown),
+    };
+    let end = int_arg("slice", &args[2])?;
+    let start = int_arg("slice", &args[1])?;
+    let items = list_of("slice", std::mem::take(&mut args[0]))?;
+    let len = items.len();
+    match (usize::try_from(start), usize::try_from(end)) {
+        (Ok(start), Ok(end)) if start <= end && end <= len => Ok(taint(
+            Value::List(items.into_iter().skip(start).take(end - start).collect()),
+            sensitive,
+        )),
+        _ => Err(format!(
+            "slice() needs 0 <= start <= end <= {len} (the list's length), got {start} and {end}"
+        )),
+    }
 }
 
 /// `contains(list, value)`.

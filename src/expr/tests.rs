@@ -538,6 +538,8 @@ fn collection_functions() {
         Value::List(vec![Value::Int(2), Value::Int(1)])
     );
     assert!(eval_err("${range(0, 5, 0)}").contains("step must not be zero"));
+    assert_eq!(eval("${slice(var.list, 1, 2)}"), list(&["b"]));
+    assert!(eval_err("${slice(var.list, 1, 3)}").contains("end <= 2"));
     assert_eq!(eval("${contains(var.list, \"b\")}"), Value::Bool(true));
     assert_eq!(eval("${contains(var.list, \"z\")}"), Value::Bool(false));
     assert_eq!(eval("${max(1, 5.5, 3)}"), Value::Float(5.5));
