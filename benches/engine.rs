@@ -181,11 +181,15 @@ fn main() {
             ));
             let apply_time = started.elapsed();
             assert!(outcome.is_success(), "apply failed: {:?}", outcome.failures);
+            // Each phase is its own `cairn` run in real use: what one phase planned is not
+            // alive in the next.
+            drop(first);
 
             let started = Instant::now();
             let again = runtime.block_on(plan_once(&loaded, &graph, &registry, &store, &clients));
             let replan_time = started.elapsed();
             assert!(!again.has_changes(), "re-plan must show no changes");
+            drop(again);
 
             let started = Instant::now();
             let teardown = runtime.block_on(async {
