@@ -1,5 +1,5 @@
 //! `stacks/airflow` rewritten with `for_each` (one subnet, NAT gateway and route table per
-//! availability zone) takes over an environment made with the stack as it was before
+//! availability zone; one node group per worker pool) takes over an environment made with the stack as it was before
 //! (`tests/fixtures/airflow-previous`, a copy of the commit before the rewrite): on moto and
 //! the mock Kubernetes API server, the previous stack is applied, then the current one
 //! planned against that state shows only moves (its `[[moved]]` blocks): nothing created,
@@ -85,6 +85,7 @@ fn takes_over(env: &str, moves: usize) {
         ("aws_subnet.private_a", r#"aws_subnet.private["a"]"#),
         ("aws_nat_gateway.a", r#"aws_nat_gateway.nat["a"]"#),
         ("aws_route_table.private_b", r#"aws_route_table.private["b"]"#),
+        ("aws_eks_node_group.workers", r#"aws_eks_node_group.workers["spot"]"#),
     ] {
         assert!(plan.stdout.contains(&format!("# {from} has moved to {to}")), "{}", plan.text);
     }
@@ -100,12 +101,13 @@ fn takes_over(env: &str, moves: usize) {
 
 #[test]
 fn dev_made_with_the_previous_stack_moves_without_replacement() {
-    // Four subnets, zone a's EIP and NAT gateway, two private route tables.
-    takes_over("dev", 8);
+    // Four subnets, zone a's EIP and NAT gateway, two private route tables, the spot
+    // worker pool.
+    takes_over("dev", 9);
 }
 
 #[test]
 fn prod_made_with_the_previous_stack_moves_without_replacement() {
     // Prod has a NAT gateway (and its EIP) in zone b too.
-    takes_over("prod", 10);
+    takes_over("prod", 11);
 }
