@@ -1,5 +1,6 @@
 //! `stacks/airflow` rewritten with `for_each` (one subnet, NAT gateway and route table per
-//! availability zone; one node group per worker pool) takes over an environment made with the stack as it was before
+//! availability zone; one node group per worker pool; IRSA roles and their service accounts
+//! from one map) takes over an environment made with the stack as it was before
 //! (`tests/fixtures/airflow-previous`, a copy of the commit before the rewrite): on moto and
 //! the mock Kubernetes API server, the previous stack is applied, then the current one
 //! planned against that state shows only moves (its `[[moved]]` blocks): nothing created,
@@ -86,6 +87,11 @@ fn takes_over(env: &str, moves: usize) {
         ("aws_nat_gateway.a", r#"aws_nat_gateway.nat["a"]"#),
         ("aws_route_table.private_b", r#"aws_route_table.private["b"]"#),
         ("aws_eks_node_group.workers", r#"aws_eks_node_group.workers["spot"]"#),
+        ("aws_iam_role.airflow_api_server", r#"aws_iam_role.airflow["api-server"]"#),
+        (
+            "kubernetes_object.dag_processor_service_account",
+            r#"kubernetes_object.service_account["dag-processor"]"#,
+        ),
     ] {
         assert!(plan.stdout.contains(&format!("# {from} has moved to {to}")), "{}", plan.text);
     }
@@ -102,12 +108,12 @@ fn takes_over(env: &str, moves: usize) {
 #[test]
 fn dev_made_with_the_previous_stack_moves_without_replacement() {
     // Four subnets, zone a's EIP and NAT gateway, two private route tables, the spot
-    // worker pool.
-    takes_over("dev", 9);
+    // worker pool, four IRSA roles and five service accounts.
+    takes_over("dev", 18);
 }
 
 #[test]
 fn prod_made_with_the_previous_stack_moves_without_replacement() {
     // Prod has a NAT gateway (and its EIP) in zone b too.
-    takes_over("prod", 11);
+    takes_over("prod", 20);
 }
