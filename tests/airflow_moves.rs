@@ -18,7 +18,10 @@ use std::process::Command;
 use cairn_kube_mock::{MockServer, Options};
 use support::moto::Moto;
 
-const PREVIOUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/airflow-previous");
+const PREVIOUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/airflow-previous"
+);
 const CURRENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/airflow");
 
 struct Run {
@@ -28,7 +31,14 @@ struct Run {
 }
 
 /// `cairn <command> <stack> --env <env> --state <state> --var kubeconfig=...`.
-fn cairn(moto: &Moto, stack: &str, env: &str, state: &Path, kubeconfig: &Path, command: &[&str]) -> Run {
+fn cairn(
+    moto: &Moto,
+    stack: &str,
+    env: &str,
+    state: &Path,
+    kubeconfig: &Path,
+    command: &[&str],
+) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
     cmd.args(command)
         .arg(stack)
@@ -71,38 +81,100 @@ fn takes_over(env: &str, moves: usize) {
     let state = dir.path().join("state.json");
     let moto = Moto::start();
 
-    let applied = cairn(&moto, PREVIOUS, env, &state, &kubeconfig, &["apply", "--auto-approve"]);
-    assert_eq!(applied.code, Some(0), "the previous stack applies:\n{}", applied.text);
+    let applied = cairn(
+        &moto,
+        PREVIOUS,
+        env,
+        &state,
+        &kubeconfig,
+        &["apply", "--auto-approve"],
+    );
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "the previous stack applies:\n{}",
+        applied.text
+    );
 
-    let plan = cairn(&moto, CURRENT, env, &state, &kubeconfig, &["plan", "--detailed-exitcode"]);
+    let plan = cairn(
+        &moto,
+        CURRENT,
+        env,
+        &state,
+        &kubeconfig,
+        &["plan", "--detailed-exitcode"],
+    );
     assert_eq!(plan.code, Some(2), "{}", plan.text);
     let summary = format!("Plan: 0 to add, 0 to change, 0 to destroy, {moves} moved.");
     assert!(plan.stdout.contains(&summary), "{summary}\n{}", plan.text);
-    for line in plan.stdout.lines().filter(|l| l.trim_start().starts_with("# ")) {
-        assert!(line.contains(" has moved to "), "only moves: {line}\n{}", plan.text);
+    for line in plan
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("# "))
+    {
+        assert!(
+            line.contains(" has moved to "),
+            "only moves: {line}\n{}",
+            plan.text
+        );
     }
     assert!(!plan.stdout.contains("Changes to Outputs"), "{}", plan.text);
     for (from, to) in [
         ("aws_subnet.private_a", r#"aws_subnet.private["a"]"#),
         ("aws_nat_gateway.a", r#"aws_nat_gateway.nat["a"]"#),
-        ("aws_route_table.private_b", r#"aws_route_table.private["b"]"#),
-        ("aws_eks_node_group.workers", r#"aws_eks_node_group.workers["spot"]"#),
-        ("aws_iam_role.airflow_api_server", r#"aws_iam_role.airflow["api-server"]"#),
+        (
+            "aws_route_table.private_b",
+            r#"aws_route_table.private["b"]"#,
+        ),
+        (
+            "aws_eks_node_group.workers",
+            r#"aws_eks_node_group.workers["spot"]"#,
+        ),
+        (
+            "aws_iam_role.airflow_api_server",
+            r#"aws_iam_role.airflow["api-server"]"#,
+        ),
         (
             "kubernetes_object.dag_processor_service_account",
             r#"kubernetes_object.service_account["dag-processor"]"#,
         ),
     ] {
-        assert!(plan.stdout.contains(&format!("# {from} has moved to {to}")), "{}", plan.text);
+        assert!(
+            plan.stdout.contains(&format!("# {from} has moved to {to}")),
+            "{}",
+            plan.text
+        );
     }
 
-    let moved = cairn(&moto, CURRENT, env, &state, &kubeconfig, &["apply", "--auto-approve"]);
+    let moved = cairn(
+        &moto,
+        CURRENT,
+        env,
+        &state,
+        &kubeconfig,
+        &["apply", "--auto-approve"],
+    );
     assert_eq!(moved.code, Some(0), "{}", moved.text);
-    let after = cairn(&moto, CURRENT, env, &state, &kubeconfig, &["plan", "--detailed-exitcode"]);
+    let after = cairn(
+        &moto,
+        CURRENT,
+        env,
+        &state,
+        &kubeconfig,
+        &["plan", "--detailed-exitcode"],
+    );
     assert_eq!(after.code, Some(0), "{}", after.text);
     let listed = cairn(&moto, CURRENT, env, &state, &kubeconfig, &["state", "list"]);
-    assert!(listed.stdout.contains(r#"aws_subnet.public["b"]"#), "{}", listed.text);
-    assert!(!listed.stdout.contains("aws_subnet.public_b"), "{}", listed.text);
+    assert!(
+        listed.stdout.contains(r#"aws_subnet.public["b"]"#),
+        "{}",
+        listed.text
+    );
+    assert!(
+        !listed.stdout.contains("aws_subnet.public_b"),
+        "{}",
+        listed.text
+    );
 }
 
 #[test]
