@@ -14,6 +14,13 @@
 //! - `CAIRN_BENCH_SIZES`: comma-separated N (default `1000,10000,100000`);
 //! - `CAIRN_BENCH_PARALLELISM`: `--parallelism` of apply and destroy (default cairn's, 10).
 
+#![allow(
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark binary: it prints its figures and stops loudly if a step fails"
+)]
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -8,6 +8,12 @@
 //!
 //! Run with `cargo bench --no-default-features --bench state`.
 
+#![allow(
+    clippy::panic,
+    clippy::print_stdout,
+    reason = "a benchmark binary: it prints its figures and stops loudly if a step fails"
+)]
+
 use std::time::{Duration, Instant};
 
 use cairn::addr::ResourceAddr;

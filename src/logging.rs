@@ -48,6 +48,10 @@ pub fn parse_filter(value: &str) -> Result<tracing_subscriber::EnvFilter, LogFil
 
 /// Installs the subscriber if `CAIRN_LOG` is set and not empty; an invalid value is an
 /// error rather than a silent fallback.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "logs are not output: tracing writes them to stderr, beside render's lines"
+)]
 pub fn init() -> Result<(), LogFilterError> {
     let Some(value) = std::env::var_os(ENV_VAR) else {
         return Ok(());

@@ -7,6 +7,14 @@
 //! shows here as a snapshot diff to review (issue 9: Kubernetes 1.31 and PostgreSQL 16.4
 //! had quietly fallen out of support).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
 #![cfg(all(feature = "aws", feature = "kubernetes"))]
 
 use std::collections::BTreeSet;

@@ -5,6 +5,15 @@
 //!
 //! Needs `moto_server` on PATH (`pip install 'moto[server]'`); fails without it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 mod support;
 
 use std::collections::BTreeMap;

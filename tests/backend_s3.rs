@@ -4,6 +4,15 @@
 //! `output` from S3 alone, `state push` and `state migrate`, `force-unlock`, and no
 //! secret in any object.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 #[path = "support/moto.rs"]
 mod moto;
 

@@ -5,11 +5,23 @@
 //! lands in `<tmp>/state/` as it would in a checkout). Output snapshots use insta with
 //! filters for uuids, durations and temporary paths.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
 use tempfile::TempDir;
+
+#[path = "support/engine.rs"]
+mod engine;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -888,88 +900,37 @@ mod adoption {
 
     use std::sync::Arc;
 
-    use async_trait::async_trait;
     use cairn::addr::ResourceAddr;
-    use cairn::graph::ResourceGraph;
-    use cairn::plan::{self, Action, PlanInput, PlanOptions};
-    use cairn::providers::{Clients, Registry};
-    use cairn::stack::{self, LoadOptions};
-    use cairn::state::{Intent, StateStore};
-    use cairn_provider_core::{
-        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
-        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
-        ResourceSchema, UpdateRequest,
-    };
+    use cairn::plan::{self, Action, PlanOptions};
+    use cairn::providers::Registry;
+    use cairn::state::Intent;
+    use cairn_provider_core::Attrs;
+    use cairn_provider_fake::{FakeProvider, Operation};
 
-    struct Findable;
-
-    #[async_trait]
-    impl Provider for Findable {
-        fn name(&self) -> &'static str {
-            "found"
-        }
-        fn schema(&self) -> ProviderSchema {
-            let mut schema = ProviderSchema::default();
-            schema.resources.insert(
-                "found_thing".to_owned(),
-                ResourceSchema::new("findable").attr("input", AttrSchema::optional(AttrType::Any)),
-            );
-            schema
-        }
-        async fn configure(
-            &self,
-            _: ConfigureRequest,
-        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
-            Ok(Arc::new(Findable))
-        }
-    }
-
-    #[async_trait]
-    impl ResourceClient for Findable {
-        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(Some(r.state.clone()))
-        }
-        async fn create(&self, _: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
-            Err(ProviderError::Other("a duplicate create".to_owned()))
-        }
-        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(r.desired.clone())
-        }
-        async fn delete(&self, _: DeleteRequest<'_>) -> Result<(), ProviderError> {
-            Ok(())
-        }
-        async fn find(&self, r: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(Some(
-                r.config
-                    .clone()
-                    .with("id", format!("found-{}", r.identity.address)),
-            ))
-        }
-        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(Attrs::new().with("id", r.id))
-        }
-    }
+    use crate::engine::Run;
 
     #[test]
     fn an_interrupted_create_is_adopted_not_duplicated() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let toml = "[stack]\nname = \"adopt\"\n\n[resources.found_thing.x]\ninput = \"v\"\n\n[resources.found_thing.y]\ninput = \"w\"\n";
+        let toml = "[stack]\nname = \"adopt\"\n\n[resources.fake_thing.x]\ninput = \"v\"\n\n[resources.fake_thing.y]\ninput = \"w\"\n";
         std::fs::write(dir.path().join("stack.toml"), toml).expect("write");
-        let registry = Registry::with_providers(vec![Arc::new(Findable)]);
-        let loaded =
-            stack::load(dir.path(), &LoadOptions::default(), registry.schemas()).expect("loads");
-        let graph = ResourceGraph::build(&loaded).expect("graph");
-        let mut store =
-            StateStore::open(&dir.path().join("state.json"), "adopt", "default", "test")
-                .expect("opens");
-        let x = ResourceAddr::new("found_thing", "x");
+        // The interrupted create of x made its object; creating it again would be a duplicate.
+        let fake = FakeProvider::new("fake")
+            .resource_type("fake_thing")
+            .fail_on("fake_thing.x", Operation::Create);
+        let made = Attrs::new().with("input", "v").with("id", "found-x");
+        fake.seed("fake_thing.x", made.clone());
+        let registry = Registry::with_providers(vec![Arc::new(fake.clone())]);
+        let mut run = Run::open(dir.path(), &registry);
+        let x = ResourceAddr::new("fake_thing", "x");
         let intent = Intent {
             operation: "create".to_owned(),
             config: Attrs::new().with("input", "v"),
             started_at: "2026-01-01T00:00:00Z".to_owned(),
         };
-        store.record_intent(&x, intent).expect("intent recorded");
-        let clients = Clients::new("adopt", "default");
+        run.store
+            .record_intent(&x, intent)
+            .expect("intent recorded");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -977,145 +938,78 @@ mod adoption {
 
         let adopted = runtime
             .block_on(plan::adopt_interrupted(
-                &mut store, &loaded, &graph, &registry, &clients,
+                &mut run.store,
+                &run.stack,
+                &run.graph,
+                run.registry,
+                &run.clients,
             ))
             .expect("adopts");
         assert_eq!(adopted.adopted, vec![x.clone()]);
         assert!(adopted.unresolved.is_empty());
-        assert!(store.state().pending.is_empty());
-        let recorded = store.state().resources.get(&x).expect("recorded");
-        assert_eq!(
-            recorded.attrs.get("id").and_then(|v| v.as_str()),
-            Some("found-found_thing.x")
-        );
+        assert!(run.store.state().pending.is_empty());
+        let recorded = run.store.state().resources.get(&x).expect("recorded");
+        assert_eq!(recorded.attrs.get("id"), made.get("id"));
+        assert_eq!(fake.calls(Operation::Find), 1);
 
-        let input = PlanInput {
-            stack: &loaded,
-            graph: &graph,
-            registry: &registry,
-            clients: &clients,
-            state: store.state(),
-            hasher: store.hasher(),
-        };
-        let planned = runtime
-            .block_on(plan::build(input, &PlanOptions::default()))
-            .expect("plans");
+        let planned = runtime.block_on(run.plan(&PlanOptions::default()));
         let action = |addr: &ResourceAddr| planned.change(addr).map(|c| c.action);
         assert_eq!(action(&x), Some(Action::NoOp), "adopted, not created again");
         assert_eq!(
-            action(&ResourceAddr::new("found_thing", "y")),
+            action(&ResourceAddr::new("fake_thing", "y")),
             Some(Action::Create)
         );
+        assert_eq!(fake.calls(Operation::Create), 0, "planning creates nothing");
     }
 }
 
 mod walk_order {
-    //! The walker's ordering guarantees, on random DAGs, through the library with a
-    //! provider that records when each call starts and ends.
+    //! The walker's ordering guarantees, on random DAGs, through the library with a fake
+    //! provider whose event log records when each call starts and ends.
 
     use std::collections::BTreeMap;
     use std::fmt::Write;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::Duration;
 
-    use async_trait::async_trait;
-    use cairn::addr::ResourceAddr;
-    use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
-    use cairn::graph::ResourceGraph;
-    use cairn::plan::{self, Action, PlanInput, PlanOptions};
-    use cairn::providers::{Clients, Registry};
-    use cairn::stack::{self, LoadOptions};
-    use cairn::state::StateStore;
-    use cairn_provider_core::{
-        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
-        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
-        ResourceSchema, UpdateRequest,
-    };
+    use cairn::apply::ApplyOptions;
+    use cairn::plan::PlanOptions;
+    use cairn::providers::Registry;
+    use cairn_provider_fake::{FakeProvider, Operation, Phase};
     use proptest::prelude::*;
 
-    type Log = Arc<Mutex<Vec<(String, &'static str)>>>;
+    use crate::engine::Run;
 
-    struct Recording {
-        log: Log,
+    const MAX_RESOURCES: usize = 18;
+
+    /// A fake whose resources take uneven times (0 to 3 ms), so independent branches
+    /// interleave.
+    fn fake() -> FakeProvider {
+        (0..MAX_RESOURCES).fold(
+            FakeProvider::new("fake").resource_type("fake_thing"),
+            |fake, i| {
+                let address = format!("fake_thing.r{i}");
+                let millis = address.bytes().map(u64::from).sum::<u64>() % 4;
+                fake.resource_latency(address, Duration::from_millis(millis))
+            },
+        )
     }
 
-    #[async_trait]
-    impl Provider for Recording {
-        fn name(&self) -> &'static str {
-            "rec"
-        }
-        fn schema(&self) -> ProviderSchema {
-            let mut schema = ProviderSchema::default();
-            schema.resources.insert(
-                "rec_data".to_owned(),
-                ResourceSchema::new("recorded")
-                    .attr("input", AttrSchema::optional(AttrType::Any))
-                    .attr("trigger", AttrSchema::optional(AttrType::Int).force_new()),
-            );
-            schema
-        }
-        async fn configure(
-            &self,
-            _: ConfigureRequest,
-        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
-            Ok(Arc::new(RecordingClient {
-                log: Arc::clone(&self.log),
-            }))
-        }
-    }
-
-    struct RecordingClient {
-        log: Log,
-    }
-
-    impl RecordingClient {
-        async fn event(&self, address: &str, start: &'static str, end: &'static str) {
-            self.log
-                .lock()
-                .expect("log")
-                .push((address.to_owned(), start));
-            // Uneven durations so independent branches interleave.
-            let millis = address.bytes().map(u64::from).sum::<u64>() % 4;
-            tokio::time::sleep(Duration::from_millis(millis)).await;
-            self.log
-                .lock()
-                .expect("log")
-                .push((address.to_owned(), end));
-        }
-    }
-
-    #[async_trait]
-    impl ResourceClient for RecordingClient {
-        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(Some(r.state.clone()))
-        }
-        async fn create(&self, r: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
-            self.event(&r.identity.address, "create_start", "create_end")
-                .await;
-            Ok(r.config.clone().with("id", r.identity.address.clone()))
-        }
-        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(r.desired.clone())
-        }
-        async fn delete(&self, r: DeleteRequest<'_>) -> Result<(), ProviderError> {
-            self.event(&r.identity.address, "delete_start", "delete_end")
-                .await;
-            Ok(())
-        }
-        async fn find(&self, _: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(None)
-        }
-        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(Attrs::new().with("id", r.id))
-        }
-    }
-
-    struct Quiet;
-    impl ApplyObserver for Quiet {
-        fn started(&self, _: &ResourceAddr, _: &'static str) {}
-        fn progress(&self, _: &ResourceAddr, _: &str) {}
-        fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
-        fn failed(&self, _: &ResourceAddr, _: Duration) {}
+    /// The start and end of every create and delete, in order, as `(address, kind)`.
+    fn log(fake: &FakeProvider) -> Vec<(String, &'static str)> {
+        fake.events()
+            .into_iter()
+            .filter_map(|event| {
+                let kind = match (event.operation, event.phase) {
+                    (Operation::Create, Phase::Started) => "create_start",
+                    (Operation::Create, Phase::Finished) => "create_end",
+                    (Operation::Delete, Phase::Started) => "delete_start",
+                    (Operation::Delete, Phase::Finished) => "delete_end",
+                    _ => return None,
+                };
+                Some((event.subject, kind))
+            })
+            .collect()
     }
 
     /// A stack where resource `i` depends on each `j < i` listed in `deps[i]`: the first
@@ -1128,13 +1022,15 @@ mod walk_order {
             } else {
                 1
             };
-            let _ = writeln!(toml, "\n[resources.rec_data.r{i}]\ntrigger = {trigger}");
+            let _ = writeln!(toml, "\n[resources.fake_thing.r{i}]\ntrigger = {trigger}");
             match list.split_first() {
                 Some((first, rest)) => {
-                    let _ = writeln!(toml, "input = \"${{rec_data.r{first}.id}}\"");
+                    let _ = writeln!(toml, "input = \"${{fake_thing.r{first}.id}}\"");
                     if !rest.is_empty() {
-                        let list: Vec<String> =
-                            rest.iter().map(|j| format!("\"rec_data.r{j}\"")).collect();
+                        let list: Vec<String> = rest
+                            .iter()
+                            .map(|j| format!("\"fake_thing.r{j}\""))
+                            .collect();
                         let _ = writeln!(toml, "depends_on = [{}]", list.join(", "));
                     }
                 }
@@ -1158,48 +1054,19 @@ mod walk_order {
         destroy: bool,
         parallelism: usize,
     ) -> bool {
-        let loaded =
-            stack::load(dir, &LoadOptions::default(), registry.schemas()).expect("stack loads");
-        let graph = ResourceGraph::build(&loaded).expect("acyclic");
-        let mut store =
-            StateStore::open(&dir.join("state.json"), &loaded.name, &loaded.env, "test")
-                .expect("state opens");
-        let clients = Clients::new(&loaded.name, &loaded.env);
-        let plan = {
-            let input = PlanInput {
-                stack: &loaded,
-                graph: &graph,
-                registry,
-                clients: &clients,
-                state: store.state(),
-                hasher: store.hasher(),
-            };
-            let options = PlanOptions {
-                destroy,
-                ..PlanOptions::default()
-            };
-            plan::build(input, &options).await.expect("plans")
+        let mut run = Run::open(dir, registry);
+        let options = PlanOptions {
+            destroy,
+            ..PlanOptions::default()
         };
-        let input = ApplyInput {
-            stack: &loaded,
-            registry,
-            clients: &clients,
-            plan: &plan,
-        };
-        let outcome = apply::apply(
-            input,
-            &mut store,
-            ApplyOptions { parallelism },
-            Arc::new(Quiet),
-            None,
-        )
-        .await;
-        store.close().expect("state closes");
+        let plan = run.plan(&options).await;
+        let outcome = run.apply(&plan, ApplyOptions { parallelism }).await;
+        run.close();
         outcome.is_success()
     }
 
     fn dags() -> impl Strategy<Value = Vec<Vec<usize>>> {
-        (1usize..18).prop_flat_map(|n| {
+        (1usize..MAX_RESOURCES).prop_flat_map(|n| {
             (0..n)
                 .map(|i| {
                     if i == 0 {
@@ -1221,38 +1088,39 @@ mod walk_order {
         fn apply_creates_after_dependencies_and_destroy_deletes_before_them(
             deps in dags(),
             parallelism in 1usize..6,
-            replaced in proptest::collection::vec(any::<bool>(), 18),
+            replaced in proptest::collection::vec(any::<bool>(), MAX_RESOURCES),
         ) {
             let dir = tempfile::tempdir().expect("temp dir");
             std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps, &[])).expect("write");
-            let log: Log = Arc::default();
-            let registry = Registry::with_providers(vec![Arc::new(Recording { log: Arc::clone(&log) })]);
+            let fake = fake();
+            let registry = Registry::with_providers(vec![Arc::new(fake.clone())]);
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
 
             prop_assert!(runtime.block_on(walk(dir.path(), &registry, false, parallelism)));
-            let created = log.lock().expect("log").clone();
+            let created = log(&fake);
             prop_assert_eq!(created.len(), deps.len() * 2, "every resource created once");
+            prop_assert!(fake.peak_in_flight() <= parallelism, "at most --parallelism calls at once");
             for (i, list) in deps.iter().enumerate() {
-                let started = position(&created, &format!("rec_data.r{i}"), "create_start");
+                let started = position(&created, &format!("fake_thing.r{i}"), "create_start");
                 for j in list {
-                    let dep_done = position(&created, &format!("rec_data.r{j}"), "create_end");
+                    let dep_done = position(&created, &format!("fake_thing.r{j}"), "create_end");
                     prop_assert!(dep_done < started, "r{} started before its dependency r{} finished", i, j);
                 }
             }
 
             // Replace a random subset: each old object goes before its new one is made,
             // deletes run dependents first and creates dependencies first.
-            log.lock().expect("log").clear();
+            fake.reset_counters();
             std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps, &replaced)).expect("write");
             prop_assert!(runtime.block_on(walk(dir.path(), &registry, false, parallelism)));
-            let replacing = log.lock().expect("log").clone();
+            let replacing = log(&fake);
             let is_replaced = |i: usize| replaced.get(i).copied().unwrap_or(false);
             prop_assert_eq!(replacing.len(), (0..deps.len()).filter(|&i| is_replaced(i)).count() * 4);
             for (i, list) in deps.iter().enumerate().filter(|(i, _)| is_replaced(*i)) {
-                let me = format!("rec_data.r{i}");
+                let me = format!("fake_thing.r{i}");
                 prop_assert!(position(&replacing, &me, "delete_end") < position(&replacing, &me, "create_start"));
                 for &j in list.iter().filter(|&&j| is_replaced(j)) {
-                    let dep = format!("rec_data.r{j}");
+                    let dep = format!("fake_thing.r{j}");
                     prop_assert!(position(&replacing, &me, "delete_end") < position(&replacing, &dep, "delete_start"),
                         "old r{} deleted before its dependent r{}", j, i);
                     prop_assert!(position(&replacing, &dep, "create_end") < position(&replacing, &me, "create_start"),
@@ -1260,10 +1128,11 @@ mod walk_order {
                 }
             }
 
-            log.lock().expect("log").clear();
+            fake.reset_counters();
             prop_assert!(runtime.block_on(walk(dir.path(), &registry, true, parallelism)));
-            let deleted = log.lock().expect("log").clone();
+            let deleted = log(&fake);
             prop_assert_eq!(deleted.len(), deps.len() * 2, "every resource deleted once");
+            prop_assert!(fake.addresses().is_empty(), "nothing left: {:?}", fake.addresses());
             let mut dependents: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
             for (i, list) in deps.iter().enumerate() {
                 for j in list {
@@ -1271,9 +1140,9 @@ mod walk_order {
                 }
             }
             for (j, users) in dependents {
-                let started = position(&deleted, &format!("rec_data.r{j}"), "delete_start");
+                let started = position(&deleted, &format!("fake_thing.r{j}"), "delete_start");
                 for i in users {
-                    let user_gone = position(&deleted, &format!("rec_data.r{i}"), "delete_end");
+                    let user_gone = position(&deleted, &format!("fake_thing.r{i}"), "delete_end");
                     prop_assert!(user_gone < started, "r{} deleted before its dependent r{}", j, i);
                 }
             }
@@ -1286,104 +1155,17 @@ mod provider_configured_mid_apply {
     //! Kubernetes provider of an EKS cluster created in the same run) is configured during
     //! the apply, once that resource exists, with its real values.
 
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
+    use std::sync::Arc;
 
-    use async_trait::async_trait;
     use cairn::addr::ResourceAddr;
-    use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
+    use cairn::apply::ApplyOptions;
     use cairn::builtin::CairnProvider;
-    use cairn::graph::ResourceGraph;
-    use cairn::plan::{self, Action, ChangeReason, PlanInput, PlanOptions};
-    use cairn::providers::{Clients, Registry};
-    use cairn::stack::{self, LoadOptions, Stack};
-    use cairn::state::StateStore;
-    use cairn_provider_core::{
-        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
-        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
-        ResourceSchema, UpdateRequest,
-    };
+    use cairn::plan::{Action, ChangeReason, PlanOptions};
+    use cairn::providers::Registry;
+    use cairn_provider_core::{AttrSchema, AttrType, Attrs};
+    use cairn_provider_fake::{FakeProvider, Operation, Phase};
 
-    type Log = Arc<Mutex<Vec<String>>>;
-
-    struct Late {
-        log: Log,
-    }
-
-    #[async_trait]
-    impl Provider for Late {
-        fn name(&self) -> &'static str {
-            "late"
-        }
-        fn schema(&self) -> ProviderSchema {
-            let mut schema = ProviderSchema::default();
-            schema.config.insert(
-                "endpoint".to_owned(),
-                AttrSchema::required(AttrType::String),
-            );
-            schema.resources.insert(
-                "late_object".to_owned(),
-                ResourceSchema::new("needs a cluster")
-                    .attr("input", AttrSchema::optional(AttrType::Any)),
-            );
-            schema
-        }
-        async fn configure(
-            &self,
-            request: ConfigureRequest,
-        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
-            let endpoint = request.config.str("endpoint")?;
-            self.log
-                .lock()
-                .expect("log")
-                .push(format!("configure {endpoint}"));
-            Ok(Arc::new(LateClient {
-                log: Arc::clone(&self.log),
-            }))
-        }
-    }
-
-    struct LateClient {
-        log: Log,
-    }
-
-    #[async_trait]
-    impl ResourceClient for LateClient {
-        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            self.log
-                .lock()
-                .expect("log")
-                .push(format!("read {}", r.identity.address));
-            Ok(Some(r.state.clone()))
-        }
-        async fn create(&self, r: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
-            self.log
-                .lock()
-                .expect("log")
-                .push(format!("create {}", r.identity.address));
-            Ok(r.config.clone().with("id", "obj-1"))
-        }
-        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(r.desired.clone().with("id", "obj-1"))
-        }
-        async fn delete(&self, _: DeleteRequest<'_>) -> Result<(), ProviderError> {
-            Ok(())
-        }
-        async fn find(&self, _: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(None)
-        }
-        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(Attrs::new().with("id", r.id))
-        }
-    }
-
-    struct Quiet;
-    impl ApplyObserver for Quiet {
-        fn started(&self, _: &ResourceAddr, _: &'static str) {}
-        fn progress(&self, _: &ResourceAddr, _: &str) {}
-        fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
-        fn failed(&self, _: &ResourceAddr, _: Duration) {}
-    }
+    use crate::engine::Run;
 
     const STACK: &str = r#"
 [stack]
@@ -1399,104 +1181,82 @@ input = "c"
 input = "${cairn_data.cluster.id}"
 "#;
 
-    async fn plan_with(
-        loaded: &Stack,
-        registry: &Registry,
-        store: &StateStore,
-        clients: &Clients,
-    ) -> plan::Plan {
-        let graph = ResourceGraph::build(loaded).expect("graph");
-        let input = PlanInput {
-            stack: loaded,
-            graph: &graph,
-            registry,
-            clients,
-            state: store.state(),
-            hasher: store.hasher(),
-        };
-        plan::build(input, &PlanOptions::default())
-            .await
-            .expect("plans")
+    /// The calls the fake received, in the order they started, as `(operation, subject)`.
+    fn started(fake: &FakeProvider) -> Vec<(Operation, String)> {
+        fake.events()
+            .into_iter()
+            .filter(|e| e.phase == Phase::Started)
+            .map(|e| (e.operation, e.subject))
+            .collect()
     }
 
     #[test]
     fn configured_with_the_real_value_once_the_resource_exists() {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("stack.toml"), STACK).expect("write");
-        let log: Log = Arc::default();
-        let registry = Registry::with_providers(vec![
-            Arc::new(CairnProvider::new()),
-            Arc::new(Late {
-                log: Arc::clone(&log),
-            }),
-        ]);
-        let loaded =
-            stack::load(dir.path(), &LoadOptions::default(), registry.schemas()).expect("loads");
-        let state_path = dir.path().join("state.json");
+        let fake = FakeProvider::new("late")
+            .config_attr("endpoint", AttrSchema::required(AttrType::String))
+            .resource_type("late_object");
+        let registry =
+            Registry::with_providers(vec![Arc::new(CairnProvider::new()), Arc::new(fake.clone())]);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .expect("runtime");
         let cluster = ResourceAddr::new("cairn_data", "cluster");
         let app = ResourceAddr::new("late_object", "app");
+        let configured_with = |endpoint: &str| vec![Attrs::new().with("endpoint", endpoint)];
 
-        let mut store = StateStore::open(&state_path, "late", "default", "test").expect("opens");
-        let clients = Clients::new("late", "default");
-        let first = runtime.block_on(plan_with(&loaded, &registry, &store, &clients));
+        let mut run = Run::open(dir.path(), &registry);
+        let first = runtime.block_on(run.plan(&PlanOptions::default()));
         assert_eq!(first.change(&app).map(|c| c.action), Some(Action::Create));
         assert!(
-            log.lock().expect("log").is_empty(),
+            fake.events().is_empty(),
             "nothing configured while planning: {:?}",
-            log
+            fake.events()
         );
-        let input = ApplyInput {
-            stack: &loaded,
-            registry: &registry,
-            clients: &clients,
-            plan: &first,
-        };
-        let outcome = runtime.block_on(apply::apply(
-            input,
-            &mut store,
-            ApplyOptions::default(),
-            Arc::new(Quiet),
-            None,
-        ));
+        let outcome = runtime.block_on(run.apply(&first, ApplyOptions::default()));
         assert!(outcome.is_success(), "{:?}", outcome.failures);
-        let cluster_id = store.state().resources[&cluster]
+        let cluster_id = run.store.state().resources[&cluster]
             .attrs
             .str("id")
             .expect("cluster id");
         assert_eq!(
-            *log.lock().expect("log"),
+            fake.configurations(),
+            configured_with(&cluster_id),
+            "configured from the cluster's real id"
+        );
+        assert_eq!(
+            started(&fake),
             [
-                format!("configure {cluster_id}"),
-                "create late_object.app".to_owned()
+                (Operation::Configure, "late".to_owned()),
+                (Operation::Create, "late_object.app".to_owned())
             ],
-            "configured from the cluster's real id, then used"
+            "configured, then used"
         );
 
         // Next run: the configuration is known from state, so the refresh reads the object.
-        log.lock().expect("log").clear();
-        let clients = Clients::new("late", "default");
-        let again = runtime.block_on(plan_with(&loaded, &registry, &store, &clients));
+        fake.reset_counters();
+        run.restart_providers();
+        let again = runtime.block_on(run.plan(&PlanOptions::default()));
         assert!(!again.has_changes(), "{:?}", again.changes);
+        assert_eq!(fake.configurations(), configured_with(&cluster_id));
         assert_eq!(
-            *log.lock().expect("log"),
+            started(&fake),
             [
-                format!("configure {cluster_id}"),
-                "read late_object.app".to_owned()
+                (Operation::Configure, "late".to_owned()),
+                (Operation::Read, "late_object.app".to_owned())
             ]
         );
 
         // Without the cluster in state, the provider cannot be configured: its resources are
         // planned from their records instead of failing.
-        store.remove_resource(&cluster).expect("forget cluster");
-        log.lock().expect("log").clear();
-        let clients = Clients::new("late", "default");
-        let deferred = runtime.block_on(plan_with(&loaded, &registry, &store, &clients));
+        run.store.remove_resource(&cluster).expect("forget cluster");
+        fake.reset_counters();
+        run.restart_providers();
+        let deferred = runtime.block_on(run.plan(&PlanOptions::default()));
         assert_eq!(deferred.deferred_providers, ["late"]);
-        assert!(log.lock().expect("log").is_empty(), "{:?}", log);
+        assert!(fake.events().is_empty(), "{:?}", fake.events());
         let change = deferred.change(&app).expect("app planned");
         assert_eq!(change.reason, Some(ChangeReason::RefreshDeferred));
         assert_eq!(
@@ -1508,7 +1268,7 @@ input = "${cairn_data.cluster.id}"
             deferred.change(&cluster).map(|c| c.action),
             Some(Action::Create)
         );
-        store.close().expect("closes");
+        run.close();
     }
 }
 
@@ -1516,119 +1276,34 @@ mod panicking_provider {
     //! A provider that panics fails its resource; the walk and the state survive.
 
     use std::sync::Arc;
-    use std::time::Duration;
 
-    use async_trait::async_trait;
     use cairn::addr::ResourceAddr;
-    use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
+    use cairn::apply::ApplyOptions;
     use cairn::builtin::CairnProvider;
-    use cairn::graph::ResourceGraph;
-    use cairn::plan::{self, Action, PlanInput, PlanOptions};
-    use cairn::providers::{Clients, Registry};
-    use cairn::stack::{self, LoadOptions};
-    use cairn::state::StateStore;
-    use cairn_provider_core::{
-        AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
-        ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
-        ResourceSchema, UpdateRequest,
-    };
+    use cairn::plan::PlanOptions;
+    use cairn::providers::Registry;
+    use cairn_provider_fake::{FakeProvider, Operation};
 
-    struct Boom;
-
-    #[async_trait]
-    impl Provider for Boom {
-        fn name(&self) -> &'static str {
-            "boom"
-        }
-        fn schema(&self) -> ProviderSchema {
-            let mut schema = ProviderSchema::default();
-            schema.resources.insert(
-                "boom_thing".to_owned(),
-                ResourceSchema::new("panics").attr("input", AttrSchema::optional(AttrType::Any)),
-            );
-            schema
-        }
-        async fn configure(
-            &self,
-            _: ConfigureRequest,
-        ) -> Result<Arc<dyn ResourceClient>, ProviderError> {
-            Ok(Arc::new(Boom))
-        }
-    }
-
-    #[async_trait]
-    impl ResourceClient for Boom {
-        async fn read(&self, r: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(Some(r.state.clone()))
-        }
-        async fn create(&self, _: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
-            panic!("provider bug");
-        }
-        async fn update(&self, r: UpdateRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(r.desired.clone())
-        }
-        async fn delete(&self, _: DeleteRequest<'_>) -> Result<(), ProviderError> {
-            Ok(())
-        }
-        async fn find(&self, _: FindRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
-            Ok(None)
-        }
-        async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
-            Ok(Attrs::new().with("id", r.id))
-        }
-    }
-
-    struct Quiet;
-    impl ApplyObserver for Quiet {
-        fn started(&self, _: &ResourceAddr, _: &'static str) {}
-        fn progress(&self, _: &ResourceAddr, _: &str) {}
-        fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
-        fn failed(&self, _: &ResourceAddr, _: Duration) {}
-    }
+    use crate::engine::Run;
 
     #[test]
     fn a_panic_fails_the_resource_not_the_apply() {
         let dir = tempfile::tempdir().expect("temp dir");
         let toml = "[stack]\nname = \"boom\"\n\n[resources.cairn_data.ok]\ninput = 1\n\n[resources.boom_thing.x]\ninput = \"${cairn_data.ok.id}\"\n";
         std::fs::write(dir.path().join("stack.toml"), toml).expect("write");
+        let fake = FakeProvider::new("boom")
+            .resource_type("boom_thing")
+            .panic_on("boom_thing.x", Operation::Create);
         let registry =
-            Registry::with_providers(vec![Arc::new(CairnProvider::new()), Arc::new(Boom)]);
-        let loaded =
-            stack::load(dir.path(), &LoadOptions::default(), registry.schemas()).expect("loads");
-        let graph = ResourceGraph::build(&loaded).expect("graph");
+            Registry::with_providers(vec![Arc::new(CairnProvider::new()), Arc::new(fake)]);
         let state_path = dir.path().join("state.json");
-        let mut store = StateStore::open(&state_path, "boom", "default", "test").expect("opens");
-        let clients = Clients::new("boom", "default");
+        let mut run = Run::open(dir.path(), &registry);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let planned = {
-            let input = PlanInput {
-                stack: &loaded,
-                graph: &graph,
-                registry: &registry,
-                clients: &clients,
-                state: store.state(),
-                hasher: store.hasher(),
-            };
-            runtime
-                .block_on(plan::build(input, &PlanOptions::default()))
-                .expect("plans")
-        };
-        let input = ApplyInput {
-            stack: &loaded,
-            registry: &registry,
-            clients: &clients,
-            plan: &planned,
-        };
-        let outcome = runtime.block_on(apply::apply(
-            input,
-            &mut store,
-            ApplyOptions::default(),
-            Arc::new(Quiet),
-            None,
-        ));
+        let planned = runtime.block_on(run.plan(&PlanOptions::default()));
+        let outcome = runtime.block_on(run.apply(&planned, ApplyOptions::default()));
         assert_eq!(outcome.failures.len(), 1);
         assert_eq!(
             outcome.failures[0].addr,
@@ -1639,7 +1314,7 @@ mod panicking_provider {
             "{:?}",
             outcome.failures
         );
-        store.close().expect("the state closes normally");
+        run.close();
         let recorded = cairn::state::read(&state_path)
             .expect("readable")
             .expect("written");

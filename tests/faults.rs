@@ -8,6 +8,15 @@
 //! `cairn:*` tags. `CAIRN_KILLS=N` sets the number of kills of the campaign (default 3).
 //! Needs `moto_server` on PATH; fails without it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 // The harness is shared with tests/aws_e2e.rs; this file uses only part of it.
 #[path = "support/proxy.rs"]
 mod proxy;

@@ -7,6 +7,15 @@
 //! a long run: `CAIRN_FUZZ_CASES=200000 cargo test --release --no-default-features --test
 //! fuzz -- --nocapture`, which prints how many inputs each property executed).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

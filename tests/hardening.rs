@@ -2,6 +2,15 @@
 //! no file written outside the state folder, whatever the stack, the environment name or
 //! `CAIRN_LOG` hold. Every failure must be an ordinary error (exit 1) that says where.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -2,6 +2,15 @@
 //! docs/json.md, with no secret (issue 10). The schema checked here is the documented
 //! one, written out by hand: a field renamed in the code fails it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 

@@ -7,6 +7,15 @@
 //! changed secret or config is one apply that rolls the Deployment once, drift is shown
 //! and reverted, and a failure elsewhere never leaves a replaced Secret deleted.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::PathBuf;
 use std::process::Output;
 

@@ -4,6 +4,15 @@
 //! Every command runs with stdin not a terminal and without `--auto-approve`, unless it
 //! says otherwise: `apply FILE` must never prompt.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

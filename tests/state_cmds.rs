@@ -3,6 +3,15 @@
 //! kept, `--lock-timeout`), a read-only `plan`, and a damaged state refused untouched
 //! (issues 10 and 11). The S3 side is in `backend_s3.rs`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -28,11 +28,18 @@ pub use state::{state_list, state_resource, state_text};
 pub struct Printer {
     /// ANSI colours on stdout (a terminal, and `NO_COLOR` unset).
     pub color: bool,
+    /// stdout is a terminal (live progress instead of log lines).
     pub stdout_tty: bool,
+    /// stderr is a terminal (graphical diagnostics).
     pub stderr_tty: bool,
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "render is cairn's one printer: the only place that holds stdout and stderr"
+)]
 impl Printer {
+    /// Looks at the terminals and `NO_COLOR` once, at start-up.
     pub fn detect() -> Self {
         let stdout_tty = std::io::stdout().is_terminal();
         let stderr_tty = std::io::stderr().is_terminal();

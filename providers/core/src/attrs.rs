@@ -14,14 +14,17 @@ use crate::{ProviderError, Value};
 pub struct Attrs(pub BTreeMap<String, Value>);
 
 impl Attrs {
+    /// No attributes.
     pub fn new() -> Self {
         Attrs::default()
     }
 
+    /// The attribute `name`; `None` when absent or null.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name).filter(|v| !v.is_null())
     }
 
+    /// Sets the attribute `name`.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
         self.0.insert(name.into(), value.into());
     }
@@ -38,6 +41,7 @@ impl Attrs {
             .ok_or_else(|| ProviderError::invalid(name, "is required"))
     }
 
+    /// An optional string attribute (sensitive values are exposed).
     pub fn opt_str(&self, name: &str) -> Result<Option<String>, ProviderError> {
         match self.get(name).map(|v| v.expose()) {
             None => Ok(None),
@@ -46,6 +50,7 @@ impl Attrs {
         }
     }
 
+    /// An optional integer attribute.
     pub fn opt_i64(&self, name: &str) -> Result<Option<i64>, ProviderError> {
         match self.get(name) {
             None => Ok(None),
@@ -54,6 +59,7 @@ impl Attrs {
         }
     }
 
+    /// An optional boolean attribute.
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ProviderError> {
         match self.get(name) {
             None => Ok(None),

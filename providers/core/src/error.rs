@@ -13,7 +13,9 @@ pub enum ProviderError {
     Api {
         /// The API operation, e.g. `eks:CreateNodegroup`.
         operation: String,
+        /// The API's own error code, when it gave one.
         code: Option<String>,
+        /// The API's message.
         message: String,
     },
     /// The call got no usable answer: the connection, TLS, a timeout, or an answer that
@@ -22,19 +24,30 @@ pub enum ProviderError {
     /// is, as one line.
     #[error("{operation}: {message}")]
     Transport {
+        /// The API operation, e.g. `eks:CreateNodegroup`.
         operation: String,
+        /// The messages of the cause's chain, outermost first.
         message: String,
+        /// The cause.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An attribute has a value the provider cannot use.
     #[error("attribute `{attribute}` {message}")]
-    InvalidAttribute { attribute: String, message: String },
+    InvalidAttribute {
+        /// The attribute's name in the schema.
+        attribute: String,
+        /// What is wrong with it, after the name (`must be a string`); never the value.
+        message: String,
+    },
     /// A wait did not reach its goal in time.
     #[error("timed out after {}s waiting for {what} (last seen: {last_seen})", elapsed.as_secs())]
     Timeout {
+        /// What was awaited, e.g. `the API server to answer GET /api`.
         what: String,
+        /// How long the wait lasted.
         elapsed: Duration,
+        /// The last state observed (e.g. a status such as `CREATING`), possibly empty.
         last_seen: String,
     },
     /// The provider configuration is unusable (no credentials, unreadable kubeconfig).
@@ -49,6 +62,7 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A [`ProviderError::InvalidAttribute`]: `message` follows the attribute's name.
     pub fn invalid(attribute: impl Into<String>, message: impl Into<String>) -> Self {
         ProviderError::InvalidAttribute {
             attribute: attribute.into(),
@@ -80,6 +94,7 @@ impl ProviderError {
         Some(cause.to_string())
     }
 
+    /// A [`ProviderError::Api`] for `operation`, with the API's code and message.
     pub fn api(
         operation: impl Into<String>,
         code: Option<String>,

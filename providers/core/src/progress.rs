@@ -15,6 +15,7 @@ pub trait ProgressSink: Send + Sync {
 pub struct Progress(Option<Arc<dyn ProgressSink>>);
 
 impl Progress {
+    /// A handle that sends messages to `sink`.
     pub fn new(sink: Arc<dyn ProgressSink>) -> Self {
         Progress(Some(sink))
     }
@@ -24,6 +25,7 @@ impl Progress {
         Progress(None)
     }
 
+    /// Reports `message` (a short status that never holds a secret).
     pub fn report(&self, message: impl AsRef<str>) {
         if let Some(sink) = &self.0 {
             sink.report(message.as_ref());

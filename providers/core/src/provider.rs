@@ -25,7 +25,9 @@ use crate::{Attrs, Progress, ProviderError, ProviderSchema, Value};
 /// Where a resource belongs: the stack, the environment and its address in the stack.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceIdentity {
+    /// The stack's name (`[stack] name`).
     pub stack: String,
+    /// The environment (`--env`, `default` without one).
     pub env: String,
     /// `TYPE.NAME`, e.g. `aws_eks_cluster.main`.
     pub address: String,
@@ -81,13 +83,16 @@ pub trait Provider: Send + Sync {
 pub struct ConfigureRequest {
     /// The resolved `[providers.NAME]` block.
     pub config: Attrs,
+    /// The stack's name.
     pub stack: String,
+    /// The environment.
     pub env: String,
 }
 
 /// The input of [`Provider::plan`].
 #[derive(Clone, Copy, Debug)]
 pub struct PlanRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
     /// Recorded attributes, `None` for a create.
     pub prior: Option<&'a Attrs>,
@@ -133,7 +138,9 @@ pub trait ResourceClient: Send + Sync {
 /// The input of [`ResourceClient::read`].
 #[derive(Clone, Copy, Debug)]
 pub struct ReadRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
+    /// Where the resource belongs.
     pub identity: &'a ResourceIdentity,
     /// Recorded attributes (sensitive ones are hashes).
     pub state: &'a Attrs,
@@ -142,18 +149,24 @@ pub struct ReadRequest<'a> {
 /// The input of [`ResourceClient::create`].
 #[derive(Clone, Debug)]
 pub struct CreateRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
+    /// Where the resource belongs; its tags go on the object.
     pub identity: &'a ResourceIdentity,
     /// Desired attributes, fully known.
     pub config: &'a Attrs,
+    /// How long the create, its waits included, may take.
     pub timeout: Duration,
+    /// Where to report what a long wait is waiting for.
     pub progress: Progress,
 }
 
 /// The input of [`ResourceClient::update`].
 #[derive(Clone, Debug)]
 pub struct UpdateRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
+    /// Where the resource belongs.
     pub identity: &'a ResourceIdentity,
     /// Recorded attributes (sensitive ones are hashes).
     pub prior: &'a Attrs,
@@ -161,25 +174,33 @@ pub struct UpdateRequest<'a> {
     pub desired: &'a Attrs,
     /// Top-level names of the attributes that differ.
     pub changed: &'a [String],
+    /// How long the update, its waits included, may take.
     pub timeout: Duration,
+    /// Where to report what a long wait is waiting for.
     pub progress: Progress,
 }
 
 /// The input of [`ResourceClient::delete`].
 #[derive(Clone, Debug)]
 pub struct DeleteRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
+    /// Where the resource belongs.
     pub identity: &'a ResourceIdentity,
     /// Recorded attributes (sensitive ones are hashes).
     pub state: &'a Attrs,
+    /// How long the delete, until the object is gone, may take.
     pub timeout: Duration,
+    /// Where to report what a long wait is waiting for.
     pub progress: Progress,
 }
 
 /// The input of [`ResourceClient::find`].
 #[derive(Clone, Copy, Debug)]
 pub struct FindRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
+    /// Where the resource belongs; its tags find the object.
     pub identity: &'a ResourceIdentity,
     /// The desired attributes the interrupted create was called with.
     pub config: &'a Attrs,
@@ -188,7 +209,10 @@ pub struct FindRequest<'a> {
 /// The input of [`ResourceClient::import`].
 #[derive(Clone, Copy, Debug)]
 pub struct ImportRequest<'a> {
+    /// The resource type, e.g. `aws_vpc`.
     pub type_name: &'a str,
+    /// Where the resource will belong.
     pub identity: &'a ResourceIdentity,
+    /// The object's id in the remote API.
     pub id: &'a str,
 }

@@ -29,6 +29,7 @@ pub struct ResourceSchema {
 }
 
 impl ResourceSchema {
+    /// A type with only the computed `id`; add attributes with [`ResourceSchema::attr`].
     pub fn new(description: impl Into<String>) -> Self {
         ResourceSchema {
             description: description.into(),
@@ -54,8 +55,11 @@ impl ResourceSchema {
 /// provider's wait must give up with [`crate::ProviderError::Timeout`] when it runs out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Limit of a create, its waits included.
     pub create: Duration,
+    /// Limit of an update, its waits included.
     pub update: Duration,
+    /// Limit of a delete, until the object is gone.
     pub delete: Duration,
 }
 
@@ -99,13 +103,17 @@ pub enum Mode {
 /// The type of an attribute. Values are checked against it when a stack is loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrType {
+    /// A string.
     String,
+    /// An integer.
     Int,
     /// Int or float.
     Number,
+    /// `true` or `false`.
     Bool,
     /// One of these strings; errors suggest the closest.
     Enum(Vec<String>),
+    /// A list of items of one type.
     List(Box<AttrType>),
     /// A map with arbitrary keys (tags, labels).
     Map(Box<AttrType>),
@@ -116,15 +124,19 @@ pub enum AttrType {
 }
 
 impl AttrType {
+    /// A list of `item`.
     pub fn list(item: AttrType) -> Self {
         AttrType::List(Box::new(item))
     }
+    /// A map from any key to `item`.
     pub fn map(item: AttrType) -> Self {
         AttrType::Map(Box::new(item))
     }
+    /// One of `values`.
     pub fn enumeration(values: &[&str]) -> Self {
         AttrType::Enum(values.iter().map(|v| (*v).to_owned()).collect())
     }
+    /// A table with exactly these fields.
     pub fn object<const N: usize>(fields: [(&str, AttrSchema); N]) -> Self {
         AttrType::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
@@ -133,7 +145,9 @@ impl AttrType {
 /// One attribute.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttrSchema {
+    /// The type values are checked against.
     pub ty: AttrType,
+    /// Who sets it: the stack, the provider, or either.
     pub mode: Mode,
     /// A change to this attribute replaces the resource instead of updating it.
     pub force_new: bool,
@@ -143,6 +157,7 @@ pub struct AttrSchema {
     /// `resourceVersion`): planned as unknown for an update, so what references it is
     /// evaluated with the new value in the same apply.
     pub changes_on_update: bool,
+    /// One line for help output and docs.
     pub description: String,
 }
 
@@ -157,15 +172,19 @@ impl AttrSchema {
             description: String::new(),
         }
     }
+    /// Must be set in the stack.
     pub fn required(ty: AttrType) -> Self {
         Self::new(ty, Mode::Required)
     }
+    /// May be set in the stack; see [`Mode::Optional`].
     pub fn optional(ty: AttrType) -> Self {
         Self::new(ty, Mode::Optional)
     }
+    /// May be set; else the provider's value is kept. See [`Mode::OptionalComputed`].
     pub fn optional_computed(ty: AttrType) -> Self {
         Self::new(ty, Mode::OptionalComputed)
     }
+    /// Set by the provider only; known after apply.
     pub fn computed(ty: AttrType) -> Self {
         Self::new(ty, Mode::Computed)
     }

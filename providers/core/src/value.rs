@@ -27,16 +27,26 @@ pub const SENSITIVE_HASH_KEY: &str = "$sensitive";
 ///   where only identifiers should be read.
 #[derive(Clone, PartialEq, Default)]
 pub enum Value {
+    /// No value: an unset attribute.
     #[default]
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A float.
     Float(f64),
+    /// A string.
     String(String),
+    /// A list.
     List(Vec<Value>),
+    /// A map with string keys (TOML tables).
     Map(BTreeMap<String, Value>),
+    /// Known only after apply.
     Unknown,
+    /// A secret: printed as `(sensitive)`, hashed before it reaches state.
     Sensitive(Box<Value>),
+    /// A secret as state keeps it: its keyed hash.
     SensitiveHash(String),
 }
 
@@ -49,6 +59,7 @@ impl Value {
         }
     }
 
+    /// Whether this value itself is wrapped as sensitive.
     pub fn is_sensitive(&self) -> bool {
         matches!(self, Value::Sensitive(_) | Value::SensitiveHash(_))
     }
@@ -177,6 +188,7 @@ impl Value {
         }
     }
 
+    /// The string, if this is one (not through `Sensitive`).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -184,6 +196,7 @@ impl Value {
         }
     }
 
+    /// The integer, if this is one.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -191,6 +204,7 @@ impl Value {
         }
     }
 
+    /// The boolean, if this is one.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -198,6 +212,7 @@ impl Value {
         }
     }
 
+    /// The items, if this is a list.
     pub fn as_list(&self) -> Option<&[Value]> {
         match self {
             Value::List(items) => Some(items),
@@ -205,6 +220,7 @@ impl Value {
         }
     }
 
+    /// The entries, if this is a map.
     pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
         match self {
             Value::Map(map) => Some(map),
@@ -212,6 +228,7 @@ impl Value {
         }
     }
 
+    /// Whether this is [`Value::Null`].
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

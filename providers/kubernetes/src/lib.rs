@@ -57,6 +57,7 @@ const IDENTITY_PATHS: [(&str, &[&str]); 4] = [
 pub struct KubernetesProvider;
 
 impl KubernetesProvider {
+    /// The provider; it holds nothing until configured.
     pub fn new() -> Self {
         KubernetesProvider
     }

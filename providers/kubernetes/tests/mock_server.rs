@@ -2,6 +2,15 @@
 //! way a stack does it: a kubeconfig file pointing at `http://127.0.0.1:PORT`.
 //! Create, read, update and delete of a Secret and a Deployment, checked on the server.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -8,114 +8,39 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use cairn_moto::Moto;
 use cairn_provider_aws::AwsProvider;
 use cairn_provider_core::{
     Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, Progress,
     Provider, ProviderError, ReadRequest, ResourceClient, ResourceIdentity, UpdateRequest, Value,
 };
 
-/// How long moto may take to answer after being spawned (it is ready in ~1 s).
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A running moto server.
-pub struct Moto {
-    /// `http://127.0.0.1:<port>`.
-    pub endpoint: String,
-    /// The wrapper shell. Its stdin stays open as long as this process lives; when the
-    /// test process exits the pipe closes, `read` returns and the wrapper kills moto.
-    _wrapper: Mutex<Child>,
-}
-
 static MOTO: OnceLock<Moto> = OnceLock::new();
 
-/// Starts (once per test binary) `MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H
-/// 127.0.0.1 -p <free port>`, waits until it answers, and sets `AWS_ENDPOINT_URL`,
-/// `AWS_REGION=us-east-1` and dummy static credentials in this process's environment
-/// (before any SDK client is built). Panics with a clear message if it cannot start.
+/// Starts (once per test binary) the shared `cairn-moto` server and points this process's
+/// environment at it (before any SDK client is built): `AWS_ENDPOINT_URL`,
+/// `AWS_REGION=us-east-1`, dummy static credentials. The server ends with the process.
+/// Panics with a clear message if it cannot start.
 pub fn moto() -> &'static Moto {
-    MOTO.get_or_init(start)
-}
-
-fn start() -> Moto {
-    if !on_path("moto_server") {
-        panic!("moto_server not found: pip install 'moto[server]'");
-    }
-    let port = free_port();
-    let script = format!(
-        "MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & \
-         p=$!; read _; kill $p"
-    );
-    let wrapper = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start moto_server: {e}"));
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while !answers(addr) {
-        if started.elapsed() > START_TIMEOUT {
-            panic!(
-                "moto_server did not answer on {addr} within {}s",
-                START_TIMEOUT.as_secs()
-            );
+    MOTO.get_or_init(|| {
+        let moto = Moto::start();
+        // SAFETY: this runs inside `OnceLock::get_or_init`, before any SDK configuration is
+        // loaded: every helper that builds a client calls `moto()` first, and concurrent
+        // callers block on the lock until these writes are done.
+        unsafe {
+            for (name, value) in moto.child_env() {
+                std::env::set_var(name, value);
+            }
+            for name in Moto::CHILD_ENV_REMOVED {
+                std::env::remove_var(name);
+            }
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let endpoint = format!("http://{addr}");
-    // SAFETY: this runs inside `OnceLock::get_or_init`, before any SDK configuration is
-    // loaded: every helper that builds a client calls `moto()` first, and concurrent
-    // callers block on the lock until these writes are done.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::remove_var("AWS_SESSION_TOKEN");
-        std::env::remove_var("AWS_PROFILE");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    }
-    Moto {
-        endpoint,
-        _wrapper: Mutex::new(wrapper),
-    }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
-}
-
-/// True once the server accepts a connection and answers an HTTP request.
-fn answers(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if stream
-        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut first = [0u8; 12];
-    std::io::Read::read(&mut stream, &mut first).is_ok_and(|n| n > 0 && first.starts_with(b"HTTP/"))
+        moto
+    })
 }
 
 /// An `AwsProvider` configured against moto, for stack "test" and the given env.
@@ -132,6 +57,8 @@ pub async fn aws_client(env: &str) -> Arc<dyn ResourceClient> {
 }
 
 /// SDK configuration for checking objects directly with SDK clients.
+/// Loaded from this process's environment, as cairn loads it, which [`moto`] points at
+/// the server.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     moto();
     aws_config::defaults(BehaviorVersion::latest()).load().await

@@ -75,26 +75,40 @@ impl Default for Options {
 /// One request the server answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RequestRecord {
+    /// The HTTP method, e.g. `PATCH`.
     pub method: String,
+    /// The path, without the query.
     pub path: String,
     /// The raw query, as sent.
     pub query: String,
+    /// The request's `Content-Type`, if any.
     pub content_type: Option<String>,
+    /// The request body.
     pub body: String,
+    /// The status of the answer.
     pub status: u16,
 }
 
 /// What the control API can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum MockError {
+    /// The listener or a file could not be used.
     #[error("mock API server: {0}")]
     Io(#[from] std::io::Error),
+    /// A target that is not `Kind/namespace/name` or `Kind/name`.
     #[error("`{0}` is not an object reference: use Kind/namespace/name or Kind/name")]
     BadTarget(String),
+    /// A kind the mock does not serve.
     #[error("the mock does not serve kind {0}")]
     UnknownKind(String),
+    /// The API server's answer to the control call was an error Status.
     #[error("{code}: {message}")]
-    Api { code: u16, message: String },
+    Api {
+        /// The HTTP status, e.g. 404.
+        code: u16,
+        /// The Status message.
+        message: String,
+    },
 }
 
 impl From<status::ApiError> for MockError {
@@ -193,6 +207,7 @@ impl MockServer {
         )
     }
 
+    /// Writes [`MockServer::kubeconfig`] to `path`.
     pub fn write_kubeconfig(&self, path: &Path) -> Result<(), MockError> {
         std::fs::write(path, self.kubeconfig())?;
         Ok(())
@@ -372,14 +387,17 @@ impl MockServer {
         self.shared.settle_all();
     }
 
+    /// Sets [`Options::auto_ready`].
     pub fn set_auto_ready(&self, on: bool) {
         self.shared.lock().options.auto_ready = on;
     }
 
+    /// Sets [`Options::delete_delay`].
     pub fn set_delete_delay(&self, delay: Duration) {
         self.shared.lock().options.delete_delay = delay;
     }
 
+    /// Sets [`Options::namespace_delay`].
     pub fn set_namespace_delay(&self, delay: Duration) {
         self.shared.lock().options.namespace_delay = delay;
     }
@@ -390,6 +408,7 @@ impl MockServer {
         self.shared.lock().store.clock.freeze();
     }
 
+    /// Moves the server's clock forward by `by`.
     pub fn advance_clock(&self, by: Duration) {
         let by = chrono::Duration::from_std(by).unwrap_or_default();
         self.shared.lock().store.clock.advance(by);
@@ -400,6 +419,7 @@ impl MockServer {
         self.shared.lock().log.clone()
     }
 
+    /// Forgets the requests recorded so far.
     pub fn clear_requests(&self) {
         self.shared.lock().log.clear();
     }
@@ -413,6 +433,7 @@ impl MockServer {
         counts
     }
 
+    /// How many requests had `method`.
     pub fn request_count(&self, method: &str) -> usize {
         self.request_counts().get(method).copied().unwrap_or(0)
     }

@@ -5,6 +5,11 @@
 //! `cairn apply stacks/airflow --var kubeconfig=$(cairn-kube-mock &)`.
 //! `--auto-ready` marks workloads ready after each apply.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the mock's own command: it prints the kubeconfig path and its usage"
+)]
+
 use std::io::Write;
 use std::path::PathBuf;
 

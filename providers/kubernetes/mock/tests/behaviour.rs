@@ -2,6 +2,15 @@
 //! whether cairn converges: re-applies over time, drift by other managers, pruning,
 //! objects deleted by hand, namespaces, watches, readiness and injected failures.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::time::Duration;
 
 use cairn_kube_mock::{MockServer, Options};

@@ -9,6 +9,15 @@
 //! did between recorded requests (controllers, `kubectl scale`, marking workloads ready)
 //! is done through the control API, read off the recorded answers.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
