@@ -20,6 +20,7 @@ use super::{
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::expr::Reference;
 use crate::graph::ResourceGraph;
 use crate::providers::{Clients, Registry};
 use crate::stack::{Lifecycle, Stack};
@@ -540,6 +541,26 @@ fn delete_change(
     }
 }
 
+/// The attributes of each resource that the stack's resources and outputs reference: all
+/// that evaluating them reads from the planned values, so a plan keeps those instead of a
+/// second copy of every resource's planned values (a large share of a plan's memory).
+fn referenced_attrs(stack: &Stack) -> HashMap<&ResourceAddr, HashSet<&str>> {
+    let mut referenced: HashMap<&ResourceAddr, HashSet<&str>> = HashMap::new();
+    let exprs = stack
+        .resources
+        .values()
+        .flat_map(|r| r.attrs.values())
+        .chain(stack.outputs.values().map(|o| &o.value));
+    for expr in exprs {
+        for reference in expr.references() {
+            if let Reference::Resource { addr, attr, .. } = reference {
+                referenced.entry(addr).or_default().insert(attr.as_str());
+            }
+        }
+    }
+    referenced
+}
+
 /// Makes the plan. Provider calls: `configure` and `read` for recorded resources whose
 /// provider configuration is known (unless `options.refresh` is off), plus the providers'
 /// offline `plan` hooks.
@@ -609,6 +630,7 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         })
     });
     let mut planned: ResourceValues = HashMap::new();
+    let referenced = referenced_attrs(stack);
     for addr in input.graph.resources() {
         let addr = addr.clone();
         let Some(resource) = stack.resources.get(&addr) else {
@@ -751,7 +773,17 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
             diagnostics.push(d);
         }
         if let Some(after) = &change.after {
-            planned.insert(addr.clone(), after.clone());
+            let kept = referenced.get(&addr).map_or_else(Attrs::new, |names| {
+                Attrs(
+                    after
+                        .0
+                        .iter()
+                        .filter(|(name, _)| names.contains(name.as_str()))
+                        .map(|(name, value)| (name.clone(), value.clone()))
+                        .collect(),
+                )
+            });
+            planned.insert(addr.clone(), kept);
         }
         if selected.as_ref().is_none_or(|s| s.contains(&addr)) {
             plan.changes.push(change);
