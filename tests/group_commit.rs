@@ -6,6 +6,13 @@
 //! The in-process tests read the state from disk (as a crash would leave it) at each
 //! provider call and each report; the kill test SIGKILLs `cairn apply` mid-walk.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
+)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
