@@ -4,7 +4,8 @@
 //! Every step is the real command line in a process of its own, so its wall time and
 //! peak RSS are what a user sees: `validate`, `plan` on an empty state, `apply`, `plan
 //! --refresh=false` with the full state (which must show no changes) and `destroy`.
-//! Output goes to /dev/null.
+//! Output goes to /dev/null. Each row also shows the disk's fsync latency measured just
+//! before the step (apply and destroy are bound by it: see BENCHMARKS.md).
 //!
 //! Then the cost of checkpointing the apply, measured in-process through the library:
 //! the same plan applied with the journal counted (records, writes, i.e. fsyncs, and
@@ -79,6 +80,33 @@ fn write_stack(dir: &Path, n: usize) {
             "\n[resources.cairn_data.r{i}]\ninput = {{ n = {i}, a = \"${{cairn_data.r{a}.id}}\", b = \"${{cairn_data.r{b}.id}}\" }}\n"
         );
     }
+}
+
+/// The disk's fsync latency now, where the state lives: the median of 40 appends of a
+/// 2 KB line, each followed by `sync_data`, as a journal write does. Printed with each
+/// step, because on a shared disk it moves from one step to the next.
+fn fsync_latency(dir: &Path) -> Duration {
+    let path = dir.join("fsync-probe");
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        panic!("fsync probe")
+    };
+    let line = [b'x'; 2048];
+    let mut samples: Vec<Duration> = (0..40)
+        .map(|_| {
+            let started = Instant::now();
+            if std::io::Write::write_all(&mut file, &line).is_err() || file.sync_data().is_err() {
+                panic!("fsync probe write");
+            }
+            started.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_file(&path);
+    samples.sort_unstable();
+    samples[samples.len() / 2]
 }
 
 fn peak_rss_kib() -> Option<u64> {
@@ -217,8 +245,8 @@ fn main() {
     let parallelism = std::env::var("CAIRN_BENCH_PARALLELISM").ok();
     let mut checkpoints = Vec::new();
     println!(
-        "{:<22} {:>8} {:>11} {:>10} {:>10}",
-        "step", "N", "wall ms", "us/res", "peak MiB"
+        "{:<23} {:>7} {:>10} {:>9} {:>9} {:>9}",
+        "step", "N", "wall ms", "us/res", "peak MiB", "fsync ms"
     );
     for n in sizes() {
         let Ok(dir) = tempfile::tempdir() else {
@@ -256,28 +284,31 @@ fn main() {
             ("destroy", [&["destroy"][..], &walk_args].concat()),
         ];
         for (name, args) in steps {
+            let fsync = fsync_latency(dir.path());
             let m = step(&args);
             if name.starts_with("plan (full") {
                 assert_eq!(m.code, Some(0), "a plan after apply must show no changes");
             }
             println!(
-                "{:<22} {:>8} {:>11.1} {:>10.1} {:>10.1}",
+                "{:<23} {:>7} {:>10.1} {:>9.1} {:>9.1} {:>9.2}",
                 name,
                 n,
                 m.wall.as_secs_f64() * 1e3,
                 m.wall.as_secs_f64() * 1e6 / n as f64,
-                m.peak_kib as f64 / 1024.0
+                m.peak_kib as f64 / 1024.0,
+                fsync.as_secs_f64() * 1e3
             );
         }
         let p = parallelism
             .as_deref()
             .and_then(|p| p.parse().ok())
             .unwrap_or(ApplyOptions::default().parallelism);
+        let fsync = fsync_latency(dir.path());
         let (elapsed, stats, size) = checkpointed_apply(Path::new(&stack), p);
-        checkpoints.push((n, elapsed, stats, size));
+        checkpoints.push((n, elapsed, stats, size, fsync));
     }
     println!(
-        "\n{:<10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>11} {:>11}",
+        "\n{:<10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>11} {:>11} {:>9}",
         "checkpoint",
         "N",
         "records",
@@ -285,11 +316,12 @@ fn main() {
         "snapshots",
         "walk us/res",
         "bytes/res",
-        "state bytes"
+        "state bytes",
+        "fsync ms"
     );
-    for (n, elapsed, stats, size) in checkpoints {
+    for (n, elapsed, stats, size, fsync) in checkpoints {
         println!(
-            "{:<10} {:>8} {:>8} {:>9} {:>9} {:>10.1} {:>11} {:>11}",
+            "{:<10} {:>8} {:>8} {:>9} {:>9} {:>10.1} {:>11} {:>11} {:>9.2}",
             "apply",
             n,
             stats.journal_records,
@@ -297,7 +329,8 @@ fn main() {
             stats.snapshots,
             elapsed.as_secs_f64() * 1e6 / n as f64,
             stats.bytes_written / n as u64,
-            size
+            size,
+            fsync.as_secs_f64() * 1e3
         );
     }
 }
