@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ResourceAddr {
+    /// The resource type, e.g. `aws_eks_node_group`.
     pub type_name: String,
+    /// The resource's name in the stack, e.g. `workers`.
     pub name: String,
 }
 
 impl ResourceAddr {
+    /// The address `TYPE.NAME`.
     pub fn new(type_name: impl Into<String>, name: impl Into<String>) -> Self {
         ResourceAddr {
             type_name: type_name.into(),

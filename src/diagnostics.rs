@@ -214,10 +214,12 @@ impl Diagnostic {
         &self.message
     }
 
+    /// The resource the problem is about, if any.
     pub fn address(&self) -> Option<&ResourceAddr> {
         self.address.as_ref()
     }
 
+    /// The help line (e.g. the closest valid name), if any.
     pub fn help_text(&self) -> Option<&str> {
         self.help.as_deref()
     }
@@ -308,26 +310,32 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// No diagnostics.
     pub fn new() -> Self {
         Diagnostics::default()
     }
 
+    /// Adds one.
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.items.push(diagnostic);
     }
 
+    /// Adds all of `other`'s.
     pub fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
     }
 
+    /// Whether nothing was reported.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
+    /// How many were reported.
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
+    /// The diagnostics in the order they were reported.
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.items.iter()
     }

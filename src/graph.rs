@@ -23,6 +23,7 @@ use crate::stack::{Span, Stack};
 /// A vertex of the graph.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Vertex {
+    /// A resource, by address.
     Resource(ResourceAddr),
     /// A `[providers.NAME]` block, by provider name.
     Provider(String),

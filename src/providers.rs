@@ -49,6 +49,7 @@ impl Registry {
         }
     }
 
+    /// The provider called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.providers.get(name)
     }
@@ -84,6 +85,7 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// No provider configured yet, for one run on `stack` and `env`.
     pub fn new(stack: &str, env: &str) -> Self {
         Clients {
             stack: stack.to_owned(),

@@ -25,11 +25,18 @@ const STACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/airflow");
 
 /// `cairn plan stacks/airflow --env ENV --json` against an empty state.
 fn plan(env: &str) -> serde_json::Value {
+    plan_with(&["--env", env])
+}
+
+/// `cairn plan stacks/airflow ARGS --json` against an empty state.
+fn plan_with(args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("state.json");
     let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .current_dir(dir.path())
-        .args(["plan", STACK_DIR, "--env", env, "--json", "--state"])
+        .args(["plan", STACK_DIR])
+        .args(args)
+        .args(["--json", "--state"])
         .arg(&state)
         .env("NO_COLOR", "1")
         .env_remove("CAIRN_LOG")
@@ -37,7 +44,7 @@ fn plan(env: &str) -> serde_json::Value {
         .expect("cairn runs");
     assert!(
         out.status.success(),
-        "plan --env {env} failed:\n{}",
+        "plan {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!Path::new(&state).exists(), "a plan must not write state");
@@ -115,4 +122,60 @@ fn dev_versions() {
 #[test]
 fn prod_versions() {
     insta::assert_snapshot!("airflow_prod_versions", versions(&plan("prod")));
+}
+
+/// Every string in a JSON value, keys included.
+fn strings<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::String(text) => found.push(text),
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                found.push(key);
+                strings(item, found);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| strings(item, found)),
+        _ => {}
+    }
+}
+
+/// Whether `text` holds `word` delimited by non-alphanumerics (`airflow-dev`, `/dev/`).
+fn holds_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|token| token == word)
+}
+
+/// A branch environment made from dev's file (`--env pr-42 --env-base dev`) must not name
+/// anything after dev: the only value it shares is the logs bucket, which is dev's on
+/// purpose (an existing bucket), and every unique name carries the branch.
+#[test]
+fn a_branch_environment_names_nothing_after_its_base() {
+    let dev = plan("dev");
+    let branch = plan_with(&["--env", "pr-42", "--env-base", "dev"]);
+    let bucket = "example-airflow-logs-dev";
+    let named_after = |plan: &serde_json::Value, word: &str| -> BTreeSet<String> {
+        let mut found = Vec::new();
+        strings(&plan["plan"], &mut found);
+        found
+            .into_iter()
+            .map(|text| text.replace(bucket, ""))
+            .filter(|text| holds_word(text, word))
+            .collect()
+    };
+    assert!(
+        !named_after(&dev, "dev").is_empty(),
+        "the dev plan names things after dev"
+    );
+    assert_eq!(
+        named_after(&branch, "dev"),
+        BTreeSet::new(),
+        "a branch environment must derive every unique name from its own name"
+    );
+    let cluster = branch["plan"]["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|change| change["addr"] == "aws_eks_cluster.main")
+        .map(|change| change["after"]["name"].clone());
+    assert_eq!(cluster, Some(serde_json::json!("airflow-pr-42")));
 }

@@ -907,13 +907,13 @@ mod adoption {
     use cairn_provider_core::Attrs;
     use cairn_provider_fake::{FakeProvider, Operation};
 
-    use crate::engine::Run;
+    use crate::engine::{Run, runtime, stack_dir};
 
     #[test]
     fn an_interrupted_create_is_adopted_not_duplicated() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let toml = "[stack]\nname = \"adopt\"\n\n[resources.fake_thing.x]\ninput = \"v\"\n\n[resources.fake_thing.y]\ninput = \"w\"\n";
-        std::fs::write(dir.path().join("stack.toml"), toml).expect("write");
+        let dir = stack_dir(
+            "[stack]\nname = \"adopt\"\n\n[resources.fake_thing.x]\ninput = \"v\"\n\n[resources.fake_thing.y]\ninput = \"w\"\n",
+        );
         // The interrupted create of x made its object; creating it again would be a duplicate.
         let fake = FakeProvider::new("fake")
             .resource_type("fake_thing")
@@ -931,10 +931,7 @@ mod adoption {
         run.store
             .record_intent(&x, intent)
             .expect("intent recorded");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
 
         let adopted = runtime
             .block_on(plan::adopt_interrupted(
@@ -978,7 +975,7 @@ mod walk_order {
     use cairn_provider_fake::{FakeProvider, Operation, Phase};
     use proptest::prelude::*;
 
-    use crate::engine::Run;
+    use crate::engine::{Run, runtime, stack_dir};
 
     const MAX_RESOURCES: usize = 18;
 
@@ -1090,11 +1087,10 @@ mod walk_order {
             parallelism in 1usize..6,
             replaced in proptest::collection::vec(any::<bool>(), MAX_RESOURCES),
         ) {
-            let dir = tempfile::tempdir().expect("temp dir");
-            std::fs::write(dir.path().join("stack.toml"), stack_toml(&deps, &[])).expect("write");
+            let dir = stack_dir(&stack_toml(&deps, &[]));
             let fake = fake();
             let registry = Registry::with_providers(vec![Arc::new(fake.clone())]);
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+            let runtime = runtime();
 
             prop_assert!(runtime.block_on(walk(dir.path(), &registry, false, parallelism)));
             let created = log(&fake);
@@ -1165,7 +1161,7 @@ mod provider_configured_mid_apply {
     use cairn_provider_core::{AttrSchema, AttrType, Attrs};
     use cairn_provider_fake::{FakeProvider, Operation, Phase};
 
-    use crate::engine::Run;
+    use crate::engine::{Run, runtime, stack_dir};
 
     const STACK: &str = r#"
 [stack]
@@ -1192,17 +1188,13 @@ input = "${cairn_data.cluster.id}"
 
     #[test]
     fn configured_with_the_real_value_once_the_resource_exists() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("stack.toml"), STACK).expect("write");
+        let dir = stack_dir(STACK);
         let fake = FakeProvider::new("late")
             .config_attr("endpoint", AttrSchema::required(AttrType::String))
             .resource_type("late_object");
         let registry =
             Registry::with_providers(vec![Arc::new(CairnProvider::new()), Arc::new(fake.clone())]);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
         let cluster = ResourceAddr::new("cairn_data", "cluster");
         let app = ResourceAddr::new("late_object", "app");
         let configured_with = |endpoint: &str| vec![Attrs::new().with("endpoint", endpoint)];
@@ -1284,13 +1276,13 @@ mod panicking_provider {
     use cairn::providers::Registry;
     use cairn_provider_fake::{FakeProvider, Operation};
 
-    use crate::engine::Run;
+    use crate::engine::{Run, runtime, stack_dir};
 
     #[test]
     fn a_panic_fails_the_resource_not_the_apply() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let toml = "[stack]\nname = \"boom\"\n\n[resources.cairn_data.ok]\ninput = 1\n\n[resources.boom_thing.x]\ninput = \"${cairn_data.ok.id}\"\n";
-        std::fs::write(dir.path().join("stack.toml"), toml).expect("write");
+        let dir = stack_dir(
+            "[stack]\nname = \"boom\"\n\n[resources.cairn_data.ok]\ninput = 1\n\n[resources.boom_thing.x]\ninput = \"${cairn_data.ok.id}\"\n",
+        );
         let fake = FakeProvider::new("boom")
             .resource_type("boom_thing")
             .panic_on("boom_thing.x", Operation::Create);
@@ -1298,10 +1290,7 @@ mod panicking_provider {
             Registry::with_providers(vec![Arc::new(CairnProvider::new()), Arc::new(fake)]);
         let state_path = dir.path().join("state.json");
         let mut run = Run::open(dir.path(), &registry);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
         let planned = runtime.block_on(run.plan(&PlanOptions::default()));
         let outcome = runtime.block_on(run.apply(&planned, ApplyOptions::default()));
         assert_eq!(outcome.failures.len(), 1);

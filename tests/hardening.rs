@@ -365,6 +365,43 @@ fn deeply_nested_yaml_manifests_are_an_error() {
     );
 }
 
+/// Issue 11: `file = "../x.yaml"` read a file outside the stack into a manifest that apply
+/// sends to the cluster. `..`, an absolute path and a symbolic link leading out are all
+/// refused, with the `file =` value's position; a file inside the stack still loads.
+#[cfg(feature = "kubernetes")]
+#[test]
+fn manifests_are_read_only_from_inside_the_stack() {
+    let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+    let outside = tempfile::tempdir().expect("temp dir");
+    let secret = outside.path().join("credentials.yaml");
+    std::fs::write(&secret, config_map).expect("write outside");
+    let stack = |file: &str| {
+        format!(
+            "[stack]\nname = \"demo\"\n\n[providers.kubernetes]\nkubeconfig = \"/nonexistent\"\n\n[resources.kubernetes_object.x]\nfile = \"{file}\"\n"
+        )
+    };
+    let workspace = Workspace::new(stack("inside.yaml"));
+    std::fs::write(workspace.stack_dir().join("inside.yaml"), config_map).expect("write");
+    let out = workspace.run(&["validate"]);
+    assert!(out.status.success(), "inside: {}", stderr(&out));
+
+    std::fs::write(workspace.root().join("up.yaml"), config_map).expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&secret, workspace.stack_dir().join("link.yaml")).expect("symlink");
+    let mut files = vec!["../up.yaml".to_owned(), secret.display().to_string()];
+    if cfg!(unix) {
+        files.push("link.yaml".to_owned());
+    }
+    for file in files {
+        std::fs::write(workspace.stack_dir().join("stack.toml"), stack(&file)).expect("write");
+        assert_error_at(
+            &workspace.run(&["validate"]),
+            "stack.toml:8:8",
+            "is outside the stack directory",
+        );
+    }
+}
+
 /// Issue 11: a permanent error must fail only its own branch. With one operation at a
 /// time, `z_independent` becomes ready only after `c_first` is done, behind `a_fails` in
 /// the queue: it still runs after `a_fails` failed, and the dependent one is skipped.

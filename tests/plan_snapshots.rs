@@ -32,7 +32,7 @@ use cairn::providers::Registry;
 use cairn_provider_core::Value;
 use cairn_provider_fake::FakeProvider;
 
-use engine::Run;
+use engine::{Run, runtime};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/plans");
 
@@ -54,10 +54,7 @@ fn rendered_plan(case: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let stack = dir.path().join("stack.toml");
     let registry = Registry::with_providers(vec![Arc::new(fake())]);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     if let Ok(prior) = std::fs::read_to_string(fixture.join("prior.toml")) {
         std::fs::write(&stack, prior).expect("write prior stack");
         let mut run = Run::open(dir.path(), &registry);

@@ -74,15 +74,20 @@ impl Default for ApplyOptions {
 /// What the apply works from; the same values the plan was built from.
 #[derive(Clone, Copy)]
 pub struct ApplyInput<'a> {
+    /// The loaded stack.
     pub stack: &'a Stack,
+    /// The providers and their schemas.
     pub registry: &'a Registry,
+    /// Providers configured so far in this run (by the plan's refresh).
     pub clients: &'a Clients,
+    /// The plan to walk.
     pub plan: &'a Plan,
 }
 
 /// One failed operation: the root cause of an unfinished apply.
 #[derive(Debug, Clone)]
 pub struct ResourceFailure {
+    /// The resource.
     pub addr: ResourceAddr,
     /// The call that failed: `create`, `update`, `delete`, `configure provider`,
     /// `evaluate`, `record state`.
@@ -94,6 +99,7 @@ pub struct ResourceFailure {
 /// A change that was not started.
 #[derive(Debug, Clone)]
 pub struct Skipped {
+    /// The resource.
     pub addr: ResourceAddr,
     /// A failed resource this one depends on (directly or not), if any.
     pub blocked_by: Option<ResourceAddr>,
@@ -102,8 +108,11 @@ pub struct Skipped {
 /// What an apply did.
 #[derive(Debug, Default)]
 pub struct ApplyOutcome {
+    /// What was done, counted as the plan counts.
     pub completed: Summary,
+    /// Each root cause of an unfinished apply, once.
     pub failures: Vec<ResourceFailure>,
+    /// Changes not started, and why.
     pub skipped: Vec<Skipped>,
     /// Stopped by a cancellation.
     pub interrupted: bool,
@@ -113,6 +122,7 @@ pub struct ApplyOutcome {
 }
 
 impl ApplyOutcome {
+    /// Nothing failed, nothing was skipped and nothing interrupted the walk.
     pub fn is_success(&self) -> bool {
         self.failures.is_empty() && !self.interrupted && self.skipped.is_empty()
     }

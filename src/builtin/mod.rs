@@ -30,6 +30,7 @@ use cairn_provider_core::{
 pub struct CairnProvider;
 
 impl CairnProvider {
+    /// The provider; it holds nothing.
     pub fn new() -> Self {
         CairnProvider
     }

@@ -16,6 +16,7 @@ use crate::stack::Span;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct EvalError {
+    /// What went wrong, naming types and keys, never values.
     pub message: String,
     /// The attribute value (the TOML string or table) that failed.
     pub span: Span,

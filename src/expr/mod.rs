@@ -31,7 +31,9 @@ use crate::stack::Span;
 /// An attribute value as written in a stack file.
 #[derive(Clone, Debug)]
 pub struct Expr {
+    /// What it is.
     pub kind: ExprKind,
+    /// Where it is written, for diagnostics.
     pub span: Span,
 }
 
@@ -44,40 +46,53 @@ pub enum ExprKind {
     Template(Vec<TemplatePart>),
     /// A string that is exactly one interpolation: keeps the value's own type.
     Interpolation(Interp),
+    /// A TOML array whose items may interpolate.
     List(Vec<Expr>),
+    /// A TOML table whose values may interpolate.
     Map(BTreeMap<String, Expr>),
 }
 
 /// One piece of a template.
 #[derive(Clone, Debug)]
 pub enum TemplatePart {
+    /// Text as written.
     Text(String),
+    /// A `${...}`, converted to a string.
     Interp(Interp),
 }
 
 /// What is inside `${...}`.
 #[derive(Clone, Debug)]
 pub enum Interp {
+    /// `var.NAME` or `TYPE.NAME.ATTR`, with a path.
     Reference(Reference),
     /// A string or number literal, as a function argument.
     Literal(Value),
     /// A built-in function, e.g. `cidrsubnet(var.vpc_cidr, 4, 1)`.
     Call {
+        /// The function's name.
         function: String,
+        /// Its arguments, in order.
         args: Vec<Interp>,
     },
     /// `!operand`.
     Not(Box<Interp>),
     /// `lhs == rhs`, `lhs != rhs`, `lhs && rhs`, `lhs || rhs`.
     Binary {
+        /// The operator.
         op: BinaryOp,
+        /// The left operand.
         lhs: Box<Interp>,
+        /// The right operand.
         rhs: Box<Interp>,
     },
     /// `condition ? then : otherwise`; only the chosen branch is evaluated.
     Conditional {
+        /// Decides the branch.
         condition: Box<Interp>,
+        /// The value when the condition is true.
         then: Box<Interp>,
+        /// The value when the condition is false.
         otherwise: Box<Interp>,
     },
     /// `[a, b]`, e.g. as an argument of `concat`.
@@ -86,7 +101,9 @@ pub enum Interp {
     Map(BTreeMap<String, Interp>),
     /// A path after a call or a parenthesised expression: `split(",", var.x)[0]`.
     Index {
+        /// What is indexed.
         target: Box<Interp>,
+        /// The keys and indexes, in order.
         path: Vec<PathSegment>,
     },
 }
@@ -94,9 +111,13 @@ pub enum Interp {
 /// A binary operator inside `${...}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
+    /// `==`
     Equal,
+    /// `!=`
     NotEqual,
+    /// `&&`
     And,
+    /// `||`
     Or,
 }
 
@@ -254,13 +275,18 @@ impl Expr {
 pub enum Reference {
     /// `var.NAME[...]`
     Variable {
+        /// The variable's name.
         name: String,
+        /// Keys and indexes into its value.
         path: Vec<PathSegment>,
     },
     /// `TYPE.NAME.ATTR[...]`
     Resource {
+        /// The resource.
         addr: ResourceAddr,
+        /// The attribute, e.g. `id`.
         attr: String,
+        /// Keys and indexes into the attribute's value.
         path: Vec<PathSegment>,
     },
 }
@@ -268,7 +294,9 @@ pub enum Reference {
 /// Indexing after a reference: `.key`, `["key"]` or `[0]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathSegment {
+    /// `.key` or `["key"]`.
     Key(String),
+    /// `[0]`.
     Index(usize),
 }
 

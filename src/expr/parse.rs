@@ -25,6 +25,7 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ParseError {
+    /// What is wrong.
     pub message: String,
     /// Byte offset into the string where the problem starts.
     pub offset: usize,

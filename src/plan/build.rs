@@ -54,12 +54,17 @@ impl Default for PlanOptions {
 /// What a plan is made from.
 #[derive(Clone, Copy)]
 pub struct PlanInput<'a> {
+    /// The loaded stack.
     pub stack: &'a Stack,
+    /// Its resource graph.
     pub graph: &'a ResourceGraph,
+    /// The providers and their schemas.
     pub registry: &'a Registry,
     /// Providers configured so far in this run; refresh adds to it and apply reuses it.
     pub clients: &'a Clients,
+    /// The recorded state.
     pub state: &'a StateFile,
+    /// The state's hasher, to compare desired secrets with recorded hashes.
     pub hasher: &'a SensitiveHasher,
 }
 

@@ -31,18 +31,22 @@ pub const PLAN_FILE_VERSION: u32 = 1;
 pub struct SavedPlan {
     /// Always [`PLAN_FILE_FORMAT`].
     pub format: String,
+    /// The version of that format; a newer one is refused.
     pub format_version: u32,
     /// The cairn that wrote it, for people reading the file.
     pub cairn_version: String,
     /// RFC 3339.
     pub created_at: String,
+    /// The stack's name.
     pub stack: String,
+    /// The environment.
     pub env: String,
     /// `--env-base`: the environment whose file gave the values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_base: Option<String>,
     /// The stack directory as given to `plan`: apply loads the stack from there.
     pub dir: PathBuf,
+    /// The state the plan was made against.
     pub state: PlannedState,
     /// `--refresh` at plan time; apply plans again the same way.
     pub refresh: bool,
@@ -53,6 +57,7 @@ pub struct SavedPlan {
     /// again by apply so it sees what the plan saw. Sensitive ones are never written.
     #[serde(default)]
     pub vars: Vec<(String, String)>,
+    /// Digests of the stack's files and variables, to refuse a changed stack.
     pub inputs: Inputs,
     /// The plan as `plan --json` shows it: secrets and unknowns are markers.
     pub plan: serde_json::Value,
@@ -205,12 +210,17 @@ fn describe_map_changes(
 
 /// What a saved plan needs besides the plan and the stack.
 pub struct SaveContext<'a> {
+    /// `--env-base`, if given.
     pub env_base: Option<&'a str>,
+    /// The stack directory as given to `plan`.
     pub dir: &'a Path,
+    /// The state the plan was made against.
     pub state: PlannedState,
     /// The state's key, when an apply will use the same one (see [`Inputs::of`]).
     pub hasher: Option<&'a SensitiveHasher>,
+    /// `--refresh` at plan time.
     pub refresh: bool,
+    /// `--target` addresses at plan time.
     pub targets: Vec<String>,
     /// Variable values given with `--var` or `CAIRN_VAR_<name>`, as `(name, text)`.
     pub given_vars: Vec<(String, String)>,

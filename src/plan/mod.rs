@@ -39,7 +39,9 @@ pub(crate) use fingerprint::fingerprint;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Nothing to do.
     NoOp,
+    /// Created.
     Create,
     /// Changed in place.
     Update,
@@ -47,10 +49,12 @@ pub enum Action {
     DeleteThenCreate,
     /// Replaced with `create_before_destroy`: the new object exists before the old goes.
     CreateThenDelete,
+    /// Deleted.
     Delete,
 }
 
 impl Action {
+    /// Whether this is a replacement, in either order.
     pub fn is_replace(self) -> bool {
         matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
     }
@@ -89,9 +93,13 @@ pub enum ChangeReason {
 /// One resource in a plan.
 #[derive(Clone, Debug, Serialize)]
 pub struct ResourceChange {
+    /// The resource.
     pub addr: ResourceAddr,
+    /// The provider that manages it.
     pub provider: String,
+    /// What happens to it.
     pub action: Action,
+    /// Why, when the action alone does not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<ChangeReason>,
     /// Recorded attributes after refresh; `None` for a create.
@@ -112,12 +120,15 @@ pub struct ResourceChange {
 pub struct AttrDiff {
     /// The attribute name, or the key inside its parent.
     pub name: String,
+    /// The recorded value; `None` when added.
     #[serde(serialize_with = "redacted_opt")]
     pub before: Option<Value>,
+    /// The planned value; `None` when removed.
     #[serde(serialize_with = "redacted_opt")]
     pub after: Option<Value>,
     /// This difference is why the resource must be replaced.
     pub forces_replacement: bool,
+    /// Per-key differences when both sides are maps.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nested: Vec<AttrDiff>,
 }
@@ -125,15 +136,19 @@ pub struct AttrDiff {
 /// An output's planned value.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlannedOutput {
+    /// The planned value (may be unknown).
     #[serde(serialize_with = "redacted")]
     pub value: Value,
+    /// Printed as `(sensitive)` and never shown.
     pub sensitive: bool,
 }
 
 /// The changes that take the recorded state to the configuration.
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
+    /// The stack's name.
     pub stack: String,
+    /// The environment.
     pub env: String,
     /// A `cairn destroy` plan.
     pub destroy: bool,
@@ -142,9 +157,11 @@ pub struct Plan {
     pub targeted: bool,
     /// The state this plan was made against (`None` for a state never written).
     pub lineage: Option<String>,
+    /// The serial of that state (`None` for a state never written).
     pub serial: Option<u64>,
     /// Resources in apply order: configured ones topologically, then deletes of removed ones.
     pub changes: Vec<ResourceChange>,
+    /// Every output's planned value.
     pub outputs: BTreeMap<String, PlannedOutput>,
     /// Outputs whose value differs from the recorded one (added, changed or removed).
     pub output_changes: Vec<AttrDiff>,
@@ -156,12 +173,16 @@ pub struct Plan {
 /// Counts for the summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Resources created (replacements included).
     pub add: usize,
+    /// Resources updated in place.
     pub change: usize,
+    /// Resources destroyed (replacements included).
     pub destroy: usize,
 }
 
 impl Plan {
+    /// Counts of what the plan adds, changes and destroys.
     pub fn summary(&self) -> Summary {
         let mut summary = Summary::default();
         for change in &self.changes {
@@ -188,6 +209,7 @@ impl Plan {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }
 
+    /// The change of `addr`, if the plan has one.
     pub fn change(&self, addr: &ResourceAddr) -> Option<&ResourceChange> {
         self.changes.iter().find(|c| &c.addr == addr)
     }
@@ -207,8 +229,10 @@ pub enum PlanError {
         subject: String,
         /// `read`, `find`, `plan` or `configure`.
         operation: &'static str,
+        /// What the provider said.
         error: ProviderError,
     },
+    /// Reading or writing the state failed.
     #[error(transparent)]
     State(#[from] StateError),
 }

@@ -81,6 +81,7 @@ pub struct JsonProgress {
 }
 
 impl JsonProgress {
+    /// Prints through `printer`.
     pub fn new(printer: Printer) -> Self {
         JsonProgress { printer }
     }

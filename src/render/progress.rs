@@ -33,6 +33,7 @@ pub struct ApplyProgress {
 }
 
 impl ApplyProgress {
+    /// Spinners when stdout is a terminal, plain lines otherwise.
     pub fn new(printer: Printer) -> Self {
         let multi = printer
             .stdout_tty

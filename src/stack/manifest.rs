@@ -134,6 +134,26 @@ impl Loader<'_> {
             return None;
         };
         let path = self.dir.join(relative);
+        if is_outside(self.dir, &path) {
+            self.diagnostics.push(
+                Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    format!(
+                        "manifest {} is outside the stack directory {}",
+                        path.display(),
+                        self.dir.display()
+                    ),
+                    "outside the stack",
+                )
+                .with_address(addr.clone())
+                .with_help(
+                    "a stack reads files only inside its own folder (`..`, absolute paths and \
+                     symbolic links that lead out of it are refused): move the file under it",
+                ),
+            );
+            return None;
+        }
         let text = match super::source::read_text(&path) {
             Ok(text) => text,
             Err(err) => {
@@ -207,5 +227,15 @@ impl Loader<'_> {
             addr,
         };
         Some(converter.convert(document))
+    }
+}
+
+/// Whether `path` lies outside `dir` once `..` and symbolic links are resolved. A path that
+/// does not exist is not outside: reading it reports that. A cloned stack must not read,
+/// say, `~/.aws/credentials` into a manifest that apply sends to a cluster.
+fn is_outside(dir: &std::path::Path, path: &std::path::Path) -> bool {
+    match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(dir), Ok(path)) => !path.starts_with(dir),
+        _ => false,
     }
 }

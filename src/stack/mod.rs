@@ -96,7 +96,9 @@ pub fn load(
 /// and `force-unlock` need to find its state.
 #[derive(Clone, Debug)]
 pub struct StackSettings {
+    /// `[stack] name`.
     pub name: String,
+    /// `[backend.TYPE]`; `None`: a local state file.
     pub backend: Option<BackendConfig>,
 }
 

@@ -23,12 +23,16 @@ pub struct Stack {
     pub dir: PathBuf,
     /// The environment selected with `--env`, or `default`.
     pub env: String,
+    /// Every file read, for diagnostics.
     pub sources: Sources,
+    /// `[variables.NAME]`, with their values resolved.
     pub variables: BTreeMap<String, Variable>,
     /// `[providers.NAME]` blocks; a provider used by resources but not declared gets an
     /// empty block.
     pub providers: BTreeMap<String, ProviderBlock>,
+    /// `[resources.TYPE.NAME]`, enabled ones only.
     pub resources: BTreeMap<ResourceAddr, Resource>,
+    /// `[outputs.NAME]`.
     pub outputs: BTreeMap<String, Output>,
     /// `[backend.TYPE]`; `None`: a local state file.
     pub backend: Option<super::BackendConfig>,
@@ -38,10 +42,13 @@ pub struct Stack {
 /// `CAIRN_VAR_<name>`, `env/<env>.toml`, `default`.
 #[derive(Clone, Debug)]
 pub struct Variable {
+    /// The variable's name.
     pub name: String,
     /// Wrapped in [`Value::Sensitive`] when the variable is sensitive.
     pub value: Value,
+    /// Printed as `(sensitive)`, hashed in state.
     pub sensitive: bool,
+    /// `description`, if written.
     pub description: Option<String>,
     /// The NAME in `[variables.NAME]`.
     pub span: Span,
@@ -50,7 +57,9 @@ pub struct Variable {
 /// A `[providers.NAME]` block.
 #[derive(Clone, Debug)]
 pub struct ProviderBlock {
+    /// The provider's name.
     pub name: String,
+    /// The block's attributes as written.
     pub config: BTreeMap<String, Expr>,
     /// The NAME in `[providers.NAME]`; for a provider used without a block, its first
     /// resource.
@@ -60,6 +69,7 @@ pub struct ProviderBlock {
 /// A `[resources.TYPE.NAME]` table with its meta-arguments taken out.
 #[derive(Clone, Debug)]
 pub struct Resource {
+    /// `TYPE.NAME`.
     pub addr: ResourceAddr,
     /// Attributes as written (after `file = "x.yaml"` became `manifest`), checked
     /// against the provider's schema: names exist, are settable, literal types match,
@@ -67,7 +77,9 @@ pub struct Resource {
     pub attrs: BTreeMap<String, Expr>,
     /// Explicit `depends_on`; references inside `attrs` are edges too.
     pub depends_on: Vec<ResourceAddr>,
+    /// `lifecycle = { ... }`.
     pub lifecycle: Lifecycle,
+    /// `timeouts = { ... }`.
     pub timeouts: TimeoutOverrides,
     /// The NAME in the resource's table header (`[resources.aws_vpc.main]`).
     pub span: Span,
@@ -90,18 +102,25 @@ pub struct Lifecycle {
 /// `timeouts = { create = "30m", update = "1h", delete = "20m" }`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeoutOverrides {
+    /// Overrides the schema's create timeout.
     pub create: Option<Duration>,
+    /// Overrides the schema's update timeout.
     pub update: Option<Duration>,
+    /// Overrides the schema's delete timeout.
     pub delete: Option<Duration>,
 }
 
 /// `[outputs.NAME]`.
 #[derive(Clone, Debug)]
 pub struct Output {
+    /// The output's name.
     pub name: String,
+    /// `value`, as written.
     pub value: Expr,
     /// Printed as `(sensitive)` unless asked for by name.
     pub sensitive: bool,
+    /// `description`, if written.
     pub description: Option<String>,
+    /// Where the NAME in `[outputs.NAME]` is written.
     pub span: Span,
 }

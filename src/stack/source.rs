@@ -12,16 +12,19 @@ pub struct FileId(pub u32);
 pub struct SourceFile {
     /// Path as shown to users (relative to the current directory when possible).
     pub path: PathBuf,
+    /// The file's contents.
     pub text: Arc<str>,
 }
 
 /// All files a stack was loaded from.
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
+    /// In the order they were read; a [`FileId`] indexes them.
     pub files: Vec<SourceFile>,
 }
 
 impl Sources {
+    /// Adds a file and returns its id.
     pub fn add(&mut self, path: PathBuf, text: impl Into<Arc<str>>) -> FileId {
         self.files.push(SourceFile {
             path,
@@ -30,6 +33,7 @@ impl Sources {
         FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
     }
 
+    /// The file `id` names.
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id.0 as usize)
     }
@@ -38,7 +42,9 @@ impl Sources {
 /// A byte range in one source file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Span {
+    /// The file.
     pub file: FileId,
+    /// Byte offsets into its text.
     pub range: std::ops::Range<usize>,
 }
 

@@ -38,6 +38,7 @@ pub fn describe_type(ty: &AttrType) -> String {
 pub struct TypeMismatch {
     /// Path inside the checked value, empty for the value itself.
     pub path: String,
+    /// What is wrong, never the value.
     pub message: String,
     /// A close valid name (object field or enum value), if any.
     pub suggestion: Option<String>,

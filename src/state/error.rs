@@ -8,6 +8,10 @@ use super::LockInfo;
 
 /// Why a state operation failed.
 #[derive(Debug, thiserror::Error)]
+#[allow(
+    missing_docs,
+    reason = "the fields are what each variant's doc and message name: the file, the cause"
+)]
 pub enum StateError {
     /// A file operation on one of the state's files failed.
     #[error("could not {action} {}", path.display())]

@@ -23,7 +23,9 @@ pub(crate) const LOCK_RETRY: Duration = Duration::from_millis(500);
 pub struct LockInfo {
     /// `$USER` of the holder.
     pub owner: String,
+    /// The holder's process id.
     pub pid: u32,
+    /// The holder's host name.
     pub host: String,
     /// RFC 3339 time the lock was taken.
     pub created_at: String,

@@ -16,9 +16,9 @@
 //! - [`StateStore::open`] takes the lock and loads the snapshot plus the journal; each
 //!   `record_*` call appends one durable journal record (`stage_*` then
 //!   [`StateStore::commit`] let records completed together share one write and one
-//!   fsync), and a full snapshot is taken only
-//!   once the journal has as many records as the state has resources (at least 64), so
-//!   checkpointing an apply costs time linear in its size.
+//!   fsync), and a full snapshot is taken only once the journal has as many records as
+//!   the state has resources (at least 64), so checkpointing an apply costs time linear
+//!   in its size.
 //! - [`read`] and [`read_at`] load the same view without the lock or the key, for `show`,
 //!   `output` and `state list`; [`StateView`] adds the key, for `plan`.
 //! - [`force_unlock`] removes a lock; a holder that is still running only when forced
@@ -78,7 +78,9 @@ pub struct StateFile {
     /// Rises on every write (every journal write, whatever number of records it holds,
     /// and every snapshot).
     pub serial: u64,
+    /// The stack this state belongs to.
     pub stack: String,
+    /// The environment this state belongs to.
     pub env: String,
     /// Stored as a list of resources ordered by address.
     #[serde(serialize_with = "resource_list", deserialize_with = "resource_map")]
@@ -128,6 +130,7 @@ impl StateFile {
 /// What state keeps of one resource.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResourceState {
+    /// Its address.
     pub addr: ResourceAddr,
     /// The provider that manages it (`aws`, `kubernetes`).
     pub provider: String,

@@ -8,11 +8,13 @@
 //! Group commit: the apply walker stages the records of operations that complete together
 //! (`stage_*`) and then waits for each with [`StateStore::commit`]; the first wait writes
 //! every staged record with one write and one fsync (one PUT in S3). A record is durable
-//! when its `commit` returns, never before, so what depends on it still starts only then. Where records go is the
-//! backend's business (`backend/`). The store also resolves the state's key and checks it
-//! against the state's key check, so a missing or wrong key is an error at open. It
-//! refuses values that still hold a secret; redacting them is the caller's job, with
-//! [`StateStore::hasher`]. [`StateView`] is the read-only counterpart `plan` uses.
+//! when its `commit` returns, never before, so what depends on it still starts only then.
+//!
+//! Where records go is the backend's business (`backend/`). The store also resolves the
+//! state's key and checks it against the state's key check, so a missing or wrong key is
+//! an error at open. It refuses values that still hold a secret; redacting them is the
+//! caller's job, with [`StateStore::hasher`]. [`StateView`] is the read-only counterpart
+//! `plan` uses.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -35,10 +37,13 @@ const MIN_RECORDS_PER_SNAPSHOT: usize = 64;
 /// What a store has written since it was opened, for benchmarks and tests of its cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
+    /// Journal records written.
     pub journal_records: u64,
     /// Journal writes: one fsync (one PUT in S3) each, however many records they carry.
     pub journal_writes: u64,
+    /// Snapshots written.
     pub snapshots: u64,
+    /// Bytes written, snapshots and journal together.
     pub bytes_written: u64,
 }
 
@@ -145,7 +150,9 @@ fn resolve_key(
 /// even a new key (a plan on a new state hashes with a key it then forgets).
 #[derive(Debug)]
 pub struct StateView {
+    /// The state as recorded.
     pub state: StateFile,
+    /// Its hasher, for comparing desired secrets with recorded hashes.
     pub hasher: SensitiveHasher,
 }
 
@@ -285,6 +292,7 @@ impl StateStore {
         self.taken_over.as_ref()
     }
 
+    /// The state as recorded so far, this run's writes included.
     pub fn state(&self) -> &StateFile {
         &self.state
     }
@@ -295,6 +303,7 @@ impl StateStore {
         &self.hasher
     }
 
+    /// What this store has written since it was opened.
     pub fn stats(&self) -> WriteStats {
         self.stats
     }

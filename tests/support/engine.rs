@@ -1,7 +1,7 @@
 //! The engine driven through the library, as one `cairn` process drives it, for tests that
 //! use a fake provider (`cairn-provider-fake`) instead of the binary: [`Run`] loads a
 //! stack, opens its state and builds every [`PlanInput`] and [`ApplyInput`]; [`Quiet`] is
-//! the observer that shows nothing.
+//! the observer that shows nothing; [`stack_dir`] and [`runtime`] set a test up.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +14,22 @@ use cairn::plan::{self, Action, Plan, PlanInput, PlanOptions};
 use cairn::providers::{Clients, Registry};
 use cairn::stack::{self, LoadOptions, Stack};
 use cairn::state::StateStore;
+
+/// A temporary directory holding `toml` as its `stack.toml`.
+pub fn stack_dir(toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    std::fs::write(dir.path().join("stack.toml"), toml)
+        .unwrap_or_else(|e| panic!("write stack.toml: {e}"));
+    dir
+}
+
+/// A multi-threaded tokio runtime, as the `cairn` binary runs the engine on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"))
+}
 
 /// An [`ApplyObserver`] that ignores everything.
 pub struct Quiet;

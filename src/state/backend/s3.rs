@@ -46,7 +46,9 @@ const LOAD_ATTEMPTS: usize = 5;
 /// A state in S3: `[backend.s3]` with its names resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Location {
+    /// The bucket.
     pub bucket: String,
+    /// The snapshot's object key; the journal, lock and key objects sit beside it.
     pub key: String,
     /// The bucket's region; the SDK's default chain when `None`.
     pub region: Option<String>,

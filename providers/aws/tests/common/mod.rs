@@ -7,6 +7,11 @@
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers: a failed call fails the test that made it, naming the call"
+)]
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
