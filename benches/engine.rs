@@ -1,20 +1,35 @@
-//! Engine benchmarks on generated `cairn_data` stacks: load + graph, plan against an
-//! empty state, apply, re-plan with everything in state (which must show no changes) and
-//! destroy, for chains (every resource depends on the previous one), fans (every
-//! resource depends on one root) and one `for_each` of 10,000 instances over a map
-//! variable (each instance depends on one root). Prints one line per case and the
-//! process's peak RSS.
+//! Engine benchmark on generated `cairn_data` stacks of N resources, each referencing two
+//! earlier ones (fan-in 2, so the DAG is wide, as large estates are).
 //!
-//! Run with `cargo bench --no-default-features --bench engine`.
+//! Every step is the real command line in a process of its own, so its wall time and
+//! peak RSS are what a user sees: `validate`, `plan` on an empty state, `apply`, `plan
+//! --refresh=false` with the full state (which must show no changes) and `destroy`.
+//! Output goes to /dev/null. Each row also shows the disk's fsync latency measured just
+//! before the step (apply and destroy are bound by it: see BENCHMARKS.md).
+//!
+//! Then the cost of checkpointing the apply, measured in-process through the library:
+//! the same plan applied with the journal counted (records, writes, i.e. fsyncs, and
+//! snapshots), per resource, which must stay flat from 1,000 to 100,000.
+//!
+//! A second shape, `for_each`, is one root and one block whose `for_each` over a map
+//! variable makes the other N - 1 resources, each referencing the root.
+//!
+//! Run with `cargo bench --no-default-features --bench engine`. Environment:
+//! - `CAIRN_BENCH_SIZES`: comma-separated N of the fan-in shape (default
+//!   `1000,10000,100000`);
+//! - `CAIRN_BENCH_FOR_EACH`: comma-separated N of the `for_each` shape (default `10000`);
+//! - `CAIRN_BENCH_PARALLELISM`: `--parallelism` of apply and destroy (default cairn's, 10).
 
 #![allow(
     clippy::panic,
     clippy::print_stdout,
+    clippy::print_stderr,
     reason = "a benchmark binary: it prints its figures and stops loudly if a step fails"
 )]
 
-use std::fmt::Write;
+use std::fmt::Write as _;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,36 +38,178 @@ use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
 use cairn::graph::ResourceGraph;
 use cairn::plan::{self, Action, PlanInput, PlanOptions};
 use cairn::providers::{Clients, Registry};
-use cairn::stack::{self, LoadOptions, Stack};
-use cairn::state::StateStore;
+use cairn::stack::{self, LoadOptions};
+use cairn::state::{StateStore, WriteStats};
 
-const SIZES: [usize; 2] = [1_000, 5_000];
-/// Resources in the `for_each` case: a root and one block of `FOR_EACH_SIZE - 1` instances.
-const FOR_EACH_SIZE: usize = 10_000;
+/// Set in the environment of a step's process: run cairn's command line, then report the
+/// process's peak RSS on stderr.
+const STEP_ENV: &str = "CAIRN_BENCH_STEP";
+const PEAK_MARKER: &str = "cairn-bench-peak-rss-kib=";
+const RESOURCES_PER_FILE: usize = 1_000;
 
+/// The generated stacks.
 #[derive(Clone, Copy)]
 enum Shape {
-    Chain,
-    Fan,
+    /// Resource `i` references two earlier ones.
+    FanIn,
+    /// One root and one `for_each` block of N - 1 instances.
     ForEach,
 }
 
 impl Shape {
     fn name(self) -> &'static str {
         match self {
-            Shape::Chain => "chain",
-            Shape::Fan => "fan",
+            Shape::FanIn => "fan-in",
             Shape::ForEach => "for_each",
         }
     }
+}
 
-    fn for_size(n: usize) -> Vec<Shape> {
-        if n == FOR_EACH_SIZE {
-            vec![Shape::ForEach]
-        } else {
-            vec![Shape::Chain, Shape::Fan]
-        }
+/// The sizes `var` asks for, `default` if unset.
+fn sizes(var: &str, default: &str) -> Vec<usize> {
+    let spec = std::env::var(var).unwrap_or_else(|_| default.into());
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| match s.trim().replace('_', "").parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("{var}: `{s}` is not a positive number"),
+        })
+        .collect()
+}
+
+/// The two earlier resources resource `i` references.
+fn parents(i: usize) -> [usize; 2] {
+    [(i - 1) / 2, (i - 1) / 3]
+}
+
+/// Writes the stack of `shape` with `n` resources.
+fn write_stack(dir: &Path, shape: Shape, n: usize) {
+    match shape {
+        Shape::FanIn => write_fan_in(dir, n),
+        Shape::ForEach => write_for_each(dir, n),
     }
+}
+
+/// One root and `cairn_data.each`, a `for_each` over a map variable of `n - 1` keys.
+fn write_for_each(dir: &Path, n: usize) {
+    let items: Vec<String> = (1..n).map(|i| format!("k{i} = {i}")).collect();
+    let toml = format!(
+        "[stack]\nname = \"bench\"\n\n[variables.items]\ntype = \"map\"\ndefault = {{ {} }}\n\n[resources.cairn_data.r0]\ninput = {{ n = 0 }}\n\n[resources.cairn_data.each]\nfor_each = \"${{var.items}}\"\ninput = {{ n = \"${{each.value}}\", key = \"${{each.key}}\", parent = \"${{cairn_data.r0.id}}\" }}\n",
+        items.join(", ")
+    );
+    if let Err(e) = std::fs::write(dir.join("stack.toml"), toml) {
+        panic!("write stack: {e}");
+    }
+}
+
+/// Writes the stack as files of [`RESOURCES_PER_FILE`] resources, as a large estate
+/// spreads its resources over many files.
+fn write_fan_in(dir: &Path, n: usize) {
+    let mut toml =
+        String::from("[stack]\nname = \"bench\"\n\n[resources.cairn_data.r0]\ninput = { n = 0 }\n");
+    let mut file = 0;
+    for i in 1..=n {
+        if i % RESOURCES_PER_FILE == 0 || i == n {
+            if let Err(e) = std::fs::write(dir.join(format!("r{file:04}.toml")), &toml) {
+                panic!("write stack: {e}");
+            }
+            toml.clear();
+            file += 1;
+        }
+        if i == n {
+            break;
+        }
+        let [a, b] = parents(i);
+        let _ = write!(
+            toml,
+            "\n[resources.cairn_data.r{i}]\ninput = {{ n = {i}, a = \"${{cairn_data.r{a}.id}}\", b = \"${{cairn_data.r{b}.id}}\" }}\n"
+        );
+    }
+}
+
+/// The disk's fsync latency now, where the state lives: the median of 40 appends of a
+/// 2 KB line, each followed by `sync_data`, as a journal write does. Printed with each
+/// step, because on a shared disk it moves from one step to the next.
+fn fsync_latency(dir: &Path) -> Duration {
+    let path = dir.join("fsync-probe");
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        panic!("fsync probe")
+    };
+    let line = [b'x'; 2048];
+    let mut samples: Vec<Duration> = (0..40)
+        .map(|_| {
+            let started = Instant::now();
+            if std::io::Write::write_all(&mut file, &line).is_err() || file.sync_data().is_err() {
+                panic!("fsync probe write");
+            }
+            started.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_file(&path);
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One step's process: the command line as `cairn` runs it.
+fn step_main() -> std::process::ExitCode {
+    let code = cairn::cli::main();
+    if let Some(kib) = peak_rss_kib() {
+        eprintln!("{PEAK_MARKER}{kib}");
+    }
+    code
+}
+
+struct Measured {
+    wall: Duration,
+    peak_kib: u64,
+    code: Option<i32>,
+}
+
+/// Runs `cairn ARGS` in a process of its own.
+fn step(args: &[&str]) -> Measured {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => panic!("own executable: {e}"),
+    };
+    let started = Instant::now();
+    let output = Command::new(exe)
+        .args(args)
+        .env(STEP_ENV, "1")
+        .env_remove("CAIRN_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let wall = started.elapsed();
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => panic!("run step {args:?}: {e}"),
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let peak_kib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(PEAK_MARKER))
+        .and_then(|kib| kib.trim().parse().ok())
+        .unwrap_or(0);
+    let measured = Measured {
+        wall,
+        peak_kib,
+        code: output.status.code(),
+    };
+    if !matches!(measured.code, Some(0 | 2)) {
+        panic!("step {args:?} failed ({:?}):\n{stderr}", measured.code);
+    }
+    measured
 }
 
 struct Quiet;
@@ -64,74 +221,9 @@ impl ApplyObserver for Quiet {
     fn failed(&self, _: &ResourceAddr, _: Duration) {}
 }
 
-fn stack_toml(shape: Shape, n: usize) -> String {
-    let mut toml = String::from(
-        "[stack]\nname = \"bench\"\n\n[resources.cairn_data.r0]\ninput = { n = 0, tag = \"root\" }\n",
-    );
-    if let Shape::ForEach = shape {
-        let items: Vec<String> = (1..n).map(|i| format!("k{i} = {i}")).collect();
-        let _ = write!(
-            toml,
-            "\n[variables.items]\ntype = \"map\"\ndefault = {{ {} }}\n\n[resources.cairn_data.each]\nfor_each = \"${{var.items}}\"\ninput = {{ n = \"${{each.value}}\", key = \"${{each.key}}\", parent = \"${{cairn_data.r0.id}}\" }}\n",
-            items.join(", ")
-        );
-        return toml;
-    }
-    for i in 1..n {
-        let parent = match shape {
-            Shape::Chain => i - 1,
-            Shape::Fan | Shape::ForEach => 0,
-        };
-        let _ = write!(
-            toml,
-            "\n[resources.cairn_data.r{i}]\ninput = {{ n = {i}, parent = \"${{cairn_data.r{parent}.id}}\" }}\n"
-        );
-    }
-    toml
-}
-
-fn load(dir: &Path, registry: &Registry) -> (Stack, ResourceGraph) {
-    let Ok(loaded) = stack::load(dir, &LoadOptions::default(), registry.schemas()) else {
-        panic!("generated stack does not load");
-    };
-    let Ok(graph) = ResourceGraph::build(&loaded) else {
-        panic!("generated stack has a cycle");
-    };
-    (loaded, graph)
-}
-
-async fn plan_once(
-    loaded: &Stack,
-    graph: &ResourceGraph,
-    registry: &Registry,
-    store: &StateStore,
-    clients: &Clients,
-) -> plan::Plan {
-    let input = PlanInput {
-        stack: loaded,
-        graph,
-        registry,
-        clients,
-        state: store.state(),
-        hasher: store.hasher(),
-    };
-    match plan::build(input, &PlanOptions::default()).await {
-        Ok(plan) => plan,
-        Err(e) => panic!("plan failed: {e}"),
-    }
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:>8.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn main() {
+/// Applies the stack in `dir` in-process onto an empty state; returns the apply's time
+/// (the walk only, not load or plan) and what the store wrote, closing included.
+fn checkpointed_apply(dir: &Path, parallelism: usize) -> (Duration, WriteStats, u64) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -140,114 +232,159 @@ fn main() {
         Err(e) => panic!("runtime: {e}"),
     };
     let registry = Registry::builtin();
+    let Ok(loaded) = stack::load(dir, &LoadOptions::default(), registry.schemas()) else {
+        panic!("generated stack does not load");
+    };
+    let Ok(graph) = ResourceGraph::build(&loaded) else {
+        panic!("generated stack has a cycle");
+    };
+    let state = dir.join("checkpointed.json");
+    let Ok(mut store) = StateStore::open(&state, &loaded.name, &loaded.env, "bench") else {
+        panic!("state opens");
+    };
+    let clients = Clients::new(&loaded.name, &loaded.env);
+    let input = PlanInput {
+        stack: &loaded,
+        graph: &graph,
+        registry: &registry,
+        clients: &clients,
+        state: store.state(),
+        hasher: store.hasher(),
+    };
+    let plan = match runtime.block_on(plan::build(input, &PlanOptions::default())) {
+        Ok(plan) => plan,
+        Err(e) => panic!("plan failed: {e}"),
+    };
+    let input = ApplyInput {
+        stack: &loaded,
+        registry: &registry,
+        clients: &clients,
+        plan: &plan,
+    };
+    let started = Instant::now();
+    let outcome = runtime.block_on(apply::apply(
+        input,
+        &mut store,
+        ApplyOptions { parallelism },
+        Arc::new(Quiet),
+        None,
+    ));
+    let elapsed = started.elapsed();
+    assert!(outcome.is_success(), "apply failed: {:?}", outcome.failures);
+    let stats = store.stats();
+    if let Err(e) = store.close() {
+        panic!("close: {e}");
+    }
+    let size = std::fs::metadata(&state).map_or(0, |m| m.len());
+    (elapsed, stats, size)
+}
+
+fn main() {
+    if std::env::var_os(STEP_ENV).is_some() {
+        std::process::exit(match step_main() {
+            code if code == std::process::ExitCode::SUCCESS => 0,
+            // Only `plan --detailed-exitcode` exits 2 on success; anything else failed.
+            _ => 1,
+        });
+    }
+    let parallelism = std::env::var("CAIRN_BENCH_PARALLELISM").ok();
+    let mut checkpoints = Vec::new();
     println!(
-        "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11}",
-        "case", "load+graph", "plan(empty)", "apply", "re-plan", "destroy"
+        "{:<9} {:<23} {:>7} {:>10} {:>9} {:>9} {:>9}",
+        "shape", "step", "N", "wall ms", "us/res", "peak MiB", "fsync ms"
     );
-    for n in SIZES.into_iter().chain([FOR_EACH_SIZE]) {
-        for shape in Shape::for_size(n) {
-            let Ok(dir) = tempfile::tempdir() else {
-                panic!("temp dir")
-            };
-            if std::fs::write(dir.path().join("stack.toml"), stack_toml(shape, n)).is_err() {
-                panic!("write stack");
+    let cases = sizes("CAIRN_BENCH_SIZES", "1000,10000,100000")
+        .into_iter()
+        .map(|n| (Shape::FanIn, n))
+        .chain(
+            sizes("CAIRN_BENCH_FOR_EACH", "10000")
+                .into_iter()
+                .map(|n| (Shape::ForEach, n)),
+        );
+    for (shape, n) in cases {
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("temp dir")
+        };
+        let stack = dir.path().join("stack");
+        if let Err(e) = std::fs::create_dir(&stack) {
+            panic!("stack dir: {e}");
+        }
+        write_stack(&stack, shape, n);
+        let stack = stack.display().to_string();
+        let state = dir.path().join("state.json").display().to_string();
+        let mut walk_args = vec![stack.as_str(), "--state", state.as_str(), "--auto-approve"];
+        if let Some(p) = &parallelism {
+            walk_args.extend(["--parallelism", p.as_str()]);
+        }
+        let steps: [(&str, Vec<&str>); 5] = [
+            ("validate", vec!["validate", stack.as_str()]),
+            (
+                "plan (empty state)",
+                vec!["plan", stack.as_str(), "--state", state.as_str()],
+            ),
+            ("apply", [&["apply"][..], &walk_args].concat()),
+            (
+                "plan (full, no refresh)",
+                vec![
+                    "plan",
+                    stack.as_str(),
+                    "--state",
+                    state.as_str(),
+                    "--refresh=false",
+                    "--detailed-exitcode",
+                ],
+            ),
+            ("destroy", [&["destroy"][..], &walk_args].concat()),
+        ];
+        for (name, args) in steps {
+            let fsync = fsync_latency(dir.path());
+            let m = step(&args);
+            if name.starts_with("plan (full") {
+                assert_eq!(m.code, Some(0), "a plan after apply must show no changes");
             }
-
-            let started = Instant::now();
-            let (loaded, graph) = load(dir.path(), &registry);
-            let load_time = started.elapsed();
-
-            let Ok(mut store) = StateStore::open(
-                &dir.path().join("state.json"),
-                &loaded.name,
-                &loaded.env,
-                "bench",
-            ) else {
-                panic!("state opens");
-            };
-            let clients = Clients::new(&loaded.name, &loaded.env);
-            let started = Instant::now();
-            let first = runtime.block_on(plan_once(&loaded, &graph, &registry, &store, &clients));
-            let plan_time = started.elapsed();
-            assert_eq!(first.summary().add, n);
-
-            let started = Instant::now();
-            let input = ApplyInput {
-                stack: &loaded,
-                registry: &registry,
-                clients: &clients,
-                plan: &first,
-            };
-            let outcome = runtime.block_on(apply::apply(
-                input,
-                &mut store,
-                ApplyOptions::default(),
-                Arc::new(Quiet),
-                None,
-            ));
-            let apply_time = started.elapsed();
-            assert!(outcome.is_success(), "apply failed: {:?}", outcome.failures);
-            // Each phase is its own `cairn` run in real use: what one phase planned is not
-            // alive in the next.
-            drop(first);
-
-            let started = Instant::now();
-            let again = runtime.block_on(plan_once(&loaded, &graph, &registry, &store, &clients));
-            let replan_time = started.elapsed();
-            assert!(!again.has_changes(), "re-plan must show no changes");
-            drop(again);
-
-            let started = Instant::now();
-            let teardown = runtime.block_on(async {
-                let input = PlanInput {
-                    stack: &loaded,
-                    graph: &graph,
-                    registry: &registry,
-                    clients: &clients,
-                    state: store.state(),
-                    hasher: store.hasher(),
-                };
-                let options = PlanOptions {
-                    destroy: true,
-                    ..PlanOptions::default()
-                };
-                match plan::build(input, &options).await {
-                    Ok(plan) => plan,
-                    Err(e) => panic!("destroy plan failed: {e}"),
-                }
-            });
-            let input = ApplyInput {
-                stack: &loaded,
-                registry: &registry,
-                clients: &clients,
-                plan: &teardown,
-            };
-            let outcome = runtime.block_on(apply::apply(
-                input,
-                &mut store,
-                ApplyOptions::default(),
-                Arc::new(Quiet),
-                None,
-            ));
-            let destroy_time = started.elapsed();
-            assert!(
-                outcome.is_success() && store.state().resources.is_empty(),
-                "destroy failed"
-            );
-            drop(store);
-
             println!(
-                "{:<12} {} {} {} {} {}",
-                format!("{} {n}", shape.name()),
-                ms(load_time),
-                ms(plan_time),
-                ms(apply_time),
-                ms(replan_time),
-                ms(destroy_time)
+                "{:<9} {:<23} {:>7} {:>10.1} {:>9.1} {:>9.1} {:>9.2}",
+                shape.name(),
+                name,
+                n,
+                m.wall.as_secs_f64() * 1e3,
+                m.wall.as_secs_f64() * 1e6 / n as f64,
+                m.peak_kib as f64 / 1024.0,
+                fsync.as_secs_f64() * 1e3
             );
         }
+        let p = parallelism
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(ApplyOptions::default().parallelism);
+        let fsync = fsync_latency(dir.path());
+        let (elapsed, stats, size) = checkpointed_apply(Path::new(&stack), p);
+        checkpoints.push((shape, n, elapsed, stats, size, fsync));
     }
-    if let Some(kib) = peak_rss_kib() {
-        println!("peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+    println!(
+        "\n{:<10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>11} {:>11} {:>9}",
+        "shape",
+        "N",
+        "records",
+        "writes",
+        "snapshots",
+        "walk us/res",
+        "bytes/res",
+        "state bytes",
+        "fsync ms"
+    );
+    for (shape, n, elapsed, stats, size, fsync) in checkpoints {
+        println!(
+            "{:<10} {:>8} {:>8} {:>9} {:>9} {:>10.1} {:>11} {:>11} {:>9.2}",
+            shape.name(),
+            n,
+            stats.journal_records,
+            stats.journal_writes,
+            stats.snapshots,
+            elapsed.as_secs_f64() * 1e6 / n as f64,
+            stats.bytes_written / n as u64,
+            size,
+            fsync.as_secs_f64() * 1e3
+        );
     }
 }

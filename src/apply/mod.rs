@@ -38,7 +38,7 @@ use crate::plan::{Action, Plan, Summary};
 use crate::plan::{effective_desired, fingerprint, identity, mark_sensitive, provider_config};
 use crate::providers::{Clients, Registry};
 use crate::stack::{Stack, TimeoutOverrides};
-use crate::state::{Intent, ResourceState, SensitiveHasher, StateStore};
+use crate::state::{Intent, ResourceState, SensitiveHasher, Staged, StateError, StateStore};
 
 /// Receives what the walker does, for progress display. Implementations must be quick:
 /// they are called from the walker's task.
@@ -391,18 +391,31 @@ fn carry_sensitivity(desired: &Attrs, mut result: Attrs) -> Attrs {
 }
 
 impl Walk<'_> {
-    fn record(&self, resource: ResourceState) -> Result<(), NodeError> {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        store
-            .record_resource(resource)
-            .map_err(|e| NodeError::engine("record state", e.to_string()))
+    /// Waits until a staged record is durable. It yields first, so the other operations
+    /// completing now stage theirs and one journal write (one fsync, one PUT) commits them
+    /// all; it returns only once this record is durable, so what depends on the operation
+    /// still starts after that.
+    async fn durable(
+        &self,
+        stage: impl FnOnce(&mut StateStore) -> Result<Staged, StateError>,
+    ) -> Result<(), NodeError> {
+        let failed = |e: StateError| NodeError::engine("record state", e.to_string());
+        let staged = stage(&mut self.store.lock().unwrap_or_else(PoisonError::into_inner))
+            .map_err(failed)?;
+        tokio::task::yield_now().await;
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .commit(staged)
+            .map_err(failed)
     }
 
-    fn forget(&self, addr: &ResourceAddr) -> Result<(), NodeError> {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        store
-            .remove_resource(addr)
-            .map_err(|e| NodeError::engine("record state", e.to_string()))
+    async fn record(&self, resource: ResourceState) -> Result<(), NodeError> {
+        self.durable(|store| store.stage_resource(resource)).await
+    }
+
+    async fn forget(&self, addr: &ResourceAddr) -> Result<(), NodeError> {
+        self.durable(|store| Ok(store.stage_removal(addr))).await
     }
 
     /// The configured client of `provider`, configuring it now from live values.
@@ -583,10 +596,8 @@ impl Walk<'_> {
                 config: self.hasher.redact_attrs(desired),
                 started_at: chrono::Utc::now().to_rfc3339(),
             };
-            let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-            store
-                .record_intent(addr, intent)
-                .map_err(|e| NodeError::engine("record state", e.to_string()))?;
+            self.durable(|store| store.stage_intent(addr, intent))
+                .await?;
         }
         let identity = identity(self.input.stack, addr);
         let request = CreateRequest {
@@ -612,7 +623,8 @@ impl Walk<'_> {
             attrs: self.hasher.redact_attrs(&result),
             dependencies: dependencies.to_vec(),
             fingerprints,
-        })?;
+        })
+        .await?;
         Ok(result)
     }
 
@@ -681,7 +693,7 @@ impl Walk<'_> {
                         _ => e,
                     })?;
                 if action != Action::CreateThenDelete {
-                    self.forget(addr)?;
+                    self.forget(addr).await?;
                 }
                 Ok(None)
             }
@@ -742,7 +754,8 @@ impl Walk<'_> {
                     attrs: self.hasher.redact_attrs(&result),
                     dependencies: change.dependencies.clone(),
                     fingerprints: evaluated.fingerprints,
-                })?;
+                })
+                .await?;
                 Ok(Some(result))
             }
         }

@@ -127,6 +127,10 @@ pub enum StateError {
         message: String,
     },
 
+    /// The write of records committed together failed: each of them gets this error.
+    #[error(transparent)]
+    Grouped(std::sync::Arc<StateError>),
+
     /// A lock file exists but cannot be understood.
     #[error("lock file {} is corrupt: {message}", path.display())]
     CorruptLock { path: PathBuf, message: String },

@@ -1,5 +1,9 @@
 //! The on-disk formats: loading the snapshot, and the journal of operations completed since
-//! it (a header line naming the state, then one JSON record per line, each fsynced).
+//! it (a header line naming the state, then one line per write, each fsynced: a JSON
+//! record, or a group of records committed together as `{"group":[...]}`).
+//!
+//! A group is one line so that a write the crash interrupted is still only ever the last
+//! line, whatever number of records it carried.
 //!
 //! Replay is the only place that interprets records, and it shares [`apply`] with the
 //! store, so what a crash leaves behind replays to exactly what the crashed process held in
@@ -14,6 +18,11 @@ use cairn_provider_core::Value;
 use serde::{Deserialize, Serialize};
 
 use super::{FORMAT_VERSION, Intent, ResourceState, StateError, StateFile, fsio};
+
+/// The journal format this cairn writes (in the header) and the newest it reads. Version 2
+/// added group lines; a cairn that knows only version 1 would take a group on the last
+/// line for a torn record and drop it, so it must refuse the journal instead.
+pub(crate) const JOURNAL_VERSION: u32 = 2;
 use crate::addr::ResourceAddr;
 
 /// One completed operation.
@@ -47,15 +56,82 @@ pub(crate) enum Change {
 /// A parsed journal line: the header is line 1, records follow.
 enum Entry {
     Header(Header),
-    Record(Record),
+    Records(Vec<Record>),
 }
 
-/// A journal line after the header.
-#[derive(Debug, Serialize, Deserialize)]
+/// One record of a journal line after the header.
+#[derive(Debug, Deserialize)]
 struct Record {
     serial: u64,
     #[serde(flatten)]
     change: Change,
+}
+
+/// [`Record`] as written, borrowing its change.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    serial: u64,
+    #[serde(flatten)]
+    change: &'a Change,
+}
+
+/// Changes committed with one write, as one line. They share one serial: each write
+/// takes the next serial, so in S3 every serial is still one object that a writer which
+/// missed the latest write cannot create again.
+#[derive(Deserialize)]
+struct Group {
+    group: Vec<Change>,
+    serial: u64,
+}
+
+/// [`Group`] as written; `group` first, so a group line is told by its first bytes.
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    group: &'a [&'a Change],
+    serial: u64,
+}
+
+const GROUP_PREFIX: &[u8] = b"{\"group\":";
+
+/// The records of one journal line (or remote segment): one record, or a group.
+fn parse_records(line: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
+    if line.starts_with(GROUP_PREFIX) {
+        let Group { group, serial } = serde_json::from_slice(line)?;
+        Ok(group
+            .into_iter()
+            .map(|change| Record { serial, change })
+            .collect())
+    } else {
+        serde_json::from_slice::<Record>(line).map(|r| vec![r])
+    }
+}
+
+/// Encodes `changes` as one line with `serial`: a plain record if there is one, else a
+/// group. `Err` names the index of a change JSON cannot hold, so the caller can commit
+/// the others without it.
+pub(crate) fn encode_line(
+    serial: u64,
+    changes: &[&Change],
+) -> Result<Vec<u8>, (usize, serde_json::Error)> {
+    let mut line = match changes {
+        [change] => serde_json::to_vec(&RecordOut { serial, change }).map_err(|e| (0, e))?,
+        _ => match serde_json::to_vec(&GroupOut {
+            group: changes,
+            serial,
+        }) {
+            Ok(line) => line,
+            // Find the change at fault (a rare path: only values JSON cannot hold fail).
+            Err(e) => {
+                let bad = changes
+                    .iter()
+                    .position(|change| serde_json::to_vec(change).is_err())
+                    .unwrap_or(0);
+                return Err((bad, e));
+            }
+        },
+    };
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// The journal's first line: which state its records belong to, so a journal is never
@@ -227,24 +303,8 @@ pub(crate) fn parse_snapshot(
     Ok(state)
 }
 
-/// One remote journal segment: a single record line, whole (an object store write is
-/// atomic, so a segment is never torn).
-#[cfg(feature = "aws")]
-pub(crate) fn encode_record(
-    path: &Path,
-    serial: u64,
-    change: Change,
-) -> Result<(Vec<u8>, Change), StateError> {
-    let record = Record { serial, change };
-    let mut line = serde_json::to_vec(&record).map_err(|source| StateError::Encode {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    line.push(b'\n');
-    Ok((line, record.change))
-}
-
-/// Applies remote journal segments, in serial order, on top of `state`. Segments already
+/// Applies remote journal segments, in serial order, on top of `state`. A segment is one
+/// line (one record or a group) named by its serial. Segments already
 /// folded into the snapshot are skipped; the rest must follow each other without a gap.
 /// `Err(None)` means a gap: the segments were compacted while they were being listed, and
 /// the caller reads again.
@@ -262,23 +322,25 @@ pub(crate) fn replay_segments(
         if *name_serial != state.serial + 1 {
             return Err(None);
         }
-        let record: Record = serde_json::from_slice(bytes).map_err(|e| {
+        let corrupt = |message: String| {
             Some(StateError::CorruptJournal {
                 path: path.to_path_buf(),
                 line: usize::try_from(*name_serial).unwrap_or(usize::MAX),
-                message: e.to_string(),
+                message,
             })
-        })?;
-        if record.serial != *name_serial {
-            return Err(Some(StateError::CorruptJournal {
-                path: path.to_path_buf(),
-                line: usize::try_from(*name_serial).unwrap_or(usize::MAX),
-                message: format!("segment {name_serial} holds record {}", record.serial),
-            }));
+        };
+        let records = parse_records(bytes).map_err(|e| corrupt(e.to_string()))?;
+        for record in records {
+            if record.serial != *name_serial {
+                return Err(corrupt(format!(
+                    "segment {name_serial} holds record {}",
+                    record.serial
+                )));
+            }
+            apply(state, record.change);
+            state.serial = record.serial;
+            applied += 1;
         }
-        apply(state, record.change);
-        state.serial = record.serial;
-        applied += 1;
     }
     Ok(applied)
 }
@@ -286,7 +348,7 @@ pub(crate) fn replay_segments(
 /// What replay found in the journal, for the store that appends to it next.
 #[derive(Debug, Default)]
 pub(crate) struct Replayed {
-    /// Records applied (newer than the snapshot).
+    /// Records in the journal (newer than the snapshot, applied).
     pub records: usize,
     /// Length of the journal up to its last complete line.
     pub valid_len: u64,
@@ -325,7 +387,7 @@ pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Repla
         let parsed = if number == 1 {
             serde_json::from_slice(line).map(Entry::Header)
         } else {
-            serde_json::from_slice(line).map(Entry::Record)
+            parse_records(line).map(Entry::Records)
         };
         match parsed {
             Err(_) if number == last => {
@@ -345,7 +407,13 @@ pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Repla
                 });
             }
             Ok(Entry::Header(header)) => {
-                check_version(path, header.version)?;
+                if header.version > JOURNAL_VERSION {
+                    return Err(StateError::FutureVersion {
+                        path: path.to_path_buf(),
+                        found: header.version,
+                        supported: JOURNAL_VERSION,
+                    });
+                }
                 let state = match state {
                     Some(existing) if existing.lineage != header.lineage => {
                         return Err(StateError::ForeignJournal {
@@ -367,17 +435,19 @@ pub(crate) fn replay(path: &Path, state: &mut Option<StateFile>) -> Result<Repla
                 snapshot_serial = state.serial;
                 target = Some(state);
             }
-            Ok(Entry::Record(record)) => {
-                // Records were folded into the snapshot if their serial is not above its own.
+            Ok(Entry::Records(records)) => {
                 let Some(state) = target.as_deref_mut() else {
                     continue;
                 };
-                if record.serial <= snapshot_serial {
-                    continue;
+                for record in records {
+                    // Folded into the snapshot if its serial is not above the snapshot's.
+                    if record.serial <= snapshot_serial {
+                        continue;
+                    }
+                    apply(state, record.change);
+                    state.serial = state.serial.max(record.serial);
+                    replayed.records += 1;
                 }
-                apply(state, record.change);
-                state.serial = state.serial.max(record.serial);
-                replayed.records += 1;
             }
         }
     }
@@ -407,38 +477,30 @@ impl JournalWriter {
         }
     }
 
-    /// Serializes one record (and the header, if the journal is empty). Fails, without
-    /// touching the file, on a value JSON cannot hold.
-    pub(crate) fn encode(
-        &self,
-        state: &StateFile,
-        serial: u64,
-        change: Change,
-    ) -> Result<(Vec<u8>, Change), StateError> {
-        let encode_err = |source| StateError::Encode {
+    /// The header line, if the journal is empty: it goes in the same write as the first
+    /// line after it.
+    pub(crate) fn header(&self, state: &StateFile) -> Result<Option<Vec<u8>>, StateError> {
+        if self.valid_len > 0 {
+            return Ok(None);
+        }
+        let header = Header {
+            version: JOURNAL_VERSION,
+            lineage: state.lineage.clone(),
+            stack: state.stack.clone(),
+            env: state.env.clone(),
+            key_check: state.key_check.clone(),
+        };
+        let mut line = serde_json::to_vec(&header).map_err(|source| StateError::Encode {
             path: self.path.clone(),
             source,
-        };
-        let mut line = Vec::new();
-        if self.valid_len == 0 {
-            let header = Header {
-                version: FORMAT_VERSION,
-                lineage: state.lineage.clone(),
-                stack: state.stack.clone(),
-                env: state.env.clone(),
-                key_check: state.key_check.clone(),
-            };
-            serde_json::to_writer(&mut line, &header).map_err(encode_err)?;
-            line.push(b'\n');
-        }
-        let record = Record { serial, change };
-        serde_json::to_writer(&mut line, &record).map_err(encode_err)?;
+        })?;
         line.push(b'\n');
-        Ok((line, record.change))
+        Ok(Some(line))
     }
 
-    /// Appends encoded lines and fsyncs them. Returns the bytes written.
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<u64, StateError> {
+    /// Appends encoded lines holding `records` records with one write and one fsync.
+    /// Returns the bytes written.
+    pub(crate) fn append(&mut self, bytes: &[u8], records: usize) -> Result<u64, StateError> {
         let path = self.path.clone();
         let created = self.file.is_none() && !path.exists();
         let file = match &mut self.file {
@@ -466,7 +528,7 @@ impl JournalWriter {
             fsio::sync_dir(fsio::parent_dir(&path))?;
         }
         self.valid_len += bytes.len() as u64;
-        self.records += 1;
+        self.records += records;
         Ok(bytes.len() as u64)
     }
 

@@ -14,9 +14,11 @@
 //!
 //! # Overview
 //! - [`StateStore::open`] takes the lock and loads the snapshot plus the journal; each
-//!   `record_*` call appends one durable journal record, and a full snapshot is taken only
-//!   once the journal has as many records as the state has resources (at least 64), so
-//!   checkpointing an apply costs time linear in its size.
+//!   `record_*` call appends one durable journal record (`stage_*` then
+//!   [`StateStore::commit`] let records completed together share one write and one
+//!   fsync), and a full snapshot is taken only once the journal has as many records as
+//!   the state has resources (at least 64), so checkpointing an apply costs time linear
+//!   in its size.
 //! - [`read`] and [`read_at`] load the same view without the lock or the key, for `show`,
 //!   `output` and `state list`; [`StateView`] adds the key, for `plan`.
 //! - [`force_unlock`] removes a lock; a holder that is still running only when forced
@@ -47,7 +49,7 @@ pub use backend::{Location, force_unlock};
 pub use error::StateError;
 pub use lock::{LockInfo, Unlocked};
 pub use redact::SensitiveHasher;
-pub use store::{LockOptions, StateStore, StateView, WriteStats};
+pub use store::{LockOptions, Staged, StateStore, StateView, WriteStats};
 
 /// The snapshot format this cairn writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -73,7 +75,8 @@ pub struct StateFile {
     /// A UUID set when the state is first written. A saved plan records it so it is never
     /// applied to a different state that happens to have the same file name.
     pub lineage: String,
-    /// Rises on every write (every journal record and every snapshot).
+    /// Rises on every write (every journal write, whatever number of records it holds,
+    /// and every snapshot).
     pub serial: u64,
     /// The stack this state belongs to.
     pub stack: String,

@@ -1,16 +1,24 @@
 //! [`StateStore`]: an open, locked state that apply and destroy write through.
 //!
-//! Every write is one durable journal record (an fsynced line, or one S3 object); a full
+//! Every write is a durable journal record (an fsynced line, or one S3 object); a full
 //! snapshot is taken only once the journal holds as many records as the state holds
 //! resources (at least [`MIN_RECORDS_PER_SNAPSHOT`]), so the bytes written per recorded
-//! resource stay constant however large the state grows. Where records go is the
-//! backend's business (`backend/`). The store also resolves the state's key and checks it
-//! against the state's key check, so a missing or wrong key is an error at open. It
-//! refuses values that still hold a secret; redacting them is the caller's job, with
-//! [`StateStore::hasher`]. [`StateView`] is the read-only counterpart `plan` uses.
+//! resource stay constant however large the state grows.
+//!
+//! Group commit: the apply walker stages the records of operations that complete together
+//! (`stage_*`) and then waits for each with [`StateStore::commit`]; the first wait writes
+//! every staged record with one write and one fsync (one PUT in S3). A record is durable
+//! when its `commit` returns, never before, so what depends on it still starts only then.
+//!
+//! Where records go is the backend's business (`backend/`). The store also resolves the
+//! state's key and checks it against the state's key check, so a missing or wrong key is
+//! an error at open. It refuses values that still hold a secret; redacting them is the
+//! caller's job, with [`StateStore::hasher`]. [`StateView`] is the read-only counterpart
+//! `plan` uses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_provider_core::{Attrs, Value};
@@ -31,6 +39,8 @@ const MIN_RECORDS_PER_SNAPSHOT: usize = 64;
 pub struct WriteStats {
     /// Journal records written.
     pub journal_records: u64,
+    /// Journal writes: one fsync (one PUT in S3) each, however many records they carry.
+    pub journal_writes: u64,
     /// Snapshots written.
     pub snapshots: u64,
     /// Bytes written, snapshots and journal together.
@@ -76,7 +86,18 @@ pub struct StateStore {
     wrote: bool,
     stats: WriteStats,
     taken_over: Option<LockInfo>,
+    /// Records staged for the next group commit, with their tickets, in order.
+    staged: Vec<(u64, Change)>,
+    next_ticket: u64,
+    /// Why the commit of a staged record failed, until its [`StateStore::commit`] asks.
+    failed: HashMap<u64, Arc<StateError>>,
 }
+
+/// A record staged with a `stage_*` call, durable once [`StateStore::commit`] returns `Ok`
+/// for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a staged record is durable only once it is committed"]
+pub struct Staged(u64);
 
 /// The key check of `hasher`: the keyed hash of a fixed text naming the state.
 fn key_check(hasher: &SensitiveHasher, lineage: &str) -> String {
@@ -260,6 +281,9 @@ impl StateStore {
             wrote: false,
             stats: WriteStats::default(),
             taken_over,
+            staged: Vec::new(),
+            next_ticket: 0,
+            failed: HashMap::new(),
         })
     }
 
@@ -287,27 +311,49 @@ impl StateStore {
     /// Records that a create of `addr` is about to start. Durable (fsynced) when this
     /// returns, so call it before the provider's create.
     pub fn record_intent(&mut self, addr: &ResourceAddr, intent: Intent) -> Result<(), StateError> {
+        let staged = self.stage_intent(addr, intent)?;
+        self.commit(staged)
+    }
+
+    /// [`StateStore::record_intent`], staged for the next group commit.
+    pub fn stage_intent(
+        &mut self,
+        addr: &ResourceAddr,
+        intent: Intent,
+    ) -> Result<Staged, StateError> {
         refuse_secrets(&format!("the intent to create {addr}"), &intent.config)?;
-        self.write(Change::Intent {
+        Ok(self.stage(Change::Intent {
             address: addr.clone(),
             intent,
-        })
+        }))
     }
 
     /// Records a resource as it now exists (insert or replace), clearing its pending intent.
     /// Refuses attributes that still hold a secret or a value not known yet.
     pub fn record_resource(&mut self, resource: ResourceState) -> Result<(), StateError> {
+        let staged = self.stage_resource(resource)?;
+        self.commit(staged)
+    }
+
+    /// [`StateStore::record_resource`], staged for the next group commit.
+    pub fn stage_resource(&mut self, resource: ResourceState) -> Result<Staged, StateError> {
         let subject = format!("resource {}", resource.addr);
         refuse_secrets(&subject, &resource.attrs)?;
         if let Some(attribute) = first_match(&resource.attrs.0, &|v| matches!(v, Value::Unknown)) {
             return Err(StateError::UnknownValue { subject, attribute });
         }
-        self.write(Change::Resource { resource })
+        Ok(self.stage(Change::Resource { resource }))
     }
 
     /// Forgets a resource (deleted, or `cairn state rm`), and any pending intent for it.
     pub fn remove_resource(&mut self, addr: &ResourceAddr) -> Result<(), StateError> {
-        self.write(Change::Remove {
+        let staged = self.stage_removal(addr);
+        self.commit(staged)
+    }
+
+    /// [`StateStore::remove_resource`], staged for the next group commit.
+    pub fn stage_removal(&mut self, addr: &ResourceAddr) -> Staged {
+        self.stage(Change::Remove {
             address: addr.clone(),
         })
     }
@@ -331,6 +377,19 @@ impl StateStore {
         })
     }
 
+    /// Makes `staged` durable: if it is still staged, writes it together with every other
+    /// staged record (one write, one fsync or PUT). An error is this record's: its write
+    /// failed, and it is not in the state (a record committed with it gets the same error).
+    pub fn commit(&mut self, staged: Staged) -> Result<(), StateError> {
+        if self.staged.iter().any(|(ticket, _)| *ticket == staged.0) {
+            self.commit_staged(Some(staged.0))?;
+        }
+        match self.failed.remove(&staged.0) {
+            Some(error) => Err(StateError::Grouped(error)),
+            None => Ok(()),
+        }
+    }
+
     /// Replaces the recorded outputs. Refuses values that still hold a secret.
     pub fn set_outputs(&mut self, outputs: BTreeMap<String, Value>) -> Result<(), StateError> {
         if let Some(attribute) = first_match(&outputs, &|v| matches!(v, Value::Sensitive(_))) {
@@ -344,6 +403,7 @@ impl StateStore {
 
     /// Folds the journal into a snapshot now (nothing to do if the journal is empty).
     pub fn checkpoint(&mut self) -> Result<(), StateError> {
+        self.commit_staged(None)?;
         if self.backend.journal_records() > 0 {
             self.snapshot()
         } else {
@@ -391,6 +451,7 @@ impl StateStore {
         }
         state.key_check = Some(check);
         state.version = FORMAT_VERSION;
+        self.commit_staged(None)?;
         self.save_key()?;
         let written = self.backend.snapshot(&state)?;
         self.state = state;
@@ -404,29 +465,94 @@ impl StateStore {
     /// the store instead releases the lock and leaves the journal, which the next open
     /// replays.
     pub fn close(mut self) -> Result<(), StateError> {
+        // Staged records are operations that completed; only their waiters are gone.
+        self.commit_staged(None)?;
         if self.wrote && self.backend.journal_records() > 0 {
             self.snapshot()?;
         }
         self.backend.release()
     }
 
-    /// Appends one change to the journal, applies it in memory once it is durable, and
-    /// snapshots when the journal has grown as large as the state.
+    /// Appends one change to the journal, with anything staged before it.
     fn write(&mut self, change: Change) -> Result<(), StateError> {
-        self.save_key()?;
-        let serial = self.state.serial + 1;
-        let (written, change) = self.backend.append(&self.state, serial, change)?;
-        journal::apply(&mut self.state, change);
-        self.state.serial = serial;
-        self.wrote = true;
-        self.stats.journal_records += 1;
-        self.stats.bytes_written += written;
-        // The record is durable even if this snapshot fails: the next open replays it.
+        let staged = self.stage(change);
+        self.commit(staged)
+    }
+
+    fn stage(&mut self, change: Change) -> Staged {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.staged.push((ticket, change));
+        Staged(ticket)
+    }
+
+    /// Writes every staged record with one journal write, applies them in memory once
+    /// they are durable, and snapshots when the journal has grown as large as the state.
+    /// Failures are kept for each record's [`StateStore::commit`]; the one returned is for
+    /// `caller`'s record, or for anyone's if `caller` is `None` (close, checkpoint).
+    fn commit_staged(&mut self, caller: Option<u64>) -> Result<(), StateError> {
+        let mut staged = std::mem::take(&mut self.staged);
+        let Some(&(first_ticket, _)) = staged.first() else {
+            return Ok(());
+        };
+        let batch = first_ticket..self.next_ticket;
+        if let Err(error) = self.append_staged(&mut staged) {
+            let error = Arc::new(error);
+            for (ticket, _) in staged {
+                self.failed.insert(ticket, Arc::clone(&error));
+            }
+        }
+        let failure = match caller {
+            Some(ticket) => self.failed.remove(&ticket),
+            None => batch.clone().find_map(|ticket| self.failed.remove(&ticket)),
+        };
+        if let Some(error) = failure {
+            // A record that failed alone gets its own error rather than a shared one.
+            return Err(Arc::try_unwrap(error).unwrap_or_else(StateError::Grouped));
+        }
         if self.backend.journal_records()
             >= MIN_RECORDS_PER_SNAPSHOT.max(self.state.resources.len())
         {
+            // The records are durable even if this snapshot fails: the next open replays them.
             self.snapshot()?;
         }
+        Ok(())
+    }
+
+    /// Encodes and appends the staged records (leaving in `staged` those the write
+    /// failed for), and applies them once durable.
+    fn append_staged(&mut self, staged: &mut Vec<(u64, Change)>) -> Result<(), StateError> {
+        self.save_key()?;
+        // One serial for the whole write (see `journal::Group`).
+        let serial = self.state.serial + 1;
+        let line = loop {
+            let changes: Vec<&Change> = staged.iter().map(|(_, change)| change).collect();
+            match journal::encode_line(serial, &changes) {
+                Ok(line) => break line,
+                // A value JSON cannot hold fails its own record only.
+                Err((bad, source)) => {
+                    let (ticket, _) = staged.remove(bad);
+                    let error = StateError::Encode {
+                        path: self.label.clone(),
+                        source,
+                    };
+                    self.failed.insert(ticket, Arc::new(error));
+                    if staged.is_empty() {
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let records = staged.len();
+        let written = self.backend.append(&self.state, serial, line, records)?;
+        for (_, change) in staged.drain(..) {
+            journal::apply(&mut self.state, change);
+        }
+        self.state.serial = serial;
+        self.wrote = true;
+        self.stats.journal_records += records as u64;
+        self.stats.journal_writes += 1;
+        self.stats.bytes_written += written;
         Ok(())
     }
 

@@ -908,17 +908,25 @@ fn snapshots_grow_linearly_with_the_records_written() {
 #[derive(Clone, Debug)]
 enum Op {
     Record(usize, i64),
+    /// Staged for a group commit, durable only once committed.
+    Stage(usize, i64),
+    /// Commits the earliest staged record, and with it every one staged.
+    Commit,
     Remove(usize),
     Intent(usize),
     ClearIntent(usize),
     Outputs(i64),
     Checkpoint,
-    Reopen { crash: bool },
+    Reopen {
+        crash: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..6usize, any::<i64>()).prop_map(|(i, v)| Op::Record(i, v)),
+        4 => (0..6usize, any::<i64>()).prop_map(|(i, v)| Op::Stage(i, v)),
+        2 => Just(Op::Commit),
         2 => (0..6usize).prop_map(Op::Remove),
         2 => (0..6usize).prop_map(Op::Intent),
         1 => (0..6usize).prop_map(Op::ClearIntent),
@@ -955,8 +963,28 @@ proptest! {
         let path = state_path(dir.path());
         let mut model = Model::default();
         let mut store = open(&path);
+        // Staged records: their tickets, and what they do once committed.
+        let mut staged: Vec<(Staged, usize, i64)> = Vec::new();
         for op in ops {
+            // Every write commits what was staged before it (a crash drops it instead).
+            let flushes = !matches!(op, Op::Stage(..) | Op::Reopen { crash: true });
+            if flushes {
+                for (_, i, v) in &staged {
+                    model.resources.insert(*i, *v);
+                    model.pending.remove(i);
+                }
+            }
             match op {
+                Op::Stage(i, v) => {
+                    let before = store.state().clone();
+                    staged.push((store.stage_resource(model_resource(i, v)).expect("stage"), i, v));
+                    prop_assert_eq!(store.state(), &before, "a staged record is not in the state before it is durable");
+                }
+                Op::Commit => {
+                    for (ticket, _, _) in staged.drain(..) {
+                        store.commit(ticket).expect("commit");
+                    }
+                }
                 Op::Record(i, v) => {
                     store.record_resource(model_resource(i, v)).expect("record");
                     model.resources.insert(i, v);
@@ -981,15 +1009,30 @@ proptest! {
                 }
                 Op::Checkpoint => store.checkpoint().expect("checkpoint"),
                 Op::Reopen { crash } => {
-                    let held = store.state().clone();
-                    if crash { drop(store) } else { store.close().expect("close") }
+                    let mut held = store.state().clone();
+                    if crash {
+                        drop(store);
+                    } else {
+                        store.close().expect("close");
+                        for (_, i, v) in &staged {
+                            held.resources.insert(addr(&format!("r{i}")), model_resource(*i, *v));
+                            held.pending.remove(&addr(&format!("r{i}")));
+                        }
+                    }
+                    staged.clear();
                     store = open(&path);
                     prop_assert_eq!(&store.state().resources, &held.resources);
                     prop_assert_eq!(&store.state().pending, &held.pending);
                     prop_assert!(store.state().serial >= held.serial);
                 }
             }
+            if flushes {
+                for (ticket, _, _) in staged.drain(..) {
+                    prop_assert!(store.commit(ticket).is_ok(), "committed with the write after it");
+                }
+            }
         }
+        // Records staged but never committed die with the process.
         let held = store.state().clone();
         drop(store);
         let reopened = read(&path).expect("read");
@@ -1162,4 +1205,248 @@ fn a_plan_view_writes_nothing() {
         before,
         "nothing written, nothing adopted"
     );
+}
+
+#[test]
+fn records_staged_together_share_one_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    store
+        .record_resource(resource("gone", "10.9.0.0/16"))
+        .expect("record");
+    let before = store.state().clone();
+    let writes = store.stats().journal_writes;
+    let a = store
+        .stage_intent(&addr("a"), intent(Attrs::new().with("name", "a")))
+        .expect("stage intent");
+    let b = store
+        .stage_resource(resource("b", "10.1.0.0/16"))
+        .expect("stage resource");
+    let gone = store.stage_removal(&addr("gone"));
+    assert_eq!(
+        store.state(),
+        &before,
+        "staged records are not applied before they are durable"
+    );
+    assert_eq!(
+        store.stats().journal_writes,
+        writes,
+        "staging writes nothing"
+    );
+
+    store.commit(b).expect("commit");
+    let stats = store.stats();
+    assert_eq!(stats.journal_writes, writes + 1, "one write for the three");
+    assert_eq!(stats.journal_records, 4);
+    store.commit(a).expect("already durable");
+    store.commit(gone).expect("already durable");
+    assert_eq!(store.stats().journal_writes, writes + 1);
+
+    let held = store.state().clone();
+    assert!(held.pending.contains_key(&addr("a")));
+    assert!(held.resources.contains_key(&addr("b")));
+    assert!(!held.resources.contains_key(&addr("gone")));
+    let journal = fs::read_to_string(journal_path(&path)).expect("journal");
+    assert_eq!(
+        journal.lines().count(),
+        3,
+        "a header, the single record, and one line for the group:\n{journal}"
+    );
+    drop(store);
+    assert_eq!(read_state(&path), held);
+}
+
+#[test]
+fn a_crash_before_the_group_write_loses_only_what_was_staged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    let held = store.state().clone();
+    let _b = store
+        .stage_resource(resource("b", "10.1.0.0/16"))
+        .expect("stage");
+    let _c = store.stage_removal(&addr("a"));
+    drop(store); // killed before anyone waited for b or c
+    assert_eq!(read_state(&path), held);
+}
+
+#[test]
+fn a_failed_group_write_fails_each_of_its_records_and_records_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    let before = store.state().clone();
+    let a = store
+        .stage_resource(resource("a", "10.0.0.0/16"))
+        .expect("stage");
+    let b = store
+        .stage_resource(resource("b", "10.1.0.0/16"))
+        .expect("stage");
+    // A directory where the journal goes makes its write fail.
+    fs::create_dir_all(journal_path(&path)).expect("block the journal");
+    let first = store.commit(a).expect_err("the write fails").to_string();
+    let second = store.commit(b).expect_err("the same write").to_string();
+    assert_eq!(
+        first, second,
+        "each record of the group gets the write's error"
+    );
+    assert!(first.contains("journal"), "{first}");
+    assert_eq!(store.state().resources, before.resources);
+
+    fs::remove_dir(journal_path(&path)).expect("unblock");
+    store
+        .record_resource(resource("c", "10.2.0.0/16"))
+        .expect("the next write works");
+    let held = store.state().clone();
+    drop(store);
+    let state = read_state(&path);
+    assert_eq!(state, held);
+    assert_eq!(
+        state.resources.keys().collect::<Vec<_>>(),
+        vec![&addr("c")],
+        "the failed group is not in the state"
+    );
+}
+
+/// A crash can stop a group's write at any byte: the state holds exactly the groups whose
+/// lines are complete, never part of one, and the next run appends after it.
+#[test]
+fn group_lines_cut_at_every_byte_replay_to_whole_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    let mut store = open(&path);
+    store
+        .record_resource(resource("a", "10.0.0.0/16"))
+        .expect("record");
+    store.checkpoint().expect("snapshot");
+    let mut held = vec![store.state().clone()];
+    let staged = [
+        store
+            .stage_intent(&addr("c"), intent(Attrs::new().with("name", "c")))
+            .expect("stage"),
+        store
+            .stage_resource(resource("d", "10.3.0.0/16"))
+            .expect("stage"),
+    ];
+    for ticket in staged {
+        store.commit(ticket).expect("commit");
+    }
+    held.push(store.state().clone());
+    let _removal = store.stage_removal(&addr("a"));
+    let _e = store
+        .stage_resource(resource("e", "10.4.0.0/16"))
+        .expect("stage");
+    // A plain write commits what was staged before it, in the same group.
+    store
+        .set_outputs(BTreeMap::from([("n".to_owned(), Value::Int(1))]))
+        .expect("outputs");
+    held.push(store.state().clone());
+    assert_eq!(store.stats().journal_writes, 3);
+    drop(store);
+
+    let journal = fs::read(journal_path(&path)).expect("journal");
+    let snapshot = fs::read(&path).expect("snapshot");
+    let key = fs::read(key_path(&path)).expect("key");
+    for cut in 0..=journal.len() {
+        let case = tempfile::tempdir().expect("tempdir");
+        let case_path = state_path(case.path());
+        fs::create_dir_all(case_path.parent().expect("parent")).expect("dir");
+        fs::write(&case_path, &snapshot).expect("snapshot");
+        fs::write(key_path(&case_path), &key).expect("key");
+        fs::write(journal_path(&case_path), &journal[..cut]).expect("journal");
+        let complete = journal[..cut].iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(
+            &read_state(&case_path),
+            &held[complete.saturating_sub(1)],
+            "journal cut at byte {cut}"
+        );
+        if cut % 64 != 0 && !journal[..cut].ends_with(b"\n") {
+            continue;
+        }
+        let mut store = open(&case_path);
+        store
+            .record_resource(resource("f", "10.5.0.0/16"))
+            .expect("append after the cut");
+        let after = store.state().clone();
+        drop(store);
+        assert_eq!(read_state(&case_path), after, "append after byte {cut}");
+    }
+
+    // A group whose write left a page of zeros is dropped whole, like a torn record.
+    let text = String::from_utf8(journal).expect("utf-8");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let last = lines.len() - 1;
+    assert!(lines[last].starts_with("{\"group\":"), "{}", lines[last]);
+    lines[last] = "\0".repeat(lines[last].len());
+    fs::write(journal_path(&path), lines.join("\n") + "\n").expect("garble");
+    assert_eq!(read_state(&path), held[1]);
+}
+
+#[test]
+fn a_journal_from_before_groups_replays_and_a_newer_one_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = state_path(dir.path());
+    fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    let header = |version: u32| {
+        format!(
+            r#"{{"version":{version},"lineage":"6a0c0c2e-1d55-4a52-9d8e-6ad4c1f0a001","stack":"{STACK}","env":"{ENV}"}}"#
+        )
+    };
+    let record = r#"{"serial":1,"op":"clear_intent","address":"aws_vpc.a"}"#;
+    let record2 = r#"{"serial":2,"op":"remove","address":"aws_vpc.b"}"#;
+    fs::write(
+        journal_path(&path),
+        format!("{}\n{record}\n{record2}\n", header(1)),
+    )
+    .expect("write");
+    let state = read_state(&path);
+    assert_eq!(state.serial, 2, "both version 1 records replay");
+
+    fs::write(journal_path(&path), format!("{}\n{record}\n", header(3))).expect("write");
+    let refused = read(&path).expect_err("a newer journal").to_string();
+    assert!(refused.contains("version 3"), "{refused}");
+}
+
+/// S3 segments: one line each, a record or a group, named by its serial.
+#[cfg(feature = "aws")]
+#[test]
+fn remote_segments_replay_groups_in_order_and_refuse_a_misnamed_one() {
+    let base = StateFile::new(STACK, ENV);
+    let label = Path::new("s3://bucket/key");
+    let changes = [
+        journal::Change::Resource {
+            resource: resource("a", "10.0.0.0/16"),
+        },
+        journal::Change::Resource {
+            resource: resource("b", "10.1.0.0/16"),
+        },
+        journal::Change::Remove { address: addr("a") },
+    ];
+    let refs: Vec<&journal::Change> = changes.iter().collect();
+    let group = journal::encode_line(1, &refs[..2]).expect("encode");
+    let single = journal::encode_line(2, &refs[2..]).expect("encode");
+
+    let mut state = base.clone();
+    let applied = journal::replay_segments(
+        label,
+        &mut state,
+        &[(1, group.clone()), (2, single.clone())],
+    )
+    .expect("replays");
+    assert_eq!(applied, 3);
+    assert_eq!(state.serial, 2, "one serial per write");
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), vec![&addr("b")]);
+
+    let mut state = base.clone();
+    let gap = journal::replay_segments(label, &mut state, &[(1, group.clone()), (3, single)]);
+    assert!(matches!(gap, Err(None)), "a gap: read again");
+    let mut state = base;
+    assert!(matches!(
+        journal::replay_segments(label, &mut state, &[(1, group.clone()), (2, group)]),
+        Err(Some(StateError::CorruptJournal { .. }))
+    ));
 }

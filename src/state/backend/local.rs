@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::super::journal::{self, Change, JournalWriter};
+use super::super::journal::{self, JournalWriter};
 use super::super::lock::Lock;
 use super::super::{LockInfo, SensitiveHasher, StateError, StateFile, fsio, key_path};
 
@@ -74,15 +74,21 @@ impl Local {
         }
     }
 
+    /// Local lines carry their serials; the file needs no other name for them.
     pub(crate) fn append(
         &mut self,
         state: &StateFile,
-        serial: u64,
-        change: Change,
-    ) -> Result<(u64, Change), StateError> {
-        let (line, change) = self.journal.encode(state, serial, change)?;
-        let written = self.journal.append(&line)?;
-        Ok((written, change))
+        _serial: u64,
+        line: Vec<u8>,
+        records: usize,
+    ) -> Result<u64, StateError> {
+        match self.journal.header(state)? {
+            Some(mut header) => {
+                header.extend_from_slice(&line);
+                self.journal.append(&header, records)
+            }
+            None => self.journal.append(&line, records),
+        }
     }
 
     pub(crate) fn journal_records(&self) -> usize {

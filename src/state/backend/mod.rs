@@ -4,8 +4,9 @@
 //! [`Location`] names a state (a local snapshot path, or an S3 bucket and key); a
 //! [`Backend`] is an open connection to one, which loads the snapshot plus the journal,
 //! appends journal records, writes snapshots, holds the lock and keeps the key. Both
-//! backends keep the same shape: every record is durable before it is acknowledged, and
-//! a snapshot folds the journal in once it has grown as large as the state.
+//! backends keep the same shape: every record is durable before it is acknowledged (records
+//! completed together share one write), and a snapshot folds the journal in once it has
+//! grown as large as the state.
 //!
 //! [`StateStore`]: super::StateStore
 
@@ -17,7 +18,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::journal::Change;
 use super::lock::Unlocked;
 use super::{LockInfo, SensitiveHasher, StateError, StateFile};
 
@@ -100,15 +100,17 @@ impl Backend {
         each!(self, b => b.load())
     }
 
-    /// Makes one record durable. `state` is the state before the change (a new journal
-    /// names it in its header). Returns the bytes written and the change, to apply.
+    /// Makes one encoded journal line holding `records` records durable with one write
+    /// (one fsync, one object). `state` is the state before them (a new journal names it
+    /// in its header) and `serial` the write's serial. Returns the bytes written.
     pub(crate) fn append(
         &mut self,
         state: &StateFile,
         serial: u64,
-        change: Change,
-    ) -> Result<(u64, Change), StateError> {
-        each!(self, b => b.append(state, serial, change))
+        line: Vec<u8>,
+        records: usize,
+    ) -> Result<u64, StateError> {
+        each!(self, b => b.append(state, serial, line, records))
     }
 
     /// Records appended since the last snapshot.

@@ -2,10 +2,11 @@
 //!
 //! Objects beside the state's key `K` (`K` itself is the snapshot, the same JSON as a
 //! local state file):
-//! - `K.journal/<serial>`: one object per completed operation, written with
+//! - `K.journal/<serial>`: one object per write, holding one operation or a group of
+//!   operations completed together (one journal line; a write takes one serial), written with
 //!   `If-None-Match: *`, so each serial is claimed once: a writer that did not see the
 //!   latest record fails instead of interleaving. A record is durable in S3 before cairn
-//!   reports it, and costs one small PUT however large the state is.
+//!   reports it, and a group costs one small PUT however large the state is.
 //! - The snapshot is rewritten (`If-Match` the ETag this run last saw) once the journal has
 //!   as many records as the state has resources; the segments it folds in are deleted
 //!   then. The snapshot it replaces is kept as `K.backup`.
@@ -32,7 +33,7 @@ use aws_sdk_s3::config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::super::journal::{self, Change};
+use super::super::journal;
 use super::super::lock::{LOCK_RETRY, Unlocked};
 use super::super::{LockInfo, SensitiveHasher, StateError, StateFile};
 
@@ -543,15 +544,15 @@ impl S3Backend {
         &mut self,
         state: &StateFile,
         serial: u64,
-        change: Change,
-    ) -> Result<(u64, Change), StateError> {
+        line: Vec<u8>,
+        records: usize,
+    ) -> Result<u64, StateError> {
         self.check_lease()?;
         // Records always follow a snapshot, which names the state they belong to.
         let mut written = 0;
         if self.snapshot_etag.is_none() {
             written += self.snapshot(state)?;
         }
-        let (line, change) = journal::encode_record(&self.label, serial, change)?;
         let size = line.len() as u64;
         let key = self.segment(serial);
         self.block(
@@ -559,8 +560,8 @@ impl S3Backend {
             self.objects.put(&key, line, Put::Create),
         )?;
         self.segments.push(serial);
-        self.records += 1;
-        Ok((written + size, change))
+        self.records += records;
+        Ok(written + size)
     }
 
     pub(crate) fn journal_records(&self) -> usize {
