@@ -23,7 +23,7 @@ use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::{AwsType, Readiness, Typed};
+use crate::resource::{AwsType, Readiness, Typed, decode_config};
 use crate::resource::{keep_order, map_attribute, same_items, strings};
 use crate::tags::{created_by, sorted};
 use crate::tags::{object_tags, user_visible};
@@ -247,7 +247,7 @@ impl AwsType for Cluster {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<ClusterConfig>(config)?.name;
         Ok(describe(&aws.eks, &name)
             .await?
             .filter(|c| self.is_live(c) && created_by(identity, &sorted(c.tags())))
@@ -261,7 +261,7 @@ impl AwsType for Cluster {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: ClusterConfig = request.config.decode()?;
+        let config: ClusterConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -306,7 +306,7 @@ impl AwsType for Cluster {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: ClusterConfig = request.desired.decode()?;
+        let desired: ClusterConfig = decode_config(request.desired)?;
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let progress = &request.progress;

@@ -20,7 +20,7 @@ use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, Readiness, not_found};
+use crate::resource::{AwsType, Readiness, decode_config, not_found};
 use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
@@ -311,7 +311,7 @@ impl AwsType for Instance {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let identifier = config.str("identifier")?;
+        let identifier = decode_config::<InstanceConfig>(config)?.identifier;
         Ok(describe(&aws.rds, &identifier)
             .await?
             .filter(|db| self.is_live(db) && created_by(identity, &tag_map(db.tag_list())))
@@ -330,7 +330,7 @@ impl AwsType for Instance {
             prior: None,
             desired: request.config,
         })?;
-        let config: InstanceConfig = request.config.decode()?;
+        let config: InstanceConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -378,7 +378,7 @@ impl AwsType for Instance {
         // (e.g. under `ignore_changes`), which cannot be decoded or sent.
         let mut without_password = request.desired.clone();
         without_password.0.remove("password");
-        let desired: InstanceConfig = without_password.decode()?;
+        let desired: InstanceConfig = decode_config(&without_password)?;
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let apply_immediately = desired.apply_immediately.unwrap_or(false);
@@ -412,7 +412,8 @@ impl AwsType for Instance {
                 )));
         }
         if set("password") {
-            call = call.set_master_user_password(request.desired.opt_str("password")?);
+            let with_password: InstanceConfig = decode_config(request.desired)?;
+            call = call.set_master_user_password(with_password.password);
         }
         if set("manage_master_user_password") {
             call = call.set_manage_master_user_password(desired.manage_master_user_password);

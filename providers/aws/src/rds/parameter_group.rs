@@ -17,8 +17,8 @@ use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
-use crate::resource::AwsType;
 use crate::resource::map_attribute;
+use crate::resource::{AwsType, decode_config};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 
@@ -162,7 +162,7 @@ impl AwsType for ParameterGroup {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<ParameterGroupConfig>(config)?.name;
         let Some(group) = describe(&aws.rds, &name).await? else {
             return Ok(Vec::new());
         };
@@ -179,7 +179,7 @@ impl AwsType for ParameterGroup {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: ParameterGroupConfig = request.config.decode()?;
+        let config: ParameterGroupConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -209,7 +209,7 @@ impl AwsType for ParameterGroup {
         name: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
-        let config: ParameterGroupConfig = request.config.decode()?;
+        let config: ParameterGroupConfig = decode_config(request.config)?;
         set_parameters(&aws.rds, name, &config.parameter.unwrap_or_default()).await?;
         Ok(false)
     }
@@ -221,7 +221,7 @@ impl AwsType for ParameterGroup {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: ParameterGroupConfig = request.desired.decode()?;
+        let desired: ParameterGroupConfig = decode_config(request.desired)?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("parameter") {
             let wanted = desired.parameter.clone().unwrap_or_default();

@@ -17,7 +17,7 @@ use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
-use crate::resource::AwsType;
+use crate::resource::{AwsType, decode_config};
 use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
@@ -113,7 +113,7 @@ impl AwsType for SubnetGroup {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<SubnetGroupConfig>(config)?.name;
         let Some(group) = describe(&aws.rds, &name).await? else {
             return Ok(Vec::new());
         };
@@ -130,7 +130,7 @@ impl AwsType for SubnetGroup {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: SubnetGroupConfig = request.config.decode()?;
+        let config: SubnetGroupConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -162,7 +162,7 @@ impl AwsType for SubnetGroup {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: SubnetGroupConfig = request.desired.decode()?;
+        let desired: SubnetGroupConfig = decode_config(request.desired)?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("subnet_ids") || changed("description") {
             modify(
