@@ -94,6 +94,15 @@ struct InstanceConfig {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// The configuration a delete follows, as recorded in the state (RDS does not report
+/// it).
+#[derive(Debug, Deserialize)]
+struct FinalSnapshot {
+    #[serde(default)]
+    skip_final_snapshot: bool,
+    final_snapshot_identifier: Option<String>,
+}
+
 #[async_trait]
 impl AwsType for Instance {
     type Object = DbInstance;
@@ -490,8 +499,9 @@ impl AwsType for Instance {
                  apply before destroying it"
             )));
         }
-        let skip = state.opt_bool("skip_final_snapshot")?.unwrap_or(false);
-        let snapshot = match state.opt_str("final_snapshot_identifier")? {
+        let settings: FinalSnapshot = decode_config(state)?;
+        let skip = settings.skip_final_snapshot;
+        let snapshot = match settings.final_snapshot_identifier {
             Some(snapshot) => snapshot,
             None => default_snapshot_identifier(identifier, db.dbi_resource_id()),
         };

@@ -43,6 +43,13 @@ struct SecretConfig {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// The configuration a delete follows, as recorded in the state (Secrets Manager does
+/// not report it).
+#[derive(Debug, Deserialize)]
+struct RecoveryWindow {
+    recovery_window_in_days: Option<i64>,
+}
+
 fn generate_schema() -> AttrType {
     AttrType::object([
         (
@@ -308,8 +315,8 @@ impl AwsType for Secret {
         id: &str,
         state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let window = state
-            .opt_i64("recovery_window_in_days")?
+        let window = decode_config::<RecoveryWindow>(state)?
+            .recovery_window_in_days
             .unwrap_or(DEFAULT_RECOVERY_DAYS);
         let force = window == 0;
         let call = aws
