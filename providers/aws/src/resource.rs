@@ -69,6 +69,9 @@ pub(crate) trait AwsType: Send + Sync + 'static {
     /// background and what depends on it must wait): until describe no longer shows it,
     /// or shows it deleted (see [`AwsType::deletion`]).
     const WAIT_GONE: bool = false;
+    /// The attribute that records the object's id, which the default [`AwsType::id`]
+    /// reads.
+    const ID: &'static str = "id";
     /// How often its waits poll.
     const BACKOFF: Backoff = Backoff {
         initial: Duration::from_secs(1),
@@ -84,7 +87,7 @@ pub(crate) trait AwsType: Send + Sync + 'static {
 
     /// The id of the object recorded in `state`.
     fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("id")
+        state.str(Self::ID)
     }
 
     /// One object by id; `None` when AWS answers that it does not exist.
@@ -575,6 +578,16 @@ pub(crate) fn unless_empty_and_unset(value: Value, prior: Option<&Attrs>, name: 
 /// absent.
 pub(crate) fn decode_config<T: DeserializeOwned>(attrs: &Attrs) -> Result<T, ProviderError> {
     T::deserialize(ConfigAttrs(attrs)).map_err(|e| e.0)
+}
+
+/// The name of an object its configuration does not name: `<stack>-<env>-<resource
+/// name>`, deterministic so that a re-run finds what an interrupted create made.
+pub(crate) fn default_name(identity: &ResourceIdentity) -> String {
+    let resource = identity
+        .address
+        .split_once('.')
+        .map_or(identity.address.as_str(), |(_, name)| name);
+    format!("{}-{}-{resource}", identity.stack, identity.env)
 }
 
 /// The attributes as a serde map, one attribute at a time, so an error knows its name.

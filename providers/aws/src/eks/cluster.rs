@@ -103,6 +103,8 @@ impl AwsType for Cluster {
     const TYPE_NAME: &'static str = "aws_eks_cluster";
     const KIND: &'static str = "EKS cluster";
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    /// The cluster's name.
+    const ID: &'static str = "name";
     const WAIT_GONE: bool = true;
     /// Control-plane changes take 10-15 minutes on AWS: polling faster only spends API
     /// quota.
@@ -172,11 +174,6 @@ impl AwsType for Cluster {
                 update: Duration::from_secs(60 * 60),
                 delete: Duration::from_secs(15 * 60),
             })
-    }
-
-    /// The cluster's name.
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("name")
     }
 
     async fn describe(

@@ -23,8 +23,8 @@ use super::{
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::{AwsType, decode_config, order_like, unless_empty_and_unset};
-use crate::tags::{TagChanges, object_tags};
+use crate::resource::{AwsType, decode_config, default_name, order_like, unless_empty_and_unset};
+use crate::tags::{TagChanges, created_by, object_tags};
 use crate::wait::{Backoff, call_until, has_code};
 
 pub(super) struct Role;
@@ -123,17 +123,10 @@ impl RoleConfig {
     /// The configured name, or `<stack>-<env>-<resource name>` cut to IAM's limit:
     /// deterministic, so an interrupted create is found again by name.
     fn role_name(&self, identity: &ResourceIdentity) -> String {
-        if let Some(name) = &self.name {
-            return name.clone();
+        match &self.name {
+            Some(name) => name.clone(),
+            None => default_name(identity).chars().take(MAX_NAME_LEN).collect(),
         }
-        let resource = identity
-            .address
-            .split_once('.')
-            .map_or(identity.address.as_str(), |(_, name)| name);
-        format!("{}-{}-{resource}", identity.stack, identity.env)
-            .chars()
-            .take(MAX_NAME_LEN)
-            .collect()
     }
 
     /// The trust policy from exactly one of `assume_role_policy` and `irsa`.
@@ -338,8 +331,7 @@ impl AwsType for Role {
         let Some(role) = self.describe(aws, &name).await? else {
             return Ok(Vec::new());
         };
-        let tags = tag_map(role.tags());
-        let ours = identity.tags().iter().all(|(k, v)| tags.get(k) == Some(v));
+        let ours = created_by(identity, &tag_map(role.tags()));
         Ok(if ours { vec![name] } else { Vec::new() })
     }
 

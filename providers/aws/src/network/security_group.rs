@@ -30,7 +30,7 @@ use super::{
 use crate::clients::AwsClients;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, decode_config, unless_empty_and_unset};
+use crate::resource::{AwsType, decode_config, default_name, unless_empty_and_unset};
 
 pub(super) struct SecurityGroup;
 
@@ -82,14 +82,7 @@ impl GroupConfig {
     /// The configured name, or `<stack>-<env>-<resource name>`: deterministic, so a
     /// re-run never creates a second group for the same resource.
     fn group_name(&self, identity: &ResourceIdentity) -> String {
-        if let Some(name) = &self.name {
-            return name.clone();
-        }
-        let resource = identity
-            .address
-            .split_once('.')
-            .map_or(identity.address.as_str(), |(_, name)| name);
-        format!("{}-{}-{resource}", identity.stack, identity.env)
+        self.name.clone().unwrap_or_else(|| default_name(identity))
     }
 }
 

@@ -109,6 +109,7 @@ impl AwsType for Instance {
     const TYPE_NAME: &'static str = "aws_db_instance";
     const KIND: &'static str = "DB instance";
     const GONE: &'static [&'static str] = &["DBInstanceNotFound"];
+    const ID: &'static str = "identifier";
     const WAIT_GONE: bool = true;
     const BACKOFF: Backoff = INSTANCE_POLL;
 
@@ -268,10 +269,6 @@ impl AwsType for Instance {
                 "is required unless manage_master_user_password = true",
             )),
         }
-    }
-
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("identifier")
     }
 
     async fn describe(

@@ -87,6 +87,7 @@ impl AwsType for ParameterGroup {
     const TYPE_NAME: &'static str = "aws_db_parameter_group";
     const KIND: &'static str = "DB parameter group";
     const GONE: &'static [&'static str] = &["DBParameterGroupNotFound"];
+    const ID: &'static str = "name";
     /// An instance that is itself being deleted still uses the group for a while.
     const BUSY: &'static [&'static str] = &["InvalidDBParameterGroupState"];
 
@@ -127,10 +128,6 @@ impl AwsType for ParameterGroup {
                 delete: Duration::from_secs(10 * 60),
                 ..Timeouts::default()
             })
-    }
-
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("name")
     }
 
     async fn describe(

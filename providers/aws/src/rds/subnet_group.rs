@@ -41,6 +41,7 @@ impl AwsType for SubnetGroup {
     const TYPE_NAME: &'static str = "aws_db_subnet_group";
     const KIND: &'static str = "DB subnet group";
     const GONE: &'static [&'static str] = &["DBSubnetGroupNotFoundFault"];
+    const ID: &'static str = "name";
     /// An instance that is itself being deleted still holds the group for a while.
     const BUSY: &'static [&'static str] = &["InvalidDBSubnetGroupStateFault"];
 
@@ -78,10 +79,6 @@ impl AwsType for SubnetGroup {
                 delete: Duration::from_secs(10 * 60),
                 ..Timeouts::default()
             })
-    }
-
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("name")
     }
 
     async fn describe(
