@@ -11,7 +11,7 @@ use aws_smithy_async::time::TimeSource;
 use cairn_provider_core::{ConfigureRequest, ProviderError};
 use serde::Deserialize;
 
-use crate::resource::decode_config;
+use crate::config::decode_config;
 
 /// Test-only: `CAIRN_TEST_AWS_SPEEDUP=N` runs the SDK's clock N times faster than the wall
 /// clock, as [`crate::wait::clock`] does for cairn's own waits in unit tests: retry backoff

@@ -21,21 +21,17 @@
 //! dispatched trait object itself: [`Typed`] is the bridge.
 //!
 //! Also the small rules every `read` shares: keep the recorded order of sets AWS returns
-//! unordered, and report an empty collection the configuration never set as unset; and
-//! the one way a type reads its configuration: [`decode_config`] into its own serde
-//! struct, once per call.
+//! unordered, and report an empty collection the configuration never set as unset.
+//! A type reads its configuration with [`crate::config::decode_config`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-use std::fmt;
 
 use async_trait::async_trait;
 use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments, PlanRequest,
     Progress, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, UpdateRequest, Value,
 };
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 
 use crate::clients::AwsClients;
 use crate::wait::{
@@ -572,14 +568,6 @@ pub(crate) fn unless_empty_and_unset(value: Value, prior: Option<&Attrs>, name: 
     }
 }
 
-/// Decodes a type's configuration (or its recorded attributes) into its config struct.
-/// Unlike [`Attrs::decode`], an error names the attribute at fault (`attribute
-/// \`vpc_id\` is required`) and never shows a sensitive value; null attributes read as
-/// absent.
-pub(crate) fn decode_config<T: DeserializeOwned>(attrs: &Attrs) -> Result<T, ProviderError> {
-    T::deserialize(ConfigAttrs(attrs)).map_err(|e| e.0)
-}
-
 /// The name of an object its configuration does not name: `<stack>-<env>-<resource
 /// name>`, deterministic so that a re-run finds what an interrupted create made.
 pub(crate) fn default_name(identity: &ResourceIdentity) -> String {
@@ -588,115 +576,6 @@ pub(crate) fn default_name(identity: &ResourceIdentity) -> String {
         .split_once('.')
         .map_or(identity.address.as_str(), |(_, name)| name);
     format!("{}-{}-{resource}", identity.stack, identity.env)
-}
-
-/// The attributes as a serde map, one attribute at a time, so an error knows its name.
-struct ConfigAttrs<'a>(&'a Attrs);
-
-impl<'de> de::Deserializer<'de> for ConfigAttrs<'_> {
-    type Error = ConfigError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
-        visitor.visit_map(ConfigFields {
-            attrs: self.0.0.iter().filter(|(_, v)| !v.is_null()),
-            pending: None,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
-        identifier ignored_any
-    }
-}
-
-struct ConfigFields<'a, I> {
-    attrs: I,
-    pending: Option<(&'a str, &'a Value)>,
-}
-
-impl<'de, 'a, I: Iterator<Item = (&'a String, &'a Value)>> MapAccess<'de> for ConfigFields<'a, I> {
-    type Error = ConfigError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, ConfigError> {
-        let Some((name, value)) = self.attrs.next() else {
-            return Ok(None);
-        };
-        self.pending = Some((name, value));
-        seed.deserialize(name.as_str().into_deserializer())
-            .map(Some)
-    }
-
-    fn next_value_seed<S: DeserializeSeed<'de>>(
-        &mut self,
-        seed: S,
-    ) -> Result<S::Value, ConfigError> {
-        let Some((name, value)) = self.pending.take() else {
-            return Err(de::Error::custom("a value without its attribute name"));
-        };
-        let invalid = |message: String| ConfigError(ProviderError::invalid(name, message));
-        let Some(json) = value.expose() else {
-            return seed.deserialize(NotKnownYet(name));
-        };
-        seed.deserialize(json).map_err(|e| {
-            // serde's message quotes the value it could not use.
-            invalid(if value.contains_sensitive() {
-                "has a value of the wrong type (sensitive, not shown)".to_owned()
-            } else {
-                e.to_string()
-            })
-        })
-    }
-}
-
-/// An attribute whose value is not known yet (a computed attribute): an error only for
-/// a struct that reads it.
-struct NotKnownYet<'a>(&'a str);
-
-impl<'de> de::Deserializer<'de> for NotKnownYet<'_> {
-    type Error = ConfigError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ConfigError> {
-        Err(ConfigError(ProviderError::invalid(
-            self.0,
-            "is not known yet",
-        )))
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
-        visitor.visit_unit()
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
-        identifier
-    }
-}
-
-/// A [`ProviderError`] as serde's error type.
-#[derive(Debug)]
-struct ConfigError(ProviderError);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl de::Error for ConfigError {
-    fn custom<M: fmt::Display>(message: M) -> Self {
-        ConfigError(ProviderError::invalid("(resource)", message.to_string()))
-    }
-
-    fn missing_field(field: &'static str) -> Self {
-        ConfigError(ProviderError::invalid(field, "is required"))
-    }
 }
 
 #[cfg(test)]
@@ -751,54 +630,5 @@ mod tests {
             unless_empty_and_unset(Value::from(vec!["x"]), None, "tags"),
             Value::from(vec!["x"])
         );
-    }
-
-    #[derive(Debug, serde::Deserialize)]
-    struct Config {
-        vpc_id: String,
-        count: Option<i64>,
-        password: Option<String>,
-    }
-
-    #[test]
-    fn decode_config_names_the_attribute_at_fault() {
-        let decode = |attrs: Attrs| decode_config::<Config>(&attrs).map_err(|e| e.to_string());
-        let good = Attrs::new()
-            .with("vpc_id", "vpc-1")
-            .with("count", Value::Null)
-            .with("password", Value::from("pw").sensitive());
-        let config = decode(good);
-        assert_eq!(
-            config
-                .as_ref()
-                .map(|c| (c.vpc_id.as_str(), c.count, c.password.as_deref())),
-            Ok(("vpc-1", None, Some("pw")))
-        );
-        let computed = Attrs::new()
-            .with("vpc_id", "vpc-1")
-            .with("arn", Value::Unknown);
-        assert!(decode(computed).is_ok());
-        let unknown = decode(Attrs::new().with("vpc_id", Value::Unknown));
-        assert_eq!(
-            unknown.err().as_deref(),
-            Some("attribute `vpc_id` is not known yet")
-        );
-        let missing = decode(Attrs::new().with("vpc_id", Value::Null));
-        assert_eq!(
-            missing.err().as_deref(),
-            Some("attribute `vpc_id` is required")
-        );
-        let wrong = decode(Attrs::new().with("vpc_id", "v").with("count", "many"));
-        assert!(
-            wrong
-                .as_ref()
-                .is_err_and(|e| e.starts_with("attribute `count` ")),
-            "{wrong:?}"
-        );
-        let secret = Value::from(vec!["hunter2"]).sensitive();
-        let hidden = decode(Attrs::new().with("vpc_id", "v").with("password", secret));
-        let message = hidden.err().unwrap_or_default();
-        assert!(message.starts_with("attribute `password` "), "{message}");
-        assert!(!message.contains("hunter2"), "{message}");
     }
 }

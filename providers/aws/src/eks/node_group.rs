@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::{AwsType, Readiness, Typed, decode_config};
+use crate::resource::{AwsType, Readiness, Typed};
 use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::{TagChanges, created_by, sorted};
 use crate::tags::{object_tags, user_visible};

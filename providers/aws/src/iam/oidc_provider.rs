@@ -17,9 +17,10 @@ use serde::Deserialize;
 
 use super::{NO_SUCH_ENTITY, iam_tags, tag_map, tags_value};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, error_code};
-use crate::resource::{AwsType, decode_config, order_like};
+use crate::resource::{AwsType, order_like};
 use crate::tags::{TagChanges, object_tags};
 
 pub(super) struct OidcProvider;

@@ -21,9 +21,10 @@ use super::{
     NO_SUCH_ENTITY, decode_document, iam_tags, policy_document, policy_value, tag_map, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::{AwsType, decode_config, default_name, order_like, unless_empty_and_unset};
+use crate::resource::{AwsType, default_name, order_like, unless_empty_and_unset};
 use crate::tags::{TagChanges, created_by, object_tags};
 use crate::wait::{Backoff, call_until, has_code};
 

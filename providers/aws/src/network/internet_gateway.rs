@@ -16,9 +16,10 @@ use super::{
     reconcile_tags, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, Made, create_once, created_id, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, decode_config};
+use crate::resource::AwsType;
 use crate::wait::{NOT_FOUND_GRACE, call_until, has_code};
 
 pub(super) struct InternetGateway;

@@ -18,9 +18,10 @@ use serde::Deserialize;
 
 use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, Readiness, decode_config};
+use crate::resource::{AwsType, Readiness};
 use crate::wait::Backoff;
 
 pub(super) struct NatGateway;

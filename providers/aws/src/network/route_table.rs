@@ -21,9 +21,10 @@ use super::{
     tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::{AwsType, decode_config, order_like, unless_empty_and_unset};
+use crate::resource::{AwsType, order_like, unless_empty_and_unset};
 
 pub(super) struct RouteTable;
 

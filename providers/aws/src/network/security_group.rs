@@ -28,9 +28,10 @@ use super::{
     desired_tags, ec2_arn, identity_filters, reconcile_tags, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, decode_config, default_name, unless_empty_and_unset};
+use crate::resource::{AwsType, default_name, unless_empty_and_unset};
 
 pub(super) struct SecurityGroup;
 

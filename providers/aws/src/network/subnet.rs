@@ -16,9 +16,10 @@ use super::{
     tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, Readiness, decode_config};
+use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Subnet;
 

@@ -18,9 +18,10 @@ use serde::Deserialize;
 
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, Readiness, decode_config, not_found};
+use crate::resource::{AwsType, Readiness, not_found};
 use crate::resource::{keep_order, map_attribute, strings};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};

@@ -15,10 +15,11 @@ use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
+use crate::resource::AwsType;
 use crate::resource::map_attribute;
-use crate::resource::{AwsType, decode_config};
 use crate::tags::created_by;
 use crate::tags::{object_tags, user_visible};
 

@@ -18,10 +18,11 @@ use serde::Deserialize;
 
 use super::generate::Generate;
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::map_attribute;
-use crate::resource::{AwsType, Readiness, decode_config};
+use crate::resource::{AwsType, Readiness};
 use crate::tags::{TagChanges, created_by};
 use crate::tags::{object_tags, user_visible};
 use crate::wait::{Backoff, Check, poll_until};
