@@ -1,7 +1,9 @@
 //! Engine benchmarks on generated `cairn_data` stacks: load + graph, plan against an
 //! empty state, apply, re-plan with everything in state (which must show no changes) and
-//! destroy, for chains (every resource depends on the previous one) and fans (every
-//! resource depends on one root). Prints one line per case and the process's peak RSS.
+//! destroy, for chains (every resource depends on the previous one), fans (every
+//! resource depends on one root) and one `for_each` of 10,000 instances over a map
+//! variable (each instance depends on one root). Prints one line per case and the
+//! process's peak RSS.
 //!
 //! Run with `cargo bench --no-default-features --bench engine`.
 
@@ -25,11 +27,14 @@ use cairn::stack::{self, LoadOptions, Stack};
 use cairn::state::StateStore;
 
 const SIZES: [usize; 2] = [1_000, 5_000];
+/// Resources in the `for_each` case: a root and one block of `FOR_EACH_SIZE - 1` instances.
+const FOR_EACH_SIZE: usize = 10_000;
 
 #[derive(Clone, Copy)]
 enum Shape {
     Chain,
     Fan,
+    ForEach,
 }
 
 impl Shape {
@@ -37,6 +42,15 @@ impl Shape {
         match self {
             Shape::Chain => "chain",
             Shape::Fan => "fan",
+            Shape::ForEach => "for_each",
+        }
+    }
+
+    fn for_size(n: usize) -> Vec<Shape> {
+        if n == FOR_EACH_SIZE {
+            vec![Shape::ForEach]
+        } else {
+            vec![Shape::Chain, Shape::Fan]
         }
     }
 }
@@ -54,10 +68,19 @@ fn stack_toml(shape: Shape, n: usize) -> String {
     let mut toml = String::from(
         "[stack]\nname = \"bench\"\n\n[resources.cairn_data.r0]\ninput = { n = 0, tag = \"root\" }\n",
     );
+    if let Shape::ForEach = shape {
+        let items: Vec<String> = (1..n).map(|i| format!("k{i} = {i}")).collect();
+        let _ = write!(
+            toml,
+            "\n[variables.items]\ntype = \"map\"\ndefault = {{ {} }}\n\n[resources.cairn_data.each]\nfor_each = \"${{var.items}}\"\ninput = {{ n = \"${{each.value}}\", key = \"${{each.key}}\", parent = \"${{cairn_data.r0.id}}\" }}\n",
+            items.join(", ")
+        );
+        return toml;
+    }
     for i in 1..n {
         let parent = match shape {
             Shape::Chain => i - 1,
-            Shape::Fan => 0,
+            Shape::Fan | Shape::ForEach => 0,
         };
         let _ = write!(
             toml,
@@ -121,8 +144,8 @@ fn main() {
         "{:<12} {:>11} {:>11} {:>11} {:>11} {:>11}",
         "case", "load+graph", "plan(empty)", "apply", "re-plan", "destroy"
     );
-    for n in SIZES {
-        for shape in [Shape::Chain, Shape::Fan] {
+    for n in SIZES.into_iter().chain([FOR_EACH_SIZE]) {
+        for shape in Shape::for_size(n) {
             let Ok(dir) = tempfile::tempdir() else {
                 panic!("temp dir")
             };
@@ -164,11 +187,15 @@ fn main() {
             ));
             let apply_time = started.elapsed();
             assert!(outcome.is_success(), "apply failed: {:?}", outcome.failures);
+            // Each phase is its own `cairn` run in real use: what one phase planned is not
+            // alive in the next.
+            drop(first);
 
             let started = Instant::now();
             let again = runtime.block_on(plan_once(&loaded, &graph, &registry, &store, &clients));
             let replan_time = started.elapsed();
             assert!(!again.has_changes(), "re-plan must show no changes");
+            drop(again);
 
             let started = Instant::now();
             let teardown = runtime.block_on(async {

@@ -143,7 +143,8 @@ impl SourceCode for Snippet {
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
     message: String,
-    address: Option<ResourceAddr>,
+    /// Boxed: diagnostics travel in `Result`s, and an address is large.
+    address: Option<Box<ResourceAddr>>,
     /// Boxed so `Result<_, Diagnostic>` stays small.
     location: Option<Box<Location>>,
     help: Option<String>,
@@ -199,7 +200,7 @@ impl Diagnostic {
 
     /// Builder: names the resource the problem is about.
     pub fn with_address(mut self, addr: ResourceAddr) -> Self {
-        self.address = Some(addr);
+        self.address = Some(Box::new(addr));
         self
     }
 
@@ -216,7 +217,7 @@ impl Diagnostic {
 
     /// The resource the problem is about, if any.
     pub fn address(&self) -> Option<&ResourceAddr> {
-        self.address.as_ref()
+        self.address.as_deref()
     }
 
     /// The help line (e.g. the closest valid name), if any.

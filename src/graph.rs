@@ -1,12 +1,14 @@
 //! The resource graph: which resources must exist before which.
 //!
 //! Owns building the petgraph DAG from a loaded [`Stack`] and reporting dependency
-//! cycles (every member named, with its place in the files). Vertices are resources and
-//! provider blocks (`provider.kubernetes`); an edge `a -> b` means `b` depends on `a`, so
-//! a topological order is a creation order and its reverse a destruction order. Edges
-//! come from references in attributes, `depends_on`, and provider blocks: a block
-//! depends on what its configuration references, and every resource of that provider
-//! depends on the block. Walking the graph concurrently is `apply/`'s job; this module
+//! cycles (every member named, with its place in the files). Vertices are resources
+//! (blocks, not `for_each` instances: the planner expands those), locals
+//! (`local.tags`) and provider blocks (`provider.kubernetes`); an edge `a -> b` means `b`
+//! depends on `a`, so a topological order is a creation order and its reverse a
+//! destruction order. Edges come from references in attributes and `for_each`,
+//! `depends_on`, locals (a local depends on what it references, and whatever references
+//! it depends on the local) and provider blocks: a block depends on what its
+//! configuration references, and every resource of that provider depends on the block. Walking the graph concurrently is `apply/`'s job; this module
 //! knows vertices, not providers or state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -27,6 +29,8 @@ pub enum Vertex {
     Resource(ResourceAddr),
     /// A `[providers.NAME]` block, by provider name.
     Provider(String),
+    /// A `[locals]` entry, by name.
+    Local(String),
 }
 
 impl fmt::Display for Vertex {
@@ -34,6 +38,7 @@ impl fmt::Display for Vertex {
         match self {
             Vertex::Resource(addr) => write!(f, "{addr}"),
             Vertex::Provider(name) => write!(f, "provider.{name}"),
+            Vertex::Local(name) => write!(f, "local.{name}"),
         }
     }
 }
@@ -58,11 +63,23 @@ pub struct ResourceGraph {
     order: Vec<ResourceAddr>,
 }
 
-/// Resource addresses referenced by an expression.
-fn referenced_resources<'a>(expr: &'a Expr, out: &mut BTreeSet<&'a ResourceAddr>) {
+/// What an expression references that is a vertex: resources and locals.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Referenced<'a> {
+    Resource(&'a ResourceAddr),
+    Local(&'a str),
+}
+
+fn referenced<'a>(expr: &'a Expr, out: &mut BTreeSet<Referenced<'a>>) {
     for reference in expr.references() {
-        if let Reference::Resource { addr, .. } = reference {
-            out.insert(addr);
+        match reference {
+            Reference::Resource { addr, .. } => {
+                out.insert(Referenced::Resource(addr));
+            }
+            Reference::Local { name, .. } => {
+                out.insert(Referenced::Local(name));
+            }
+            Reference::Variable { .. } | Reference::Each { .. } => {}
         }
     }
 }
@@ -72,10 +89,13 @@ impl ResourceGraph {
     /// reference to a resource the stack does not have).
     pub fn build(stack: &Stack) -> Result<ResourceGraph, Diagnostics> {
         let mut graph = DiGraph::with_capacity(
-            stack.resources.len() + stack.providers.len(),
+            stack.resources.len() + stack.providers.len() + stack.locals.len(),
             stack.resources.len(),
         );
-        let mut indices = HashMap::with_capacity(stack.resources.len() + stack.providers.len());
+        let mut indices = HashMap::with_capacity(
+            stack.resources.len() + stack.providers.len() + stack.locals.len(),
+        );
+        let mut locals: HashMap<&str, NodeIndex> = HashMap::with_capacity(stack.locals.len());
         // Borrowed lookups while building, so finding an edge's ends allocates nothing.
         let mut providers: HashMap<&str, NodeIndex> = HashMap::new();
         let mut resources: HashMap<&ResourceAddr, NodeIndex> =
@@ -92,6 +112,12 @@ impl ResourceGraph {
             let index = graph.add_node(vertex.clone());
             indices.insert(vertex, index);
             resources.insert(addr, index);
+        }
+        for name in stack.locals.keys() {
+            let vertex = Vertex::Local(name.clone());
+            let index = graph.add_node(vertex.clone());
+            indices.insert(vertex, index);
+            locals.insert(name.as_str(), index);
         }
 
         let mut diagnostics = Diagnostics::new();
@@ -116,21 +142,54 @@ impl ResourceGraph {
             }
             found
         };
+        // Edges into `to` from everything `exprs` reference.
+        type Edges = BTreeSet<(NodeIndex, NodeIndex, EdgeKind)>;
+        let reference_edges = |exprs: &mut dyn Iterator<Item = &Expr>,
+                               to: NodeIndex,
+                               owner: &dyn Fn() -> Vertex,
+                               edges: &mut Edges,
+                               diagnostics: &mut Diagnostics| {
+            for expr in exprs {
+                let mut found = BTreeSet::new();
+                referenced(expr, &mut found);
+                for dependency in found {
+                    let from = match dependency {
+                        Referenced::Resource(addr) => target(addr, &expr.span, owner, diagnostics),
+                        // Undeclared locals were reported by the loader.
+                        Referenced::Local(name) => locals.get(name).copied(),
+                    };
+                    if let Some(from) = from {
+                        edges.insert((from, to, EdgeKind::Reference));
+                    }
+                }
+            }
+        };
 
         for (name, block) in &stack.providers {
             let Some(&to) = providers.get(name.as_str()) else {
                 continue;
             };
             let vertex = || Vertex::Provider(name.clone());
-            for expr in block.config.values() {
-                let mut referenced = BTreeSet::new();
-                referenced_resources(expr, &mut referenced);
-                for addr in referenced {
-                    if let Some(from) = target(addr, &expr.span, &vertex, &mut diagnostics) {
-                        edges.insert((from, to, EdgeKind::Reference));
-                    }
-                }
-            }
+            reference_edges(
+                &mut block.config.values(),
+                to,
+                &vertex,
+                &mut edges,
+                &mut diagnostics,
+            );
+        }
+        for (name, local) in &stack.locals {
+            let Some(&to) = locals.get(name.as_str()) else {
+                continue;
+            };
+            let vertex = || Vertex::Local(name.clone());
+            reference_edges(
+                &mut std::iter::once(&local.value),
+                to,
+                &vertex,
+                &mut edges,
+                &mut diagnostics,
+            );
         }
         for (addr, resource) in &stack.resources {
             let Some(&to) = resources.get(addr) else {
@@ -138,15 +197,13 @@ impl ResourceGraph {
             };
             // The owner is only named in the rare error, so it is built lazily.
             let owner = || Vertex::Resource(addr.clone());
-            for expr in resource.attrs.values() {
-                let mut referenced = BTreeSet::new();
-                referenced_resources(expr, &mut referenced);
-                for dependency in referenced {
-                    if let Some(from) = target(dependency, &expr.span, &owner, &mut diagnostics) {
-                        edges.insert((from, to, EdgeKind::Reference));
-                    }
-                }
-            }
+            reference_edges(
+                &mut resource.attrs.values().chain(resource.for_each.as_ref()),
+                to,
+                &owner,
+                &mut edges,
+                &mut diagnostics,
+            );
             for dependency in &resource.depends_on {
                 if let Some(from) = target(dependency, &resource.span, &owner, &mut diagnostics) {
                     edges.insert((from, to, EdgeKind::DependsOn));
@@ -180,7 +237,7 @@ impl ResourceGraph {
                 .into_iter()
                 .filter_map(|index| match &graph[index] {
                     Vertex::Resource(addr) => Some(addr.clone()),
-                    Vertex::Provider(_) => None,
+                    Vertex::Provider(_) | Vertex::Local(_) => None,
                 })
                 .collect(),
             // Cycles were reported above; toposort cannot disagree with tarjan_scc.
@@ -224,19 +281,22 @@ impl ResourceGraph {
             return Vec::new();
         };
         let mut out = BTreeSet::new();
-        for neighbour in self.graph.neighbors_directed(index, direction) {
+        // Provider blocks and locals are not resources: look through them, as far as
+        // they chain, to the resources beyond.
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<NodeIndex> = self.graph.neighbors_directed(index, direction).collect();
+        while let Some(neighbour) = queue.pop() {
+            if !seen.insert(neighbour) {
+                continue;
+            }
             match &self.graph[neighbour] {
                 Vertex::Resource(other) => {
-                    out.insert(other.clone());
-                }
-                Vertex::Provider(_) => {
-                    for beyond in self.graph.neighbors_directed(neighbour, direction) {
-                        if let Vertex::Resource(other) = &self.graph[beyond]
-                            && other != addr
-                        {
-                            out.insert(other.clone());
-                        }
+                    if other != addr {
+                        out.insert(other.clone());
                     }
+                }
+                Vertex::Provider(_) | Vertex::Local(_) => {
+                    queue.extend(self.graph.neighbors_directed(neighbour, direction));
                 }
             }
         }
@@ -328,6 +388,7 @@ fn cycle_diagnostic(
     let span_of = |index: NodeIndex| match &graph[index] {
         Vertex::Resource(addr) => stack.resources.get(addr).map(|r| &r.span),
         Vertex::Provider(name) => stack.providers.get(name).map(|p| &p.span),
+        Vertex::Local(name) => stack.locals.get(name).map(|l| &l.span),
     };
     let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
     let Some(start) = members

@@ -54,21 +54,42 @@ impl Registry {
         self.providers.get(name)
     }
 
-    /// Every provider's schema, keyed by provider name; computed on first use.
+    /// Every provider's schema, keyed by provider name; computed on first use. Data
+    /// sources are among the resources, as `data.TYPE` (the type of their addresses).
     pub fn schemas(&self) -> &BTreeMap<String, ProviderSchema> {
         self.schemas.get_or_init(|| {
             self.providers
                 .iter()
-                .map(|(name, p)| (name.clone(), p.schema()))
+                .map(|(name, p)| {
+                    let mut schema = p.schema();
+                    for (type_name, data) in p.data_sources() {
+                        schema
+                            .resources
+                            .insert(format!("{DATA_PREFIX}{type_name}"), data);
+                    }
+                    (name.clone(), schema)
+                })
                 .collect()
         })
     }
 
-    /// The schema of one resource type, found through its provider prefix.
+    /// The schema of one resource type (or `data.TYPE`), found through its provider
+    /// prefix.
     pub fn resource_schema(&self, type_name: &str) -> Option<&ResourceSchema> {
-        let provider = type_name.split_once('_').map_or(type_name, |(p, _)| p);
-        self.schemas().get(provider)?.resources.get(type_name)
+        self.schemas()
+            .get(provider_of(type_name))?
+            .resources
+            .get(type_name)
     }
+}
+
+/// The type of a data source's address starts with this: `data.aws_vpc`.
+pub const DATA_PREFIX: &str = "data.";
+
+/// The provider of a resource or data source type: its prefix up to the first `_`.
+pub fn provider_of(type_name: &str) -> &str {
+    let type_name = type_name.strip_prefix(DATA_PREFIX).unwrap_or(type_name);
+    type_name.split_once('_').map_or(type_name, |(p, _)| p)
 }
 
 type ClientCell = Arc<OnceCell<Arc<dyn ResourceClient>>>;

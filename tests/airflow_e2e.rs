@@ -124,6 +124,15 @@ async fn airflow_dev_on_moto_and_a_real_cluster() {
 
 /// The whole walk; `mock` is the API server when it is the mock, for the checks only a
 /// test can make there (drift by another client, resource versions).
+/// The `cairn:address` tag of a planned address: a `for_each` instance `TYPE.NAME["key"]`
+/// is tagged `TYPE.NAME.key` (tag values allow no quotes or brackets).
+fn tag_form(addr: &str) -> String {
+    match addr.split_once("[\"") {
+        Some((base, key)) => format!("{base}.{}", key.trim_end_matches("\"]")),
+        None => addr.to_owned(),
+    }
+}
+
 async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool) {
     let moto = Moto::start();
     let aws = Clients::new(&moto.sdk_config().await);
@@ -143,7 +152,7 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
     let aws_addresses: Vec<String> = changes
         .iter()
         .filter(|c| c["provider"] == "aws" && c["action"] == "create")
-        .map(|c| c["addr"].as_str().expect("an address").to_owned())
+        .map(|c| tag_form(c["addr"].as_str().expect("an address")))
         .collect();
     assert!(
         aws_addresses.iter().any(|a| a == "aws_eks_cluster.main"),

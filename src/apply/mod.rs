@@ -31,8 +31,9 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use crate::addr::ResourceAddr;
+use crate::expr::for_each_keys;
 use crate::plan::diff_update;
-use crate::plan::scope::{ResourceValues, ValuesScope};
+use crate::plan::scope::{LocalValues, ResourceValues, ValuesScope};
 use crate::plan::{Action, Plan, Summary};
 use crate::plan::{effective_desired, fingerprint, identity, mark_sensitive, provider_config};
 use crate::providers::{Clients, Registry};
@@ -475,16 +476,35 @@ impl Walk<'_> {
         &self,
         addr: &ResourceAddr,
         schema: &ResourceSchema,
+        planned_each: Option<&(String, Value)>,
     ) -> Result<Evaluated, NodeError> {
-        let Some(resource) = self.input.stack.resources.get(addr) else {
+        let Some(resource) = self.input.stack.resources.get(&addr.config()) else {
             return Ok(Evaluated::default());
         };
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let scope = ValuesScope {
+        let locals = LocalValues::default();
+        let base = ValuesScope {
             stack: self.input.stack,
             registry: self.input.registry,
             values: &live,
+            locals: &locals,
+            expansions: &self.input.plan.expansions,
+            each: None,
         };
+        // `each.value` as planned, unless it held values known only now.
+        let each = match (planned_each.cloned(), &resource.for_each) {
+            (Some((key, value)), Some(for_each)) if value.contains_unknown() => {
+                let keys = for_each
+                    .eval(&base)
+                    .map_err(|e| e.message)
+                    .and_then(|v| for_each_keys(&v))
+                    .map_err(|message| NodeError::engine("evaluate", message))?;
+                let value = keys.and_then(|mut keys| keys.remove(&key)).unwrap_or(value);
+                Some((key, value))
+            }
+            (each, _) => each,
+        };
+        let scope = base.with_each(each.as_ref().map(|(k, v)| (k.as_str(), v)));
         let mut config = Attrs::new();
         let mut fingerprints = BTreeMap::new();
         for (name, expr) in &resource.attrs {
@@ -511,8 +531,9 @@ impl Walk<'_> {
         addr: &ResourceAddr,
         schema: &ResourceSchema,
         dependencies: &[ResourceAddr],
+        each: Option<&(String, Value)>,
     ) -> Result<Evaluated, NodeError> {
-        let mut evaluated = self.evaluate(addr, schema)?;
+        let mut evaluated = self.evaluate(addr, schema, each)?;
         let config = &evaluated.config;
         if config
             .0
@@ -520,7 +541,7 @@ impl Walk<'_> {
             .any(|v| v.contains_hash() || v.contains_unknown())
         {
             self.reread_hashed(dependencies).await?;
-            evaluated = self.evaluate(addr, schema)?;
+            evaluated = self.evaluate(addr, schema, each)?;
         }
         let config = &evaluated.config;
         if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_unknown()) {
@@ -636,7 +657,7 @@ impl Walk<'_> {
                     format!("no provider implements `{}`", addr.type_name),
                 )
             })?;
-        let resource = self.input.stack.resources.get(addr);
+        let resource = self.input.stack.resources.get(&addr.config());
         let (create_limit, update_limit, delete_limit) =
             effective_timeouts(schema, resource.map(|r| &r.timeouts));
         let progress = Arc::new(NodeProgress {
@@ -667,7 +688,7 @@ impl Walk<'_> {
             (Phase::Main, Action::NoOp | Action::Delete) => Ok(change.after.clone()),
             (Phase::Main, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => {
                 let evaluated = self
-                    .desired_config(addr, schema, &change.dependencies)
+                    .desired_config(addr, schema, &change.dependencies, change.each.as_ref())
                     .await?;
                 let desired = Evaluated {
                     config: effective_desired(schema, &evaluated.config, None, &lifecycle),
@@ -687,7 +708,7 @@ impl Walk<'_> {
             }
             (Phase::Main, Action::Update) => {
                 let evaluated = self
-                    .desired_config(addr, schema, &change.dependencies)
+                    .desired_config(addr, schema, &change.dependencies, change.each.as_ref())
                     .await?;
                 let desired =
                     effective_desired(schema, &evaluated.config, Some(&prior), &lifecycle);
@@ -740,10 +761,14 @@ fn verb(action: Action) -> &'static str {
 /// redacted ones returned for state.
 fn final_outputs(walk: &Walk<'_>, outcome: &mut ApplyOutcome) -> BTreeMap<String, Value> {
     let live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
+    let locals = LocalValues::default();
     let scope = ValuesScope {
         stack: walk.input.stack,
         registry: walk.input.registry,
         values: &live,
+        locals: &locals,
+        expansions: &walk.input.plan.expansions,
+        each: None,
     };
     let mut recorded = BTreeMap::new();
     for (name, output) in &walk.input.stack.outputs {
@@ -782,6 +807,41 @@ pub async fn apply(
     mut cancel: Option<watch::Receiver<u32>>,
 ) -> ApplyOutcome {
     let plan = input.plan;
+    let mut outcome = ApplyOutcome::default();
+    // Moves first: the plan's changes use the new addresses.
+    for moved in &plan.moves {
+        if let Err(e) = store.move_resource(&moved.from, &moved.to) {
+            outcome.failures.push(ResourceFailure {
+                addr: moved.to.clone(),
+                operation: "record state".to_owned(),
+                message: e.to_string(),
+            });
+            return outcome;
+        }
+    }
+    // Then imports: the adopted object is recorded as it is, and changed below like any
+    // recorded one.
+    for change in plan.changes.iter().filter(|c| c.import_id.is_some()) {
+        let Some(before) = &change.before else {
+            continue;
+        };
+        let resource = ResourceState {
+            addr: change.addr.clone(),
+            provider: change.provider.clone(),
+            attrs: store.hasher().redact_attrs(before),
+            dependencies: change.dependencies.clone(),
+            fingerprints: BTreeMap::new(),
+        };
+        if let Err(e) = store.record_resource(resource) {
+            outcome.failures.push(ResourceFailure {
+                addr: change.addr.clone(),
+                operation: "record state".to_owned(),
+                message: e.to_string(),
+            });
+            return outcome;
+        }
+        outcome.completed.imported += 1;
+    }
     let nodes = action_graph(plan);
     let hasher = store.hasher().clone();
     let mut live: ResourceValues = store
@@ -790,6 +850,11 @@ pub async fn apply(
         .iter()
         .map(|(addr, r)| (addr.clone(), r.attrs.clone()))
         .collect();
+    live.extend(
+        plan.data
+            .iter()
+            .map(|(addr, attrs)| (addr.clone(), attrs.clone())),
+    );
     for change in &plan.changes {
         let values = if change.action == Action::NoOp {
             change.after.as_ref()
@@ -808,7 +873,6 @@ pub async fn apply(
         observer: Arc::clone(&observer),
     };
 
-    let mut outcome = ApplyOutcome::default();
     let mut waiting: Vec<usize> = nodes.iter().map(|n| n.dependencies.len()).collect();
     let mut started = vec![false; nodes.len()];
     let mut failed_root: Vec<Option<ResourceAddr>> = vec![None; nodes.len()];

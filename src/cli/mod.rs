@@ -210,6 +210,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Adopt an existing object as ADDR (e.g. `aws_vpc.main` or
+    /// `'aws_subnet.private["a"]'`): read it by its provider ID and record it; the next
+    /// plan shows how it differs from the configuration.
+    Import {
+        addr: String,
+        id: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Remove the state's lock; a holder that is still running only with --force.
     ForceUnlock {
         #[command(flatten)]
@@ -233,6 +244,17 @@ enum StateCommand {
     /// Forget a resource (or the pending create of one) without deleting it.
     Rm {
         addr: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Record a resource under another address without touching it: a rename, a
+    /// resource turned into a `for_each` instance (`'aws_vpc.main["a"]'`), or every
+    /// instance of a `for_each` resource at once.
+    Mv {
+        from: String,
+        to: String,
         #[command(flatten)]
         stack: StackArgs,
         #[command(flatten)]
@@ -416,6 +438,12 @@ fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ForceUnlock { stack, force } => state::force_unlock(&stack, force, printer),
+        Command::Import {
+            addr,
+            id,
+            stack,
+            lock,
+        } => run::import(&stack, &lock, &addr, &id, printer),
     }
 }
 

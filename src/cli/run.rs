@@ -97,7 +97,12 @@ fn check_targets(
     targets: &[ResourceAddr],
 ) -> Result<(), CliError> {
     for target in targets {
-        if !stack.resources.contains_key(target) && !state.resources.contains_key(target) {
+        // A block, or one instance of it (`TYPE.NAME["key"]`).
+        let configured = stack
+            .resources
+            .get(&target.config())
+            .is_some_and(|r| target.key.is_none() || r.for_each.is_some());
+        if !configured && !state.resources.keys().any(|a| target.covers(a)) {
             return Err(usage(
                 format!("--target {target}: no such resource in the stack or the state"),
                 None,
@@ -353,6 +358,100 @@ pub(super) fn apply(
         }
     }
     walk(rt, &loaded, store, &plan, run, json, destroy, printer)
+}
+
+/// `cairn import ADDR ID`: reads the object through its provider and records it.
+pub(super) fn import(
+    args: &StackArgs,
+    lock: &LockArgs,
+    addr: &str,
+    id: &str,
+    printer: Printer,
+) -> Result<ExitCode, CliError> {
+    let addr: ResourceAddr = addr
+        .parse()
+        .map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))?;
+    let rt = runtime()?;
+    let loaded = load_stack(args)?;
+    match loaded.stack.resources.get(&addr.config()) {
+        None => {
+            return Err(usage(
+                format!(
+                    "cannot import to {addr}: `{}` is not in the stack",
+                    addr.config()
+                ),
+                Some("add its block to the stack first: the import adopts an object for it"),
+            ));
+        }
+        Some(resource) if resource.for_each.is_some() != addr.key.is_some() => {
+            return Err(usage(
+                format!(
+                    "cannot import to {addr}: `{}` {}",
+                    addr.config(),
+                    if addr.key.is_some() {
+                        "has no for_each"
+                    } else {
+                        "has for_each: name the instance, e.g. 'TYPE.NAME[\"key\"]'"
+                    }
+                ),
+                None,
+            ));
+        }
+        Some(_) => {}
+    }
+    let mut store = StateStore::open_at(
+        &loaded.location,
+        &loaded.stack.name,
+        &loaded.stack.env,
+        &lock.options("import"),
+    )?;
+    report_takeover(&store, &loaded.location, printer);
+    if store.state().resources.contains_key(&addr) {
+        store.close()?;
+        return Err(usage(
+            format!("{addr} is in the state already"),
+            Some("`cairn state rm` it first to adopt another object"),
+        ));
+    }
+    let input = PlanInput {
+        stack: &loaded.stack,
+        graph: &loaded.graph,
+        registry: &loaded.registry,
+        clients: &loaded.clients,
+        state: store.state(),
+        hasher: store.hasher(),
+    };
+    let read = async { Ok(plan::import_object(&input, &addr, id).await?) };
+    let attrs = match rt.block_on(interruptible(read)) {
+        Ok(Some(attrs)) => attrs,
+        Ok(None) => {
+            store.close()?;
+            return Err(usage(
+                format!(
+                    "cannot import {addr}: the configuration of provider `{}` is not known yet",
+                    addr.provider()
+                ),
+                Some("apply what the provider's configuration references first"),
+            ));
+        }
+        Err(e) => {
+            store.close()?;
+            return Err(e);
+        }
+    };
+    let resource = crate::state::ResourceState {
+        addr: addr.clone(),
+        provider: addr.provider().to_owned(),
+        attrs: store.hasher().redact_attrs(&attrs),
+        dependencies: plan::imported_dependencies(&loaded.graph, store.state(), &addr),
+        fingerprints: Default::default(),
+    };
+    store.record_resource(resource)?;
+    store.close()?;
+    printer.out(&format!(
+        "Imported {id} as {addr}. `cairn plan` shows how it differs from the configuration."
+    ));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Closes the state of an apply with nothing to do.

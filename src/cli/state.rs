@@ -137,6 +137,47 @@ pub(super) fn state(command: StateCommand, printer: Printer) -> Result<ExitCode,
                 format!("Dropped the pending create of {addr}; an object it made, if any, is not managed.")
             });
         }
+        StateCommand::Mv {
+            from,
+            to,
+            stack,
+            lock,
+        } => {
+            let (from, to) = (parse_addr(&from)?, parse_addr(&to)?);
+            let location = location::for_state(&stack)?;
+            let mut store = StateStore::open_existing(&location, &lock.options("state mv"))?
+                .ok_or_else(|| no_state(&location))?;
+            report_takeover(&store, &location, printer);
+            let recorded = &store.state().resources;
+            // One address, or every instance of a `for_each` resource under the new name.
+            let moves: Vec<(ResourceAddr, ResourceAddr)> = if recorded.contains_key(&from) {
+                vec![(from.clone(), to.clone())]
+            } else if from.key.is_none() && to.key.is_none() {
+                recorded
+                    .keys()
+                    .filter(|a| a.key.is_some() && from.covers(a))
+                    .filter_map(|a| Some((a.clone(), to.with_key(a.key.clone()?))))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if moves.is_empty() {
+                return Err(not_in_state(&from));
+            }
+            if let Some((_, taken)) = moves.iter().find(|(_, to)| recorded.contains_key(to)) {
+                return Err(usage(
+                    format!("{taken} is in the state already"),
+                    Some("`cairn state rm` it first if it is not needed"),
+                ));
+            }
+            for (from, to) in &moves {
+                store.move_resource(from, to)?;
+            }
+            store.close()?;
+            for (from, to) in &moves {
+                printer.out(&format!("Moved {from} to {to}."));
+            }
+        }
         StateCommand::Pull(args) => {
             let location = location::for_state(&args)?;
             let recorded = state::read_at(&location)?.ok_or_else(|| no_state(&location))?;

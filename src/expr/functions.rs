@@ -18,22 +18,36 @@ use super::eval::{reveal, reveal_top, taint};
 pub const FUNCTIONS: &[&str] = &[
     "base64decode",
     "base64encode",
+    "can",
     "cidrsubnet",
     "coalesce",
     "concat",
+    "contains",
+    "distinct",
     "element",
+    "flatten",
     "format",
     "join",
     "jsonencode",
+    "keys",
     "length",
     "lookup",
     "lower",
+    "max",
     "merge",
+    "min",
+    "range",
     "replace",
+    "slice",
     "split",
+    "tolist",
+    "toset",
     "tostring",
     "trimprefix",
+    "try",
     "upper",
+    "values",
+    "zipmap",
 ];
 
 pub(super) fn call(function: &str, args: Vec<Value>) -> Result<Value, String> {
@@ -44,6 +58,15 @@ pub(super) fn call(function: &str, args: Vec<Value>) -> Result<Value, String> {
         "element" => element(args),
         "length" => length(args),
         "coalesce" => coalesce(args),
+        "keys" => keys(args),
+        "values" => values(args),
+        "toset" => toset(args),
+        "tolist" => tolist(args),
+        "distinct" => distinct(args),
+        "flatten" => flatten(args),
+        "zipmap" => zipmap(args),
+        "contains" => contains(args),
+        "slice" => slice(args),
         _ => scalar(function, args),
     }
 }
@@ -157,6 +180,8 @@ fn scalar(function: &str, args: Vec<Value>) -> Result<Value, String> {
             }
         }
         "format" => format(&revealed)?,
+        "range" => range(&revealed)?,
+        "max" | "min" => extreme(function, &revealed)?,
         other => return Err(format!("unknown function `{other}`")),
     };
     Ok(taint(result, sensitive))
@@ -388,6 +413,275 @@ fn length(args: Vec<Value>) -> Result<Value, String> {
         Value::Int(i64::try_from(len).unwrap_or(i64::MAX)),
         sensitive,
     ))
+}
+
+/// The one argument, its outer sensitive wrapper removed; `Err(Ok(unknown))` early.
+fn single(function: &str, args: Vec<Value>) -> Result<(Value, bool), Result<Value, String>> {
+    arity(function, &args, 1).map_err(Err)?;
+    let (mut args, sensitive) = reveal_args(args).map_err(Ok)?;
+    Ok((args.pop().unwrap_or_default(), sensitive))
+}
+
+/// A map's keys, sorted.
+fn keys(args: Vec<Value>) -> Result<Value, String> {
+    let (value, sensitive) = match single("keys", args) {
+        Ok(revealed) => revealed,
+        Err(early) => return early,
+    };
+    match value {
+        Value::Map(map) => Ok(taint(
+            Value::List(map.into_keys().map(Value::String).collect()),
+            sensitive,
+        )),
+        other => Err(format!("keys() needs a map, got {}", other.type_name())),
+    }
+}
+
+/// A map's values, in key order.
+fn values(args: Vec<Value>) -> Result<Value, String> {
+    let (value, sensitive) = match single("values", args) {
+        Ok(revealed) => revealed,
+        Err(early) => return early,
+    };
+    match value {
+        Value::Map(map) => Ok(taint(Value::List(map.into_values().collect()), sensitive)),
+        other => Err(format!("values() needs a map, got {}", other.type_name())),
+    }
+}
+
+fn list_of(function: &str, value: Value) -> Result<Vec<Value>, String> {
+    match value {
+        Value::List(items) => Ok(items),
+        other => Err(format!(
+            "{function}() needs a list, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// A set is a sorted list without duplicates: cairn has no separate set type. Unknown
+/// while any element is, since it could equal another.
+fn toset(args: Vec<Value>) -> Result<Value, String> {
+    let (value, sensitive) = match single("toset", args) {
+        Ok(revealed) => revealed,
+        Err(early) => return early,
+    };
+    let items = list_of("toset", value)?;
+    if items.iter().any(Value::contains_unknown) {
+        return Ok(taint(Value::Unknown, sensitive));
+    }
+    let mut set: Vec<Value> = Vec::with_capacity(items.len());
+    for item in items {
+        if !set.contains(&item) {
+            set.push(item);
+        }
+    }
+    set.sort_by_key(sort_key);
+    Ok(taint(Value::List(set), sensitive))
+}
+
+/// Orders set elements: strings by text, everything else after them by its JSON.
+fn sort_key(value: &Value) -> (u8, String) {
+    match value {
+        Value::String(s) => (0, s.clone()),
+        other => (
+            1,
+            other
+                .expose()
+                .map(|json| json.to_string())
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+fn tolist(args: Vec<Value>) -> Result<Value, String> {
+    let (value, sensitive) = match single("tolist", args) {
+        Ok(revealed) => revealed,
+        Err(early) => return early,
+    };
+    Ok(taint(Value::List(list_of("tolist", value)?), sensitive))
+}
+
+/// The list without repeated elements, first occurrences kept in order.
+fn distinct(args: Vec<Value>) -> Result<Value, String> {
+    let (value, sensitive) = match single("distinct", args) {
+        Ok(revealed) => revealed,
+        Err(early) => return early,
+    };
+    let items = list_of("distinct", value)?;
+    if items.iter().any(Value::contains_unknown) {
+        return Ok(taint(Value::Unknown, sensitive));
+    }
+    let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    Ok(taint(Value::List(out), sensitive))
+}
+
+/// Lists of lists into one list, at any depth.
+fn flatten(args: Vec<Value>) -> Result<Value, String> {
+    fn into(items: Vec<Value>, out: &mut Vec<Value>, sensitive: &mut bool) -> bool {
+        for item in items {
+            let (item, s) = reveal_top(item);
+            *sensitive |= s;
+            match item {
+                Value::Unknown => return false,
+                Value::List(inner) => {
+                    if !into(inner, out, sensitive) {
+                        return false;
+                    }
+                }
+                other => out.push(taint(other, s)),
+            }
+        }
+        true
+    }
+    let (value, mut sensitive) = match single("flatten", args) {
+        Ok(revealed) => revealed,
+        Err(early) => return early,
+    };
+    let mut out = Vec::new();
+    if !into(list_of("flatten", value)?, &mut out, &mut sensitive) {
+        return Ok(taint(Value::Unknown, sensitive));
+    }
+    Ok(taint(Value::List(out), sensitive))
+}
+
+/// `zipmap(keys, values)`: a map from two lists of the same length.
+fn zipmap(args: Vec<Value>) -> Result<Value, String> {
+    arity("zipmap", &args, 2)?;
+    let (mut args, sensitive) = match reveal_args(args) {
+        Ok(revealed) => revealed,
+        Err(unknown) => return Ok(unknown),
+    };
+    let values = list_of("zipmap", args.pop().unwrap_or_default())?;
+    let keys = list_of("zipmap", args.pop().unwrap_or_default())?;
+    if keys.len() != values.len() {
+        return Err(format!(
+            "zipmap() needs lists of the same length, got {} keys and {} values",
+            keys.len(),
+            values.len()
+        ));
+    }
+    let mut map = BTreeMap::new();
+    let mut key_sensitive = false;
+    for (key, value) in keys.into_iter().zip(values) {
+        let (key, s) = reveal(&key);
+        key_sensitive |= s;
+        if key.contains_unknown() {
+            return Ok(taint(Value::Unknown, sensitive || key_sensitive));
+        }
+        map.insert(text_arg("zipmap", &key)?, value);
+    }
+    Ok(taint(Value::Map(map), sensitive || key_sensitive))
+}
+
+/// `slice(list, start, end)`: the elements from `start` up to, not including, `end`.
+fn slice(args: Vec<Value>) -> Result<Value, String> {
+    arity("slice", &args, 3)?;
+    let (mut args, sensitive) = match reveal_args(args) {
+        Ok(revealed) => revealed,
+        Err(unknown) => return Ok(unknown),
+    };
+    let end = int_arg("slice", &args[2])?;
+    let start = int_arg("slice", &args[1])?;
+    let items = list_of("slice", std::mem::take(&mut args[0]))?;
+    let len = items.len();
+    match (usize::try_from(start), usize::try_from(end)) {
+        (Ok(start), Ok(end)) if start <= end && end <= len => Ok(taint(
+            Value::List(items.into_iter().skip(start).take(end - start).collect()),
+            sensitive,
+        )),
+        _ => Err(format!(
+            "slice() needs 0 <= start <= end <= {len} (the list's length), got {start} and {end}"
+        )),
+    }
+}
+
+/// `contains(list, value)`.
+fn contains(args: Vec<Value>) -> Result<Value, String> {
+    arity("contains", &args, 2)?;
+    let mut sensitive = false;
+    let mut revealed = Vec::with_capacity(2);
+    for arg in &args {
+        let (value, s) = reveal(arg);
+        sensitive |= s;
+        revealed.push(value);
+    }
+    if revealed.iter().any(Value::contains_unknown) {
+        return Ok(taint(Value::Unknown, sensitive));
+    }
+    let needle = &revealed[1];
+    let found = list_arg("contains", &revealed[0])?
+        .iter()
+        .any(|item| item == needle);
+    Ok(taint(Value::Bool(found), sensitive))
+}
+
+/// `range(end)`, `range(start, end)`, `range(start, end, step)` of whole numbers.
+fn range(args: &[Value]) -> Result<Value, String> {
+    let numbers = args
+        .iter()
+        .map(|a| int_arg("range", a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (start, end, step) = match numbers.as_slice() {
+        [end] => (0, *end, 1),
+        [start, end] => (*start, *end, if start <= end { 1 } else { -1 }),
+        [start, end, step] => (*start, *end, *step),
+        _ => return Err("range() takes 1 to 3 arguments".to_owned()),
+    };
+    if step == 0 {
+        return Err("range() step must not be zero".to_owned());
+    }
+    let span = i128::from(end) - i128::from(start);
+    let stride = i128::from(step);
+    let count = if span == 0 || (span > 0) != (stride > 0) {
+        0
+    } else {
+        (span + stride - stride.signum()) / stride
+    };
+    if count > 10_000 {
+        return Err("range() would make more than 10,000 numbers".to_owned());
+    }
+    let out = (0..count)
+        .map(|i| Value::Int(i64::try_from(i128::from(start) + i * stride).unwrap_or(end)))
+        .collect();
+    Ok(Value::List(out))
+}
+
+/// `max(...)`, `min(...)` of numbers.
+fn extreme(function: &str, args: &[Value]) -> Result<Value, String> {
+    let mut best: Option<Value> = None;
+    for arg in args {
+        let number = match arg {
+            Value::Int(_) | Value::Float(_) => arg.clone(),
+            other => {
+                return Err(format!(
+                    "{function}() needs numbers, got {}",
+                    other.type_name()
+                ));
+            }
+        };
+        let as_float = |v: &Value| match v {
+            Value::Int(i) => *i as f64,
+            Value::Float(f) => *f,
+            _ => 0.0,
+        };
+        let better = best.as_ref().is_none_or(|b| {
+            if function == "max" {
+                as_float(&number) > as_float(b)
+            } else {
+                as_float(&number) < as_float(b)
+            }
+        });
+        if better {
+            best = Some(number);
+        }
+    }
+    best.ok_or_else(|| format!("{function}() needs at least one number"))
 }
 
 /// The first argument that is not null. An unknown before it makes the result unknown,

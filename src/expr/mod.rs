@@ -18,6 +18,7 @@ pub mod parse;
 mod tests;
 
 pub use eval::EvalError;
+pub use eval::for_each_keys;
 pub use functions::FUNCTIONS;
 pub use parse::{ParseError, parse_string};
 
@@ -53,7 +54,7 @@ pub enum ExprKind {
 }
 
 /// One piece of a template.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TemplatePart {
     /// Text as written.
     Text(String),
@@ -62,7 +63,7 @@ pub enum TemplatePart {
 }
 
 /// What is inside `${...}`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Interp {
     /// `var.NAME` or `TYPE.NAME.ATTR`, with a path.
     Reference(Reference),
@@ -77,7 +78,7 @@ pub enum Interp {
     },
     /// `!operand`.
     Not(Box<Interp>),
-    /// `lhs == rhs`, `lhs != rhs`, `lhs && rhs`, `lhs || rhs`.
+    /// `lhs OP rhs`: comparisons, arithmetic and `&&`, `||`.
     Binary {
         /// The operator.
         op: BinaryOp,
@@ -106,6 +107,34 @@ pub enum Interp {
         /// The keys and indexes, in order.
         path: Vec<PathSegment>,
     },
+    /// A variable bound by an enclosing `for` expression, with a path: `s.id`.
+    Bound {
+        /// The bound name, e.g. `s`.
+        name: String,
+        /// Keys and indexes into its value.
+        path: Vec<PathSegment>,
+    },
+    /// `[for s in var.subnets : s.id]` or `{for k, v in var.pools : k => v.max}`.
+    For(Box<ForExpr>),
+    /// A string literal with interpolations inside `${...}`: `"${k}-${v.name}"`.
+    Template(Vec<TemplatePart>),
+}
+
+/// A `for` expression. Over a list, `key_var` is the index; over a map, the key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForExpr {
+    /// `k` of `for k, v in ...`.
+    pub key_var: Option<String>,
+    /// `v` of `for k, v in ...` (or `s` of `for s in ...`).
+    pub value_var: String,
+    /// What is iterated: a list or a map.
+    pub collection: Interp,
+    /// `Some` for the map form `{for ... : KEY => VALUE}`.
+    pub key: Option<Interp>,
+    /// Each element's value.
+    pub value: Interp,
+    /// `if COND`: elements for which it is false are left out.
+    pub condition: Option<Interp>,
 }
 
 /// A binary operator inside `${...}`.
@@ -119,6 +148,61 @@ pub enum BinaryOp {
     And,
     /// `||`
     Or,
+    /// `<`
+    Less,
+    /// `<=`
+    LessEqual,
+    /// `>`
+    Greater,
+    /// `>=`
+    GreaterEqual,
+    /// `+`
+    Add,
+    /// `-`
+    Subtract,
+    /// `*`
+    Multiply,
+    /// `/`
+    Divide,
+    /// `%`
+    Modulo,
+}
+
+impl BinaryOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Equal => "==",
+            BinaryOp::NotEqual => "!=",
+            BinaryOp::And => "&&",
+            BinaryOp::Or => "||",
+            BinaryOp::Less => "<",
+            BinaryOp::LessEqual => "<=",
+            BinaryOp::Greater => ">",
+            BinaryOp::GreaterEqual => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Subtract => "-",
+            BinaryOp::Multiply => "*",
+            BinaryOp::Divide => "/",
+            BinaryOp::Modulo => "%",
+        }
+    }
+}
+
+fn path_references<'a>(path: &'a [PathSegment], out: &mut Vec<&'a Reference>) {
+    for segment in path {
+        if let PathSegment::Expr(inner) = segment {
+            inner.collect_references(out);
+        }
+    }
+}
+
+fn rewrite_path(path: &mut [PathSegment], replace: &mut dyn FnMut(&Interp) -> Option<Interp>) {
+    for segment in path {
+        if let PathSegment::Expr(inner) = segment {
+            inner.rewrite(replace);
+        }
+    }
 }
 
 impl Interp {
@@ -131,13 +215,28 @@ impl Interp {
 
     fn collect_references<'a>(&'a self, out: &mut Vec<&'a Reference>) {
         match self {
-            Interp::Reference(reference) => out.push(reference),
+            Interp::Reference(reference) => {
+                out.push(reference);
+                match reference {
+                    Reference::Resource { instance, path, .. } => {
+                        if let Some(PathSegment::Expr(inner)) = instance {
+                            inner.collect_references(out);
+                        }
+                        path_references(path, out);
+                    }
+                    Reference::Variable { path, .. }
+                    | Reference::Local { path, .. }
+                    | Reference::Each { path, .. } => path_references(path, out),
+                }
+            }
             Interp::Literal(_) => {}
             Interp::Call { args, .. } => args.iter().for_each(|a| a.collect_references(out)),
-            Interp::Not(operand)
-            | Interp::Index {
-                target: operand, ..
-            } => operand.collect_references(out),
+            Interp::Not(operand) => operand.collect_references(out),
+            Interp::Index { target, path } => {
+                target.collect_references(out);
+                path_references(path, out);
+            }
+            Interp::Bound { path, .. } => path_references(path, out),
             Interp::Binary { lhs, rhs, .. } => {
                 lhs.collect_references(out);
                 rhs.collect_references(out);
@@ -153,6 +252,23 @@ impl Interp {
             }
             Interp::List(items) => items.iter().for_each(|i| i.collect_references(out)),
             Interp::Map(map) => map.values().for_each(|i| i.collect_references(out)),
+            Interp::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Interp(inner) = part {
+                        inner.collect_references(out);
+                    }
+                }
+            }
+            Interp::For(for_expr) => {
+                for_expr.collection.collect_references(out);
+                if let Some(key) = &for_expr.key {
+                    key.collect_references(out);
+                }
+                for_expr.value.collect_references(out);
+                if let Some(condition) = &for_expr.condition {
+                    condition.collect_references(out);
+                }
+            }
         }
     }
 
@@ -163,12 +279,25 @@ impl Interp {
             return;
         }
         match self {
-            Interp::Reference(_) | Interp::Literal(_) => {}
+            Interp::Reference(Reference::Resource { instance, path, .. }) => {
+                if let Some(PathSegment::Expr(inner)) = instance {
+                    inner.rewrite(replace);
+                }
+                rewrite_path(path, replace);
+            }
+            Interp::Reference(
+                Reference::Variable { path, .. }
+                | Reference::Local { path, .. }
+                | Reference::Each { path, .. },
+            )
+            | Interp::Bound { path, .. } => rewrite_path(path, replace),
+            Interp::Literal(_) => {}
             Interp::Call { args, .. } => args.iter_mut().for_each(|a| a.rewrite(replace)),
-            Interp::Not(operand)
-            | Interp::Index {
-                target: operand, ..
-            } => operand.rewrite(replace),
+            Interp::Not(operand) => operand.rewrite(replace),
+            Interp::Index { target, path } => {
+                target.rewrite(replace);
+                rewrite_path(path, replace);
+            }
             Interp::Binary { lhs, rhs, .. } => {
                 lhs.rewrite(replace);
                 rhs.rewrite(replace);
@@ -184,6 +313,23 @@ impl Interp {
             }
             Interp::List(items) => items.iter_mut().for_each(|i| i.rewrite(replace)),
             Interp::Map(map) => map.values_mut().for_each(|i| i.rewrite(replace)),
+            Interp::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Interp(inner) = part {
+                        inner.rewrite(replace);
+                    }
+                }
+            }
+            Interp::For(for_expr) => {
+                for_expr.collection.rewrite(replace);
+                if let Some(key) = &mut for_expr.key {
+                    key.rewrite(replace);
+                }
+                for_expr.value.rewrite(replace);
+                if let Some(condition) = &mut for_expr.condition {
+                    condition.rewrite(replace);
+                }
+            }
         }
     }
 }
@@ -271,7 +417,7 @@ impl Expr {
 }
 
 /// A reference inside `${...}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Reference {
     /// `var.NAME[...]`
     Variable {
@@ -280,31 +426,92 @@ pub enum Reference {
         /// Keys and indexes into its value.
         path: Vec<PathSegment>,
     },
-    /// `TYPE.NAME.ATTR[...]`
+    /// `local.NAME[...]`
+    Local {
+        /// The local's name.
+        name: String,
+        /// Keys and indexes into its value.
+        path: Vec<PathSegment>,
+    },
+    /// `each.key` or `each.value[...]`, inside a resource with `for_each`.
+    Each {
+        /// `key` or `value`.
+        field: EachField,
+        /// Keys and indexes into `each.value`.
+        path: Vec<PathSegment>,
+    },
+    /// `TYPE.NAME`, `TYPE.NAME.ATTR[...]`, `TYPE.NAME[KEY].ATTR[...]` or
+    /// `TYPE.NAME[*].ATTR`. `addr` never has an instance key: `instance` selects one.
+    /// Without `attr` the reference is the whole object (for a `for_each` resource without
+    /// `instance`: a map of its instances' objects).
     Resource {
         /// The resource.
         addr: ResourceAddr,
-        /// The attribute, e.g. `id`.
-        attr: String,
+        /// The instance key of a `for_each` resource, e.g. `["a"]`.
+        instance: Option<PathSegment>,
+        /// The attribute, e.g. `id`; none for the whole object.
+        attr: Option<String>,
         /// Keys and indexes into the attribute's value.
         path: Vec<PathSegment>,
     },
 }
 
-/// Indexing after a reference: `.key`, `["key"]` or `[0]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What `each.` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EachField {
+    /// `each.key`: the instance's key.
+    Key,
+    /// `each.value`: the for_each element's value.
+    Value,
+}
+
+/// Indexing after a reference: `.key`, `["key"]`, `[0]`, `[EXPR]` or the splat `[*]`
+/// (what follows a splat applies to every element).
+#[derive(Clone, Debug, PartialEq)]
 pub enum PathSegment {
     /// `.key` or `["key"]`.
     Key(String),
     /// `[0]`.
     Index(usize),
+    /// `[EXPR]`: a computed key or index.
+    Expr(Box<Interp>),
+    /// `[*]`.
+    Splat,
 }
 
-/// Where evaluation finds variables and resource attributes.
+/// An instance key set of a resource, as a [`Scope`] knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Instances {
+    /// No `for_each`: one instance, addressed without a key.
+    Single,
+    /// `for_each`: the keys, sorted (shared: a plan asks for them once per instance).
+    Keys(std::sync::Arc<Vec<String>>),
+    /// `for_each` whose keys are not known yet.
+    Unknown,
+}
+
+/// Where evaluation finds variables, locals and resource attributes.
 pub trait Scope {
     /// A variable's value (sensitive ones wrapped), `None` if undefined.
     fn variable(&self, name: &str) -> Option<Value>;
     /// A resource attribute: its value, [`Value::Unknown`] until known, `None` if the
-    /// resource or attribute does not exist.
+    /// resource or attribute does not exist. `addr` carries the instance key of a
+    /// `for_each` instance.
     fn resource_attr(&self, addr: &ResourceAddr, attr: &str) -> Option<Value>;
+    /// A local's value, or why it failed; `None` if undefined.
+    fn local(&self, _name: &str) -> Option<Result<Value, String>> {
+        None
+    }
+    /// `each.key` and `each.value` of the instance being evaluated.
+    fn each(&self) -> Option<(&str, &Value)> {
+        None
+    }
+    /// The instances of a resource (by its address without key).
+    fn instances(&self, _addr: &ResourceAddr) -> Instances {
+        Instances::Single
+    }
+    /// Every attribute of a resource instance as one map, `None` if it does not exist.
+    fn resource_object(&self, _addr: &ResourceAddr) -> Option<Value> {
+        None
+    }
 }

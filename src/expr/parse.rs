@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use cairn_provider_core::Value;
 
 use super::FUNCTIONS;
-use super::{BinaryOp, ExprKind, Interp, PathSegment, Reference, TemplatePart};
+use super::{BinaryOp, EachField, ExprKind, ForExpr, Interp, PathSegment, Reference, TemplatePart};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::closest;
 
@@ -42,6 +42,25 @@ fn error(message: impl Into<String>, offset: usize) -> ParseError {
 /// when it is exactly one `${...}`, a [`ExprKind::Template`] otherwise. `$${` stands for a
 /// literal `${`.
 pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
+    let mut parts = template_parts(text, &[], 0)?;
+    Ok(match parts.len() {
+        0 => ExprKind::Literal(Value::String(String::new())),
+        1 => match parts.pop() {
+            Some(TemplatePart::Interp(interp)) => ExprKind::Interpolation(interp),
+            Some(TemplatePart::Text(text)) => ExprKind::Literal(Value::String(text)),
+            None => ExprKind::Literal(Value::String(String::new())),
+        },
+        _ => ExprKind::Template(parts),
+    })
+}
+
+/// Splits `text` into literal text and `${...}` parts; `bound` are the names of enclosing
+/// `for` variables (for a string literal inside `${...}`), `depth` its nesting.
+fn template_parts(
+    text: &str,
+    bound: &[String],
+    depth: usize,
+) -> Result<Vec<TemplatePart>, ParseError> {
     let mut parts = Vec::new();
     let mut literal = String::new();
     let mut pos = 0;
@@ -56,7 +75,8 @@ pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
             let mut parser = Parser {
                 text,
                 pos: pos + 2,
-                depth: 0,
+                depth,
+                bound: bound.to_vec(),
             };
             let interp = parser.expression()?;
             parser.skip_space();
@@ -81,15 +101,7 @@ pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
     if !literal.is_empty() {
         parts.push(TemplatePart::Text(literal));
     }
-    Ok(match parts.len() {
-        0 => ExprKind::Literal(Value::String(String::new())),
-        1 => match parts.pop() {
-            Some(TemplatePart::Interp(interp)) => ExprKind::Interpolation(interp),
-            Some(TemplatePart::Text(text)) => ExprKind::Literal(Value::String(text)),
-            None => ExprKind::Literal(Value::String(String::new())),
-        },
-        _ => ExprKind::Template(parts),
-    })
+    Ok(parts)
 }
 
 /// Recursive descent over the inside of one `${...}`; `pos` is a byte offset into the
@@ -99,7 +111,26 @@ struct Parser<'a> {
     pos: usize,
     /// Nesting of the expression being parsed; see [`MAX_DEPTH`].
     depth: usize,
+    /// Names bound by the enclosing `for` expressions, innermost last.
+    bound: Vec<String>,
 }
+
+/// Operators by precedence level, loosest first; longer spellings before their prefixes.
+const OR: &[(&str, BinaryOp)] = &[("||", BinaryOp::Or)];
+const AND: &[(&str, BinaryOp)] = &[("&&", BinaryOp::And)];
+const EQUALITY: &[(&str, BinaryOp)] = &[("==", BinaryOp::Equal), ("!=", BinaryOp::NotEqual)];
+const COMPARISON: &[(&str, BinaryOp)] = &[
+    ("<=", BinaryOp::LessEqual),
+    (">=", BinaryOp::GreaterEqual),
+    ("<", BinaryOp::Less),
+    (">", BinaryOp::Greater),
+];
+const ADDITIVE: &[(&str, BinaryOp)] = &[("+", BinaryOp::Add), ("-", BinaryOp::Subtract)];
+const MULTIPLICATIVE: &[(&str, BinaryOp)] = &[
+    ("*", BinaryOp::Multiply),
+    ("/", BinaryOp::Divide),
+    ("%", BinaryOp::Modulo),
+];
 
 impl Parser<'_> {
     fn peek(&self) -> Option<u8> {
@@ -167,55 +198,52 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Interp, ParseError> {
-        let mut lhs = self.and()?;
-        let mark = self.depth;
-        while self.eat("||") {
-            // A chain `a || b || c` nests to the left without recursing here, but every
-            // walk over the tree recurses through it: count each link as a level.
-            self.descend()?;
-            let rhs = self.and()?;
-            lhs = Interp::Binary {
-                op: BinaryOp::Or,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
-        self.depth = mark;
-        Ok(lhs)
+        self.level(OR, Self::and)
     }
 
     fn and(&mut self) -> Result<Interp, ParseError> {
-        let mut lhs = self.equality()?;
-        let mark = self.depth;
-        while self.eat("&&") {
-            self.descend()?;
-            let rhs = self.equality()?;
-            lhs = Interp::Binary {
-                op: BinaryOp::And,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
-        self.depth = mark;
-        Ok(lhs)
+        self.level(AND, Self::equality)
     }
 
     fn equality(&mut self) -> Result<Interp, ParseError> {
-        let mut lhs = self.unary()?;
+        self.level(EQUALITY, Self::comparison)
+    }
+
+    fn comparison(&mut self) -> Result<Interp, ParseError> {
+        self.level(COMPARISON, Self::additive)
+    }
+
+    fn additive(&mut self) -> Result<Interp, ParseError> {
+        self.level(ADDITIVE, Self::multiplicative)
+    }
+
+    fn multiplicative(&mut self) -> Result<Interp, ParseError> {
+        self.level(MULTIPLICATIVE, Self::unary)
+    }
+
+    /// One precedence level: `next (op next)*`, left-associative. A chain `a == b == c`
+    /// nests to the left without recursing here, but every walk over the tree recurses
+    /// through it: each link counts as a level of nesting.
+    fn level(
+        &mut self,
+        operators: &[(&str, BinaryOp)],
+        next: fn(&mut Self) -> Result<Interp, ParseError>,
+    ) -> Result<Interp, ParseError> {
+        let mut lhs = next(self)?;
         let mark = self.depth;
         loop {
-            let op = if self.eat("==") {
-                BinaryOp::Equal
-            } else if self.eat("!=") {
-                BinaryOp::NotEqual
-            } else {
+            self.skip_space();
+            let rest = &self.text[self.pos..];
+            let Some((token, op)) = operators.iter().find(|(token, _)| rest.starts_with(token))
+            else {
                 self.depth = mark;
                 return Ok(lhs);
             };
+            self.pos += token.len();
             self.descend()?;
-            let rhs = self.unary()?;
+            let rhs = next(self)?;
             lhs = Interp::Binary {
-                op,
+                op: *op,
                 lhs: Box::new(lhs),
                 rhs: Box::new(rhs),
             };
@@ -231,6 +259,24 @@ impl Parser<'_> {
             self.depth -= 1;
             return Ok(Interp::Not(Box::new(operand?)));
         }
+        // `-x` negates; `-1` is a number literal.
+        if self.peek() == Some(b'-')
+            && !self
+                .text
+                .as_bytes()
+                .get(self.pos + 1)
+                .is_some_and(u8::is_ascii_digit)
+        {
+            self.pos += 1;
+            self.descend()?;
+            let operand = self.unary();
+            self.depth -= 1;
+            return Ok(Interp::Binary {
+                op: BinaryOp::Subtract,
+                lhs: Box::new(Interp::Literal(Value::Int(0))),
+                rhs: Box::new(operand?),
+            });
+        }
         self.primary()
     }
 
@@ -239,7 +285,22 @@ impl Parser<'_> {
         let start = self.pos;
         match self.peek() {
             None | Some(b'}') => Err(error("expected an expression", start)),
-            Some(b'"') => self.string().map(|s| Interp::Literal(Value::String(s))),
+            Some(b'"') => {
+                let text = self.string()?;
+                if !text.contains("${") {
+                    return Ok(Interp::Literal(Value::String(text)));
+                }
+                // A template inside `${...}`, e.g. `"${k}-${v.name}"` in a `for`.
+                let mut parts = template_parts(&text, &self.bound, self.depth)
+                    .map_err(|e| error(e.message, start))?;
+                Ok(match (parts.len(), parts.first()) {
+                    (1, Some(TemplatePart::Text(_))) => match parts.pop() {
+                        Some(TemplatePart::Text(text)) => Interp::Literal(Value::String(text)),
+                        _ => Interp::Literal(Value::String(String::new())),
+                    },
+                    _ => Interp::Template(parts),
+                })
+            }
             Some(b'(') => {
                 self.pos += 1;
                 let inner = self.expression()?;
@@ -248,6 +309,9 @@ impl Parser<'_> {
             }
             Some(b'[') => {
                 self.pos += 1;
+                if self.keyword("for") {
+                    return self.for_expression(false);
+                }
                 let mut items = Vec::new();
                 while !self.eat("]") {
                     items.push(self.expression()?);
@@ -268,6 +332,9 @@ impl Parser<'_> {
     /// `{ key = value, "quoted key" = value }`; `:` is accepted for `=`.
     fn map(&mut self) -> Result<Interp, ParseError> {
         self.pos += 1;
+        if self.keyword("for") {
+            return self.for_expression(true);
+        }
         let mut map = BTreeMap::new();
         while !self.eat("}") {
             self.skip_space();
@@ -285,6 +352,81 @@ impl Parser<'_> {
             }
         }
         Ok(Interp::Map(map))
+    }
+
+    /// Consumes `word` (after whitespace) if it is next and followed by whitespace.
+    fn keyword(&mut self, word: &str) -> bool {
+        self.skip_space();
+        let rest = &self.text[self.pos..];
+        let followed_by_space = rest
+            .as_bytes()
+            .get(word.len())
+            .is_some_and(u8::is_ascii_whitespace);
+        if rest.starts_with(word) && followed_by_space {
+            self.pos += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After `[for` or `{for`: `K, V in COLLECTION : [KEY =>] VALUE [if COND]` and the
+    /// closing bracket.
+    fn for_expression(&mut self, map_form: bool) -> Result<Interp, ParseError> {
+        self.skip_space();
+        let first = self.required_identifier("a variable name after `for`")?;
+        let (key_var, value_var) = if self.eat(",") {
+            self.skip_space();
+            let second = self.required_identifier("a second variable name after `,`")?;
+            (Some(first), second)
+        } else {
+            (None, first)
+        };
+        if !self.keyword("in") {
+            return Err(error(
+                "expected `in` after the variables of `for`",
+                self.pos,
+            ));
+        }
+        let collection = self.expression()?;
+        self.expect_token(":", "after the collection of a `for` expression")?;
+        let names = usize::from(key_var.is_some()) + 1;
+        self.bound.extend(key_var.iter().cloned());
+        self.bound.push(value_var.clone());
+        let body = self.for_body(map_form);
+        self.bound.truncate(self.bound.len() - names);
+        let (key, value, condition) = body?;
+        let close = if map_form { "}" } else { "]" };
+        self.expect_token(close, "to close the `for` expression")?;
+        Ok(Interp::For(Box::new(ForExpr {
+            key_var,
+            value_var,
+            collection,
+            key,
+            value,
+            condition,
+        })))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn for_body(
+        &mut self,
+        map_form: bool,
+    ) -> Result<(Option<Interp>, Interp, Option<Interp>), ParseError> {
+        let key = if map_form {
+            let key = self.expression()?;
+            self.expect_token("=>", "between the key and the value of a `for` map")?;
+            Some(key)
+        } else {
+            None
+        };
+        let value = self.expression()?;
+        let condition = if self.keyword("if") {
+            Some(self.expression()?)
+        } else {
+            None
+        };
+        Ok((key, value, condition))
     }
 
     fn identifier(&mut self) -> Option<&str> {
@@ -322,6 +464,10 @@ impl Parser<'_> {
             "null" => return Ok(Interp::Literal(Value::Null)),
             _ => {}
         }
+        if self.bound.contains(&first) {
+            let path = self.path()?;
+            return Ok(Interp::Bound { name: first, path });
+        }
         self.skip_space();
         if self.peek() == Some(b'(') {
             if !FUNCTIONS.contains(&first.as_str()) {
@@ -349,29 +495,64 @@ impl Parser<'_> {
         if self.peek() != Some(b'.') {
             return Err(error(
                 format!(
-                    "`{first}` is not a reference: expected `var.NAME` or `TYPE.NAME.ATTRIBUTE`"
+                    "`{first}` is not a reference: expected `var.NAME`, `local.NAME`, `each.key` or `TYPE.NAME.ATTRIBUTE`"
                 ),
                 start,
             ));
         }
         self.pos += 1;
-        if first == "var" {
-            let name = self.required_identifier("a variable name after `var.`")?;
-            let path = self.path()?;
-            return Ok(Interp::Reference(Reference::Variable { name, path }));
+        match first.as_str() {
+            "var" => {
+                let name = self.required_identifier("a variable name after `var.`")?;
+                let path = self.path()?;
+                return Ok(Interp::Reference(Reference::Variable { name, path }));
+            }
+            "local" => {
+                let name = self.required_identifier("a local name after `local.`")?;
+                let path = self.path()?;
+                return Ok(Interp::Reference(Reference::Local { name, path }));
+            }
+            "each" => {
+                let at = self.pos;
+                let field = match self.identifier() {
+                    Some("key") => EachField::Key,
+                    Some("value") => EachField::Value,
+                    _ => return Err(error("expected `each.key` or `each.value`", at)),
+                };
+                let path = self.path()?;
+                return Ok(Interp::Reference(Reference::Each { field, path }));
+            }
+            _ => {}
         }
+        let type_name = if first == "data" {
+            let data_type = self.required_identifier("a data source type after `data.`")?;
+            if self.peek() != Some(b'.') {
+                return Err(error(
+                    format!("`data.{data_type}` needs a name: `data.{data_type}.NAME.ATTRIBUTE`"),
+                    start,
+                ));
+            }
+            self.pos += 1;
+            format!("data.{data_type}")
+        } else {
+            first
+        };
         let name = self.required_identifier("a resource name after the type")?;
-        if self.peek() != Some(b'.') {
-            return Err(error(
-                format!("`{first}.{name}` needs an attribute: `{first}.{name}.ATTRIBUTE`"),
-                start,
-            ));
-        }
-        self.pos += 1;
-        let attr = self.required_identifier("an attribute name")?;
+        let instance = if self.peek() == Some(b'[') {
+            Some(self.bracket()?)
+        } else {
+            None
+        };
+        let attr = if self.peek() == Some(b'.') {
+            self.pos += 1;
+            Some(self.required_identifier("an attribute name")?)
+        } else {
+            None
+        };
         let path = self.path()?;
         Ok(Interp::Reference(Reference::Resource {
-            addr: ResourceAddr::new(first, name),
+            addr: ResourceAddr::new(type_name, name),
+            instance,
             attr,
             path,
         }))
@@ -390,8 +571,8 @@ impl Parser<'_> {
         })
     }
 
-    /// `.key`, `["key"]` and `[0]` after a reference. No whitespace is allowed before a
-    /// `.` so `a.b.c .d` is an error rather than a surprise.
+    /// `.key`, `["key"]`, `[0]`, `[EXPR]` and `[*]` after a reference. No whitespace is
+    /// allowed before a `.` so `a.b.c .d` is an error rather than a surprise.
     fn path(&mut self) -> Result<Vec<PathSegment>, ParseError> {
         let mut path = Vec::new();
         loop {
@@ -402,33 +583,28 @@ impl Parser<'_> {
                         self.required_identifier("a key after `.`")?,
                     ));
                 }
-                Some(b'[') => {
-                    self.pos += 1;
-                    self.skip_space();
-                    let at = self.pos;
-                    match self.peek() {
-                        Some(b'"') => path.push(PathSegment::Key(self.string()?)),
-                        Some(c) if c.is_ascii_digit() => {
-                            while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                                self.pos += 1;
-                            }
-                            let index = self.text[at..self.pos]
-                                .parse()
-                                .map_err(|_| error("index out of range", at))?;
-                            path.push(PathSegment::Index(index));
-                        }
-                        _ => {
-                            return Err(error(
-                                "expected a number or a quoted key inside `[...]`",
-                                at,
-                            ));
-                        }
-                    }
-                    self.expect_token("]", "to close `[`")?;
-                }
+                Some(b'[') => path.push(self.bracket()?),
                 _ => return Ok(path),
             }
         }
+    }
+
+    /// One `[...]`: a literal key or index, the splat `[*]`, or any expression.
+    fn bracket(&mut self) -> Result<PathSegment, ParseError> {
+        self.pos += 1;
+        let segment = if self.eat("*") {
+            PathSegment::Splat
+        } else {
+            match self.expression()? {
+                Interp::Literal(Value::String(key)) => PathSegment::Key(key),
+                Interp::Literal(Value::Int(index)) if index >= 0 => {
+                    PathSegment::Index(usize::try_from(index).unwrap_or(usize::MAX))
+                }
+                other => PathSegment::Expr(Box::new(other)),
+            }
+        };
+        self.expect_token("]", "to close `[`")?;
+        Ok(segment)
     }
 
     /// A double-quoted string with `\"`, `\\`, `\n` and `\t` escapes.
@@ -500,13 +676,18 @@ mod tests {
 
     #[test]
     fn references_with_paths() {
-        let Interp::Reference(Reference::Resource { addr, attr, path }) =
-            interp("${aws_subnet.private.tags[\"Name\"].x[0]}")
+        let Interp::Reference(Reference::Resource {
+            addr,
+            instance,
+            attr,
+            path,
+        }) = interp("${aws_subnet.private.tags[\"Name\"].x[0]}")
         else {
             panic!("not a resource reference");
         };
         assert_eq!(addr, ResourceAddr::new("aws_subnet", "private"));
-        assert_eq!(attr, "tags");
+        assert_eq!(instance, None);
+        assert_eq!(attr.as_deref(), Some("tags"));
         assert_eq!(
             path,
             vec![
@@ -601,14 +782,12 @@ mod tests {
             Err(2)
         );
         assert_eq!(
-            parse_string("${aws_vpc.main}")
-                .map(|_| ())
-                .map_err(|e| e.offset),
-            Err(2)
+            parse_string("${var.x #}").map(|_| ()).map_err(|e| e.offset),
+            Err(8)
         );
         assert_eq!(
             parse_string("${var.x +}").map(|_| ()).map_err(|e| e.offset),
-            Err(8)
+            Err(9)
         );
         assert_eq!(
             parse_string("${var.}").map(|_| ()).map_err(|e| e.offset),

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use cairn_provider_core::Value;
 
-use super::{Expr, ExprKind, Reference, Scope, parse_string};
+use super::{Expr, ExprKind, Instances, Reference, Scope, for_each_keys, parse_string};
 use crate::addr::ResourceAddr;
 use crate::stack::{FileId, Span};
 
 struct TestScope {
     variables: BTreeMap<String, Value>,
     attrs: BTreeMap<(ResourceAddr, String), Value>,
+    each: Option<(String, Value)>,
 }
 
 impl Scope for TestScope {
@@ -20,6 +21,32 @@ impl Scope for TestScope {
     }
     fn resource_attr(&self, addr: &ResourceAddr, attr: &str) -> Option<Value> {
         self.attrs.get(&(addr.clone(), attr.to_owned())).cloned()
+    }
+    fn local(&self, name: &str) -> Option<Result<Value, String>> {
+        match name {
+            "zones" => Some(Ok(Value::from(vec!["a", "b", "c"]))),
+            "broken" => Some(Err("something failed".to_owned())),
+            _ => None,
+        }
+    }
+    fn each(&self) -> Option<(&str, &Value)> {
+        self.each.as_ref().map(|(k, v)| (k.as_str(), v))
+    }
+    fn instances(&self, addr: &ResourceAddr) -> Instances {
+        match addr.name.as_str() {
+            "private" => Instances::Keys(vec!["a".to_owned(), "b".to_owned()].into()),
+            "pending" => Instances::Unknown,
+            _ => Instances::Single,
+        }
+    }
+    fn resource_object(&self, addr: &ResourceAddr) -> Option<Value> {
+        let map: BTreeMap<String, Value> = self
+            .attrs
+            .iter()
+            .filter(|((a, _), _)| a == addr)
+            .map(|((_, name), value)| (name.clone(), value.clone()))
+            .collect();
+        (!map.is_empty()).then_some(Value::Map(map))
     }
 }
 
@@ -43,16 +70,53 @@ fn scope() -> TestScope {
             Value::from(vec!["hunter2"]).sensitive(),
         ),
         ("nothing".to_owned(), Value::Null),
+        ("key".to_owned(), Value::from("team")),
+        (
+            "pools".to_owned(),
+            Value::Map(BTreeMap::from([
+                (
+                    "spot".to_owned(),
+                    Value::Map(BTreeMap::from([
+                        ("max".to_owned(), Value::Int(10)),
+                        ("gpu".to_owned(), Value::Bool(false)),
+                    ])),
+                ),
+                (
+                    "gpu".to_owned(),
+                    Value::Map(BTreeMap::from([
+                        ("max".to_owned(), Value::Int(2)),
+                        ("gpu".to_owned(), Value::Bool(true)),
+                    ])),
+                ),
+            ])),
+        ),
+        (
+            "subnets".to_owned(),
+            Value::List(vec![
+                Value::Map(BTreeMap::from([("id".to_owned(), Value::from("s-1"))])),
+                Value::Map(BTreeMap::from([("id".to_owned(), Value::from("s-2"))])),
+            ]),
+        ),
     ]);
     let vpc = ResourceAddr::new("aws_vpc", "main");
+    let private = ResourceAddr::new("aws_subnet", "private");
     let attrs = BTreeMap::from([
         ((vpc.clone(), "id".to_owned()), Value::Unknown),
         (
             (vpc.clone(), "cidr_block".to_owned()),
             Value::from("10.0.0.0/16"),
         ),
+        (
+            (private.with_key("a"), "id".to_owned()),
+            Value::from("subnet-a"),
+        ),
+        ((private.with_key("b"), "id".to_owned()), Value::Unknown),
     ]);
-    TestScope { variables, attrs }
+    TestScope {
+        variables,
+        attrs,
+        each: Some(("b".to_owned(), Value::from("second"))),
+    }
 }
 
 fn expr(text: &str) -> Expr {
@@ -276,10 +340,244 @@ fn references_walk_lists_maps_and_operators() {
         .into_iter()
         .map(|r| match r {
             Reference::Variable { name, .. } => format!("var.{name}"),
-            Reference::Resource { addr, attr, .. } => format!("{addr}.{attr}"),
+            Reference::Local { name, .. } => format!("local.{name}"),
+            Reference::Each { .. } => "each".to_owned(),
+            Reference::Resource { addr, attr, .. } => {
+                format!("{addr}.{}", attr.as_deref().unwrap_or("*"))
+            }
         })
         .collect();
     assert_eq!(names, vec!["var.a", "aws_vpc.main.id", "var.b", "var.c"]);
+    let nested = item(
+        "${aws_subnet.private[var.k].id[local.i] + length([for s in var.l : s if each.key == s])}",
+    );
+    let names: Vec<String> = nested
+        .references()
+        .into_iter()
+        .map(|r| match r {
+            Reference::Variable { name, .. } => format!("var.{name}"),
+            Reference::Local { name, .. } => format!("local.{name}"),
+            Reference::Each { .. } => "each".to_owned(),
+            Reference::Resource { addr, .. } => addr.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec!["aws_subnet.private", "var.k", "local.i", "var.l", "each"]
+    );
     assert_eq!(item("plain").as_literal(), Some(Value::from("plain")));
     assert_eq!(item("${var.a}").as_literal(), None);
+}
+
+fn list(items: &[&str]) -> Value {
+    Value::from(items.to_vec())
+}
+
+#[test]
+fn for_expressions_over_lists_and_maps() {
+    assert_eq!(
+        eval("${[for s in var.subnets : s.id]}"),
+        list(&["s-1", "s-2"])
+    );
+    assert_eq!(
+        eval("${[for i, s in var.subnets : \"${i}:${s.id}\"]}"),
+        list(&["0:s-1", "1:s-2"])
+    );
+    assert_eq!(
+        eval("${{for k, v in var.pools : k => v.max}}"),
+        Value::Map(BTreeMap::from([
+            ("gpu".to_owned(), Value::Int(2)),
+            ("spot".to_owned(), Value::Int(10)),
+        ]))
+    );
+    assert_eq!(
+        eval("${[for k, v in var.pools : k if !v.gpu]}"),
+        list(&["spot"])
+    );
+    assert_eq!(
+        eval("${{for z in local.zones : z => upper(z) if z != \"b\"}}"),
+        Value::Map(BTreeMap::from([
+            ("a".to_owned(), Value::from("A")),
+            ("c".to_owned(), Value::from("C")),
+        ]))
+    );
+    // Nested, with the inner expression seeing the outer variable.
+    assert_eq!(
+        eval("${flatten([for a in [\"x\", \"y\"] : [for b in [1, 2] : \"${a}${b}\"]])}"),
+        list(&["x1", "x2", "y1", "y2"])
+    );
+    assert_eq!(eval("${[for s in aws_vpc.main.id : s]}"), Value::Unknown);
+    assert!(eval("${[for s in var.secret_list : s]}").is_sensitive());
+    assert!(
+        eval_err("${{for s in local.zones : \"same\" => s}}")
+            .contains("gives the key `same` twice")
+    );
+    assert!(eval_err("${[for s in var.name : s]}").contains("needs a list or a map, got string"));
+    assert!(eval_err("${[for s in local.zones : s if 1]}").contains("must be a bool"));
+    assert!(super::parse_string("${[for s in var.l s]}").is_err());
+    assert!(super::parse_string("${{for k, v in var.m : k v}}").is_err());
+}
+
+#[test]
+fn computed_indexes_and_splat() {
+    assert_eq!(eval("${var.tags[var.key]}"), Value::from("data"));
+    assert_eq!(eval("${var.list[var.count - 2]}"), Value::from("b"));
+    assert_eq!(eval("${var.tags[aws_vpc.main.id]}"), Value::Unknown);
+    assert!(eval_err("${var.tags[var.name]}").contains("has no key `airflow`"));
+    assert_eq!(eval("${var.subnets[*].id}"), list(&["s-1", "s-2"]));
+    assert_eq!(
+        eval("${var.pools[*].max}"),
+        Value::List(vec![Value::Int(2), Value::Int(10)])
+    );
+    assert_eq!(eval("${var.nothing[*]}"), Value::List(vec![]));
+    assert!(eval("${var.secret_list[var.count - 3]}").is_sensitive());
+}
+
+#[test]
+fn resource_instances_by_key_splat_and_whole() {
+    assert_eq!(
+        eval("${aws_subnet.private[\"a\"].id}"),
+        Value::from("subnet-a")
+    );
+    assert_eq!(eval("${aws_subnet.private[each.key].id}"), Value::Unknown);
+    assert_eq!(
+        eval("${aws_subnet.private[*].id}"),
+        Value::List(vec![Value::from("subnet-a"), Value::Unknown])
+    );
+    let whole = eval("${aws_subnet.private}");
+    assert_eq!(
+        whole.get("a").and_then(|a| a.get("id")),
+        Some(Value::from("subnet-a"))
+    );
+    assert_eq!(eval("${keys(aws_subnet.private)}"), list(&["a", "b"]));
+    assert_eq!(
+        eval("${aws_vpc.main[*].cidr_block}"),
+        list(&["10.0.0.0/16"])
+    );
+    assert_eq!(eval("${aws_subnet.pending[\"x\"].id}"), Value::Unknown);
+    assert!(eval_err("${aws_subnet.private.id}").contains("has `for_each`: name an instance"));
+    assert!(eval_err("${aws_subnet.private[\"z\"].id}").contains("has no instance `z`"));
+    assert!(eval_err("${aws_vpc.main[\"a\"].id}").contains("has no `for_each`"));
+}
+
+#[test]
+fn each_and_locals() {
+    assert_eq!(eval("${each.key}-${each.value}"), Value::from("b-second"));
+    assert_eq!(eval("${local.zones[1]}"), Value::from("b"));
+    assert_eq!(eval("${length(local.zones)}"), Value::Int(3));
+    assert_eq!(
+        eval_err("${local.broken}"),
+        "in `local.broken`: something failed"
+    );
+    assert_eq!(eval_err("${local.nope}"), "undefined local `local.nope`");
+    assert!(super::parse_string("${each.index}").is_err());
+}
+
+#[test]
+fn arithmetic_and_comparisons() {
+    assert_eq!(eval("${1 + 2 * 3}"), Value::Int(7));
+    assert_eq!(eval("${(1 + 2) * 3}"), Value::Int(9));
+    assert_eq!(eval("${10 - 4 - 3}"), Value::Int(3));
+    assert_eq!(eval("${7 / 2}"), Value::Float(3.5));
+    assert_eq!(eval("${8 / 2}"), Value::Int(4));
+    assert_eq!(eval("${7 % 3}"), Value::Int(1));
+    assert_eq!(eval("${var.count * var.ratio}"), Value::Float(9.0));
+    assert_eq!(eval("${-var.count + 1}"), Value::Int(-2));
+    assert_eq!(
+        eval("${var.count > 2 && var.count <= 3}"),
+        Value::Bool(true)
+    );
+    assert_eq!(eval("${1 + 1 == 2 ? \"y\" : \"n\"}"), Value::from("y"));
+    assert_eq!(eval("${var.count >= 4 || 2 < 1}"), Value::Bool(false));
+    assert_eq!(eval("${\"3\" + 1}"), Value::Int(4));
+    assert_eq!(eval("${aws_vpc.main.id + 1}"), Value::Unknown);
+    assert_eq!(eval_err("${1 / 0}"), "division by zero in `/`");
+    assert_eq!(
+        eval_err("${var.count % (var.count - 3)}"),
+        "division by zero in `%`"
+    );
+    assert!(eval_err("${9223372036854775807 + 1}").contains("out of range"));
+    assert!(eval_err("${var.name + 1}").contains("`+` needs two numbers, got string and int"));
+    let secret = eval("${length(var.secret) * 2}");
+    assert!(secret.is_sensitive());
+    assert!(!eval_err("${var.secret * 2}").contains("hunter2"));
+}
+
+#[test]
+fn collection_functions() {
+    let pools = "var.pools";
+    assert_eq!(eval(&format!("${{keys({pools})}}")), list(&["gpu", "spot"]));
+    assert_eq!(eval(&format!("${{values({pools})[0].max}}")), Value::Int(2));
+    assert_eq!(eval("${toset([\"b\", \"a\", \"b\"])}"), list(&["a", "b"]));
+    assert_eq!(
+        eval("${distinct([\"b\", \"a\", \"b\"])}"),
+        list(&["b", "a"])
+    );
+    assert_eq!(
+        eval("${flatten([[\"a\"], [[\"b\"]], \"c\"])}"),
+        list(&["a", "b", "c"])
+    );
+    assert_eq!(
+        eval("${zipmap([\"a\", \"b\"], [1, 2])}"),
+        Value::Map(BTreeMap::from([
+            ("a".to_owned(), Value::Int(1)),
+            ("b".to_owned(), Value::Int(2)),
+        ]))
+    );
+    assert!(eval_err("${zipmap([\"a\"], [])}").contains("same length"));
+    assert_eq!(
+        eval("${range(3)}"),
+        Value::List(vec![Value::Int(0), Value::Int(1), Value::Int(2)])
+    );
+    assert_eq!(
+        eval("${range(1, 7, 3)}"),
+        Value::List(vec![Value::Int(1), Value::Int(4)])
+    );
+    assert_eq!(
+        eval("${range(2, 0)}"),
+        Value::List(vec![Value::Int(2), Value::Int(1)])
+    );
+    assert!(eval_err("${range(0, 5, 0)}").contains("step must not be zero"));
+    assert_eq!(eval("${slice(var.list, 1, 2)}"), list(&["b"]));
+    assert!(eval_err("${slice(var.list, 1, 3)}").contains("end <= 2"));
+    assert_eq!(eval("${contains(var.list, \"b\")}"), Value::Bool(true));
+    assert_eq!(eval("${contains(var.list, \"z\")}"), Value::Bool(false));
+    assert_eq!(eval("${max(1, 5.5, 3)}"), Value::Float(5.5));
+    assert_eq!(eval("${min(4, 2)}"), Value::Int(2));
+    assert_eq!(
+        eval("${try(var.tags.owner, \"nobody\")}"),
+        Value::from("nobody")
+    );
+    assert_eq!(eval("${can(var.tags.owner)}"), Value::Bool(false));
+    assert_eq!(eval("${can(var.tags.team)}"), Value::Bool(true));
+    assert_eq!(eval("${toset([\"a\", aws_vpc.main.id])}"), Value::Unknown);
+    assert_eq!(eval("${keys(aws_vpc.main.id)}"), Value::Unknown);
+}
+
+#[test]
+fn for_each_values_become_instance_keys() {
+    let keys =
+        |value: Value| for_each_keys(&value).map(|k| k.map(|m| m.into_keys().collect::<Vec<_>>()));
+    assert_eq!(
+        keys(list(&["b", "a"])),
+        Ok(Some(vec!["a".to_owned(), "b".to_owned()]))
+    );
+    assert_eq!(
+        keys(eval("${var.pools}")),
+        Ok(Some(vec!["gpu".to_owned(), "spot".to_owned()]))
+    );
+    assert_eq!(keys(Value::Unknown), Ok(None));
+    assert_eq!(
+        keys(Value::List(vec![Value::from("a"), Value::Unknown])),
+        Ok(None)
+    );
+    assert!(keys(list(&["a", "a"])).is_err_and(|e| e.contains("twice")));
+    assert!(keys(Value::from("a")).is_err());
+    assert!(keys(Value::Null).is_err());
+    assert!(keys(list(&["a"]).sensitive()).is_err_and(|e| e.contains("sensitive")));
+    let with_secret_values = Value::Map(BTreeMap::from([(
+        "k".to_owned(),
+        Value::from("s").sensitive(),
+    )]));
+    assert!(keys(with_secret_values).is_ok());
 }

@@ -7,19 +7,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_provider_core::{
-    Attrs, FindRequest, Mode, PlanRequest, ReadRequest, ResourceClient, ResourceIdentity,
-    ResourceSchema, Value,
+    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ReadDataRequest, ReadRequest,
+    ResourceClient, ResourceIdentity, ResourceSchema, Value,
 };
 use futures::StreamExt;
 
 use super::diff::{diff_all, diff_computed, diff_update};
-use super::scope::{ResourceValues, ValuesScope};
+use super::scope::{Expansions, LocalValues, ResourceValues, ValuesScope};
 use super::{
-    Action, AttrDiff, ChangeReason, Plan, PlanError, PlannedOutput, ResourceChange, fingerprint,
-    values_equal,
+    Action, AttrDiff, ChangeReason, Move, Plan, PlanError, PlannedOutput, ResourceChange,
+    fingerprint, values_equal,
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::expr::{Expr, ExprKind, Interp, Reference, Scope, for_each_keys};
 use crate::graph::ResourceGraph;
 use crate::providers::{Clients, Registry};
 use crate::stack::{Lifecycle, Stack};
@@ -67,12 +68,19 @@ pub struct PlanInput<'a> {
     pub hasher: &'a SensitiveHasher,
 }
 
-/// The identity providers tag objects with.
+/// The identity providers tag objects with. An instance is `TYPE.NAME.KEY` there, not
+/// `TYPE.NAME["KEY"]`: tag values and the names providers derive from the address
+/// (security groups, IAM roles) do not allow quotes or brackets, and a resource name
+/// never holds a `.`, so the form stays unambiguous.
 pub(crate) fn identity(stack: &Stack, addr: &ResourceAddr) -> ResourceIdentity {
+    let address = match &addr.key {
+        Some(key) => format!("{}.{}.{key}", addr.type_name, addr.name),
+        None => addr.to_string(),
+    };
     ResourceIdentity {
         stack: stack.name.clone(),
         env: stack.env.clone(),
-        address: addr.to_string(),
+        address,
     }
 }
 
@@ -87,10 +95,15 @@ pub(crate) fn provider_config(
     let Some(block) = stack.providers.get(name) else {
         return Ok(Some(Attrs::new()));
     };
+    let locals = LocalValues::default();
+    let expansions = recorded_expansions(stack, values);
     let scope = ValuesScope {
         stack,
         registry,
         values,
+        locals: &locals,
+        expansions: &expansions,
+        each: None,
     };
     let mut config = Attrs::new();
     let mut diagnostics = Diagnostics::new();
@@ -132,6 +145,28 @@ async fn configure_from_state(
             operation: "configure",
             error,
         })
+}
+
+/// The instance keys of `for_each` resources among `values` (recorded or live values,
+/// where a plan's expansions are not at hand).
+fn recorded_expansions(stack: &Stack, values: &ResourceValues) -> Expansions {
+    let mut keys: HashMap<ResourceAddr, Vec<String>> = HashMap::new();
+    for addr in values.keys() {
+        if let Some(key) = &addr.key
+            && stack
+                .resources
+                .get(&addr.config())
+                .is_some_and(|r| r.for_each.is_some())
+        {
+            keys.entry(addr.config()).or_default().push(key.clone());
+        }
+    }
+    keys.into_iter()
+        .map(|(addr, mut keys)| {
+            keys.sort();
+            (addr, Some(Arc::new(keys)))
+        })
+        .collect()
 }
 
 fn recorded_values(state: &StateFile) -> ResourceValues {
@@ -207,8 +242,8 @@ pub async fn adopt_interrupted(
         match found {
             Some(attrs) => {
                 let attrs = mark_sensitive(registry.resource_schema(&addr.type_name), attrs);
-                let dependencies = if stack.resources.contains_key(&addr) {
-                    resource_dependencies(graph, &addr)
+                let dependencies = if stack.resources.contains_key(&addr.config()) {
+                    recorded_dependencies(graph, store.state(), &addr)
                 } else {
                     Vec::new()
                 };
@@ -228,12 +263,171 @@ pub async fn adopt_interrupted(
     Ok(adoption)
 }
 
-/// Direct resource dependencies of a configured resource.
+/// Why a data source was not read.
+enum DataError {
+    /// Its arguments or its provider's configuration are not known yet: a diagnostic.
+    Unreadable(String),
+    /// The provider failed.
+    Plan(PlanError),
+}
+
+/// Reads a data source (`addr` is `data.TYPE.NAME`) with its evaluated arguments.
+async fn read_data_source(
+    input: &PlanInput<'_>,
+    addr: &ResourceAddr,
+    config: &Attrs,
+) -> Result<Attrs, DataError> {
+    if let Some((name, _)) = config.0.iter().find(|(_, v)| v.contains_unknown()) {
+        return Err(DataError::Unreadable(format!(
+            "`{name}` of {addr} is not known until apply; data sources are read when planning, so their arguments must be known then"
+        )));
+    }
+    let recorded = recorded_values(input.state);
+    let client = configure_from_state(input, addr.provider(), &recorded)
+        .await
+        .map_err(DataError::Plan)?
+        .ok_or_else(|| {
+            DataError::Unreadable(format!(
+                "cannot read {addr}: the configuration of provider `{}` is known only during the apply",
+                addr.provider()
+            ))
+        })?;
+    let type_name = addr
+        .type_name
+        .strip_prefix(crate::providers::DATA_PREFIX)
+        .unwrap_or(&addr.type_name);
+    tracing::debug!(address = %addr, "reading data source");
+    client
+        .read_data(ReadDataRequest { type_name, config })
+        .await
+        .map_err(|error| {
+            DataError::Plan(PlanError::Provider {
+                subject: addr.to_string(),
+                operation: "read",
+                error,
+            })
+        })
+}
+
+/// Reads the existing object `id` through the provider of `addr`, to adopt it.
+/// `Ok(None)`: the provider's configuration is not known yet.
+pub async fn import_object(
+    input: &PlanInput<'_>,
+    addr: &ResourceAddr,
+    id: &str,
+) -> Result<Option<Attrs>, PlanError> {
+    let recorded = recorded_values(input.state);
+    let Some(client) = configure_from_state(input, addr.provider(), &recorded).await? else {
+        return Ok(None);
+    };
+    let identity = identity(input.stack, addr);
+    let attrs = client
+        .import(ImportRequest {
+            type_name: &addr.type_name,
+            identity: &identity,
+            id,
+        })
+        .await
+        .map_err(|error| PlanError::Provider {
+            subject: addr.to_string(),
+            operation: "import",
+            error,
+        })?;
+    Ok(Some(mark_sensitive(
+        input.registry.resource_schema(&addr.type_name),
+        attrs,
+    )))
+}
+
+/// What an object adopted by `cairn import` depends on: the recorded instances of the
+/// resources its block references.
+pub fn imported_dependencies(
+    graph: &ResourceGraph,
+    state: &StateFile,
+    addr: &ResourceAddr,
+) -> Vec<ResourceAddr> {
+    recorded_dependencies(graph, state, addr)
+}
+
+/// Direct resource dependencies of a configured resource (of its block, for an instance).
 pub(crate) fn resource_dependencies(
     graph: &ResourceGraph,
     addr: &ResourceAddr,
 ) -> Vec<ResourceAddr> {
-    graph.dependencies(addr).into_iter().collect()
+    graph.dependencies(&addr.config())
+}
+
+/// The instances `addr` depends on: every instance of each `for_each` resource its block
+/// references, the resource itself otherwise.
+fn instance_dependencies(
+    graph: &ResourceGraph,
+    stack: &Stack,
+    expansions: &Expansions,
+    addr: &ResourceAddr,
+) -> Vec<ResourceAddr> {
+    let mut out = Vec::new();
+    for dependency in resource_dependencies(graph, addr) {
+        // Data sources are read when planning: nothing to wait for, nothing to record.
+        if dependency.is_data() {
+            continue;
+        }
+        let for_each = stack
+            .resources
+            .get(&dependency)
+            .is_some_and(|r| r.for_each.is_some());
+        match expansions.get(&dependency) {
+            Some(Some(keys)) if for_each => {
+                out.extend(keys.iter().map(|key| dependency.with_key(key.clone())));
+            }
+            _ if for_each => {}
+            _ => out.push(dependency),
+        }
+    }
+    out
+}
+
+/// The dependencies of an adopted object, from the graph and the instances in state.
+fn recorded_dependencies(
+    graph: &ResourceGraph,
+    state: &StateFile,
+    addr: &ResourceAddr,
+) -> Vec<ResourceAddr> {
+    let mut out = Vec::new();
+    for dependency in resource_dependencies(graph, addr) {
+        out.extend(
+            state
+                .resources
+                .keys()
+                .filter(|recorded| dependency.covers(recorded))
+                .cloned(),
+        );
+    }
+    out
+}
+
+/// What a `for_each` needs, not known until apply: the first reference in it whose value is
+/// unknown, for the error.
+fn unknown_for_each_cause(expr: &Expr, scope: &ValuesScope<'_>) -> Option<String> {
+    expr.references().into_iter().find_map(|reference| {
+        let named = match reference {
+            Reference::Resource { addr, attr, .. } => match attr {
+                Some(attr) => format!("{addr}.{attr}"),
+                None => addr.to_string(),
+            },
+            Reference::Local { name, .. } => format!("local.{name}"),
+            Reference::Variable { name, .. } => format!("var.{name}"),
+            Reference::Each { .. } => return None,
+        };
+        let alone = Expr {
+            kind: ExprKind::Interpolation(Interp::Reference(reference.clone())),
+            span: expr.span.clone(),
+        };
+        alone
+            .eval(scope)
+            .ok()
+            .filter(Value::contains_unknown)
+            .map(|_| named)
+    })
 }
 
 /// Wraps the values of the schema's sensitive attributes, so they are redacted wherever
@@ -502,7 +696,7 @@ fn delete_order(state: &StateFile, addrs: &BTreeSet<ResourceAddr>) -> Vec<Resour
 }
 
 fn prevent_destroy_error(stack: &Stack, addr: &ResourceAddr, action: Action) -> Option<Diagnostic> {
-    let resource = stack.resources.get(addr)?;
+    let resource = stack.resources.get(&addr.config())?;
     if !resource.lifecycle.prevent_destroy {
         return None;
     }
@@ -542,16 +736,132 @@ fn delete_change(
         before: Some(before),
         after: None,
         dependencies: resource.map(|r| r.dependencies.clone()).unwrap_or_default(),
+        each: None,
+        moved_from: None,
+        import_id: None,
     }
+}
+
+/// The moves `[[moved]]` asks of this state, in order: an address recorded at `from` (or,
+/// for a whole `for_each` resource renamed, each of its instances) goes to `to` unless
+/// something is recorded there already.
+fn planned_moves(stack: &Stack, state: &StateFile) -> Vec<Move> {
+    if stack.moved.is_empty() {
+        return Vec::new();
+    }
+    let mut present: HashSet<ResourceAddr> = state.resources.keys().cloned().collect();
+    let mut moves = Vec::new();
+    for moved in &stack.moved {
+        let pairs: Vec<(ResourceAddr, ResourceAddr)> = if present.contains(&moved.from) {
+            vec![(moved.from.clone(), moved.to.clone())]
+        } else if moved.from.key.is_none() && moved.to.key.is_none() {
+            let mut instances: Vec<ResourceAddr> = present
+                .iter()
+                .filter(|a| a.key.is_some() && moved.from.covers(a))
+                .cloned()
+                .collect();
+            instances.sort();
+            instances
+                .into_iter()
+                .filter_map(|from| {
+                    let key = from.key.clone()?;
+                    Some((from, moved.to.with_key(key)))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (from, to) in pairs {
+            if present.contains(&to) {
+                continue;
+            }
+            present.remove(&from);
+            present.insert(to.clone());
+            moves.push(Move { from, to });
+        }
+    }
+    moves
+}
+
+/// `state` with `moves` made, as the apply will make them first.
+fn moved_state(state: &StateFile, moves: &[Move]) -> StateFile {
+    let mut state = state.clone();
+    for Move { from, to } in moves {
+        if let Some(mut resource) = state.resources.remove(from) {
+            resource.addr = to.clone();
+            state.resources.insert(to.clone(), resource);
+        }
+        for resource in state.resources.values_mut() {
+            for dependency in &mut resource.dependencies {
+                if dependency == from {
+                    *dependency = to.clone();
+                }
+            }
+        }
+    }
+    state
 }
 
 /// Makes the plan. Provider calls: `configure` and `read` for recorded resources whose
 /// provider configuration is known (unless `options.refresh` is off), plus the providers'
 /// offline `plan` hooks.
 pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let moves = planned_moves(input.stack, input.state);
+    let after_moves;
+    let input = if moves.is_empty() {
+        input
+    } else {
+        after_moves = moved_state(input.state, &moves);
+        PlanInput {
+            state: &after_moves,
+            ..input
+        }
+    };
+    let mut plan = build_moved(input, options).await?;
+    let moved_to: HashMap<&ResourceAddr, &ResourceAddr> =
+        moves.iter().map(|m| (&m.to, &m.from)).collect();
+    for change in &mut plan.changes {
+        change.moved_from = moved_to.get(&change.addr).map(|from| (*from).clone());
+    }
+    plan.moves = moves;
+    Ok(plan)
+}
+
+/// [`build`] once the state shows the moves made.
+async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, PlanError> {
     let stack = input.stack;
     let mut deferred = BTreeSet::new();
     let mut refreshed = refresh(&input, options, &mut deferred).await?;
+    let mut diagnostics = Diagnostics::new();
+    // `[[import]]`: an object not recorded yet is read as if it were, so it plans like a
+    // refreshed resource: no change, or the update that makes it match the configuration.
+    let mut imported: HashMap<ResourceAddr, String> = HashMap::new();
+    if !options.destroy {
+        for import in &stack.imports {
+            if input.state.resources.contains_key(&import.to) {
+                continue;
+            }
+            match import_object(&input, &import.to, &import.id).await? {
+                Some(attrs) => {
+                    refreshed.insert(import.to.clone(), Refreshed::Read(attrs));
+                    imported.insert(import.to.clone(), import.id.clone());
+                }
+                None => diagnostics.push(
+                    Diagnostic::at(
+                        &stack.sources,
+                        &import.span,
+                        format!(
+                            "cannot import `{}` yet: the configuration of provider `{}` is known only during the apply",
+                            import.to,
+                            import.to.provider()
+                        ),
+                        "this import",
+                    )
+                    .with_help("apply what the provider's configuration needs first (--target), then plan the import"),
+                ),
+            }
+        }
+    }
     let mut prior_of = |addr: &ResourceAddr| -> (Option<Attrs>, Option<ChangeReason>) {
         match refreshed.remove(addr) {
             Some(Refreshed::Read(attrs)) => (Some(attrs), None),
@@ -574,8 +884,10 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         outputs: BTreeMap::new(),
         output_changes: Vec::new(),
         deferred_providers: Vec::new(),
+        moves: Vec::new(),
+        expansions: Expansions::new(),
+        data: ResourceValues::new(),
     };
-    let mut diagnostics = Diagnostics::new();
 
     if options.destroy {
         let selected: BTreeSet<ResourceAddr> = if options.targets.is_empty() {
@@ -591,7 +903,14 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
                     .map(|r| r.addr.clone())
                     .collect()
             };
-            closure(&options.targets, dependents)
+            let roots: Vec<ResourceAddr> = input
+                .state
+                .resources
+                .keys()
+                .filter(|a| options.targets.iter().any(|t| t.covers(a)))
+                .cloned()
+                .collect();
+            closure(&roots, dependents)
                 .into_iter()
                 .filter(|a| input.state.resources.contains_key(a))
                 .collect()
@@ -608,158 +927,270 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         return diagnostics.into_result(plan).map_err(PlanError::from);
     }
 
-    let selected: Option<HashSet<ResourceAddr>> = (!options.targets.is_empty()).then(|| {
-        closure(&options.targets, |addr| {
-            resource_dependencies(input.graph, addr)
-        })
+    // `--target`: the targets (a block, or one instance) and every block they need.
+    let needed: Option<HashSet<ResourceAddr>> = (!options.targets.is_empty()).then(|| {
+        let roots: Vec<ResourceAddr> = options
+            .targets
+            .iter()
+            .flat_map(|t| resource_dependencies(input.graph, t))
+            .collect();
+        closure(&roots, |addr| resource_dependencies(input.graph, addr))
     });
+    let selected = |addr: &ResourceAddr| match &needed {
+        None => true,
+        Some(needed) => {
+            needed.contains(&addr.config()) || options.targets.iter().any(|t| t.covers(addr))
+        }
+    };
     let mut planned: ResourceValues = HashMap::new();
-    for addr in input.graph.resources() {
-        let addr = addr.clone();
-        let Some(resource) = stack.resources.get(&addr) else {
+    let mut expansions = Expansions::new();
+    let locals = LocalValues::default();
+    // Every instance the configuration has (or may have: a block whose `for_each`
+    // failed keeps its recorded instances), so the rest of the state is deleted.
+    let mut configured: HashSet<ResourceAddr> = HashSet::new();
+    for config_addr in input.graph.resources() {
+        let Some(resource) = stack.resources.get(config_addr) else {
             continue;
         };
-        let Some(schema) = input.registry.resource_schema(&addr.type_name) else {
+        let Some(schema) = input.registry.resource_schema(&config_addr.type_name) else {
             diagnostics.push(
                 Diagnostic::at(
                     &stack.sources,
                     &resource.span,
-                    format!("unknown resource type `{}`", addr.type_name),
+                    format!("unknown resource type `{}`", config_addr.type_name),
                     "here",
                 )
-                .with_address(addr.clone()),
+                .with_address(config_addr.clone()),
             );
             continue;
         };
-        let scope = ValuesScope {
+        let base = ValuesScope {
             stack,
             registry: input.registry,
             values: &planned,
+            locals: &locals,
+            expansions: &expansions,
+            each: None,
         };
-        let mut config = Attrs::new();
-        let mut failed = false;
-        for (name, expr) in &resource.attrs {
-            match expr.eval(&scope) {
-                Ok(value) => config.insert(name.clone(), value),
-                Err(e) => {
-                    failed = true;
-                    diagnostics.push(
-                        Diagnostic::at(&stack.sources, &e.span, e.message.clone(), "in this value")
-                            .with_address(addr.clone()),
-                    );
-                }
-            }
-        }
-        if failed {
-            continue;
-        }
-        // A value over secrets known here only as hashes evaluates as unknown; when its
-        // fingerprint is the one recorded, it is the recorded value.
-        if let Some(recorded) = input.state.resources.get(&addr) {
-            for (name, expr) in &resource.attrs {
-                let unchanged = config.get(name).is_some_and(Value::contains_unknown)
-                    && recorded.fingerprints.get(name).is_some_and(|recorded| {
-                        fingerprint(expr, &scope, input.hasher).as_ref() == Some(recorded)
-                    });
-                if let (true, Some(value)) = (unchanged, recorded.attrs.get(name)) {
-                    config.insert(name.clone(), value.clone());
-                }
-            }
-        }
-        // Scope marks config values sensitive only when they derive from secrets; the
-        // schema's sensitive attributes are secrets whatever their origin.
-        let config = mark_sensitive(Some(schema), config);
-        let (prior, reason) = prior_of(&addr);
-        let desired = effective_desired(schema, &config, prior.as_ref(), &resource.lifecycle);
-        let provider = input.registry.get(addr.provider());
-        let adjustments = match provider {
-            Some(p) => p
-                .plan(PlanRequest {
-                    type_name: &addr.type_name,
-                    prior: prior.as_ref(),
-                    desired: &desired,
-                })
-                .map_err(|error| PlanError::Provider {
-                    subject: addr.to_string(),
-                    operation: "plan",
-                    error,
-                })?,
-            None => Default::default(),
-        };
-        let known = mark_sensitive(Some(schema), Attrs(adjustments.known_computed)).0;
-        let dependencies = resource_dependencies(input.graph, &addr);
-        let change = match prior {
-            None => {
-                let after = planned_create(schema, &desired, &known);
-                ResourceChange {
-                    addr: addr.clone(),
-                    provider: addr.provider().to_owned(),
-                    action: Action::Create,
-                    reason,
-                    diffs: diff_all(&after, true),
-                    before: None,
-                    after: Some(after),
-                    dependencies,
-                }
-            }
-            Some(prior) => {
-                let diffs = diff_update(
-                    schema,
-                    &prior,
-                    &desired,
-                    &adjustments.requires_replace,
-                    input.hasher,
-                );
-                let replace = diffs.iter().any(|d| d.forces_replacement);
-                let (action, after) = if replace {
-                    let action = if resource.lifecycle.create_before_destroy {
-                        Action::CreateThenDelete
-                    } else {
-                        Action::DeleteThenCreate
-                    };
-                    let fresh = effective_desired(schema, &config, None, &resource.lifecycle);
-                    (action, planned_create(schema, &fresh, &known))
-                } else if diffs.is_empty() {
-                    (
-                        Action::NoOp,
-                        planned_in_place(schema, &prior, &desired, &known),
-                    )
-                } else {
-                    let mut after = planned_in_place(schema, &prior, &desired, &known);
-                    for (name, attr) in &schema.attributes {
-                        if attr.changes_on_update && !known.contains_key(name) {
-                            after.insert(name.clone(), Value::Unknown);
-                        }
-                    }
-                    (Action::Update, after)
+        let instances: Vec<(ResourceAddr, Option<(String, Value)>)> = match &resource.for_each {
+            None => vec![(config_addr.clone(), None)],
+            Some(expr) => {
+                let keys = match expr.eval(&base) {
+                    Ok(value) => for_each_keys(&value).map_err(|message| (message, None)),
+                    Err(e) => Err((e.message, None)),
                 };
-                let mut diffs = diffs;
-                if action != Action::NoOp {
-                    diffs.extend(diff_computed(schema, &prior, &after, input.hasher));
-                    diffs.sort_by(|a, b| a.name.cmp(&b.name));
-                }
-                ResourceChange {
-                    addr: addr.clone(),
-                    provider: addr.provider().to_owned(),
-                    action,
-                    reason,
-                    diffs,
-                    before: Some(prior),
-                    after: Some(after),
-                    dependencies,
+                let keys = match keys {
+                    Ok(Some(keys)) => Ok(keys),
+                    Ok(None) => Err((
+                        format!(
+                            "the `for_each` of `{config_addr}` is not known until apply{}",
+                            unknown_for_each_cause(expr, &base)
+                                .map(|cause| format!(": it depends on `{cause}`"))
+                                .unwrap_or_default()
+                        ),
+                        Some(
+                            "instance keys must be known when planning: derive them from variables or locals, or apply what they depend on first with --target",
+                        ),
+                    )),
+                    Err(e) => Err(e),
+                };
+                match keys {
+                    Ok(keys) => keys
+                        .into_iter()
+                        .map(|(key, value)| (config_addr.with_key(key.clone()), Some((key, value))))
+                        .collect(),
+                    Err((message, help)) => {
+                        let mut diagnostic =
+                            Diagnostic::at(&stack.sources, &expr.span, message, "this for_each")
+                                .with_address(config_addr.clone());
+                        if let Some(help) = help {
+                            diagnostic = diagnostic.with_help(help);
+                        }
+                        diagnostics.push(diagnostic);
+                        configured.extend(
+                            input
+                                .state
+                                .resources
+                                .keys()
+                                .filter(|a| config_addr.covers(a))
+                                .cloned(),
+                        );
+                        expansions.insert(config_addr.clone(), None);
+                        continue;
+                    }
                 }
             }
         };
-        if change.action.is_replace()
-            && let Some(d) = prevent_destroy_error(stack, &addr, change.action)
-        {
-            diagnostics.push(d);
+        if resource.for_each.is_some() {
+            let keys: Vec<String> = instances
+                .iter()
+                .filter_map(|(_, each)| each.as_ref().map(|(key, _)| key.clone()))
+                .collect();
+            expansions.insert(config_addr.clone(), Some(Arc::new(keys)));
         }
-        if let Some(after) = &change.after {
-            planned.insert(addr.clone(), after.clone());
-        }
-        if selected.as_ref().is_none_or(|s| s.contains(&addr)) {
-            plan.changes.push(change);
+        let dependencies = instance_dependencies(input.graph, stack, &expansions, config_addr);
+        for (addr, each) in instances {
+            configured.insert(addr.clone());
+            let scope = ValuesScope {
+                stack,
+                registry: input.registry,
+                values: &planned,
+                locals: &locals,
+                expansions: &expansions,
+                each: each.as_ref().map(|(key, value)| (key.as_str(), value)),
+            };
+            let mut config = Attrs::new();
+            let mut failed = false;
+            for (name, expr) in &resource.attrs {
+                match expr.eval(&scope) {
+                    Ok(value) => config.insert(name.clone(), value),
+                    Err(e) => {
+                        failed = true;
+                        diagnostics.push(
+                            Diagnostic::at(
+                                &stack.sources,
+                                &e.span,
+                                e.message.clone(),
+                                "in this value",
+                            )
+                            .with_address(addr.clone()),
+                        );
+                    }
+                }
+            }
+            if failed {
+                continue;
+            }
+            // A value over secrets known here only as hashes evaluates as unknown; when its
+            // fingerprint is the one recorded, it is the recorded value.
+            if let Some(recorded) = input.state.resources.get(&addr) {
+                for (name, expr) in &resource.attrs {
+                    let unchanged = config.get(name).is_some_and(Value::contains_unknown)
+                        && recorded.fingerprints.get(name).is_some_and(|recorded| {
+                            fingerprint(expr, &scope, input.hasher).as_ref() == Some(recorded)
+                        });
+                    if let (true, Some(value)) = (unchanged, recorded.attrs.get(name)) {
+                        config.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+            // Scope marks config values sensitive only when they derive from secrets; the
+            // schema's sensitive attributes are secrets whatever their origin.
+            let config = mark_sensitive(Some(schema), config);
+            if addr.is_data() {
+                // Unknown or failed reads leave unknown values, so what uses them is
+                // still checked without a second error.
+                let mut read = planned_create(schema, &Attrs::new(), &BTreeMap::new());
+                match read_data_source(&input, &addr, &config).await {
+                    Ok(attrs) => read = mark_sensitive(Some(schema), attrs),
+                    Err(DataError::Unreadable(message)) => diagnostics.push(
+                        Diagnostic::at(&stack.sources, &resource.span, message, "this data source")
+                            .with_address(addr.clone()),
+                    ),
+                    Err(DataError::Plan(e)) => return Err(e),
+                }
+                plan.data.insert(addr.clone(), read.clone());
+                planned.insert(addr.clone(), read);
+                continue;
+            }
+            let (prior, reason) = prior_of(&addr);
+            let desired = effective_desired(schema, &config, prior.as_ref(), &resource.lifecycle);
+            let provider = input.registry.get(addr.provider());
+            let adjustments = match provider {
+                Some(p) => p
+                    .plan(PlanRequest {
+                        type_name: &addr.type_name,
+                        prior: prior.as_ref(),
+                        desired: &desired,
+                    })
+                    .map_err(|error| PlanError::Provider {
+                        subject: addr.to_string(),
+                        operation: "plan",
+                        error,
+                    })?,
+                None => Default::default(),
+            };
+            let known = mark_sensitive(Some(schema), Attrs(adjustments.known_computed)).0;
+            let dependencies = dependencies.clone();
+            let change = match prior {
+                None => {
+                    let after = planned_create(schema, &desired, &known);
+                    ResourceChange {
+                        addr: addr.clone(),
+                        provider: addr.provider().to_owned(),
+                        action: Action::Create,
+                        reason,
+                        diffs: diff_all(&after, true),
+                        before: None,
+                        after: Some(after),
+                        dependencies,
+                        each: each.clone(),
+                        moved_from: None,
+                        import_id: None,
+                    }
+                }
+                Some(prior) => {
+                    let diffs = diff_update(
+                        schema,
+                        &prior,
+                        &desired,
+                        &adjustments.requires_replace,
+                        input.hasher,
+                    );
+                    let replace = diffs.iter().any(|d| d.forces_replacement);
+                    let (action, after) = if replace {
+                        let action = if resource.lifecycle.create_before_destroy {
+                            Action::CreateThenDelete
+                        } else {
+                            Action::DeleteThenCreate
+                        };
+                        let fresh = effective_desired(schema, &config, None, &resource.lifecycle);
+                        (action, planned_create(schema, &fresh, &known))
+                    } else if diffs.is_empty() {
+                        (
+                            Action::NoOp,
+                            planned_in_place(schema, &prior, &desired, &known),
+                        )
+                    } else {
+                        let mut after = planned_in_place(schema, &prior, &desired, &known);
+                        for (name, attr) in &schema.attributes {
+                            if attr.changes_on_update && !known.contains_key(name) {
+                                after.insert(name.clone(), Value::Unknown);
+                            }
+                        }
+                        (Action::Update, after)
+                    };
+                    let mut diffs = diffs;
+                    if action != Action::NoOp {
+                        diffs.extend(diff_computed(schema, &prior, &after, input.hasher));
+                        diffs.sort_by(|a, b| a.name.cmp(&b.name));
+                    }
+                    ResourceChange {
+                        addr: addr.clone(),
+                        provider: addr.provider().to_owned(),
+                        action,
+                        reason,
+                        diffs,
+                        before: Some(prior),
+                        after: Some(after),
+                        dependencies,
+                        each: each.clone(),
+                        moved_from: None,
+                        import_id: None,
+                    }
+                }
+            };
+            if change.action.is_replace()
+                && let Some(d) = prevent_destroy_error(stack, &addr, change.action)
+            {
+                diagnostics.push(d);
+            }
+            if let Some(after) = &change.after {
+                planned.insert(addr.clone(), after.clone());
+            }
+            if selected(&addr) {
+                plan.changes.push(change);
+            }
         }
     }
 
@@ -767,8 +1198,8 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         .state
         .resources
         .keys()
-        .filter(|a| !stack.resources.contains_key(*a))
-        .filter(|a| options.targets.is_empty() || options.targets.contains(*a))
+        .filter(|a| !configured.contains(*a))
+        .filter(|a| options.targets.is_empty() || options.targets.iter().any(|t| t.covers(a)))
         .cloned()
         .collect();
     for addr in delete_order(input.state, &removed) {
@@ -785,6 +1216,9 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         stack,
         registry: input.registry,
         values: &planned,
+        locals: &locals,
+        expansions: &expansions,
+        each: None,
     };
     for (name, output) in &stack.outputs {
         match output.value.eval(&scope) {
@@ -819,7 +1253,37 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         plan.output_changes
             .retain(|d| !d.after.as_ref().is_some_and(Value::contains_unknown));
     }
+    // Locals nothing used were never evaluated: their errors are errors all the same.
+    for (name, local) in &stack.locals {
+        if locals.evaluated(name).is_none()
+            && let Some(Err(message)) = scope.local(name)
+        {
+            diagnostics.push(Diagnostic::at(
+                &stack.sources,
+                &local.value.span,
+                format!("local `{name}`: {message}"),
+                "in this value",
+            ));
+        }
+    }
+    for import in &stack.imports {
+        if imported.contains_key(&import.to) && !configured.contains(&import.to) {
+            diagnostics.push(Diagnostic::at(
+                &stack.sources,
+                &import.span,
+                format!(
+                    "import to `{}`, which the configuration does not have (no such `for_each` key)",
+                    import.to
+                ),
+                "this import",
+            ));
+        }
+    }
+    for change in &mut plan.changes {
+        change.import_id = imported.remove(&change.addr);
+    }
     plan.deferred_providers = deferred.into_iter().collect();
+    plan.expansions = expansions;
     diagnostics.into_result(plan).map_err(PlanError::from)
 }
 

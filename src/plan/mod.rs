@@ -28,7 +28,10 @@ use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::state::StateError;
 
-pub use build::{Adoption, PlanInput, PlanOptions, adopt_interrupted, build};
+pub use build::{
+    Adoption, PlanInput, PlanOptions, adopt_interrupted, build, import_object,
+    imported_dependencies,
+};
 pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
 pub use check::check_values;
 pub(crate) use diff::diff_update;
@@ -113,6 +116,27 @@ pub struct ResourceChange {
     pub diffs: Vec<AttrDiff>,
     /// Resources this one depends on: from the graph, or from state for a delete.
     pub dependencies: Vec<ResourceAddr>,
+    /// `each.key` and `each.value` of a `for_each` instance (the value as planned: the
+    /// apply evaluates the `for_each` again if it holds unknowns). In the address already,
+    /// and its value may be a secret: not serialized.
+    #[serde(skip)]
+    pub each: Option<(String, Value)>,
+    /// The address state recorded this object at before a `moved` block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ResourceAddr>,
+    /// The provider's id of an existing object this change adopts (`[[import]]`): the apply
+    /// records it before making any other change to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+/// A recorded object taken to a new address (`[[moved]]`), without touching it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Move {
+    /// Where the state recorded the object.
+    pub from: ResourceAddr,
+    /// Its address from now on.
+    pub to: ResourceAddr,
 }
 
 /// One attribute that differs; maps are diffed per key in `nested`.
@@ -168,6 +192,15 @@ pub struct Plan {
     /// Providers whose configuration is not known until the apply (e.g. the Kubernetes
     /// provider of a cluster this apply creates): their resources were not refreshed.
     pub deferred_providers: Vec<String>,
+    /// Recorded objects that change address, applied to state before anything else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Move>,
+    /// The instance keys of every `for_each` resource, for the apply's evaluation.
+    #[serde(skip)]
+    pub(crate) expansions: scope::Expansions,
+    /// What each data source read, for the apply's evaluation (never recorded).
+    #[serde(skip)]
+    pub(crate) data: scope::ResourceValues,
 }
 
 /// Counts for the summary line.
@@ -179,6 +212,13 @@ pub struct Summary {
     pub change: usize,
     /// Resources destroyed (replacements included).
     pub destroy: usize,
+    /// Objects adopted (`[[import]]`); only an apply counts them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub imported: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
@@ -199,12 +239,23 @@ impl Plan {
         summary
     }
 
-    /// Whether applying would change any resource or output.
+    /// Whether applying would change any resource, address or output.
     pub fn has_changes(&self) -> bool {
-        self.has_resource_changes() || !self.output_changes.is_empty()
+        self.has_resource_changes()
+            || !self.output_changes.is_empty()
+            || !self.moves.is_empty()
+            || self.imports() > 0
     }
 
-    /// Whether applying would change any resource.
+    /// How many objects the apply adopts.
+    pub fn imports(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.import_id.is_some())
+            .count()
+    }
+
+    /// Whether applying would change any resource (moves aside).
     pub fn has_resource_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
     }

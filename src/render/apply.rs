@@ -31,9 +31,13 @@ pub fn apply_report(outcome: &ApplyOutcome, destroy: bool, command: &str, color:
                 c.destroy
             );
         } else {
+            let imported = match c.imported {
+                0 => String::new(),
+                n => format!(", {n} imported"),
+            };
             let _ = writeln!(
                 out,
-                "{} Resources: {} added, {} changed, {} destroyed.",
+                "{} Resources: {} added, {} changed, {} destroyed{imported}.",
                 paint(color, "Apply complete!", Style::new().green().bold()),
                 c.add,
                 c.change,

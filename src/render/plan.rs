@@ -52,7 +52,17 @@ fn headline(change: &ResourceChange) -> String {
         }
         _ => "",
     };
-    format!("# {addr} {what}{note}")
+    let moved = change
+        .moved_from
+        .as_ref()
+        .map(|from| format!(" (moved from {from})"))
+        .unwrap_or_default();
+    let imported = change
+        .import_id
+        .as_ref()
+        .map(|id| format!(" (imported from {id})"))
+        .unwrap_or_default();
+    format!("# {addr} {what}{note}{moved}{imported}")
 }
 
 fn value_text(value: &Value) -> String {
@@ -225,12 +235,24 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         );
         return out;
     }
-    if plan.has_resource_changes() {
+    if plan.has_resource_changes() || !plan.moves.is_empty() || plan.imports() > 0 {
         let _ = writeln!(out, "cairn will perform the following actions:");
         let _ = writeln!(out);
     }
-    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        change_block(&mut out, change, color);
+    for change in &plan.changes {
+        let line = match (&change.moved_from, &change.import_id, change.action) {
+            (_, Some(id), Action::NoOp) => {
+                format!("# {} will be imported from {id}", change.addr)
+            }
+            (Some(from), None, Action::NoOp) => format!("# {from} has moved to {}", change.addr),
+            (_, _, Action::NoOp) => continue,
+            _ => {
+                change_block(&mut out, change, color);
+                continue;
+            }
+        };
+        let _ = writeln!(out, "  {}", paint(color, &line, Style::new().bold()));
+        let _ = writeln!(out);
     }
     if !plan.output_changes.is_empty() {
         let _ = writeln!(out, "Changes to Outputs:");
@@ -254,9 +276,16 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out);
     }
     let summary = plan.summary();
+    let moved = match plan.moves.len() {
+        0 => String::new(),
+        n => format!(", {n} moved"),
+    } + &match plan.imports() {
+        0 => String::new(),
+        n => format!(", {n} to import"),
+    };
     let _ = write!(
         out,
-        "{} {} to add, {} to change, {} to destroy.",
+        "{} {} to add, {} to change, {} to destroy{moved}.",
         paint(color, "Plan:", Style::new().bold()),
         summary.add,
         summary.change,

@@ -14,14 +14,22 @@ use cairn_provider_core::{AttrSchema, Mode, ProviderSchema, ResourceSchema, Valu
 
 use super::raw::{Definition, Key, Node, NodeKind, RawStack};
 use super::{
-    Lifecycle, Output, ProviderBlock, Resource, Sources, Span, Stack, TimeoutOverrides, Variable,
+    Import, Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Sources, Span, Stack,
+    TimeoutOverrides, Variable,
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics, closest};
 use crate::expr::{Expr, ExprKind, Interp, Reference, parse_string};
 
 /// Meta-arguments: taken out of a resource's table, never sent to the provider.
-const META_ARGUMENTS: &[&str] = &["depends_on", "lifecycle", "timeouts", "enabled", "file"];
+const META_ARGUMENTS: &[&str] = &[
+    "depends_on",
+    "lifecycle",
+    "timeouts",
+    "enabled",
+    "file",
+    "for_each",
+];
 const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
 const TIMEOUT_KEYS: &[&str] = &["create", "update", "delete"];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
@@ -201,7 +209,7 @@ impl<'a> Loader<'a> {
     /// `self` reports problems (and need not be cloned per resource).
     fn resource_schema(&self, type_name: &str) -> Option<&'a ResourceSchema> {
         let schemas: &'a BTreeMap<String, ProviderSchema> = self.schemas;
-        let addr_provider = type_name.split_once('_').map_or(type_name, |(p, _)| p);
+        let addr_provider = crate::providers::provider_of(type_name);
         schemas.get(addr_provider)?.resources.get(type_name)
     }
 
@@ -298,9 +306,16 @@ impl<'a> Loader<'a> {
         let mut lifecycle = Lifecycle::default();
         let mut timeouts = TimeoutOverrides::default();
         let mut manifest_file = None;
+        let mut for_each = None;
         for (key, value) in entries {
             match key.name.as_str() {
                 "depends_on" => depends_on = self.depends_on(addr, value),
+                "for_each" => {
+                    for_each = Some(self.expr(value).unwrap_or(Expr {
+                        kind: ExprKind::Literal(Value::Map(BTreeMap::new())),
+                        span: value.span.clone(),
+                    }));
+                }
                 "lifecycle" => lifecycle = self.lifecycle(addr, value, schema),
                 "timeouts" => timeouts = self.timeouts(addr, value),
                 "enabled" => enabled = self.load_time_bool(value, "enabled", addr).unwrap_or(true),
@@ -403,6 +418,7 @@ impl<'a> Loader<'a> {
         let resource = Resource {
             addr: addr.clone(),
             attrs,
+            for_each,
             depends_on: Vec::new(),
             lifecycle,
             timeouts,
@@ -681,6 +697,209 @@ impl<'a> Loader<'a> {
         providers
     }
 
+    /// `[[moved]]`: `from` and `to` addresses; `to` must be a resource of the stack
+    /// (an instance key only on a `for_each` one).
+    fn moved(&mut self, raw: &RawStack, known: &Known) -> Vec<Moved> {
+        let mut moved = Vec::new();
+        for node in &raw.moved {
+            let Some(entries) = node.as_table() else {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "a [[moved]] entry must be a table with `from` and `to`",
+                    "expected a table",
+                ));
+                continue;
+            };
+            let mut from = None;
+            let mut to = None;
+            for (key, value) in entries {
+                let slot = match key.name.as_str() {
+                    "from" => &mut from,
+                    "to" => &mut to,
+                    other => {
+                        self.unknown_key(key, other, "[[moved]]", &["from", "to"]);
+                        continue;
+                    }
+                };
+                match value.as_str().map(str::parse::<ResourceAddr>) {
+                    Some(Ok(addr)) => *slot = Some((addr, value.span.clone())),
+                    _ => self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &value.span,
+                        format!(
+                            "`{}` must be an address like \"TYPE.NAME\" or 'TYPE.NAME[\"key\"]'",
+                            key.name
+                        ),
+                        "not an address",
+                    )),
+                }
+            }
+            let (Some((from, _)), Some((to, to_span))) = (from, to) else {
+                if !entries.is_empty() {
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &node.span,
+                        "a [[moved]] entry needs both `from` and `to`",
+                        "in this entry",
+                    ));
+                }
+                continue;
+            };
+            let target_ok = match known.types.get(&to.config()) {
+                None => Err(format!(
+                    "moved to `{to}`, which is not a resource of the stack"
+                )),
+                Some(_) if known.disabled.contains(&to.config()) => Ok(()),
+                Some(_) => {
+                    let for_each = known.for_each.contains(&to.config());
+                    match (to.key.is_some(), for_each) {
+                        (true, false) => Err(format!(
+                            "moved to `{to}`, but `{}` has no `for_each`",
+                            to.config()
+                        )),
+                        _ => Ok(()),
+                    }
+                }
+            };
+            if let Err(message) = target_ok {
+                self.diagnostics
+                    .push(Diagnostic::at(&self.sources, &to_span, message, "here"));
+                continue;
+            }
+            if from == to {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &to_span,
+                    format!("`{from}` is moved to itself"),
+                    "here",
+                ));
+                continue;
+            }
+            moved.push(Moved {
+                from,
+                to,
+                span: node.span.clone(),
+            });
+        }
+        moved
+    }
+
+    /// `[[import]]`: `to`, a resource of the stack (an instance key only on a `for_each`
+    /// one), and `id`, a string that may use variables.
+    fn imports(&mut self, raw: &RawStack, known: &Known) -> Vec<Import> {
+        let mut imports = Vec::new();
+        for node in &raw.imports {
+            let Some(entries) = node.as_table() else {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &node.span,
+                    "an [[import]] entry must be a table with `to` and `id`",
+                    "expected a table",
+                ));
+                continue;
+            };
+            let mut to = None;
+            let mut id = None;
+            for (key, value) in entries {
+                match key.name.as_str() {
+                    "to" => match value.as_str().map(str::parse::<ResourceAddr>) {
+                        Some(Ok(addr)) => to = Some((addr, value.span.clone())),
+                        _ => self.diagnostics.push(Diagnostic::at(
+                            &self.sources,
+                            &value.span,
+                            "`to` must be an address like \"TYPE.NAME\" or 'TYPE.NAME[\"key\"]'",
+                            "not an address",
+                        )),
+                    },
+                    "id" => match self.load_time_value(value, "id", None) {
+                        Some(Value::String(text)) => id = Some(text),
+                        Some(other) => self.diagnostics.push(Diagnostic::at(
+                            &self.sources,
+                            &value.span,
+                            format!("`id` must be a string, got {}", other.type_name()),
+                            "not a string",
+                        )),
+                        None => {}
+                    },
+                    other => self.unknown_key(key, other, "[[import]]", &["to", "id"]),
+                }
+            }
+            let (Some((to, to_span)), Some(id)) = (to, id) else {
+                if !entries.is_empty() {
+                    self.diagnostics.push(Diagnostic::at(
+                        &self.sources,
+                        &node.span,
+                        "an [[import]] entry needs both `to` and `id`",
+                        "in this entry",
+                    ));
+                }
+                continue;
+            };
+            let problem = if !known.types.contains_key(&to.config())
+                || known.disabled.contains(&to.config())
+            {
+                Some(format!(
+                    "import to `{to}`, which is not a resource of the stack"
+                ))
+            } else if to.key.is_some() != known.for_each.contains(&to.config()) {
+                Some(format!(
+                    "import to `{to}`: `{}` {}",
+                    to.config(),
+                    if to.key.is_some() {
+                        "has no `for_each`"
+                    } else {
+                        "has `for_each`: name the instance, e.g. 'TYPE.NAME[\"key\"]'"
+                    }
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                self.diagnostics
+                    .push(Diagnostic::at(&self.sources, &to_span, message, "here"));
+                continue;
+            }
+            imports.push(Import {
+                to,
+                id,
+                span: node.span.clone(),
+            });
+        }
+        imports
+    }
+
+    /// `[locals]`: one named expression per key.
+    fn locals(&mut self, raw: &RawStack) -> BTreeMap<String, Local> {
+        let mut locals = BTreeMap::new();
+        for (name, definition) in &raw.locals {
+            if !is_name(name) {
+                self.diagnostics.push(Diagnostic::at(
+                    &self.sources,
+                    &definition.key.span,
+                    format!(
+                        "`{name}` is not a valid local name: names use letters, digits, `_` and `-`"
+                    ),
+                    "invalid name",
+                ));
+                continue;
+            }
+            let value = self.expr(&definition.body).unwrap_or(Expr {
+                kind: ExprKind::Literal(Value::Null),
+                span: definition.body.span.clone(),
+            });
+            locals.insert(
+                name.clone(),
+                Local {
+                    name: name.clone(),
+                    value,
+                    span: definition.key.span.clone(),
+                },
+            );
+        }
+        locals
+    }
+
     fn outputs(&mut self, raw: &RawStack) -> BTreeMap<String, Output> {
         let mut outputs = BTreeMap::new();
         for (name, definition) in &raw.outputs {
@@ -748,7 +967,14 @@ impl<'a> Loader<'a> {
 
     /// Checks one expression's references; rewrites those to disabled resources into
     /// `null` so `coalesce(...)` over optional resources works.
-    fn check_references(&mut self, expr: &mut Expr, owner: Option<&ResourceAddr>, known: &Known) {
+    /// `each_allowed`: the expression belongs to a resource with `for_each`.
+    fn check_references(
+        &mut self,
+        expr: &mut Expr,
+        owner: Option<&ResourceAddr>,
+        each_allowed: bool,
+        known: &Known,
+    ) {
         let mut any_disabled = false;
         let mut problems = Vec::new();
         for (reference, span) in expr.references_with_spans() {
@@ -758,11 +984,27 @@ impl<'a> Loader<'a> {
                         problems.push(Problem::Variable(name.clone(), span.clone()));
                     }
                 }
+                Reference::Local { name, .. } => {
+                    if !known.locals.contains(name) {
+                        problems.push(Problem::Local(name.clone(), span.clone()));
+                    }
+                }
+                Reference::Each { .. } => {
+                    if !each_allowed {
+                        problems.push(Problem::Each(span.clone()));
+                    }
+                }
                 Reference::Resource { addr, attr, .. } => {
                     any_disabled |= known.disabled.contains(addr);
                     if known.invalid.contains(addr) {
                         continue;
                     }
+                    let Some(attr) = attr else {
+                        if !known.types.contains_key(addr) {
+                            problems.push(Problem::Resource(addr.clone(), span.clone()));
+                        }
+                        continue;
+                    };
                     match known.types.get(addr).and_then(|t| self.resource_schema(t)) {
                         Some(schema) if schema.attributes.contains_key(attr) => {}
                         Some(schema) => problems.push(Problem::Attribute(
@@ -780,6 +1022,40 @@ impl<'a> Loader<'a> {
         for problem in problems {
             match problem {
                 Problem::Variable(name, span) => self.undefined_variable(&name, &span, owner),
+                Problem::Local(name, span) => {
+                    let span = self.locate(&span, &format!("local.{name}"));
+                    let mut diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &span,
+                        format!("undefined local `local.{name}`"),
+                        "not declared",
+                    );
+                    diagnostic = match closest(&name, known.locals.iter().map(String::as_str)) {
+                        Some(close) => {
+                            diagnostic.with_help(format!("did you mean `local.{close}`?"))
+                        }
+                        None => {
+                            diagnostic.with_help(format!("declare it under [locals]: {name} = ..."))
+                        }
+                    };
+                    if let Some(owner) = owner {
+                        diagnostic = diagnostic.with_address(owner.clone());
+                    }
+                    self.diagnostics.push(diagnostic);
+                }
+                Problem::Each(span) => {
+                    let span = self.locate(&span, "each.");
+                    let mut diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &span,
+                        "`each` is only defined in a resource with `for_each`",
+                        "no for_each here",
+                    );
+                    if let Some(owner) = owner {
+                        diagnostic = diagnostic.with_address(owner.clone());
+                    }
+                    self.diagnostics.push(diagnostic);
+                }
                 Problem::Resource(addr, span) => {
                     self.undeclared_resource(&addr, &span, owner, known)
                 }
@@ -840,10 +1116,16 @@ impl<'a> Loader<'a> {
 
     /// Checks a resource's references and `depends_on`; enabled dependencies are kept.
     fn check_resource(&mut self, addr: &ResourceAddr, entry: &mut Pending, known: &Known) {
+        let each_allowed = entry.resource.for_each.is_some();
         for expr in entry.resource.attrs.values_mut() {
-            self.check_references(expr, Some(addr), known);
+            self.check_references(expr, Some(addr), each_allowed, known);
+        }
+        if let Some(for_each) = &mut entry.resource.for_each {
+            self.check_references(for_each, Some(addr), false, known);
         }
         for (target, span) in std::mem::take(&mut entry.depends_on) {
+            // `depends_on` orders whole resources, all their instances.
+            let target = target.config();
             if known.invalid.contains(&target) || known.disabled.contains(&target) {
                 continue;
             }
@@ -859,6 +1141,8 @@ impl<'a> Loader<'a> {
 /// A reference problem found while the expression is borrowed, reported after.
 enum Problem {
     Variable(String, Span),
+    Local(String, Span),
+    Each(Span),
     Resource(ResourceAddr, Span),
     Attribute(ResourceAddr, String, Span, Option<String>),
 }
@@ -872,6 +1156,19 @@ struct Known {
     /// Declared but not validated (unknown type...): already reported, so references
     /// to them are not.
     invalid: BTreeSet<ResourceAddr>,
+    /// Every `[locals]` name.
+    locals: BTreeSet<String>,
+    /// Resources with `for_each`.
+    for_each: BTreeSet<ResourceAddr>,
+}
+
+/// A name as `${...}` spells it after `local.`.
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A bool, looking through a sensitive wrapper (load-time flags are never printed).
@@ -924,8 +1221,16 @@ pub(super) fn load_stack(
     let (mut pending, mut disabled, invalid) = loader.resources(&raw);
     let mut providers = loader.providers(&raw);
     let mut outputs = loader.outputs(&raw);
+    let mut locals = loader.locals(&raw);
 
     let known = Known {
+        locals: raw.locals.keys().cloned().collect(),
+        for_each: pending
+            .iter()
+            .chain(disabled.iter())
+            .filter(|(_, p)| p.resource.for_each.is_some())
+            .map(|(addr, _)| addr.clone())
+            .collect(),
         types: pending
             .keys()
             .chain(disabled.keys())
@@ -939,12 +1244,17 @@ pub(super) fn load_stack(
     }
     for block in providers.values_mut() {
         for expr in block.config.values_mut() {
-            loader.check_references(expr, None, &known);
+            loader.check_references(expr, None, false, &known);
         }
     }
     for output in outputs.values_mut() {
-        loader.check_references(&mut output.value, None, &known);
+        loader.check_references(&mut output.value, None, false, &known);
     }
+    for local in locals.values_mut() {
+        loader.check_references(&mut local.value, None, false, &known);
+    }
+    let moved = loader.moved(&raw, &known);
+    let imports = loader.imports(&raw, &known);
 
     // A provider used only through its resources still gets an (empty) block, so every
     // resource has one to be configured by; unless its configuration has required
@@ -1007,6 +1317,9 @@ pub(super) fn load_stack(
         sources,
         variables,
         providers,
+        locals,
+        moved,
+        imports,
         resources: pending
             .into_iter()
             .map(|(addr, entry)| (addr, entry.resource))

@@ -24,7 +24,10 @@ use std::path::Path;
 use cairn_provider_core::ProviderSchema;
 
 pub use backend::{BACKEND_TYPES, BackendConfig, S3_KEYS, unknown_key_names};
-pub use model::{Lifecycle, Output, ProviderBlock, Resource, Stack, TimeoutOverrides, Variable};
+pub use model::{
+    Import, Lifecycle, Local, Moved, Output, ProviderBlock, Resource, Stack, TimeoutOverrides,
+    Variable,
+};
 pub use source::{FileId, SourceFile, Sources, Span};
 pub use types::{TypeMismatch, check_value, describe_type};
 pub use variables::VAR_ENV_PREFIX;

@@ -30,7 +30,13 @@ pub struct Stack {
     /// `[providers.NAME]` blocks; a provider used by resources but not declared gets an
     /// empty block.
     pub providers: BTreeMap<String, ProviderBlock>,
-    /// `[resources.TYPE.NAME]`, enabled ones only.
+    /// `[locals]`, by name.
+    pub locals: BTreeMap<String, Local>,
+    /// `[[moved]]` blocks, in file order.
+    pub moved: Vec<Moved>,
+    /// `[[import]]` blocks, in file order.
+    pub imports: Vec<Import>,
+    /// Resource blocks by address (never with an instance key).
     pub resources: BTreeMap<ResourceAddr, Resource>,
     /// `[outputs.NAME]`.
     pub outputs: BTreeMap<String, Output>,
@@ -75,6 +81,9 @@ pub struct Resource {
     /// against the provider's schema: names exist, are settable, literal types match,
     /// required ones are present.
     pub attrs: BTreeMap<String, Expr>,
+    /// `for_each`: a map or a set of strings; one instance per key, addressed
+    /// `TYPE.NAME["key"]`, whose attributes may use `each.key` and `each.value`.
+    pub for_each: Option<Expr>,
     /// Explicit `depends_on`; references inside `attrs` are edges too.
     pub depends_on: Vec<ResourceAddr>,
     /// `lifecycle = { ... }`.
@@ -108,6 +117,39 @@ pub struct TimeoutOverrides {
     pub update: Option<Duration>,
     /// Overrides the schema's delete timeout.
     pub delete: Option<Duration>,
+}
+
+/// `[[moved]] from = "..." to = "..."`: what state records at `from` is now `to`.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    /// The old address.
+    pub from: ResourceAddr,
+    /// The new address.
+    pub to: ResourceAddr,
+    /// The block, for errors.
+    pub span: Span,
+}
+
+/// `[[import]] to = "..." id = "..."`: adopt the existing object `id` as `to`.
+#[derive(Clone, Debug)]
+pub struct Import {
+    /// The address the object is adopted as.
+    pub to: ResourceAddr,
+    /// The provider's id of the object (may use variables).
+    pub id: String,
+    /// The block, for errors.
+    pub span: Span,
+}
+
+/// One entry of `[locals]`: a named expression, `local.NAME`.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// NAME.
+    pub name: String,
+    /// Its expression.
+    pub value: Expr,
+    /// The NAME key.
+    pub span: Span,
 }
 
 /// `[outputs.NAME]`.

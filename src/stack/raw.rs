@@ -162,6 +162,12 @@ pub(super) struct RawStack {
     /// Keyed by `(TYPE, NAME)`; `key` is the NAME key, `type_key` below the TYPE key.
     pub resources: BTreeMap<(String, String), (Key, Definition)>,
     pub outputs: BTreeMap<String, Definition>,
+    /// `[locals]`: one definition per name.
+    pub locals: BTreeMap<String, Definition>,
+    /// `[[moved]]` entries, in file order.
+    pub moved: Vec<Node>,
+    /// `[[import]]` entries, in file order.
+    pub imports: Vec<Node>,
     /// `[backend]`, validated by `backend.rs`.
     pub backend: Option<Definition>,
 }
@@ -173,6 +179,10 @@ const TOP_LEVEL: &[&str] = &[
     "resources",
     "outputs",
     "backend",
+    "locals",
+    "moved",
+    "import",
+    "data",
 ];
 
 /// The stack's `*.toml` files, sorted so loading (and error order) is deterministic.
@@ -211,7 +221,28 @@ pub(super) fn merge_file(
             "variables" => merge_named(&mut raw.variables, "variable", sources, node, diagnostics),
             "providers" => merge_named(&mut raw.providers, "provider", sources, node, diagnostics),
             "outputs" => merge_named(&mut raw.outputs, "output", sources, node, diagnostics),
-            "resources" => merge_resources(raw, sources, node, diagnostics),
+            "locals" => merge_named(&mut raw.locals, "local", sources, node, diagnostics),
+            "moved" => match node.kind {
+                NodeKind::Array(entries) => raw.moved.extend(entries),
+                _ => diagnostics.push(Diagnostic::at(
+                    sources,
+                    &node.span,
+                    "`moved` must be an array of tables: [[moved]] from = \"...\" to = \"...\"",
+                    "expected [[moved]]",
+                )),
+            },
+            "import" => match node.kind {
+                NodeKind::Array(entries) => raw.imports.extend(entries),
+                _ => diagnostics.push(Diagnostic::at(
+                    sources,
+                    &node.span,
+                    "`import` must be an array of tables: [[import]] to = \"...\" id = \"...\"",
+                    "expected [[import]]",
+                )),
+            },
+            "resources" => merge_resources(raw, sources, node, "", diagnostics),
+            // Data sources are resources whose type is `data.TYPE`: read, never created.
+            "data" => merge_resources(raw, sources, node, "data.", diagnostics),
             "backend" => match &raw.backend {
                 Some(first) => diagnostics.push(duplicate(
                     sources,
@@ -373,18 +404,24 @@ fn merge_resources(
     raw: &mut RawStack,
     sources: &Sources,
     node: Node,
+    prefix: &str,
     diagnostics: &mut Diagnostics,
 ) {
-    let Some(types) = expect_table(sources, node, "`[resources]`", diagnostics) else {
+    let table = if prefix.is_empty() {
+        "resources"
+    } else {
+        "data"
+    };
+    let Some(types) = expect_table(sources, node, &format!("`[{table}]`"), diagnostics) else {
         return;
     };
     for (type_key, by_name) in types {
-        let what = format!("`[resources.{}]`", type_key.name);
+        let what = format!("`[{table}.{}]`", type_key.name);
         let Some(names) = expect_table(sources, by_name, &what, diagnostics) else {
             continue;
         };
         for (name_key, body) in names {
-            let id = (type_key.name.clone(), name_key.name.clone());
+            let id = (format!("{prefix}{}", type_key.name), name_key.name.clone());
             if let Some((_, first)) = raw.resources.get(&id) {
                 let what = format!("resource `{}.{}`", id.0, id.1);
                 diagnostics.push(duplicate(sources, &what, &first.key.span, &name_key.span));

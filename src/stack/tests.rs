@@ -366,8 +366,12 @@ fn yaml_manifest_becomes_the_manifest_attribute_with_references() {
         .references()
         .into_iter()
         .filter_map(|r| match r {
-            crate::expr::Reference::Resource { addr, attr, .. } => Some(format!("{addr}.{attr}")),
-            crate::expr::Reference::Variable { .. } => None,
+            crate::expr::Reference::Resource {
+                addr,
+                attr: Some(attr),
+                ..
+            } => Some(format!("{addr}.{attr}")),
+            _ => None,
         })
         .collect();
     assert_eq!(targets, vec!["aws_eks_cluster.main.endpoint".to_owned()]);

@@ -410,7 +410,7 @@ impl Loader<'_> {
 
     /// Evaluates `node` with variables only, reporting references to resources (known only
     /// after apply), undefined variables and evaluation errors.
-    fn load_time_value(
+    pub(super) fn load_time_value(
         &mut self,
         node: &Node,
         what: &str,
@@ -430,6 +430,27 @@ impl Loader<'_> {
                         &self.locate(&expr.span, &target.to_string()),
                         format!("`{what}` may reference variables only, not `{target}`"),
                         "known only after apply",
+                    );
+                    self.diagnostics.push(addressed(diagnostic));
+                    ok = false;
+                }
+                crate::expr::Reference::Local { name, .. } => {
+                    let target = format!("local.{name}");
+                    let diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &self.locate(&expr.span, &target),
+                        format!("`{what}` may reference variables only, not `{target}`"),
+                        "not a variable",
+                    );
+                    self.diagnostics.push(addressed(diagnostic));
+                    ok = false;
+                }
+                crate::expr::Reference::Each { .. } => {
+                    let diagnostic = Diagnostic::at(
+                        &self.sources,
+                        &self.locate(&expr.span, "each."),
+                        format!("`{what}` may reference variables only, not `each`"),
+                        "not a variable",
                     );
                     self.diagnostics.push(addressed(diagnostic));
                     ok = false;

@@ -33,6 +33,12 @@ pub(crate) enum Change {
     ClearIntent {
         address: ResourceAddr,
     },
+    /// A resource now recorded under another address (`moved`, `cairn state mv`): one
+    /// record, so a crash never leaves it under both addresses or neither.
+    Move {
+        from: ResourceAddr,
+        to: ResourceAddr,
+    },
     Outputs {
         outputs: BTreeMap<String, Value>,
     },
@@ -83,6 +89,19 @@ pub(crate) fn apply(state: &mut StateFile, change: Change) {
         }
         Change::ClearIntent { address } => {
             state.pending.remove(&address);
+        }
+        Change::Move { from, to } => {
+            if let Some(mut resource) = state.resources.remove(&from) {
+                resource.addr = to.clone();
+                state.resources.insert(to.clone(), resource);
+                for other in state.resources.values_mut() {
+                    for dependency in &mut other.dependencies {
+                        if *dependency == from {
+                            *dependency = to.clone();
+                        }
+                    }
+                }
+            }
         }
         Change::Outputs { outputs } => state.outputs = outputs,
     }

@@ -312,6 +312,18 @@ impl StateStore {
         })
     }
 
+    /// Records a resource under a new address (`moved`, `cairn state mv`).
+    pub fn move_resource(
+        &mut self,
+        from: &ResourceAddr,
+        to: &ResourceAddr,
+    ) -> Result<(), StateError> {
+        self.write(Change::Move {
+            from: from.clone(),
+            to: to.clone(),
+        })
+    }
+
     /// Forgets a pending intent (the create failed cleanly, or the object was adopted).
     pub fn clear_intent(&mut self, addr: &ResourceAddr) -> Result<(), StateError> {
         self.write(Change::ClearIntent {

@@ -70,6 +70,7 @@ pub(crate) struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub rds: aws_sdk_rds::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub sts: aws_sdk_sts::Client,
     /// The region resolved for this configuration.
     pub region: String,
     /// `default_tags` from the provider block.
@@ -113,6 +114,7 @@ impl AwsClients {
             eks: aws_sdk_eks::Client::new(&sdk),
             rds: aws_sdk_rds::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
             region,
             default_tags: config.default_tags,
         })

@@ -20,6 +20,7 @@
 mod clients;
 mod config;
 mod create;
+mod data;
 mod eks;
 mod error;
 mod iam;
@@ -37,7 +38,7 @@ use async_trait::async_trait;
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
     ImportRequest, PlanAdjustments, PlanRequest, Provider, ProviderError, ProviderSchema,
-    ReadRequest, ResourceClient, UpdateRequest,
+    ReadDataRequest, ReadRequest, ResourceClient, ResourceSchema, UpdateRequest,
 };
 
 use crate::clients::AwsClients;
@@ -123,6 +124,10 @@ impl Provider for AwsProvider {
         lookup(&self.types, request.type_name)?.plan(request)
     }
 
+    fn data_sources(&self) -> BTreeMap<String, ResourceSchema> {
+        data::data_sources()
+    }
+
     async fn configure(
         &self,
         request: ConfigureRequest,
@@ -172,6 +177,9 @@ impl ResourceClient for AwsResourceClient {
         lookup(&self.types, request.type_name)?
             .import(&self.clients, request)
             .await
+    }
+    async fn read_data(&self, request: ReadDataRequest<'_>) -> Result<Attrs, ProviderError> {
+        data::read(&self.clients, request).await
     }
 }
 

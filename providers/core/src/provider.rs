@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Attrs, Progress, ProviderError, ProviderSchema, Value};
+use crate::{Attrs, Progress, ProviderError, ProviderSchema, ResourceSchema, Value};
 
 /// Where a resource belongs: the stack, the environment and its address in the stack.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +61,13 @@ pub trait Provider: Send + Sync {
 
     /// The provider's published schema. Called once; the engine caches it.
     fn schema(&self) -> ProviderSchema;
+
+    /// The data sources it offers (`[data.TYPE.NAME]` in a stack), by full type name:
+    /// their arguments are `Required`/`Optional` attributes, what a read returns
+    /// `Computed` ones (sensitive ones marked so). The default offers none.
+    fn data_sources(&self) -> BTreeMap<String, ResourceSchema> {
+        BTreeMap::new()
+    }
 
     /// Plan-time refinement of one resource's change, beyond what the schema says.
     /// The default adds nothing. Must not do I/O: plans run offline.
@@ -133,6 +140,22 @@ pub trait ResourceClient: Send + Sync {
 
     /// Reads an existing object by its id, to bring it under cairn's management.
     async fn import(&self, request: ImportRequest<'_>) -> Result<Attrs, ProviderError>;
+
+    /// Reads a data source: every argument and every attribute it returns. Called when
+    /// planning, each time; never creates or changes anything. A data source that finds
+    /// nothing is an error that says what was looked for.
+    async fn read_data(&self, request: ReadDataRequest<'_>) -> Result<Attrs, ProviderError> {
+        Err(ProviderError::UnsupportedType(request.type_name.to_owned()))
+    }
+}
+
+/// The input of [`ResourceClient::read_data`].
+#[derive(Clone, Copy, Debug)]
+pub struct ReadDataRequest<'a> {
+    /// The data source type, e.g. `aws_vpc` (without `data.`).
+    pub type_name: &'a str,
+    /// The arguments, fully known.
+    pub config: &'a Attrs,
 }
 
 /// The input of [`ResourceClient::read`].

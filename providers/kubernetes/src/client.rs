@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, Progress, ProviderError,
-    ReadRequest, ResourceClient, UpdateRequest, Value,
+    ReadDataRequest, ReadRequest, ResourceClient, UpdateRequest, Value,
 };
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::discovery::{self, ApiResource, Scope};
@@ -270,8 +270,54 @@ fn with_observed(
         .with("object", observed)
 }
 
+/// `data.kubernetes_object`: an existing object as the API server returns it, without
+/// `managedFields`; a Secret's `data` and `stringData` are sensitive.
+async fn read_object(client: &KubernetesClient, config: &Attrs) -> Result<Attrs, ProviderError> {
+    let object = ObjectRef {
+        api_version: config.str("api_version")?,
+        kind: config.str("kind")?,
+        namespace: config.opt_str("namespace")?.filter(|n| !n.is_empty()),
+        name: config.str("name")?,
+    };
+    let target = client.locate_existing(&object).await?.ok_or_else(|| {
+        ProviderError::Other(format!(
+            "the API server does not serve kind {} in {}",
+            object.kind, object.api_version
+        ))
+    })?;
+    let mut live = client.get(&target).await?.ok_or_else(|| {
+        ProviderError::Other(format!("there is no {} to read", target.object.describe()))
+    })?;
+    if let Some(metadata) = live.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        metadata.remove("managedFields");
+    }
+    let uid = live
+        .pointer("/metadata/uid")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let mut observed = Value::from_json(live);
+    if object.kind == "Secret"
+        && let Value::Map(fields) = &mut observed
+    {
+        for key in ["data", "stringData"] {
+            if let Some(value) = fields.get_mut(key) {
+                *value = std::mem::take(value).sensitive();
+            }
+        }
+    }
+    Ok(Attrs::new()
+        .with("id", target.object.id())
+        .with("uid", uid)
+        .with("object", observed))
+}
+
 #[async_trait]
 impl ResourceClient for KubernetesClient {
+    async fn read_data(&self, request: ReadDataRequest<'_>) -> Result<Attrs, ProviderError> {
+        check_type(request.type_name)?;
+        bounded(READ_LIMIT, "read", read_object(self, request.config)).await
+    }
+
     async fn read(&self, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
         check_type(request.type_name)?;
         bounded(READ_LIMIT, "read", async {

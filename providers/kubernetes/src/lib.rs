@@ -176,6 +176,31 @@ impl Provider for KubernetesProvider {
         }
     }
 
+    fn data_sources(&self) -> BTreeMap<String, ResourceSchema> {
+        let text = |what: &str| AttrSchema::required(AttrType::String).describe(what);
+        let object = ResourceSchema::new("An existing Kubernetes object, read each plan")
+            .attr("api_version", text("e.g. v1 or apps/v1"))
+            .attr("kind", text("e.g. ConfigMap"))
+            .attr("name", text("metadata.name"))
+            .attr(
+                "namespace",
+                AttrSchema::optional(AttrType::String)
+                    .describe("metadata.namespace; empty for a cluster-scoped kind"),
+            )
+            .attr(
+                "id",
+                AttrSchema::computed(AttrType::String).describe("apiVersion/kind/namespace/name"),
+            )
+            .attr("uid", AttrSchema::computed(AttrType::String).describe("metadata.uid"))
+            .attr(
+                "object",
+                AttrSchema::computed(AttrType::Any).describe(
+                    "the object as the API server returns it, without managedFields; a Secret's data is sensitive",
+                ),
+            );
+        BTreeMap::from([(OBJECT_TYPE.to_owned(), object)])
+    }
+
     fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
         if request.type_name != OBJECT_TYPE {
             return Err(ProviderError::UnsupportedType(request.type_name.to_owned()));

@@ -103,6 +103,7 @@ impl Capture {
             eks: captured_client!(aws_sdk_eks, self),
             rds: captured_client!(aws_sdk_rds, self),
             secrets: captured_client!(aws_sdk_secretsmanager, self),
+            sts: captured_client!(aws_sdk_sts, self),
             region: "us-east-1".to_owned(),
             default_tags: Default::default(),
         }
