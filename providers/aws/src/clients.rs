@@ -9,6 +9,9 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_async::rt::sleep::{AsyncSleep, Sleep};
 use aws_smithy_async::time::TimeSource;
 use cairn_provider_core::{ConfigureRequest, ProviderError};
+use serde::Deserialize;
+
+use crate::config::decode_config;
 
 /// Test-only: `CAIRN_TEST_AWS_SPEEDUP=N` runs the SDK's clock N times faster than the wall
 /// clock, as [`crate::wait::clock`] does for cairn's own waits in unit tests: retry backoff
@@ -48,6 +51,15 @@ fn fast_clock() -> Option<FastClock> {
     })
 }
 
+/// The provider block, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct ProviderConfig {
+    region: Option<String>,
+    profile: Option<String>,
+    #[serde(default)]
+    default_tags: BTreeMap<String, String>,
+}
+
 /// SDK clients sharing one loaded configuration. `AWS_ENDPOINT_URL` (and the
 /// per-service `AWS_ENDPOINT_URL_<SERVICE>`) are honoured by aws-config itself, which is
 /// how tests point cairn at an emulator: nothing here knows about one.
@@ -67,7 +79,7 @@ pub(crate) struct AwsClients {
 
 impl AwsClients {
     pub async fn load(request: &ConfigureRequest) -> Result<Self, ProviderError> {
-        let config = &request.config;
+        let config: ProviderConfig = decode_config(&request.config)?;
         // Adaptive retry: throttling and 5xx are retried with client-side rate limiting,
         // which matters when many resources are applied in parallel.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -83,11 +95,11 @@ impl AwsClients {
                 .time_source(clock.clone())
                 .sleep_impl(clock);
         }
-        if let Some(region) = config.opt_str("region")? {
+        if let Some(region) = config.region {
             loader = loader.region(Region::new(region));
         }
         // Empty means unset, so a stack can pass a variable that defaults to "".
-        if let Some(profile) = config.opt_str("profile")?.filter(|p| !p.trim().is_empty()) {
+        if let Some(profile) = config.profile.filter(|p| !p.trim().is_empty()) {
             loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
@@ -104,7 +116,7 @@ impl AwsClients {
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
             region,
-            default_tags: config.str_map("default_tags")?,
+            default_tags: config.default_tags,
         })
     }
 }

@@ -10,13 +10,15 @@
 //!   [`resource::Typed`] turns it into the [`resource::AwsResource`] the configured client
 //!   dispatches to by type name, with read, find, import, delete-and-wait and
 //!   describe-after-write shared by every type. [`create`] sends create calls so that a
-//!   lost answer never makes a second object.
+//!   lost answer never makes a second object. A type reads its configuration one way:
+//!   [`config::decode_config`] into its own serde struct.
 //! - Modules by AWS service: [`network`] (EC2 networking), [`iam`] (roles, OIDC provider),
 //!   [`eks`], [`rds`], [`secrets`] (Secrets Manager). Shared machinery: [`error`] maps SDK
 //!   errors to provider errors with the API's code and message, [`wait`] polls with
 //!   backoff under a timeout, [`tags`] builds the `cairn:*` tags and compares tags.
 
 mod clients;
+mod config;
 mod create;
 mod data;
 mod eks;

@@ -22,6 +22,7 @@
 //!
 //! Also the small rules every `read` shares: keep the recorded order of sets AWS returns
 //! unordered, and report an empty collection the configuration never set as unset.
+//! A type reads its configuration with [`crate::config::decode_config`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -64,6 +65,9 @@ pub(crate) trait AwsType: Send + Sync + 'static {
     /// background and what depends on it must wait): until describe no longer shows it,
     /// or shows it deleted (see [`AwsType::deletion`]).
     const WAIT_GONE: bool = false;
+    /// The attribute that records the object's id, which the default [`AwsType::id`]
+    /// reads.
+    const ID: &'static str = "id";
     /// How often its waits poll.
     const BACKOFF: Backoff = Backoff {
         initial: Duration::from_secs(1),
@@ -79,7 +83,7 @@ pub(crate) trait AwsType: Send + Sync + 'static {
 
     /// The id of the object recorded in `state`.
     fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("id")
+        state.str(Self::ID)
     }
 
     /// One object by id; `None` when AWS answers that it does not exist.
@@ -562,6 +566,16 @@ pub(crate) fn unless_empty_and_unset(value: Value, prior: Option<&Attrs>, name: 
     } else {
         value
     }
+}
+
+/// The name of an object its configuration does not name: `<stack>-<env>-<resource
+/// name>`, deterministic so that a re-run finds what an interrupted create made.
+pub(crate) fn default_name(identity: &ResourceIdentity) -> String {
+    let resource = identity
+        .address
+        .split_once('.')
+        .map_or(identity.address.as_str(), |(_, name)| name);
+    format!("{}-{}-{resource}", identity.stack, identity.env)
 }
 
 #[cfg(test)]

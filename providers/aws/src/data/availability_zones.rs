@@ -3,12 +3,20 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 use cairn_provider_core::{AttrType, Attrs, ProviderError, ResourceSchema, Value};
+use serde::Deserialize;
 
 use super::{AwsDataSource, argument, computed};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::error::api_error;
 
 pub(crate) struct AvailabilityZones;
+
+/// The arguments, as the stack sets them.
+#[derive(Debug, Deserialize)]
+struct Arguments {
+    state: Option<String>,
+}
 
 #[async_trait]
 impl AwsDataSource for AvailabilityZones {
@@ -43,8 +51,8 @@ impl AwsDataSource for AvailabilityZones {
     }
 
     async fn read(&self, aws: &AwsClients, config: &Attrs) -> Result<Attrs, ProviderError> {
-        let state = config
-            .opt_str("state")?
+        let state = decode_config::<Arguments>(config)?
+            .state
             .unwrap_or_else(|| "available".to_owned());
         let out = aws
             .ec2

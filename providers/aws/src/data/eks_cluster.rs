@@ -2,12 +2,20 @@
 
 use async_trait::async_trait;
 use cairn_provider_core::{AttrSchema, AttrType, Attrs, ProviderError, ResourceSchema, Value};
+use serde::Deserialize;
 
 use super::{AwsDataSource, computed, not_found};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::error::{api_error, error_code};
 
 pub(crate) struct EksCluster;
+
+/// The arguments, as the stack sets them.
+#[derive(Debug, Deserialize)]
+struct Arguments {
+    name: String,
+}
 
 #[async_trait]
 impl AwsDataSource for EksCluster {
@@ -55,7 +63,7 @@ impl AwsDataSource for EksCluster {
     }
 
     async fn read(&self, aws: &AwsClients, config: &Attrs) -> Result<Attrs, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<Arguments>(config)?.name;
         let out = match aws.eks.describe_cluster().name(&name).send().await {
             Ok(out) => out,
             Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {

@@ -4,12 +4,21 @@
 
 use async_trait::async_trait;
 use cairn_provider_core::{AttrSchema, AttrType, Attrs, ProviderError, ResourceSchema, Value};
+use serde::Deserialize;
 
 use super::{AwsDataSource, computed, not_found, selector};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::error::{api_error, error_code};
 
 pub(crate) struct SecretsManagerSecret;
+
+/// The arguments, as the stack sets them.
+#[derive(Debug, Deserialize)]
+struct Arguments {
+    arn: Option<String>,
+    name: Option<String>,
+}
 
 #[async_trait]
 impl AwsDataSource for SecretsManagerSecret {
@@ -46,7 +55,8 @@ impl AwsDataSource for SecretsManagerSecret {
     }
 
     async fn read(&self, aws: &AwsClients, config: &Attrs) -> Result<Attrs, ProviderError> {
-        let selector = match (config.opt_str("arn")?, config.opt_str("name")?) {
+        let arguments: Arguments = decode_config(config)?;
+        let selector = match (arguments.arn, arguments.name) {
             (Some(arn), _) => arn,
             (None, Some(name)) => name,
             (None, None) => {

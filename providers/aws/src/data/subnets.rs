@@ -1,14 +1,26 @@
 //! `data.aws_subnets`: the ids of existing subnets, by VPC and tags.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 use cairn_provider_core::{AttrType, Attrs, ProviderError, ResourceSchema, Value};
+use serde::Deserialize;
 
 use super::{AwsDataSource, argument, computed, tag_filters};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::error::api_error;
 
 pub(crate) struct Subnets;
+
+/// The arguments, as the stack sets them.
+#[derive(Debug, Deserialize)]
+struct Arguments {
+    vpc_id: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 #[async_trait]
 impl AwsDataSource for Subnets {
@@ -46,8 +58,8 @@ impl AwsDataSource for Subnets {
     }
 
     async fn read(&self, aws: &AwsClients, config: &Attrs) -> Result<Attrs, ProviderError> {
-        let vpc_id = config.opt_str("vpc_id")?;
-        let mut filters = tag_filters(&config.str_map("tags")?);
+        let Arguments { vpc_id, tags } = decode_config(config)?;
+        let mut filters = tag_filters(&tags);
         if let Some(vpc_id) = &vpc_id {
             filters.push(Filter::builder().name("vpc-id").values(vpc_id).build());
         }

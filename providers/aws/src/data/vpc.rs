@@ -1,13 +1,25 @@
 //! `data.aws_vpc`: an existing VPC, by id or by tags, to deploy into it.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use cairn_provider_core::{AttrType, Attrs, ProviderError, ResourceSchema};
+use serde::Deserialize;
 
 use super::{AwsDataSource, computed, ec2_tags, not_found, selector, tag_filters};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::error::api_error;
 
 pub(crate) struct Vpc;
+
+/// The arguments, as the stack sets them.
+#[derive(Debug, Deserialize)]
+struct Arguments {
+    id: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 #[async_trait]
 impl AwsDataSource for Vpc {
@@ -41,8 +53,7 @@ impl AwsDataSource for Vpc {
     }
 
     async fn read(&self, aws: &AwsClients, config: &Attrs) -> Result<Attrs, ProviderError> {
-        let id = config.opt_str("id")?;
-        let tags = config.str_map("tags")?;
+        let Arguments { id, tags } = decode_config(config)?;
         if id.is_none() && tags.is_empty() {
             return Err(ProviderError::invalid(
                 "id",

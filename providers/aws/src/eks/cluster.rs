@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, Readiness, Typed};
@@ -103,6 +104,8 @@ impl AwsType for Cluster {
     const TYPE_NAME: &'static str = "aws_eks_cluster";
     const KIND: &'static str = "EKS cluster";
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    /// The cluster's name.
+    const ID: &'static str = "name";
     const WAIT_GONE: bool = true;
     /// Control-plane changes take 10-15 minutes on AWS: polling faster only spends API
     /// quota.
@@ -174,11 +177,6 @@ impl AwsType for Cluster {
             })
     }
 
-    /// The cluster's name.
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("name")
-    }
-
     async fn describe(
         &self,
         aws: &AwsClients,
@@ -247,7 +245,7 @@ impl AwsType for Cluster {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<ClusterConfig>(config)?.name;
         Ok(describe(&aws.eks, &name)
             .await?
             .filter(|c| self.is_live(c) && created_by(identity, &sorted(c.tags())))
@@ -261,7 +259,7 @@ impl AwsType for Cluster {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: ClusterConfig = request.config.decode()?;
+        let config: ClusterConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -306,7 +304,7 @@ impl AwsType for Cluster {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: ClusterConfig = request.desired.decode()?;
+        let desired: ClusterConfig = decode_config(request.desired)?;
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let progress = &request.progress;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{IAM_PROPAGATION, role_not_ready, sync_tags, wait_update};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, Readiness, Typed};
@@ -326,8 +327,11 @@ impl AwsType for NodeGroup {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let cluster = config.str("cluster_name")?;
-        let name = config.str("node_group_name")?;
+        let NodeGroupConfig {
+            cluster_name: cluster,
+            node_group_name: name,
+            ..
+        } = decode_config(config)?;
         Ok(describe(&aws.eks, &cluster, &name)
             .await?
             .filter(|ng| self.is_live(ng) && created_by(identity, &sorted(ng.tags())))
@@ -341,7 +345,7 @@ impl AwsType for NodeGroup {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: NodeGroupConfig = request.config.decode()?;
+        let config: NodeGroupConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -395,7 +399,7 @@ impl AwsType for NodeGroup {
         id: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: NodeGroupConfig = request.desired.decode()?;
+        let desired: NodeGroupConfig = decode_config(request.desired)?;
         let (cluster, name) = (
             desired.cluster_name.as_str(),
             desired.node_group_name.as_str(),

@@ -61,6 +61,14 @@ fn policy_json(value: &Value, attribute: &str) -> Result<serde_json::Value, Prov
     let exposed = value
         .expose()
         .ok_or_else(|| ProviderError::invalid(attribute, "is not known yet"))?;
+    policy_document(exposed, attribute)
+}
+
+/// [`policy_json`] for a value taken from a decoded configuration.
+fn policy_document(
+    exposed: serde_json::Value,
+    attribute: &str,
+) -> Result<serde_json::Value, ProviderError> {
     match exposed {
         serde_json::Value::String(text) => serde_json::from_str(&text)
             .map_err(|e| ProviderError::invalid(attribute, format!("is not valid JSON: {e}"))),

@@ -4,6 +4,7 @@
 //! IAM returns the provider's URL without its scheme; `read` reports the URL as the
 //! stack wrote it when it names the same issuer.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,9 +13,11 @@ use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
     Timeouts, UpdateRequest, Value,
 };
+use serde::Deserialize;
 
 use super::{NO_SUCH_ENTITY, iam_tags, tag_map, tags_value};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, error_code};
 use crate::resource::{AwsType, order_like};
@@ -24,6 +27,29 @@ pub(super) struct OidcProvider;
 
 /// The client id EKS service account tokens are issued for.
 const DEFAULT_CLIENT_ID: &str = "sts.amazonaws.com";
+
+/// The configuration of an OIDC provider, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct ProviderConfig {
+    url: String,
+    #[serde(default)]
+    client_id_list: Vec<String>,
+    #[serde(default)]
+    thumbprint_list: Vec<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl ProviderConfig {
+    /// The client ids, [`DEFAULT_CLIENT_ID`] when none is set.
+    fn client_ids(&self) -> Vec<String> {
+        if self.client_id_list.is_empty() {
+            vec![DEFAULT_CLIENT_ID.to_owned()]
+        } else {
+            self.client_id_list.clone()
+        }
+    }
+}
 
 /// A provider as IAM describes it (the answer does not repeat the ARN).
 pub(super) struct Provider {
@@ -131,7 +157,7 @@ impl AwsType for OidcProvider {
         _identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let wanted = host_path(&config.str("url")?);
+        let wanted = host_path(&decode_config::<ProviderConfig>(config)?.url);
         let listed = aws
             .iam
             .list_open_id_connect_providers()
@@ -153,18 +179,14 @@ impl AwsType for OidcProvider {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config = request.config;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.str_map("tags")?,
-        );
-        let thumbprints = config.str_list("thumbprint_list")?;
+        let config: ProviderConfig = decode_config(request.config)?;
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
+        let thumbprints = config.thumbprint_list.clone();
         let call = aws
             .iam
             .create_open_id_connect_provider()
-            .url(config.str("url")?)
-            .set_client_id_list(Some(client_ids(config)?))
+            .url(&config.url)
+            .set_client_id_list(Some(config.client_ids()))
             // Without thumbprints IAM uses its own trust store for the issuer.
             .set_thumbprint_list((!thumbprints.is_empty()).then_some(thumbprints))
             .set_tags(Some(iam_tags(&tags)?));
@@ -193,7 +215,7 @@ impl AwsType for OidcProvider {
         arn: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
+        let desired: ProviderConfig = decode_config(request.desired)?;
         let current = &current.answer;
         let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
         if changed("client_id_list") {
@@ -201,7 +223,7 @@ impl AwsType for OidcProvider {
                 &aws.iam,
                 arn,
                 current.client_id_list(),
-                &client_ids(desired)?,
+                &desired.client_ids(),
             )
             .await?;
         }
@@ -209,17 +231,13 @@ impl AwsType for OidcProvider {
             aws.iam
                 .update_open_id_connect_provider_thumbprint()
                 .open_id_connect_provider_arn(arn)
-                .set_thumbprint_list(Some(desired.str_list("thumbprint_list")?))
+                .set_thumbprint_list(Some(desired.thumbprint_list.clone()))
                 .send()
                 .await
                 .map_err(|e| api_error("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
         }
         if changed("tags") {
-            let tags = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.str_map("tags")?,
-            );
+            let tags = object_tags(request.identity, &aws.default_tags, &desired.tags);
             let changes = TagChanges::between(&tag_map(current.tags()), &tags);
             if !changes.remove.is_empty() {
                 aws.iam
@@ -266,15 +284,6 @@ fn host_path(url: &str) -> String {
         .to_owned()
 }
 
-fn client_ids(config: &Attrs) -> Result<Vec<String>, ProviderError> {
-    let ids = config.str_list("client_id_list")?;
-    Ok(if ids.is_empty() {
-        vec![DEFAULT_CLIENT_ID.to_owned()]
-    } else {
-        ids
-    })
-}
-
 /// Adds and removes client ids one by one: IAM has no call that sets the whole list.
 async fn reconcile_client_ids(
     iam: &aws_sdk_iam::Client,
@@ -307,8 +316,6 @@ async fn reconcile_client_ids(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::eks::capture::{Capture, body, captured_client};
 
@@ -392,14 +399,16 @@ mod tests {
 
     #[test]
     fn client_ids_default_to_sts() {
+        let config = |attrs: Attrs| {
+            decode_config::<ProviderConfig>(&attrs.with("url", "https://oidc.example/id/AB"))
+                .map(|c| c.client_ids())
+                .ok()
+        };
         assert_eq!(
-            client_ids(&Attrs::new()).ok(),
+            config(Attrs::new()),
             Some(vec!["sts.amazonaws.com".to_owned()])
         );
         let custom = Attrs::new().with("client_id_list", vec!["a", "b"]);
-        assert_eq!(
-            client_ids(&custom).ok(),
-            Some(vec!["a".to_owned(), "b".to_owned()])
-        );
+        assert_eq!(config(custom), Some(vec!["a".to_owned(), "b".to_owned()]));
     }
 }

@@ -18,13 +18,14 @@ use serde::Deserialize;
 
 use super::irsa::Irsa;
 use super::{
-    NO_SUCH_ENTITY, decode_document, iam_tags, policy_json, policy_value, tag_map, tags_value,
+    NO_SUCH_ENTITY, decode_document, iam_tags, policy_document, policy_value, tag_map, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, error_code, found};
-use crate::resource::{AwsType, order_like, unless_empty_and_unset};
-use crate::tags::{TagChanges, object_tags};
+use crate::resource::{AwsType, default_name, order_like, unless_empty_and_unset};
+use crate::tags::{TagChanges, created_by, object_tags};
 use crate::wait::{Backoff, call_until, has_code};
 
 pub(super) struct Role;
@@ -102,6 +103,74 @@ async fn send_trust_policy(
     .map(drop)
 }
 
+/// The configuration of a role, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct RoleConfig {
+    name: Option<String>,
+    path: Option<String>,
+    description: Option<String>,
+    assume_role_policy: Option<serde_json::Value>,
+    irsa: Option<Irsa>,
+    #[serde(default)]
+    managed_policy_arns: Vec<String>,
+    #[serde(default)]
+    inline_policy: Vec<InlinePolicy>,
+    max_session_duration: Option<i64>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl RoleConfig {
+    /// The configured name, or `<stack>-<env>-<resource name>` cut to IAM's limit:
+    /// deterministic, so an interrupted create is found again by name.
+    fn role_name(&self, identity: &ResourceIdentity) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => default_name(identity).chars().take(MAX_NAME_LEN).collect(),
+        }
+    }
+
+    /// The trust policy from exactly one of `assume_role_policy` and `irsa`.
+    fn trust_policy(&self) -> Result<serde_json::Value, ProviderError> {
+        match (&self.assume_role_policy, &self.irsa) {
+            (Some(policy), None) => policy_document(policy.clone(), "assume_role_policy"),
+            (None, Some(irsa)) => irsa.trust_policy(),
+            (Some(_), Some(_)) => Err(ProviderError::invalid(
+                "assume_role_policy",
+                "cannot be set together with irsa: set exactly one",
+            )),
+            (None, None) => Err(ProviderError::invalid(
+                "assume_role_policy",
+                "or irsa is required: set exactly one",
+            )),
+        }
+    }
+
+    /// The inline policies, each with a valid document and a name of its own.
+    fn inline_policies(&self) -> Result<&[InlinePolicy], ProviderError> {
+        let policies = &self.inline_policy;
+        for (i, policy) in policies.iter().enumerate() {
+            policy.document()?;
+            if policies[..i].iter().any(|p| p.name == policy.name) {
+                return Err(ProviderError::invalid(
+                    "inline_policy",
+                    format!("names `{}` twice", policy.name),
+                ));
+            }
+        }
+        Ok(policies)
+    }
+
+    fn max_session(&self) -> Result<Option<i32>, ProviderError> {
+        self.max_session_duration
+            .map(|s| {
+                i32::try_from(s)
+                    .map_err(|_| ProviderError::invalid("max_session_duration", "is out of range"))
+            })
+            .transpose()
+    }
+}
+
 /// One entry of `inline_policy`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,8 +181,8 @@ struct InlinePolicy {
 
 impl InlinePolicy {
     fn document(&self) -> Result<serde_json::Value, ProviderError> {
-        policy_json(
-            &Value::from_json(self.policy.clone()),
+        policy_document(
+            self.policy.clone(),
             &format!("inline_policy.{}.policy", self.name),
         )
     }
@@ -259,12 +328,11 @@ impl AwsType for Role {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = role_name(identity, config)?;
+        let name = decode_config::<RoleConfig>(config)?.role_name(identity);
         let Some(role) = self.describe(aws, &name).await? else {
             return Ok(Vec::new());
         };
-        let tags = tag_map(role.tags());
-        let ours = identity.tags().iter().all(|(k, v)| tags.get(k) == Some(v));
+        let ours = created_by(identity, &tag_map(role.tags()));
         Ok(if ours { vec![name] } else { Vec::new() })
     }
 
@@ -273,29 +341,18 @@ impl AwsType for Role {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config = request.config;
-        let name = role_name(request.identity, config)?;
-        let trust = trust_policy(config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.str_map("tags")?,
-        );
-        let max_session = config
-            .opt_i64("max_session_duration")?
-            .map(|s| {
-                i32::try_from(s)
-                    .map_err(|_| ProviderError::invalid("max_session_duration", "is out of range"))
-            })
-            .transpose()?;
+        let config: RoleConfig = decode_config(request.config)?;
+        let name = config.role_name(request.identity);
+        let trust = config.trust_policy()?;
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let call = aws
             .iam
             .create_role()
             .role_name(&name)
-            .set_path(config.opt_str("path")?)
-            .set_description(config.opt_str("description")?)
+            .set_path(config.path.clone())
+            .set_description(config.description.clone())
             .assume_role_policy_document(trust.to_string())
-            .set_max_session_duration(max_session)
+            .set_max_session_duration(config.max_session()?)
             .set_tags(Some(iam_tags(&tags)?));
         send_create_role(call, request.timeout, &request.progress, || {
             self.found_id(aws, request)
@@ -312,8 +369,9 @@ impl AwsType for Role {
         name: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
-        reconcile_managed(aws, name, &request.config.str_list("managed_policy_arns")?).await?;
-        reconcile_inline(aws, name, &inline_policies(request.config)?).await?;
+        let config: RoleConfig = decode_config(request.config)?;
+        reconcile_managed(aws, name, &config.managed_policy_arns).await?;
+        reconcile_inline(aws, name, config.inline_policies()?).await?;
         // The attributes read the policies afresh; the role itself is unchanged.
         Ok(false)
     }
@@ -325,29 +383,21 @@ impl AwsType for Role {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
+        let desired: RoleConfig = decode_config(request.desired)?;
         let changed = |attribute: &str| request.changed.iter().any(|c| c == attribute);
         if changed("description") || changed("max_session_duration") {
-            let max_session = desired
-                .opt_i64("max_session_duration")?
-                .map(|s| {
-                    i32::try_from(s).map_err(|_| {
-                        ProviderError::invalid("max_session_duration", "is out of range")
-                    })
-                })
-                .transpose()?;
             aws.iam
                 .update_role()
                 .role_name(name)
                 // An empty description is how IAM clears one.
-                .description(desired.opt_str("description")?.unwrap_or_default())
-                .set_max_session_duration(max_session)
+                .description(desired.description.clone().unwrap_or_default())
+                .set_max_session_duration(desired.max_session()?)
                 .send()
                 .await
                 .map_err(|e| api_error("iam:UpdateRole", e))?;
         }
         if changed("assume_role_policy") || changed("irsa") {
-            let document = trust_policy(desired)?.to_string();
+            let document = desired.trust_policy()?.to_string();
             send_trust_policy(
                 &aws.iam,
                 name,
@@ -358,17 +408,13 @@ impl AwsType for Role {
             .await?;
         }
         if changed("managed_policy_arns") {
-            reconcile_managed(aws, name, &desired.str_list("managed_policy_arns")?).await?;
+            reconcile_managed(aws, name, &desired.managed_policy_arns).await?;
         }
         if changed("inline_policy") {
-            reconcile_inline(aws, name, &inline_policies(desired)?).await?;
+            reconcile_inline(aws, name, desired.inline_policies()?).await?;
         }
         if changed("tags") {
-            let tags = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.str_map("tags")?,
-            );
+            let tags = object_tags(request.identity, &aws.default_tags, &desired.tags);
             let changes = TagChanges::between(&tag_map(role.tags()), &tags);
             if !changes.remove.is_empty() {
                 aws.iam
@@ -421,52 +467,6 @@ impl AwsType for Role {
             .map(drop)
             .map_err(|e| api_error("iam:DeleteRole", e))
     }
-}
-
-/// deterministic, so an interrupted create is found again by name.
-fn role_name(identity: &ResourceIdentity, config: &Attrs) -> Result<String, ProviderError> {
-    if let Some(name) = config.opt_str("name")? {
-        return Ok(name);
-    }
-    let resource = identity
-        .address
-        .split_once('.')
-        .map_or(identity.address.as_str(), |(_, name)| name);
-    Ok(format!("{}-{}-{resource}", identity.stack, identity.env)
-        .chars()
-        .take(MAX_NAME_LEN)
-        .collect())
-}
-
-/// The trust policy from exactly one of `assume_role_policy` and `irsa`.
-fn trust_policy(config: &Attrs) -> Result<serde_json::Value, ProviderError> {
-    let irsa = config.opt_decode::<Irsa>("irsa")?;
-    match (config.get("assume_role_policy"), irsa) {
-        (Some(policy), None) => policy_json(policy, "assume_role_policy"),
-        (None, Some(irsa)) => irsa.trust_policy(),
-        (Some(_), Some(_)) => Err(ProviderError::invalid(
-            "assume_role_policy",
-            "cannot be set together with irsa: set exactly one",
-        )),
-        (None, None) => Err(ProviderError::invalid(
-            "assume_role_policy",
-            "or irsa is required: set exactly one",
-        )),
-    }
-}
-
-fn inline_policies(config: &Attrs) -> Result<Vec<InlinePolicy>, ProviderError> {
-    let policies: Vec<InlinePolicy> = config.opt_decode("inline_policy")?.unwrap_or_default();
-    for (i, policy) in policies.iter().enumerate() {
-        policy.document()?;
-        if policies[..i].iter().any(|p| p.name == policy.name) {
-            return Err(ProviderError::invalid(
-                "inline_policy",
-                format!("names `{}` twice", policy.name),
-            ));
-        }
-    }
-    Ok(policies)
 }
 
 async fn attached_policies(aws: &AwsClients, name: &str) -> Result<Vec<String>, ProviderError> {
@@ -722,6 +722,10 @@ mod tests {
         }
     }
 
+    fn config(attrs: &Attrs) -> RoleConfig {
+        decode_config(attrs).expect("decodes")
+    }
+
     fn irsa_config() -> Value {
         Value::from_json(serde_json::json!({
             "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AB",
@@ -735,10 +739,12 @@ mod tests {
         let both = Attrs::new()
             .with("assume_role_policy", policy.clone())
             .with("irsa", irsa_config());
-        assert!(trust_policy(&both).is_err());
-        assert!(trust_policy(&Attrs::new()).is_err());
-        assert!(trust_policy(&Attrs::new().with("assume_role_policy", policy)).is_ok());
-        let rendered = trust_policy(&Attrs::new().with("irsa", irsa_config())).expect("renders");
+        assert!(config(&both).trust_policy().is_err());
+        assert!(config(&Attrs::new()).trust_policy().is_err());
+        let one = Attrs::new().with("assume_role_policy", policy);
+        assert!(config(&one).trust_policy().is_ok());
+        let irsa = Attrs::new().with("irsa", irsa_config());
+        let rendered = config(&irsa).trust_policy().expect("renders");
         assert_eq!(
             rendered["Statement"][0]["Action"],
             "sts:AssumeRoleWithWebIdentity"
@@ -748,7 +754,7 @@ mod tests {
     #[test]
     fn a_drifted_irsa_trust_policy_shows_as_assume_role_policy() {
         let prior = Attrs::new().with("irsa", irsa_config());
-        let rendered = trust_policy(&prior).expect("renders");
+        let rendered = config(&prior).trust_policy().expect("renders");
         let (policy, irsa) = trust_attributes(rendered.clone(), Some(&prior));
         assert_eq!((policy, irsa.clone()), (Value::Null, irsa_config()));
         let mut widened = rendered;
@@ -779,25 +785,15 @@ mod tests {
 
     #[test]
     fn default_names_are_deterministic_and_fit_iam() {
-        let config = Attrs::new();
+        let unnamed = config(&Attrs::new());
         assert_eq!(
-            role_name(&identity("aws_iam_role.worker"), &config)
-                .ok()
-                .as_deref(),
-            Some("airflow-dev-worker")
+            unnamed.role_name(&identity("aws_iam_role.worker")),
+            "airflow-dev-worker"
         );
         let long = identity(&format!("aws_iam_role.{}", "x".repeat(100)));
-        assert_eq!(
-            role_name(&long, &config).map(|n| n.len()).ok(),
-            Some(MAX_NAME_LEN)
-        );
-        let named = Attrs::new().with("name", "custom");
-        assert_eq!(
-            role_name(&identity("aws_iam_role.worker"), &named)
-                .ok()
-                .as_deref(),
-            Some("custom")
-        );
+        assert_eq!(unnamed.role_name(&long).len(), MAX_NAME_LEN);
+        let named = config(&Attrs::new().with("name", "custom"));
+        assert_eq!(named.role_name(&identity("aws_iam_role.worker")), "custom");
     }
 
     #[test]
@@ -810,14 +806,15 @@ mod tests {
             "inline_policy",
             Value::List(vec![entry("a", valid), entry("a", valid)]),
         );
-        assert!(inline_policies(&twice).is_err());
+        assert!(config(&twice).inline_policies().is_err());
         let broken = Attrs::new().with("inline_policy", Value::List(vec![entry("a", "{")]));
-        assert!(inline_policies(&broken).is_err());
+        assert!(config(&broken).inline_policies().is_err());
         let fine = Attrs::new().with(
             "inline_policy",
             Value::List(vec![entry("a", valid), entry("b", valid)]),
         );
-        assert_eq!(inline_policies(&fine).map(|p| p.len()).ok(), Some(2));
+        let fine = config(&fine);
+        assert_eq!(fine.inline_policies().map(|p| p.len()).ok(), Some(2));
     }
 
     mod scripted {

@@ -1,5 +1,6 @@
 //! `aws_eip`: an Elastic IP address (e.g. the public address of a NAT gateway).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,9 +9,11 @@ use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
     Timeouts, UpdateRequest,
 };
+use serde::Deserialize;
 
 use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
 use crate::resource::AwsType;
@@ -18,6 +21,14 @@ use crate::resource::AwsType;
 pub(super) struct Eip;
 
 const NOT_FOUND: &str = "InvalidAllocationID.NotFound";
+
+/// The configuration of an Elastic IP, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct EipConfig {
+    domain: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 #[async_trait]
 impl AwsType for Eip {
@@ -113,8 +124,9 @@ impl AwsType for Eip {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let tags = desired_tags(aws, request.identity, request.config)?;
-        let domain = match request.config.opt_str("domain")?.as_deref() {
+        let config: EipConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
+        let domain = match config.domain.as_deref() {
             Some("standard") => DomainType::Standard,
             _ => DomainType::Vpc,
         };
@@ -144,7 +156,8 @@ impl AwsType for Eip {
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
         if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, request.desired)?;
+            let desired: EipConfig = decode_config(request.desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())

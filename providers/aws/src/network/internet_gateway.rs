@@ -1,5 +1,6 @@
 //! `aws_internet_gateway`: an internet gateway and its attachment to one VPC.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,12 +9,14 @@ use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, Progress, ProviderError,
     ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest,
 };
+use serde::Deserialize;
 
 use super::{
     DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, identity_filters,
     reconcile_tags, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, Made, create_once, created_id, once};
 use crate::error::{api_error, found};
 use crate::resource::AwsType;
@@ -22,6 +25,14 @@ use crate::wait::{NOT_FOUND_GRACE, call_until, has_code};
 pub(super) struct InternetGateway;
 
 const NOT_FOUND: &str = "InvalidInternetGatewayID.NotFound";
+
+/// The configuration of an internet gateway, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct GatewayConfig {
+    vpc_id: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 #[async_trait]
 impl AwsType for InternetGateway {
@@ -108,7 +119,8 @@ impl AwsType for InternetGateway {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let tags = desired_tags(aws, request.identity, request.config)?;
+        let config: GatewayConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
         let made = create_once(
             CreateCall::new("ec2:CreateInternetGateway", Self::KIND, &request.progress),
             |_| false,
@@ -137,11 +149,7 @@ impl AwsType for InternetGateway {
             |out| out.internet_gateway().and_then(|g| g.internet_gateway_id()),
             "ec2:CreateInternetGateway",
         )?;
-        if let Some(vpc_id) = request
-            .config
-            .opt_str("vpc_id")?
-            .filter(|v| !attached.contains(v))
-        {
+        if let Some(vpc_id) = config.vpc_id.filter(|v| !attached.contains(v)) {
             // The attach is the first use of the new gateway: EC2 may not know it yet.
             call_until(
                 &format!("internet gateway {id} to attach to {vpc_id}"),
@@ -170,9 +178,9 @@ impl AwsType for InternetGateway {
         id: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
+        let desired: GatewayConfig = decode_config(request.desired)?;
         if request.changed.iter().any(|c| c == "vpc_id") {
-            let wanted = desired.opt_str("vpc_id")?;
+            let wanted = desired.vpc_id;
             for attached in attached_vpcs(current) {
                 if Some(&attached) != wanted.as_ref() {
                     detach(aws, id, &attached, request.timeout, &request.progress).await?;
@@ -191,7 +199,7 @@ impl AwsType for InternetGateway {
             }
         }
         if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())

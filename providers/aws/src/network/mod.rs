@@ -47,13 +47,9 @@ pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
 fn desired_tags(
     aws: &AwsClients,
     identity: &ResourceIdentity,
-    config: &Attrs,
-) -> Result<BTreeMap<String, String>, ProviderError> {
-    Ok(object_tags(
-        identity,
-        &aws.default_tags,
-        &config.str_map("tags")?,
-    ))
+    tags: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    object_tags(identity, &aws.default_tags, tags)
 }
 
 /// Tags applied atomically with the create call, so an object never exists untagged

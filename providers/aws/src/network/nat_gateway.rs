@@ -5,6 +5,7 @@
 //! listed for about an hour with state `deleted`, so every read treats `deleting`,
 //! `deleted` and `failed` as gone.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,9 +14,11 @@ use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
     Timeouts, UpdateRequest,
 };
+use serde::Deserialize;
 
 use super::{desired_tags, identity_filters, reconcile_tags, tag_specification, tags_value};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness};
@@ -33,6 +36,16 @@ const NAT_BACKOFF: Backoff = Backoff {
     initial: Duration::from_secs(5),
     max: Duration::from_secs(15),
 };
+
+/// The configuration of a NAT gateway, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct GatewayConfig {
+    subnet_id: String,
+    allocation_id: Option<String>,
+    connectivity_type: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 #[async_trait]
 impl AwsType for NatGateway {
@@ -182,14 +195,12 @@ impl AwsType for NatGateway {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config = request.config;
-        let tags = desired_tags(aws, request.identity, config)?;
-        let connectivity = match config.opt_str("connectivity_type")?.as_deref() {
+        let config: GatewayConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
+        let connectivity = match config.connectivity_type.as_deref() {
             Some("private") => ConnectivityType::Private,
             _ => ConnectivityType::Public,
         };
-        let (subnet_id, allocation_id) =
-            (config.str("subnet_id")?, config.opt_str("allocation_id")?);
         let token = client_token();
         let made = create_once(
             CreateCall::new("ec2:CreateNatGateway", Self::KIND, &request.progress).with_token(),
@@ -198,8 +209,8 @@ impl AwsType for NatGateway {
                 aws.ec2
                     .create_nat_gateway()
                     .client_token(&token)
-                    .subnet_id(&subnet_id)
-                    .set_allocation_id(allocation_id.clone())
+                    .subnet_id(&config.subnet_id)
+                    .set_allocation_id(config.allocation_id.clone())
                     .connectivity_type(connectivity.clone())
                     .tag_specifications(tag_specification(ResourceType::Natgateway, &tags))
                     .customize()
@@ -224,7 +235,8 @@ impl AwsType for NatGateway {
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
         if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, request.desired)?;
+            let desired: GatewayConfig = decode_config(request.desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())

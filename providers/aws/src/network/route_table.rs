@@ -21,6 +21,7 @@ use super::{
     tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::{AwsType, order_like, unless_empty_and_unset};
@@ -58,6 +59,35 @@ impl RouteSpec {
         serde_json::to_value(self)
             .map(Value::from_json)
             .unwrap_or_default()
+    }
+}
+
+/// The configuration of a route table, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct RouteTableConfig {
+    vpc_id: String,
+    #[serde(default)]
+    route: Vec<RouteSpec>,
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl RouteTableConfig {
+    /// The routes, each with one target and no destination twice.
+    fn routes(&self) -> Result<&[RouteSpec], ProviderError> {
+        let mut seen = BTreeSet::new();
+        for route in &self.route {
+            route.validate()?;
+            if !seen.insert(route.cidr_block.as_str()) {
+                return Err(ProviderError::invalid(
+                    "route",
+                    format!("has two entries for {}", route.cidr_block),
+                ));
+            }
+        }
+        Ok(&self.route)
     }
 }
 
@@ -194,8 +224,8 @@ impl AwsType for RouteTable {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let tags = desired_tags(aws, request.identity, request.config)?;
-        let vpc_id = request.config.str("vpc_id")?;
+        let config: RouteTableConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
         let token = client_token();
         let made = create_once(
             CreateCall::new("ec2:CreateRouteTable", Self::KIND, &request.progress).with_token(),
@@ -204,7 +234,7 @@ impl AwsType for RouteTable {
                 aws.ec2
                     .create_route_table()
                     .client_token(&token)
-                    .vpc_id(&vpc_id)
+                    .vpc_id(&config.vpc_id)
                     .tag_specifications(tag_specification(ResourceType::RouteTable, &tags))
                     .customize()
                     .config_override(once::ec2())
@@ -229,8 +259,9 @@ impl AwsType for RouteTable {
         _id: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
-        reconcile_routes(aws, table, &desired_routes(request.config)?).await?;
-        reconcile_associations(aws, table, &request.config.str_list("subnet_ids")?).await?;
+        let config: RouteTableConfig = decode_config(request.config)?;
+        reconcile_routes(aws, table, config.routes()?).await?;
+        reconcile_associations(aws, table, &config.subnet_ids).await?;
         Ok(true)
     }
 
@@ -241,16 +272,16 @@ impl AwsType for RouteTable {
         id: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
+        let desired: RouteTableConfig = decode_config(request.desired)?;
         let changed = |name: &str| request.changed.iter().any(|c| c == name);
         if changed("route") {
-            reconcile_routes(aws, table, &desired_routes(desired)?).await?;
+            reconcile_routes(aws, table, desired.routes()?).await?;
         }
         if changed("subnet_ids") {
-            reconcile_associations(aws, table, &desired.str_list("subnet_ids")?).await?;
+            reconcile_associations(aws, table, &desired.subnet_ids).await?;
         }
         if changed("tags") {
-            let tags = desired_tags(aws, request.identity, desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, table.tags(), &tags).await?;
         }
         Ok(())
@@ -283,21 +314,6 @@ impl AwsType for RouteTable {
             .map(drop)
             .map_err(|e| api_error("ec2:DeleteRouteTable", e))
     }
-}
-
-fn desired_routes(config: &Attrs) -> Result<Vec<RouteSpec>, ProviderError> {
-    let routes: Vec<RouteSpec> = config.opt_decode("route")?.unwrap_or_default();
-    let mut seen = BTreeSet::new();
-    for route in &routes {
-        route.validate()?;
-        if !seen.insert(route.cidr_block.as_str()) {
-            return Err(ProviderError::invalid(
-                "route",
-                format!("has two entries for {}", route.cidr_block),
-            ));
-        }
-    }
-    Ok(routes)
 }
 
 /// The routes cairn manages: those created with CreateRoute, keyed by destination.
@@ -521,8 +537,11 @@ mod tests {
                 ("gateway_id".to_owned(), Value::from(target)),
             ]))
         };
-        let config = Attrs::new().with("route", Value::List(vec![entry("igw-1"), entry("igw-2")]));
-        let err = desired_routes(&config).expect_err("duplicate destination");
+        let config = Attrs::new()
+            .with("vpc_id", "vpc-1")
+            .with("route", Value::List(vec![entry("igw-1"), entry("igw-2")]));
+        let config: RouteTableConfig = decode_config(&config).expect("decodes");
+        let err = config.routes().expect_err("duplicate destination");
         assert!(
             err.to_string().contains("two entries for 0.0.0.0/0"),
             "{err}"

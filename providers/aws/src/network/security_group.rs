@@ -28,9 +28,10 @@ use super::{
     desired_tags, ec2_arn, identity_filters, reconcile_tags, tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
-use crate::resource::{AwsType, unless_empty_and_unset};
+use crate::resource::{AwsType, default_name, unless_empty_and_unset};
 
 pub(super) struct SecurityGroup;
 
@@ -43,6 +44,48 @@ const IN_USE: &[&str] = &["DependencyViolation", "InvalidGroup.InUse"];
 
 /// The description AWS requires when the stack gives none.
 const DEFAULT_DESCRIPTION: &str = "Managed by cairn";
+
+/// The configuration of a security group, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct GroupConfig {
+    vpc_id: String,
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    ingress: Vec<RuleSpec>,
+    #[serde(default)]
+    egress: Vec<RuleSpec>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl GroupConfig {
+    /// The entries of one direction, each with a source.
+    fn rules(&self, direction: Direction) -> Result<&[RuleSpec], ProviderError> {
+        let rules = match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        };
+        for rule in rules {
+            if rule.cidr_blocks.is_empty() && rule.security_groups.is_empty() && !rule.self_source {
+                return Err(ProviderError::invalid(
+                    direction.attribute(),
+                    format!(
+                        "entry for {} {}-{} needs cidr_blocks, security_groups or self",
+                        rule.protocol, rule.from_port, rule.to_port
+                    ),
+                ));
+            }
+        }
+        Ok(rules)
+    }
+
+    /// The configured name, or `<stack>-<env>-<resource name>`: deterministic, so a
+    /// re-run never creates a second group for the same resource.
+    fn group_name(&self, identity: &ResourceIdentity) -> String {
+        self.name.clone().unwrap_or_else(|| default_name(identity))
+    }
+}
 
 /// One entry of `ingress` or `egress`, as written in the stack.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,23 +195,6 @@ impl RuleSpec {
             })
             .collect()
     }
-}
-
-fn desired_rules(config: &Attrs, direction: Direction) -> Result<Vec<RuleSpec>, ProviderError> {
-    let name = direction.attribute();
-    let rules: Vec<RuleSpec> = config.opt_decode(name)?.unwrap_or_default();
-    for rule in &rules {
-        if rule.cidr_blocks.is_empty() && rule.security_groups.is_empty() && !rule.self_source {
-            return Err(ProviderError::invalid(
-                name,
-                format!(
-                    "entry for {} {}-{} needs cidr_blocks, security_groups or self",
-                    rule.protocol, rule.from_port, rule.to_port
-                ),
-            ));
-        }
-    }
-    Ok(rules)
 }
 
 fn rule_set(rules: &[RuleSpec], own_id: &str) -> RuleSet {
@@ -566,13 +592,10 @@ impl AwsType for SecurityGroup {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config = request.config;
-        let tags = desired_tags(aws, request.identity, config)?;
-        let name = group_name(request.identity, config)?;
-        let description = config
-            .opt_str("description")?
-            .unwrap_or_else(|| DEFAULT_DESCRIPTION.to_owned());
-        let vpc_id = config.str("vpc_id")?;
+        let config: GroupConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
+        let name = config.group_name(request.identity);
+        let description = config.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION);
         let made = create_once(
             CreateCall::new("ec2:CreateSecurityGroup", Self::KIND, &request.progress),
             |_| false,
@@ -580,8 +603,8 @@ impl AwsType for SecurityGroup {
                 aws.ec2
                     .create_security_group()
                     .group_name(&name)
-                    .description(&description)
-                    .vpc_id(&vpc_id)
+                    .description(description)
+                    .vpc_id(&config.vpc_id)
                     .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
                     .customize()
                     .config_override(once::ec2())
@@ -600,9 +623,9 @@ impl AwsType for SecurityGroup {
         _id: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
+        let config: GroupConfig = decode_config(request.config)?;
         for direction in [Direction::Ingress, Direction::Egress] {
-            let rules = desired_rules(request.config, direction)?;
-            reconcile_rules(aws, group, direction, &rules).await?;
+            reconcile_rules(aws, group, direction, config.rules(direction)?).await?;
         }
         Ok(true)
     }
@@ -614,15 +637,14 @@ impl AwsType for SecurityGroup {
         id: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
+        let desired: GroupConfig = decode_config(request.desired)?;
         for direction in [Direction::Ingress, Direction::Egress] {
             if request.changed.iter().any(|c| c == direction.attribute()) {
-                let rules = desired_rules(desired, direction)?;
-                reconcile_rules(aws, group, direction, &rules).await?;
+                reconcile_rules(aws, group, direction, desired.rules(direction)?).await?;
             }
         }
         if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, group.tags(), &tags).await?;
         }
         Ok(())
@@ -642,19 +664,6 @@ impl AwsType for SecurityGroup {
             .map(drop)
             .map_err(|e| api_error("ec2:DeleteSecurityGroup", e))
     }
-}
-
-/// The configured name, or `<stack>-<env>-<resource name>`: deterministic, so a re-run
-/// never creates a second group for the same resource.
-fn group_name(identity: &ResourceIdentity, config: &Attrs) -> Result<String, ProviderError> {
-    if let Some(name) = config.opt_str("name")? {
-        return Ok(name);
-    }
-    let resource = identity
-        .address
-        .split_once('.')
-        .map_or(identity.address.as_str(), |(_, name)| name);
-    Ok(format!("{}-{}-{resource}", identity.stack, identity.env))
 }
 
 #[cfg(test)]
@@ -779,13 +788,15 @@ mod tests {
 
     #[test]
     fn an_entry_without_a_source_is_refused() {
-        let config = Attrs::new().with(
+        let config = Attrs::new().with("vpc_id", "vpc-1").with(
             "ingress",
             Value::List(vec![Value::Map(BTreeMap::from([(
                 "protocol".to_owned(),
                 Value::from("tcp"),
             )]))]),
         );
-        assert!(desired_rules(&config, Direction::Ingress).is_err());
+        let config: GroupConfig = decode_config(&config).expect("decodes");
+        assert!(config.rules(Direction::Ingress).is_err());
+        assert!(config.rules(Direction::Egress).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! `aws_subnet`: a subnet of a VPC in one availability zone.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,17 +9,31 @@ use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, ProviderError,
     ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest,
 };
+use serde::Deserialize;
 
 use super::{
     DEPENDENCY_VIOLATION, desired_tags, identity_filters, reconcile_tags, tag_specification,
     tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Subnet;
+
+/// The configuration of a subnet, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct SubnetConfig {
+    vpc_id: String,
+    cidr_block: String,
+    availability_zone: Option<String>,
+    availability_zone_id: Option<String>,
+    map_public_ip_on_launch: Option<bool>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 const NOT_FOUND: &str = "InvalidSubnetID.NotFound";
 
@@ -174,24 +189,23 @@ impl AwsType for Subnet {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config = request.config;
-        let tags = desired_tags(aws, request.identity, config)?;
+        let config: SubnetConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
         // The id names the same physical zone in every account: it wins when both are
         // known (a replacement may carry the old subnet's zone name).
-        let zone_id = config.opt_str("availability_zone_id")?;
+        let zone_id = config.availability_zone_id;
         let zone = match zone_id {
             Some(_) => None,
-            None => config.opt_str("availability_zone")?,
+            None => config.availability_zone,
         };
-        let (vpc_id, cidr) = (config.str("vpc_id")?, config.str("cidr_block")?);
         let made = create_once(
             CreateCall::new("ec2:CreateSubnet", Self::KIND, &request.progress),
             |_| false,
             || {
                 aws.ec2
                     .create_subnet()
-                    .vpc_id(&vpc_id)
-                    .cidr_block(&cidr)
+                    .vpc_id(&config.vpc_id)
+                    .cidr_block(&config.cidr_block)
                     .set_availability_zone(zone.clone())
                     .set_availability_zone_id(zone_id.clone())
                     .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
@@ -216,7 +230,8 @@ impl AwsType for Subnet {
         id: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
-        let Some(public) = request.config.opt_bool("map_public_ip_on_launch")? else {
+        let config: SubnetConfig = decode_config(request.config)?;
+        let Some(public) = config.map_public_ip_on_launch else {
             return Ok(false);
         };
         set_map_public_ip(aws, id, public).await?;
@@ -230,17 +245,17 @@ impl AwsType for Subnet {
         id: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
+        let desired: SubnetConfig = decode_config(request.desired)?;
         if request
             .changed
             .iter()
             .any(|c| c == "map_public_ip_on_launch")
-            && let Some(public) = desired.opt_bool("map_public_ip_on_launch")?
+            && let Some(public) = desired.map_public_ip_on_launch
         {
             set_map_public_ip(aws, id, public).await?;
         }
         if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())

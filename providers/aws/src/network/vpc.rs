@@ -1,5 +1,6 @@
 //! `aws_vpc`: a VPC with its DNS attributes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,17 +11,48 @@ use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
     Timeouts, UpdateRequest,
 };
+use serde::Deserialize;
 
 use super::{
     DEPENDENCY_VIOLATION, desired_tags, ec2_arn, filter, identity_filters, reconcile_tags,
     tag_specification, tags_value,
 };
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, created_id, once};
 use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness};
 
 pub(super) struct Vpc;
+
+/// The configuration of a VPC, as the stack sets it.
+#[derive(Debug, Deserialize)]
+struct VpcConfig {
+    cidr_block: String,
+    enable_dns_support: Option<bool>,
+    enable_dns_hostnames: Option<bool>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl VpcConfig {
+    /// The DNS attributes by attribute name, in the order they are set, with their
+    /// configured values.
+    fn dns(&self) -> [(&'static str, VpcAttributeName, Option<bool>); 2] {
+        [
+            (
+                "enable_dns_support",
+                VpcAttributeName::EnableDnsSupport,
+                self.enable_dns_support,
+            ),
+            (
+                "enable_dns_hostnames",
+                VpcAttributeName::EnableDnsHostnames,
+                self.enable_dns_hostnames,
+            ),
+        ]
+    }
+}
 
 const NOT_FOUND: &str = "InvalidVpcID.NotFound";
 
@@ -173,15 +205,15 @@ impl AwsType for Vpc {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let tags = desired_tags(aws, request.identity, request.config)?;
-        let cidr = request.config.str("cidr_block")?;
+        let config: VpcConfig = decode_config(request.config)?;
+        let tags = desired_tags(aws, request.identity, &config.tags);
         let made = create_once(
             CreateCall::new("ec2:CreateVpc", Self::KIND, &request.progress),
             |_| false,
             || {
                 aws.ec2
                     .create_vpc()
-                    .cidr_block(&cidr)
+                    .cidr_block(&config.cidr_block)
                     .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
                     .customize()
                     .config_override(once::ec2())
@@ -205,9 +237,10 @@ impl AwsType for Vpc {
         id: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
+        let config: VpcConfig = decode_config(request.config)?;
         let mut changed = false;
-        for (name, attribute) in DNS_ATTRIBUTES {
-            if let Some(enabled) = request.config.opt_bool(name)? {
+        for (_, attribute, enabled) in config.dns() {
+            if let Some(enabled) = enabled {
                 set_dns(aws, id, attribute, enabled).await?;
                 changed = true;
             }
@@ -222,16 +255,16 @@ impl AwsType for Vpc {
         id: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired = request.desired;
-        for (name, attribute) in DNS_ATTRIBUTES {
+        let desired: VpcConfig = decode_config(request.desired)?;
+        for (name, attribute, enabled) in desired.dns() {
             if request.changed.iter().any(|c| c == name)
-                && let Some(enabled) = desired.opt_bool(name)?
+                && let Some(enabled) = enabled
             {
                 set_dns(aws, id, attribute, enabled).await?;
             }
         }
         if request.changed.iter().any(|c| c == "tags") {
-            let tags = desired_tags(aws, request.identity, desired)?;
+            let tags = desired_tags(aws, request.identity, &desired.tags);
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())
@@ -252,12 +285,6 @@ impl AwsType for Vpc {
             .map_err(|e| api_error("ec2:DeleteVpc", e))
     }
 }
-
-/// The DNS attributes by attribute name, in the order they are set.
-const DNS_ATTRIBUTES: [(&str, VpcAttributeName); 2] = [
-    ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
-    ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
-];
 
 async fn set_dns(
     aws: &AwsClients,

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::{configured_case, rds_tags, sync_tags, tag_map};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
 use crate::resource::{AwsType, Readiness, not_found};
@@ -94,12 +95,22 @@ struct InstanceConfig {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// The configuration a delete follows, as recorded in the state (RDS does not report
+/// it).
+#[derive(Debug, Deserialize)]
+struct FinalSnapshot {
+    #[serde(default)]
+    skip_final_snapshot: bool,
+    final_snapshot_identifier: Option<String>,
+}
+
 #[async_trait]
 impl AwsType for Instance {
     type Object = DbInstance;
     const TYPE_NAME: &'static str = "aws_db_instance";
     const KIND: &'static str = "DB instance";
     const GONE: &'static [&'static str] = &["DBInstanceNotFound"];
+    const ID: &'static str = "identifier";
     const WAIT_GONE: bool = true;
     const BACKOFF: Backoff = INSTANCE_POLL;
 
@@ -261,10 +272,6 @@ impl AwsType for Instance {
         }
     }
 
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("identifier")
-    }
-
     async fn describe(
         &self,
         aws: &AwsClients,
@@ -311,7 +318,7 @@ impl AwsType for Instance {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let identifier = config.str("identifier")?;
+        let identifier = decode_config::<InstanceConfig>(config)?.identifier;
         Ok(describe(&aws.rds, &identifier)
             .await?
             .filter(|db| self.is_live(db) && created_by(identity, &tag_map(db.tag_list())))
@@ -330,7 +337,7 @@ impl AwsType for Instance {
             prior: None,
             desired: request.config,
         })?;
-        let config: InstanceConfig = request.config.decode()?;
+        let config: InstanceConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -378,7 +385,7 @@ impl AwsType for Instance {
         // (e.g. under `ignore_changes`), which cannot be decoded or sent.
         let mut without_password = request.desired.clone();
         without_password.0.remove("password");
-        let desired: InstanceConfig = without_password.decode()?;
+        let desired: InstanceConfig = decode_config(&without_password)?;
         let deadline = deadline(request.timeout);
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let apply_immediately = desired.apply_immediately.unwrap_or(false);
@@ -412,7 +419,8 @@ impl AwsType for Instance {
                 )));
         }
         if set("password") {
-            call = call.set_master_user_password(request.desired.opt_str("password")?);
+            let with_password: InstanceConfig = decode_config(request.desired)?;
+            call = call.set_master_user_password(with_password.password);
         }
         if set("manage_master_user_password") {
             call = call.set_manage_master_user_password(desired.manage_master_user_password);
@@ -489,8 +497,9 @@ impl AwsType for Instance {
                  apply before destroying it"
             )));
         }
-        let skip = state.opt_bool("skip_final_snapshot")?.unwrap_or(false);
-        let snapshot = match state.opt_str("final_snapshot_identifier")? {
+        let settings: FinalSnapshot = decode_config(state)?;
+        let skip = settings.skip_final_snapshot;
+        let snapshot = match settings.final_snapshot_identifier {
             Some(snapshot) => snapshot,
             None => default_snapshot_identifier(identifier, db.dbi_resource_id()),
         };

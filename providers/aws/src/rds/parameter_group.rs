@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
 use crate::resource::AwsType;
@@ -87,6 +88,7 @@ impl AwsType for ParameterGroup {
     const TYPE_NAME: &'static str = "aws_db_parameter_group";
     const KIND: &'static str = "DB parameter group";
     const GONE: &'static [&'static str] = &["DBParameterGroupNotFound"];
+    const ID: &'static str = "name";
     /// An instance that is itself being deleted still uses the group for a while.
     const BUSY: &'static [&'static str] = &["InvalidDBParameterGroupState"];
 
@@ -129,10 +131,6 @@ impl AwsType for ParameterGroup {
             })
     }
 
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("name")
-    }
-
     async fn describe(
         &self,
         aws: &AwsClients,
@@ -162,7 +160,7 @@ impl AwsType for ParameterGroup {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<ParameterGroupConfig>(config)?.name;
         let Some(group) = describe(&aws.rds, &name).await? else {
             return Ok(Vec::new());
         };
@@ -179,7 +177,7 @@ impl AwsType for ParameterGroup {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: ParameterGroupConfig = request.config.decode()?;
+        let config: ParameterGroupConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -209,7 +207,7 @@ impl AwsType for ParameterGroup {
         name: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
-        let config: ParameterGroupConfig = request.config.decode()?;
+        let config: ParameterGroupConfig = decode_config(request.config)?;
         set_parameters(&aws.rds, name, &config.parameter.unwrap_or_default()).await?;
         Ok(false)
     }
@@ -221,7 +219,7 @@ impl AwsType for ParameterGroup {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: ParameterGroupConfig = request.desired.decode()?;
+        let desired: ParameterGroupConfig = decode_config(request.desired)?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("parameter") {
             let wanted = desired.parameter.clone().unwrap_or_default();

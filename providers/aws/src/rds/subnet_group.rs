@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::{configured_case, list_tags, rds_tags, sync_tags};
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, create_once, once};
 use crate::error::{api_error, found};
 use crate::resource::AwsType;
@@ -41,6 +42,7 @@ impl AwsType for SubnetGroup {
     const TYPE_NAME: &'static str = "aws_db_subnet_group";
     const KIND: &'static str = "DB subnet group";
     const GONE: &'static [&'static str] = &["DBSubnetGroupNotFoundFault"];
+    const ID: &'static str = "name";
     /// An instance that is itself being deleted still holds the group for a while.
     const BUSY: &'static [&'static str] = &["InvalidDBSubnetGroupStateFault"];
 
@@ -80,10 +82,6 @@ impl AwsType for SubnetGroup {
             })
     }
 
-    fn id(&self, state: &Attrs) -> Result<String, ProviderError> {
-        state.str("name")
-    }
-
     async fn describe(
         &self,
         aws: &AwsClients,
@@ -113,7 +111,7 @@ impl AwsType for SubnetGroup {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<SubnetGroupConfig>(config)?.name;
         let Some(group) = describe(&aws.rds, &name).await? else {
             return Ok(Vec::new());
         };
@@ -130,7 +128,7 @@ impl AwsType for SubnetGroup {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: SubnetGroupConfig = request.config.decode()?;
+        let config: SubnetGroupConfig = decode_config(request.config)?;
         let tags = object_tags(
             request.identity,
             &aws.default_tags,
@@ -162,7 +160,7 @@ impl AwsType for SubnetGroup {
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
-        let desired: SubnetGroupConfig = request.desired.decode()?;
+        let desired: SubnetGroupConfig = decode_config(request.desired)?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("subnet_ids") || changed("description") {
             modify(

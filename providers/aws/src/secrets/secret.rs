@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::generate::Generate;
 use crate::clients::AwsClients;
+use crate::config::decode_config;
 use crate::create::{CreateCall, client_token, create_once, created_id, once};
 use crate::error::{api_error, error_code, found};
 use crate::resource::map_attribute;
@@ -41,6 +42,13 @@ struct SecretConfig {
     description: Option<String>,
     kms_key_id: Option<String>,
     tags: Option<BTreeMap<String, String>>,
+}
+
+/// The configuration a delete follows, as recorded in the state (Secrets Manager does
+/// not report it).
+#[derive(Debug, Deserialize)]
+struct RecoveryWindow {
+    recovery_window_in_days: Option<i64>,
 }
 
 fn generate_schema() -> AttrType {
@@ -193,7 +201,7 @@ impl AwsType for Secret {
         identity: &ResourceIdentity,
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
-        let name = config.str("name")?;
+        let name = decode_config::<SecretConfig>(config)?.name;
         Ok(describe(&aws.secrets, &name)
             .await?
             .filter(|s| self.is_live(s) && created_by(identity, &tag_map(s.tags())))
@@ -207,7 +215,7 @@ impl AwsType for Secret {
         aws: &AwsClients,
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
-        let config: SecretConfig = request.config.decode()?;
+        let config: SecretConfig = decode_config(request.config)?;
         let value = match value_source(request.config)? {
             ValueSource::Given(value) => value,
             ValueSource::Generated(generate) => generate.recipe()?.generate()?,
@@ -273,12 +281,13 @@ impl AwsType for Secret {
     ) -> Result<(), ProviderError> {
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         let desired = &request.desired;
+        let config: SecretConfig = decode_config(desired)?;
         if changed("description") || changed("kms_key_id") {
             aws.secrets
                 .update_secret()
                 .secret_id(arn)
-                .description(desired.opt_str("description")?.unwrap_or_default())
-                .set_kms_key_id(desired.opt_str("kms_key_id")?)
+                .description(config.description.unwrap_or_default())
+                .set_kms_key_id(config.kms_key_id)
                 .send()
                 .await
                 .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
@@ -294,7 +303,7 @@ impl AwsType for Secret {
             put_value(&aws.secrets, arn, &value).await?;
         }
         if changed("tags") {
-            let user_tags = desired.str_map("tags")?;
+            let user_tags = config.tags.unwrap_or_default();
             let wanted = object_tags(request.identity, &aws.default_tags, &user_tags);
             sync_tags(&aws.secrets, arn, &tag_map(current.tags()), &wanted).await?;
         }
@@ -307,8 +316,8 @@ impl AwsType for Secret {
         id: &str,
         state: &Attrs,
     ) -> Result<(), ProviderError> {
-        let window = state
-            .opt_i64("recovery_window_in_days")?
+        let window = decode_config::<RecoveryWindow>(state)?
+            .recovery_window_in_days
             .unwrap_or(DEFAULT_RECOVERY_DAYS);
         let force = window == 0;
         let call = aws
