@@ -116,10 +116,16 @@ mod airflow {
     const STACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/airflow");
 
     fn plan(env: &str) -> String {
+        plan_with(env, &[])
+    }
+
+    fn plan_with(env: &str, args: &[&str]) -> String {
         let dir = tempfile::tempdir().expect("temp dir");
         let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .current_dir(dir.path())
-            .args(["plan", STACK_DIR, "--env", env, "--state"])
+            .args(["plan", STACK_DIR, "--env", env])
+            .args(args)
+            .arg("--state")
             .arg(dir.path().join("state.json"))
             .env("NO_COLOR", "1")
             .env_remove("CAIRN_LOG")
@@ -141,5 +147,36 @@ mod airflow {
     #[test]
     fn airflow_prod() {
         insta::assert_snapshot!("airflow_prod", plan("prod"));
+    }
+
+    /// The worker pools the stack README documents: the default SPOT pool and a GPU pool
+    /// that scales from zero, from one `worker_pools` map.
+    const TWO_POOLS: &str = r#"worker_pools={ spot = {}, gpu = { capacity_type = "ON_DEMAND", instance_types = ["g5.xlarge"], ami_type = "AL2023_x86_64_NVIDIA", max_size = 2, labels = { "workload-type" = "airflow-gpu" }, taints = [{ key = "nvidia.com/gpu", value = "true", effect = "NO_SCHEDULE" }] } }"#;
+
+    /// The blocks of the worker node groups, and the summary line.
+    fn worker_pools(plan: &str) -> String {
+        let mut out = String::new();
+        let mut inside = false;
+        for line in plan.lines() {
+            inside |= line.starts_with("  # aws_eks_node_group.workers[");
+            if inside || line.starts_with("Plan:") {
+                out.push_str(line);
+                out.push('\n');
+            }
+            inside &= !line.is_empty();
+        }
+        out
+    }
+
+    #[test]
+    fn airflow_dev_two_worker_pools() {
+        let plan = plan_with("dev", &["--var", TWO_POOLS]);
+        insta::assert_snapshot!("airflow_dev_two_worker_pools", worker_pools(&plan));
+    }
+
+    #[test]
+    fn airflow_prod_two_worker_pools() {
+        let plan = plan_with("prod", &["--var", TWO_POOLS]);
+        insta::assert_snapshot!("airflow_prod_two_worker_pools", worker_pools(&plan));
     }
 }
