@@ -742,6 +742,57 @@ fn delete_change(
     }
 }
 
+/// The attributes of each resource block that the stack's expressions read from planned
+/// values. A plan keeps only those of each planned resource, rather than a second copy of
+/// all its values: at 10,000 resources that copy is a large share of a plan's memory.
+struct ReferencedAttrs<'a> {
+    /// By resource block; `None`: the whole object is referenced, so all of it is kept.
+    by_block: HashMap<&'a ResourceAddr, Option<HashSet<&'a str>>>,
+}
+
+impl<'a> ReferencedAttrs<'a> {
+    fn of(stack: &'a Stack) -> Self {
+        let exprs = stack
+            .resources
+            .values()
+            .flat_map(|r| r.attrs.values().chain(&r.for_each))
+            .chain(stack.outputs.values().map(|o| &o.value))
+            .chain(stack.locals.values().map(|l| &l.value))
+            .chain(stack.providers.values().flat_map(|p| p.config.values()));
+        let mut by_block: HashMap<&ResourceAddr, Option<HashSet<&str>>> = HashMap::new();
+        for expr in exprs {
+            for reference in expr.references() {
+                if let Reference::Resource { addr, attr, .. } = reference {
+                    let entry = by_block.entry(addr).or_insert_with(|| Some(HashSet::new()));
+                    match (entry.as_mut(), attr) {
+                        (Some(names), Some(attr)) => {
+                            names.insert(attr.as_str());
+                        }
+                        _ => *entry = None,
+                    }
+                }
+            }
+        }
+        ReferencedAttrs { by_block }
+    }
+
+    /// What of `after`, planned for `addr`, later evaluation may read.
+    fn keep(&self, addr: &ResourceAddr, after: &Attrs) -> Attrs {
+        match self.by_block.get(&addr.config()) {
+            None => Attrs::new(),
+            Some(None) => after.clone(),
+            Some(Some(names)) => Attrs(
+                after
+                    .0
+                    .iter()
+                    .filter(|(name, _)| names.contains(name.as_str()))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// The moves `[[moved]]` asks of this state, in order: an address recorded at `from` (or,
 /// for a whole `for_each` resource renamed, each of its instances) goes to `to` unless
 /// something is recorded there already.
@@ -943,6 +994,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
         }
     };
     let mut planned: ResourceValues = HashMap::new();
+    let referenced = ReferencedAttrs::of(stack);
     let mut expansions = Expansions::new();
     let locals = LocalValues::default();
     // Every instance the configuration has (or may have: a block whose `for_each`
@@ -1186,7 +1238,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                 diagnostics.push(d);
             }
             if let Some(after) = &change.after {
-                planned.insert(addr.clone(), after.clone());
+                planned.insert(addr.clone(), referenced.keep(&addr, after));
             }
             if selected(&addr) {
                 plan.changes.push(change);
