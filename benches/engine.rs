@@ -27,19 +27,23 @@
     reason = "a benchmark binary: it prints its figures and stops loudly if a step fails"
 )]
 
+#[path = "../tests/support/engine.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the engine tests; a benchmark uses part of it"
+)]
+mod engine;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn::addr::ResourceAddr;
-use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
-use cairn::graph::ResourceGraph;
-use cairn::plan::{self, Action, PlanInput, PlanOptions};
-use cairn::providers::{Clients, Registry};
-use cairn::stack::{self, LoadOptions};
-use cairn::state::{StateStore, WriteStats};
+use cairn::apply::ApplyOptions;
+use cairn::plan::PlanOptions;
+use cairn::providers::Registry;
+use cairn::state::WriteStats;
+use engine::Run;
 
 /// Set in the environment of a step's process: run cairn's command line, then report the
 /// process's peak RSS on stderr.
@@ -212,69 +216,20 @@ fn step(args: &[&str]) -> Measured {
     measured
 }
 
-struct Quiet;
-
-impl ApplyObserver for Quiet {
-    fn started(&self, _: &ResourceAddr, _: &'static str) {}
-    fn progress(&self, _: &ResourceAddr, _: &str) {}
-    fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
-    fn failed(&self, _: &ResourceAddr, _: Duration) {}
-}
-
 /// Applies the stack in `dir` in-process onto an empty state; returns the apply's time
 /// (the walk only, not load or plan) and what the store wrote, closing included.
 fn checkpointed_apply(dir: &Path, parallelism: usize) -> (Duration, WriteStats, u64) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("runtime: {e}"),
-    };
+    let runtime = engine::runtime();
     let registry = Registry::builtin();
-    let Ok(loaded) = stack::load(dir, &LoadOptions::default(), registry.schemas()) else {
-        panic!("generated stack does not load");
-    };
-    let Ok(graph) = ResourceGraph::build(&loaded) else {
-        panic!("generated stack has a cycle");
-    };
     let state = dir.join("checkpointed.json");
-    let Ok(mut store) = StateStore::open(&state, &loaded.name, &loaded.env, "bench") else {
-        panic!("state opens");
-    };
-    let clients = Clients::new(&loaded.name, &loaded.env);
-    let input = PlanInput {
-        stack: &loaded,
-        graph: &graph,
-        registry: &registry,
-        clients: &clients,
-        state: store.state(),
-        hasher: store.hasher(),
-    };
-    let plan = match runtime.block_on(plan::build(input, &PlanOptions::default())) {
-        Ok(plan) => plan,
-        Err(e) => panic!("plan failed: {e}"),
-    };
-    let input = ApplyInput {
-        stack: &loaded,
-        registry: &registry,
-        clients: &clients,
-        plan: &plan,
-    };
+    let mut run = Run::open_with_state(dir, &state, &registry);
+    let plan = runtime.block_on(run.plan(&PlanOptions::default()));
     let started = Instant::now();
-    let outcome = runtime.block_on(apply::apply(
-        input,
-        &mut store,
-        ApplyOptions { parallelism },
-        Arc::new(Quiet),
-        None,
-    ));
+    let outcome = runtime.block_on(run.apply(&plan, ApplyOptions { parallelism }));
     let elapsed = started.elapsed();
     assert!(outcome.is_success(), "apply failed: {:?}", outcome.failures);
-    let stats = store.stats();
-    if let Err(e) = store.close() {
-        panic!("close: {e}");
-    }
+    let stats = run.store.stats();
+    run.close();
     let size = std::fs::metadata(&state).map_or(0, |m| m.len());
     (elapsed, stats, size)
 }

@@ -21,20 +21,24 @@
     reason = "a benchmark binary: it prints its figures and stops loudly if a step fails"
 )]
 
+#[path = "../tests/support/engine.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the engine tests; a benchmark uses part of it"
+)]
+mod engine;
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn::addr::ResourceAddr;
-use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions};
-use cairn::graph::ResourceGraph;
-use cairn::plan::{self, Action, PlanInput, PlanOptions};
-use cairn::providers::{Clients, Registry};
-use cairn::stack::{self, LoadOptions};
-use cairn::state::StateStore;
+use cairn::apply::ApplyOptions;
+use cairn::plan::PlanOptions;
+use cairn::providers::Registry;
 use cairn_provider_fake::FakeProvider;
+use engine::Run;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -134,15 +138,6 @@ impl Dag {
     }
 }
 
-struct Quiet;
-
-impl ApplyObserver for Quiet {
-    fn started(&self, _: &ResourceAddr, _: &'static str) {}
-    fn progress(&self, _: &ResourceAddr, _: &str) {}
-    fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
-    fn failed(&self, _: &ResourceAddr, _: Duration) {}
-}
-
 /// Applies `dag` at `parallelism` from an empty state in `state_dir`; returns the walk's
 /// wall time and the fake's peak of creates in flight.
 fn walk(
@@ -159,54 +154,17 @@ fn walk(
     }
     let fake = dag.provider();
     let registry = Registry::with_providers(vec![Arc::new(fake.clone())]);
-    let Ok(loaded) = stack::load(dir.path(), &LoadOptions::default(), registry.schemas()) else {
-        panic!("generated stack does not load");
-    };
-    let Ok(graph) = ResourceGraph::build(&loaded) else {
-        panic!("generated stack has a cycle");
-    };
     let Ok(state) = tempfile::tempdir_in(state_dir) else {
         panic!("state dir")
     };
-    let Ok(mut store) = StateStore::open(
-        &state.path().join("state.json"),
-        &loaded.name,
-        &loaded.env,
-        "bench",
-    ) else {
-        panic!("state opens");
-    };
-    let clients = Clients::new(&loaded.name, &loaded.env);
-    let input = PlanInput {
-        stack: &loaded,
-        graph: &graph,
-        registry: &registry,
-        clients: &clients,
-        state: store.state(),
-        hasher: store.hasher(),
-    };
-    let plan = match runtime.block_on(plan::build(input, &PlanOptions::default())) {
-        Ok(plan) => plan,
-        Err(e) => panic!("plan failed: {e}"),
-    };
-    let input = ApplyInput {
-        stack: &loaded,
-        registry: &registry,
-        clients: &clients,
-        plan: &plan,
-    };
+    let mut run = Run::open_with_state(dir.path(), &state.path().join("state.json"), &registry);
+    let plan = runtime.block_on(run.plan(&PlanOptions::default()));
     fake.reset_counters();
     let started = Instant::now();
-    let outcome = runtime.block_on(apply::apply(
-        input,
-        &mut store,
-        ApplyOptions { parallelism },
-        Arc::new(Quiet),
-        None,
-    ));
+    let outcome = runtime.block_on(run.apply(&plan, ApplyOptions { parallelism }));
     let elapsed = started.elapsed();
     assert!(outcome.is_success(), "apply failed: {:?}", outcome.failures);
-    drop(store);
+    drop(run);
     (elapsed, fake.peak_in_flight())
 }
 

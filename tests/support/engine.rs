@@ -55,11 +55,16 @@ pub struct Run<'r> {
 impl<'r> Run<'r> {
     /// Loads `DIR/*.toml` and opens `DIR/state.json`. Panics if either fails.
     pub fn open(dir: &Path, registry: &'r Registry) -> Run<'r> {
+        Run::open_with_state(dir, &dir.join("state.json"), registry)
+    }
+
+    /// Loads `DIR/*.toml` and opens the state at `state`. Panics if either fails.
+    pub fn open_with_state(dir: &Path, state: &Path, registry: &'r Registry) -> Run<'r> {
         let stack = stack::load(dir, &LoadOptions::default(), registry.schemas())
             .unwrap_or_else(|e| panic!("the stack in {} loads: {e:?}", dir.display()));
         let graph =
             ResourceGraph::build(&stack).unwrap_or_else(|e| panic!("the stack is acyclic: {e:?}"));
-        let store = StateStore::open(&dir.join("state.json"), &stack.name, &stack.env, "test")
+        let store = StateStore::open(state, &stack.name, &stack.env, "test")
             .unwrap_or_else(|e| panic!("the state opens: {e}"));
         let clients = Clients::new(&stack.name, &stack.env);
         Run {
