@@ -392,3 +392,6 @@ impl<'r> Session<'r> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
