@@ -985,6 +985,12 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                 .push(delete_change(&input, &addr, before, ChangeReason::Destroy));
         }
         plan.deferred_providers = deferred.into_iter().collect();
+        plan.provider_configs = exec::provider_configs(
+            stack,
+            input.registry,
+            &plan.changes,
+            &recorded_values(input.state),
+        );
         return diagnostics.into_result(plan).map_err(PlanError::from);
     }
 

@@ -141,12 +141,13 @@ pub(crate) fn delete_timeouts(
 }
 
 /// The configuration of every provider the plan's changes use that is fully known from
-/// the planned values; the others are evaluated by the apply once their values exist.
+/// `values` (the planned ones; for a destroy, the recorded ones); the others are
+/// evaluated by the apply once their values exist.
 pub(crate) fn provider_configs(
     stack: &Stack,
     registry: &Registry,
     changes: &[ResourceChange],
-    planned: &ResourceValues,
+    values: &ResourceValues,
 ) -> BTreeMap<String, Attrs> {
     let used: BTreeSet<&str> = changes
         .iter()
@@ -155,7 +156,7 @@ pub(crate) fn provider_configs(
         .collect();
     used.into_iter()
         .filter_map(|name| {
-            let config = provider_config(stack, registry, name, planned).ok()??;
+            let config = provider_config(stack, registry, name, values).ok()??;
             Some((name.to_owned(), config))
         })
         .collect()

@@ -1,5 +1,6 @@
 //! The session drives a plan and its apply; the apply executes what the plan knew.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use cairn_provider_core::{AttrSchema, AttrType, Attrs, Value};
@@ -41,18 +42,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Plans the stack `planned` in a session, then swaps the session's stack for `changed`
+/// Plans the stack in `dir` in a session, then swaps the session's stack for `changed`
 /// and applies the plan: what the apply sends shows what it took from the plan and what
 /// it evaluated from the stack.
-fn plan_then_apply_with_another_stack(registry: &Registry, planned: &str, changed: &str) {
-    let dir = stack_dir(planned);
-    let state = dir.path().join("state.json");
+fn plan_then_apply_with_another_stack(
+    registry: &Registry,
+    dir: &Path,
+    changed: &str,
+    options: &PlanOptions,
+) {
+    let state = dir.join("state.json");
     let mut session =
-        Session::open(registry, OpenOptions::with_state_file(dir.path(), &state)).expect("opens");
+        Session::open(registry, OpenOptions::with_state_file(dir, &state)).expect("opens");
     let mut store = session.lock(&LockOptions::new("test")).expect("locks");
     let rt = runtime();
     let plan = rt
-        .block_on(session.plan(store.state(), store.hasher(), &PlanOptions::default()))
+        .block_on(session.plan(store.state(), store.hasher(), options))
         .expect("plans");
     let other = stack_dir(changed);
     session.stack =
@@ -77,7 +82,9 @@ fn apply_sends_what_the_plan_knew_and_evaluates_only_the_rest() {
             "[stack]\nname = \"exec\"\n\n[resources.fake_thing.a]\ninput = \"{input}\"\n\n[resources.fake_thing.b]\ninput = \"${{fake_thing.a.id}}\"\n"
         )
     };
-    plan_then_apply_with_another_stack(&registry, &stack("planned"), &stack("edited"));
+    let dir = stack_dir(&stack("planned"));
+    let options = PlanOptions::default();
+    plan_then_apply_with_another_stack(&registry, dir.path(), &stack("edited"), &options);
     let a = fake.object("fake_thing.a").expect("a created");
     assert_eq!(
         a.get("input"),
@@ -104,7 +111,24 @@ fn a_provider_configuration_known_at_plan_time_is_the_one_applied() {
             "[stack]\nname = \"exec\"\n\n[providers.late]\nendpoint = \"{endpoint}\"\n\n[resources.late_object.x]\ninput = \"v\"\n"
         )
     };
-    plan_then_apply_with_another_stack(&registry, &stack("planned"), &stack("edited"));
+    let dir = stack_dir(&stack("planned"));
+    let options = PlanOptions::default();
+    plan_then_apply_with_another_stack(&registry, dir.path(), &stack("edited"), &options);
+    assert_eq!(
+        fake.configurations(),
+        vec![Attrs::new().with("endpoint", "planned")]
+    );
+
+    // A destroy (without refresh, so planning configures nothing) is configured from the
+    // recorded values the plan evaluated.
+    fake.reset_counters();
+    let destroy = PlanOptions {
+        destroy: true,
+        refresh: false,
+        ..PlanOptions::default()
+    };
+    plan_then_apply_with_another_stack(&registry, dir.path(), &stack("edited"), &destroy);
+    assert!(fake.addresses().is_empty(), "{:?}", fake.addresses());
     assert_eq!(
         fake.configurations(),
         vec![Attrs::new().with("endpoint", "planned")]
