@@ -506,9 +506,12 @@ impl Walk<'_> {
             expansions: &self.input.plan.expansions,
             each: None,
         };
-        // `each.value` as planned, unless it held values known only now.
+        // `each.value` as planned, unless it held values known only now (or, from a saved
+        // plan, secrets kept as hashes).
         let each = match (planned_each.cloned(), &resource.for_each) {
-            (Some((key, value)), Some(for_each)) if value.contains_unknown() => {
+            (Some((key, value)), Some(for_each))
+                if value.contains_unknown() || value.contains_hash() =>
+            {
                 let keys = for_each
                     .eval(&base)
                     .map_err(|e| e.message)

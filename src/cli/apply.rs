@@ -234,12 +234,7 @@ pub(super) fn apply_saved(
     let rt = runtime()?;
     let mut store = session.lock(&lock.options("apply"))?;
     session.check_saved(&store, file, &saved)?;
-    let plan = rt.block_on(interruptible(session.plan_saved(
-        &store,
-        file,
-        &saved,
-        usize::from(run.parallelism),
-    )))?;
+    let plan = session.saved_plan(file, &saved)?;
     show_plan(&plan, json, printer);
     if !plan.has_changes() {
         return nothing_to_do(store, json, Mode::Apply, printer);

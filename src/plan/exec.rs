@@ -4,12 +4,13 @@
 //! configuration when it was known at plan time. The apply executes these as they are
 //! and evaluates the stack's expressions only for what was not known when planning (a
 //! value computed by a resource this apply creates, a secret state keeps only as a
-//! hash). None of it is serialized: it holds secrets.
+//! hash). It holds secrets: a saved plan keeps only its secret-free part (`file`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cairn_provider_core::{Attrs, ResourceSchema, Value};
+use serde::{Deserialize, Serialize};
 
 use super::scope::{ResourceValues, ValuesScope};
 use super::{Action, ResourceChange, diff_update, effective_desired, fingerprint, provider_config};
@@ -45,16 +46,19 @@ pub(crate) enum Desired {
 }
 
 /// A resource's effective time limits: its `timeouts` over its schema's defaults.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Timeouts {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// Of a create (also the create half of a replacement).
     pub create: Duration,
+    /// Of an update.
     pub update: Duration,
+    /// Of a delete (also the delete half of a replacement).
     pub delete: Duration,
 }
 
 impl Timeouts {
     /// The limits of a resource of `schema`, with its block's overrides if it has one.
-    pub fn of(schema: &ResourceSchema, overrides: Option<&TimeoutOverrides>) -> Timeouts {
+    pub(crate) fn of(schema: &ResourceSchema, overrides: Option<&TimeoutOverrides>) -> Timeouts {
         let defaults = schema.timeouts;
         let overrides = overrides.copied().unwrap_or_default();
         Timeouts {

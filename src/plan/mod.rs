@@ -24,7 +24,7 @@ pub(crate) mod scope;
 use std::collections::BTreeMap;
 
 use cairn_provider_core::{Attrs, ProviderError, Value};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -36,12 +36,13 @@ pub use build::{
 };
 pub(crate) use build::{effective_desired, instance_identity, mark_sensitive, provider_config};
 pub use check::check_values;
+pub use exec::Timeouts;
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
 pub(crate) use fingerprint::fingerprint;
 
 /// What happens to one resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Nothing to do.
@@ -82,7 +83,7 @@ impl Action {
 }
 
 /// Why a resource's action is not simply "the configuration changed".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeReason {
     /// The object was deleted outside cairn.
@@ -137,7 +138,7 @@ pub struct ResourceChange {
 }
 
 /// A recorded object taken to a new address (`[[moved]]`), without touching it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Move {
     /// Where the state recorded the object.
     pub from: ResourceAddr,

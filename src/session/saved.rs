@@ -3,16 +3,16 @@
 //! reopens the stack the plan names and runs the checks against the locked state.
 //!
 //! Applying a saved plan loads the stack again from the directory the plan names, with
-//! its environment and variables (sensitive ones supplied again now), plans again
-//! against the locked state, and walks that plan only if the state, the stack's inputs
-//! and the plan itself are the saved ones.
+//! its environment and variables (sensitive ones supplied again now), checks that the
+//! locked state and the stack's inputs are the ones planned against, and walks the saved
+//! plan itself: no refresh, no second plan. The stack is needed only for what the plan
+//! did not know (values computed by this apply, values derived from secrets).
 
 use std::path::Path;
 
 use super::{Notice, OpenOptions, Session, SessionError, refused};
-use crate::addr::ResourceAddr;
-use crate::plan::file::{Inputs, PlannedState, SaveContext, SavedPlan, compare_plans};
-use crate::plan::{Plan, PlanOptions};
+use crate::plan::Plan;
+use crate::plan::file::{Inputs, PlannedState, SaveContext, SavedPlan};
 use crate::providers::Registry;
 use crate::stack::LoadOptions;
 use crate::state::{StateFile, StateStore, StateView};
@@ -115,11 +115,18 @@ impl<'r> Session<'r> {
                     serial: view.state.serial,
                 },
                 hasher: key_kept.then_some(&view.hasher),
+                redactor: &view.hasher,
                 refresh,
                 targets: targets.to_vec(),
                 given_vars,
             },
-        );
+        )
+        .map_err(|reason| {
+            refused(
+                format!("cannot save this plan: {reason}"),
+                Some("apply it with `cairn apply` instead of a plan file"),
+            )
+        })?;
         let bytes = serde_json::to_vec_pretty(&saved)
             .map_err(|e| refused(format!("could not encode the plan: {e}"), None))?;
         std::fs::write(out, bytes).map_err(|e| {
@@ -210,38 +217,17 @@ impl<'r> Session<'r> {
         Ok(())
     }
 
-    /// Plans again as the saved plan was made, and refuses a plan that differs from it.
-    pub async fn plan_saved(
-        &self,
-        store: &StateStore,
-        file: &Path,
-        saved: &SavedPlan,
-        parallelism: usize,
-    ) -> Result<Plan, SessionError> {
-        let targets = saved
-            .targets
-            .iter()
-            .map(|t| {
-                t.parse::<ResourceAddr>()
-                    .map_err(|e| refused(e.to_string(), None))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let options = PlanOptions {
-            refresh: saved.refresh,
-            targets,
-            destroy: false,
-            parallelism,
-        };
-        let plan = self.plan(store.state(), store.hasher(), &options).await?;
-        let differences = compare_plans(&saved.plan, &plan);
-        if !differences.is_empty() {
+    /// The plan saved in `saved`, to walk as it is: the apply evaluates from this
+    /// session's stack only what the plan did not know.
+    pub fn saved_plan(&self, file: &Path, saved: &SavedPlan) -> Result<Plan, SessionError> {
+        let Some(executable) = saved.executable.clone() else {
             return Err(stale(
                 file,
-                "planning again now gives another plan",
-                &differences,
+                "it was made by an older cairn",
+                &["it holds no plan to walk".to_owned()],
             ));
-        }
-        Ok(plan)
+        };
+        Ok(executable.into_plan(&self.stack.name, &self.stack.env, &saved.state))
     }
 
     /// Before a saved plan made on an empty state is walked, writes the state with the
