@@ -36,9 +36,9 @@ pub use build::{
 };
 pub(crate) use build::{effective_desired, instance_identity, mark_sensitive, provider_config};
 pub use check::check_values;
-pub use exec::Timeouts;
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
+pub use exec::Timeouts;
 pub(crate) use fingerprint::fingerprint;
 
 /// What happens to one resource.

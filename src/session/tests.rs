@@ -134,3 +134,116 @@ fn a_provider_configuration_known_at_plan_time_is_the_one_applied() {
         vec![Attrs::new().with("endpoint", "planned")]
     );
 }
+
+const SAVED_STACK: &str = r#"
+[stack]
+name = "saved"
+
+[variables.greeting]
+type = "string"
+
+[variables.password]
+type = "string"
+sensitive = true
+
+[resources.fake_thing.a]
+input = "${var.greeting}"
+
+[resources.fake_thing.secret]
+input = "${var.password}"
+
+[resources.fake_thing.b]
+input = "${fake_thing.a.id}"
+trigger = "${var.greeting}"
+"#;
+
+const PASSWORD: &str = "saved-plan-secret-7";
+
+fn open_options(dir: &Path, greeting: &str) -> OpenOptions {
+    let mut options = OpenOptions::with_state_file(dir, dir.join("state.json"));
+    options.load.vars = vec![
+        ("greeting".to_owned(), greeting.to_owned()),
+        ("password".to_owned(), PASSWORD.to_owned()),
+    ];
+    options
+}
+
+#[test]
+fn a_saved_plan_is_walked_as_saved_with_its_secrets_supplied_again() {
+    let fake = FakeProvider::new("fake").resource_type("fake_thing");
+    let registry = Registry::with_providers(vec![Arc::new(fake.clone())]);
+    let dir = stack_dir(SAVED_STACK);
+    let rt = runtime();
+    let session = Session::open(&registry, open_options(dir.path(), "hello")).expect("opens");
+    let mut store = session.lock(&LockOptions::new("test")).expect("locks");
+    let first = rt
+        .block_on(session.plan(store.state(), store.hasher(), &PlanOptions::default()))
+        .expect("plans");
+    let outcome = rt.block_on(session.apply(
+        &mut store,
+        &first,
+        ApplyOptions::default(),
+        Arc::new(Quiet),
+        None,
+    ));
+    assert!(outcome.is_success(), "{:?}", outcome.failures);
+    store.close().expect("closes");
+
+    // Job 1: a read-only plan of a new greeting, saved.
+    let session = Session::open(&registry, open_options(dir.path(), "bonjour")).expect("opens");
+    let view = session.read_state().expect("reads");
+    let plan = rt
+        .block_on(session.plan(&view.state, &view.hasher, &PlanOptions::default()))
+        .expect("plans");
+    let file = dir.path().join("plan.json");
+    session
+        .save_plan(&file, &plan, &view, true, &[])
+        .expect("saves");
+    let text = std::fs::read_to_string(&file).expect("plan file");
+    assert!(
+        !text.contains(PASSWORD),
+        "the secret is in the file:\n{text}"
+    );
+    assert!(text.contains("bonjour"));
+
+    // Job 2, a new process: walks the saved plan without reading anything first, and
+    // sends the secret supplied again.
+    fake.reset_counters();
+    let saved = super::read_saved(&file).expect("parses");
+    let given = open_options(dir.path(), "bonjour");
+    let session = Session::open_saved(&registry, &file, &saved, given).expect("opens");
+    let mut store = session.lock(&LockOptions::new("test")).expect("locks");
+    session
+        .check_saved(&store, &file, &saved)
+        .expect("still applies");
+    let plan = session.saved_plan(&file, &saved).expect("saved plan");
+    let outcome = rt.block_on(session.apply(
+        &mut store,
+        &plan,
+        ApplyOptions::default(),
+        Arc::new(Quiet),
+        None,
+    ));
+    assert!(outcome.is_success(), "{:?}", outcome.failures);
+    store.close().expect("closes");
+    assert_eq!(
+        fake.calls(cairn_provider_fake::Operation::Read),
+        0,
+        "no refresh, no second plan"
+    );
+    let object = |addr: &str| fake.object(addr).expect("exists");
+    assert_eq!(
+        object("fake_thing.a").get("input"),
+        Some(&Value::from("bonjour"))
+    );
+    assert_eq!(
+        object("fake_thing.secret")
+            .get("input")
+            .and_then(Value::expose),
+        Some(serde_json::Value::from(PASSWORD)),
+    );
+    assert_eq!(
+        object("fake_thing.b").get("input"),
+        object("fake_thing.a").get("id")
+    );
+}
