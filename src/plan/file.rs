@@ -473,7 +473,7 @@ impl Executable {
                 // A secret is evaluated again by the apply: the file keeps no plaintext,
                 // and the hash of a state never written is made with another key.
                 let value = if output.value.contains_sensitive() {
-                    Value::Unknown.sensitive()
+                    Value::Unknown
                 } else {
                     output.value.clone()
                 };
@@ -585,6 +585,97 @@ impl Executable {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A plan with a secret in every place one can be.
+    fn plan_with_secrets(secret: &str) -> Plan {
+        let hidden = || Value::from(secret).sensitive();
+        let attrs = || Attrs::new().with("password", hidden()).with("name", "x");
+        let diff = AttrDiff {
+            name: "password".to_owned(),
+            before: Some(hidden()),
+            after: Some(hidden()),
+            forces_replacement: false,
+            nested: Vec::new(),
+        };
+        let addr = ResourceAddr::new("fake_thing", "db").with_key("a");
+        let change = ResourceChange {
+            addr: addr.clone(),
+            provider: "fake".to_owned(),
+            action: Action::Update,
+            reason: None,
+            before: Some(attrs()),
+            after: Some(attrs()),
+            diffs: vec![diff.clone()],
+            dependencies: Vec::new(),
+            each: Some(("a".to_owned(), hidden())),
+            moved_from: None,
+            import_id: None,
+            execution: Execution {
+                desired: Desired::Known {
+                    attrs: attrs(),
+                    fingerprints: BTreeMap::new(),
+                    changed: vec!["password".to_owned()],
+                },
+                timeouts: Timeouts::default(),
+            },
+        };
+        Plan {
+            stack: "s".to_owned(),
+            env: "e".to_owned(),
+            destroy: false,
+            targeted: false,
+            lineage: None,
+            serial: None,
+            changes: vec![change],
+            outputs: BTreeMap::from([(
+                "password".to_owned(),
+                PlannedOutput {
+                    value: hidden(),
+                    sensitive: true,
+                },
+            )]),
+            output_changes: vec![diff],
+            deferred_providers: Vec::new(),
+            moves: Vec::new(),
+            expansions: super::super::scope::Expansions::from([(
+                addr.config(),
+                Some(Arc::new(vec!["a".to_owned()])),
+            )]),
+            data: Default::default(),
+            provider_configs: BTreeMap::from([("fake".to_owned(), attrs())]),
+        }
+    }
+
+    #[test]
+    fn the_executable_plan_holds_no_secret_and_leaves_secret_derived_sends_to_apply() {
+        let secret = "hunter2-in-the-plan";
+        let hasher = SensitiveHasher::from_key([7; 32]);
+        let executable = Executable::of(&plan_with_secrets(secret), &hasher).expect("saves");
+        let text = serde_json::to_string(&executable).expect("serializes");
+        assert!(!text.contains(secret), "{text}");
+        assert!(executable.provider_configs.is_empty());
+        let plan = executable.into_plan(
+            "s",
+            "e",
+            &PlannedState {
+                lineage: "l".to_owned(),
+                serial: 0,
+            },
+        );
+        assert!(matches!(
+            plan.changes[0].execution.desired,
+            Desired::Evaluate
+        ));
+        assert!(plan.outputs["password"].value.contains_unknown());
+        assert_eq!(plan.changes[0].action, Action::Update);
+
+        let mut reads_a_secret = plan_with_secrets(secret);
+        reads_a_secret.data.insert(
+            ResourceAddr::new("data.fake_thing", "x"),
+            Attrs::new().with("value", Value::from(secret).sensitive()),
+        );
+        assert!(Executable::of(&reads_a_secret, &hasher).is_err());
+    }
 
     #[test]
     fn a_newer_or_foreign_file_is_refused() {
