@@ -12,71 +12,13 @@
     reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
 )]
 
-use std::path::PathBuf;
-use std::process::Output;
+#[path = "support/workspace.rs"]
+mod workspace;
 
-use assert_cmd::Command;
-use tempfile::TempDir;
+use workspace::Workspace;
 
-/// A temporary checkout (a directory with `.git`) holding one stack in `stack/`.
-struct Workspace {
-    root: TempDir,
-}
-
+/// What the language tests need of a checkout beyond the shared [`Workspace`].
 impl Workspace {
-    fn new(stack_toml: &str) -> Workspace {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(".git")).expect("mkdir .git");
-        std::fs::create_dir(root.path().join("stack")).expect("mkdir stack");
-        let workspace = Workspace { root };
-        workspace.write(stack_toml);
-        workspace
-    }
-
-    fn write(&self, stack_toml: &str) {
-        std::fs::write(self.stack_dir().join("stack.toml"), stack_toml).expect("write stack");
-    }
-
-    fn stack_dir(&self) -> PathBuf {
-        self.root.path().join("stack")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .current_dir(self.stack_dir())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG")
-            .env_remove("CAIRN_TEST_FAIL_ON")
-            .env_remove("CAIRN_TEST_DELAY_MS")
-            .env_remove("CAIRN_STATE_KEY")
-            .write_stdin("")
-            .output()
-            .expect("cairn runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?} failed:\n{}",
-            text(&out)
-        );
-        text(&out)
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_ne!(
-            out.status.code(),
-            Some(0),
-            "{args:?} should fail:\n{}",
-            text(&out)
-        );
-        text(&out)
-    }
-
     /// The `# ADDRESS will be ...` lines of a plan, sorted.
     fn planned(&self, args: &[&str]) -> Vec<String> {
         let mut lines: Vec<String> = self
@@ -88,14 +30,6 @@ impl Workspace {
         lines.sort();
         lines
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 const POOLS: &str = r#"
@@ -440,7 +374,7 @@ to   = 'cairn_data.zone["a"]'
     }
     assert!(ws.ok(&["plan"]).contains("No changes"));
     // The moved object is protected by its new block's prevent_destroy.
-    ws.write(&renamed.replace("input     = \"x\"", "input = \"x\"\ntriggers_replace = 1"));
+    ws.write(renamed.replace("input     = \"x\"", "input = \"x\"\ntriggers_replace = 1"));
     let refused = ws.fails(&["plan"]);
     assert!(refused.contains("prevent_destroy"), "{refused}");
     ws.write(renamed);
