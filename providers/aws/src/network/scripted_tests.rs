@@ -121,6 +121,23 @@ async fn a_security_group_that_never_shows_fails_after_a_minute() {
 #[tokio::test]
 async fn security_group_delete_retries_while_in_use() {
     let capture = Capture::script([
+        // Nothing Kubernetes made holds it: no cluster subnets, interfaces or load
+        // balancers.
+        ok("DescribeSubnets", "<subnetSet/>"),
+        ok("DescribeNetworkInterfaces", "<networkInterfaceSet/>"),
+        (
+            200,
+            "<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancers/>\
+             </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"
+                .to_owned(),
+        ),
+        (
+            200,
+            "<DescribeLoadBalancersResponse><DescribeLoadBalancersResult>\
+             <LoadBalancerDescriptions/></DescribeLoadBalancersResult>\
+             </DescribeLoadBalancersResponse>"
+                .to_owned(),
+        ),
         ec2_error(
             "InvalidGroup.InUse",
             "Group sg-1 is used by security groups in other accounts.",
@@ -146,7 +163,7 @@ async fn security_group_delete_retries_while_in_use() {
         )
         .await
         .expect("deleted once free");
-    assert_eq!(capture.calls().len(), 3);
+    assert_eq!(capture.calls().len(), 7);
     assert_eq!(capture.unused(), 0);
 }
 
