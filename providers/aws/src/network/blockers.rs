@@ -692,7 +692,7 @@ pub(crate) async fn report_volumes(aws: &AwsClients, cluster: &str, progress: &P
         Ok(volumes) if volumes.is_empty() => {}
         Ok(volumes) => {
             let message = format!(
-                "{} of cluster {cluster} outlive it (persistent volumes; they cost money \
+                "cluster {cluster} leaves {} behind (persistent volumes; they cost money \
                  until deleted): {}",
                 counted(volumes.len(), "EBS volume"),
                 volumes.join(", ")
@@ -745,9 +745,10 @@ async fn cluster_volumes(aws: &AwsClients, cluster: &str) -> Result<Vec<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ec2::types::builders::NetworkInterfaceBuilder;
     use aws_sdk_ec2::types::{NetworkInterfaceAttachment, Tag};
 
-    fn eni(status: NetworkInterfaceStatus, tags: &[(&str, &str)]) -> NetworkInterface {
+    fn eni(status: NetworkInterfaceStatus, tags: &[(&str, &str)]) -> NetworkInterfaceBuilder {
         NetworkInterface::builder()
             .network_interface_id("eni-1")
             .status(status)
@@ -757,7 +758,6 @@ mod tests {
                     .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
                     .collect(),
             ))
-            .build()
     }
 
     fn clusters(names: &[&str]) -> BTreeSet<String> {
@@ -768,24 +768,30 @@ mod tests {
     fn only_a_detached_interface_tagged_for_the_stacks_cluster_is_deleted() {
         let ours = clusters(&["airflow-dev"]);
         let tagged = [(CNI_CLUSTER_TAG, "airflow-dev")];
-        let free = interface_blocker(&eni(NetworkInterfaceStatus::Available, &tagged), &ours);
+        let free = interface_blocker(
+            &eni(NetworkInterfaceStatus::Available, &tagged).build(),
+            &ours,
+        );
         assert_eq!(free.cluster.as_deref(), Some("airflow-dev"));
 
         let other = [(CNI_CLUSTER_TAG, "someone-else")];
-        let foreign = interface_blocker(&eni(NetworkInterfaceStatus::Available, &other), &ours);
+        let foreign = interface_blocker(
+            &eni(NetworkInterfaceStatus::Available, &other).build(),
+            &ours,
+        );
         assert_eq!(foreign.cluster, None, "another cluster's");
 
-        let untagged = interface_blocker(&eni(NetworkInterfaceStatus::Available, &[]), &ours);
+        let untagged =
+            interface_blocker(&eni(NetworkInterfaceStatus::Available, &[]).build(), &ours);
         assert_eq!(
             untagged.cluster, None,
             "an aws-K8S description alone proves nothing"
         );
 
-        let in_use = interface_blocker(&eni(NetworkInterfaceStatus::InUse, &tagged), &ours);
+        let in_use = interface_blocker(&eni(NetworkInterfaceStatus::InUse, &tagged).build(), &ours);
         assert_eq!(in_use.cluster, None, "in use: waited for, never deleted");
 
         let attached = eni(NetworkInterfaceStatus::Available, &tagged)
-            .to_builder()
             .attachment(
                 NetworkInterfaceAttachment::builder()
                     .instance_id("i-1")
@@ -795,10 +801,16 @@ mod tests {
         assert_eq!(interface_blocker(&attached, &ours).cluster, None);
 
         let owned = [("kubernetes.io/cluster/airflow-dev", "owned")];
-        let by_owned = interface_blocker(&eni(NetworkInterfaceStatus::Available, &owned), &ours);
+        let by_owned = interface_blocker(
+            &eni(NetworkInterfaceStatus::Available, &owned).build(),
+            &ours,
+        );
         assert_eq!(by_owned.cluster.as_deref(), Some("airflow-dev"));
         let shared = [("kubernetes.io/cluster/airflow-dev", "shared")];
-        let by_shared = interface_blocker(&eni(NetworkInterfaceStatus::Available, &shared), &ours);
+        let by_shared = interface_blocker(
+            &eni(NetworkInterfaceStatus::Available, &shared).build(),
+            &ours,
+        );
         assert_eq!(by_shared.cluster, None, "shared is not ownership");
     }
 
@@ -806,7 +818,6 @@ mod tests {
     fn a_blocker_is_named_with_what_the_user_needs_to_remove_it() {
         let blocker = interface_blocker(
             &eni(NetworkInterfaceStatus::InUse, &[("team", "data")])
-                .to_builder()
                 .requester_id("amazon-elb")
                 .requester_managed(true)
                 .owner_id("123456789012")
