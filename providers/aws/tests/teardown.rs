@@ -489,7 +489,11 @@ async fn load_balancers_of_another_owner_hold_the_delete_until_they_go() {
     let env = "teardown_lbs";
     let clients = clients().await;
     let net = Network::create(env, 64, "teardown-lbs").await;
-    let (subnet_id, group_id) = (net.subnet_id(), net.group_id());
+    let (subnet_id, group_id, vpc_id) = (net.subnet_id(), net.group_id(), net.vpc_id());
+    let gateway = TestResource::new(env, "aws_internet_gateway.main").await;
+    let gateway_state = gateway
+        .create(&Attrs::new().with("vpc_id", vpc_id.clone()))
+        .await;
     let arn = load_balancer(
         &clients.elbv2,
         "k8s-foreign-web",
@@ -522,13 +526,19 @@ async fn load_balancers_of_another_owner_hold_the_delete_until_they_go() {
             .expect("DeleteLoadBalancer (classic)");
     });
     let timeout = Duration::from_secs(120);
-    let ((subnet_result, subnet_progress), (group_result, group_progress)) = tokio::join!(
+    let (
+        (subnet_result, subnet_progress),
+        (group_result, group_progress),
+        (gateway_result, gateway_progress),
+    ) = tokio::join!(
         delete(&net.subnet, &net.subnet_state, timeout),
         delete(&net.group, &net.group_state, timeout),
+        delete(&gateway, &gateway_state, timeout),
     );
     outside.await.expect("outside deletes");
     subnet_result.expect("the subnet goes once the load balancers are gone");
     group_result.expect("the group goes once the load balancer is gone");
+    gateway_result.expect("the gateway detaches once the public load balancers are gone");
 
     let seen = subnet_progress.all();
     assert!(
@@ -553,6 +563,21 @@ async fn load_balancers_of_another_owner_hold_the_delete_until_they_go() {
     assert!(
         !seen.contains("foreign-classic"),
         "not in the group: {seen}"
+    );
+    // Both are internet-facing: they hold the gateway's detach.
+    let seen = gateway_progress.all();
+    assert!(
+        seen.contains(&format!(
+            "waiting for 1 classic load balancer in {vpc_id} with public addresses: \
+             foreign-classic (internet-facing)"
+        )),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(&format!(
+            "1 load balancer in {vpc_id} with public addresses: k8s-foreign-web"
+        )),
+        "{seen}"
     );
     let (vpc_result, _) = delete(&net.vpc, &net.vpc_state, timeout).await;
     vpc_result.expect("the VPC goes last");

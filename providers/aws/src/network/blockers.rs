@@ -1,12 +1,13 @@
-//! Teardown: what still holds a subnet, security group or VPC that cairn is about to
-//! delete, and what cairn does about it.
+//! Teardown: what still holds a subnet, security group, VPC or internet gateway that cairn
+//! is about to delete, and what cairn does about it.
 //!
 //! Kubernetes makes AWS objects cairn never created: the VPC CNI's network interfaces,
 //! the load balancers of `LoadBalancer` Services (ALBs and NLBs of the AWS Load Balancer
 //! Controller, classic ELBs of the cloud provider) with their own interfaces, the EKS
-//! control plane's interfaces. While one is left, DeleteSubnet, DeleteSecurityGroup and
-//! DeleteVpc answer `DependencyViolation` and say nothing about what depends. So before
-//! those calls [`clear`] lists what holds the object, and
+//! control plane's interfaces. While one is left, DeleteSubnet, DeleteSecurityGroup,
+//! DeleteVpc and DetachInternetGateway (held by public addresses: interfaces with one,
+//! internet-facing load balancers) answer `DependencyViolation` and say little about
+//! what depends. So before those calls [`clear`] lists what holds the object, and
 //! - deletes what provably belongs to the stack's cluster: a network interface attached
 //!   to nothing (status `available`, not managed by an AWS service) tagged for it
 //!   (`cluster.k8s.amazonaws.com/name`, as the VPC CNI tags them, or
@@ -49,38 +50,60 @@ pub(super) enum Held<'a> {
     Subnet(&'a str),
     SecurityGroup(&'a str),
     Vpc(&'a str),
+    /// The public addresses of a VPC, which hold its internet gateway's detach.
+    PublicAddresses(&'a str),
 }
 
 impl Held<'_> {
-    fn id(&self) -> &str {
+    /// What it is called in messages, e.g. `subnet subnet-1`.
+    fn subject(&self) -> String {
         match self {
-            Held::Subnet(id) | Held::SecurityGroup(id) | Held::Vpc(id) => id,
+            Held::Subnet(id) => format!("subnet {id}"),
+            Held::SecurityGroup(id) => format!("security group {id}"),
+            Held::Vpc(id) => format!("VPC {id}"),
+            Held::PublicAddresses(vpc) => format!("the internet gateway of {vpc}"),
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// Where its blockers are, for `waiting for 2 network interfaces in ...`.
+    fn place(&self) -> String {
         match self {
-            Held::Subnet(_) => "subnet",
-            Held::SecurityGroup(_) => "security group",
-            Held::Vpc(_) => "VPC",
+            Held::Subnet(id) | Held::SecurityGroup(id) | Held::Vpc(id) => (*id).to_owned(),
+            Held::PublicAddresses(vpc) => format!("{vpc} with public addresses"),
         }
     }
 
-    /// The DescribeNetworkInterfaces filter for the interfaces that hold it.
+    /// The DescribeNetworkInterfaces filter for the interfaces that may hold it.
     fn interface_filter(&self) -> aws_sdk_ec2::types::Filter {
         match self {
             Held::Subnet(id) => filter("subnet-id", *id),
             Held::SecurityGroup(id) => filter("group-id", *id),
-            Held::Vpc(id) => filter("vpc-id", *id),
+            Held::Vpc(id) | Held::PublicAddresses(id) => filter("vpc-id", *id),
         }
     }
 
-    /// Whether a load balancer in `vpc`, in `subnets`, with `groups` holds it.
-    fn holds(&self, vpc: Option<&str>, subnets: &[&str], groups: &[String]) -> bool {
+    /// Whether an interface the filter found holds it.
+    fn held_by(&self, eni: &NetworkInterface) -> bool {
+        match self {
+            Held::PublicAddresses(_) => eni.association().and_then(|a| a.public_ip()).is_some(),
+            _ => true,
+        }
+    }
+
+    /// Whether a load balancer in `vpc`, in `subnets`, with `groups` and `scheme` holds it.
+    fn held_by_load_balancer(
+        &self,
+        vpc: Option<&str>,
+        subnets: &[&str],
+        groups: &[String],
+        scheme: Option<&str>,
+    ) -> bool {
         match self {
             Held::Subnet(id) => subnets.contains(id),
             Held::SecurityGroup(id) => groups.iter().any(|g| g == id),
             Held::Vpc(id) => vpc == Some(*id),
+            // AWS's default scheme is internet-facing.
+            Held::PublicAddresses(id) => vpc == Some(*id) && scheme != Some("internal"),
         }
     }
 }
@@ -146,7 +169,7 @@ pub(super) async fn clear(
     let own_clusters = clusters_in(&recorded_tags(request.state.get("tags")));
     let own_clusters = &own_clusters;
     let waited = poll_until(
-        &format!("{} {} to be free", held.kind(), held.id()),
+        &format!("{} to be free", held.subject()),
         timeout,
         BLOCKER_BACKOFF,
         &request.progress,
@@ -250,8 +273,10 @@ async fn interfaces(
     Ok(all
         .into_iter()
         .filter(|eni| {
-            eni.network_interface_id()
-                .is_some_and(|id| !released.contains(id))
+            held.held_by(eni)
+                && eni
+                    .network_interface_id()
+                    .is_some_and(|id| !released.contains(id))
         })
         .map(|eni| interface_blocker(&eni, clusters))
         .collect())
@@ -390,7 +415,12 @@ async fn load_balancers(
                         .iter()
                         .filter_map(|z| z.subnet_id())
                         .collect();
-                    held.holds(lb.vpc_id(), &subnets, lb.security_groups())
+                    held.held_by_load_balancer(
+                        lb.vpc_id(),
+                        &subnets,
+                        lb.security_groups(),
+                        lb.scheme().map(|s| s.as_str()),
+                    )
                 })
                 .cloned(),
         );
@@ -485,7 +515,12 @@ async fn classic_load_balancers(
                 .iter()
                 .filter(|lb| {
                     let subnets: Vec<&str> = lb.subnets().iter().map(String::as_str).collect();
-                    held.holds(lb.vpc_id(), &subnets, lb.security_groups())
+                    held.held_by_load_balancer(
+                        lb.vpc_id(),
+                        &subnets,
+                        lb.security_groups(),
+                        lb.scheme(),
+                    )
                 })
                 .cloned(),
         );
@@ -627,7 +662,7 @@ fn summary(held: Held<'_>, blockers: &[Blocker]) -> String {
         parts.push(format!(
             "waiting for {} in {}: {}",
             counted(group.len(), kind),
-            held.id(),
+            held.place(),
             group
                 .iter()
                 .map(|b| format!("{} ({})", b.id, b.brief))
@@ -661,15 +696,12 @@ fn blocked(held: Held<'_>, elapsed: Duration, blockers: &[Blocker]) -> ProviderE
         .collect::<Vec<_>>()
         .join("; ");
     ProviderError::Other(format!(
-        "{} {} is still in use after {}s of waiting by {}: {list}. cairn deletes only \
-         what provably belongs to the stack's cluster and waits for what goes away by \
-         itself; remove these objects, then run the destroy again (the {} stays in state \
-         until then)",
-        held.kind(),
-        held.id(),
+        "{} is still in use after {}s of waiting, by {}: {list}. cairn deletes only what \
+         provably belongs to the stack's cluster and waits for what goes away by itself; \
+         remove these objects, then run the destroy again (until then it stays in state)",
+        held.subject(),
         elapsed.as_secs(),
         counted(blockers.len(), "object"),
-        held.kind(),
     ))
 }
 
@@ -850,6 +882,27 @@ mod tests {
             "waiting for 1 network interface in subnet-1: \
              eni-1 (in-use, attached to amazon-elb, \"aws-K8S-i-0123\")"
         );
+    }
+
+    #[test]
+    fn only_public_addresses_hold_the_internet_gateway() {
+        use aws_sdk_ec2::types::NetworkInterfaceAssociation;
+        let public = eni(NetworkInterfaceStatus::InUse, &[])
+            .association(
+                NetworkInterfaceAssociation::builder()
+                    .public_ip("54.1.2.3")
+                    .build(),
+            )
+            .build();
+        let private = eni(NetworkInterfaceStatus::InUse, &[]).build();
+        let gateway = Held::PublicAddresses("vpc-1");
+        assert!(gateway.held_by(&public));
+        assert!(!gateway.held_by(&private));
+        assert!(Held::Vpc("vpc-1").held_by(&private));
+        let none: [String; 0] = [];
+        assert!(gateway.held_by_load_balancer(Some("vpc-1"), &[], &none, None));
+        assert!(!gateway.held_by_load_balancer(Some("vpc-1"), &[], &none, Some("internal")));
+        assert!(!gateway.held_by_load_balancer(Some("vpc-2"), &[], &none, None));
     }
 
     #[test]
