@@ -184,6 +184,65 @@ async fn interface_exists(ec2: &aws_sdk_ec2::Client, id: &str) -> bool {
     }
 }
 
+/// A security group made outside cairn in `vpc`, whose ingress rule names `source`.
+async fn group_naming(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &str,
+    name: &str,
+    source: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    let mut call = ec2
+        .create_security_group()
+        .group_name(name)
+        .description("made outside cairn")
+        .vpc_id(vpc);
+    if !tags.is_empty() {
+        call = call.tag_specifications(tag_spec(ResourceType::SecurityGroup, tags));
+    }
+    let id = call
+        .send()
+        .await
+        .expect("CreateSecurityGroup")
+        .group_id()
+        .expect("group id")
+        .to_owned();
+    ec2.authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(source)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("AuthorizeSecurityGroupIngress");
+    id
+}
+
+async fn group_exists(ec2: &aws_sdk_ec2::Client, id: &str) -> bool {
+    ec2.describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups")
+        .security_groups()
+        .iter()
+        .any(|g| g.group_id() == Some(id))
+}
+
 /// An ALB made outside cairn, as the AWS Load Balancer Controller makes one.
 async fn load_balancer(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
@@ -297,8 +356,19 @@ async fn interfaces_left_by_kubernetes_hold_the_delete_until_they_go() {
     )
     .await;
 
+    // A group of someone else's whose rule lets the stack's group in.
+    let referring = group_naming(
+        &clients.ec2,
+        &net.vpc_id(),
+        "k8s-traffic-another",
+        &group_id,
+        &[("elbv2.k8s.aws/cluster", "another-cluster")],
+    )
+    .await;
+
     let ec2 = clients.ec2.clone();
     let enis = [elb_eni.clone(), cni_eni.clone()];
+    let referring_group = referring.clone();
     let outside = tokio::spawn(async move {
         tokio::time::sleep(OUTSIDE_DELAY).await;
         for eni in enis {
@@ -308,6 +378,11 @@ async fn interfaces_left_by_kubernetes_hold_the_delete_until_they_go() {
                 .await
                 .expect("DeleteNetworkInterface");
         }
+        ec2.delete_security_group()
+            .group_id(referring_group)
+            .send()
+            .await
+            .expect("DeleteSecurityGroup");
     });
     let started = Instant::now();
     let timeout = Duration::from_secs(120);
@@ -329,6 +404,14 @@ async fn interfaces_left_by_kubernetes_hold_the_delete_until_they_go() {
         assert!(seen.contains(&elb_eni) && seen.contains(&cni_eni), "{seen}");
         assert!(seen.contains("\"ELB app/k8s-web-1234/abcd\""), "{seen}");
     }
+    let seen = group_progress.all();
+    assert!(
+        seen.contains(&format!(
+            "waiting for 1 security group in {group_id}: {referring} (k8s-traffic-another, \
+             its rules name {group_id})"
+        )),
+        "{seen}"
+    );
     assert!(net.subnet.read(&net.subnet_state).await.is_none());
     assert!(net.group.read(&net.group_state).await.is_none());
 
@@ -466,6 +549,15 @@ async fn what_provably_belongs_to_the_stacks_cluster_is_deleted() {
     )
     .await;
 
+    let referring = group_naming(
+        &clients.ec2,
+        &net.vpc_id(),
+        "k8s-traffic-owned",
+        &net.group_id(),
+        &[("elbv2.k8s.aws/cluster", cluster)],
+    )
+    .await;
+
     let (result, progress) = delete(&net.subnet, &net.subnet_state, Duration::from_secs(60)).await;
     result.expect("cairn removes its cluster's leftovers, then the subnet");
     let seen = progress.all();
@@ -482,6 +574,27 @@ async fn what_provably_belongs_to_the_stacks_cluster_is_deleted() {
         "{names:?}"
     );
     assert!(net.subnet.read(&net.subnet_state).await.is_none());
+
+    // The subnets are gone; the VPC tagged for the cluster as they were keeps it provable.
+    clients
+        .ec2
+        .create_tags()
+        .resources(net.vpc_id())
+        .tags(Tag::builder().key(&cluster_tag).value("shared").build())
+        .send()
+        .await
+        .expect("CreateTags");
+    let (result, progress) = delete(&net.group, &net.group_state, Duration::from_secs(60)).await;
+    result.expect("cairn removes its cluster's group that names the stack's, then the group");
+    assert!(
+        progress.all().contains(&format!(
+            "deleting 1 object of the stack's cluster: security group {referring}"
+        )),
+        "{}",
+        progress.all()
+    );
+    assert!(!group_exists(&clients.ec2, &referring).await);
+    assert!(net.group.read(&net.group_state).await.is_none());
 }
 
 #[tokio::test]
@@ -579,8 +692,50 @@ async fn load_balancers_of_another_owner_hold_the_delete_until_they_go() {
         )),
         "{seen}"
     );
-    let (vpc_result, _) = delete(&net.vpc, &net.vpc_state, timeout).await;
-    vpc_result.expect("the VPC goes last");
+
+    // The classic ELB made itself a security group in the VPC, as AWS does when it is
+    // given none, and left it: the VPC's delete names it until someone deletes it.
+    let stray_group = clients
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc_id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups")
+        .security_groups()
+        .iter()
+        .find(|g| {
+            g.group_name()
+                .is_some_and(|n| n.starts_with("default_elb_"))
+        })
+        .and_then(|g| g.group_id())
+        .expect("the classic ELB's own group")
+        .to_owned();
+    let ec2 = clients.ec2.clone();
+    let group = stray_group.clone();
+    let outside = tokio::spawn(async move {
+        tokio::time::sleep(OUTSIDE_DELAY).await;
+        ec2.delete_security_group()
+            .group_id(group)
+            .send()
+            .await
+            .expect("DeleteSecurityGroup");
+    });
+    let (vpc_result, vpc_progress) = delete(&net.vpc, &net.vpc_state, timeout).await;
+    outside.await.expect("outside deletes");
+    vpc_result.expect("the VPC goes once the stray group is gone");
+    let seen = vpc_progress.all();
+    assert!(
+        seen.contains(&format!(
+            "waiting for 1 security group in {vpc_id}: {stray_group} (default_elb_"
+        )),
+        "{seen}"
+    );
 }
 
 #[tokio::test]

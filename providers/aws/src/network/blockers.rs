@@ -3,8 +3,8 @@
 //!
 //! Kubernetes makes AWS objects cairn never created: the VPC CNI's network interfaces,
 //! the load balancers of `LoadBalancer` Services (ALBs and NLBs of the AWS Load Balancer
-//! Controller, classic ELBs of the cloud provider) with their own interfaces, the EKS
-//! control plane's interfaces. While one is left, DeleteSubnet, DeleteSecurityGroup,
+//! Controller, classic ELBs of the cloud provider) with their own interfaces and security
+//! groups, the EKS control plane's interfaces. While one is left, DeleteSubnet, DeleteSecurityGroup,
 //! DeleteVpc and DetachInternetGateway (held by public addresses: interfaces with one,
 //! internet-facing load balancers) answer `DependencyViolation` and say little about
 //! what depends. So before those calls [`clear`] lists what holds the object, and
@@ -13,9 +13,12 @@
 //!   (`cluster.k8s.amazonaws.com/name`, as the VPC CNI tags them, or
 //!   `kubernetes.io/cluster/<name> = owned`), and a load balancer tagged for it
 //!   (`elbv2.k8s.aws/cluster`, as the controller tags them, `kubernetes.io/cluster/<name>
-//!   = owned` as the cloud provider does, or the legacy `KubernetesCluster`). A cluster is
-//!   the stack's when a subnet cairn made for this stack and environment, or the object
-//!   being deleted, carries `kubernetes.io/cluster/<name>`;
+//!   = owned` as the cloud provider does, or the legacy `KubernetesCluster`), and a
+//!   security group tagged for it the same way (a load balancer's, which holds the VPC,
+//!   or names the stack's group in its rules). A cluster is
+//!   the stack's when a subnet or VPC cairn made for this stack and environment, or the
+//!   object being deleted, carries `kubernetes.io/cluster/<name>` (tag the VPC too, or
+//!   once the subnets are gone nothing proves it);
 //! - waits for everything else, naming it in progress messages: an interface in use goes
 //!   away once its owner (a load balancer, an instance, the EKS control plane) is deleted;
 //! - gives up before the delete's timeout (leaving the rest for the delete call itself),
@@ -114,6 +117,7 @@ enum Target {
     Interface(String),
     LoadBalancer(String),
     ClassicLoadBalancer(String),
+    SecurityGroup(String),
 }
 
 /// One object that holds the one being deleted.
@@ -218,23 +222,42 @@ fn clusters_in(tags: &BTreeMap<String, String>) -> BTreeSet<String> {
         .collect()
 }
 
-/// The clusters named by the subnets cairn made for this stack and environment.
+/// The clusters named by the subnets and VPCs cairn made for this stack and environment.
+/// The VPC outlives its subnets: tagged for the cluster too, it keeps the cluster provable
+/// for the deletes that come after theirs (a load balancer's security group left in it).
 async fn stack_clusters(
     aws: &AwsClients,
     identity: &ResourceIdentity,
 ) -> Result<BTreeSet<String>, ProviderError> {
+    let stack = || {
+        vec![
+            filter("tag:cairn:stack", identity.stack.as_str()),
+            filter("tag:cairn:env", identity.env.as_str()),
+        ]
+    };
     let subnets = aws
         .ec2
         .describe_subnets()
-        .filters(filter("tag:cairn:stack", identity.stack.as_str()))
-        .filters(filter("tag:cairn:env", identity.env.as_str()))
+        .set_filters(Some(stack()))
         .send()
         .await
         .map_err(|e| api_error("ec2:DescribeSubnets", e))?;
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .set_filters(Some(stack()))
+        .send()
+        .await
+        .map_err(|e| api_error("ec2:DescribeVpcs", e))?;
     Ok(subnets
         .subnets()
         .iter()
         .flat_map(|s| clusters_in(&tag_map(s.tags())))
+        .chain(
+            vpcs.vpcs()
+                .iter()
+                .flat_map(|v| clusters_in(&tag_map(v.tags()))),
+        )
         .collect())
 }
 
@@ -247,7 +270,80 @@ async fn blockers(
     let mut found = interfaces(aws, held, clusters).await?;
     found.extend(load_balancers(aws, held, clusters).await?);
     found.extend(classic_load_balancers(aws, held, clusters).await?);
+    found.extend(security_groups(aws, held, clusters).await?);
     Ok(found)
+}
+
+/// Security groups that hold `held`: in a VPC, every group but its default one (cairn's
+/// own are deleted before their VPC; what is left was made outside, e.g. a load
+/// balancer's); for a group, the other groups whose rules name it.
+async fn security_groups(
+    aws: &AwsClients,
+    held: Held<'_>,
+    clusters: &BTreeSet<String>,
+) -> Result<Vec<Blocker>, ProviderError> {
+    let filters = match held {
+        Held::Vpc(id) => vec![filter("vpc-id", id)],
+        Held::SecurityGroup(id) => vec![
+            filter("ip-permission.group-id", id),
+            filter("egress.ip-permission.group-id", id),
+        ],
+        Held::Subnet(_) | Held::PublicAddresses(_) => return Ok(Vec::new()),
+    };
+    let mut groups = BTreeMap::new();
+    for group_filter in filters {
+        let found = aws
+            .ec2
+            .describe_security_groups()
+            .filters(group_filter)
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
+        for group in found.security_groups() {
+            let Some(id) = group.group_id() else {
+                continue;
+            };
+            let holding = match held {
+                Held::Vpc(_) => group.group_name() != Some("default"),
+                Held::SecurityGroup(own) => id != own,
+                Held::Subnet(_) | Held::PublicAddresses(_) => false,
+            };
+            if holding {
+                groups.insert(id.to_owned(), group.clone());
+            }
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(id, group)| {
+            let tags = tag_map(group.tags());
+            let cluster = tags
+                .get(LB_CONTROLLER_CLUSTER_TAG)
+                .filter(|c| clusters.contains(*c))
+                .cloned()
+                .or_else(|| owned_by(&tags, clusters));
+            let name = group.group_name().unwrap_or_default();
+            let description = group.description().unwrap_or_default();
+            let why = match held {
+                Held::SecurityGroup(held_id) => format!(", its rules name {held_id}"),
+                _ => String::new(),
+            };
+            Blocker {
+                kind: "security group",
+                brief: format!("{name}{why}"),
+                detail: format!(
+                    "security group {id}: name {name}, description {description:?}, owner {}, \
+                     VPC {}{why}, tags {}",
+                    group.owner_id().unwrap_or("unknown"),
+                    group.vpc_id().unwrap_or("unknown"),
+                    show_tags(&tags),
+                ),
+                cluster,
+                target: Target::SecurityGroup(id.clone()),
+                id,
+            }
+        })
+        .collect())
 }
 
 async fn interfaces(
@@ -617,6 +713,21 @@ async fn remove(aws: &AwsClients, target: &Target) -> Result<(), ProviderError> 
             match answer {
                 Err(e) if error_code(&e) != Some("LoadBalancerNotFound") => {
                     Err(api_error("elasticloadbalancing:DeleteLoadBalancer", e))
+                }
+                _ => Ok(()),
+            }
+        }
+        Target::SecurityGroup(id) => {
+            let answer = aws.ec2.delete_security_group().group_id(id).send().await;
+            match answer {
+                Err(e)
+                    if !error_code(&e).is_some_and(|c| {
+                        c == "InvalidGroup.NotFound"
+                            || c == "InvalidGroup.InUse"
+                            || c == "DependencyViolation"
+                    }) =>
+                {
+                    Err(api_error("ec2:DeleteSecurityGroup", e))
                 }
                 _ => Ok(()),
             }
