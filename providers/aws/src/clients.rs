@@ -71,6 +71,9 @@ pub(crate) struct AwsClients {
     pub rds: aws_sdk_rds::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Load balancers Kubernetes made, which hold subnets at teardown.
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
     /// The region resolved for this configuration.
     pub region: String,
     /// `default_tags` from the provider block.
@@ -115,6 +118,8 @@ impl AwsClients {
             rds: aws_sdk_rds::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            elb: aws_sdk_elasticloadbalancing::Client::new(&sdk),
             region,
             default_tags: config.default_tags,
         })

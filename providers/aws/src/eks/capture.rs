@@ -104,6 +104,8 @@ impl Capture {
             rds: captured_client!(aws_sdk_rds, self),
             secrets: captured_client!(aws_sdk_secretsmanager, self),
             sts: captured_client!(aws_sdk_sts, self),
+            elbv2: captured_client!(aws_sdk_elasticloadbalancingv2, self),
+            elb: captured_client!(aws_sdk_elasticloadbalancing, self),
             region: "us-east-1".to_owned(),
             default_tags: Default::default(),
         }
