@@ -1,7 +1,8 @@
 //! The stack language end to end, on `cairn_data` stacks (no cloud needed): `[locals]`,
 //! `for_each` instances (adding, removing and renaming keys, references across instances,
-//! `--target` and `state` commands on one instance), and the errors `validate` and `plan`
-//! give, each with its file:line:column.
+//! `--target` and `state` commands on one instance), `enabled` (a resource, or all of a
+//! `for_each` resource's instances, that exists only when a variable says so), and the
+//! errors `validate` and `plan` give, each with its file:line:column.
 
 #![allow(
     clippy::unwrap_used,
@@ -359,6 +360,124 @@ input = 1
     let out = ws.fails(&["plan"]);
     assert!(out.contains("stack.toml:6:12"), "{out}");
     assert!(out.contains("has the key `a` twice; use toset()"), "{out}");
+}
+
+const OPTIONAL_NETWORK: &str = r#"
+[stack]
+name = "demo"
+
+[variables.create_network]
+type = "bool"
+default = true
+
+[variables.zones]
+default = { a = 1, b = 2 }
+
+[resources.cairn_data.network]
+enabled = "${var.create_network}"
+input   = "net"
+
+[resources.cairn_data.subnet]
+enabled  = "${var.create_network}"
+for_each = "${var.zones}"
+input    = "${cairn_data.network.output}-${each.key}"
+
+[resources.cairn_data.cluster]
+input      = { network = "${var.create_network ? cairn_data.network.output : \"existing\"}", subnets = "${var.create_network ? cairn_data.subnet[*].output : [\"s-1\"]}", either = "${coalesce(cairn_data.network.output, \"none\")}" }
+depends_on = ["cairn_data.subnet"]
+
+[outputs.network]
+value = "${cairn_data.network.output}"
+"#;
+
+#[test]
+fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
+    let ws = Workspace::new(OPTIONAL_NETWORK);
+    let applied = ws.ok(&["apply", "--auto-approve"]);
+    assert!(applied.contains("Resources: 4 added"), "{applied}");
+    let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
+    assert!(shown.contains(r#"["net-a", "net-b"]"#), "{shown}");
+
+    // Disabled: exactly the resource and every instance go; what referred to them sees
+    // `null` (the conditional's other branch, coalesce's fallback); depends_on on a
+    // disabled resource orders nothing.
+    let off = ["--var", "create_network=false"];
+    assert_eq!(
+        ws.planned(&off),
+        vec![
+            "cairn_data.cluster will be updated in place",
+            "cairn_data.network will be destroyed (it is no longer in the configuration)",
+            r#"cairn_data.subnet["a"] will be destroyed (it is no longer in the configuration)"#,
+            r#"cairn_data.subnet["b"] will be destroyed (it is no longer in the configuration)"#,
+        ]
+    );
+    let graph = ws.ok(&["graph", "--var", "create_network=false"]);
+    assert!(!graph.contains("cairn_data.subnet"), "{graph}");
+    assert!(!graph.contains("cairn_data.network"), "{graph}");
+    let json = ws.ok(&["plan", "--json", "--var", "create_network=false"]);
+    assert!(
+        json.contains(r#""addr":"cairn_data.subnet[\"a\"]""#),
+        "{json}"
+    );
+    let applied = ws.ok(&["apply", "--auto-approve", "--var", "create_network=false"]);
+    assert!(applied.contains("1 changed, 3 destroyed"), "{applied}");
+    let listed = ws.ok(&["state", "list"]);
+    assert_eq!(listed.trim(), "cairn_data.cluster", "{listed}");
+    let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
+    for value in [r#""existing""#, r#"["s-1"]"#, r#""none""#] {
+        assert!(shown.contains(value), "{value} in {shown}");
+    }
+    assert!(
+        ws.ok(&["plan", "--var", "create_network=false"])
+            .contains("No changes"),
+        "disabled resources converge"
+    );
+
+    // Enabled again: exactly them again.
+    assert_eq!(
+        ws.planned(&[]),
+        vec![
+            "cairn_data.cluster will be updated in place",
+            "cairn_data.network will be created",
+            r#"cairn_data.subnet["a"] will be created"#,
+            r#"cairn_data.subnet["b"] will be created"#,
+        ]
+    );
+}
+
+#[test]
+fn enabled_must_be_known_when_loading() {
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[locals]
+flag = true
+
+[resources.cairn_data.a]
+input = 1
+
+[resources.cairn_data.b]
+enabled = "${cairn_data.a.output == 1}"
+
+[resources.cairn_data.c]
+enabled = "${local.flag}"
+
+[resources.cairn_data.d]
+enabled = "yes"
+"#,
+    );
+    let out = ws.fails(&["validate"]);
+    for expected in [
+        "stack.toml:12:14: cairn_data.b: `enabled` may reference variables only, not `cairn_data.a`",
+        "stack.toml:15:14: cairn_data.c: `enabled` may reference variables only, not `local.flag`",
+        "stack.toml:18:11: cairn_data.d: `enabled` must be a bool, got string",
+    ] {
+        assert!(out.contains(expected), "{expected} in\n{out}");
+    }
+    let plan = ws.fails(&["plan"]);
+    assert!(plan.contains("stack.toml:12:14"), "{plan}");
 }
 
 #[test]
