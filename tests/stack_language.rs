@@ -366,24 +366,27 @@ const OPTIONAL_NETWORK: &str = r#"
 [stack]
 name = "demo"
 
-[variables.create_network]
-type = "bool"
-default = true
+[variables.existing_network]
+type    = "string"
+default = ""
 
 [variables.zones]
 default = { a = 1, b = 2 }
 
+[locals]
+create_network = "${var.existing_network == \"\"}"
+
 [resources.cairn_data.network]
-enabled = "${var.create_network}"
+enabled = "${local.create_network}"
 input   = "net"
 
 [resources.cairn_data.subnet]
-enabled  = "${var.create_network}"
+enabled  = "${local.create_network}"
 for_each = "${var.zones}"
 input    = "${cairn_data.network.output}-${each.key}"
 
 [resources.cairn_data.cluster]
-input      = { network = "${var.create_network ? cairn_data.network.output : \"existing\"}", subnets = "${var.create_network ? cairn_data.subnet[*].output : [\"s-1\"]}", either = "${coalesce(cairn_data.network.output, \"none\")}" }
+input      = { network = "${local.create_network ? cairn_data.network.output : var.existing_network}", subnets = "${local.create_network ? cairn_data.subnet[*].output : [\"s-1\"]}", either = "${coalesce(cairn_data.network.output, \"none\")}" }
 depends_on = ["cairn_data.subnet"]
 
 [outputs.network]
@@ -398,10 +401,10 @@ fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
     let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
     assert!(shown.contains(r#"["net-a", "net-b"]"#), "{shown}");
 
-    // Disabled: exactly the resource and every instance go; what referred to them sees
-    // `null` (the conditional's other branch, coalesce's fallback); depends_on on a
-    // disabled resource orders nothing.
-    let off = ["--var", "create_network=false"];
+    // Disabled (through a local made of a variable): exactly the resource and every
+    // instance go; what referred to them sees `null` (the conditional's other branch,
+    // coalesce's fallback); depends_on on a disabled resource orders nothing.
+    let off = ["--var", "existing_network=net-0"];
     assert_eq!(
         ws.planned(&off),
         vec![
@@ -411,24 +414,24 @@ fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
             r#"cairn_data.subnet["b"] will be destroyed (it is no longer in the configuration)"#,
         ]
     );
-    let graph = ws.ok(&["graph", "--var", "create_network=false"]);
+    let graph = ws.ok(&[&["graph"][..], &off].concat());
     assert!(!graph.contains("cairn_data.subnet"), "{graph}");
     assert!(!graph.contains("cairn_data.network"), "{graph}");
-    let json = ws.ok(&["plan", "--json", "--var", "create_network=false"]);
+    let json = ws.ok(&[&["plan", "--json"][..], &off].concat());
     assert!(
         json.contains(r#""addr":"cairn_data.subnet[\"a\"]""#),
         "{json}"
     );
-    let applied = ws.ok(&["apply", "--auto-approve", "--var", "create_network=false"]);
+    let applied = ws.ok(&[&["apply", "--auto-approve"][..], &off].concat());
     assert!(applied.contains("1 changed, 3 destroyed"), "{applied}");
     let listed = ws.ok(&["state", "list"]);
     assert_eq!(listed.trim(), "cairn_data.cluster", "{listed}");
     let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
-    for value in [r#""existing""#, r#"["s-1"]"#, r#""none""#] {
+    for value in [r#""net-0""#, r#"["s-1"]"#, r#""none""#] {
         assert!(shown.contains(value), "{value} in {shown}");
     }
     assert!(
-        ws.ok(&["plan", "--var", "create_network=false"])
+        ws.ok(&[&["plan"][..], &off].concat())
             .contains("No changes"),
         "disabled resources converge"
     );
@@ -454,6 +457,8 @@ name = "demo"
 
 [locals]
 flag = true
+late = "${cairn_data.a.output}"
+later = "${!local.late}"
 
 [resources.cairn_data.a]
 input = 1
@@ -462,22 +467,26 @@ input = 1
 enabled = "${cairn_data.a.output == 1}"
 
 [resources.cairn_data.c]
-enabled = "${local.flag}"
+enabled = "${local.flag && local.later}"
 
 [resources.cairn_data.d]
 enabled = "yes"
+
+[resources.cairn_data.e]
+enabled = "${local.flag && local.nope}"
 "#,
     );
     let out = ws.fails(&["validate"]);
     for expected in [
-        "stack.toml:12:14: cairn_data.b: `enabled` may reference variables only, not `cairn_data.a`",
-        "stack.toml:15:14: cairn_data.c: `enabled` may reference variables only, not `local.flag`",
-        "stack.toml:18:11: cairn_data.d: `enabled` must be a bool, got string",
+        "stack.toml:14:14: cairn_data.b: `enabled` may reference variables (and locals made of them) only, not `cairn_data.a`",
+        "stack.toml:17:28: cairn_data.c: `enabled` may reference variables (and locals made of them) only, not `local.later`, which uses `cairn_data.a`",
+        "stack.toml:20:11: cairn_data.d: `enabled` must be a bool, got string",
+        "stack.toml:23:28: cairn_data.e: undefined local `local.nope`",
     ] {
         assert!(out.contains(expected), "{expected} in\n{out}");
     }
     let plan = ws.fails(&["plan"]);
-    assert!(plan.contains("stack.toml:12:14"), "{plan}");
+    assert!(plan.contains("stack.toml:14:14"), "{plan}");
 }
 
 #[test]

@@ -45,6 +45,21 @@ pub(super) struct Loader<'a> {
     pub variables: BTreeMap<String, Variable>,
     /// Every declared variable, with or without a value.
     pub declared_variables: BTreeSet<String>,
+    /// `[locals]` as written: one made of variables alone is known when loading, so
+    /// `enabled` and the other load-time values may use it.
+    pub written_locals: BTreeMap<String, Node>,
+    /// The load-time value of each local asked for so far, or why it has none.
+    pub load_time_locals: BTreeMap<String, Result<Value, LateLocal>>,
+}
+
+/// Why a local has no value when loading.
+#[derive(Clone, Debug)]
+pub(super) enum LateLocal {
+    /// It uses this (a resource, `each`, or a local that does): known only when planning.
+    Uses(String),
+    /// It is undefined, malformed, fails to evaluate or is part of a cycle: reported
+    /// on its own.
+    Invalid,
 }
 
 /// A resource validated but not yet reference-checked.
@@ -1215,8 +1230,15 @@ pub(super) fn load_stack(
         diagnostics: Diagnostics::new(),
         variables: BTreeMap::new(),
         declared_variables: BTreeSet::new(),
+        written_locals: BTreeMap::new(),
+        load_time_locals: BTreeMap::new(),
     };
     let raw = read_raw(dir, &mut loader.sources, &mut loader.diagnostics)?;
+    loader.written_locals = raw
+        .locals
+        .iter()
+        .map(|(name, definition)| (name.clone(), definition.body.clone()))
+        .collect();
     loader.resolve_variables(&raw.variables, options);
     let (mut pending, mut disabled, invalid) = loader.resources(&raw);
     let mut providers = loader.providers(&raw);
