@@ -414,6 +414,11 @@ fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
             r#"cairn_data.subnet["b"] will be destroyed (it is no longer in the configuration)"#,
         ]
     );
+    // A target may name a disabled resource: what the state holds of it.
+    assert_eq!(
+        ws.planned(&[&["--target", r#"cairn_data.subnet["b"]"#][..], &off].concat()),
+        vec![r#"cairn_data.subnet["b"] will be destroyed (it is no longer in the configuration)"#]
+    );
     let graph = ws.ok(&[&["graph"][..], &off].concat());
     assert!(!graph.contains("cairn_data.subnet"), "{graph}");
     assert!(!graph.contains("cairn_data.network"), "{graph}");
