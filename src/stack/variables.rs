@@ -5,7 +5,7 @@
 //! [`Scope`] used to evaluate what must be known at load time (`enabled`, `lifecycle`),
 //! which sees variables and the locals made of them only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cairn_provider_core::{AttrType, Value};
@@ -15,7 +15,7 @@ use super::raw::{self, Definition, Key, Node, NodeKind};
 use super::{LoadOptions, Span, Variable};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, closest};
-use crate::expr::{Reference, Scope};
+use crate::expr::{Expr, Reference, Scope};
 
 /// Prefix of process environment variables that set stack variables.
 pub const VAR_ENV_PREFIX: &str = "CAIRN_VAR_";
@@ -508,31 +508,75 @@ impl Loader<'_> {
         }
     }
 
-    /// The load-time value of local `name` (declared), computed once.
+    /// The load-time value of local `name` (declared), computed once. Depth-first with a
+    /// stack of its own, so a long chain of locals cannot overflow the thread's.
     fn load_time_local(&mut self, name: &str) -> Result<Value, LateLocal> {
-        if let Some(known) = self.load_time_locals.get(name) {
-            return known.clone();
+        let mut parsed: BTreeMap<String, Option<Expr>> = BTreeMap::new();
+        let mut visited = BTreeSet::new();
+        let mut stack = vec![name.to_owned()];
+        while let Some(current) = stack.last().cloned() {
+            if self.load_time_locals.contains_key(&current) {
+                stack.pop();
+                continue;
+            }
+            if !parsed.contains_key(&current) {
+                let expr = self.written_local(&current);
+                parsed.insert(current.clone(), expr);
+            }
+            let expr = parsed.get(&current).and_then(Option::as_ref);
+            let waiting: Vec<String> = expr
+                .map(|expr| {
+                    expr.references()
+                        .into_iter()
+                        .filter_map(|reference| match reference {
+                            Reference::Local { name, .. }
+                                if !self.load_time_locals.contains_key(name) =>
+                            {
+                                Some(name.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            // First visit: decide what it uses first. Second visit (or one that
+            // waits on itself, a cycle): what it uses is decided, or is in the cycle.
+            if visited.insert(current.clone()) && !waiting.is_empty() {
+                stack.extend(waiting);
+                continue;
+            }
+            let value = match expr {
+                Some(expr) => self.load_time_local_value(expr),
+                None => Err(LateLocal::Invalid),
+            };
+            self.load_time_locals.insert(current, value);
+            stack.pop();
         }
-        let Some(node) = self.written_locals.get(name).cloned() else {
-            return Err(LateLocal::Invalid);
-        };
-        // Marked before it is evaluated, so a cycle ends here (the graph names it).
         self.load_time_locals
-            .insert(name.to_owned(), Err(LateLocal::Invalid));
-        // Its own problems are reported once, by the pass over `[locals]`.
-        let reported = std::mem::take(&mut self.diagnostics);
-        let value = self.load_time_local_value(&node);
-        self.diagnostics = reported;
-        self.load_time_locals.insert(name.to_owned(), value.clone());
-        value
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(LateLocal::Invalid))
     }
 
-    fn load_time_local_value(&mut self, node: &Node) -> Result<Value, LateLocal> {
-        let expr = self.expr(node).ok_or(LateLocal::Invalid)?;
+    /// A declared local's expression; its problems are reported once, by the pass over
+    /// `[locals]`, not here.
+    fn written_local(&mut self, name: &str) -> Option<Expr> {
+        let node = self.written_locals.get(name).cloned()?;
+        let reported = std::mem::take(&mut self.diagnostics);
+        let expr = self.expr(&node);
+        self.diagnostics = reported;
+        expr
+    }
+
+    /// A local's value from the load-time values of the locals it uses (a local in a
+    /// cycle has none).
+    fn load_time_local_value(&self, expr: &Expr) -> Result<Value, LateLocal> {
         let mut locals = BTreeMap::new();
         for reference in expr.references() {
             match reference {
-                Reference::Resource { addr, .. } => return Err(LateLocal::Uses(addr.to_string())),
+                Reference::Resource { addr, .. } => {
+                    return Err(LateLocal::Uses(addr.to_string()));
+                }
                 Reference::Each { .. } => return Err(LateLocal::Uses("each".to_owned())),
                 Reference::Variable { name, .. } => {
                     if !self.variables.contains_key(name) {
@@ -540,7 +584,12 @@ impl Loader<'_> {
                     }
                 }
                 Reference::Local { name, .. } => {
-                    locals.insert(name.clone(), self.load_time_local(name)?);
+                    let value = self
+                        .load_time_locals
+                        .get(name)
+                        .cloned()
+                        .unwrap_or(Err(LateLocal::Invalid))?;
+                    locals.insert(name.clone(), value);
                 }
             }
         }
