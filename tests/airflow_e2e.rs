@@ -113,6 +113,16 @@ async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
     assert_eq!(kubernetes_versions(&mock), versions, "nothing touched");
 }
 
+/// The resource types of the stack's own network.
+const NETWORK_TYPES: [&str; 6] = [
+    "aws_vpc",
+    "aws_subnet",
+    "aws_internet_gateway",
+    "aws_eip",
+    "aws_nat_gateway",
+    "aws_route_table",
+];
+
 /// The kinds of AWS object the stack's own network is made of.
 const NETWORK_KINDS: [&str; 6] = [
     "ec2 vpc",
@@ -218,18 +228,7 @@ async fn airflow_dev_into_an_existing_vpc() {
     let network: Vec<&str> = changes
         .iter()
         .filter_map(|c| c["addr"].as_str())
-        .filter(|addr| {
-            let type_name = addr.split('.').next().unwrap_or_default();
-            [
-                "aws_vpc",
-                "aws_subnet",
-                "aws_internet_gateway",
-                "aws_eip",
-                "aws_nat_gateway",
-                "aws_route_table",
-            ]
-            .contains(&type_name)
-        })
+        .filter(|addr| NETWORK_TYPES.contains(&addr.split('.').next().unwrap_or_default()))
         .collect();
     assert_eq!(network, Vec::<&str>::new(), "the plan makes no network");
     assert!(
@@ -261,6 +260,22 @@ async fn airflow_dev_into_an_existing_vpc() {
         cluster_subnets, private,
         "the cluster is in the existing subnets"
     );
+    for node_group in ["system", "workers"] {
+        let described = aws
+            .eks
+            .describe_nodegroup()
+            .cluster_name(CLUSTER)
+            .nodegroup_name(node_group)
+            .send()
+            .await
+            .expect("DescribeNodegroup");
+        let mut subnets = described
+            .nodegroup()
+            .map(|n| n.subnets().to_vec())
+            .unwrap_or_default();
+        subnets.sort();
+        assert_eq!(subnets, private, "node group {node_group}'s subnets");
+    }
     let groups = aws
         .rds
         .describe_db_subnet_groups()
