@@ -386,7 +386,7 @@ for_each = "${var.zones}"
 input    = "${cairn_data.network.output}-${each.key}"
 
 [resources.cairn_data.cluster]
-input      = { network = "${local.create_network ? cairn_data.network.output : var.existing_network}", subnets = "${local.create_network ? cairn_data.subnet[*].output : [\"s-1\"]}", either = "${coalesce(cairn_data.network.output, \"none\")}" }
+input      = { network = "${local.create_network ? cairn_data.network.output : var.existing_network}", subnets = "${local.create_network ? cairn_data.subnet[*].output : [\"s-1\"]}", either = "${coalesce(cairn_data.network.output, \"none\")}", count = "${length(cairn_data.subnet[*].output)}", keys = "${keys(cairn_data.subnet)}" }
 depends_on = ["cairn_data.subnet"]
 
 [outputs.network]
@@ -399,11 +399,18 @@ fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
     let applied = ws.ok(&["apply", "--auto-approve"]);
     assert!(applied.contains("Resources: 4 added"), "{applied}");
     let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
-    assert!(shown.contains(r#"["net-a", "net-b"]"#), "{shown}");
+    for value in [
+        r#"["net-a", "net-b"]"#,
+        r#""count": 2"#,
+        r#""keys": ["a", "b"]"#,
+    ] {
+        assert!(shown.contains(value), "{value} in {shown}");
+    }
 
     // Disabled (through a local made of a variable): exactly the resource and every
     // instance go; what referred to them sees `null` (the conditional's other branch,
-    // coalesce's fallback); depends_on on a disabled resource orders nothing.
+    // coalesce's fallback; a splat over no instance is `[]`, their map `{}`); depends_on
+    // on a disabled resource orders nothing.
     let off = ["--var", "existing_network=net-0"];
     assert_eq!(
         ws.planned(&off),
@@ -432,7 +439,13 @@ fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
     let listed = ws.ok(&["state", "list"]);
     assert_eq!(listed.trim(), "cairn_data.cluster", "{listed}");
     let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
-    for value in [r#""net-0""#, r#"["s-1"]"#, r#""none""#] {
+    for value in [
+        r#""net-0""#,
+        r#"["s-1"]"#,
+        r#""none""#,
+        r#""count": 0"#,
+        r#""keys": []"#,
+    ] {
         assert!(shown.contains(value), "{value} in {shown}");
     }
     assert!(

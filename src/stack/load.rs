@@ -19,7 +19,7 @@ use super::{
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics, closest};
-use crate::expr::{Expr, ExprKind, Interp, Reference, parse_string};
+use crate::expr::{Expr, ExprKind, Interp, PathSegment, Reference, parse_string};
 
 /// Meta-arguments: taken out of a resource's table, never sent to the provider.
 const META_ARGUMENTS: &[&str] = &[
@@ -981,7 +981,8 @@ impl<'a> Loader<'a> {
     }
 
     /// Checks one expression's references; rewrites those to disabled resources into
-    /// `null` so `coalesce(...)` over optional resources works.
+    /// `null` so `coalesce(...)` over optional resources works (`[]` for a splat, `{}`
+    /// for a whole `for_each` resource).
     /// `each_allowed`: the expression belongs to a resource with `for_each`.
     fn check_references(
         &mut self,
@@ -1094,11 +1095,22 @@ impl<'a> Loader<'a> {
             }
         }
         if any_disabled {
+            // A disabled resource has no instance: a splat over them is empty, as is the
+            // map of a `for_each` resource's instances; anything else is `null`.
             expr.rewrite_interps(&mut |interp| match interp {
-                Interp::Reference(Reference::Resource { addr, .. })
-                    if known.disabled.contains(addr) =>
-                {
-                    Some(Interp::Literal(Value::Null))
+                Interp::Reference(Reference::Resource {
+                    addr,
+                    instance,
+                    attr,
+                    ..
+                }) if known.disabled.contains(addr) => {
+                    Some(Interp::Literal(match (instance, attr) {
+                        (Some(PathSegment::Splat), _) => Value::List(Vec::new()),
+                        (None, None) if known.for_each.contains(addr) => {
+                            Value::Map(BTreeMap::new())
+                        }
+                        _ => Value::Null,
+                    }))
                 }
                 _ => None,
             });
