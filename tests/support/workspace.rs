@@ -113,9 +113,10 @@ impl Workspace {
         out
     }
 
-    /// Runs `cairn ARGS`, which must succeed, and returns both streams.
+    /// Runs `cairn ARGS`, which must succeed, and returns stdout followed by stderr.
     pub fn ok(&self, args: &[&str]) -> String {
-        text(&self.expect(0, args))
+        let out = self.expect(0, args);
+        stdout(&out) + &stderr(&out)
     }
 
     /// Runs `cairn ARGS`, which must fail, and returns both streams.
