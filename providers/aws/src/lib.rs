@@ -13,8 +13,8 @@
 //!   lost answer never makes a second object. A type reads its configuration one way:
 //!   [`config::decode_config`] into its own serde struct.
 //! - Modules by AWS service: [`network`] (EC2 networking), [`iam`] (roles, OIDC provider),
-//!   [`eks`], [`rds`], [`secrets`] (Secrets Manager), [`kms`] (keys and aliases).
-//!   Shared machinery: [`error`] maps SDK errors to provider errors with the
+//!   [`eks`], [`rds`], [`secrets`] (Secrets Manager), [`kms`] (keys and aliases), [`s3`]
+//!   (buckets). Shared machinery: [`error`] maps SDK errors to provider errors with the
 //!   API's code and message, [`wait`] polls with backoff under a timeout, [`tags`] builds
 //!   the `cairn:*` tags and compares tags, [`json_text`] compares JSON documents held in
 //!   strings.
@@ -31,6 +31,7 @@ mod kms;
 mod network;
 mod rds;
 mod resource;
+mod s3;
 mod secrets;
 mod tags;
 mod wait;
@@ -57,6 +58,7 @@ fn resource_types() -> BTreeMap<&'static str, Box<dyn AwsResource>> {
         .chain(rds::resources())
         .chain(secrets::resources())
         .chain(kms::resources())
+        .chain(s3::resources())
         .map(|r| (r.type_name(), r))
         .collect()
 }
@@ -233,6 +235,7 @@ mod tests {
             "aws_iam_openid_connect_provider",
             "aws_kms_key",
             "aws_kms_alias",
+            "aws_s3_bucket",
         ] {
             assert!(lookup(&provider.types, type_name).is_ok(), "{type_name}");
         }
