@@ -70,7 +70,12 @@ pub(crate) struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub rds: aws_sdk_rds::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Load balancers Kubernetes made, which hold subnets at teardown.
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
     /// The region resolved for this configuration.
     pub region: String,
     /// `default_tags` from the provider block.
@@ -114,7 +119,17 @@ impl AwsClients {
             eks: aws_sdk_eks::Client::new(&sdk),
             rds: aws_sdk_rds::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            kms: aws_sdk_kms::Client::new(&sdk),
+            // A custom endpoint (an emulator, a VPC endpoint) cannot take bucket names
+            // as host names: address buckets by path there.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
+                    .build(),
+            ),
             sts: aws_sdk_sts::Client::new(&sdk),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            elb: aws_sdk_elasticloadbalancing::Client::new(&sdk),
             region,
             default_tags: config.default_tags,
         })
