@@ -38,7 +38,7 @@ use cairn_kube_mock::{MockServer, Options};
 use cairn_moto::Moto;
 use cairn_provider_core::{
     Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, Provider,
-    ProviderError, ProviderSchema, ReadRequest, ResourceClient, UpdateRequest,
+    ProviderError, ProviderSchema, ReadManyRequest, ReadRequest, ResourceClient, UpdateRequest,
 };
 
 const STACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/airflow");
@@ -101,6 +101,24 @@ impl ResourceClient for CountingClient {
         let mut ledger = self.ledger.lock().unwrap();
         let entry = ledger.entry(type_name).or_default();
         entry.0 += 1;
+        entry.1 += made;
+        read
+    }
+    fn reads_many(&self, type_name: &str) -> bool {
+        self.inner.reads_many(type_name)
+    }
+    async fn read_many(
+        &self,
+        r: ReadManyRequest<'_>,
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        let type_name = r.type_name.to_owned();
+        let count = r.reads.len();
+        let before = (self.counter)();
+        let read = self.inner.read_many(r).await;
+        let made = (self.counter)() - before;
+        let mut ledger = self.ledger.lock().unwrap();
+        let entry = ledger.entry(type_name).or_default();
+        entry.0 += count;
         entry.1 += made;
         read
     }

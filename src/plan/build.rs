@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_provider_core::{
-    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ReadDataRequest, ReadRequest,
-    ResourceClient, ResourceIdentity, ResourceSchema, Value,
+    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ProviderError, ReadDataRequest,
+    ReadManyRequest, ReadRequest, ResourceClient, ResourceIdentity, ResourceSchema, Value,
 };
 use futures::StreamExt;
 
@@ -453,7 +453,37 @@ enum Refreshed {
     Recorded { deferred: bool },
 }
 
-/// Reads every recorded resource through its provider, concurrently.
+/// The recorded resources a configured provider can read, in units of one read each:
+/// all of a type its provider reads in batches ([`ResourceClient::reads_many`]) together,
+/// every other resource alone.
+fn read_units<'s>(
+    state: &'s StateFile,
+    clients: &HashMap<String, Arc<dyn ResourceClient>>,
+) -> Vec<(Arc<dyn ResourceClient>, Vec<&'s ResourceState>)> {
+    let mut units: Vec<(Arc<dyn ResourceClient>, Vec<&ResourceState>)> = Vec::new();
+    let mut batches: HashMap<(&str, &str), usize> = HashMap::new();
+    for resource in state.resources.values() {
+        let Some(client) = clients.get(&resource.provider) else {
+            continue;
+        };
+        let type_name = resource.addr.type_name.as_str();
+        if !client.reads_many(type_name) {
+            units.push((Arc::clone(client), vec![resource]));
+            continue;
+        }
+        match batches.entry((resource.provider.as_str(), type_name)) {
+            std::collections::hash_map::Entry::Occupied(at) => units[*at.get()].1.push(resource),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(units.len());
+                units.push((Arc::clone(client), vec![resource]));
+            }
+        }
+    }
+    units
+}
+
+/// Reads every recorded resource through its provider, up to `parallelism` reads (or
+/// batches of reads) at once.
 async fn refresh(
     input: &PlanInput<'_>,
     options: &PlanOptions,
@@ -488,41 +518,74 @@ async fn refresh(
             }
         }
     }
-    let reads = input.state.resources.values().filter_map(|resource| {
-        let client = clients.get(&resource.provider)?.clone();
-        Some(async move {
-            tracing::debug!(address = %resource.addr, "refreshing");
-            let identity = identity(input.stack, &resource.addr);
-            let request = ReadRequest {
-                type_name: &resource.addr.type_name,
-                identity: &identity,
-                state: &resource.attrs,
-            };
-            let result = client.read(request).await;
-            (resource, result)
-        })
-    });
-    let mut stream = futures::stream::iter(reads).buffer_unordered(options.parallelism.max(1));
-    while let Some((resource, result)) = stream.next().await {
-        let read = result.map_err(|error| PlanError::Provider {
-            subject: resource.addr.to_string(),
-            operation: "read",
-            error,
-        })?;
-        let refreshed = match read {
-            None => Refreshed::Gone,
-            Some(mut attrs) => {
-                // Attributes the provider cannot observe (e.g. a password) keep their record.
-                for (name, value) in &resource.attrs.0 {
-                    attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
+    let parallelism = options.parallelism.max(1);
+    let reads = read_units(input.state, &clients)
+        .into_iter()
+        .map(|(client, resources)| async move {
+            let identities: Vec<ResourceIdentity> = resources
+                .iter()
+                .map(|r| identity(input.stack, &r.addr))
+                .collect();
+            let requests: Vec<ReadRequest<'_>> = resources
+                .iter()
+                .zip(&identities)
+                .map(|(resource, identity)| ReadRequest {
+                    type_name: &resource.addr.type_name,
+                    identity,
+                    state: &resource.attrs,
+                })
+                .collect();
+            let mut results = match requests.as_slice() {
+                [request] => {
+                    tracing::debug!(address = %request.identity.address, "refreshing");
+                    vec![client.read(*request).await]
                 }
-                Refreshed::Read(mark_sensitive(
-                    input.registry.resource_schema(&resource.addr.type_name),
-                    attrs,
-                ))
-            }
-        };
-        results.insert(resource.addr.clone(), refreshed);
+                _ => {
+                    let type_name = &resources[0].addr.type_name;
+                    tracing::debug!(type_name, count = requests.len(), "refreshing together");
+                    client
+                        .read_many(ReadManyRequest {
+                            type_name,
+                            reads: &requests,
+                            parallelism,
+                        })
+                        .await
+                }
+            };
+            let answered = results.len();
+            results.truncate(resources.len());
+            results.resize_with(resources.len(), || {
+                Err(ProviderError::Other(format!(
+                    "read_many answered {answered} of {} reads",
+                    resources.len()
+                )))
+            });
+            resources.into_iter().zip(results).collect::<Vec<_>>()
+        });
+    let mut stream = futures::stream::iter(reads).buffer_unordered(parallelism);
+    while let Some(unit) = stream.next().await {
+        for (resource, result) in unit {
+            let read = result.map_err(|error| PlanError::Provider {
+                subject: resource.addr.to_string(),
+                operation: "read",
+                error,
+            })?;
+            let refreshed = match read {
+                None => Refreshed::Gone,
+                Some(mut attrs) => {
+                    // Attributes the provider cannot observe (e.g. a password) keep their
+                    // record.
+                    for (name, value) in &resource.attrs.0 {
+                        attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
+                    }
+                    Refreshed::Read(mark_sensitive(
+                        input.registry.resource_schema(&resource.addr.type_name),
+                        attrs,
+                    ))
+                }
+            };
+            results.insert(resource.addr.clone(), refreshed);
+        }
     }
     for (addr, resource) in &input.state.resources {
         results

@@ -29,7 +29,8 @@ pub use error::ProviderError;
 pub use progress::{Progress, ProgressSink};
 pub use provider::{
     ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
-    PlanRequest, Provider, ReadDataRequest, ReadRequest, ResourceClient, ResourceIdentity,
+    PlanRequest, Provider, ReadDataRequest, ReadManyRequest, ReadRequest, ResourceClient,
+    ResourceIdentity,
     UpdateRequest,
 };
 pub use schema::{AttrSchema, AttrType, Mode, ProviderSchema, ResourceSchema, Timeouts};
