@@ -92,16 +92,16 @@ impl ResourceClient for Cloud {
     fn reads_many(&self, type_name: &str) -> bool {
         type_name == "bat_many"
     }
-    async fn read_many(
-        &self,
-        r: ReadManyRequest<'_>,
-    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    async fn read_many(&self, r: ReadManyRequest<'_>) -> Vec<Result<Option<Attrs>, ProviderError>> {
         self.calls
             .lock()
             .unwrap()
             .push(format!("read_many {} {}", r.type_name, r.reads.len()));
         self.busy().await;
-        r.reads.iter().map(|read| Ok(self.object(read.state))).collect()
+        r.reads
+            .iter()
+            .map(|read| Ok(self.object(read.state)))
+            .collect()
     }
     async fn create(&self, r: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
         let attrs = r.config.clone().with("id", r.identity.address.as_str());

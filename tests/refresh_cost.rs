@@ -107,10 +107,7 @@ impl ResourceClient for CountingClient {
     fn reads_many(&self, type_name: &str) -> bool {
         self.inner.reads_many(type_name)
     }
-    async fn read_many(
-        &self,
-        r: ReadManyRequest<'_>,
-    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+    async fn read_many(&self, r: ReadManyRequest<'_>) -> Vec<Result<Option<Attrs>, ProviderError>> {
         let type_name = r.type_name.to_owned();
         let count = r.reads.len();
         let before = (self.counter)();

@@ -519,49 +519,50 @@ async fn refresh(
         }
     }
     let parallelism = options.parallelism.max(1);
-    let reads = read_units(input.state, &clients)
-        .into_iter()
-        .map(|(client, resources)| async move {
-            let identities: Vec<ResourceIdentity> = resources
-                .iter()
-                .map(|r| identity(input.stack, &r.addr))
-                .collect();
-            let requests: Vec<ReadRequest<'_>> = resources
-                .iter()
-                .zip(&identities)
-                .map(|(resource, identity)| ReadRequest {
-                    type_name: &resource.addr.type_name,
-                    identity,
-                    state: &resource.attrs,
-                })
-                .collect();
-            let mut results = match requests.as_slice() {
-                [request] => {
-                    tracing::debug!(address = %request.identity.address, "refreshing");
-                    vec![client.read(*request).await]
-                }
-                _ => {
-                    let type_name = &resources[0].addr.type_name;
-                    tracing::debug!(type_name, count = requests.len(), "refreshing together");
-                    client
-                        .read_many(ReadManyRequest {
-                            type_name,
-                            reads: &requests,
-                            parallelism,
-                        })
-                        .await
-                }
-            };
-            let answered = results.len();
-            results.truncate(resources.len());
-            results.resize_with(resources.len(), || {
-                Err(ProviderError::Other(format!(
-                    "read_many answered {answered} of {} reads",
-                    resources.len()
-                )))
+    let reads =
+        read_units(input.state, &clients)
+            .into_iter()
+            .map(|(client, resources)| async move {
+                let identities: Vec<ResourceIdentity> = resources
+                    .iter()
+                    .map(|r| identity(input.stack, &r.addr))
+                    .collect();
+                let requests: Vec<ReadRequest<'_>> = resources
+                    .iter()
+                    .zip(&identities)
+                    .map(|(resource, identity)| ReadRequest {
+                        type_name: &resource.addr.type_name,
+                        identity,
+                        state: &resource.attrs,
+                    })
+                    .collect();
+                let mut results = match requests.as_slice() {
+                    [request] => {
+                        tracing::debug!(address = %request.identity.address, "refreshing");
+                        vec![client.read(*request).await]
+                    }
+                    _ => {
+                        let type_name = &resources[0].addr.type_name;
+                        tracing::debug!(type_name, count = requests.len(), "refreshing together");
+                        client
+                            .read_many(ReadManyRequest {
+                                type_name,
+                                reads: &requests,
+                                parallelism,
+                            })
+                            .await
+                    }
+                };
+                let answered = results.len();
+                results.truncate(resources.len());
+                results.resize_with(resources.len(), || {
+                    Err(ProviderError::Other(format!(
+                        "read_many answered {answered} of {} reads",
+                        resources.len()
+                    )))
+                });
+                resources.into_iter().zip(results).collect::<Vec<_>>()
             });
-            resources.into_iter().zip(results).collect::<Vec<_>>()
-        });
     let mut stream = futures::stream::iter(reads).buffer_unordered(parallelism);
     while let Some(unit) = stream.next().await {
         for (resource, result) in unit {

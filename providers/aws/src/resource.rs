@@ -31,11 +31,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments, PlanRequest,
     Progress, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, UpdateRequest, Value,
 };
+use futures::StreamExt;
 
 use crate::clients::AwsClients;
 use crate::wait::{

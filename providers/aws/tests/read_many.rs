@@ -134,7 +134,11 @@ async fn network_objects_read_together_as_alone() {
     ));
     let read = read_together(&client, "aws_subnet", &subnets).await;
     let first = read[0].as_ref().expect("s0 exists");
-    assert_eq!(tag(first, "added").as_deref(), Some("outside"), "drift shows");
+    assert_eq!(
+        tag(first, "added").as_deref(),
+        Some("outside"),
+        "drift shows"
+    );
     assert_eq!(text(first, "cidr_block"), "10.40.0.0/24");
     assert!(read[1].is_some(), "s1 exists");
     assert!(read[2].is_none(), "deleted subnet reads as gone");
@@ -277,10 +281,7 @@ async fn roles_read_together_as_alone_with_their_policies() {
                 }])),
             )
             .with("tags", string_map(&[("team", "data")]));
-        let state = TestResource::new(env, &address)
-            .await
-            .create(&config)
-            .await;
+        let state = TestResource::new(env, &address).await.create(&config).await;
         roles.push(recorded(env, &address, state));
     }
     // Drift outside cairn: a second inline policy and a new description on a; b deleted.
@@ -340,10 +341,7 @@ async fn secrets_read_together_as_alone_with_their_values() {
         let config = Attrs::new()
             .with("name", format!("cairn/read-many/{suffix}"))
             .with("value", Value::from(format!("value of {name}")).sensitive());
-        let state = TestResource::new(env, &address)
-            .await
-            .create(&config)
-            .await;
+        let state = TestResource::new(env, &address).await.create(&config).await;
         recorded_secrets.push(recorded(env, &address, state));
     }
     let db_arn = text(&recorded_secrets[0].state, "arn");

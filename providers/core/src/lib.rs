@@ -30,8 +30,7 @@ pub use progress::{Progress, ProgressSink};
 pub use provider::{
     ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
     PlanRequest, Provider, ReadDataRequest, ReadManyRequest, ReadRequest, ResourceClient,
-    ResourceIdentity,
-    UpdateRequest,
+    ResourceIdentity, UpdateRequest,
 };
 pub use schema::{AttrSchema, AttrType, Mode, ProviderSchema, ResourceSchema, Timeouts};
 pub use value::Value;

@@ -366,9 +366,8 @@ impl AwsType for Role {
                 continue;
             }
             role.tags = Some(detail.tags().to_vec());
-            role.assume_role_policy_document = detail
-                .assume_role_policy_document()
-                .map(str::to_owned);
+            role.assume_role_policy_document =
+                detail.assume_role_policy_document().map(str::to_owned);
             let managed = detail
                 .attached_managed_policies()
                 .iter()

@@ -127,17 +127,22 @@ impl AwsType for NatGateway {
         aws: &AwsClients,
         wanted: &[(&str, &Attrs)],
     ) -> Result<std::collections::HashMap<String, Gateway>, ProviderError> {
-        super::described_by_id("nat-gateway-id", wanted, Gateway::nat_gateway_id, |filter| async move {
-            aws.ec2
-                .describe_nat_gateways()
-                .filter(filter)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| api_error("ec2:DescribeNatGateways", e))
-        })
+        super::described_by_id(
+            "nat-gateway-id",
+            wanted,
+            Gateway::nat_gateway_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_nat_gateways()
+                    .filter(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeNatGateways", e))
+            },
+        )
         .await
     }
 

@@ -136,17 +136,22 @@ impl AwsType for Subnet {
         aws: &AwsClients,
         wanted: &[(&str, &Attrs)],
     ) -> Result<std::collections::HashMap<String, Object>, ProviderError> {
-        super::described_by_id("subnet-id", wanted, Object::subnet_id, |filter| async move {
-            aws.ec2
-                .describe_subnets()
-                .filters(filter)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| api_error("ec2:DescribeSubnets", e))
-        })
+        super::described_by_id(
+            "subnet-id",
+            wanted,
+            Object::subnet_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_subnets()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeSubnets", e))
+            },
+        )
         .await
     }
 

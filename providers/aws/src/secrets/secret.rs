@@ -203,7 +203,10 @@ impl AwsType for Secret {
                 .await
                 .map_err(|e| api_error("secretsmanager:ListSecrets", e))?;
             // The name filter matches prefixes: keep the secrets asked for.
-            for entry in pages.into_iter().flat_map(|page| page.secret_list.unwrap_or_default()) {
+            for entry in pages
+                .into_iter()
+                .flat_map(|page| page.secret_list.unwrap_or_default())
+            {
                 let id = [entry.arn(), entry.name()]
                     .into_iter()
                     .flatten()
