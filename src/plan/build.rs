@@ -3,6 +3,7 @@
 //! the planned values of what it references, diff, and choose each action. Rendering and
 //! walking the plan belong to `render/` and `apply/`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -472,14 +473,61 @@ fn read_units<'s>(
             continue;
         }
         match batches.entry((resource.provider.as_str(), type_name)) {
-            std::collections::hash_map::Entry::Occupied(at) => units[*at.get()].1.push(resource),
-            std::collections::hash_map::Entry::Vacant(slot) => {
+            Entry::Occupied(at) => units[*at.get()].1.push(resource),
+            Entry::Vacant(slot) => {
                 slot.insert(units.len());
                 units.push((Arc::clone(client), vec![resource]));
             }
         }
     }
     units
+}
+
+/// Reads one unit of [`read_units`]: one resource with `read`, several with `read_many`.
+/// One answer per resource.
+async fn read_unit<'s>(
+    stack: &Stack,
+    client: Arc<dyn ResourceClient>,
+    resources: Vec<&'s ResourceState>,
+    parallelism: usize,
+) -> Vec<(&'s ResourceState, Result<Option<Attrs>, ProviderError>)> {
+    let identities: Vec<ResourceIdentity> =
+        resources.iter().map(|r| identity(stack, &r.addr)).collect();
+    let requests: Vec<ReadRequest<'_>> = resources
+        .iter()
+        .zip(&identities)
+        .map(|(resource, identity)| ReadRequest {
+            type_name: &resource.addr.type_name,
+            identity,
+            state: &resource.attrs,
+        })
+        .collect();
+    let mut results = match requests.as_slice() {
+        [request] => {
+            tracing::debug!(address = %request.identity.address, "refreshing");
+            vec![client.read(*request).await]
+        }
+        _ => {
+            let type_name = &resources[0].addr.type_name;
+            tracing::debug!(type_name, count = requests.len(), "refreshing together");
+            client
+                .read_many(ReadManyRequest {
+                    type_name,
+                    reads: &requests,
+                    parallelism,
+                })
+                .await
+        }
+    };
+    let answered = results.len();
+    results.truncate(resources.len());
+    results.resize_with(resources.len(), || {
+        Err(ProviderError::Other(format!(
+            "read_many answered {answered} of {} reads",
+            resources.len()
+        )))
+    });
+    resources.into_iter().zip(results).collect()
 }
 
 /// Reads every recorded resource through its provider, up to `parallelism` reads (or
@@ -519,50 +567,9 @@ async fn refresh(
         }
     }
     let parallelism = options.parallelism.max(1);
-    let reads =
-        read_units(input.state, &clients)
-            .into_iter()
-            .map(|(client, resources)| async move {
-                let identities: Vec<ResourceIdentity> = resources
-                    .iter()
-                    .map(|r| identity(input.stack, &r.addr))
-                    .collect();
-                let requests: Vec<ReadRequest<'_>> = resources
-                    .iter()
-                    .zip(&identities)
-                    .map(|(resource, identity)| ReadRequest {
-                        type_name: &resource.addr.type_name,
-                        identity,
-                        state: &resource.attrs,
-                    })
-                    .collect();
-                let mut results = match requests.as_slice() {
-                    [request] => {
-                        tracing::debug!(address = %request.identity.address, "refreshing");
-                        vec![client.read(*request).await]
-                    }
-                    _ => {
-                        let type_name = &resources[0].addr.type_name;
-                        tracing::debug!(type_name, count = requests.len(), "refreshing together");
-                        client
-                            .read_many(ReadManyRequest {
-                                type_name,
-                                reads: &requests,
-                                parallelism,
-                            })
-                            .await
-                    }
-                };
-                let answered = results.len();
-                results.truncate(resources.len());
-                results.resize_with(resources.len(), || {
-                    Err(ProviderError::Other(format!(
-                        "read_many answered {answered} of {} reads",
-                        resources.len()
-                    )))
-                });
-                resources.into_iter().zip(results).collect::<Vec<_>>()
-            });
+    let reads = read_units(input.state, &clients)
+        .into_iter()
+        .map(|(client, resources)| read_unit(input.stack, client, resources, parallelism));
     let mut stream = futures::stream::iter(reads).buffer_unordered(parallelism);
     while let Some(unit) = stream.next().await {
         for (resource, result) in unit {
