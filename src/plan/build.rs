@@ -420,7 +420,7 @@ fn unknown_for_each_cause(expr: &Expr, scope: &ValuesScope<'_>) -> Option<String
             Reference::Each { .. } => return None,
         };
         let alone = Expr {
-            kind: ExprKind::Interpolation(Interp::Reference(reference.clone())),
+            kind: ExprKind::Interpolation(Box::new(Interp::Reference(reference.clone()))),
             span: expr.span.clone(),
         };
         alone
