@@ -37,8 +37,9 @@ use cairn::state::{Location, StateView};
 use cairn_kube_mock::{MockServer, Options};
 use cairn_moto::Moto;
 use cairn_provider_core::{
-    Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, Provider,
-    ProviderError, ProviderSchema, ReadManyRequest, ReadRequest, ResourceClient, UpdateRequest,
+    Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest,
+    PlanAdjustments, PlanRequest, Provider, ProviderError, ProviderSchema, ReadDataRequest,
+    ReadManyRequest, ReadRequest, ResourceClient, ResourceSchema, UpdateRequest,
 };
 
 const STACK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/airflow");
@@ -62,6 +63,12 @@ impl Provider for Counting {
     }
     fn schema(&self) -> ProviderSchema {
         self.inner.schema()
+    }
+    fn data_sources(&self) -> BTreeMap<String, ResourceSchema> {
+        self.inner.data_sources()
+    }
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        self.inner.plan(request)
     }
     async fn configure(
         &self,
@@ -133,6 +140,18 @@ impl ResourceClient for CountingClient {
     }
     async fn import(&self, r: ImportRequest<'_>) -> Result<Attrs, ProviderError> {
         self.inner.import(r).await
+    }
+    /// Data sources read at plan time count in the total, not as resources.
+    async fn read_data(&self, r: ReadDataRequest<'_>) -> Result<Attrs, ProviderError> {
+        let label = format!("(data {})", r.type_name);
+        let before = (self.counter)();
+        let read = self.inner.read_data(r).await;
+        let made = (self.counter)() - before;
+        let mut ledger = self.ledger.lock().unwrap();
+        let entry = ledger.entry(label).or_default();
+        entry.0 += 1;
+        entry.1 += made;
+        read
     }
 }
 
