@@ -45,8 +45,10 @@ pub enum ExprKind {
     Literal(Value),
     /// A string with interpolations: `"http://${aws_eks_cluster.main.endpoint}:443"`.
     Template(Vec<TemplatePart>),
-    /// A string that is exactly one interpolation: keeps the value's own type.
-    Interpolation(Interp),
+    /// A string that is exactly one interpolation: keeps the value's own type. Boxed, so
+    /// an `Expr` stays small: maps of them (every resource's attributes) allocate room
+    /// for eleven entries per node.
+    Interpolation(Box<Interp>),
     /// A TOML array whose items may interpolate.
     List(Vec<Expr>),
     /// A TOML table whose values may interpolate.

@@ -46,7 +46,7 @@ pub fn parse_string(text: &str) -> Result<ExprKind, ParseError> {
     Ok(match parts.len() {
         0 => ExprKind::Literal(Value::String(String::new())),
         1 => match parts.pop() {
-            Some(TemplatePart::Interp(interp)) => ExprKind::Interpolation(interp),
+            Some(TemplatePart::Interp(interp)) => ExprKind::Interpolation(Box::new(interp)),
             Some(TemplatePart::Text(text)) => ExprKind::Literal(Value::String(text)),
             None => ExprKind::Literal(Value::String(String::new())),
         },
@@ -656,7 +656,7 @@ mod tests {
 
     fn interp(text: &str) -> Interp {
         match parse_string(text) {
-            Ok(ExprKind::Interpolation(interp)) => interp,
+            Ok(ExprKind::Interpolation(interp)) => *interp,
             other => panic!("expected one interpolation from {text:?}, got {other:?}"),
         }
     }

@@ -3,12 +3,13 @@
 //! the planned values of what it references, diff, and choose each action. Rendering and
 //! walking the plan belong to `render/` and `apply/`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cairn_provider_core::{
-    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ReadDataRequest, ReadRequest,
-    ResourceClient, ResourceIdentity, ResourceSchema, Value,
+    Attrs, FindRequest, ImportRequest, Mode, PlanRequest, ProviderError, ReadDataRequest,
+    ReadManyRequest, ReadRequest, ResourceClient, ResourceIdentity, ResourceSchema, Value,
 };
 use futures::StreamExt;
 
@@ -424,7 +425,7 @@ fn unknown_for_each_cause(expr: &Expr, scope: &ValuesScope<'_>) -> Option<String
             Reference::Each { .. } => return None,
         };
         let alone = Expr {
-            kind: ExprKind::Interpolation(Interp::Reference(reference.clone())),
+            kind: ExprKind::Interpolation(Box::new(Interp::Reference(reference.clone()))),
             span: expr.span.clone(),
         };
         alone
@@ -458,7 +459,84 @@ enum Refreshed {
     Recorded { deferred: bool },
 }
 
-/// Reads every recorded resource through its provider, concurrently.
+/// The recorded resources a configured provider can read, in units of one read each:
+/// all of a type its provider reads in batches ([`ResourceClient::reads_many`]) together,
+/// every other resource alone.
+fn read_units<'s>(
+    state: &'s StateFile,
+    clients: &HashMap<String, Arc<dyn ResourceClient>>,
+) -> Vec<(Arc<dyn ResourceClient>, Vec<&'s ResourceState>)> {
+    let mut units: Vec<(Arc<dyn ResourceClient>, Vec<&ResourceState>)> = Vec::new();
+    let mut batches: HashMap<(&str, &str), usize> = HashMap::new();
+    for resource in state.resources.values() {
+        let Some(client) = clients.get(&resource.provider) else {
+            continue;
+        };
+        let type_name = resource.addr.type_name.as_str();
+        if !client.reads_many(type_name) {
+            units.push((Arc::clone(client), vec![resource]));
+            continue;
+        }
+        match batches.entry((resource.provider.as_str(), type_name)) {
+            Entry::Occupied(at) => units[*at.get()].1.push(resource),
+            Entry::Vacant(slot) => {
+                slot.insert(units.len());
+                units.push((Arc::clone(client), vec![resource]));
+            }
+        }
+    }
+    units
+}
+
+/// Reads one unit of [`read_units`]: one resource with `read`, several with `read_many`.
+/// One answer per resource.
+async fn read_unit<'s>(
+    stack: &Stack,
+    client: Arc<dyn ResourceClient>,
+    resources: Vec<&'s ResourceState>,
+    parallelism: usize,
+) -> Vec<(&'s ResourceState, Result<Option<Attrs>, ProviderError>)> {
+    let identities: Vec<ResourceIdentity> =
+        resources.iter().map(|r| identity(stack, &r.addr)).collect();
+    let requests: Vec<ReadRequest<'_>> = resources
+        .iter()
+        .zip(&identities)
+        .map(|(resource, identity)| ReadRequest {
+            type_name: &resource.addr.type_name,
+            identity,
+            state: &resource.attrs,
+        })
+        .collect();
+    let mut results = match requests.as_slice() {
+        [request] => {
+            tracing::debug!(address = %request.identity.address, "refreshing");
+            vec![client.read(*request).await]
+        }
+        _ => {
+            let type_name = &resources[0].addr.type_name;
+            tracing::debug!(type_name, count = requests.len(), "refreshing together");
+            client
+                .read_many(ReadManyRequest {
+                    type_name,
+                    reads: &requests,
+                    parallelism,
+                })
+                .await
+        }
+    };
+    let answered = results.len();
+    results.truncate(resources.len());
+    results.resize_with(resources.len(), || {
+        Err(ProviderError::Other(format!(
+            "read_many answered {answered} of {} reads",
+            resources.len()
+        )))
+    });
+    resources.into_iter().zip(results).collect()
+}
+
+/// Reads every recorded resource through its provider, up to `parallelism` reads (or
+/// batches of reads) at once.
 async fn refresh(
     input: &PlanInput<'_>,
     options: &PlanOptions,
@@ -493,41 +571,34 @@ async fn refresh(
             }
         }
     }
-    let reads = input.state.resources.values().filter_map(|resource| {
-        let client = clients.get(&resource.provider)?.clone();
-        Some(async move {
-            tracing::debug!(address = %resource.addr, "refreshing");
-            let identity = identity(input.stack, &resource.addr);
-            let request = ReadRequest {
-                type_name: &resource.addr.type_name,
-                identity: &identity,
-                state: &resource.attrs,
-            };
-            let result = client.read(request).await;
-            (resource, result)
-        })
-    });
-    let mut stream = futures::stream::iter(reads).buffer_unordered(options.parallelism.max(1));
-    while let Some((resource, result)) = stream.next().await {
-        let read = result.map_err(|error| PlanError::Provider {
-            subject: resource.addr.to_string(),
-            operation: "read",
-            error,
-        })?;
-        let refreshed = match read {
-            None => Refreshed::Gone,
-            Some(mut attrs) => {
-                // Attributes the provider cannot observe (e.g. a password) keep their record.
-                for (name, value) in &resource.attrs.0 {
-                    attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
+    let parallelism = options.parallelism.max(1);
+    let reads = read_units(input.state, &clients)
+        .into_iter()
+        .map(|(client, resources)| read_unit(input.stack, client, resources, parallelism));
+    let mut stream = futures::stream::iter(reads).buffer_unordered(parallelism);
+    while let Some(unit) = stream.next().await {
+        for (resource, result) in unit {
+            let read = result.map_err(|error| PlanError::Provider {
+                subject: resource.addr.to_string(),
+                operation: "read",
+                error,
+            })?;
+            let refreshed = match read {
+                None => Refreshed::Gone,
+                Some(mut attrs) => {
+                    // Attributes the provider cannot observe (e.g. a password) keep their
+                    // record.
+                    for (name, value) in &resource.attrs.0 {
+                        attrs.0.entry(name.clone()).or_insert_with(|| value.clone());
+                    }
+                    Refreshed::Read(mark_sensitive(
+                        input.registry.resource_schema(&resource.addr.type_name),
+                        attrs,
+                    ))
                 }
-                Refreshed::Read(mark_sensitive(
-                    input.registry.resource_schema(&resource.addr.type_name),
-                    attrs,
-                ))
-            }
-        };
-        results.insert(resource.addr.clone(), refreshed);
+            };
+            results.insert(resource.addr.clone(), refreshed);
+        }
     }
     for (addr, resource) in &input.state.resources {
         results

@@ -43,7 +43,7 @@ use async_trait::async_trait;
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
     ImportRequest, PlanAdjustments, PlanRequest, Provider, ProviderError, ProviderSchema,
-    ReadDataRequest, ReadRequest, ResourceClient, ResourceSchema, UpdateRequest,
+    ReadDataRequest, ReadManyRequest, ReadRequest, ResourceClient, ResourceSchema, UpdateRequest,
 };
 
 use crate::clients::AwsClients;
@@ -159,6 +159,26 @@ impl ResourceClient for AwsResourceClient {
         lookup(&self.types, request.type_name)?
             .read(&self.clients, request)
             .await
+    }
+    fn reads_many(&self, type_name: &str) -> bool {
+        lookup(&self.types, type_name).is_ok_and(|r| r.reads_many())
+    }
+    async fn read_many(
+        &self,
+        request: ReadManyRequest<'_>,
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        match lookup(&self.types, request.type_name) {
+            Ok(resource) => {
+                resource
+                    .read_many(&self.clients, request.reads, request.parallelism)
+                    .await
+            }
+            Err(_) => request
+                .reads
+                .iter()
+                .map(|_| Err(ProviderError::UnsupportedType(request.type_name.to_owned())))
+                .collect(),
+        }
     }
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError> {
         lookup(&self.types, request.type_name)?

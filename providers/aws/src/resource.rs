@@ -3,6 +3,9 @@
 //! and delete calls); [`Typed`] makes it an [`AwsResource`], the object-safe form the
 //! provider dispatches to, with everything every type shares:
 //! - `read`: describe by id; an object that is gone (or on its way out) is `None`;
+//! - `read_many` (a refresh of every object of a type): the type's batch describe
+//!   ([`AwsType::describe_many`], one call for many ids), then each id it did not return
+//!   described alone, so "gone" and errors are exactly those of `read`;
 //! - `create`: the type's create call (sent with [`crate::create::create_once`], which
 //!   finds the object after a lost answer), then describe-after-write: wait until the
 //!   object is visible and usable, reading "not found" as "not visible yet" during
@@ -24,7 +27,7 @@
 //! unordered, and report an empty collection the configuration never set as unset.
 //! A type reads its configuration with [`crate::config::decode_config`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,6 +35,7 @@ use cairn_provider_core::{
     Attrs, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments, PlanRequest,
     Progress, ProviderError, ReadRequest, ResourceIdentity, ResourceSchema, UpdateRequest, Value,
 };
+use futures::StreamExt;
 
 use crate::clients::AwsClients;
 use crate::wait::{
@@ -92,6 +96,24 @@ pub(crate) trait AwsType: Send + Sync + 'static {
         aws: &AwsClients,
         id: &str,
     ) -> Result<Option<Self::Object>, ProviderError>;
+
+    /// Whether [`AwsType::describe_many`] describes many objects per call, so that a
+    /// refresh reads this type in batches.
+    const DESCRIBES_MANY: bool = false;
+
+    /// The objects among `wanted` (id and recorded attributes of each) that one call
+    /// describes (or one per page, or per chunk of ids the API takes), by id, with
+    /// whatever their [`AwsType::attributes`] would otherwise ask for one by one. An id it
+    /// leaves out is described alone afterwards, so a batch never decides that an object
+    /// is gone, nor an error: filter by the ids where the API allows, and leave out what
+    /// the answer does not vouch for. The default describes none.
+    async fn describe_many(
+        &self,
+        _aws: &AwsClients,
+        _wanted: &[(&str, &Attrs)],
+    ) -> Result<HashMap<String, Self::Object>, ProviderError> {
+        Ok(HashMap::new())
+    }
 
     /// False for an object on its way out or that never came up: for cairn it is gone.
     fn is_live(&self, _object: &Self::Object) -> bool {
@@ -216,6 +238,26 @@ impl<T: AwsType> Typed<T> {
             .filter(|o| self.0.is_live(o)))
     }
 
+    /// One read of a batch: `object` if the batch described it, otherwise described
+    /// alone.
+    async fn read_described(
+        &self,
+        aws: &AwsClients,
+        state: &Attrs,
+        id: Result<String, ProviderError>,
+        object: Option<T::Object>,
+    ) -> Result<Option<Attrs>, ProviderError> {
+        let id = id?;
+        let object = match object {
+            Some(object) => Some(object),
+            None => self.0.describe(aws, &id).await?,
+        };
+        match object.filter(|o| self.0.is_live(o)) {
+            Some(object) => Ok(Some(self.0.attributes(aws, &object, Some(state)).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Describe-after-write: the object once visible and usable.
     async fn usable(
         &self,
@@ -299,6 +341,48 @@ impl<T: AwsType> AwsResource for Typed<T> {
             )),
             None => Ok(None),
         }
+    }
+
+    fn reads_many(&self) -> bool {
+        T::DESCRIBES_MANY
+    }
+
+    async fn read_many(
+        &self,
+        aws: &AwsClients,
+        reads: &[ReadRequest<'_>],
+        parallelism: usize,
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        let ids: Vec<Result<String, ProviderError>> =
+            reads.iter().map(|r| self.0.id(r.state)).collect();
+        let wanted: Vec<(&str, &Attrs)> = ids
+            .iter()
+            .zip(reads)
+            .filter_map(|(id, read)| Some((id.as_ref().ok()?.as_str(), read.state)))
+            .collect();
+        let mut described = match self.0.describe_many(aws, &wanted).await {
+            Ok(described) => described,
+            Err(error) => {
+                // Described one by one instead, each object gets the answer (or the
+                // error) a read of it alone would.
+                tracing::debug!(kind = T::KIND, %error, "batch describe failed");
+                HashMap::new()
+            }
+        };
+        let objects: Vec<Option<T::Object>> = ids
+            .iter()
+            .map(|id| id.as_ref().ok().and_then(|id| described.remove(id)))
+            .collect();
+        let pending: Vec<_> = reads
+            .iter()
+            .zip(ids)
+            .zip(objects)
+            .map(|((read, id), object)| self.read_described(aws, read.state, id, object))
+            .collect();
+        futures::stream::iter(pending)
+            .buffered(parallelism.max(1))
+            .collect()
+            .await
     }
 
     async fn create(
@@ -469,6 +553,16 @@ pub(crate) trait AwsResource: Send + Sync {
         aws: &AwsClients,
         request: ReadRequest<'_>,
     ) -> Result<Option<Attrs>, ProviderError>;
+    /// Whether `read_many` reads in batches; see
+    /// [`cairn_provider_core::ResourceClient::reads_many`].
+    fn reads_many(&self) -> bool;
+    /// [`cairn_provider_core::ResourceClient::read_many`] for this type.
+    async fn read_many(
+        &self,
+        aws: &AwsClients,
+        reads: &[ReadRequest<'_>],
+        parallelism: usize,
+    ) -> Vec<Result<Option<Attrs>, ProviderError>>;
     async fn create(
         &self,
         aws: &AwsClients,

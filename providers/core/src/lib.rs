@@ -29,8 +29,8 @@ pub use error::ProviderError;
 pub use progress::{Progress, ProgressSink};
 pub use provider::{
     ConfigureRequest, CreateRequest, DeleteRequest, FindRequest, ImportRequest, PlanAdjustments,
-    PlanRequest, Provider, ReadDataRequest, ReadRequest, ResourceClient, ResourceIdentity,
-    UpdateRequest,
+    PlanRequest, Provider, ReadDataRequest, ReadManyRequest, ReadRequest, ResourceClient,
+    ResourceIdentity, UpdateRequest,
 };
 pub use schema::{AttrSchema, AttrType, Mode, ProviderSchema, ResourceSchema, Timeouts};
 pub use value::Value;

@@ -13,6 +13,10 @@
 //! - Objects are tagged with [`ResourceIdentity::tags`] wherever the API allows tags, so
 //!   [`ResourceClient::find`] can adopt an object whose create was interrupted.
 //! - Waits honour `timeout` and report through `progress`.
+//! - A refresh reads every recorded object once: with [`ResourceClient::read`], or, for
+//!   the types [`ResourceClient::reads_many`] names, all of a type in one
+//!   [`ResourceClient::read_many`] that describes many ids per API call. Either way the
+//!   answer for one object is the same.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -123,6 +127,33 @@ pub trait ResourceClient: Send + Sync {
     /// Reads the real object. `Ok(None)` means it no longer exists.
     async fn read(&self, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError>;
 
+    /// Whether [`ResourceClient::read_many`] reads objects of `type_name` in fewer API
+    /// calls than one [`ResourceClient::read`] each (one describe call for many ids). The
+    /// engine's refresh then hands it every recorded object of that type at once; for
+    /// other types it calls `read` per object. The default batches nothing. Must not do
+    /// I/O.
+    fn reads_many(&self, _type_name: &str) -> bool {
+        false
+    }
+
+    /// Reads several recorded objects of one type: for each of `request.reads`, in the
+    /// same order, exactly what [`ResourceClient::read`] would return for it (`Ok(None)`
+    /// for an object that no longer exists, and the same errors). A batch call that does
+    /// not return an object proves nothing about it (a filter, a page, a permission):
+    /// an implementation reads such an object alone before calling it gone. Calls it
+    /// makes per object run at most `request.parallelism` at once. The default reads
+    /// them one after another with `read`.
+    async fn read_many(
+        &self,
+        request: ReadManyRequest<'_>,
+    ) -> Vec<Result<Option<Attrs>, ProviderError>> {
+        let mut results = Vec::with_capacity(request.reads.len());
+        for read in request.reads {
+            results.push(self.read(*read).await);
+        }
+        results
+    }
+
     /// Creates the object and waits until it is usable.
     async fn create(&self, request: CreateRequest<'_>) -> Result<Attrs, ProviderError>;
 
@@ -167,6 +198,17 @@ pub struct ReadRequest<'a> {
     pub identity: &'a ResourceIdentity,
     /// Recorded attributes (sensitive ones are hashes).
     pub state: &'a Attrs,
+}
+
+/// The input of [`ResourceClient::read_many`].
+#[derive(Clone, Copy, Debug)]
+pub struct ReadManyRequest<'a> {
+    /// The resource type of every read, e.g. `aws_subnet`.
+    pub type_name: &'a str,
+    /// The objects to read, all of `type_name`.
+    pub reads: &'a [ReadRequest<'a>],
+    /// How many calls the batch may have in flight at once (`--parallelism`).
+    pub parallelism: usize,
 }
 
 /// The input of [`ResourceClient::create`].

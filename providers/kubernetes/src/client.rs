@@ -17,6 +17,7 @@ use cairn_provider_core::{
     ReadDataRequest, ReadRequest, ResourceClient, UpdateRequest, Value,
 };
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersion;
 use kube::discovery::{self, ApiResource, Scope};
 use kube::runtime::wait::{await_condition, conditions};
 use tokio::time::Instant;
@@ -51,9 +52,14 @@ struct Target {
 /// A configured Kubernetes provider for one cluster.
 pub(crate) struct KubernetesClient {
     client: kube::Client,
-    /// Discovered kinds by (apiVersion, kind). Only successes are kept, so a kind that
+    /// The kinds each apiVersion serves, from one discovery call per apiVersion (a refresh
+    /// of objects of many kinds in few API groups asks each group once). Only successes are
+    /// kept, and a kind missing from a kept list is asked for again, so a kind that
     /// appears later (a new CRD) is found on the next call.
-    kinds: Mutex<HashMap<(String, String), (ApiResource, Scope)>>,
+    kinds: Mutex<HashMap<String, Vec<(ApiResource, Scope)>>>,
+    /// Held while asking the API server, so that concurrent reads of kinds of one
+    /// apiVersion wait for one answer instead of each asking.
+    discovering: tokio::sync::Mutex<()>,
 }
 
 impl KubernetesClient {
@@ -61,6 +67,7 @@ impl KubernetesClient {
         KubernetesClient {
             client,
             kinds: Mutex::new(HashMap::new()),
+            discovering: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -69,30 +76,48 @@ impl KubernetesClient {
         &self,
         object: &ObjectRef,
     ) -> Result<Option<(ApiResource, Scope)>, ProviderError> {
-        let key = (object.api_version.clone(), object.kind.clone());
-        if let Some(found) = self
-            .kinds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok(Some(found.clone()));
+        let kind_of = |served: &[(ApiResource, Scope)]| {
+            served
+                .iter()
+                .find(|(resource, _)| resource.kind == object.kind)
+                .cloned()
+        };
+        let cached = || {
+            self.kinds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&object.api_version)
+                .and_then(|served| kind_of(served))
+        };
+        if let Some(found) = cached() {
+            return Ok(Some(found));
         }
-        match discovery::pinned_kind(&self.client, &object.gvk()).await {
-            Ok((resource, capabilities)) => {
+        let _asking = self.discovering.lock().await;
+        if let Some(found) = cached() {
+            return Ok(Some(found));
+        }
+        let gvk = object.gvk();
+        let version = GroupVersion::gv(&gvk.group, &gvk.version);
+        match discovery::pinned_group(&self.client, &version).await {
+            Ok(group) => {
+                let served: Vec<(ApiResource, Scope)> = group
+                    .versioned_resources(&version.version)
+                    .into_iter()
+                    .map(|(resource, capabilities)| (resource, capabilities.scope))
+                    .collect();
+                let found = kind_of(&served);
                 tracing::debug!(
                     api_version = %object.api_version,
+                    kinds = served.len(),
                     kind = %object.kind,
-                    plural = %resource.plural,
-                    scope = ?capabilities.scope,
-                    "discovered kind"
+                    served = found.is_some(),
+                    "discovered API version"
                 );
-                let found = (resource, capabilities.scope);
                 self.kinds
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key, found.clone());
-                Ok(Some(found))
+                    .insert(object.api_version.clone(), served);
+                Ok(found)
             }
             Err(kube::Error::Discovery(_)) => Ok(None),
             Err(e) if error::is_not_found(&e) => Ok(None),

@@ -5,11 +5,11 @@
 //! compact `irsa` form ([`super::irsa`]). `managed_policy_arns` and `inline_policy`
 //! are the complete lists: updates attach, detach, put and delete only the difference.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::Role as IamRole;
+use aws_sdk_iam::types::{EntityType, Role as IamRole};
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, PlanAdjustments, PlanRequest,
     ProviderError, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
@@ -190,7 +190,7 @@ impl InlinePolicy {
 
 #[async_trait]
 impl AwsType for Role {
-    type Object = IamRole;
+    type Object = Described;
     const TYPE_NAME: &'static str = "aws_iam_role";
     const KIND: &'static str = "IAM role";
     const GONE: &'static [&'static str] = &[NO_SUCH_ENTITY];
@@ -302,22 +302,109 @@ impl AwsType for Role {
         &self,
         aws: &AwsClients,
         name: &str,
-    ) -> Result<Option<IamRole>, ProviderError> {
+    ) -> Result<Option<Described>, ProviderError> {
         found(
             "iam:GetRole",
             &[NO_SUCH_ENTITY],
             aws.iam.get_role().role_name(name).send().await,
-            |out| out.role().cloned(),
+            |out| {
+                out.role().cloned().map(|role| Described {
+                    role,
+                    policies: None,
+                })
+            },
         )
+    }
+
+    const DESCRIBES_MANY: bool = true;
+
+    /// IAM has no describe for several roles by name, but two calls list every role of
+    /// the account: ListRoles (description, session duration) and
+    /// GetAccountAuthorizationDetails (trust policy, tags, attached and inline policies),
+    /// against three calls or more per role read alone.
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<HashMap<String, Described>, ProviderError> {
+        let wanted: HashSet<&str> = wanted.iter().map(|(name, _)| *name).collect();
+        let mut listed: HashMap<String, IamRole> = aws
+            .iam
+            .list_roles()
+            .max_items(LIST_PAGE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("iam:ListRoles", e))?
+            .into_iter()
+            .filter(|role| wanted.contains(role.role_name()))
+            .map(|role| (role.role_name().to_owned(), role))
+            .collect();
+        let details = aws
+            .iam
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .max_items(LIST_PAGE)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("iam:GetAccountAuthorizationDetails", e))?;
+        let mut described = HashMap::new();
+        for detail in details.iter().flat_map(|page| page.role_detail_list()) {
+            let Some(name) = detail.role_name() else {
+                continue;
+            };
+            // A role in one answer and not the other changed between the calls: read
+            // alone.
+            let Some(mut role) = listed.remove(name) else {
+                continue;
+            };
+            if detail.role_id() != Some(role.role_id()) {
+                continue;
+            }
+            role.tags = Some(detail.tags().to_vec());
+            role.assume_role_policy_document =
+                detail.assume_role_policy_document().map(str::to_owned);
+            let managed = detail
+                .attached_managed_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect();
+            let inline = detail
+                .role_policy_list()
+                .iter()
+                .map(|p| {
+                    Ok((
+                        p.policy_name().unwrap_or_default().to_owned(),
+                        decode_document(p.policy_document().unwrap_or("{}"))?,
+                    ))
+                })
+                .collect::<Result<_, ProviderError>>()?;
+            described.insert(
+                name.to_owned(),
+                Described {
+                    role,
+                    policies: Some(Policies { managed, inline }),
+                },
+            );
+        }
+        Ok(described)
     }
 
     async fn attributes(
         &self,
         aws: &AwsClients,
-        role: &IamRole,
+        described: &Described,
         prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError> {
-        attributes(aws, role, prior).await
+        let policies = match &described.policies {
+            Some(policies) => policies.clone(),
+            None => Policies::read(aws, described.role.role_name()).await?,
+        };
+        attributes(aws, &described.role, policies, prior)
     }
 
     /// A role of that name that cairn did not create for this resource is not adopted:
@@ -332,7 +419,7 @@ impl AwsType for Role {
         let Some(role) = self.describe(aws, &name).await? else {
             return Ok(Vec::new());
         };
-        let ours = created_by(identity, &tag_map(role.tags()));
+        let ours = created_by(identity, &tag_map(role.role.tags()));
         Ok(if ours { vec![name] } else { Vec::new() })
     }
 
@@ -365,7 +452,7 @@ impl AwsType for Role {
     async fn after_create(
         &self,
         aws: &AwsClients,
-        _role: &IamRole,
+        _role: &Described,
         name: &str,
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
@@ -379,7 +466,7 @@ impl AwsType for Role {
     async fn update(
         &self,
         aws: &AwsClients,
-        role: &IamRole,
+        described: &Described,
         name: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
@@ -415,7 +502,7 @@ impl AwsType for Role {
         }
         if changed("tags") {
             let tags = object_tags(request.identity, &aws.default_tags, &desired.tags);
-            let changes = TagChanges::between(&tag_map(role.tags()), &tags);
+            let changes = TagChanges::between(&tag_map(described.role.tags()), &tags);
             if !changes.remove.is_empty() {
                 aws.iam
                     .untag_role()
@@ -646,20 +733,49 @@ fn trust_attributes(actual: serde_json::Value, prior: Option<&Attrs>) -> (Value,
     )
 }
 
-/// The role's full attributes: its policies are read with it.
-async fn attributes(
+/// A role as IAM describes it, and its policies when the describe returned them too.
+pub(super) struct Described {
+    role: IamRole,
+    policies: Option<Policies>,
+}
+
+/// The policies of a role.
+#[derive(Clone)]
+struct Policies {
+    /// ARNs of the attached managed policies.
+    managed: Vec<String>,
+    /// Name and document of each inline policy.
+    inline: Vec<(String, serde_json::Value)>,
+}
+
+impl Policies {
+    /// Reads them for the role `name`: one call for the attached ones, one for the names
+    /// of the inline ones, one per inline document.
+    async fn read(aws: &AwsClients, name: &str) -> Result<Policies, ProviderError> {
+        let managed = attached_policies(aws, name).await?;
+        let mut inline = Vec::new();
+        for policy_name in inline_policy_names(aws, name).await? {
+            if let Some(document) = inline_document(aws, name, &policy_name).await? {
+                inline.push((policy_name, document));
+            }
+        }
+        Ok(Policies { managed, inline })
+    }
+}
+
+/// How many items a page of an account-wide IAM list holds (IAM's maximum).
+const LIST_PAGE: i32 = 1000;
+
+/// The role's full attributes, with its policies.
+fn attributes(
     aws: &AwsClients,
     role: &IamRole,
+    policies: Policies,
     prior: Option<&Attrs>,
 ) -> Result<Attrs, ProviderError> {
-    let name = role.role_name();
     let trust = decode_document(role.assume_role_policy_document().unwrap_or("{}"))?;
     let (assume_role_policy, irsa) = trust_attributes(trust, prior);
-    let managed = attached_policies(aws, name)
-        .await?
-        .into_iter()
-        .map(Value::from)
-        .collect();
+    let managed = policies.managed.into_iter().map(Value::from).collect();
     let managed = order_like(prior.and_then(|p| p.get("managed_policy_arns")), managed);
     let recorded_inline: BTreeMap<String, Value> = prior
         .and_then(|p| p.get("inline_policy"))
@@ -673,21 +789,21 @@ async fn attributes(
             ))
         })
         .collect();
-    let mut inline = Vec::new();
-    for policy_name in inline_policy_names(aws, name).await? {
-        let Some(document) = inline_document(aws, name, &policy_name).await? else {
-            continue;
-        };
-        let policy = policy_value(
-            document,
-            recorded_inline.get(&policy_name),
-            "inline_policy.policy",
-        );
-        inline.push(Value::Map(BTreeMap::from([
-            ("name".to_owned(), Value::from(policy_name)),
-            ("policy".to_owned(), policy),
-        ])));
-    }
+    let inline = policies
+        .inline
+        .into_iter()
+        .map(|(policy_name, document)| {
+            let policy = policy_value(
+                document,
+                recorded_inline.get(&policy_name),
+                "inline_policy.policy",
+            );
+            Value::Map(BTreeMap::from([
+                ("name".to_owned(), Value::from(policy_name)),
+                ("policy".to_owned(), policy),
+            ]))
+        })
+        .collect();
     let inline = order_like(prior.and_then(|p| p.get("inline_policy")), inline);
     Ok(Attrs::new()
         .with("id", role.role_name())

@@ -83,6 +83,30 @@ impl AwsType for Eip {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Address>, ProviderError> {
+        super::described_by_id(
+            "allocation-id",
+            wanted,
+            Address::allocation_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_addresses()
+                    .filters(filter)
+                    .send()
+                    .await
+                    .map(|out| out.addresses.unwrap_or_default())
+                    .map_err(|e| api_error("ec2:DescribeAddresses", e))
+            },
+        )
+        .await
+    }
+
     async fn attributes(
         &self,
         aws: &AwsClients,

@@ -79,6 +79,32 @@ impl AwsType for InternetGateway {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Gateway>, ProviderError> {
+        super::described_by_id(
+            "internet-gateway-id",
+            wanted,
+            Gateway::internet_gateway_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_internet_gateways()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeInternetGateways", e))
+            },
+        )
+        .await
+    }
+
     async fn attributes(
         &self,
         aws: &AwsClients,

@@ -14,7 +14,7 @@ mod security_group;
 mod subnet;
 mod vpc;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -129,6 +129,40 @@ const DEPENDENCY_VIOLATION: &[&str] = &["DependencyViolation"];
 
 fn filter(name: &str, value: impl Into<String>) -> Filter {
     Filter::builder().name(name).values(value).build()
+}
+
+/// How many values EC2 takes in one filter.
+const FILTER_VALUES: usize = 200;
+
+/// The objects among `wanted` that a describe call filtered on their ids (`filter_name`,
+/// e.g. `subnet-id`) returns, by id: one call (with its pages) per [`FILTER_VALUES`] ids.
+/// A filter, unlike the call's list of ids, does not fail the whole call when one of them
+/// is gone; an id it does not return is then described alone (see
+/// [`crate::resource::AwsType::describe_many`]).
+async fn described_by_id<T, F, Fut>(
+    filter_name: &str,
+    wanted: &[(&str, &Attrs)],
+    id_of: impl Fn(&T) -> Option<&str>,
+    describe: F,
+) -> Result<HashMap<String, T>, ProviderError>
+where
+    F: Fn(Filter) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, ProviderError>>,
+{
+    let mut found = HashMap::new();
+    for chunk in wanted.chunks(FILTER_VALUES) {
+        let ids = chunk.iter().map(|(id, _)| (*id).to_owned()).collect();
+        let filter = Filter::builder()
+            .name(filter_name)
+            .set_values(Some(ids))
+            .build();
+        for object in describe(filter).await? {
+            if let Some(id) = id_of(&object).map(str::to_owned) {
+                found.insert(id, object);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Filters matching the `cairn:*` tags of `identity`: how `find` adopts an object.

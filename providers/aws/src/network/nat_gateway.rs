@@ -120,6 +120,32 @@ impl AwsType for NatGateway {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Gateway>, ProviderError> {
+        super::described_by_id(
+            "nat-gateway-id",
+            wanted,
+            Gateway::nat_gateway_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_nat_gateways()
+                    .filter(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeNatGateways", e))
+            },
+        )
+        .await
+    }
+
     /// False for a gateway on its way out or that never came up: for cairn it is gone.
     fn is_live(&self, gateway: &Gateway) -> bool {
         !matches!(

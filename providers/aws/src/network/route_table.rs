@@ -165,6 +165,32 @@ impl AwsType for RouteTable {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Table>, ProviderError> {
+        super::described_by_id(
+            "route-table-id",
+            wanted,
+            Table::route_table_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_route_tables()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeRouteTables", e))
+            },
+        )
+        .await
+    }
+
     async fn attributes(
         &self,
         aws: &AwsClients,

@@ -534,6 +534,27 @@ impl AwsType for SecurityGroup {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Group>, ProviderError> {
+        super::described_by_id("group-id", wanted, Group::group_id, |filter| async move {
+            aws.ec2
+                .describe_security_groups()
+                .filters(filter)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))
+        })
+        .await
+    }
+
     async fn attributes(
         &self,
         aws: &AwsClients,

@@ -130,6 +130,32 @@ impl AwsType for Subnet {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Object>, ProviderError> {
+        super::described_by_id(
+            "subnet-id",
+            wanted,
+            Object::subnet_id,
+            |filter| async move {
+                aws.ec2
+                    .describe_subnets()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeSubnets", e))
+            },
+        )
+        .await
+    }
+
     async fn readiness(&self, _aws: &AwsClients, subnet: &Object) -> Readiness {
         match subnet.state() {
             Some(SubnetState::Available) => Readiness::Ready,

@@ -122,6 +122,27 @@ impl AwsType for Vpc {
         )
     }
 
+    const DESCRIBES_MANY: bool = true;
+
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<std::collections::HashMap<String, Object>, ProviderError> {
+        super::described_by_id("vpc-id", wanted, Object::vpc_id, |filter| async move {
+            aws.ec2
+                .describe_vpcs()
+                .filters(filter)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| api_error("ec2:DescribeVpcs", e))
+        })
+        .await
+    }
+
     async fn readiness(&self, _aws: &AwsClients, vpc: &Object) -> Readiness {
         match vpc.state() {
             Some(VpcState::Available) => Readiness::Ready,
@@ -141,14 +162,24 @@ impl AwsType for Vpc {
         let owner = vpc.owner_id().unwrap_or_default();
         let dns_support = dns_attribute(aws, id, VpcAttributeName::EnableDnsSupport).await?;
         let dns_hostnames = dns_attribute(aws, id, VpcAttributeName::EnableDnsHostnames).await?;
-        let default_group = aws
-            .ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", id))
-            .filters(filter("group-name", "default"))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
+        // A VPC keeps its default security group for life (EC2 refuses to delete it):
+        // once recorded, it needs no call.
+        let default_group = match prior.map(|p| p.opt_str("default_security_group_id")) {
+            Some(Ok(Some(recorded))) => recorded,
+            _ => aws
+                .ec2
+                .describe_security_groups()
+                .filters(filter("vpc-id", id))
+                .filters(filter("group-name", "default"))
+                .send()
+                .await
+                .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?
+                .security_groups()
+                .first()
+                .and_then(|g| g.group_id())
+                .unwrap_or_default()
+                .to_owned(),
+        };
         let main_table = aws
             .ec2
             .describe_route_tables()
@@ -166,10 +197,7 @@ impl AwsType for Vpc {
             .with("enable_dns_hostnames", dns_hostnames)
             .with(
                 "default_security_group_id",
-                default_group
-                    .security_groups()
-                    .first()
-                    .and_then(|g| g.group_id()),
+                Some(default_group).filter(|g| !g.is_empty()),
             )
             .with(
                 "main_route_table_id",

@@ -4,12 +4,12 @@
 //! in later runs. Owns the restore of a name still scheduled for deletion and a delete
 //! that honours the recovery window.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, Progress,
     ProviderError, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
@@ -80,7 +80,7 @@ const FORCED_DELETE: Duration = Duration::from_secs(5 * 60);
 
 #[async_trait]
 impl AwsType for Secret {
-    type Object = DescribeSecretOutput;
+    type Object = Described;
     const TYPE_NAME: &'static str = "aws_secretsmanager_secret";
     const KIND: &'static str = "secret";
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
@@ -163,19 +163,111 @@ impl AwsType for Secret {
         &self,
         aws: &AwsClients,
         id: &str,
-    ) -> Result<Option<DescribeSecretOutput>, ProviderError> {
-        describe(&aws.secrets, id).await
+    ) -> Result<Option<Described>, ProviderError> {
+        Ok(describe(&aws.secrets, id).await?.map(|secret| Described {
+            secret,
+            current: None,
+        }))
+    }
+
+    const DESCRIBES_MANY: bool = true;
+
+    /// ListSecrets filtered on the names (ten per call) describes them, and
+    /// BatchGetSecretValue (twenty per call) reads their values: two calls where reading
+    /// each takes two. Secrets scheduled for deletion are not listed (read alone, they
+    /// read as gone), nor are values the batch reports an error for (read alone).
+    async fn describe_many(
+        &self,
+        aws: &AwsClients,
+        wanted: &[(&str, &Attrs)],
+    ) -> Result<HashMap<String, Described>, ProviderError> {
+        let ids: HashSet<&str> = wanted.iter().map(|(id, _)| *id).collect();
+        let names: Vec<String> = wanted
+            .iter()
+            .filter_map(|(_, state)| state.opt_str("name").ok().flatten())
+            .collect();
+        let mut listed = HashMap::new();
+        for chunk in names.chunks(LIST_FILTER_VALUES) {
+            let pages = aws
+                .secrets
+                .list_secrets()
+                .filters(
+                    Filter::builder()
+                        .key(FilterNameStringType::Name)
+                        .set_values(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| api_error("secretsmanager:ListSecrets", e))?;
+            // The name filter matches prefixes: keep the secrets asked for.
+            for entry in pages
+                .into_iter()
+                .flat_map(|page| page.secret_list.unwrap_or_default())
+            {
+                let id = [entry.arn(), entry.name()]
+                    .into_iter()
+                    .flatten()
+                    .find(|id| ids.contains(id));
+                if let Some(id) = id {
+                    listed.insert(id.to_owned(), described_secret(entry));
+                }
+            }
+        }
+        let arns: Vec<String> = listed
+            .values()
+            .filter_map(|s: &DescribeSecretOutput| s.arn().map(str::to_owned))
+            .collect();
+        let mut values = HashMap::new();
+        for chunk in arns.chunks(BATCH_VALUES) {
+            let out = aws
+                .secrets
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| api_error("secretsmanager:BatchGetSecretValue", e))?;
+            for entry in out.secret_values() {
+                if let Some(arn) = entry.arn() {
+                    values.insert(
+                        arn.to_owned(),
+                        CurrentValue {
+                            value: entry
+                                .secret_string()
+                                .map(|s| Value::from(s).sensitive())
+                                .unwrap_or_default(),
+                            version_id: entry.version_id().map(str::to_owned),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(listed
+            .into_iter()
+            .filter_map(|(id, secret)| {
+                let current = values.remove(secret.arn()?)?;
+                Some((
+                    id,
+                    Described {
+                        secret,
+                        current: Some(current),
+                    },
+                ))
+            })
+            .collect())
     }
 
     /// A secret scheduled for deletion is gone for cairn.
-    fn is_live(&self, secret: &DescribeSecretOutput) -> bool {
-        secret.deleted_date().is_none()
+    fn is_live(&self, described: &Described) -> bool {
+        described.secret.deleted_date().is_none()
     }
 
     /// Scheduled for deletion is deleted when it keeps a recovery window (a forced
     /// delete waits in [`AwsType::delete_call`] until it is no longer listed).
-    fn deletion(&self, secret: &DescribeSecretOutput) -> Readiness {
-        if secret.deleted_date().is_some() {
+    fn deletion(&self, described: &Described) -> Readiness {
+        if described.secret.deleted_date().is_some() {
             Readiness::Ready
         } else {
             Readiness::Waiting("still listed".to_owned())
@@ -185,10 +277,19 @@ impl AwsType for Secret {
     async fn attributes(
         &self,
         aws: &AwsClients,
-        secret: &DescribeSecretOutput,
+        described: &Described,
         prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError> {
-        attributes(&aws.secrets, secret, prior, &aws.default_tags).await
+        let current = match &described.current {
+            Some(current) => current.clone(),
+            None => current_value(&aws.secrets, &described.secret).await?,
+        };
+        Ok(attributes(
+            &described.secret,
+            current,
+            prior,
+            &aws.default_tags,
+        ))
     }
 
     fn with_config_only(&self, attrs: Attrs, config: &Attrs) -> Attrs {
@@ -204,7 +305,7 @@ impl AwsType for Secret {
         let name = decode_config::<SecretConfig>(config)?.name;
         Ok(describe(&aws.secrets, &name)
             .await?
-            .filter(|s| self.is_live(s) && created_by(identity, &tag_map(s.tags())))
+            .filter(|s| s.deleted_date().is_none() && created_by(identity, &tag_map(s.tags())))
             .and_then(|s| s.arn().map(str::to_owned))
             .into_iter()
             .collect())
@@ -275,7 +376,7 @@ impl AwsType for Secret {
     async fn update(
         &self,
         aws: &AwsClients,
-        current: &DescribeSecretOutput,
+        current: &Described,
         arn: &str,
         request: &UpdateRequest<'_>,
     ) -> Result<(), ProviderError> {
@@ -305,7 +406,7 @@ impl AwsType for Secret {
         if changed("tags") {
             let user_tags = config.tags.unwrap_or_default();
             let wanted = object_tags(request.identity, &aws.default_tags, &user_tags);
-            sync_tags(&aws.secrets, arn, &tag_map(current.tags()), &wanted).await?;
+            sync_tags(&aws.secrets, arn, &tag_map(current.secret.tags()), &wanted).await?;
         }
         Ok(())
     }
@@ -506,26 +607,81 @@ fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
     attrs
 }
 
-/// The secret as attributes, with its current value (sensitive).
-async fn attributes(
+/// A secret as Secrets Manager describes it, and its current value when the describe
+/// read that too.
+pub(crate) struct Described {
+    secret: DescribeSecretOutput,
+    current: Option<CurrentValue>,
+}
+
+/// A secret's current value (sensitive) and its version.
+#[derive(Clone)]
+struct CurrentValue {
+    value: Value,
+    version_id: Option<String>,
+}
+
+/// How many values a ListSecrets filter takes.
+const LIST_FILTER_VALUES: usize = 10;
+
+/// How many secrets one BatchGetSecretValue reads.
+const BATCH_VALUES: usize = 20;
+
+/// A listed secret in the shape DescribeSecret gives it: the same fields.
+fn described_secret(entry: SecretListEntry) -> DescribeSecretOutput {
+    DescribeSecretOutput::builder()
+        .set_arn(entry.arn)
+        .set_name(entry.name)
+        .set_description(entry.description)
+        .set_kms_key_id(entry.kms_key_id)
+        .set_rotation_enabled(entry.rotation_enabled)
+        .set_rotation_lambda_arn(entry.rotation_lambda_arn)
+        .set_rotation_rules(entry.rotation_rules)
+        .set_last_rotated_date(entry.last_rotated_date)
+        .set_last_changed_date(entry.last_changed_date)
+        .set_last_accessed_date(entry.last_accessed_date)
+        .set_deleted_date(entry.deleted_date)
+        .set_next_rotation_date(entry.next_rotation_date)
+        .set_tags(entry.tags)
+        .set_owning_service(entry.owning_service)
+        .set_created_date(entry.created_date)
+        .set_primary_region(entry.primary_region)
+        .build()
+}
+
+/// The current value of `secret`, read alone.
+async fn current_value(
     secrets: &aws_sdk_secretsmanager::Client,
     secret: &DescribeSecretOutput,
-    prior: Option<&Attrs>,
-    default_tags: &BTreeMap<String, String>,
-) -> Result<Attrs, ProviderError> {
+) -> Result<CurrentValue, ProviderError> {
     let arn = secret.arn().unwrap_or_default();
-    let (value, version_id) = match secrets.get_secret_value().secret_id(arn).send().await {
-        Ok(out) => (
-            out.secret_string()
+    match secrets.get_secret_value().secret_id(arn).send().await {
+        Ok(out) => Ok(CurrentValue {
+            value: out
+                .secret_string()
                 .map(|s| Value::from(s).sensitive())
                 .unwrap_or_default(),
-            out.version_id().map(str::to_owned),
-        ),
+            version_id: out.version_id().map(str::to_owned),
+        }),
         // A secret created without a value has no current version.
-        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => (Value::Null, None),
-        Err(err) => return Err(api_error("secretsmanager:GetSecretValue", err)),
-    };
-    Ok(Attrs::new()
+        Err(err) if error_code(&err) == Some("ResourceNotFoundException") => Ok(CurrentValue {
+            value: Value::Null,
+            version_id: None,
+        }),
+        Err(err) => Err(api_error("secretsmanager:GetSecretValue", err)),
+    }
+}
+
+/// The secret as attributes, with its current value (sensitive).
+fn attributes(
+    secret: &DescribeSecretOutput,
+    current: CurrentValue,
+    prior: Option<&Attrs>,
+    default_tags: &BTreeMap<String, String>,
+) -> Attrs {
+    let arn = secret.arn().unwrap_or_default();
+    let CurrentValue { value, version_id } = current;
+    Attrs::new()
         .with("id", arn)
         .with("arn", arn)
         .with("name", secret.name())
@@ -543,7 +699,7 @@ async fn attributes(
                 prior,
                 "tags",
             ),
-        ))
+        )
 }
 
 #[cfg(test)]

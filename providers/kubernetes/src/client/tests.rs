@@ -271,14 +271,18 @@ async fn an_update_takes_back_the_fields_the_stack_sets() {
 }
 
 #[tokio::test]
-async fn discovery_resolves_plural_and_scope_once_per_kind() {
+async fn discovery_resolves_plural_and_scope_once_per_api_version() {
     let api = MockApi::new(api_server);
     let namespace =
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow"}});
+    let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "airflow"}, "data": {"a": "b"}});
     let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}});
     create(&api, &config(namespace))
         .await
         .expect("namespace applies");
+    create(&api, &config(config_map))
+        .await
+        .expect("config map applies");
     let attrs = create(&api, &config(widget))
         .await
         .expect("custom resource applies");
@@ -300,6 +304,7 @@ async fn discovery_resolves_plural_and_scope_once_per_kind() {
         paths,
         [
             "/api/v1/namespaces/airflow",
+            "/api/v1/namespaces/airflow/configmaps/c",
             "/apis/example.com/v1/namespaces/default/widgets/w",
             "/apis/apps/v1/namespaces/airflow/deployments/web",
             "/apis/apps/v1/namespaces/airflow/deployments/web-2",
@@ -309,12 +314,17 @@ async fn discovery_resolves_plural_and_scope_once_per_kind() {
         attrs.opt_str("id").ok().flatten().as_deref(),
         Some("example.com/v1/Widget/default/w")
     );
-    let discoveries = api
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/apis/apps/v1")
-        .count();
-    assert_eq!(discoveries, 1, "discovery is cached per client");
+    for group_version in ["/api/v1", "/apis/apps/v1"] {
+        let discoveries = api
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == group_version)
+            .count();
+        assert_eq!(
+            discoveries, 1,
+            "{group_version}: discovery is cached per client, once for all its kinds"
+        );
+    }
 }
 
 #[tokio::test]
