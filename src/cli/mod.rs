@@ -129,6 +129,9 @@ struct RunArgs {
     /// Only this resource and what it depends on (repeatable).
     #[arg(long = "target", value_name = "ADDR")]
     targets: Vec<String>,
+    /// Print the plan in full: every nested value, and what an update leaves unchanged.
+    #[arg(long)]
+    detailed: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -162,7 +162,7 @@ pub(super) fn plan(
         run,
         false,
     )))?;
-    show_plan(&plan, json, printer);
+    show_plan(&plan, json, run.detailed, printer);
     if let Some(out) = out {
         save_plan(out, args, run, &loaded, &view, &plan)?;
         if !json {
@@ -176,9 +176,11 @@ pub(super) fn plan(
     Ok(plan.has_changes())
 }
 
-fn show_plan(plan: &Plan, json: bool, printer: Printer) {
+fn show_plan(plan: &Plan, json: bool, detailed: bool, printer: Printer) {
     if json {
         printer.out(&render::plan_json(plan));
+    } else if detailed {
+        printer.out(render::plan_text_detailed(plan, printer.color).trim_end());
     } else {
         printer.out(render::plan_text(plan, printer.color).trim_end());
     }
@@ -335,7 +337,7 @@ pub(super) fn apply(
     let plan = rt.block_on(interruptible(adopt_and_plan(
         &loaded, &mut store, run, destroy, printer,
     )))?;
-    show_plan(&plan, json, printer);
+    show_plan(&plan, json, run.detailed, printer);
     if !plan.has_changes() {
         return nothing_to_do(store, json, destroy, printer);
     }
@@ -681,6 +683,7 @@ pub(super) fn apply_saved(
         parallelism: run.parallelism,
         refresh: saved.refresh,
         targets: saved.targets.clone(),
+        detailed: run.detailed,
     };
     let plan = rt.block_on(interruptible(build_plan(
         &loaded,
@@ -697,7 +700,7 @@ pub(super) fn apply_saved(
             &differences,
         ));
     }
-    show_plan(&plan, json, printer);
+    show_plan(&plan, json, run.detailed, printer);
     if !plan.has_changes() {
         return nothing_to_do(store, json, false, printer);
     }
