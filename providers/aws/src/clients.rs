@@ -70,6 +70,8 @@ pub(crate) struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub rds: aws_sdk_rds::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     /// The region resolved for this configuration.
     pub region: String,
@@ -114,6 +116,14 @@ impl AwsClients {
             eks: aws_sdk_eks::Client::new(&sdk),
             rds: aws_sdk_rds::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            kms: aws_sdk_kms::Client::new(&sdk),
+            // A custom endpoint (an emulator, a VPC endpoint) cannot take bucket names
+            // as host names: address buckets by path there.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
+                    .build(),
+            ),
             sts: aws_sdk_sts::Client::new(&sdk),
             region,
             default_tags: config.default_tags,

@@ -82,6 +82,14 @@ pub(crate) mod once {
     pub(crate) fn secrets() -> aws_sdk_secretsmanager::config::Builder {
         aws_sdk_secretsmanager::config::Builder::default().retry_classifier(NoRetryWithoutAnswer)
     }
+
+    pub(crate) fn kms() -> aws_sdk_kms::config::Builder {
+        aws_sdk_kms::config::Builder::default().retry_classifier(NoRetryWithoutAnswer)
+    }
+
+    pub(crate) fn s3() -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default().retry_classifier(NoRetryWithoutAnswer)
+    }
 }
 
 /// A client token for one create (a random UUID, the form every AWS API accepts): the

@@ -13,9 +13,11 @@
 //!   lost answer never makes a second object. A type reads its configuration one way:
 //!   [`config::decode_config`] into its own serde struct.
 //! - Modules by AWS service: [`network`] (EC2 networking), [`iam`] (roles, OIDC provider),
-//!   [`eks`], [`rds`], [`secrets`] (Secrets Manager). Shared machinery: [`error`] maps SDK
-//!   errors to provider errors with the API's code and message, [`wait`] polls with
-//!   backoff under a timeout, [`tags`] builds the `cairn:*` tags and compares tags.
+//!   [`eks`], [`rds`], [`secrets`] (Secrets Manager), [`kms`] (keys and aliases), [`s3`]
+//!   (buckets). Shared machinery: [`error`] maps SDK errors to provider errors with the
+//!   API's code and message, [`wait`] polls with backoff under a timeout, [`tags`] builds
+//!   the `cairn:*` tags and compares tags, [`json_text`] compares JSON documents held in
+//!   strings.
 
 mod clients;
 mod config;
@@ -24,9 +26,12 @@ mod data;
 mod eks;
 mod error;
 mod iam;
+mod json_text;
+mod kms;
 mod network;
 mod rds;
 mod resource;
+mod s3;
 mod secrets;
 mod tags;
 mod wait;
@@ -52,6 +57,8 @@ fn resource_types() -> BTreeMap<&'static str, Box<dyn AwsResource>> {
         .chain(eks::resources())
         .chain(rds::resources())
         .chain(secrets::resources())
+        .chain(kms::resources())
+        .chain(s3::resources())
         .map(|r| (r.type_name(), r))
         .collect()
 }
@@ -226,11 +233,14 @@ mod tests {
             "aws_security_group",
             "aws_iam_role",
             "aws_iam_openid_connect_provider",
+            "aws_kms_key",
+            "aws_kms_alias",
+            "aws_s3_bucket",
         ] {
             assert!(lookup(&provider.types, type_name).is_ok(), "{type_name}");
         }
         assert!(matches!(
-            lookup(&provider.types, "aws_s3_bucket"),
+            lookup(&provider.types, "aws_sqs_queue"),
             Err(ProviderError::UnsupportedType(_))
         ));
     }

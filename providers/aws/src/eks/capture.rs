@@ -103,6 +103,8 @@ impl Capture {
             eks: captured_client!(aws_sdk_eks, self),
             rds: captured_client!(aws_sdk_rds, self),
             secrets: captured_client!(aws_sdk_secretsmanager, self),
+            kms: captured_client!(aws_sdk_kms, self),
+            s3: captured_client!(aws_sdk_s3, self),
             sts: captured_client!(aws_sdk_sts, self),
             region: "us-east-1".to_owned(),
             default_tags: Default::default(),

@@ -1,21 +1,22 @@
 //! `aws_eks_cluster`: an EKS control plane. Owns CreateCluster (with retries while IAM
 //! propagates the cluster role, and API-and-ConfigMap access with the creator as cluster
 //! admin), the in-place updates EKS supports (Kubernetes version, subnets, endpoint
-//! access, security groups, control-plane logging, tags), each followed to its end by its
-//! update id, and the waits for ACTIVE and for deletion. Node groups are
-//! `aws_eks_node_group`'s.
+//! access, security groups, control-plane logging, tags, envelope encryption of Secrets
+//! added once), each followed to its end by its update id, and the waits for ACTIVE and
+//! for deletion. Node groups are `aws_eks_node_group`'s.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AuthenticationMode, Cluster as EksCluster, ClusterStatus, CreateAccessConfigRequest, LogSetup,
-    LogType, Logging, Update, VpcConfigRequest,
+    AuthenticationMode, Cluster as EksCluster, ClusterStatus, CreateAccessConfigRequest,
+    EncryptionConfig as EksEncryptionConfig, LogSetup, LogType, Logging, Provider, Update,
+    VpcConfigRequest,
 };
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
-    Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, ProviderError,
+    ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::Deserialize;
 
@@ -53,7 +54,41 @@ struct ClusterConfig {
     version: Option<String>,
     vpc_config: VpcConfig,
     enabled_cluster_log_types: Option<Vec<String>>,
+    encryption_config: Option<EncryptionConfig>,
     tags: Option<BTreeMap<String, String>>,
+}
+
+/// Envelope encryption of Kubernetes Secrets with a KMS key.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct EncryptionConfig {
+    resources: Vec<String>,
+    provider_key_arn: String,
+}
+
+impl EncryptionConfig {
+    fn sdk(&self) -> EksEncryptionConfig {
+        EksEncryptionConfig::builder()
+            .set_resources(Some(self.resources.clone()))
+            .provider(Provider::builder().key_arn(&self.provider_key_arn).build())
+            .build()
+    }
+}
+
+fn encryption_config_schema() -> AttrType {
+    AttrType::object([
+        (
+            "resources",
+            AttrSchema::required(AttrType::list(AttrType::enumeration(&["secrets"])))
+                .describe("what is encrypted: [\"secrets\"] (the only kind EKS supports)"),
+        ),
+        (
+            "provider_key_arn",
+            AttrSchema::required(AttrType::String).describe(
+                "ARN of the symmetric KMS key that wraps the data keys (in the cluster's region)",
+            ),
+        ),
+    ])
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +181,13 @@ impl AwsType for Cluster {
                     .describe("control-plane logs sent to CloudWatch"),
             )
             .attr(
+                "encryption_config",
+                AttrSchema::optional(encryption_config_schema()).describe(
+                    "envelope encryption of Kubernetes Secrets with a KMS key; can be added to \
+                     a running cluster, never changed or removed",
+                ),
+            )
+            .attr(
                 "tags",
                 AttrSchema::optional(AttrType::map(AttrType::String))
                     .describe("tags on the cluster"),
@@ -175,6 +217,30 @@ impl AwsType for Cluster {
                 update: Duration::from_secs(60 * 60),
                 delete: Duration::from_secs(15 * 60),
             })
+    }
+
+    /// EKS can add envelope encryption to a cluster, never change or remove it: a plan
+    /// that would is refused, naming the way out.
+    fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        let Some(prior) = request.prior.and_then(|p| p.get("encryption_config")) else {
+            return Ok(PlanAdjustments::default());
+        };
+        match request.desired.get("encryption_config") {
+            Some(desired) if desired.contains_unknown() || desired == prior => {
+                Ok(PlanAdjustments::default())
+            }
+            Some(_) => Err(ProviderError::invalid(
+                "encryption_config",
+                "cannot be changed: EKS keeps a cluster's Secrets encryption key for the \
+                 cluster's life (put the recorded key back, or destroy and re-create the \
+                 cluster)",
+            )),
+            None => Err(ProviderError::invalid(
+                "encryption_config",
+                "cannot be removed: EKS never turns off Secrets encryption on a cluster \
+                 (keep it in the stack, or destroy and re-create the cluster)",
+            )),
+        }
     }
 
     async fn describe(
@@ -283,6 +349,7 @@ impl AwsType for Cluster {
             .resources_vpc_config(vpc.build())
             .set_logging((!log_types.is_empty()).then(|| logging(&log_types)))
             .access_config(access_config())
+            .set_encryption_config(config.encryption_config.as_ref().map(|e| vec![e.sdk()]))
             .set_tags(Some(tags.into_iter().collect()));
         // EKS refuses a role it cannot assume yet (IAM propagation): retried.
         create_once(
@@ -339,6 +406,28 @@ impl AwsType for Cluster {
                 .send()
                 .await
                 .map_err(|e| api_error("eks:UpdateClusterConfig", e))?
+                .update
+                .unwrap_or_else(|| Update::builder().build());
+            wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
+            Typed(Cluster)
+                .wait_usable(aws, name, remaining(deadline), progress)
+                .await?;
+        }
+        // Added to a cluster without one (`plan` refuses any other change): EKS
+        // re-encrypts every Secret in the background, which takes minutes.
+        if changed("encryption_config")
+            && current.encryption_config().is_empty()
+            && let Some(encryption) = &desired.encryption_config
+        {
+            let update = aws
+                .eks
+                .associate_encryption_config()
+                .cluster_name(name)
+                .encryption_config(encryption.sdk())
+                .client_request_token(client_token())
+                .send()
+                .await
+                .map_err(|e| api_error("eks:AssociateEncryptionConfig", e))?
                 .update
                 .unwrap_or_else(|| Update::builder().build());
             wait_update(&aws.eks, name, None, &update, remaining(deadline), progress).await?;
@@ -571,6 +660,18 @@ fn attributes(
         .with("version", cluster.version())
         .with("vpc_config", Value::Map(vpc_config))
         .with(
+            "encryption_config",
+            cluster.encryption_config().first().map(|e| {
+                Value::Map(BTreeMap::from([
+                    ("resources".to_owned(), Value::from(e.resources().to_vec())),
+                    (
+                        "provider_key_arn".to_owned(),
+                        Value::from(e.provider().and_then(Provider::key_arn)),
+                    ),
+                ]))
+            }),
+        )
+        .with(
             "enabled_cluster_log_types",
             if log_types.is_empty() {
                 Value::Null
@@ -704,6 +805,44 @@ mod tests {
             ..VpcConfig::default()
         };
         assert!(vpc_updates(&prior, &reordered).is_empty());
+    }
+
+    fn encryption(key: &str) -> Value {
+        Value::Map(BTreeMap::from([
+            ("resources".to_owned(), Value::from(vec!["secrets"])),
+            ("provider_key_arn".to_owned(), Value::from(key)),
+        ]))
+    }
+
+    #[test]
+    fn encryption_can_be_added_never_changed_or_removed() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/k-1";
+        let plan = |prior: Option<Attrs>, desired: Attrs| {
+            Cluster.plan(PlanRequest {
+                type_name: "aws_eks_cluster",
+                prior: prior.as_ref(),
+                desired: &desired,
+            })
+        };
+        let with = |value: Value| Attrs::new().with("encryption_config", value);
+        assert!(plan(None, with(encryption(key))).is_ok(), "at create");
+        assert!(
+            plan(Some(Attrs::new()), with(encryption(key))).is_ok(),
+            "added later"
+        );
+        assert!(plan(Some(with(encryption(key))), with(encryption(key))).is_ok());
+        assert!(plan(Some(with(encryption(key))), with(Value::Unknown)).is_ok());
+        let removed = plan(Some(with(encryption(key))), Attrs::new())
+            .expect_err("removal refused")
+            .to_string();
+        assert!(removed.contains("cannot be removed"), "{removed}");
+        let changed = plan(
+            Some(with(encryption(key))),
+            with(encryption("arn:aws:kms:us-east-1:123456789012:key/k-2")),
+        )
+        .expect_err("change refused")
+        .to_string();
+        assert!(changed.contains("cannot be changed"), "{changed}");
     }
 
     #[test]
@@ -1055,6 +1194,57 @@ mod tests {
                     .flatten()
                     .is_some()
             );
+        }
+
+        /// moto has no AssociateEncryptionConfig: EKS's answers are played instead.
+        #[tokio::test]
+        async fn encryption_added_later_is_associated_and_followed_to_its_end() {
+            let capture = Capture::script([
+                cluster("ACTIVE"),
+                update("u-enc", "InProgress"),
+                update("u-enc", "InProgress"),
+                update("u-enc", "Successful"),
+                cluster("ACTIVE"),
+                cluster("ACTIVE"),
+            ]);
+            let identity = identity();
+            let prior = config();
+            let key = "arn:aws:kms:us-east-1:123456789012:key/k-1";
+            let desired = config().with("encryption_config", encryption(key));
+            let changed = ["encryption_config".to_owned()];
+            Typed(Cluster)
+                .update(
+                    &capture.clients(),
+                    UpdateRequest {
+                        type_name: "aws_eks_cluster",
+                        identity: &identity,
+                        prior: &prior,
+                        desired: &desired,
+                        changed: &changed,
+                        timeout: Duration::from_secs(60 * 60),
+                        progress: Progress::noop(),
+                    },
+                )
+                .await
+                .expect("associated");
+            assert_eq!(
+                capture.calls(),
+                [
+                    "GET /clusters/airflow-dev",
+                    "POST /clusters/airflow-dev/encryption-config/associate",
+                    "GET /clusters/airflow-dev/updates/u-enc",
+                    "GET /clusters/airflow-dev/updates/u-enc",
+                    "GET /clusters/airflow-dev",
+                    "GET /clusters/airflow-dev",
+                ]
+            );
+            let sent: serde_json::Value =
+                serde_json::from_str(&body(&capture.requests()[1])).expect("JSON body");
+            assert_eq!(
+                sent["encryptionConfig"],
+                serde_json::json!([{"resources": ["secrets"], "provider": {"keyArn": key}}])
+            );
+            assert!(sent["clientRequestToken"].is_string(), "{sent}");
         }
 
         #[tokio::test]

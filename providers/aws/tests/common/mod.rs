@@ -137,6 +137,16 @@ impl TestResource {
             .unwrap_or_else(|e| panic!("read {}: {e}", self.identity.address))
     }
 
+    /// A read as the engine's refresh uses it: what the provider cannot observe (a
+    /// password, a deletion setting) keeps its recorded value.
+    pub async fn refresh(&self, state: &Attrs) -> Option<Attrs> {
+        let mut read = self.read(state).await?;
+        for (name, value) in &state.0 {
+            read.0.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        Some(read)
+    }
+
     /// Updates in place; `changed` is every top-level attribute that differs.
     pub async fn update(&self, prior: &Attrs, desired: &Attrs) -> Attrs {
         let changed: std::collections::BTreeSet<&str> = prior
@@ -225,4 +235,45 @@ pub fn string_map(entries: &[(&str, &str)]) -> Value {
 /// A value written as a JSON literal (tables, lists of tables), as a stack would give it.
 pub fn json(value: serde_json::Value) -> Value {
     Value::from_json(value)
+}
+
+/// What the engine's plan would find between the configuration and the attributes a
+/// refresh reported ([`TestResource::refresh`]): the settable attributes whose configured value differs from the one
+/// read, and the optional ones left unset that the read reports set (drift). Empty
+/// means `plan` after `apply` says "No changes" and a second apply calls nothing.
+pub fn changes(type_name: &str, config: &Attrs, read: &Attrs) -> Vec<String> {
+    use cairn_provider_core::Mode;
+    let schema = AwsProvider::new().schema();
+    let resource = schema
+        .resources
+        .get(type_name)
+        .unwrap_or_else(|| panic!("no schema for {type_name}"));
+    resource
+        .attributes
+        .iter()
+        .filter(|(_, attr)| attr.is_settable())
+        .filter(|(name, attr)| match (config.get(name), read.get(name)) {
+            (Some(wanted), Some(actual)) => !same_value(wanted, actual),
+            (Some(_), None) => true,
+            (None, Some(_)) => attr.mode == Mode::Optional,
+            (None, None) => false,
+        })
+        .map(|(name, _)| format!("{name}: {:?} -> {:?}", read.get(name), config.get(name)))
+        .collect()
+}
+
+/// Equality as the plan sees it: sensitive wrappers ignored.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Sensitive(a), b) | (b, Value::Sensitive(a)) => same_value(a, b),
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Map(a), Value::Map(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        (a, b) => a == b,
+    }
 }
