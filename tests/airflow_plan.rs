@@ -206,6 +206,12 @@ fn dependencies(plan: &serde_json::Value, addr: &str) -> Vec<String> {
         .collect()
 }
 
+/// The plan of `env` with an existing logs bucket: the stack's own bucket is named after the
+/// account, known only once applied, and so is airflow.cfg, which names the bucket.
+fn plan_known_cfg(env: &str) -> serde_json::Value {
+    plan_with(&["--env", env, "--var", "logs_bucket=my-company-logs"])
+}
+
 /// `key = value` of `[section]` in the planned airflow.cfg.
 fn airflow_cfg(plan: &serde_json::Value, section: &str, key: &str) -> Option<String> {
     let cfg = after(plan, "kubernetes_object.airflow_config")["manifest"]["data"]["airflow.cfg"]
@@ -270,7 +276,7 @@ fn roles_allowed(plan: &serde_json::Value, action: &str) -> BTreeSet<String> {
 #[test]
 fn the_secrets_manager_backend_and_who_may_read_it() {
     for env in ["dev", "prod"] {
-        let plan = plan(env);
+        let plan = plan_known_cfg(env);
         assert_eq!(
             airflow_cfg(&plan, "secrets", "backend").as_deref(),
             Some("airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend")
@@ -315,7 +321,7 @@ fn the_secrets_manager_backend_and_who_may_read_it() {
 /// exporter's metrics port through the annotations; the exporter reads the mapping.
 #[test]
 fn airflow_sends_metrics_to_the_statsd_exporter_that_prometheus_scrapes() {
-    let plan = plan("dev");
+    let plan = plan_known_cfg("dev");
     let service = &after(&plan, "kubernetes_object.statsd_service")["manifest"];
     let deployment = &after(&plan, "kubernetes_object.statsd")["manifest"];
     let mapping = &after(&plan, "kubernetes_object.statsd_mapping")["manifest"];
@@ -466,7 +472,7 @@ fn encrypted_at_rest_and_the_logs_bucket() {
         );
     }
 
-    let existing = plan_with(&["--env", "dev", "--var", "logs_bucket=my-company-logs"]);
+    let existing = plan_known_cfg("dev");
     assert_eq!(
         after(&existing, "aws_s3_bucket.logs"),
         &serde_json::Value::Null
