@@ -228,9 +228,9 @@ fn takes_over(env: &str, moves: usize, created: &[&str], updated: &[&str]) {
         // Moved, or moved and updated by issue 14 (the api-server role reads secrets now).
         assert!(
             plan.stdout.contains(&format!("# {from} has moved to {to}"))
-                || plan
-                    .stdout
-                    .contains(&format!("# {to} will be updated in place (moved from {from})")),
+                || plan.stdout.contains(&format!(
+                    "# {to} will be updated in place (moved from {from})"
+                )),
             "{}",
             plan.text
         );
