@@ -236,6 +236,7 @@ mod tests {
             "aws_kms_key",
             "aws_kms_alias",
             "aws_s3_bucket",
+            "aws_eks_addon",
         ] {
             assert!(lookup(&provider.types, type_name).is_ok(), "{type_name}");
         }

@@ -1,7 +1,9 @@
-//! EKS: the control plane (`aws_eks_cluster`) and managed node groups
-//! (`aws_eks_node_group`). Both wait on the EKS status field; IAM propagation delays on
-//! create are absorbed here, since EKS is where a just-created role is first used.
+//! EKS: the control plane (`aws_eks_cluster`), managed node groups
+//! (`aws_eks_node_group`) and managed add-ons (`aws_eks_addon`). All wait on the EKS
+//! status field; IAM propagation delays on create are absorbed here, since EKS is where a
+//! just-created role is first used.
 
+mod addon;
 mod cluster;
 mod node_group;
 
@@ -25,6 +27,7 @@ pub(crate) fn resources() -> Vec<Box<dyn AwsResource>> {
     vec![
         Box::new(Typed(cluster::Cluster)),
         Box::new(Typed(node_group::NodeGroup)),
+        Box::new(Typed(addon::Addon)),
     ]
 }
 
@@ -91,6 +94,27 @@ async fn wait_update(
     timeout: Duration,
     progress: &Progress,
 ) -> Result<(), ProviderError> {
+    let subject = node_group.map_or(UpdateOf::Cluster, UpdateOf::NodeGroup);
+    follow_update(eks, cluster, subject, update, timeout, progress).await
+}
+
+/// What an EKS update is about, besides its cluster.
+#[derive(Clone, Copy)]
+enum UpdateOf<'a> {
+    Cluster,
+    NodeGroup(&'a str),
+    Addon(&'a str),
+}
+
+/// [`wait_update`] for an update of any object of `cluster`.
+async fn follow_update(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    of: UpdateOf<'_>,
+    update: &Update,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<(), ProviderError> {
     // An update without an id has nothing to follow, and one already Successful (as some
     // answer at once) is done.
     let Some(id) = update.id() else {
@@ -99,10 +123,11 @@ async fn wait_update(
     if update.status() == Some(&UpdateStatus::Successful) {
         return Ok(());
     }
-    let subject = node_group.map_or_else(
-        || format!("cluster {cluster}"),
-        |ng| format!("node group {cluster}/{ng}"),
-    );
+    let (subject, node_group, addon) = match of {
+        UpdateOf::Cluster => (format!("cluster {cluster}"), None, None),
+        UpdateOf::NodeGroup(ng) => (format!("node group {cluster}/{ng}"), Some(ng), None),
+        UpdateOf::Addon(name) => (format!("add-on {cluster}/{name}"), None, Some(name)),
+    };
     let backoff = Backoff {
         initial: Duration::from_secs(10),
         max: Duration::from_secs(60),
@@ -117,6 +142,7 @@ async fn wait_update(
                 .describe_update()
                 .name(cluster)
                 .set_nodegroup_name(node_group.map(str::to_owned))
+                .set_addon_name(addon.map(str::to_owned))
                 .update_id(id)
                 .send()
                 .await
