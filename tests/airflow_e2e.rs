@@ -103,6 +103,8 @@ async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
     let aws = Clients::new(&sdk);
     let cairn = Cairn::new(&moto, Path::new(STACK_DIR), "prod");
     cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
+    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
+    cairn.set_var("eks_managed_addons", "false");
     cairn.apply(&[]);
     let made = check_production(&aws, &sdk, "prod").await;
     check_gpu_pool(&aws, "airflow-prod").await;
@@ -175,6 +177,8 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
     let aws = Clients::new(&sdk);
     let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
     cairn.set_var("kubeconfig", kubeconfig);
+    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
+    cairn.set_var("eks_managed_addons", "false");
     if no_nodes {
         cairn.set_var("wait_for_workloads", "false");
     }

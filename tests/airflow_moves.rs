@@ -51,11 +51,13 @@ struct Run {
 
 /// What an environment made with the previous stack keeps when the current one takes over
 /// (see the module comment).
-fn kept(env: &str) -> [String; 3] {
+fn kept(env: &str) -> [String; 4] {
     [
         format!("logs_bucket=example-airflow-logs-{env}"),
         "db_storage_encrypted=false".to_owned(),
         "eks_secrets_encryption=false".to_owned(),
+        // Not kept by choice: moto has no EKS add-on API (see unkept_settings for the plan).
+        "eks_managed_addons=false".to_owned(),
     ]
 }
 
@@ -203,7 +205,7 @@ fn takes_over(env: &str, moves: usize, created: &[&str], updated: &[&str]) {
             plan.text
         );
     }
-    unkept_encryption(&moto, env, &state, &kubeconfig);
+    unkept_settings(&moto, env, &state, &kubeconfig);
     assert!(!plan.stdout.contains("Changes to Outputs"), "{}", plan.text);
     for (from, to) in [
         ("aws_subnet.private_a", r#"aws_subnet.private["a"]"#),
@@ -268,8 +270,11 @@ fn takes_over(env: &str, moves: usize, created: &[&str], updated: &[&str]) {
 }
 
 /// Without `db_storage_encrypted = false`, the unencrypted database of an existing
-/// environment must be replaced (dev), which prod's `prevent_destroy` refuses.
-fn unkept_encryption(moto: &Moto, env: &str, state: &Path, kubeconfig: &Path) {
+/// environment must be replaced (dev), which prod's `prevent_destroy` refuses; the
+/// cluster gains Secrets encryption in place; the managed add-ons are created over the
+/// copies EKS installed, the VPC CNI with its own role, and the nodes' role loses the
+/// CNI policy.
+fn unkept_settings(moto: &Moto, env: &str, state: &Path, kubeconfig: &Path) {
     let vars = [format!("logs_bucket=example-airflow-logs-{env}")];
     let plan = cairn_with(moto, CURRENT, env, state, kubeconfig, &["plan"], &vars);
     if env == "prod" {
@@ -295,12 +300,20 @@ fn unkept_encryption(moto: &Moto, env: &str, state: &Path, kubeconfig: &Path) {
         "{}",
         plan.text
     );
-    assert!(
-        headed(&plan.stdout, " will be updated in place")
-            .contains(&"aws_eks_cluster.main".to_owned()),
-        "adding encryption to the cluster is an in-place update:\n{}",
-        plan.text
-    );
+    let updated = headed(&plan.stdout, " will be updated in place");
+    for addr in ["aws_eks_cluster.main", "aws_iam_role.eks_node"] {
+        assert!(updated.contains(&addr.to_owned()), "{addr}:\n{}", plan.text);
+    }
+    let created = headed(&plan.stdout, " will be created");
+    for addr in [
+        "aws_eks_addon.coredns",
+        r#"aws_eks_addon.node_agents["eks-pod-identity-agent"]"#,
+        r#"aws_eks_addon.node_agents["kube-proxy"]"#,
+        r#"aws_eks_addon.node_agents["vpc-cni"]"#,
+        "aws_iam_role.vpc_cni",
+    ] {
+        assert!(created.contains(&addr.to_owned()), "{addr}:\n{}", plan.text);
+    }
 }
 
 /// What issue 14 adds to every environment: the KMS key, the dag-processor's IRSA role

@@ -79,6 +79,7 @@ fn versions(plan: &serde_json::Value) -> String {
             &["version", "ami_type", "instance_types"],
         ),
         ("aws_db_instance", &["engine", "engine_version"]),
+        ("aws_eks_addon", &["addon_version"]),
         ("aws_db_parameter_group", &["family"]),
         ("aws_subnet", &["availability_zone_id"]),
     ];
@@ -485,5 +486,136 @@ fn encrypted_at_rest_and_the_logs_bucket() {
     assert_eq!(
         worker["inline_policy"][0]["policy"]["Statement"][0]["Resource"],
         "arn:aws:s3:::my-company-logs/airflow/dev/logs/*"
+    );
+}
+
+/// The managed add-ons are pinned per Kubernetes version: each env's cluster_version has
+/// its row, kube-proxy's minor version is the cluster's, another version takes another row
+/// (one without a row is an error); the VPC CNI runs on its own IRSA role (kube-system/
+/// aws-node) and the nodes' role no longer carries the CNI policy; the DaemonSet add-ons
+/// come before the node groups, CoreDNS after the system pool.
+#[test]
+fn managed_addons_pinned_per_cluster_version() {
+    const CNI_POLICY: &str = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy";
+    for env in ["dev", "prod"] {
+        let plan = plan(env);
+        let version = after(&plan, "aws_eks_cluster.main")["version"]
+            .as_str()
+            .expect("a cluster version")
+            .to_owned();
+        let mut names = BTreeSet::new();
+        for change in plan["plan"]["changes"].as_array().into_iter().flatten() {
+            if change["addr"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("aws_eks_addon."))
+            {
+                names.insert(
+                    change["after"]["addon_name"]
+                        .as_str()
+                        .expect("a name")
+                        .to_owned(),
+                );
+            }
+        }
+        let expected: BTreeSet<String> =
+            ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
+                .map(str::to_owned)
+                .into();
+        assert_eq!(names, expected, "{env}");
+        let kube_proxy = after(&plan, r#"aws_eks_addon.node_agents["kube-proxy"]"#);
+        assert!(
+            kube_proxy["addon_version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(&format!("v{version}."))),
+            "{env}: kube-proxy {} on Kubernetes {version}",
+            kube_proxy["addon_version"]
+        );
+        assert!(
+            dependencies(&plan, r#"aws_eks_addon.node_agents["vpc-cni"]"#)
+                .contains(&"aws_iam_role.vpc_cni".to_owned())
+        );
+        assert_eq!(
+            kube_proxy["service_account_role_arn"],
+            serde_json::Value::Null,
+            "only the CNI has a role of its own"
+        );
+        let role = after(&plan, "aws_iam_role.vpc_cni");
+        assert_eq!(
+            role["irsa"]["service_accounts"],
+            serde_json::json!(["kube-system:aws-node"])
+        );
+        assert_eq!(role["managed_policy_arns"], serde_json::json!([CNI_POLICY]));
+        let node = after(&plan, "aws_iam_role.eks_node");
+        assert!(
+            !node["managed_policy_arns"]
+                .as_array()
+                .expect("policies")
+                .contains(&serde_json::json!(CNI_POLICY)),
+            "{env}: the nodes' role does without the CNI policy"
+        );
+        for group in [
+            "aws_eks_node_group.system",
+            r#"aws_eks_node_group.workers["spot"]"#,
+        ] {
+            assert!(
+                dependencies(&plan, group)
+                    .contains(&r#"aws_eks_addon.node_agents["vpc-cni"]"#.to_owned()),
+                "{group}: {:?}",
+                dependencies(&plan, group)
+            );
+        }
+        assert!(
+            dependencies(&plan, "aws_eks_addon.coredns")
+                .contains(&"aws_eks_node_group.system".to_owned())
+        );
+    }
+
+    let older = plan_with(&["--env", "dev", "--var", "cluster_version=1.33"]);
+    let kube_proxy = &after(&older, r#"aws_eks_addon.node_agents["kube-proxy"]"#)["addon_version"];
+    assert!(
+        kube_proxy.as_str().is_some_and(|v| v.starts_with("v1.33.")),
+        "{kube_proxy}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .current_dir(dir.path())
+        .args([
+            "plan",
+            STACK_DIR,
+            "--env",
+            "dev",
+            "--var",
+            "cluster_version=1.30",
+            "--state",
+        ])
+        .arg(dir.path().join("state.json"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("cairn runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("addon_versions") && stderr.contains("1.30"),
+        "{stderr}"
+    );
+
+    let without = plan_with(&["--env", "dev", "--var", "eks_managed_addons=false"]);
+    assert!(
+        without["plan"]["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|c| !c["addr"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("aws_eks_addon.") || a == "aws_iam_role.vpc_cni")),
+        "no add-on and no CNI role without managed add-ons"
+    );
+    assert!(
+        after(&without, "aws_iam_role.eks_node")["managed_policy_arns"]
+            .as_array()
+            .expect("policies")
+            .contains(&serde_json::json!(CNI_POLICY)),
+        "the EKS-installed CNI runs on the nodes' role"
     );
 }
