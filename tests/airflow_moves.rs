@@ -124,7 +124,7 @@ fn cairn_with(
 fn headed(plan: &str, what: &str) -> Vec<String> {
     let mut found: Vec<String> = plan
         .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("# "))
+        .filter_map(|l| l.strip_prefix("  # "))
         // An update of a moved object says so: `... (moved from OLD)`.
         .map(|l| l.split_once(" (moved from ").map_or(l, |(head, _)| head))
         .filter_map(|l| l.strip_suffix(what))
@@ -195,7 +195,8 @@ fn takes_over(env: &str, moves: usize, created: &[&str], updated: &[&str]) {
     for line in plan
         .stdout
         .lines()
-        .filter(|l| l.trim_start().starts_with("# ") && !l.contains(" hidden)"))
+        // Headlines sit at column 2; deeper `# (N unchanged ... hidden)` are not.
+        .filter(|l| l.starts_with("  # "))
     {
         assert!(
             line.contains(" has moved to ")
