@@ -81,9 +81,14 @@ struct Layout {
 
 /// A structure whose one-line form ends before this column stays on one line.
 const INLINE_COLUMNS: usize = 120;
-/// Nesting below an attribute past which a structure that does not fit on one line is
-/// collapsed in the summary (a Deployment's containers are at depth 4 of its manifest).
+/// Maps nested in an attribute's value (lists do not count) past which a map that does not
+/// fit on one line is collapsed in the summary: a Deployment's containers sit at depth 4 of
+/// its manifest (spec, template, spec, containers), an IAM policy's statements at 2.
 const MAX_DEPTH: usize = 4;
+/// Past this many cells (lines before × lines after, once the common start and end are
+/// set aside) a text or list diff shows the middle as removed then added, instead of
+/// building a table that size.
+const MAX_DIFF_CELLS: usize = 1 << 20;
 /// Text longer than this (a config file in a ConfigMap) is collapsed in the summary.
 const MAX_TEXT_LINES: usize = 12;
 /// Unchanged lines shown around a changed one in a text diff, as `diff -U2` does.
@@ -167,9 +172,32 @@ enum Step<'a, T> {
     Added(&'a T),
 }
 
-/// The shortest edit from `before` to `after` (a longest common subsequence): lists and
-/// texts in a plan are short enough for the quadratic table.
+/// The shortest edit from `before` to `after` (a longest common subsequence of what lies
+/// between their common start and end).
 fn steps<'a, T: PartialEq>(before: &'a [T], after: &'a [T]) -> Vec<Step<'a, T>> {
+    let head = before.iter().zip(after).take_while(|(b, a)| b == a).count();
+    let tail = before[head..]
+        .iter()
+        .rev()
+        .zip(after[head..].iter().rev())
+        .take_while(|(b, a)| b == a)
+        .count();
+    let (middle_before, middle_after) = (
+        &before[head..before.len() - tail],
+        &after[head..after.len() - tail],
+    );
+    let mut out: Vec<Step<'a, T>> = before[..head].iter().map(Step::Same).collect();
+    if middle_before.len().saturating_mul(middle_after.len()) > MAX_DIFF_CELLS {
+        out.extend(middle_before.iter().map(Step::Removed));
+        out.extend(middle_after.iter().map(Step::Added));
+    } else {
+        out.extend(common_subsequence(middle_before, middle_after));
+    }
+    out.extend(before[before.len() - tail..].iter().map(Step::Same));
+    out
+}
+
+fn common_subsequence<'a, T: PartialEq>(before: &'a [T], after: &'a [T]) -> Vec<Step<'a, T>> {
     let (n, m) = (before.len(), after.len());
     let mut common = vec![vec![0usize; m + 1]; n + 1];
     for i in (0..n).rev() {
@@ -203,15 +231,22 @@ fn steps<'a, T: PartialEq>(before: &'a [T], after: &'a [T]) -> Vec<Step<'a, T>> 
 /// Which of `steps` the summary shows: every change, and `context` unchanged steps
 /// either side of one.
 fn shown<T>(steps: &[Step<'_, T>], context: usize) -> Vec<bool> {
-    let changed: Vec<usize> = steps
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !matches!(s, Step::Same(_)))
-        .map(|(i, _)| i)
-        .collect();
-    (0..steps.len())
-        .map(|i| changed.iter().any(|&c| i.abs_diff(c) <= context))
-        .collect()
+    let near = |since: usize, step: &Step<'_, T>| match step {
+        Step::Same(_) => since.saturating_add(1),
+        _ => 0,
+    };
+    let mut shown = vec![false; steps.len()];
+    let mut since = usize::MAX;
+    for (i, step) in steps.iter().enumerate() {
+        since = near(since, step);
+        shown[i] = since <= context;
+    }
+    since = usize::MAX;
+    for (i, step) in steps.iter().enumerate().rev() {
+        since = near(since, step);
+        shown[i] |= since <= context;
+    }
+    shown
 }
 
 impl Layout {
@@ -631,5 +666,66 @@ impl Layout {
         );
         let _ = writeln!(out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks<T: std::fmt::Display>(steps: &[Step<'_, T>]) -> String {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Same(v) => format!(" {v}"),
+                Step::Removed(v) => format!("-{v}"),
+                Step::Added(v) => format!("+{v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn steps_keep_what_is_common_and_remove_before_adding() {
+        let before = ["a", "b", "c", "d", "e"];
+        let after = ["a", "x", "c", "d", "e", "f"];
+        assert_eq!(marks(&steps(&before, &after)), " a,-b,+x, c, d, e,+f");
+        assert_eq!(marks(&steps::<&str>(&[], &["a"])), "+a");
+        assert_eq!(marks(&steps(&["a"], &["a"])), " a");
+    }
+
+    #[test]
+    fn a_diff_too_big_for_the_table_replaces_its_middle() {
+        let before: Vec<u32> = (0..1100).collect();
+        let after: Vec<u32> = std::iter::once(0).chain(2000..3000).chain([1099]).collect();
+        let found = steps(&before, &after);
+        assert!(matches!(found.first(), Some(Step::Same(0))));
+        assert!(matches!(found.last(), Some(Step::Same(1099))));
+        let removed = found
+            .iter()
+            .filter(|s| matches!(s, Step::Removed(_)))
+            .count();
+        let added = found.iter().filter(|s| matches!(s, Step::Added(_))).count();
+        assert_eq!((removed, added), (1098, 1000));
+    }
+
+    #[test]
+    fn the_summary_shows_context_around_changes() {
+        let before = ["1", "2", "3", "4", "5", "6", "7", "8"];
+        let after = ["1", "2", "3", "4", "X", "6", "7", "8"];
+        let found = steps(&before, &after);
+        let shown: Vec<usize> = shown(&found, 1)
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s)
+            .map(|(i, _)| i)
+            .collect();
+        // 4, -5, +X, 6: one line either side of the change.
+        assert_eq!(shown, [3, 4, 5, 6]);
+        assert!(shown_all(&found));
+    }
+
+    fn shown_all(found: &[Step<'_, &str>]) -> bool {
+        shown(found, usize::MAX).iter().all(|s| *s)
     }
 }
