@@ -16,7 +16,9 @@
 //! bucket blocks public access, encrypts by default and expires logs, the Secrets Manager
 //! backend's read access names exactly the environment's prefixes, prod's GPU pool carries
 //! its taint; and prod, once its protections are lifted as the stack README says, is
-//! destroyed down to nothing too (a key only scheduled for deletion is gone).
+//! destroyed down to nothing too (a key only scheduled for deletion is gone). moto has no
+//! EKS add-on API, so both run with `eks_managed_addons = false`; the add-ons' versions and
+//! the VPC CNI's role are checked on the plan (`tests/airflow_plan.rs`).
 //!
 //! Needs `moto_server` on PATH (`pip install 'moto[server]'`); fails without it.
 
