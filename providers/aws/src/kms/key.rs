@@ -421,6 +421,55 @@ async fn set_rotation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eks::capture::{Capture, body, json_error};
+    use crate::resource::{AwsResource, Typed};
+    use cairn_provider_core::{DeleteRequest, Progress};
+
+    /// AWS refuses to schedule a key already pending deletion (moto accepts it): a
+    /// destroy interrupted after its call is finished by the next one.
+    #[tokio::test]
+    async fn a_key_already_scheduled_for_deletion_is_deleted() {
+        let pending = serde_json::json!({"KeyMetadata": {
+            "KeyId": "k-1",
+            "KeyState": "PendingDeletion",
+            "KeyManager": "CUSTOMER",
+        }});
+        let capture = Capture::script([
+            json_error(
+                "KMSInvalidStateException",
+                "arn:aws:kms:us-east-1:123456789012:key/k-1 is pending deletion.",
+            ),
+            (200, pending.to_string()),
+        ]);
+        let identity = ResourceIdentity {
+            stack: "airflow".to_owned(),
+            env: "dev".to_owned(),
+            address: "aws_kms_key.main".to_owned(),
+        };
+        let state = Attrs::new()
+            .with("id", "k-1")
+            .with("deletion_window_in_days", Value::Int(7));
+        Typed(Key)
+            .delete(
+                &capture.clients(),
+                DeleteRequest {
+                    type_name: "aws_kms_key",
+                    identity: &identity,
+                    state: &state,
+                    timeout: Duration::from_secs(60),
+                    progress: Progress::noop(),
+                },
+            )
+            .await
+            .expect("already scheduled counts as deleted");
+        let sent: serde_json::Value =
+            serde_json::from_str(&body(&capture.requests()[0])).expect("JSON body");
+        assert_eq!(
+            sent,
+            serde_json::json!({"KeyId": "k-1", "PendingWindowInDays": 7})
+        );
+        assert_eq!(capture.unused(), 0);
+    }
 
     fn planned(desired: Attrs) -> Result<PlanAdjustments, ProviderError> {
         Key.plan(PlanRequest {

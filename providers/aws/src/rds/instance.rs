@@ -278,6 +278,16 @@ impl AwsType for Instance {
     /// RDS needs a master password from exactly one source, and a storage key only for
     /// encrypted storage.
     fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        // RDS reports the key's ARN whatever named it: an alias would differ at every
+        // plan, and the attribute forces a replacement.
+        if let Some(Value::String(key)) = request.desired.get("kms_key_id")
+            && (key.starts_with("alias/") || key.contains(":alias/"))
+        {
+            return Err(ProviderError::invalid(
+                "kms_key_id",
+                "must name the key by id or ARN, not by alias (RDS reports the key's ARN)",
+            ));
+        }
         let encrypted = request.desired.get("storage_encrypted");
         if request.desired.get("kms_key_id").is_some()
             && !matches!(encrypted, Some(Value::Bool(true) | Value::Unknown))
@@ -761,9 +771,8 @@ fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, St
 }
 
 /// The storage key as `read` reports it: RDS returns the key's ARN; a configured key
-/// id or key ARN naming the same key is reported as configured, so it is not a change.
-/// (An alias cannot be matched without a KMS call: it shows as the ARN, and the plan
-/// then names the difference.)
+/// id or key ARN naming the same key is reported as configured, so it is not a change
+/// (`plan` refuses aliases, which cannot be matched without a KMS call).
 fn same_key(configured: Option<String>, actual: Option<&str>) -> Option<String> {
     let actual = actual?;
     match configured {
@@ -789,7 +798,12 @@ mod tests {
         assert!(error.to_string().contains("storage_encrypted"), "{error}");
         assert!(planned(with_key.clone().with("storage_encrypted", false)).is_err());
         assert!(planned(with_key.clone().with("storage_encrypted", true)).is_ok());
-        assert!(planned(with_key.with("storage_encrypted", Value::Unknown)).is_ok());
+        assert!(planned(with_key.clone().with("storage_encrypted", Value::Unknown)).is_ok());
+        let alias = with_key
+            .with("storage_encrypted", true)
+            .with("kms_key_id", "alias/airflow");
+        let error = planned(alias).expect_err("alias refused");
+        assert!(error.to_string().contains("not by alias"), "{error}");
     }
 
     #[test]

@@ -1086,6 +1086,150 @@ fn partition(region: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    mod lost_answer {
+        //! A CreateBucket whose answer is lost: the bucket of that name is adopted only
+        //! when it carries this resource's tags. (moto ignores tags sent with
+        //! CreateBucket, so its answers are played here.)
+
+        use super::*;
+        use crate::eks::capture::{Capture, NO_ANSWER};
+        use crate::resource::{AwsResource, Typed};
+
+        fn identity() -> ResourceIdentity {
+            ResourceIdentity {
+                stack: "airflow".to_owned(),
+                env: "prod".to_owned(),
+                address: "aws_s3_bucket.logs".to_owned(),
+            }
+        }
+
+        fn tagging(tags: &BTreeMap<String, String>) -> (u16, String) {
+            let tags: String = tags
+                .iter()
+                .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
+                .collect();
+            (200, format!("<Tagging><TagSet>{tags}</TagSet></Tagging>"))
+        }
+
+        fn missing(code: &str) -> (u16, String) {
+            (
+                404,
+                format!("<Error><Code>{code}</Code><Message>none</Message></Error>"),
+            )
+        }
+
+        fn ok() -> (u16, String) {
+            (200, String::new())
+        }
+
+        /// `METHOD ?query` of each request: S3 names its calls by their query.
+        fn calls(capture: &Capture) -> Vec<String> {
+            capture
+                .requests()
+                .iter()
+                .map(|r| {
+                    let query = r.uri().split_once('?').map_or("", |(_, q)| q);
+                    let query = query.split('&').next().unwrap_or_default();
+                    format!(
+                        "{} ?{}",
+                        r.method(),
+                        query.split('=').next().unwrap_or_default()
+                    )
+                })
+                .collect()
+        }
+
+        fn request<'a>(identity: &'a ResourceIdentity, config: &'a Attrs) -> CreateRequest<'a> {
+            CreateRequest {
+                type_name: "aws_s3_bucket",
+                identity,
+                config,
+                timeout: Duration::from_secs(5 * 60),
+                progress: Progress::noop(),
+            }
+        }
+
+        #[tokio::test]
+        async fn the_bucket_carrying_this_resource_tags_is_adopted() {
+            let mut tags = identity().tags();
+            tags.insert("team".to_owned(), "data".to_owned());
+            let capture = Capture::script([
+                (404, String::new()),
+                (NO_ANSWER, String::new()),
+                ok(),
+                tagging(&tags),
+                ok(),
+                ok(),
+                ok(),
+                (200, "<VersioningConfiguration/>".to_owned()),
+                missing("ServerSideEncryptionConfigurationNotFoundError"),
+                missing("NoSuchPublicAccessBlockConfiguration"),
+                missing("OwnershipControlsNotFoundError"),
+                missing("NoSuchLifecycleConfiguration"),
+                tagging(&tags),
+            ]);
+            let identity = identity();
+            let config = Attrs::new().with("bucket", "airflow-prod-logs").with(
+                "tags",
+                Value::Map(BTreeMap::from([("team".to_owned(), Value::from("data"))])),
+            );
+            let attrs = Typed(Bucket)
+                .create(&capture.clients(), request(&identity, &config))
+                .await
+                .expect("adopted");
+            assert_eq!(
+                calls(&capture),
+                [
+                    "HEAD ?",
+                    "PUT ?",
+                    "HEAD ?",
+                    "GET ?tagging",
+                    "HEAD ?",
+                    "PUT ?tagging",
+                    "HEAD ?",
+                    "GET ?versioning",
+                    "GET ?encryption",
+                    "GET ?publicAccessBlock",
+                    "GET ?ownershipControls",
+                    "GET ?lifecycle",
+                    "GET ?tagging",
+                ]
+            );
+            let sent = crate::eks::capture::body(&capture.requests()[1]);
+            assert!(sent.contains("<Key>cairn:address</Key>"), "{sent}");
+            assert_eq!(attrs.get("tags"), config.get("tags"));
+            assert_eq!(
+                attrs.opt_str("id").ok().flatten().as_deref(),
+                Some("airflow-prod-logs")
+            );
+        }
+
+        #[tokio::test]
+        async fn a_bucket_without_this_resource_tags_is_never_adopted() {
+            let mut theirs = identity().tags();
+            theirs.insert("cairn:env".to_owned(), "dev".to_owned());
+            let mut script = vec![(404, String::new()), (NO_ANSWER, String::new())];
+            for _ in 0..20 {
+                script.push(ok());
+                script.push(tagging(&theirs));
+            }
+            let capture = Capture::script(script);
+            let identity = identity();
+            let config = Attrs::new().with("bucket", "airflow-prod-logs");
+            let error = Typed(Bucket)
+                .create(&capture.clients(), request(&identity, &config))
+                .await
+                .expect_err("not ours")
+                .to_string();
+            assert!(error.contains("run apply again"), "{error}");
+            assert!(
+                !calls(&capture).contains(&"PUT ?tagging".to_owned()),
+                "nothing written to the other bucket"
+            );
+            assert!(capture.unused() > 0);
+        }
+    }
+
     fn planned(desired: Attrs) -> Result<PlanAdjustments, ProviderError> {
         Bucket.plan(PlanRequest {
             type_name: "aws_s3_bucket",
