@@ -2,7 +2,9 @@
 //! the key AWS objects checked through the SDK, a no-op re-plan (with and without a
 //! refresh), a second apply that touches nothing, one in-place change of the worker pool,
 //! no generated secret anywhere cairn writes or prints, and a destroy that leaves nothing
-//! tagged with the stack.
+//! tagged with the stack. Deployed into an existing VPC (`existing_vpc_id`, made here
+//! with the SDK), it makes no network of its own, puts the cluster and the database in the
+//! existing subnets, converges, and its destroy leaves that VPC and its subnets in place.
 //!
 //! The Kubernetes objects go to the mock API server (`cairn-kube-mock`, which behaves like
 //! the recorded kube-apiserver v1.28), where the test also changes `airflow.cfg`, drifts
@@ -36,10 +38,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use aws_sdk_eks::types::{CapacityTypes, TaintEffect};
 
 use cairn_kube_mock::{MockServer, Options};
-use support::aws::{Clients, assert_nothing_left, assert_tagged};
+use support::aws::{Clients, Tagged, assert_nothing_left, assert_tagged};
 use support::cairn::{Cairn, resources_with, summary_line};
 use support::moto::Moto;
 
@@ -148,6 +151,231 @@ async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
     cairn.destroy(&[]);
     assert_nothing_left(&aws, STACK).await;
     check_production_gone(&sdk, &made).await;
+}
+
+/// The resource types of the stack's own network.
+const NETWORK_TYPES: [&str; 6] = [
+    "aws_vpc",
+    "aws_subnet",
+    "aws_internet_gateway",
+    "aws_eip",
+    "aws_nat_gateway",
+    "aws_route_table",
+];
+
+/// The kinds of AWS object the stack's own network is made of.
+const NETWORK_KINDS: [&str; 6] = [
+    "ec2 vpc",
+    "ec2 subnet",
+    "ec2 internet gateway",
+    "ec2 nat gateway",
+    "ec2 elastic ip",
+    "ec2 route table",
+];
+
+/// A VPC made outside cairn, as a landing zone would hand it over: two private subnets in
+/// two zones tagged `kubernetes.io/role/internal-elb = 1`, found by that tag.
+/// `(vpc, private subnets sorted)`.
+async fn existing_network(ec2: &aws_sdk_ec2::Client) -> (String, Vec<String>) {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.70.0.0/16")
+        .send()
+        .await
+        .expect("CreateVpc")
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("the VPC's id")
+        .to_owned();
+    let mut private = Vec::new();
+    for (cidr, zone) in [
+        ("10.70.32.0/19", "us-east-1a"),
+        ("10.70.64.0/19", "us-east-1b"),
+    ] {
+        let tagged = TagSpecification::builder()
+            .resource_type(ResourceType::Subnet)
+            .tags(
+                Tag::builder()
+                    .key("kubernetes.io/role/internal-elb")
+                    .value("1")
+                    .build(),
+            )
+            .build();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .tag_specifications(tagged)
+            .send()
+            .await
+            .expect("CreateSubnet");
+        private.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("the subnet's id")
+                .to_owned(),
+        );
+    }
+    private.sort();
+    (vpc, private)
+}
+
+/// The ids of the subnets of `vpc` that still exist, sorted.
+async fn subnets_of(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Vec<String> {
+    let out = ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSubnets");
+    let mut ids: Vec<String> = out
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn airflow_dev_into_an_existing_vpc() {
+    let mock = MockServer::start_blocking(Options {
+        auto_ready: true,
+        ..Options::default()
+    })
+    .expect("the mock API server starts");
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    mock.write_kubeconfig(kubeconfig.path())
+        .expect("kubeconfig");
+    let moto = Moto::start();
+    let aws = Clients::new(&moto.sdk_config().await);
+    let (vpc, private) = existing_network(&aws.ec2).await;
+    let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
+    cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
+    cairn.set_var("existing_vpc_id", &vpc);
+
+    let planned = cairn.expect(0, &["plan"], &["--json"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&planned.stdout).expect("plan --json prints JSON");
+    let changes = plan["plan"]["changes"].as_array().expect("changes");
+    let network: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c["addr"].as_str())
+        .filter(|addr| NETWORK_TYPES.contains(&addr.split('.').next().unwrap_or_default()))
+        .collect();
+    assert_eq!(network, Vec::<&str>::new(), "the plan makes no network");
+    assert!(
+        changes.iter().any(|c| c["addr"] == "aws_eks_cluster.main"),
+        "the plan makes the cluster"
+    );
+
+    cairn.apply(&[]);
+    let objects = aws.tagged_with_stack(STACK).await;
+    let made: Vec<&Tagged> = objects
+        .iter()
+        .filter(|o| NETWORK_KINDS.contains(&o.kind))
+        .collect();
+    assert!(made.is_empty(), "no network object was made: {made:#?}");
+    let cluster = aws
+        .eks
+        .describe_cluster()
+        .name(CLUSTER)
+        .send()
+        .await
+        .expect("DescribeCluster");
+    let vpc_config = cluster
+        .cluster()
+        .and_then(|c| c.resources_vpc_config())
+        .expect("the cluster's VPC configuration");
+    let mut cluster_subnets = vpc_config.subnet_ids().to_vec();
+    cluster_subnets.sort();
+    assert_eq!(
+        cluster_subnets, private,
+        "the cluster is in the existing subnets"
+    );
+    for node_group in ["system", "workers"] {
+        let described = aws
+            .eks
+            .describe_nodegroup()
+            .cluster_name(CLUSTER)
+            .nodegroup_name(node_group)
+            .send()
+            .await
+            .expect("DescribeNodegroup");
+        let mut subnets = described
+            .nodegroup()
+            .map(|n| n.subnets().to_vec())
+            .unwrap_or_default();
+        subnets.sort();
+        assert_eq!(subnets, private, "node group {node_group}'s subnets");
+    }
+    let groups = aws
+        .rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(DB)
+        .send()
+        .await
+        .expect("DescribeDBSubnetGroups");
+    let group = groups
+        .db_subnet_groups()
+        .first()
+        .expect("the DB subnet group");
+    assert_eq!(group.vpc_id(), Some(vpc.as_str()));
+    let mut db_subnets: Vec<String> = group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier().map(str::to_owned))
+        .collect();
+    db_subnets.sort();
+    assert_eq!(
+        db_subnets, private,
+        "the database is in the existing subnets"
+    );
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("airflow-dev-metadata-db")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups");
+    let vpcs: Vec<Option<&str>> = groups
+        .security_groups()
+        .iter()
+        .map(|g| g.vpc_id())
+        .collect();
+    assert_eq!(vpcs, [Some(vpc.as_str())], "the database's security group");
+
+    // Converged: nothing to do, with and without a refresh.
+    cairn.plan(0, &[]);
+    cairn.plan(0, &["--refresh=false"]);
+
+    cairn.destroy(&[]);
+    assert_nothing_left(&aws, STACK).await;
+    assert_eq!(
+        subnets_of(&aws.ec2, &vpc).await,
+        private,
+        "the destroy leaves the existing subnets"
+    );
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(&vpc)
+        .send()
+        .await
+        .expect("the existing VPC is still there");
+    assert_eq!(vpcs.vpcs().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,31 +15,19 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use assert_cmd::Command;
-use tempfile::TempDir;
+use std::process::{Command, Output};
 
 #[path = "support/engine.rs"]
 mod engine;
+#[path = "support/workspace.rs"]
+mod workspace;
+
+use workspace::{Workspace, stderr, stdout, text};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-/// A temporary checkout holding one stack in `stack/`.
-struct Workspace {
-    root: TempDir,
-}
-
+/// What the CLI tests need of a checkout beyond the shared [`Workspace`].
 impl Workspace {
-    fn new(stack_toml: &str) -> Workspace {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(".git")).expect("mkdir .git");
-        std::fs::create_dir(root.path().join("stack")).expect("mkdir stack");
-        let workspace = Workspace { root };
-        workspace.write(stack_toml);
-        workspace
-    }
-
     fn from_fixture(name: &str) -> Workspace {
         let text = std::fs::read_to_string(
             Path::new(FIXTURES)
@@ -51,37 +39,8 @@ impl Workspace {
         Workspace::new(&text)
     }
 
-    fn write(&self, stack_toml: &str) {
-        std::fs::write(self.stack_dir().join("stack.toml"), stack_toml).expect("write stack");
-    }
-
-    fn stack_dir(&self) -> PathBuf {
-        self.root.path().join("stack")
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.root.path().join("state")
-    }
-
     fn state_file(&self) -> PathBuf {
         self.state_dir().join("demo-default.json")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        cmd.current_dir(self.stack_dir())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG")
-            .env_remove("CAIRN_TEST_FAIL_ON")
-            .env_remove("CAIRN_TEST_DELAY_MS")
-            .env_remove("CAIRN_STATE_KEY")
-            .write_stdin("");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("cairn runs")
     }
 
     /// `cairn apply --auto-approve`, which must succeed.
@@ -143,18 +102,6 @@ impl Workspace {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         stdout(&out).lines().map(str::to_owned).collect()
     }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn text(out: &Output) -> String {
-    format!("--- stdout\n{}--- stderr\n{}", stdout(out), stderr(out))
 }
 
 /// Snapshot settings shared by every CLI snapshot.
@@ -258,7 +205,7 @@ fn changing_triggers_replace_plans_a_replacement() {
     let ws = Workspace::from_fixture("basic");
     ws.apply();
     let original = std::fs::read_to_string(ws.stack_dir().join("stack.toml")).expect("read");
-    ws.write(&original.replace("triggers_replace = 1", "triggers_replace = 2"));
+    ws.write(original.replace("triggers_replace = 1", "triggers_replace = 2"));
     let out = ws.run(&["plan"]);
     let plan = stdout(&out);
     settings().bind(|| insta::assert_snapshot!("plan_replace", plan));
@@ -598,9 +545,9 @@ lifecycle = {{ create_before_destroy = true, ignore_changes = ["input"] }}
 "#
         )
     };
-    let ws = Workspace::new(&stack("v1", 1));
+    let ws = Workspace::new(stack("v1", 1));
     ws.apply();
-    ws.write(&stack("v2", 1));
+    ws.write(stack("v2", 1));
     let ignored = ws.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(
         ignored.status.code(),
@@ -608,7 +555,7 @@ lifecycle = {{ create_before_destroy = true, ignore_changes = ["input"] }}
         "input is ignored after create: {}",
         text(&ignored)
     );
-    ws.write(&stack("v2", 2));
+    ws.write(stack("v2", 2));
     let out = ws.run(&["plan"]);
     let plan = stdout(&out);
     assert!(
@@ -777,7 +724,7 @@ fn targets_limit_the_plan_to_dependencies() {
 fn removing_a_resource_from_the_stack_plans_its_deletion() {
     let ws = Workspace::new(CHAIN);
     ws.apply();
-    ws.write(&CHAIN.replace("[resources.cairn_data.independent]\ninput = \"x\"\n", ""));
+    ws.write(CHAIN.replace("[resources.cairn_data.independent]\ninput = \"x\"\n", ""));
     let out = ws.run(&["plan"]);
     let plan = stdout(&out);
     assert!(
@@ -1344,9 +1291,9 @@ input = "o{generation}"
 "#
         )
     };
-    let ws = Workspace::new(&stack(1));
+    let ws = Workspace::new(stack(1));
     ws.apply();
-    ws.write(&stack(2));
+    ws.write(stack(2));
     // The delete in flight sleeps 1.5 s; the interrupt comes inside it.
     let (code, seen, _) = ws.apply_interrupted_after(&[], "cairn_data.secret: destroying");
     assert_eq!(code, Some(1), "{seen}");

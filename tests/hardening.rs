@@ -14,55 +14,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
-use tempfile::TempDir;
+#[path = "support/workspace.rs"]
+mod workspace;
 
-/// A temporary checkout (a directory with `.git`) holding one stack in `repo/stack/`,
-/// inside a scratch directory so escapes to `../` can be looked for.
-struct Workspace {
-    scratch: TempDir,
-}
+use workspace::{Workspace, stderr};
 
+/// What the hardening tests need of a checkout beyond the shared [`Workspace`].
 impl Workspace {
-    fn new(stack_toml: impl AsRef<[u8]>) -> Workspace {
-        let scratch = tempfile::tempdir().expect("temp dir");
-        let workspace = Workspace { scratch };
-        std::fs::create_dir_all(workspace.root().join(".git")).expect("mkdir .git");
-        std::fs::create_dir_all(workspace.stack_dir().join("env")).expect("mkdir stack/env");
-        std::fs::write(workspace.stack_dir().join("stack.toml"), stack_toml).expect("write");
-        workspace
-    }
-
-    fn root(&self) -> PathBuf {
-        self.scratch.path().join("repo")
-    }
-
-    fn stack_dir(&self) -> PathBuf {
-        self.root().join("stack")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        cmd.current_dir(self.stack_dir())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG")
-            .env_remove("CAIRN_TEST_FAIL_ON")
-            .env_remove("CAIRN_TEST_DELAY_MS")
-            .env_remove("CAIRN_STATE_KEY")
-            .env("RUST_BACKTRACE", "1")
-            .write_stdin("");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("cairn runs")
-    }
-
     /// Every file under the scratch directory that is not the stack's own or in `state/`.
     fn files_outside_the_state_folder(&self) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        let mut dirs = vec![self.scratch.path().to_path_buf()];
+        let mut dirs = vec![self.scratch().to_path_buf()];
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
                 let path = entry.path();
@@ -83,10 +45,6 @@ impl Workspace {
         }
         out
     }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Exit 1 with an error naming `location` (`stack.toml:LINE:COL`), and no sign of a
@@ -216,7 +174,7 @@ fn a_stack_name_cannot_leave_the_state_folder() {
 fn an_environment_name_cannot_leave_its_folders() {
     let workspace = Workspace::new(format!("{HEADER}input = \"${{var.x}}\"\n[variables.x]\n"));
     // Where the escaping env file would be read from: it must not be.
-    let outside = workspace.scratch.path().join("outside");
+    let outside = workspace.scratch().join("outside");
     std::fs::create_dir_all(&outside).expect("mkdir outside");
     std::fs::write(outside.join("evil.toml"), "x = \"from outside\"\n").expect("write");
     for env in ["../../outside/evil", "../evil", "a/b", "..", "", ".hidden"] {
@@ -246,7 +204,7 @@ fn valid_names_write_the_state_in_the_state_folder() {
     let workspace = Workspace::new(
         "[stack]\nname = \"demo_2.x\"\n\n[resources.cairn_data.d]\ninput = \"${var.x}\"\n[variables.x]\n",
     );
-    std::fs::write(workspace.stack_dir().join("env/prod-1.toml"), "x = \"p\"\n").expect("env");
+    workspace.write_file("env/prod-1.toml", "x = \"p\"\n");
     let out = workspace.run(&["apply", "--env", "prod-1", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -320,10 +278,10 @@ fn logs_have_no_colour_off_a_terminal_and_a_bad_filter_is_an_error() {
 fn the_workspace_helper_sees_files_written_outside() {
     let workspace = Workspace::new(format!("{HEADER}input = 1\n"));
     assert_nothing_outside_the_state_folder(&workspace);
-    std::fs::write(workspace.scratch.path().join("escaped.json"), "{}").expect("write");
+    std::fs::write(workspace.scratch().join("escaped.json"), "{}").expect("write");
     assert_eq!(
         workspace.files_outside_the_state_folder(),
-        vec![Path::new(workspace.scratch.path()).join("escaped.json")]
+        vec![Path::new(workspace.scratch()).join("escaped.json")]
     );
 }
 

@@ -1,7 +1,8 @@
 //! The stack language against real peers: `[[import]]` and `cairn import` adopting a VPC
 //! made outside cairn (moto) and a Secret (the mock Kubernetes API server), and a
 //! `for_each` over a value only the apply knows, refused by the plan with the attribute
-//! named. Every adoption is checked through the peer: no second object was made.
+//! named; a data source read only when `enabled`. Every adoption is checked through the
+//! peer: no second object was made.
 //!
 //! Needs `moto_server` on PATH (`pip install 'moto[server]'`); fails without it.
 
@@ -525,5 +526,75 @@ tags = { Name = "no-such-network" }
         failed.stderr.contains("no VPC matches"),
         "{}",
         failed.text()
+    );
+}
+
+const OPTIONAL_VPC_STACK: &str = r#"
+[stack]
+name = "lang-optional"
+
+[variables.existing_vpc_id]
+type    = "string"
+default = ""
+
+[data.aws_vpc.existing]
+enabled = "${var.existing_vpc_id != \"\"}"
+id      = "${var.existing_vpc_id}"
+
+[resources.aws_vpc.main]
+enabled    = "${var.existing_vpc_id == \"\"}"
+cidr_block = "10.8.0.0/16"
+
+[resources.aws_subnet.one]
+vpc_id     = "${var.existing_vpc_id == \"\" ? aws_vpc.main.id : data.aws_vpc.existing.id}"
+cidr_block = "${cidrsubnet(coalesce(data.aws_vpc.existing.cidr_block, aws_vpc.main.cidr_block), 8, 1)}"
+"#;
+
+/// A data source with `enabled` is read only when enabled: with no id it is not read at
+/// all (an empty `id` would fail the read), with an id it is, and a resource switched off
+/// by the same variable is neither planned nor created.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_source_is_read_only_when_enabled() {
+    let moto = Moto::start();
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let existing = create_vpc(&ec2, "10.9.0.0/16").await;
+    let dir = stack_dir(OPTIONAL_VPC_STACK);
+    let cairn = Cairn::new(&moto, dir.path(), "e2e");
+
+    let own = cairn.plan(2, &[]);
+    assert!(
+        own.stdout.contains("aws_vpc.main will be created")
+            && own.stdout.contains("\"10.8.1.0/24\""),
+        "{}",
+        own.text()
+    );
+
+    cairn.set_var("existing_vpc_id", &existing);
+    let into = cairn.plan(2, &[]);
+    assert!(
+        into.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        "{}",
+        into.text()
+    );
+    assert!(
+        into.stdout.contains(&existing) && into.stdout.contains("\"10.9.1.0/24\""),
+        "the subnet goes in the existing VPC: {}",
+        into.text()
+    );
+    cairn.apply(&[]);
+    assert_eq!(
+        vpcs_with_cidr(&ec2, "10.8.0.0/16").await,
+        Vec::<String>::new(),
+        "no VPC of the stack's own"
+    );
+    cairn.plan(0, &[]);
+
+    cairn.set_var("existing_vpc_id", "vpc-00000000000000bad");
+    let missing = cairn.expect(1, &["plan"], &[]);
+    assert!(
+        missing.stderr.contains("data.aws_vpc.existing"),
+        "{}",
+        missing.text()
     );
 }

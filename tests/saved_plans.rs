@@ -13,10 +13,13 @@
     reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Output;
 
-use tempfile::TempDir;
+#[path = "support/workspace.rs"]
+mod workspace;
+
+use workspace::{Workspace, arg as path, stderr, stdout, text};
 
 const STACK: &str = r#"
 [stack]
@@ -56,55 +59,30 @@ greeting = "hello from dev"
 /// The secret every test passes; no plan file may contain it.
 const PASSWORD: &str = "correct-horse-battery-staple-42";
 
-/// A checkout (a directory with `.git`) holding the stack in `stack/`, with `env/dev.toml`.
-struct Checkout {
-    root: TempDir,
+/// A checkout holding the stack and its `env/dev.toml`.
+fn new_checkout() -> Workspace {
+    let checkout = Workspace::new(STACK);
+    checkout.write_file("env/dev.toml", DEV);
+    checkout
 }
 
-impl Checkout {
-    fn new() -> Checkout {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(".git")).expect("mkdir .git");
-        std::fs::create_dir_all(root.path().join("stack").join("env")).expect("mkdir stack");
-        std::fs::write(root.path().join("stack").join("stack.toml"), STACK).expect("stack");
-        std::fs::write(root.path().join("stack").join("env").join("dev.toml"), DEV)
-            .expect("env file");
-        Checkout { root }
-    }
-
-    fn stack_dir(&self) -> PathBuf {
-        self.root.path().join("stack")
-    }
-
+/// What these tests need of a checkout beyond the shared [`Workspace`]; commands run in
+/// the checkout's root, as a pipeline would run them.
+impl Workspace {
     fn plan_file(&self) -> PathBuf {
-        self.root.path().join("plan.json")
+        self.root().join("plan.json")
     }
 
     fn state_file(&self, env: &str) -> PathBuf {
-        self.root
-            .path()
-            .join("state")
-            .join(format!("demo-{env}.json"))
+        self.state_dir().join(format!("demo-{env}.json"))
     }
 
-    /// Runs cairn in the checkout's root (as a pipeline would), stdin not a terminal.
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .current_dir(self.root.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG")
-            .env_remove("CAIRN_TEST_FAIL_ON")
-            .env_remove("CAIRN_TEST_DELAY_MS")
-            .env_remove("CAIRN_STATE_KEY")
-            .env_remove("CAIRN_VAR_password")
-            .stdin(Stdio::null())
-            .output()
-            .expect("cairn runs")
+    fn run_in_root(&self, args: &[&str]) -> Output {
+        self.run_in(&self.root(), args)
     }
 
-    fn expect(&self, code: i32, args: &[&str]) -> Output {
-        let out = self.run(args);
+    fn expect_in_root(&self, code: i32, args: &[&str]) -> Output {
+        let out = self.run_in_root(args);
         assert_eq!(
             out.status.code(),
             Some(code),
@@ -119,7 +97,7 @@ impl Checkout {
     fn plan(&self, greeting: &str) -> Output {
         let dir = self.stack_dir();
         let plan = self.plan_file();
-        self.expect(
+        self.expect_in_root(
             0,
             &[
                 "plan",
@@ -139,7 +117,7 @@ impl Checkout {
     /// `cairn apply plan.json` with the password, as a pipeline's apply job runs it.
     fn apply_file(&self) -> Output {
         let plan = self.plan_file();
-        self.run(&[
+        self.run_in_root(&[
             "apply",
             path(&plan),
             "--var",
@@ -150,7 +128,7 @@ impl Checkout {
     /// A plain `cairn apply --auto-approve --env dev`.
     fn apply(&self, greeting: &str) {
         let dir = self.stack_dir();
-        self.expect(
+        self.expect_in_root(
             0,
             &[
                 "apply",
@@ -169,7 +147,7 @@ impl Checkout {
     /// The applied output `name` of `env`, from the state alone.
     fn output(&self, env: &str, name: &str) -> String {
         let dir = self.stack_dir();
-        let out = self.expect(0, &["output", path(&dir), name, "--env", env]);
+        let out = self.expect_in_root(0, &["output", path(&dir), name, "--env", env]);
         stdout(&out).trim().trim_matches('"').to_owned()
     }
 
@@ -184,27 +162,6 @@ impl Checkout {
     }
 }
 
-fn path(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Asserts `out` is a refusal that mentions every one of `words` and changed nothing.
 fn assert_refused(out: &Output, words: &[&str]) {
     assert_eq!(out.status.code(), Some(1), "refused:\n{}", text(out));
@@ -217,7 +174,7 @@ fn assert_refused(out: &Output, words: &[&str]) {
 
 #[test]
 fn a_saved_plan_applies_without_a_prompt_and_only_once() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     checkout.apply("hello");
     let serial_before = checkout.state("dev")["serial"].clone();
     checkout.plan("bonjour");
@@ -240,7 +197,7 @@ fn a_saved_plan_applies_without_a_prompt_and_only_once() {
 
 #[test]
 fn a_plan_made_on_an_empty_state_creates_it_once() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     checkout.plan("hello");
     assert!(!checkout.state_file("dev").exists(), "plan wrote no state");
     let reserved = checkout.saved_plan()["state"]["lineage"].clone();
@@ -259,7 +216,7 @@ fn a_plan_made_on_an_empty_state_creates_it_once() {
 
 #[test]
 fn a_saved_plan_is_refused_once_another_apply_changed_the_state() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     checkout.apply("hello");
     checkout.plan("bonjour");
     checkout.apply("hola");
@@ -267,7 +224,7 @@ fn a_saved_plan_is_refused_once_another_apply_changed_the_state() {
     assert_eq!(checkout.output("dev", "greeting"), "hola");
 
     // A first plan too: another run created the state it would have created.
-    let empty = Checkout::new();
+    let empty = new_checkout();
     empty.plan("bonjour");
     empty.apply("hola");
     assert_refused(&empty.apply_file(), &["a state was written since"]);
@@ -276,12 +233,12 @@ fn a_saved_plan_is_refused_once_another_apply_changed_the_state() {
 
 #[test]
 fn a_saved_plan_is_refused_after_the_stack_or_a_variable_changed() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     checkout.apply("hello");
     checkout.plan("bonjour");
 
     let plan = checkout.plan_file();
-    let changed_var = checkout.run(&[
+    let changed_var = checkout.run_in_root(&[
         "apply",
         path(&plan),
         "--var",
@@ -317,7 +274,7 @@ fn a_saved_plan_is_refused_after_the_stack_or_a_variable_changed() {
 
 #[test]
 fn a_plan_file_holds_no_secret_and_apply_needs_it_again() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     checkout.apply("hello");
     checkout.plan("bonjour");
     let bytes = std::fs::read(checkout.plan_file()).expect("plan file");
@@ -329,11 +286,11 @@ fn a_plan_file_holds_no_secret_and_apply_needs_it_again() {
     assert!(file.contains("bonjour"), "non-sensitive values are kept");
 
     let plan = checkout.plan_file();
-    let without = checkout.run(&["apply", path(&plan)]);
+    let without = checkout.run_in_root(&["apply", path(&plan)]);
     assert_eq!(without.status.code(), Some(1), "{}", text(&without));
     assert!(stderr(&without).contains("password"), "{}", text(&without));
 
-    let other = checkout.run(&["apply", path(&plan), "--var", "password=another-one"]);
+    let other = checkout.run_in_root(&["apply", path(&plan), "--var", "password=another-one"]);
     assert_refused(&other, &["sensitive variable `password`"]);
     assert!(!stderr(&other).contains("another-one"), "{}", text(&other));
 
@@ -345,10 +302,10 @@ fn a_plan_file_holds_no_secret_and_apply_needs_it_again() {
 
 #[test]
 fn environments_from_one_base_have_their_own_names_and_state() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     let dir = checkout.stack_dir();
     for env in ["pr-1", "pr-2"] {
-        checkout.expect(
+        checkout.expect_in_root(
             0,
             &[
                 "apply",
@@ -371,7 +328,7 @@ fn environments_from_one_base_have_their_own_names_and_state() {
         "the base's state is untouched"
     );
 
-    checkout.expect(
+    checkout.expect_in_root(
         0,
         &[
             "destroy",
@@ -393,10 +350,10 @@ fn environments_from_one_base_have_their_own_names_and_state() {
 
 #[test]
 fn a_saved_plan_keeps_its_environment_base() {
-    let checkout = Checkout::new();
+    let checkout = new_checkout();
     let dir = checkout.stack_dir();
     let plan = checkout.plan_file();
-    checkout.expect(
+    checkout.expect_in_root(
         0,
         &[
             "plan",
@@ -411,7 +368,7 @@ fn a_saved_plan_keeps_its_environment_base() {
             path(&plan),
         ],
     );
-    let wrong = checkout.run(&["apply", path(&plan), "--env", "pr-8"]);
+    let wrong = checkout.run_in_root(&["apply", path(&plan), "--env", "pr-8"]);
     assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
     assert!(stderr(&wrong).contains("--env pr-8"), "{}", text(&wrong));
 

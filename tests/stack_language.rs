@@ -1,7 +1,8 @@
 //! The stack language end to end, on `cairn_data` stacks (no cloud needed): `[locals]`,
 //! `for_each` instances (adding, removing and renaming keys, references across instances,
-//! `--target` and `state` commands on one instance), and the errors `validate` and `plan`
-//! give, each with its file:line:column.
+//! `--target` and `state` commands on one instance), `enabled` (a resource, or all of a
+//! `for_each` resource's instances, that exists only when a variable says so), and the
+//! errors `validate` and `plan` give, each with its file:line:column.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,71 +13,13 @@
     reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
 )]
 
-use std::path::PathBuf;
-use std::process::Output;
+#[path = "support/workspace.rs"]
+mod workspace;
 
-use assert_cmd::Command;
-use tempfile::TempDir;
+use workspace::Workspace;
 
-/// A temporary checkout (a directory with `.git`) holding one stack in `stack/`.
-struct Workspace {
-    root: TempDir,
-}
-
+/// What the language tests need of a checkout beyond the shared [`Workspace`].
 impl Workspace {
-    fn new(stack_toml: &str) -> Workspace {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(".git")).expect("mkdir .git");
-        std::fs::create_dir(root.path().join("stack")).expect("mkdir stack");
-        let workspace = Workspace { root };
-        workspace.write(stack_toml);
-        workspace
-    }
-
-    fn write(&self, stack_toml: &str) {
-        std::fs::write(self.stack_dir().join("stack.toml"), stack_toml).expect("write stack");
-    }
-
-    fn stack_dir(&self) -> PathBuf {
-        self.root.path().join("stack")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .current_dir(self.stack_dir())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG")
-            .env_remove("CAIRN_TEST_FAIL_ON")
-            .env_remove("CAIRN_TEST_DELAY_MS")
-            .env_remove("CAIRN_STATE_KEY")
-            .write_stdin("")
-            .output()
-            .expect("cairn runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?} failed:\n{}",
-            text(&out)
-        );
-        text(&out)
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_ne!(
-            out.status.code(),
-            Some(0),
-            "{args:?} should fail:\n{}",
-            text(&out)
-        );
-        text(&out)
-    }
-
     /// The `# ADDRESS will be ...` lines of a plan, sorted.
     fn planned(&self, args: &[&str]) -> Vec<String> {
         let mut lines: Vec<String> = self
@@ -89,14 +32,6 @@ impl Workspace {
         lines.sort();
         lines
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 const POOLS: &str = r#"
@@ -362,6 +297,151 @@ input = 1
     assert!(out.contains("has the key `a` twice; use toset()"), "{out}");
 }
 
+const OPTIONAL_NETWORK: &str = r#"
+[stack]
+name = "demo"
+
+[variables.existing_network]
+type    = "string"
+default = ""
+
+[variables.zones]
+default = { a = 1, b = 2 }
+
+[locals]
+create_network = "${var.existing_network == \"\"}"
+
+[resources.cairn_data.network]
+enabled = "${local.create_network}"
+input   = "net"
+
+[resources.cairn_data.subnet]
+enabled  = "${local.create_network}"
+for_each = "${var.zones}"
+input    = "${cairn_data.network.output}-${each.key}"
+
+[resources.cairn_data.cluster]
+input      = { network = "${local.create_network ? cairn_data.network.output : var.existing_network}", subnets = "${local.create_network ? cairn_data.subnet[*].output : [\"s-1\"]}", either = "${coalesce(cairn_data.network.output, \"none\")}", count = "${length(cairn_data.subnet[*].output)}", keys = "${keys(cairn_data.subnet)}" }
+depends_on = ["cairn_data.subnet"]
+
+[outputs.network]
+value = "${cairn_data.network.output}"
+"#;
+
+#[test]
+fn enabled_makes_a_resource_and_its_instances_exist_conditionally() {
+    let ws = Workspace::new(OPTIONAL_NETWORK);
+    let applied = ws.ok(&["apply", "--auto-approve"]);
+    assert!(applied.contains("Resources: 4 added"), "{applied}");
+    let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
+    for value in [
+        r#"["net-a", "net-b"]"#,
+        r#""count": 2"#,
+        r#""keys": ["a", "b"]"#,
+    ] {
+        assert!(shown.contains(value), "{value} in {shown}");
+    }
+
+    // Disabled (through a local made of a variable): exactly the resource and every
+    // instance go; what referred to them sees `null` (the conditional's other branch,
+    // coalesce's fallback; a splat over no instance is `[]`, their map `{}`); depends_on
+    // on a disabled resource orders nothing.
+    let off = ["--var", "existing_network=net-0"];
+    assert_eq!(
+        ws.planned(&off),
+        vec![
+            "cairn_data.cluster will be updated in place",
+            "cairn_data.network will be destroyed (it is no longer in the configuration)",
+            r#"cairn_data.subnet["a"] will be destroyed (it is no longer in the configuration)"#,
+            r#"cairn_data.subnet["b"] will be destroyed (it is no longer in the configuration)"#,
+        ]
+    );
+    // A target may name a disabled resource: what the state holds of it.
+    assert_eq!(
+        ws.planned(&[&["--target", r#"cairn_data.subnet["b"]"#][..], &off].concat()),
+        vec![r#"cairn_data.subnet["b"] will be destroyed (it is no longer in the configuration)"#]
+    );
+    let graph = ws.ok(&[&["graph"][..], &off].concat());
+    assert!(!graph.contains("cairn_data.subnet"), "{graph}");
+    assert!(!graph.contains("cairn_data.network"), "{graph}");
+    let json = ws.ok(&[&["plan", "--json"][..], &off].concat());
+    assert!(
+        json.contains(r#""addr":"cairn_data.subnet[\"a\"]""#),
+        "{json}"
+    );
+    let applied = ws.ok(&[&["apply", "--auto-approve"][..], &off].concat());
+    assert!(applied.contains("1 changed, 3 destroyed"), "{applied}");
+    let listed = ws.ok(&["state", "list"]);
+    assert_eq!(listed.trim(), "cairn_data.cluster", "{listed}");
+    let shown = ws.ok(&["state", "show", "cairn_data.cluster"]);
+    for value in [
+        r#""net-0""#,
+        r#"["s-1"]"#,
+        r#""none""#,
+        r#""count": 0"#,
+        r#""keys": []"#,
+    ] {
+        assert!(shown.contains(value), "{value} in {shown}");
+    }
+    assert!(
+        ws.ok(&[&["plan"][..], &off].concat())
+            .contains("No changes"),
+        "disabled resources converge"
+    );
+
+    // Enabled again: exactly them again.
+    assert_eq!(
+        ws.planned(&[]),
+        vec![
+            "cairn_data.cluster will be updated in place",
+            "cairn_data.network will be created",
+            r#"cairn_data.subnet["a"] will be created"#,
+            r#"cairn_data.subnet["b"] will be created"#,
+        ]
+    );
+}
+
+#[test]
+fn enabled_must_be_known_when_loading() {
+    let ws = Workspace::new(
+        r#"
+[stack]
+name = "demo"
+
+[locals]
+flag = true
+late = "${cairn_data.a.output}"
+later = "${!local.late}"
+
+[resources.cairn_data.a]
+input = 1
+
+[resources.cairn_data.b]
+enabled = "${cairn_data.a.output == 1}"
+
+[resources.cairn_data.c]
+enabled = "${local.flag && local.later}"
+
+[resources.cairn_data.d]
+enabled = "yes"
+
+[resources.cairn_data.e]
+enabled = "${local.flag && local.nope}"
+"#,
+    );
+    let out = ws.fails(&["validate"]);
+    for expected in [
+        "stack.toml:14:14: cairn_data.b: `enabled` may reference variables (and locals made of them) only, not `cairn_data.a`",
+        "stack.toml:17:28: cairn_data.c: `enabled` may reference variables (and locals made of them) only, not `local.later`, which uses `cairn_data.a`",
+        "stack.toml:20:11: cairn_data.d: `enabled` must be a bool, got string",
+        "stack.toml:23:28: cairn_data.e: undefined local `local.nope`",
+    ] {
+        assert!(out.contains(expected), "{expected} in\n{out}");
+    }
+    let plan = ws.fails(&["plan"]);
+    assert!(plan.contains("stack.toml:14:14"), "{plan}");
+}
+
 #[test]
 fn moved_blocks_and_state_mv_change_addresses_without_replacing() {
     let ws = Workspace::new(
@@ -441,7 +521,7 @@ to   = 'cairn_data.zone["a"]'
     }
     assert!(ws.ok(&["plan"]).contains("No changes"));
     // The moved object is protected by its new block's prevent_destroy.
-    ws.write(&renamed.replace("input     = \"x\"", "input = \"x\"\ntriggers_replace = 1"));
+    ws.write(renamed.replace("input     = \"x\"", "input = \"x\"\ntriggers_replace = 1"));
     let refused = ws.fails(&["plan"]);
     assert!(refused.contains("prevent_destroy"), "{refused}");
     ws.write(renamed);

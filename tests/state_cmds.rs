@@ -12,11 +12,14 @@
     reason = "a test crate: its helpers outside #[test] fail as loudly as the tests"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
+#[path = "support/workspace.rs"]
+mod workspace;
+
+use workspace::{Workspace, stderr, stdout, text};
 
 /// A stack with a required variable (so commands that need it fail without it), a
 /// secret, and outputs of both kinds.
@@ -48,49 +51,10 @@ value = "${cairn_data.secret.output}"
 sensitive = true
 "#;
 
-/// A checkout (a directory with `.git`) holding the stack in `stack/`.
-struct Checkout {
-    root: TempDir,
-}
-
-impl Checkout {
-    fn new() -> Checkout {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(".git")).expect("mkdir .git");
-        std::fs::create_dir(root.path().join("stack")).expect("mkdir stack");
-        std::fs::write(root.path().join("stack").join("stack.toml"), STACK).expect("stack");
-        Checkout { root }
-    }
-
-    fn stack_dir(&self) -> PathBuf {
-        self.root.path().join("stack")
-    }
-
+/// What these tests need of a checkout beyond the shared [`Workspace`].
+impl Workspace {
     fn state_file(&self) -> PathBuf {
-        self.root.path().join("state").join("demo-default.json")
-    }
-
-    fn command(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        cmd.current_dir(dir)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CAIRN_LOG")
-            .env_remove("CAIRN_TEST_FAIL_ON")
-            .env_remove("CAIRN_TEST_DELAY_MS")
-            .env_remove("CAIRN_STATE_KEY")
-            .env_remove("CAIRN_VAR_greeting")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// Runs cairn in the stack directory.
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_in(&self.stack_dir(), args)
-    }
-
-    fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
-        self.command(dir, args).output().expect("cairn runs")
+        self.state_dir().join("demo-default.json")
     }
 
     fn apply(&self) {
@@ -101,7 +65,7 @@ impl Checkout {
     /// An apply that holds the lock for a while (each create sleeps), in the background.
     fn slow_apply(&self, greeting: &str) -> Child {
         let child = self
-            .command(
+            .command_in(
                 &self.stack_dir(),
                 &[
                     "apply",
@@ -128,23 +92,6 @@ impl Checkout {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Kills a child this test started, by its handle, and reaps it.
 fn kill(mut child: Child) {
     let _ = child.kill();
@@ -153,7 +100,7 @@ fn kill(mut child: Child) {
 
 #[test]
 fn output_show_and_state_work_from_the_state_alone() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     checkout.apply();
 
     // In the stack directory, without the required variable.
@@ -204,13 +151,13 @@ fn output_show_and_state_work_from_the_state_alone() {
 
 #[test]
 fn state_push_refuses_an_older_serial_or_another_lineage() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     checkout.apply();
     let pulled = checkout.run(&["state", "pull"]);
     assert_eq!(pulled.status.code(), Some(0), "{}", text(&pulled));
     let mut state: serde_json::Value = serde_json::from_slice(&pulled.stdout).expect("state JSON");
     let serial = state["serial"].as_u64().expect("serial");
-    let file = checkout.root.path().join("pulled.json");
+    let file = checkout.root().join("pulled.json");
 
     // Older (the same serial is not newer either).
     std::fs::write(&file, &pulled.stdout).expect("write");
@@ -219,7 +166,7 @@ fn state_push_refuses_an_older_serial_or_another_lineage() {
     assert!(stderr(&out).contains("serial"), "{}", text(&out));
 
     // Another lineage.
-    let other = Checkout::new();
+    let other = Workspace::new(STACK);
     other.apply();
     let foreign = other.run(&["state", "pull"]);
     let mut foreign_state: serde_json::Value =
@@ -261,11 +208,11 @@ fn state_push_refuses_an_older_serial_or_another_lineage() {
 
 #[test]
 fn plan_writes_nothing_and_runs_beside_a_held_lock() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     let out = checkout.run(&["plan", "--var", "greeting=hello"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        !checkout.root.path().join("state").exists(),
+        !checkout.root().join("state").exists(),
         "plan created the state folder"
     );
 
@@ -284,7 +231,7 @@ fn plan_writes_nothing_and_runs_beside_a_held_lock() {
 
 #[test]
 fn a_live_holder_is_named_kept_by_force_unlock_and_waited_for() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     checkout.apply();
     let holder = checkout.slow_apply("changed");
     let pid = holder.id().to_string();
@@ -328,7 +275,7 @@ fn a_live_holder_is_named_kept_by_force_unlock_and_waited_for() {
 
 #[test]
 fn the_lock_of_a_killed_apply_is_taken_over_saying_so() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     checkout.apply();
     let holder = checkout.slow_apply("changed");
     let pid = holder.id().to_string();
@@ -345,7 +292,7 @@ fn the_lock_of_a_killed_apply_is_taken_over_saying_so() {
 
 #[test]
 fn a_damaged_state_is_refused_untouched_pointing_at_the_backup() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     checkout.apply();
     let out = checkout.run(&["apply", "--auto-approve", "--var", "greeting=again"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -370,9 +317,9 @@ fn a_damaged_state_is_refused_untouched_pointing_at_the_backup() {
 
 #[test]
 fn plan_reports_a_pending_create_and_state_rm_drops_it() {
-    let checkout = Checkout::new();
+    let checkout = Workspace::new(STACK);
     let failed = checkout
-        .command(
+        .command_in(
             &checkout.stack_dir(),
             &["apply", "--auto-approve", "--var", "greeting=hello"],
         )
@@ -380,7 +327,7 @@ fn plan_reports_a_pending_create_and_state_rm_drops_it() {
         .output()
         .expect("cairn runs");
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
-    let pending = |checkout: &Checkout| {
+    let pending = |checkout: &Workspace| {
         let shown: serde_json::Value =
             serde_json::from_slice(&checkout.run(&["show", "--json"]).stdout).expect("json");
         shown["pending"].clone()

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics, closest};
-use crate::expr::{Expr, ExprKind, Interp, Reference, parse_string};
+use crate::expr::{Expr, ExprKind, Interp, PathSegment, Reference, parse_string};
 
 /// Meta-arguments: taken out of a resource's table, never sent to the provider.
 const META_ARGUMENTS: &[&str] = &[
@@ -45,6 +45,21 @@ pub(super) struct Loader<'a> {
     pub variables: BTreeMap<String, Variable>,
     /// Every declared variable, with or without a value.
     pub declared_variables: BTreeSet<String>,
+    /// `[locals]` as written: one made of variables alone is known when loading, so
+    /// `enabled` and the other load-time values may use it.
+    pub written_locals: BTreeMap<String, Node>,
+    /// The load-time value of each local asked for so far, or why it has none.
+    pub load_time_locals: BTreeMap<String, Result<Value, LateLocal>>,
+}
+
+/// Why a local has no value when loading.
+#[derive(Clone, Debug)]
+pub(super) enum LateLocal {
+    /// It uses this (a resource, `each`, or a local that does): known only when planning.
+    Uses(String),
+    /// It is undefined, malformed, fails to evaluate or is part of a cycle: reported
+    /// on its own.
+    Invalid,
 }
 
 /// A resource validated but not yet reference-checked.
@@ -966,7 +981,8 @@ impl<'a> Loader<'a> {
     }
 
     /// Checks one expression's references; rewrites those to disabled resources into
-    /// `null` so `coalesce(...)` over optional resources works.
+    /// `null` so `coalesce(...)` over optional resources works (`[]` for a splat, `{}`
+    /// for a whole `for_each` resource).
     /// `each_allowed`: the expression belongs to a resource with `for_each`.
     fn check_references(
         &mut self,
@@ -1079,11 +1095,22 @@ impl<'a> Loader<'a> {
             }
         }
         if any_disabled {
+            // A disabled resource has no instance: a splat over them is empty, as is the
+            // map of a `for_each` resource's instances; anything else is `null`.
             expr.rewrite_interps(&mut |interp| match interp {
-                Interp::Reference(Reference::Resource { addr, .. })
-                    if known.disabled.contains(addr) =>
-                {
-                    Some(Interp::Literal(Value::Null))
+                Interp::Reference(Reference::Resource {
+                    addr,
+                    instance,
+                    attr,
+                    ..
+                }) if known.disabled.contains(addr) => {
+                    Some(Interp::Literal(match (instance, attr) {
+                        (Some(PathSegment::Splat), _) => Value::List(Vec::new()),
+                        (None, None) if known.for_each.contains(addr) => {
+                            Value::Map(BTreeMap::new())
+                        }
+                        _ => Value::Null,
+                    }))
                 }
                 _ => None,
             });
@@ -1215,8 +1242,15 @@ pub(super) fn load_stack(
         diagnostics: Diagnostics::new(),
         variables: BTreeMap::new(),
         declared_variables: BTreeSet::new(),
+        written_locals: BTreeMap::new(),
+        load_time_locals: BTreeMap::new(),
     };
     let raw = read_raw(dir, &mut loader.sources, &mut loader.diagnostics)?;
+    loader.written_locals = raw
+        .locals
+        .iter()
+        .map(|(name, definition)| (name.clone(), definition.body.clone()))
+        .collect();
     loader.resolve_variables(&raw.variables, options);
     let (mut pending, mut disabled, invalid) = loader.resources(&raw);
     let mut providers = loader.providers(&raw);

@@ -550,7 +550,10 @@ fn duplicate_definitions_name_both_places() {
 #[test]
 fn meta_argument_errors() {
     let diagnostics = errors("bad_meta");
-    let enabled = find(&diagnostics, "`enabled` may reference variables only");
+    let enabled = find(
+        &diagnostics,
+        "`enabled` may reference variables (and locals made of them) only",
+    );
     assert_at(enabled, "bad_meta/stack.toml", 6, 14);
     assert_eq!(enabled.address(), Some(&addr("aws_vpc.main")));
     assert_at(
@@ -760,9 +763,48 @@ tags = { "a-${aws_vpc.main.arn}" = "x", "b-${var.token}" = "y" }
     let diagnostics = errors_in(text);
     let reference = find(
         &diagnostics,
-        "may reference variables only, not `aws_vpc.main`",
+        "may reference variables (and locals made of them) only, not `aws_vpc.main`",
     );
     assert!(pointed_line(reference, text).starts_with("tags ="));
     let secret = find(&diagnostics, "may not be sensitive");
     assert!(!secret.to_string().contains("hunter2"));
+}
+
+#[test]
+fn load_time_values_may_use_locals_made_of_variables() {
+    let stack = loads(
+        r#"
+[providers.aws]
+region = "us-east-1"
+[variables.env]
+default = "prod"
+[locals]
+prod = "${var.env == \"prod\"}"
+cluster = "airflow-${var.env}"
+protect = "${local.prod && true}"
+loop_a = "${local.loop_b}"
+loop_b = "${local.loop_a}"
+[resources.aws_vpc.main]
+cidr_block = "10.0.0.0/16"
+tags = { "kubernetes.io/cluster/${local.cluster}" = "shared" }
+lifecycle = { prevent_destroy = "${local.protect}" }
+[resources.aws_vpc.dev]
+enabled = "${!local.prod}"
+cidr_block = "10.1.0.0/16"
+[resources.aws_vpc.looped]
+enabled = "${local.loop_a}"
+cidr_block = "10.2.0.0/16"
+"#,
+    );
+    let vpc = &stack.resources[&addr("aws_vpc.main")];
+    assert!(vpc.lifecycle.prevent_destroy);
+    let tags = eval_attr(&stack, "aws_vpc.main", "tags", &[]);
+    let keys: Vec<&String> = tags
+        .as_map()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["kubernetes.io/cluster/airflow-prod"]);
+    assert!(!stack.resources.contains_key(&addr("aws_vpc.dev")));
+    // A cycle has no load-time value (the graph names it); loading still ends.
+    assert!(stack.resources.contains_key(&addr("aws_vpc.looped")));
 }

@@ -3,19 +3,19 @@
 //! Owns the precedence `--var` > `CAIRN_VAR_<name>` > `env/<env>.toml` > `default`, the
 //! declared-type check, and the sensitive wrapping of sensitive variables. Also the
 //! [`Scope`] used to evaluate what must be known at load time (`enabled`, `lifecycle`),
-//! which sees variables only.
+//! which sees variables and the locals made of them only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cairn_provider_core::{AttrType, Value};
 
-use super::load::Loader;
+use super::load::{LateLocal, Loader};
 use super::raw::{self, Definition, Key, Node, NodeKind};
 use super::{LoadOptions, Span, Variable};
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, closest};
-use crate::expr::Scope;
+use crate::expr::{Expr, Reference, Scope};
 
 /// Prefix of process environment variables that set stack variables.
 pub const VAR_ENV_PREFIX: &str = "CAIRN_VAR_";
@@ -85,15 +85,21 @@ fn command_line_value(text: &str, declaration: Option<&Declaration>) -> Value {
     }
 }
 
-/// Scope for load-time evaluation: variables only.
-pub(super) struct VariableScope<'a>(pub &'a BTreeMap<String, Variable>);
+/// Scope for load-time evaluation: variables, and the locals made of them.
+pub(super) struct LoadTimeScope<'a> {
+    variables: &'a BTreeMap<String, Variable>,
+    locals: &'a BTreeMap<String, Value>,
+}
 
-impl Scope for VariableScope<'_> {
+impl Scope for LoadTimeScope<'_> {
     fn variable(&self, name: &str) -> Option<Value> {
-        self.0.get(name).map(|v| v.value.clone())
+        self.variables.get(name).map(|v| v.value.clone())
     }
     fn resource_attr(&self, _addr: &ResourceAddr, _attr: &str) -> Option<Value> {
         None
+    }
+    fn local(&self, name: &str) -> Option<Result<Value, String>> {
+        self.locals.get(name).cloned().map(Ok)
     }
 }
 
@@ -378,7 +384,8 @@ impl Loader<'_> {
 
     /// Resolves a table key that contains `${...}`, e.g. the EKS subnet tag
     /// `"kubernetes.io/cluster/${var.cluster_name}" = "shared"`. Keys shape a value's type
-    /// and must be known when the plan is printed, so they may reference variables only;
+    /// and must be known when the plan is printed, so they may reference variables (and
+    /// locals made of them) only;
     /// a sensitive key would print the secret, so it is refused.
     pub(super) fn load_time_key(&mut self, key: &Key) -> Option<String> {
         if !key.name.contains("${") {
@@ -408,8 +415,9 @@ impl Loader<'_> {
         }
     }
 
-    /// Evaluates `node` with variables only, reporting references to resources (known only
-    /// after apply), undefined variables and evaluation errors.
+    /// Evaluates `node` with variables and the locals made of them, reporting references
+    /// to anything else (resources, data sources, `each`, locals that use them), undefined
+    /// variables and locals, and evaluation errors.
     pub(super) fn load_time_value(
         &mut self,
         node: &Node,
@@ -422,53 +430,70 @@ impl Loader<'_> {
         };
         let expr = self.expr(node)?;
         let mut ok = true;
+        let mut locals = BTreeMap::new();
         for reference in expr.references() {
-            match reference {
-                crate::expr::Reference::Resource { addr: target, .. } => {
-                    let diagnostic = Diagnostic::at(
-                        &self.sources,
-                        &self.locate(&expr.span, &target.to_string()),
-                        format!("`{what}` may reference variables only, not `{target}`"),
-                        "known only after apply",
-                    );
-                    self.diagnostics.push(addressed(diagnostic));
-                    ok = false;
-                }
-                crate::expr::Reference::Local { name, .. } => {
+            let (target, uses) = match reference {
+                Reference::Resource { addr: target, .. } => (target.to_string(), None),
+                Reference::Each { .. } => ("each".to_owned(), None),
+                Reference::Local { name, .. } => {
                     let target = format!("local.{name}");
-                    let diagnostic = Diagnostic::at(
-                        &self.sources,
-                        &self.locate(&expr.span, &target),
-                        format!("`{what}` may reference variables only, not `{target}`"),
-                        "not a variable",
-                    );
-                    self.diagnostics.push(addressed(diagnostic));
-                    ok = false;
+                    if !self.written_locals.contains_key(name) {
+                        let diagnostic = Diagnostic::at(
+                            &self.sources,
+                            &self.locate(&expr.span, &target),
+                            format!("undefined local `{target}`"),
+                            "not declared",
+                        );
+                        self.diagnostics.push(addressed(diagnostic));
+                        ok = false;
+                        continue;
+                    }
+                    match self.load_time_local(name) {
+                        Ok(value) => {
+                            locals.insert(name.clone(), value);
+                            continue;
+                        }
+                        Err(LateLocal::Uses(uses)) => (target, Some(uses)),
+                        Err(LateLocal::Invalid) => {
+                            ok = false;
+                            continue;
+                        }
+                    }
                 }
-                crate::expr::Reference::Each { .. } => {
-                    let diagnostic = Diagnostic::at(
-                        &self.sources,
-                        &self.locate(&expr.span, "each."),
-                        format!("`{what}` may reference variables only, not `each`"),
-                        "not a variable",
-                    );
-                    self.diagnostics.push(addressed(diagnostic));
-                    ok = false;
-                }
-                crate::expr::Reference::Variable { name, .. } => {
+                Reference::Variable { name, .. } => {
                     if !self.variables.contains_key(name) {
                         if !self.declared_variables.contains(name) {
                             self.undefined_variable(name, &expr.span, addr);
                         }
                         ok = false;
                     }
+                    continue;
                 }
+            };
+            let needle = if target == "each" { "each." } else { &target };
+            let mut message = format!(
+                "`{what}` may reference variables (and locals made of them) only, not `{target}`"
+            );
+            if let Some(uses) = uses {
+                message.push_str(&format!(", which uses `{uses}`"));
             }
+            let diagnostic = Diagnostic::at(
+                &self.sources,
+                &self.locate(&expr.span, needle),
+                message,
+                "not known when loading",
+            );
+            self.diagnostics.push(addressed(diagnostic));
+            ok = false;
         }
         if !ok {
             return None;
         }
-        match expr.eval(&VariableScope(&self.variables)) {
+        let scope = LoadTimeScope {
+            variables: &self.variables,
+            locals: &locals,
+        };
+        match expr.eval(&scope) {
             Ok(value) => Some(value),
             Err(err) => {
                 let diagnostic = Diagnostic::at(
@@ -481,5 +506,97 @@ impl Loader<'_> {
                 None
             }
         }
+    }
+
+    /// The load-time value of local `name` (declared), computed once. Depth-first with a
+    /// stack of its own, so a long chain of locals cannot overflow the thread's.
+    fn load_time_local(&mut self, name: &str) -> Result<Value, LateLocal> {
+        let mut parsed: BTreeMap<String, Option<Expr>> = BTreeMap::new();
+        let mut visited = BTreeSet::new();
+        let mut stack = vec![name.to_owned()];
+        while let Some(current) = stack.last().cloned() {
+            if self.load_time_locals.contains_key(&current) {
+                stack.pop();
+                continue;
+            }
+            if !parsed.contains_key(&current) {
+                let expr = self.written_local(&current);
+                parsed.insert(current.clone(), expr);
+            }
+            let expr = parsed.get(&current).and_then(Option::as_ref);
+            let waiting: Vec<String> = expr
+                .map(|expr| {
+                    expr.references()
+                        .into_iter()
+                        .filter_map(|reference| match reference {
+                            Reference::Local { name, .. }
+                                if !self.load_time_locals.contains_key(name) =>
+                            {
+                                Some(name.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            // First visit: decide what it uses first. Second visit (or one that
+            // waits on itself, a cycle): what it uses is decided, or is in the cycle.
+            if visited.insert(current.clone()) && !waiting.is_empty() {
+                stack.extend(waiting);
+                continue;
+            }
+            let value = match expr {
+                Some(expr) => self.load_time_local_value(expr),
+                None => Err(LateLocal::Invalid),
+            };
+            self.load_time_locals.insert(current, value);
+            stack.pop();
+        }
+        self.load_time_locals
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(LateLocal::Invalid))
+    }
+
+    /// A declared local's expression; its problems are reported once, by the pass over
+    /// `[locals]`, not here.
+    fn written_local(&mut self, name: &str) -> Option<Expr> {
+        let node = self.written_locals.get(name).cloned()?;
+        let reported = std::mem::take(&mut self.diagnostics);
+        let expr = self.expr(&node);
+        self.diagnostics = reported;
+        expr
+    }
+
+    /// A local's value from the load-time values of the locals it uses (a local in a
+    /// cycle has none).
+    fn load_time_local_value(&self, expr: &Expr) -> Result<Value, LateLocal> {
+        let mut locals = BTreeMap::new();
+        for reference in expr.references() {
+            match reference {
+                Reference::Resource { addr, .. } => {
+                    return Err(LateLocal::Uses(addr.to_string()));
+                }
+                Reference::Each { .. } => return Err(LateLocal::Uses("each".to_owned())),
+                Reference::Variable { name, .. } => {
+                    if !self.variables.contains_key(name) {
+                        return Err(LateLocal::Invalid);
+                    }
+                }
+                Reference::Local { name, .. } => {
+                    let value = self
+                        .load_time_locals
+                        .get(name)
+                        .cloned()
+                        .unwrap_or(Err(LateLocal::Invalid))?;
+                    locals.insert(name.clone(), value);
+                }
+            }
+        }
+        let scope = LoadTimeScope {
+            variables: &self.variables,
+            locals: &locals,
+        };
+        expr.eval(&scope).map_err(|_| LateLocal::Invalid)
     }
 }

@@ -73,6 +73,9 @@ pub(crate) struct AwsClients {
     pub kms: aws_sdk_kms::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Load balancers Kubernetes made, which hold subnets at teardown.
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
     /// The region resolved for this configuration.
     pub region: String,
     /// `default_tags` from the provider block.
@@ -125,6 +128,8 @@ impl AwsClients {
                     .build(),
             ),
             sts: aws_sdk_sts::Client::new(&sdk),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+            elb: aws_sdk_elasticloadbalancing::Client::new(&sdk),
             region,
             default_tags: config.default_tags,
         })

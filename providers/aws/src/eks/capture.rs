@@ -106,6 +106,8 @@ impl Capture {
             kms: captured_client!(aws_sdk_kms, self),
             s3: captured_client!(aws_sdk_s3, self),
             sts: captured_client!(aws_sdk_sts, self),
+            elbv2: captured_client!(aws_sdk_elasticloadbalancingv2, self),
+            elb: captured_client!(aws_sdk_elasticloadbalancing, self),
             region: "us-east-1".to_owned(),
             default_tags: Default::default(),
         }

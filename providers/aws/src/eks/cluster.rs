@@ -447,6 +447,18 @@ impl AwsType for Cluster {
         Ok(())
     }
 
+    /// Node groups are gone by now, and with them what could still delete the volumes of
+    /// persistent volume claims: name those left (see [`crate::network::report_volumes`]).
+    async fn before_delete(
+        &self,
+        aws: &AwsClients,
+        name: &str,
+        request: &cairn_provider_core::DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        crate::network::report_volumes(aws, name, &request.progress).await;
+        Ok(())
+    }
+
     /// A delete already under way (an earlier run was interrupted) is waited on.
     async fn delete_call(
         &self,

@@ -11,6 +11,7 @@ use cairn_provider_core::{
 };
 use serde::Deserialize;
 
+use super::blockers::{self, Held};
 use super::{
     DEPENDENCY_VIOLATION, EC2_BACKOFF, delete_until_free, desired_tags, ec2_arn, identity_filters,
     reconcile_tags, tag_specification, tags_value,
@@ -205,7 +206,8 @@ impl AwsType for InternetGateway {
         Ok(())
     }
 
-    /// A gateway cannot be deleted while attached.
+    /// A gateway cannot be deleted while attached, nor detached while public addresses
+    /// in the VPC are mapped (load balancers Kubernetes made: see [`super::blockers`]).
     async fn before_delete(
         &self,
         aws: &AwsClients,
@@ -218,6 +220,7 @@ impl AwsType for InternetGateway {
             .map(|g| attached_vpcs(&g))
             .unwrap_or_default();
         for vpc_id in attached {
+            blockers::clear(aws, Held::PublicAddresses(&vpc_id), request).await?;
             detach(aws, id, &vpc_id, request.timeout, &request.progress).await?;
         }
         Ok(())

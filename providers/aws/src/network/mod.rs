@@ -5,6 +5,7 @@
 //! tag filters that find an object whose create was interrupted, and EC2 ARNs. Waiting
 //! lives in [`crate::wait`], error mapping in [`crate::error`].
 
+mod blockers;
 mod eip;
 mod internet_gateway;
 mod nat_gateway;
@@ -24,6 +25,8 @@ use crate::error::api_error;
 use crate::resource::{AwsResource, Typed, map_attribute};
 use crate::tags::{TagChanges, object_tags, user_visible};
 use crate::wait::{Backoff, delete_until_free};
+
+pub(crate) use blockers::report_volumes;
 
 /// EC2 state changes (a VPC becoming available, an attachment going away) take seconds.
 const EC2_BACKOFF: Backoff = Backoff {

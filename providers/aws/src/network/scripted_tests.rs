@@ -121,6 +121,27 @@ async fn a_security_group_that_never_shows_fails_after_a_minute() {
 #[tokio::test]
 async fn security_group_delete_retries_while_in_use() {
     let capture = Capture::script([
+        // Nothing Kubernetes made holds it: no cluster subnets or VPCs, interfaces or
+        // load balancers...
+        ok("DescribeSubnets", "<subnetSet/>"),
+        ok("DescribeVpcs", "<vpcSet/>"),
+        ok("DescribeNetworkInterfaces", "<networkInterfaceSet/>"),
+        (
+            200,
+            "<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancers/>\
+             </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"
+                .to_owned(),
+        ),
+        (
+            200,
+            "<DescribeLoadBalancersResponse><DescribeLoadBalancersResult>\
+             <LoadBalancerDescriptions/></DescribeLoadBalancersResult>\
+             </DescribeLoadBalancersResponse>"
+                .to_owned(),
+        ),
+        // ... nor another group's rules.
+        ok("DescribeSecurityGroups", "<securityGroupInfo/>"),
+        ok("DescribeSecurityGroups", "<securityGroupInfo/>"),
         ec2_error(
             "InvalidGroup.InUse",
             "Group sg-1 is used by security groups in other accounts.",
@@ -146,7 +167,7 @@ async fn security_group_delete_retries_while_in_use() {
         )
         .await
         .expect("deleted once free");
-    assert_eq!(capture.calls().len(), 3);
+    assert_eq!(capture.calls().len(), 10);
     assert_eq!(capture.unused(), 0);
 }
 

@@ -19,11 +19,12 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, ResourceType, SecurityGroup as Group, UserIdGroupPair,
 };
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
-    Timeouts, UpdateRequest, Value,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, ProviderError, ResourceIdentity,
+    ResourceSchema, Timeouts, UpdateRequest, Value,
 };
 use serde::{Deserialize, Serialize};
 
+use super::blockers::{self, Held};
 use super::{
     desired_tags, ec2_arn, identity_filters, reconcile_tags, tag_specification, tags_value,
 };
@@ -648,6 +649,16 @@ impl AwsType for SecurityGroup {
             reconcile_tags(aws, id, group.tags(), &tags).await?;
         }
         Ok(())
+    }
+
+    /// What Kubernetes left holding it goes first (see [`super::blockers`]).
+    async fn before_delete(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        request: &DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        blockers::clear(aws, Held::SecurityGroup(id), request).await
     }
 
     async fn delete_call(

@@ -6,11 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as Object, SubnetState};
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, PlanAdjustments, PlanRequest, ProviderError,
-    ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, PlanAdjustments, PlanRequest,
+    ProviderError, ResourceIdentity, ResourceSchema, Timeouts, UpdateRequest,
 };
 use serde::Deserialize;
 
+use super::blockers::{self, Held};
 use super::{
     DEPENDENCY_VIOLATION, desired_tags, identity_filters, reconcile_tags, tag_specification,
     tags_value,
@@ -259,6 +260,16 @@ impl AwsType for Subnet {
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())
+    }
+
+    /// What Kubernetes left holding it goes first (see [`super::blockers`]).
+    async fn before_delete(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        request: &DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        blockers::clear(aws, Held::Subnet(id), request).await
     }
 
     async fn delete_call(

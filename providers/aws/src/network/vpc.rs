@@ -8,11 +8,12 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, ResourceType, Vpc as Object, VpcAttributeName, VpcState,
 };
 use cairn_provider_core::{
-    AttrSchema, AttrType, Attrs, CreateRequest, ProviderError, ResourceIdentity, ResourceSchema,
-    Timeouts, UpdateRequest,
+    AttrSchema, AttrType, Attrs, CreateRequest, DeleteRequest, ProviderError, ResourceIdentity,
+    ResourceSchema, Timeouts, UpdateRequest,
 };
 use serde::Deserialize;
 
+use super::blockers::{self, Held};
 use super::{
     DEPENDENCY_VIOLATION, desired_tags, ec2_arn, filter, identity_filters, reconcile_tags,
     tag_specification, tags_value,
@@ -268,6 +269,16 @@ impl AwsType for Vpc {
             reconcile_tags(aws, id, current.tags(), &tags).await?;
         }
         Ok(())
+    }
+
+    /// What Kubernetes left holding it goes first (see [`super::blockers`]).
+    async fn before_delete(
+        &self,
+        aws: &AwsClients,
+        id: &str,
+        request: &DeleteRequest<'_>,
+    ) -> Result<(), ProviderError> {
+        blockers::clear(aws, Held::Vpc(id), request).await
     }
 
     async fn delete_call(
