@@ -848,7 +848,7 @@ mod adoption {
     use std::sync::Arc;
 
     use cairn::addr::ResourceAddr;
-    use cairn::plan::{self, Action, PlanOptions};
+    use cairn::plan::{Action, PlanOptions};
     use cairn::providers::Registry;
     use cairn::state::Intent;
     use cairn_provider_core::Attrs;
@@ -881,13 +881,7 @@ mod adoption {
         let runtime = runtime();
 
         let adopted = runtime
-            .block_on(plan::adopt_interrupted(
-                &mut run.store,
-                &run.stack,
-                &run.graph,
-                run.registry,
-                &run.clients,
-            ))
+            .block_on(run.session.adopt(&mut run.store))
             .expect("adopts");
         assert_eq!(adopted.adopted, vec![x.clone()]);
         assert!(adopted.unresolved.is_empty());

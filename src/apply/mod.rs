@@ -6,10 +6,12 @@
 //! depend on, and a replacement is split into its delete and its create so each half is
 //! ordered with its kind (see `action_graph`).
 //! A ready queue starts every node whose dependencies are done, at most `parallelism` at
-//! a time. Each node re-evaluates its resource's attributes with the real values of its
-//! finished dependencies, configures its provider on first use (so a provider whose
-//! configuration references a resource of this run is configured mid-apply, once that
-//! resource exists), calls it under the effective timeout, and records the result.
+//! a time. Each node sends what the plan knew (its attributes, its provider's
+//! configuration, its timeouts: `plan::exec`) and evaluates from the stack only what was
+//! unknown when planning, with the real values of its finished dependencies; it
+//! configures its provider on first use (so a provider whose configuration references a
+//! resource of this run is configured mid-apply, once that resource exists), calls it
+//! under the plan's timeout, and records the result.
 //!
 //! A failure stops only its own branch: what depends on the failed resource is skipped,
 //! everything else still runs and is recorded (issue 11: one refused create used to stop
@@ -33,11 +35,14 @@ use tokio::sync::watch;
 use crate::addr::ResourceAddr;
 use crate::expr::for_each_keys;
 use crate::plan::diff_update;
+use crate::plan::exec::Desired;
 use crate::plan::scope::{LocalValues, ResourceValues, ValuesScope};
 use crate::plan::{Action, Plan, Summary};
-use crate::plan::{effective_desired, fingerprint, identity, mark_sensitive, provider_config};
+use crate::plan::{
+    effective_desired, fingerprint, instance_identity, mark_sensitive, provider_config,
+};
 use crate::providers::{Clients, Registry};
-use crate::stack::{Stack, TimeoutOverrides};
+use crate::stack::Stack;
 use crate::state::{Intent, ResourceState, SensitiveHasher, Staged, StateError, StateStore};
 
 /// Receives what the walker does, for progress display. Implementations must be quick:
@@ -72,10 +77,12 @@ impl Default for ApplyOptions {
     }
 }
 
-/// What the apply works from; the same values the plan was built from.
+/// What the apply works from: the plan, the providers, and the configuration the plan was
+/// made from.
 #[derive(Clone, Copy)]
 pub struct ApplyInput<'a> {
-    /// The loaded stack.
+    /// The stack the plan was made from: read only for what was not known at plan time
+    /// (attributes, `for_each` values, provider configurations, outputs).
     pub stack: &'a Stack,
     /// The providers and their schemas.
     pub registry: &'a Registry,
@@ -337,19 +344,6 @@ impl NodeError {
     }
 }
 
-fn effective_timeouts(
-    schema: &ResourceSchema,
-    overrides: Option<&TimeoutOverrides>,
-) -> (Duration, Duration, Duration) {
-    let defaults = schema.timeouts;
-    let overrides = overrides.copied().unwrap_or_default();
-    (
-        overrides.create.unwrap_or(defaults.create),
-        overrides.update.unwrap_or(defaults.update),
-        overrides.delete.unwrap_or(defaults.delete),
-    )
-}
-
 /// Runs a provider call under its time limit.
 async fn with_timeout<T>(
     limit: Duration,
@@ -391,6 +385,11 @@ fn carry_sensitivity(desired: &Attrs, mut result: Attrs) -> Attrs {
 }
 
 impl Walk<'_> {
+    /// The identity providers tag `addr`'s object with.
+    fn identity(&self, addr: &ResourceAddr) -> cairn_provider_core::ResourceIdentity {
+        instance_identity(&self.input.plan.stack, &self.input.plan.env, addr)
+    }
+
     /// Waits until a staged record is durable. It yields first, so the other operations
     /// completing now stage theirs and one journal write (one fsync, one PUT) commits them
     /// all; it returns only once this record is durable, so what depends on the operation
@@ -423,11 +422,14 @@ impl Walk<'_> {
         if let Some(client) = self.input.clients.get(provider) {
             return Ok(client);
         }
-        let config = {
-            let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-            provider_config(self.input.stack, self.input.registry, provider, &live)
+        let config = match self.input.plan.provider_configs.get(provider) {
+            Some(planned) => Ok(Some(planned.clone())),
+            None => {
+                tracing::debug!(provider, "configuring provider from values known now");
+                let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+                provider_config(self.input.stack, self.input.registry, provider, &live)
+            }
         };
-        tracing::debug!(provider, "configuring provider from values known now");
         let operation = format!("configure provider {provider}");
         let config = match config {
             Ok(Some(config)) => config,
@@ -458,7 +460,7 @@ impl Walk<'_> {
                 }
             };
             let client = self.client(dep.provider()).await?;
-            let identity = identity(self.input.stack, dep);
+            let identity = self.identity(dep);
             let request = ReadRequest {
                 type_name: &dep.type_name,
                 identity: &identity,
@@ -504,9 +506,12 @@ impl Walk<'_> {
             expansions: &self.input.plan.expansions,
             each: None,
         };
-        // `each.value` as planned, unless it held values known only now.
+        // `each.value` as planned, unless it held values known only now (or, from a saved
+        // plan, secrets kept as hashes).
         let each = match (planned_each.cloned(), &resource.for_each) {
-            (Some((key, value)), Some(for_each)) if value.contains_unknown() => {
+            (Some((key, value)), Some(for_each))
+                if value.contains_unknown() || value.contains_hash() =>
+            {
                 let keys = for_each
                     .eval(&base)
                     .map_err(|e| e.message)
@@ -599,7 +604,7 @@ impl Walk<'_> {
             self.durable(|store| store.stage_intent(addr, intent))
                 .await?;
         }
-        let identity = identity(self.input.stack, addr);
+        let identity = self.identity(addr);
         let request = CreateRequest {
             type_name: &addr.type_name,
             identity: &identity,
@@ -636,7 +641,7 @@ impl Walk<'_> {
         limit: Duration,
         progress: &Arc<NodeProgress>,
     ) -> Result<(), NodeError> {
-        let identity = identity(self.input.stack, addr);
+        let identity = self.identity(addr);
         let recorded = self.hasher.redact_attrs(prior);
         let request = DeleteRequest {
             type_name: &addr.type_name,
@@ -655,6 +660,54 @@ impl Walk<'_> {
         .map_err(|e| NodeError::provider("delete", e))
     }
 
+    /// What a create (`prior` is `None`) or an update of a change sends, with the
+    /// attributes an update changes: as planned when the plan knew them, else evaluated
+    /// now from the stack.
+    async fn desired(
+        &self,
+        change_index: usize,
+        schema: &ResourceSchema,
+        prior: Option<&Attrs>,
+    ) -> Result<(Evaluated, Vec<String>), NodeError> {
+        let change = &self.input.plan.changes[change_index];
+        if let Desired::Known {
+            attrs,
+            fingerprints,
+            changed,
+        } = &change.execution.desired
+        {
+            let planned = Evaluated {
+                config: attrs.clone(),
+                fingerprints: fingerprints.clone(),
+            };
+            return Ok((planned, changed.clone()));
+        }
+        let addr = &change.addr;
+        let evaluated = self
+            .desired_config(addr, schema, &change.dependencies, change.each.as_ref())
+            .await?;
+        let lifecycle = self
+            .input
+            .stack
+            .resources
+            .get(&addr.config())
+            .map(|r| r.lifecycle.clone())
+            .unwrap_or_default();
+        let config = effective_desired(schema, &evaluated.config, prior, &lifecycle);
+        let changed = match prior {
+            Some(prior) => diff_update(schema, prior, &config, &[], &self.hasher)
+                .into_iter()
+                .map(|d| d.name)
+                .collect(),
+            None => Vec::new(),
+        };
+        let evaluated = Evaluated {
+            config,
+            fingerprints: evaluated.fingerprints,
+        };
+        Ok((evaluated, changed))
+    }
+
     /// Executes one change; returns the new live values (`None` once deleted).
     async fn run(&self, change_index: usize, phase: Phase) -> Result<Option<Attrs>, NodeError> {
         let change = &self.input.plan.changes[change_index];
@@ -669,9 +722,7 @@ impl Walk<'_> {
                     format!("no provider implements `{}`", addr.type_name),
                 )
             })?;
-        let resource = self.input.stack.resources.get(&addr.config());
-        let (create_limit, update_limit, delete_limit) =
-            effective_timeouts(schema, resource.map(|r| &r.timeouts));
+        let timeouts = change.execution.timeouts;
         let progress = Arc::new(NodeProgress {
             addr: addr.clone(),
             observer: Arc::clone(&self.observer),
@@ -679,10 +730,9 @@ impl Walk<'_> {
         });
         let client = self.client(&change.provider).await?;
         let prior = change.before.clone().unwrap_or_default();
-        let lifecycle = resource.map(|r| r.lifecycle.clone()).unwrap_or_default();
         match (phase, change.action) {
             (Phase::Delete, action) => {
-                self.delete(addr, client.as_ref(), &prior, delete_limit, &progress)
+                self.delete(addr, client.as_ref(), &prior, timeouts.delete, &progress)
                     .await
                     .map_err(|e| match action {
                         // The new object is in state already: name the old one's fate.
@@ -699,36 +749,23 @@ impl Walk<'_> {
             }
             (Phase::Main, Action::NoOp | Action::Delete) => Ok(change.after.clone()),
             (Phase::Main, Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete) => {
-                let evaluated = self
-                    .desired_config(addr, schema, &change.dependencies, change.each.as_ref())
-                    .await?;
-                let desired = Evaluated {
-                    config: effective_desired(schema, &evaluated.config, None, &lifecycle),
-                    fingerprints: evaluated.fingerprints,
-                };
+                let (desired, _) = self.desired(change_index, schema, None).await?;
                 let result = self
                     .create(
                         addr,
                         client.as_ref(),
                         desired,
                         &change.dependencies,
-                        create_limit,
+                        timeouts.create,
                         &progress,
                     )
                     .await?;
                 Ok(Some(result))
             }
             (Phase::Main, Action::Update) => {
-                let evaluated = self
-                    .desired_config(addr, schema, &change.dependencies, change.each.as_ref())
-                    .await?;
-                let desired =
-                    effective_desired(schema, &evaluated.config, Some(&prior), &lifecycle);
-                let changed: Vec<String> = diff_update(schema, &prior, &desired, &[], &self.hasher)
-                    .into_iter()
-                    .map(|d| d.name)
-                    .collect();
-                let identity = identity(self.input.stack, addr);
+                let (evaluated, changed) = self.desired(change_index, schema, Some(&prior)).await?;
+                let desired = evaluated.config;
+                let identity = self.identity(addr);
                 let recorded = self.hasher.redact_attrs(&prior);
                 let request = UpdateRequest {
                     type_name: &addr.type_name,
@@ -736,11 +773,11 @@ impl Walk<'_> {
                     prior: &recorded,
                     desired: &desired,
                     changed: &changed,
-                    timeout: update_limit,
+                    timeout: timeouts.update,
                     progress: Progress::new(Arc::clone(&progress) as Arc<dyn ProgressSink>),
                 };
                 let result = with_timeout(
-                    update_limit,
+                    timeouts.update,
                     format!("update of {addr}"),
                     &progress,
                     client.update(request),
@@ -770,8 +807,9 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// Evaluates the stack's outputs with the final values: real ones into `outcome`,
-/// redacted ones returned for state.
+/// The outputs after a finished walk: their planned values where the plan knew them,
+/// else evaluated from the stack with the final values. Real values go into `outcome`;
+/// redacted ones are returned for state.
 fn final_outputs(walk: &Walk<'_>, outcome: &mut ApplyOutcome) -> BTreeMap<String, Value> {
     let live = walk.live.lock().unwrap_or_else(PoisonError::into_inner);
     let locals = LocalValues::default();
@@ -784,12 +822,20 @@ fn final_outputs(walk: &Walk<'_>, outcome: &mut ApplyOutcome) -> BTreeMap<String
         each: None,
     };
     let mut recorded = BTreeMap::new();
-    for (name, output) in &walk.input.stack.outputs {
-        match output.value.eval(&scope) {
+    for (name, planned) in &walk.input.plan.outputs {
+        let value = if planned.value.contains_unknown() {
+            match walk.input.stack.outputs.get(name) {
+                Some(output) => output.value.eval(&scope).map_err(|e| e.message),
+                None => Err("it is not in the stack the plan was made from".to_owned()),
+            }
+        } else {
+            Ok(planned.value.clone())
+        };
+        match value {
             // Unknown now means a provider left a value out: not recorded as unknown.
             Ok(value) if value.contains_unknown() => {}
             Ok(value) => {
-                let value = if output.sensitive {
+                let value = if planned.sensitive {
                     value.sensitive()
                 } else {
                     value
@@ -797,12 +843,12 @@ fn final_outputs(walk: &Walk<'_>, outcome: &mut ApplyOutcome) -> BTreeMap<String
                 recorded.insert(name.clone(), walk.hasher.redact(&value));
                 outcome
                     .outputs
-                    .insert(name.clone(), (value, output.sensitive));
+                    .insert(name.clone(), (value, planned.sensitive));
             }
-            Err(e) => outcome.failures.push(ResourceFailure {
+            Err(message) => outcome.failures.push(ResourceFailure {
                 addr: ResourceAddr::new("output", name.clone()),
                 operation: "evaluate".to_owned(),
-                message: e.message,
+                message,
             }),
         }
     }

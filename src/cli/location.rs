@@ -1,6 +1,7 @@
-//! Where a command's state lives: `--state FILE`, else the stack's `[backend]` merged with
-//! `--backend-config KEY=VALUE`, else the local default file. Commands that work from the
-//! state alone (`output`, `show`, `state ...`, `force-unlock`) get there with no variables,
+//! Where a command's state lives, from its flags: `--state FILE`, else the stack's
+//! `[backend]` merged with `--backend-config KEY=VALUE`, else the local default file (the
+//! decision itself is `session::state_location`'s). Commands that work from the state
+//! alone (`output`, `show`, `state ...`, `force-unlock`) get there with no variables,
 //! and without any stack at all when `--state` or a complete `--backend-config` is given.
 
 use std::collections::BTreeMap;
@@ -8,8 +9,9 @@ use std::path::Path;
 
 use super::{CliError, StackArgs, usage};
 use crate::diagnostics::closest;
+use crate::session::{self, StateChoice};
 use crate::stack::{self, BackendConfig, S3_KEYS};
-use crate::state::{self, Location};
+use crate::state::Location;
 
 /// `--backend-config` pairs, checked against the S3 backend's settings.
 fn overrides(args: &StackArgs) -> Result<BTreeMap<String, String>, CliError> {
@@ -36,6 +38,14 @@ fn overrides(args: &StackArgs) -> Result<BTreeMap<String, String>, CliError> {
     Ok(map)
 }
 
+/// What `--state` and `--backend-config` say about where the state is.
+pub(super) fn choice(args: &StackArgs) -> Result<StateChoice, CliError> {
+    Ok(StateChoice {
+        file: args.selection.state.clone(),
+        backend_overrides: overrides(args)?,
+    })
+}
+
 fn is_stack_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries
@@ -44,27 +54,20 @@ fn is_stack_dir(dir: &Path) -> bool {
     })
 }
 
-/// The state of a loaded stack.
+/// The state of the stack `name` in `env`, whose `[backend]` is `backend`.
 pub(super) fn for_stack(
     args: &StackArgs,
     name: &str,
     env: &str,
     backend: Option<&BackendConfig>,
 ) -> Result<Location, CliError> {
-    let overrides = overrides(args)?;
-    if let Some(path) = &args.selection.state {
-        if !overrides.is_empty() {
-            return Err(usage(
-                "--state and --backend-config both say where the state is",
-                Some("give one of them"),
-            ));
-        }
-        return Ok(Location::Local(path.clone()));
-    }
-    let Some(settings) = merged(backend, overrides) else {
-        return Ok(Location::Local(state::default_path(&args.dir, name, env)?));
-    };
-    remote(&settings, Some(name), env)
+    Ok(session::state_location(
+        &args.dir,
+        &choice(args)?,
+        name,
+        env,
+        backend,
+    )?)
 }
 
 /// The state for a command that needs nothing else: no variables, and no stack when
@@ -88,102 +91,13 @@ pub(super) fn for_state(args: &StackArgs) -> Result<Location, CliError> {
                 ),
             ));
         }
-        return remote(&overrides, None, &env);
+        return Ok(session::remote_location(&overrides, &env)?);
     }
     let settings = stack::load_settings(&args.dir)?;
     for_stack(args, &settings.name, &env, settings.backend.as_ref())
 }
 
-/// The local state a stack had before it named a backend, for `state migrate` and the
-/// check that a new backend does not silently start from an empty state.
+/// The local state a stack had before it named a backend, for `state migrate`.
 pub(super) fn local_default(args: &StackArgs, name: &str, env: &str) -> Result<Location, CliError> {
-    Ok(Location::Local(state::default_path(&args.dir, name, env)?))
-}
-
-fn merged(
-    backend: Option<&BackendConfig>,
-    overrides: BTreeMap<String, String>,
-) -> Option<BTreeMap<String, String>> {
-    match backend {
-        Some(config) => {
-            let mut settings = config.settings.clone();
-            settings.extend(overrides);
-            Some(settings)
-        }
-        None if overrides.is_empty() => None,
-        // `--backend-config` alone names an S3 state (the only remote backend).
-        None => Some(overrides),
-    }
-}
-
-/// `key` with `${stack}` and `${env}` filled in.
-#[cfg(feature = "aws")]
-fn expand_key(key: &str, stack: Option<&str>, env: &str) -> Result<String, CliError> {
-    let unknown = stack::unknown_key_names(key);
-    if let Some(name) = unknown.first() {
-        return Err(usage(
-            format!("backend key `{key}` uses `${{{name}}}`"),
-            Some("a backend key may use ${stack} and ${env} only"),
-        ));
-    }
-    let expanded = key.replace("${env}", env);
-    match stack {
-        Some(stack) => Ok(expanded.replace("${stack}", stack)),
-        None if expanded.contains("${stack}") => Err(usage(
-            format!("backend key `{key}` uses ${{stack}}, but there is no stack here"),
-            Some(
-                "give the whole key with --backend-config key=..., or run in the stack's directory",
-            ),
-        )),
-        None => Ok(expanded),
-    }
-}
-
-#[cfg(feature = "aws")]
-fn remote(
-    settings: &BTreeMap<String, String>,
-    stack: Option<&str>,
-    env: &str,
-) -> Result<Location, CliError> {
-    let get = |name: &str| {
-        settings.get(name).cloned().ok_or_else(|| {
-            usage(
-                format!("the S3 backend needs `{name}`"),
-                Some(&format!(
-                    "set it in [backend.s3] or with --backend-config {name}=..."
-                )),
-            )
-        })
-    };
-    let lease = match settings.get("lease_seconds") {
-        Some(text) => match text.parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Some(std::time::Duration::from_secs(seconds)),
-            _ => {
-                return Err(usage(
-                    format!("lease_seconds `{text}` is not a positive number of seconds"),
-                    None,
-                ));
-            }
-        },
-        None => None,
-    };
-    Ok(Location::S3(state::S3Location {
-        bucket: get("bucket")?,
-        key: expand_key(&get("key")?, stack, env)?,
-        region: settings.get("region").cloned(),
-        lease,
-    }))
-}
-
-#[cfg(not(feature = "aws"))]
-fn remote(
-    settings: &BTreeMap<String, String>,
-    stack: Option<&str>,
-    env: &str,
-) -> Result<Location, CliError> {
-    let _ = (settings, stack, env);
-    Err(usage(
-        "this cairn was built without the `aws` feature, which S3 state needs",
-        Some("build with the default features"),
-    ))
+    Ok(session::local_default(&args.dir, name, env)?)
 }

@@ -1,16 +1,27 @@
-//! The command line: clap definitions, error mapping and dispatch to one module per
-//! family of commands.
+//! The command line: clap definitions, error mapping and dispatch to one thin module per
+//! command, on top of the library's [`Session`](crate::session::Session).
 //!
-//! This module owns argument parsing, loading the stack, and mapping outcomes to exit
-//! codes (0 success, 1 error, 2 "changes present" for `plan --detailed-exitcode`).
-//! `run.rs` has plan, apply and destroy (the prompt, Ctrl-C); `state.rs` the commands
-//! that work from the state alone (`output`, `show`, `state ...`, `force-unlock`);
-//! `location.rs` finds where a state lives. What to print is decided here; how it looks
-//! is `render/`'s. Command and flag names are a contract: scripts call them.
+//! This module owns argument parsing, turning arguments into a session's
+//! [`OpenOptions`], printing what a session reports ([`Notice`]), and mapping outcomes to
+//! exit codes (0 success, 1 error, 2 "changes present" for `plan --detailed-exitcode`,
+//! 130 interrupted). Each command module (`plan.rs`, `apply.rs`, `destroy.rs`,
+//! `import.rs`, `validate.rs`, `graph.rs`, `show.rs`, `output.rs`, `state.rs`,
+//! `unlock.rs`) parses nothing and plans nothing itself: it calls the session, asks for
+//! confirmation and handles Ctrl-C where it applies, and renders through `render/`.
+//! `location.rs` finds the state of the commands that work from the state alone. Command
+//! and flag names are a contract: scripts call them.
 
+mod apply;
+mod destroy;
+mod graph;
+mod import;
 mod location;
-mod run;
+mod output;
+mod plan;
+mod show;
 mod state;
+mod unlock;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,11 +29,12 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::graph::ResourceGraph;
-use crate::plan::{self, PlanError};
+use crate::plan::PlanError;
 use crate::providers::Registry;
 use crate::render::{self, Printer};
+use crate::session::{Notice, OpenOptions, Session, SessionError};
 use crate::stack::{self, LoadOptions, Stack};
 use crate::state::StateError;
 
@@ -332,6 +344,17 @@ impl From<PlanError> for CliError {
     }
 }
 
+impl From<SessionError> for CliError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Stack(d) => CliError::Stack(d),
+            SessionError::Plan(e) => CliError::Plan(e),
+            SessionError::State(e) => CliError::State(e),
+            SessionError::Refused { message, hint } => CliError::Usage { message, hint },
+        }
+    }
+}
+
 fn usage(message: impl Into<String>, hint: Option<&str>) -> CliError {
     CliError::Usage {
         message: message.into(),
@@ -386,21 +409,21 @@ struct UsageMessage(String);
 
 fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
     match command {
-        Command::Validate(args) => validate(&args, printer),
+        Command::Validate(args) => validate::validate(&args, printer),
         Command::Plan {
             stack,
             run,
             json,
             detailed_exitcode,
             out,
-        } => {
-            let changes = run::plan(&stack, &run, json, out.as_deref(), printer)?;
-            Ok(if detailed_exitcode && changes {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+        } => plan::plan(
+            &stack,
+            &run,
+            json,
+            detailed_exitcode,
+            out.as_deref(),
+            printer,
+        ),
         Command::Apply {
             stack,
             run,
@@ -408,45 +431,36 @@ fn run(command: Command, printer: Printer) -> Result<ExitCode, CliError> {
             // A saved plan was reviewed when it was made: applying it never prompts.
             auto_approve: _,
             json,
-        } if stack.dir.is_file() => run::apply_saved(&stack, &run, &lock, json, printer),
+        } if stack.dir.is_file() => apply::apply_saved(&stack, &run, &lock, json, printer),
         Command::Apply {
             stack,
             run,
             lock,
             auto_approve,
             json,
-        } => run::apply(&stack, &run, &lock, auto_approve, json, false, printer),
+        } => apply::apply(&stack, &run, &lock, auto_approve, json, printer),
         Command::Destroy {
             stack,
             run,
             lock,
             auto_approve,
             json,
-        } => run::apply(&stack, &run, &lock, auto_approve, json, true, printer),
-        Command::Show { stack, json } => state::show(&stack, json, printer),
+        } => destroy::destroy(&stack, &run, &lock, auto_approve, json, printer),
+        Command::Show { stack, json } => show::show(&stack, json, printer),
         Command::Output {
             args,
             selection,
             json,
-        } => state::output(args, &selection, json, printer),
+        } => output::output(args, &selection, json, printer),
         Command::State { command } => state::state(command, printer),
-        Command::Graph { stack, format } => {
-            let (_, loaded) = load(&stack)?;
-            let graph = ResourceGraph::build(&loaded)?;
-            let text = match format {
-                GraphFormat::Dot => graph.to_dot(),
-                GraphFormat::Mermaid => graph.to_mermaid(),
-            };
-            printer.out(text.trim_end());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::ForceUnlock { stack, force } => state::force_unlock(&stack, force, printer),
+        Command::Graph { stack, format } => graph::graph(&stack, format, printer),
+        Command::ForceUnlock { stack, force } => unlock::force_unlock(&stack, force, printer),
         Command::Import {
             addr,
             id,
             stack,
             lock,
-        } => run::import(&stack, &lock, &addr, &id, printer),
+        } => import::import(&stack, &lock, &addr, &id, printer),
     }
 }
 
@@ -486,16 +500,91 @@ fn load(args: &StackArgs) -> Result<(Registry, Stack), CliError> {
     Ok((registry, loaded))
 }
 
-fn validate(args: &StackArgs, printer: Printer) -> Result<ExitCode, CliError> {
-    let (registry, loaded) = load(args)?;
-    ResourceGraph::build(&loaded)?;
-    plan::check_values(&loaded, &registry)?;
-    printer.out(&format!(
-        "The stack is valid: {} resources, {} outputs.",
-        loaded.resources.len(),
-        loaded.outputs.len()
-    ));
-    Ok(ExitCode::SUCCESS)
+/// What a session on `args` is opened with.
+fn open_options(args: &StackArgs) -> Result<OpenOptions, CliError> {
+    Ok(OpenOptions {
+        dir: args.dir.clone(),
+        load: load_options(&args.selection)?,
+        state: location::choice(args)?,
+    })
+}
+
+/// Opens a session on `args`, printing what it reports.
+fn open<'r>(
+    registry: &'r Registry,
+    args: &StackArgs,
+    printer: Printer,
+) -> Result<Session<'r>, CliError> {
+    let options = open_options(args)?;
+    Ok(Session::open(registry, options)?.with_notices(move |notice| print_notice(notice, printer)))
+}
+
+fn print_notice(notice: &Notice<'_>, printer: Printer) {
+    match notice {
+        Notice::TookOver { location, holder } => print_takeover(holder, location, printer),
+        Notice::Pending(addr) => printer.err(&format!(
+            "{addr}: an interrupted apply started creating this object; `cairn apply` looks for it and adopts it"
+        )),
+        Notice::Adopted(addr) => printer.err(&format!(
+            "{addr}: adopted the object an interrupted apply created"
+        )),
+        Notice::Unresolved { addr, error } => printer.err(&format!(
+            "Warning: {addr}: an interrupted create could not be looked up ({error}); it stays pending. `cairn state rm {addr}` forgets it."
+        )),
+        Notice::SensitiveUnchecked => printer.err(
+            "Note: the sensitive variables could not be compared with the plan's: the plan was made before this state had a key. The plan's changes are still checked.",
+        ),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| usage(format!("could not start the async runtime: {e}"), None))
+}
+
+fn parse_targets(run: &RunArgs) -> Result<Vec<ResourceAddr>, CliError> {
+    run.targets
+        .iter()
+        .map(|t| {
+            t.parse::<ResourceAddr>()
+                .map_err(|e| usage(e.to_string(), None))
+        })
+        .collect()
+}
+
+/// The plan options `run` asks for.
+fn plan_options(run: &RunArgs, destroy: bool) -> Result<crate::plan::PlanOptions, CliError> {
+    Ok(crate::plan::PlanOptions {
+        refresh: run.refresh,
+        targets: parse_targets(run)?,
+        destroy,
+        parallelism: usize::from(run.parallelism),
+    })
+}
+
+/// Runs `work` unless Ctrl-C comes first. Used while the state is locked but nothing has
+/// changed yet (planning, the prompt), so an interrupt unwinds normally and releases the
+/// lock instead of killing the process with it held.
+async fn interruptible<T, E: Into<CliError>>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, CliError> {
+    tokio::select! {
+        result = work => result.map_err(Into::into),
+        _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted),
+    }
+}
+
+/// Prints a plan, as text (summarised, or in full with `--detailed`) or as one JSON line.
+fn show_plan(plan: &crate::plan::Plan, json: bool, detailed: bool, printer: Printer) {
+    if json {
+        printer.out(&render::plan_json(plan));
+    } else if detailed {
+        printer.out(render::plan_text_detailed(plan, printer.color).trim_end());
+    } else {
+        printer.out(render::plan_text(plan, printer.color).trim_end());
+    }
 }
 
 /// Says so when this run took over the lock of a run that is gone.
@@ -505,15 +594,23 @@ fn report_takeover(
     printer: Printer,
 ) {
     if let Some(holder) = store.taken_over() {
-        let why = match &holder.expires_at {
-            Some(expiry) => format!("its lease ended at {expiry}"),
-            None => "its process is gone".to_owned(),
-        };
-        printer.err(&format!(
-            "Took over the lock on {location} held for {}: {why}.",
-            holder.describe()
-        ));
+        print_takeover(holder, location, printer);
     }
+}
+
+fn print_takeover(
+    holder: &crate::state::LockInfo,
+    location: &crate::state::Location,
+    printer: Printer,
+) {
+    let why = match &holder.expires_at {
+        Some(expiry) => format!("its lease ended at {expiry}"),
+        None => "its process is gone".to_owned(),
+    };
+    printer.err(&format!(
+        "Took over the lock on {location} held for {}: {why}.",
+        holder.describe()
+    ));
 }
 
 impl From<Diagnostic> for CliError {

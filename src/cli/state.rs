@@ -1,13 +1,11 @@
-//! Commands that work from the state alone: `output`, `show`, `state list|show|rm|pull|
-//! push|migrate` and `force-unlock`. They read no variables and plan nothing; with
+//! `cairn state list|show|rm|mv|pull|push|migrate`: work from the state alone, like
+//! `output`, `show` and `force-unlock`. They read no variables and plan nothing; with
 //! `--state FILE` or a complete `--backend-config`, they need no stack either.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{
-    CliError, LockArgs, Selection, StackArgs, StateCommand, location, report_takeover, usage,
-};
+use super::{CliError, LockArgs, StackArgs, StateCommand, location, report_takeover, usage};
 use crate::addr::ResourceAddr;
 use crate::render::{self, Printer};
 use crate::state::{self, Location, StateError, StateFile, StateStore};
@@ -15,77 +13,6 @@ use crate::state::{self, Location, StateError, StateFile, StateStore};
 fn parse_addr(text: &str) -> Result<ResourceAddr, CliError> {
     text.parse()
         .map_err(|e: crate::addr::ParseAddrError| usage(e.to_string(), None))
-}
-
-/// `cairn show`.
-pub(super) fn show(args: &StackArgs, json: bool, printer: Printer) -> Result<ExitCode, CliError> {
-    let recorded = state::read_at(&location::for_state(args)?)?;
-    if json {
-        printer.out(&render::state_json(recorded.as_ref()));
-    } else {
-        printer.out(&render::state_text(recorded.as_ref()));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `cairn output [DIR] [NAME]`: the values recorded by the last apply. A sensitive
-/// output's value is not in the state (only its keyed hash is), so it cannot be printed
-/// from there; cairn says so instead of planning again, which could print a value other
-/// than the one applied.
-pub(super) fn output(
-    args: Vec<String>,
-    selection: &Selection,
-    json: bool,
-    printer: Printer,
-) -> Result<ExitCode, CliError> {
-    let (dir, name) = match args.as_slice() {
-        [] => (PathBuf::from("."), None),
-        [one] if Path::new(one).is_dir() => (PathBuf::from(one), None),
-        [one] => (PathBuf::from("."), Some(one.clone())),
-        [dir, name, ..] => (PathBuf::from(dir), Some(name.clone())),
-    };
-    let stack_args = StackArgs {
-        dir,
-        selection: selection.clone(),
-    };
-    let recorded = state::read_at(&location::for_state(&stack_args)?)?;
-    let outputs = recorded.map(|s| s.outputs).unwrap_or_default();
-    let Some(name) = name else {
-        if json {
-            printer.out(&render::outputs_json(&outputs));
-        } else {
-            for (name, value) in &outputs {
-                printer.out(&render::output_line(
-                    name,
-                    value,
-                    value.contains_sensitive(),
-                ));
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    };
-    let Some(value) = outputs.get(&name) else {
-        return Err(usage(
-            format!("no output named `{name}` in the state"),
-            Some("run `cairn output` to list them"),
-        ));
-    };
-    if value.contains_sensitive() {
-        return Err(usage(
-            format!(
-                "output `{name}` is sensitive: the state keeps only a keyed hash of it, never the value"
-            ),
-            Some(
-                "read it where the secret lives (e.g. the Secrets Manager entry the stack writes), or expose a non-sensitive part as its own output",
-            ),
-        ));
-    }
-    let exposed = value.expose().unwrap_or(serde_json::Value::Null);
-    match exposed {
-        serde_json::Value::String(s) if !json => printer.out(&s),
-        other => printer.out(&serde_json::to_string_pretty(&other).unwrap_or_default()),
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn not_in_state(addr: &ResourceAddr) -> CliError {
@@ -319,30 +246,4 @@ fn migrate(
         "Moved the state from {from} to {to} (serial {serial}, lineage and key kept). {from} was left as it was: remove it once you have checked the new state."
     ));
     Ok(())
-}
-
-/// `cairn force-unlock`.
-pub(super) fn force_unlock(
-    args: &StackArgs,
-    force: bool,
-    printer: Printer,
-) -> Result<ExitCode, CliError> {
-    let location = location::for_state(args)?;
-    match state::force_unlock(&location, force)? {
-        Some(unlocked) => {
-            let holder = unlocked
-                .holder
-                .map_or_else(|| "an unreadable holder".to_owned(), |h| h.describe());
-            let status = if unlocked.was_alive {
-                "still running: forced"
-            } else {
-                "gone"
-            };
-            printer.out(&format!(
-                "Removed the lock on {location} held for {holder} ({status})."
-            ));
-        }
-        None => printer.out(&format!("{location} is not locked.")),
-    }
-    Ok(ExitCode::SUCCESS)
 }

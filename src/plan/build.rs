@@ -15,7 +15,7 @@ use futures::StreamExt;
 use super::diff::{diff_all, diff_computed, diff_update};
 use super::scope::{Expansions, LocalValues, ResourceValues, ValuesScope};
 use super::{
-    Action, AttrDiff, ChangeReason, Move, Plan, PlanError, PlannedOutput, ResourceChange,
+    Action, AttrDiff, ChangeReason, Move, Plan, PlanError, PlannedOutput, ResourceChange, exec,
     fingerprint, values_equal,
 };
 use crate::addr::ResourceAddr;
@@ -73,13 +73,18 @@ pub struct PlanInput<'a> {
 /// (security groups, IAM roles) do not allow quotes or brackets, and a resource name
 /// never holds a `.`, so the form stays unambiguous.
 pub(crate) fn identity(stack: &Stack, addr: &ResourceAddr) -> ResourceIdentity {
+    instance_identity(&stack.name, &stack.env, addr)
+}
+
+/// [`identity`] from the stack's and the environment's names.
+pub(crate) fn instance_identity(stack: &str, env: &str, addr: &ResourceAddr) -> ResourceIdentity {
     let address = match &addr.key {
         Some(key) => format!("{}.{}.{key}", addr.type_name, addr.name),
         None => addr.to_string(),
     };
     ResourceIdentity {
-        stack: stack.name.clone(),
-        env: stack.env.clone(),
+        stack: stack.to_owned(),
+        env: env.to_owned(),
         address,
     }
 }
@@ -739,6 +744,7 @@ fn delete_change(
         each: None,
         moved_from: None,
         import_id: None,
+        execution: Default::default(),
     }
 }
 
@@ -873,6 +879,9 @@ pub async fn build(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan, 
         moves.iter().map(|m| (&m.to, &m.from)).collect();
     for change in &mut plan.changes {
         change.moved_from = moved_to.get(&change.addr).map(|from| (*from).clone());
+        if change.action == Action::Delete {
+            change.execution.timeouts = exec::delete_timeouts(input.registry, input.stack, change);
+        }
     }
     plan.moves = moves;
     Ok(plan)
@@ -938,6 +947,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
         moves: Vec::new(),
         expansions: Expansions::new(),
         data: ResourceValues::new(),
+        provider_configs: BTreeMap::new(),
     };
 
     if options.destroy {
@@ -975,6 +985,12 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                 .push(delete_change(&input, &addr, before, ChangeReason::Destroy));
         }
         plan.deferred_providers = deferred.into_iter().collect();
+        plan.provider_configs = exec::provider_configs(
+            stack,
+            input.registry,
+            &plan.changes,
+            &recorded_values(input.state),
+        );
         return diagnostics.into_result(plan).map_err(PlanError::from);
     }
 
@@ -1128,6 +1144,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
             }
             // Scope marks config values sensitive only when they derive from secrets; the
             // schema's sensitive attributes are secrets whatever their origin.
+            let fingerprints = exec::fingerprints(resource, &config, &scope, input.hasher);
             let config = mark_sensitive(Some(schema), config);
             if addr.is_data() {
                 // Unknown or failed reads leave unknown values, so what uses them is
@@ -1164,7 +1181,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
             };
             let known = mark_sensitive(Some(schema), Attrs(adjustments.known_computed)).0;
             let dependencies = dependencies.clone();
-            let change = match prior {
+            let mut change = match prior {
                 None => {
                     let after = planned_create(schema, &desired, &known);
                     ResourceChange {
@@ -1179,6 +1196,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                         each: each.clone(),
                         moved_from: None,
                         import_id: None,
+                        execution: Default::default(),
                     }
                 }
                 Some(prior) => {
@@ -1229,9 +1247,18 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
                         each: each.clone(),
                         moved_from: None,
                         import_id: None,
+                        execution: Default::default(),
                     }
                 }
             };
+            exec::prepare(
+                &mut change,
+                schema,
+                resource,
+                &config,
+                fingerprints,
+                input.hasher,
+            );
             if change.action.is_replace()
                 && let Some(d) = prevent_destroy_error(stack, &addr, change.action)
             {
@@ -1335,6 +1362,7 @@ async fn build_moved(input: PlanInput<'_>, options: &PlanOptions) -> Result<Plan
         change.import_id = imported.remove(&change.addr);
     }
     plan.deferred_providers = deferred.into_iter().collect();
+    plan.provider_configs = exec::provider_configs(stack, input.registry, &plan.changes, &planned);
     plan.expansions = expansions;
     diagnostics.into_result(plan).map_err(PlanError::from)
 }

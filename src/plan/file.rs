@@ -4,27 +4,34 @@
 //! A saved plan pins what it was made against: the state (lineage and serial; a plan on
 //! an empty state reserves the lineage its apply creates, so it applies once only) and
 //! the stack's inputs (a digest of every file read and of the variables' values, with
-//! sensitive values only as keyed hashes). Apply re-plans against the locked state and
-//! walks the new plan only if it is the saved one: same resources, actions and attribute
-//! diffs ([`compare_plans`]). The file holds no secret: its plan is the redacted JSON
-//! form every printed plan uses, and sensitive variables are never written, not even
-//! when they were given on the command line; apply needs them again.
+//! sensitive values only as keyed hashes). It holds the plan twice: as `plan --json`
+//! shows it (for readers), and as the [`Executable`] apply walks, so what is applied is
+//! what was reviewed, with no second plan. The file holds no secret: values are what
+//! state would hold (a secret is its keyed hash), what an apply sends is kept only where
+//! it holds no secret (the rest is evaluated again at apply time), and sensitive
+//! variables are never written, not even when they were given on the command line;
+//! apply needs them again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use cairn_provider_core::Value;
+use cairn_provider_core::{Attrs, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Plan, redacted_json};
+use super::exec::{Desired, Execution, Timeouts};
+use super::{
+    Action, AttrDiff, ChangeReason, Move, Plan, PlannedOutput, ResourceChange, redacted_json,
+};
+use crate::addr::ResourceAddr;
 use crate::stack::Stack;
 use crate::state::SensitiveHasher;
 
 /// The `format` field of every plan file.
 pub const PLAN_FILE_FORMAT: &str = "cairn-plan";
 /// The plan file format this cairn writes and the newest it reads.
-pub const PLAN_FILE_VERSION: u32 = 1;
+pub const PLAN_FILE_VERSION: u32 = 2;
 
 /// A saved plan, as stored (JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -59,8 +66,12 @@ pub struct SavedPlan {
     pub vars: Vec<(String, String)>,
     /// Digests of the stack's files and variables, to refuse a changed stack.
     pub inputs: Inputs,
-    /// The plan as `plan --json` shows it: secrets and unknowns are markers.
+    /// The plan as `plan --json` shows it: secrets and unknowns are markers. For readers;
+    /// apply walks `executable`.
     pub plan: serde_json::Value,
+    /// The plan `apply FILE` walks (absent in files of an older cairn, which are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<Executable>,
 }
 
 /// The state a plan was made against.
@@ -218,6 +229,9 @@ pub struct SaveContext<'a> {
     pub state: PlannedState,
     /// The state's key, when an apply will use the same one (see [`Inputs::of`]).
     pub hasher: Option<&'a SensitiveHasher>,
+    /// The key the plan's secrets are redacted with (the state's, or for a state never
+    /// written the one the plan was made with).
+    pub redactor: &'a SensitiveHasher,
     /// `--refresh` at plan time.
     pub refresh: bool,
     /// `--target` addresses at plan time.
@@ -227,8 +241,10 @@ pub struct SaveContext<'a> {
 }
 
 impl SavedPlan {
-    /// The saved form of `plan`, made from `stack`.
-    pub fn new(plan: &Plan, stack: &Stack, context: SaveContext<'_>) -> SavedPlan {
+    /// The saved form of `plan`, made from `stack`; refused (with why) when it cannot be
+    /// saved without a secret.
+    pub fn new(plan: &Plan, stack: &Stack, context: SaveContext<'_>) -> Result<SavedPlan, String> {
+        let executable = Executable::of(plan, context.redactor)?;
         let vars = context
             .given_vars
             .into_iter()
@@ -239,7 +255,7 @@ impl SavedPlan {
                     .is_some_and(|v| !v.sensitive && !v.value.contains_sensitive())
             })
             .collect();
-        SavedPlan {
+        Ok(SavedPlan {
             format: PLAN_FILE_FORMAT.to_owned(),
             format_version: PLAN_FILE_VERSION,
             cairn_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -254,7 +270,8 @@ impl SavedPlan {
             vars,
             inputs: Inputs::of(stack, context.hasher),
             plan: serde_json::to_value(plan).unwrap_or(serde_json::Value::Null),
-        }
+            executable: Some(executable),
+        })
     }
 
     /// Parses a plan file, refusing other formats and newer versions.
@@ -280,109 +297,288 @@ impl SavedPlan {
     }
 }
 
-/// Whether `value` is the marker of a value not known at plan time.
-fn is_unknown(value: &serde_json::Value) -> bool {
-    value.get("$unknown").and_then(serde_json::Value::as_bool) == Some(true)
+/// The plan itself, as `apply FILE` walks it. Values are what state would hold (a secret
+/// is its keyed hash); what a create or an update sends is kept where it was known at
+/// plan time and holds no secret. Everything else (a value unknown when planning, or
+/// derived from a secret) the apply evaluates again from the stack, whose sensitive
+/// variables are supplied again; the inputs digest guarantees it is the stack planned.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Executable {
+    /// A `cairn destroy` plan.
+    pub destroy: bool,
+    /// Limited by `--target`.
+    pub targeted: bool,
+    /// Resources in apply order.
+    pub changes: Vec<SavedChange>,
+    /// Every output's planned value; `{"$unknown": true}` where the apply evaluates it.
+    pub outputs: BTreeMap<String, SavedOutput>,
+    /// Outputs whose value changes.
+    pub output_changes: Vec<SavedDiff>,
+    /// Providers whose configuration was not known when planning.
+    pub deferred_providers: Vec<String>,
+    /// Recorded objects that change address.
+    pub moves: Vec<Move>,
+    /// The instance keys of every `for_each` resource (`null`: not known).
+    pub expansions: BTreeMap<ResourceAddr, Option<Vec<String>>>,
+    /// What each data source read.
+    pub data: BTreeMap<ResourceAddr, Attrs>,
+    /// Provider configurations known when planning, those with no secret in them.
+    pub provider_configs: BTreeMap<String, Attrs>,
 }
 
-/// Whether `now` is what `saved` showed, where a value unknown at plan time may now be
-/// anything.
-fn matches(saved: &serde_json::Value, now: &serde_json::Value) -> bool {
-    use serde_json::Value as J;
-    if is_unknown(saved) {
-        return true;
-    }
-    match (saved, now) {
-        (J::Object(a), J::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(k, v)| b.get(k).is_some_and(|w| matches(v, w)))
-        }
-        (J::Array(a), J::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(v, w)| matches(v, w))
-        }
-        (J::Number(a), J::Number(b)) => a.as_f64() == b.as_f64(),
-        _ => saved == now,
+/// One resource's change in a saved plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedChange {
+    /// The resource.
+    pub addr: ResourceAddr,
+    /// The provider that manages it.
+    pub provider: String,
+    /// What happens to it.
+    pub action: Action,
+    /// Why, when the action alone does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ChangeReason>,
+    /// Recorded attributes after refresh.
+    pub before: Option<Attrs>,
+    /// Planned attributes.
+    pub after: Option<Attrs>,
+    /// The attributes that differ, as shown.
+    pub diffs: Vec<SavedDiff>,
+    /// Resources this one depends on.
+    pub dependencies: Vec<ResourceAddr>,
+    /// `each.key` and `each.value` of a `for_each` instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub each: Option<(String, Value)>,
+    /// The address state recorded this object at before a `moved` block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ResourceAddr>,
+    /// The provider's id of an existing object this change adopts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    /// What a create or an update sends, when known at plan time and free of secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<SavedDesired>,
+    /// Its time limits.
+    pub timeouts: Timeouts,
+}
+
+/// What a create or an update sends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedDesired {
+    /// The attributes sent.
+    pub attrs: Attrs,
+    /// For an update, the attributes it changes.
+    pub changed: Vec<String>,
+}
+
+/// An attribute difference, as shown.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedDiff {
+    /// The attribute name, or the key inside its parent.
+    pub name: String,
+    /// The recorded value.
+    pub before: Option<Value>,
+    /// The planned value.
+    pub after: Option<Value>,
+    /// This difference is why the resource must be replaced.
+    pub forces_replacement: bool,
+    /// Per-key differences when both sides are maps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested: Vec<SavedDiff>,
+}
+
+/// An output in a saved plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedOutput {
+    /// The planned value; unknown where the apply evaluates it.
+    pub value: Value,
+    /// Printed as `(sensitive)` and never shown.
+    pub sensitive: bool,
+}
+
+fn saved_diff(diff: &AttrDiff, hasher: &SensitiveHasher) -> SavedDiff {
+    SavedDiff {
+        name: diff.name.clone(),
+        before: diff.before.as_ref().map(|v| hasher.redact(v)),
+        after: diff.after.as_ref().map(|v| hasher.redact(v)),
+        forces_replacement: diff.forces_replacement,
+        nested: diff.nested.iter().map(|d| saved_diff(d, hasher)).collect(),
     }
 }
 
-/// Whether two attribute diff lists are the same change. A diff whose planned value was
-/// unknown may now have a known value, and with it per-key `nested` diffs and another
-/// `forces_replacement` (a changed action would show anyway).
-fn diffs_match(saved: &serde_json::Value, now: &serde_json::Value) -> bool {
-    let (Some(saved), Some(now)) = (saved.as_array(), now.as_array()) else {
-        return matches(saved, now);
-    };
-    saved.len() == now.len()
-        && saved.iter().zip(now).all(|(s, n)| {
-            let field = |v: &serde_json::Value, k: &str| v.get(k).cloned().unwrap_or_default();
-            let unknown_after = is_unknown(&field(s, "after"));
-            field(s, "name") == field(n, "name")
-                && matches(&field(s, "before"), &field(n, "before"))
-                && matches(&field(s, "after"), &field(n, "after"))
-                && (unknown_after
-                    || (field(s, "forces_replacement") == field(n, "forces_replacement")
-                        && diffs_match(&field(s, "nested"), &field(n, "nested"))))
+fn attr_diff(diff: SavedDiff) -> AttrDiff {
+    AttrDiff {
+        name: diff.name,
+        before: diff.before,
+        after: diff.after,
+        forces_replacement: diff.forces_replacement,
+        nested: diff.nested.into_iter().map(attr_diff).collect(),
+    }
+}
+
+fn has_secret(attrs: &Attrs) -> bool {
+    attrs.0.values().any(Value::contains_sensitive)
+}
+
+impl Executable {
+    /// The saved form of `plan`, secrets redacted with `hasher`. Refused when a data
+    /// source read a secret: the apply needs it, and a plan file cannot hold it.
+    pub fn of(plan: &Plan, hasher: &SensitiveHasher) -> Result<Executable, String> {
+        if let Some(addr) = plan
+            .data
+            .iter()
+            .find_map(|(addr, attrs)| has_secret(attrs).then_some(addr))
+        {
+            return Err(format!(
+                "data source {addr} read a secret, which a plan file cannot hold"
+            ));
+        }
+        let changes = plan
+            .changes
+            .iter()
+            .map(|change| {
+                let desired = match &change.execution.desired {
+                    Desired::Known { attrs, changed, .. } if !has_secret(attrs) => {
+                        Some(SavedDesired {
+                            attrs: attrs.clone(),
+                            changed: changed.clone(),
+                        })
+                    }
+                    _ => None,
+                };
+                SavedChange {
+                    addr: change.addr.clone(),
+                    provider: change.provider.clone(),
+                    action: change.action,
+                    reason: change.reason,
+                    before: change.before.as_ref().map(|a| hasher.redact_attrs(a)),
+                    after: change.after.as_ref().map(|a| hasher.redact_attrs(a)),
+                    diffs: change.diffs.iter().map(|d| saved_diff(d, hasher)).collect(),
+                    dependencies: change.dependencies.clone(),
+                    each: change
+                        .each
+                        .as_ref()
+                        .map(|(key, value)| (key.clone(), hasher.redact(value))),
+                    moved_from: change.moved_from.clone(),
+                    import_id: change.import_id.clone(),
+                    desired,
+                    timeouts: change.execution.timeouts,
+                }
+            })
+            .collect();
+        let outputs = plan
+            .outputs
+            .iter()
+            .map(|(name, output)| {
+                // A secret is evaluated again by the apply: the file keeps no plaintext,
+                // and the hash of a state never written is made with another key.
+                let value = if output.value.contains_sensitive() {
+                    Value::Unknown
+                } else {
+                    output.value.clone()
+                };
+                let saved = SavedOutput {
+                    value,
+                    sensitive: output.sensitive,
+                };
+                (name.clone(), saved)
+            })
+            .collect();
+        Ok(Executable {
+            destroy: plan.destroy,
+            targeted: plan.targeted,
+            changes,
+            outputs,
+            output_changes: plan
+                .output_changes
+                .iter()
+                .map(|d| saved_diff(d, hasher))
+                .collect(),
+            deferred_providers: plan.deferred_providers.clone(),
+            moves: plan.moves.clone(),
+            expansions: plan
+                .expansions
+                .iter()
+                .map(|(addr, keys)| (addr.clone(), keys.as_ref().map(|k| k.to_vec())))
+                .collect(),
+            data: plan
+                .data
+                .iter()
+                .map(|(a, v)| (a.clone(), v.clone()))
+                .collect(),
+            provider_configs: plan
+                .provider_configs
+                .iter()
+                .filter(|(_, config)| !has_secret(config))
+                .map(|(name, config)| (name.clone(), config.clone()))
+                .collect(),
         })
-}
+    }
 
-/// The resources of a plan in JSON form, by address.
-fn changes_by_addr(plan: &serde_json::Value) -> BTreeMap<String, &serde_json::Value> {
-    plan.get("changes")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| Some((c.get("addr")?.as_str()?.to_owned(), c)))
-        .collect()
-}
-
-/// How the plan made now differs from the saved one (`saved`, its JSON form), as
-/// sentences naming resources; empty when apply may walk `now` as the saved plan.
-pub fn compare_plans(saved: &serde_json::Value, now: &Plan) -> Vec<String> {
-    let now = serde_json::to_value(now).unwrap_or_default();
-    let action = |c: &serde_json::Value| {
-        c.get("action")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("?")
-            .to_owned()
-    };
-    let saved_changes = changes_by_addr(saved);
-    let now_changes = changes_by_addr(&now);
-    let mut differences = Vec::new();
-    for (addr, s) in &saved_changes {
-        let Some(n) = now_changes.get(addr) else {
-            differences.push(format!("{addr} is no longer planned"));
-            continue;
-        };
-        if action(s) != action(n) || s.get("reason") != n.get("reason") {
-            differences.push(format!(
-                "{addr}: the saved plan would {}, the stack and state now need {}",
-                action(s),
-                action(n)
-            ));
-        } else if !diffs_match(
-            s.get("diffs").unwrap_or(&serde_json::Value::Null),
-            n.get("diffs").unwrap_or(&serde_json::Value::Null),
-        ) {
-            differences.push(format!(
-                "{addr}: its attribute changes differ from the saved plan's"
-            ));
+    /// The plan to walk, for stack `stack` in `env` against the state `state`.
+    pub fn into_plan(self, stack: &str, env: &str, state: &PlannedState) -> Plan {
+        let changes = self
+            .changes
+            .into_iter()
+            .map(|change| {
+                let desired = match change.desired {
+                    Some(SavedDesired { attrs, changed }) => Desired::Known {
+                        attrs,
+                        fingerprints: BTreeMap::new(),
+                        changed,
+                    },
+                    None => Desired::Evaluate,
+                };
+                ResourceChange {
+                    addr: change.addr,
+                    provider: change.provider,
+                    action: change.action,
+                    reason: change.reason,
+                    before: change.before,
+                    after: change.after,
+                    diffs: change.diffs.into_iter().map(attr_diff).collect(),
+                    dependencies: change.dependencies,
+                    each: change.each,
+                    moved_from: change.moved_from,
+                    import_id: change.import_id,
+                    execution: Execution {
+                        desired,
+                        timeouts: change.timeouts,
+                    },
+                }
+            })
+            .collect();
+        Plan {
+            stack: stack.to_owned(),
+            env: env.to_owned(),
+            destroy: self.destroy,
+            targeted: self.targeted,
+            lineage: (!state.is_new()).then(|| state.lineage.clone()),
+            serial: (!state.is_new()).then_some(state.serial),
+            changes,
+            outputs: self
+                .outputs
+                .into_iter()
+                .map(|(name, o)| {
+                    let planned = PlannedOutput {
+                        value: o.value,
+                        sensitive: o.sensitive,
+                    };
+                    (name, planned)
+                })
+                .collect(),
+            output_changes: self.output_changes.into_iter().map(attr_diff).collect(),
+            deferred_providers: self.deferred_providers,
+            moves: self.moves,
+            expansions: self
+                .expansions
+                .into_iter()
+                .map(|(addr, keys)| (addr, keys.map(Arc::new)))
+                .collect(),
+            data: self.data.into_iter().collect(),
+            provider_configs: self.provider_configs,
         }
     }
-    for addr in now_changes
-        .keys()
-        .filter(|a| !saved_changes.contains_key(*a))
-    {
-        differences.push(format!("{addr} was not in the saved plan"));
-    }
-    let null = serde_json::Value::Null;
-    if !diffs_match(
-        saved.get("output_changes").unwrap_or(&null),
-        now.get("output_changes").unwrap_or(&null),
-    ) {
-        differences.push("the outputs' changes differ from the saved plan's".to_owned());
-    }
-    differences
 }
 
 #[cfg(test)]
@@ -390,20 +586,95 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A plan with a secret in every place one can be.
+    fn plan_with_secrets(secret: &str) -> Plan {
+        let hidden = || Value::from(secret).sensitive();
+        let attrs = || Attrs::new().with("password", hidden()).with("name", "x");
+        let diff = AttrDiff {
+            name: "password".to_owned(),
+            before: Some(hidden()),
+            after: Some(hidden()),
+            forces_replacement: false,
+            nested: Vec::new(),
+        };
+        let addr = ResourceAddr::new("fake_thing", "db").with_key("a");
+        let change = ResourceChange {
+            addr: addr.clone(),
+            provider: "fake".to_owned(),
+            action: Action::Update,
+            reason: None,
+            before: Some(attrs()),
+            after: Some(attrs()),
+            diffs: vec![diff.clone()],
+            dependencies: Vec::new(),
+            each: Some(("a".to_owned(), hidden())),
+            moved_from: None,
+            import_id: None,
+            execution: Execution {
+                desired: Desired::Known {
+                    attrs: attrs(),
+                    fingerprints: BTreeMap::new(),
+                    changed: vec!["password".to_owned()],
+                },
+                timeouts: Timeouts::default(),
+            },
+        };
+        Plan {
+            stack: "s".to_owned(),
+            env: "e".to_owned(),
+            destroy: false,
+            targeted: false,
+            lineage: None,
+            serial: None,
+            changes: vec![change],
+            outputs: BTreeMap::from([(
+                "password".to_owned(),
+                PlannedOutput {
+                    value: hidden(),
+                    sensitive: true,
+                },
+            )]),
+            output_changes: vec![diff],
+            deferred_providers: Vec::new(),
+            moves: Vec::new(),
+            expansions: super::super::scope::Expansions::from([(
+                addr.config(),
+                Some(Arc::new(vec!["a".to_owned()])),
+            )]),
+            data: Default::default(),
+            provider_configs: BTreeMap::from([("fake".to_owned(), attrs())]),
+        }
+    }
+
     #[test]
-    fn an_unknown_saved_value_matches_what_it_became_but_nothing_else_does() {
-        let saved = json!([{ "name": "input", "before": null, "after": { "$unknown": true }, "forces_replacement": false }]);
-        let known = json!([{ "name": "input", "before": null, "after": "10.0.0.0/16", "forces_replacement": false }]);
-        assert!(diffs_match(&saved, &known));
-        let other_name =
-            json!([{ "name": "cidr", "before": null, "after": "x", "forces_replacement": false }]);
-        assert!(!diffs_match(&saved, &other_name));
-        let was_known =
-            json!([{ "name": "input", "before": null, "after": "a", "forces_replacement": false }]);
-        let now_other =
-            json!([{ "name": "input", "before": null, "after": "b", "forces_replacement": false }]);
-        assert!(!diffs_match(&was_known, &now_other));
-        assert!(diffs_match(&was_known, &was_known));
+    fn the_executable_plan_holds_no_secret_and_leaves_secret_derived_sends_to_apply() {
+        let secret = "hunter2-in-the-plan";
+        let hasher = SensitiveHasher::from_key([7; 32]);
+        let executable = Executable::of(&plan_with_secrets(secret), &hasher).expect("saves");
+        let text = serde_json::to_string(&executable).expect("serializes");
+        assert!(!text.contains(secret), "{text}");
+        assert!(executable.provider_configs.is_empty());
+        let plan = executable.into_plan(
+            "s",
+            "e",
+            &PlannedState {
+                lineage: "l".to_owned(),
+                serial: 0,
+            },
+        );
+        assert!(matches!(
+            plan.changes[0].execution.desired,
+            Desired::Evaluate
+        ));
+        assert!(plan.outputs["password"].value.contains_unknown());
+        assert_eq!(plan.changes[0].action, Action::Update);
+
+        let mut reads_a_secret = plan_with_secrets(secret);
+        reads_a_secret.data.insert(
+            ResourceAddr::new("data.fake_thing", "x"),
+            Attrs::new().with("value", Value::from(secret).sensitive()),
+        );
+        assert!(Executable::of(&reads_a_secret, &hasher).is_err());
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //! Submodules: `build` (refresh, evaluation, action choice), `check` (what `validate`
 //! finds by evaluating with no resource known), `diff` (per-attribute comparison against
 //! the schema), `scope` (where `${...}` references are looked up), `fingerprint` (telling an
-//! unchanged value derived from secrets without their plaintext), `file` (saved plans:
-//! `plan --out FILE`, `apply FILE`).
+//! unchanged value derived from secrets without their plaintext), `exec` (what the apply
+//! executes as planned: the values known at plan time, timeouts, provider
+//! configurations), `file` (saved plans: `plan --out FILE`, `apply FILE`).
 
 mod build;
 mod check;
 mod diff;
+pub(crate) mod exec;
 pub mod file;
 mod fingerprint;
 pub(crate) mod scope;
@@ -22,7 +24,7 @@ pub(crate) mod scope;
 use std::collections::BTreeMap;
 
 use cairn_provider_core::{Attrs, ProviderError, Value};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::addr::ResourceAddr;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -32,14 +34,15 @@ pub use build::{
     Adoption, PlanInput, PlanOptions, adopt_interrupted, build, import_object,
     imported_dependencies,
 };
-pub(crate) use build::{effective_desired, identity, mark_sensitive, provider_config};
+pub(crate) use build::{effective_desired, instance_identity, mark_sensitive, provider_config};
 pub use check::check_values;
 pub(crate) use diff::diff_update;
 pub use diff::values_equal;
+pub use exec::Timeouts;
 pub(crate) use fingerprint::fingerprint;
 
 /// What happens to one resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Nothing to do.
@@ -80,7 +83,7 @@ impl Action {
 }
 
 /// Why a resource's action is not simply "the configuration changed".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeReason {
     /// The object was deleted outside cairn.
@@ -128,10 +131,14 @@ pub struct ResourceChange {
     /// records it before making any other change to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import_id: Option<String>,
+    /// How the apply carries it out: what it sends when that was known at plan time, and
+    /// its time limits. Holds secrets: not serialized.
+    #[serde(skip)]
+    pub(crate) execution: exec::Execution,
 }
 
 /// A recorded object taken to a new address (`[[moved]]`), without touching it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Move {
     /// Where the state recorded the object.
     pub from: ResourceAddr,
@@ -201,6 +208,11 @@ pub struct Plan {
     /// What each data source read, for the apply's evaluation (never recorded).
     #[serde(skip)]
     pub(crate) data: scope::ResourceValues,
+    /// The configuration of each provider the changes use that was fully known at plan
+    /// time; the apply evaluates the others once what they reference exists. Holds
+    /// secrets: not serialized.
+    #[serde(skip)]
+    pub(crate) provider_configs: BTreeMap<String, Attrs>,
 }
 
 /// Counts for the summary line.

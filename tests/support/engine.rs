@@ -1,19 +1,18 @@
-//! The engine driven through the library, as one `cairn` process drives it, for tests that
-//! use a fake provider (`cairn-provider-fake`) instead of the binary: [`Run`] loads a
-//! stack, opens its state and builds every [`PlanInput`] and [`ApplyInput`]; [`Quiet`] is
-//! the observer that shows nothing; [`stack_dir`] and [`runtime`] set a test up.
+//! The engine driven through the library's [`Session`], as one `cairn` process drives it,
+//! for tests and benchmarks that use a fake provider (`cairn-provider-fake`) instead of
+//! the binary: [`Run`] is a session with its state locked; [`Quiet`] is the observer that
+//! shows nothing; [`stack_dir`] and [`runtime`] set a test up.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cairn::addr::ResourceAddr;
-use cairn::apply::{self, ApplyInput, ApplyObserver, ApplyOptions, ApplyOutcome};
-use cairn::graph::ResourceGraph;
-use cairn::plan::{self, Action, Plan, PlanInput, PlanOptions};
-use cairn::providers::{Clients, Registry};
-use cairn::stack::{self, LoadOptions, Stack};
-use cairn::state::StateStore;
+use cairn::apply::{ApplyObserver, ApplyOptions, ApplyOutcome};
+use cairn::plan::{Action, Plan, PlanOptions};
+use cairn::providers::Registry;
+use cairn::session::{OpenOptions, Session};
+use cairn::state::{LockOptions, StateStore};
 
 /// A temporary directory holding `toml` as its `stack.toml`.
 pub fn stack_dir(toml: &str) -> tempfile::TempDir {
@@ -41,15 +40,11 @@ impl ApplyObserver for Quiet {
     fn failed(&self, _: &ResourceAddr, _: Duration) {}
 }
 
-/// One run of cairn on the stack in a directory: the stack loaded against `registry`, its
-/// graph, its state (`DIR/state.json`, locked until [`Run::close`] or drop) and the
-/// providers configured so far.
+/// One run of cairn on the stack in a directory: a [`Session`] on it and its state
+/// (locked until [`Run::close`] or drop).
 pub struct Run<'r> {
-    pub registry: &'r Registry,
-    pub stack: Stack,
-    pub graph: ResourceGraph,
+    pub session: Session<'r>,
     pub store: StateStore,
-    pub clients: Clients,
 }
 
 impl<'r> Run<'r> {
@@ -60,55 +55,32 @@ impl<'r> Run<'r> {
 
     /// Loads `DIR/*.toml` and opens the state at `state`. Panics if either fails.
     pub fn open_with_state(dir: &Path, state: &Path, registry: &'r Registry) -> Run<'r> {
-        let stack = stack::load(dir, &LoadOptions::default(), registry.schemas())
+        let session = Session::open(registry, OpenOptions::with_state_file(dir, state))
             .unwrap_or_else(|e| panic!("the stack in {} loads: {e:?}", dir.display()));
-        let graph =
-            ResourceGraph::build(&stack).unwrap_or_else(|e| panic!("the stack is acyclic: {e:?}"));
-        let store = StateStore::open(state, &stack.name, &stack.env, "test")
+        let store = session
+            .lock(&LockOptions::new("test"))
             .unwrap_or_else(|e| panic!("the state opens: {e}"));
-        let clients = Clients::new(&stack.name, &stack.env);
-        Run {
-            registry,
-            stack,
-            graph,
-            store,
-            clients,
-        }
+        Run { session, store }
     }
 
     /// Forgets the configured providers, as the next `cairn` process would start.
     pub fn restart_providers(&mut self) {
-        self.clients = Clients::new(&self.stack.name, &self.stack.env);
-    }
-
-    /// What a plan of this run is made from.
-    pub fn plan_input(&self) -> PlanInput<'_> {
-        PlanInput {
-            stack: &self.stack,
-            graph: &self.graph,
-            registry: self.registry,
-            clients: &self.clients,
-            state: self.store.state(),
-            hasher: self.store.hasher(),
-        }
+        self.session.restart_providers();
     }
 
     /// Plans with `options`. Panics if planning fails.
     pub async fn plan(&self, options: &PlanOptions) -> Plan {
-        plan::build(self.plan_input(), options)
+        self.session
+            .plan(self.store.state(), self.store.hasher(), options)
             .await
             .unwrap_or_else(|e| panic!("plans: {e:?}"))
     }
 
     /// Applies `plan` (made by this run) with a [`Quiet`] observer and no cancellation.
     pub async fn apply(&mut self, plan: &Plan, options: ApplyOptions) -> ApplyOutcome {
-        let input = ApplyInput {
-            stack: &self.stack,
-            registry: self.registry,
-            clients: &self.clients,
-            plan,
-        };
-        apply::apply(input, &mut self.store, options, Arc::new(Quiet), None).await
+        self.session
+            .apply(&mut self.store, plan, options, Arc::new(Quiet), None)
+            .await
     }
 
     /// Closes the state (snapshot written, lock released). Panics if that fails.
