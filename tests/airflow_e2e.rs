@@ -13,6 +13,15 @@
 //! `CAIRN_TEST_KUBE_NO_NODES=1` says the cluster runs no pods (a bare control plane): the
 //! stack then waits only for the objects to exist.
 //!
+//! Issue 14's production checklist is checked through the SDK in both environments: the
+//! database and the cluster's Secrets are encrypted with the stack's KMS key, the logs
+//! bucket blocks public access, encrypts by default and expires logs, the Secrets Manager
+//! backend's read access names exactly the environment's prefixes, prod's GPU pool carries
+//! its taint; and prod, once its protections are lifted as the stack README says, is
+//! destroyed down to nothing too (a key only scheduled for deletion is gone). moto has no
+//! EKS add-on API, so both run with `eks_managed_addons = false`; the add-ons' versions and
+//! the VPC CNI's role are checked on the plan (`tests/airflow_plan.rs`).
+//!
 //! Needs `moto_server` on PATH (`pip install 'moto[server]'`); fails without it.
 
 #![allow(
@@ -81,8 +90,9 @@ async fn airflow_dev_on_moto_and_the_kubernetes_mock() {
     airflow_dev(&kubeconfig.path().display().to_string(), Some(&mock), false).await;
 }
 
-/// prod (two of each component, disruption budgets, a NAT gateway per AZ) converges too.
-/// Its database has `prevent_destroy`, so this test leaves the teardown to moto's exit.
+/// prod (two of each component, disruption budgets, a NAT gateway per AZ, a GPU pool)
+/// converges too; its destroy is refused until the protections are lifted, then leaves
+/// nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
     let mock = MockServer::start_blocking(Options {
@@ -94,9 +104,15 @@ async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
     mock.write_kubeconfig(kubeconfig.path())
         .expect("kubeconfig");
     let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let aws = Clients::new(&sdk);
     let cairn = Cairn::new(&moto, Path::new(STACK_DIR), "prod");
     cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
+    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
+    cairn.set_var("eks_managed_addons", "false");
     cairn.apply(&[]);
+    let made = check_production(&aws, &sdk, "prod").await;
+    check_gpu_pool(&aws, "airflow-prod").await;
     assert!(
         !mock.objects("PodDisruptionBudget").is_empty(),
         "prod's disruption budgets were applied"
@@ -111,6 +127,30 @@ async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
         again.text()
     );
     assert_eq!(kubernetes_versions(&mock), versions, "nothing touched");
+
+    // --- destroy: refused while protected, complete once lifted ---------------------------
+    let refused = cairn.run(&["destroy"], &["--auto-approve"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.text());
+    for protected in ["aws_db_instance.metadata", "aws_s3_bucket.logs"] {
+        assert!(
+            refused.text().contains(protected),
+            "the refusal names {protected}:\n{}",
+            refused.text()
+        );
+    }
+    // As the stack README says; and secrets deleted at once, so nothing is left at all.
+    for (name, value) in [
+        ("protect_database", "false"),
+        ("db_deletion_protection", "false"),
+        ("protect_logs_bucket", "false"),
+        ("secret_recovery_window_days", "0"),
+    ] {
+        cairn.set_var(name, value);
+    }
+    cairn.apply(&[]);
+    cairn.destroy(&[]);
+    assert_nothing_left(&aws, STACK).await;
+    check_production_gone(&sdk, &made).await;
 }
 
 /// The resource types of the stack's own network.
@@ -220,6 +260,8 @@ async fn airflow_dev_into_an_existing_vpc() {
     let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
     cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
     cairn.set_var("existing_vpc_id", &vpc);
+    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
+    cairn.set_var("eks_managed_addons", "false");
 
     let planned = cairn.expect(0, &["plan"], &["--json"]);
     let plan: serde_json::Value =
@@ -363,9 +405,12 @@ fn tag_form(addr: &str) -> String {
 
 async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool) {
     let moto = Moto::start();
-    let aws = Clients::new(&moto.sdk_config().await);
+    let sdk = moto.sdk_config().await;
+    let aws = Clients::new(&sdk);
     let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
     cairn.set_var("kubeconfig", kubeconfig);
+    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
+    cairn.set_var("eks_managed_addons", "false");
     if no_nodes {
         cairn.set_var("wait_for_workloads", "false");
     }
@@ -377,10 +422,13 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
     let changes = plan["plan"]["changes"]
         .as_array()
         .expect("the plan lists its changes");
+    // KMS and S3 objects are checked by check_production (the shared lister covers the
+    // types the stack had before them).
     let aws_addresses: Vec<String> = changes
         .iter()
         .filter(|c| c["provider"] == "aws" && c["action"] == "create")
         .map(|c| tag_form(c["addr"].as_str().expect("an address")))
+        .filter(|a| !a.starts_with("aws_kms_") && !a.starts_with("aws_s3_"))
         .collect();
     assert!(
         aws_addresses.iter().any(|a| a == "aws_eks_cluster.main"),
@@ -405,6 +453,15 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
     assert_tagged(&objects, STACK, ENV, &aws_addresses);
     check_cluster_and_node_groups(&aws, WORKER_MAX).await;
     check_database(&aws).await;
+    let made = check_production(&aws, &sdk, ENV).await;
+    let none = aws
+        .eks
+        .describe_nodegroup()
+        .cluster_name(CLUSTER)
+        .nodegroup_name("workers-gpu")
+        .send()
+        .await;
+    assert!(none.is_err(), "dev has no GPU pool");
     let mut names: Vec<&str> = objects
         .iter()
         .filter(|o| o.kind == "secretsmanager secret")
@@ -510,6 +567,7 @@ async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool
     // --- destroy -------------------------------------------------------------------------
     cairn.destroy(&[]);
     assert_nothing_left(&aws, STACK).await;
+    check_production_gone(&sdk, &made).await;
     if let Some(mock) = mock {
         mock.settle_all();
         assert!(
@@ -704,4 +762,308 @@ async fn check_database(aws: &Clients) {
     assert_eq!(db.engine(), Some("postgres"));
     assert_eq!(db.db_instance_class(), Some(DB_CLASS));
     assert_eq!(db.publicly_accessible(), Some(false));
+}
+
+/// What `check_production` found, to check after the destroy that it is gone.
+struct Made {
+    key_id: String,
+    alias: String,
+    bucket: String,
+}
+
+fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Decodes an IAM policy document as IAM returns it (URL-encoded JSON).
+fn policy_document(encoded: &str) -> serde_json::Value {
+    let decoded = urlencoding::decode(encoded).expect("policy document is URL-encoded UTF-8");
+    serde_json::from_str(&decoded).expect("policy document is JSON")
+}
+
+/// The inline policy `policy` of the role `role`, or `None` when the role has none by that name.
+async fn role_policy(aws: &Clients, role: &str, policy: &str) -> Option<serde_json::Value> {
+    let names = aws
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .expect("ListRolePolicies");
+    if !names.policy_names().iter().any(|n| n == policy) {
+        return None;
+    }
+    let out = aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+        .expect("GetRolePolicy");
+    Some(policy_document(out.policy_document()))
+}
+
+/// Issue 14's checklist through the SDK: the stack's KMS key (found by its alias, tagged,
+/// rotating) encrypts the database and the cluster's Secrets; the logs bucket is tagged,
+/// private, encrypted by default and expires the environment's logs; the IRSA roles read
+/// exactly the Secrets Manager backend's prefixes and write logs only to that bucket.
+async fn check_production(aws: &Clients, sdk: &aws_config::SdkConfig, env: &str) -> Made {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let s3 = s3_client(sdk);
+    let alias = format!("alias/airflow-{env}");
+    let key = kms
+        .describe_key()
+        .key_id(&alias)
+        .send()
+        .await
+        .expect("DescribeKey by the stack's alias");
+    let key = key.key_metadata().expect("key metadata");
+    let key_id = key.key_id().to_owned();
+    let key_arn = key.arn().expect("the key's ARN").to_owned();
+    let account = key_arn
+        .split(':')
+        .nth(4)
+        .expect("an account in the ARN")
+        .to_owned();
+    let region = key_arn
+        .split(':')
+        .nth(3)
+        .expect("a region in the ARN")
+        .to_owned();
+    let tags = kms
+        .list_resource_tags()
+        .key_id(&key_id)
+        .send()
+        .await
+        .expect("ListResourceTags");
+    let tag = |name: &str| {
+        tags.tags()
+            .iter()
+            .find(|t| t.tag_key() == name)
+            .map(|t| t.tag_value().to_owned())
+    };
+    assert_eq!(tag("cairn:stack").as_deref(), Some(STACK));
+    assert_eq!(tag("cairn:env").as_deref(), Some(env));
+    let rotation = kms
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    assert!(rotation.key_rotation_enabled(), "the key rotates");
+
+    let db = aws
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(format!("airflow-{env}-metadata"))
+        .send()
+        .await
+        .expect("DescribeDBInstances");
+    let db = &db.db_instances()[0];
+    assert_eq!(
+        db.storage_encrypted(),
+        Some(true),
+        "the database is encrypted"
+    );
+    assert_eq!(
+        db.kms_key_id(),
+        Some(key_arn.as_str()),
+        "with the stack's key"
+    );
+
+    let cluster = aws
+        .eks
+        .describe_cluster()
+        .name(format!("airflow-{env}"))
+        .send()
+        .await
+        .expect("DescribeCluster");
+    let encryption = cluster
+        .cluster()
+        .and_then(|c| c.encryption_config().first())
+        .expect("the cluster has an encryption config");
+    assert_eq!(encryption.resources(), ["secrets"]);
+    assert_eq!(
+        encryption.provider().and_then(|p| p.key_arn()),
+        Some(key_arn.as_str()),
+        "Secrets are encrypted with the stack's key"
+    );
+
+    let prefix = format!("airflow-{env}-logs-");
+    let buckets = s3.list_buckets().send().await.expect("ListBuckets");
+    let bucket = buckets
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .find(|name| name.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("a bucket named {prefix}...: {buckets:?}"))
+        .to_owned();
+    let block = s3
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("GetPublicAccessBlock");
+    let block = block
+        .public_access_block_configuration()
+        .expect("a public access block");
+    assert_eq!(
+        [
+            block.block_public_acls(),
+            block.block_public_policy(),
+            block.ignore_public_acls(),
+            block.restrict_public_buckets()
+        ],
+        [Some(true); 4],
+        "the bucket blocks public access"
+    );
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("GetBucketEncryption");
+    let algorithm = encryption
+        .server_side_encryption_configuration()
+        .and_then(|c| c.rules().first())
+        .and_then(|r| r.apply_server_side_encryption_by_default())
+        .map(|d| d.sse_algorithm().as_str().to_owned());
+    assert_eq!(algorithm.as_deref(), Some("AES256"), "encrypted by default");
+    let lifecycle = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("GetBucketLifecycleConfiguration");
+    let rule = lifecycle.rules().first().expect("an expiration rule");
+    assert!(
+        rule.expiration()
+            .and_then(|e| e.days())
+            .is_some_and(|d| d > 0),
+        "{rule:?}"
+    );
+    assert_eq!(
+        rule.filter().and_then(|f| f.prefix()),
+        Some(format!("airflow/{env}/logs/").as_str())
+    );
+    let tagging = s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("GetBucketTagging");
+    assert!(
+        tagging
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == "cairn:stack" && t.value() == STACK),
+        "{tagging:?}"
+    );
+
+    let secrets = serde_json::json!([
+        format!("arn:aws:secretsmanager:{region}:{account}:secret:airflow/{env}/connections/*"),
+        format!("arn:aws:secretsmanager:{region}:{account}:secret:airflow/{env}/variables/*"),
+    ]);
+    for component in [
+        "worker",
+        "triggerer",
+        "api-server",
+        "dag-processor",
+        "scheduler",
+    ] {
+        let role = format!("airflow-{env}-{component}");
+        let read = role_policy(aws, &role, "secrets-backend-read").await;
+        if component == "scheduler" {
+            assert_eq!(read, None, "the scheduler does not read the backend");
+        } else {
+            let read = read.unwrap_or_else(|| panic!("{role} reads the backend"));
+            assert_eq!(
+                read["Statement"][0]["Action"],
+                "secretsmanager:GetSecretValue"
+            );
+            assert_eq!(read["Statement"][0]["Resource"], secrets, "{role}");
+        }
+    }
+    let logs = role_policy(aws, &format!("airflow-{env}-worker"), "task-logs-write")
+        .await
+        .expect("task pods write their logs");
+    assert_eq!(
+        logs["Statement"][0]["Resource"],
+        format!("arn:aws:s3:::{bucket}/airflow/{env}/logs/*")
+    );
+    Made {
+        key_id,
+        alias,
+        bucket,
+    }
+}
+
+/// After the destroy: the alias and the bucket are gone, the key waits for its deletion.
+async fn check_production_gone(sdk: &aws_config::SdkConfig, made: &Made) {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let s3 = s3_client(sdk);
+    assert!(
+        kms.describe_key().key_id(&made.alias).send().await.is_err(),
+        "{} is gone",
+        made.alias
+    );
+    let key = kms
+        .describe_key()
+        .key_id(&made.key_id)
+        .send()
+        .await
+        .expect("DescribeKey by id");
+    assert_eq!(
+        key.key_metadata()
+            .and_then(|k| k.key_state())
+            .map(|s| s.as_str()),
+        Some("PendingDeletion"),
+        "the key is scheduled for deletion"
+    );
+    assert!(
+        s3.head_bucket().bucket(&made.bucket).send().await.is_err(),
+        "the bucket {} is gone",
+        made.bucket
+    );
+}
+
+/// prod's GPU pool: the NVIDIA AMI, its taint and label, at zero nodes.
+async fn check_gpu_pool(aws: &Clients, cluster: &str) {
+    let out = aws
+        .eks
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name("workers-gpu")
+        .send()
+        .await
+        .expect("DescribeNodegroup workers-gpu");
+    let gpu = out.nodegroup().expect("the GPU node group");
+    assert_eq!(
+        gpu.ami_type().map(|a| a.as_str()),
+        Some("AL2023_x86_64_NVIDIA")
+    );
+    let taints: Vec<(&str, &str, &TaintEffect)> = gpu
+        .taints()
+        .iter()
+        .filter_map(|t| Some((t.key()?, t.value()?, t.effect()?)))
+        .collect();
+    assert_eq!(
+        taints,
+        [("nvidia.com/gpu", "true", &TaintEffect::NoSchedule)]
+    );
+    assert_eq!(
+        gpu.labels()
+            .and_then(|l| l.get("workload-type"))
+            .map(String::as_str),
+        Some("airflow-gpu")
+    );
+    let scaling = gpu.scaling_config().expect("a scaling config");
+    assert_eq!(
+        (scaling.min_size(), scaling.desired_size()),
+        (Some(0), Some(0))
+    );
 }

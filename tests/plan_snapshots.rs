@@ -48,8 +48,13 @@ fn fake() -> FakeProvider {
 }
 
 /// Applies the case's `prior.toml`, if any, then plans its `stack.toml` in a new run, and
-/// renders that plan without colour.
+/// renders that plan without colour, as `cairn plan` prints it by default.
 fn rendered_plan(case: &str) -> String {
+    rendered_with(case, cairn::render::plan_text)
+}
+
+/// The same with `render`: `plan_text` or `plan_text_detailed` (`--detailed`).
+fn rendered_with(case: &str, render: fn(&cairn::plan::Plan, bool) -> String) -> String {
     let fixture = Path::new(FIXTURES).join(case);
     let dir = tempfile::tempdir().expect("temp dir");
     let stack = dir.path().join("stack.toml");
@@ -67,7 +72,7 @@ fn rendered_plan(case: &str) -> String {
     let run = Run::open(dir.path(), &registry);
     let plan = runtime.block_on(run.plan(&PlanOptions::default()));
     run.close();
-    let text = cairn::render::plan_text(&plan, false);
+    let text = render(&plan, false);
     for secret in SECRETS {
         assert!(!text.contains(secret), "{case}: the secret leaked:\n{text}");
     }
@@ -104,7 +109,26 @@ plan_cases!(
     no_op,
     sensitive,
     unknown,
+    update_manifest,
 );
+
+/// `--detailed` hides nothing: the unchanged entries, elements and lines of the
+/// `update_manifest` case are all there, unmarked.
+#[test]
+fn update_manifest_detailed() {
+    let detailed = rendered_with("update_manifest", cairn::render::plan_text_detailed);
+    insta::assert_snapshot!("update_manifest_detailed", detailed);
+    let summary = rendered_plan("update_manifest");
+    // Alignment differs (the detailed view aligns more keys): compare words.
+    let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in summary.lines().filter(|l| l.contains(" -> ")) {
+        assert!(
+            detailed.lines().any(|d| words(d) == words(line)),
+            "the detailed view has every change of the summary: {line}\n{detailed}"
+        );
+    }
+    assert!(detailed.lines().count() > summary.lines().count());
+}
 
 #[cfg(all(feature = "aws", feature = "kubernetes"))]
 mod airflow {

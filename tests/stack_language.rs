@@ -25,7 +25,8 @@ impl Workspace {
         let mut lines: Vec<String> = self
             .ok(&[&["plan"], args].concat())
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("# "))
+            // Headlines sit at column 2; deeper `# (N unchanged ... hidden)` are not.
+            .filter_map(|l| l.strip_prefix("  # "))
             .map(str::to_owned)
             .collect();
         lines.sort();

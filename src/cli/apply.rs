@@ -91,7 +91,7 @@ pub(super) fn plan_and_walk(
         session.adopt(&mut store).await?;
         session.plan(store.state(), store.hasher(), &options).await
     }))?;
-    show_plan(&plan, json, printer);
+    show_plan(&plan, json, run.detailed, printer);
     if !plan.has_changes() {
         return nothing_to_do(store, json, mode, printer);
     }
@@ -235,7 +235,7 @@ pub(super) fn apply_saved(
     let mut store = session.lock(&lock.options("apply"))?;
     session.check_saved(&store, file, &saved)?;
     let plan = session.saved_plan(file, &saved)?;
-    show_plan(&plan, json, printer);
+    show_plan(&plan, json, run.detailed, printer);
     if !plan.has_changes() {
         return nothing_to_do(store, json, Mode::Apply, printer);
     }

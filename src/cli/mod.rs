@@ -141,6 +141,9 @@ struct RunArgs {
     /// Only this resource and what it depends on (repeatable).
     #[arg(long = "target", value_name = "ADDR")]
     targets: Vec<String>,
+    /// Print the plan in full: every nested value, and what an update leaves unchanged.
+    #[arg(long)]
+    detailed: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -573,10 +576,12 @@ async fn interruptible<T, E: Into<CliError>>(
     }
 }
 
-/// Prints a plan, as text or as one JSON line.
-fn show_plan(plan: &crate::plan::Plan, json: bool, printer: Printer) {
+/// Prints a plan, as text (summarised, or in full with `--detailed`) or as one JSON line.
+fn show_plan(plan: &crate::plan::Plan, json: bool, detailed: bool, printer: Printer) {
     if json {
         printer.out(&render::plan_json(plan));
+    } else if detailed {
+        printer.out(render::plan_text_detailed(plan, printer.color).trim_end());
     } else {
         printer.out(render::plan_text(plan, printer.color).trim_end());
     }

@@ -29,7 +29,7 @@ pub(super) fn plan(
         &view.hasher,
         &options,
     )))?;
-    show_plan(&plan, json, printer);
+    show_plan(&plan, json, run.detailed, printer);
     if let Some(out) = out {
         session.save_plan(out, &plan, &view, run.refresh, &run.targets)?;
         if !json {

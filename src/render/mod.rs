@@ -19,7 +19,7 @@ use std::io::{IsTerminal, Write};
 pub use apply::{apply_report, output_line};
 pub use diagnostic::{diagnostics, error_chain};
 pub use json::{JsonProgress, apply_summary_json, outputs_json, plan_json, state_json};
-pub use plan::plan_text;
+pub use plan::{plan_text, plan_text_detailed};
 pub use progress::ApplyProgress;
 pub use state::{state_list, state_resource, state_text};
 
