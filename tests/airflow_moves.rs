@@ -328,10 +328,12 @@ const CREATED: [&str; 6] = [
     "kubernetes_object.statsd_service",
 ];
 
-/// What issue 14 changes in place: the cluster role may use the key; the roles of the
-/// components that read the Secrets Manager backend; the dag-processor's service account
-/// (its new role); airflow.cfg ([secrets], [metrics]) and the Deployments that roll with it.
-const UPDATED: [&str; 10] = [
+/// What issue 14 changes in place: the VPC's cluster tag (a destroy recognises what the
+/// cluster left in it); the cluster role may use the key; the roles of the components that
+/// read the Secrets Manager backend; the dag-processor's service account (its new role);
+/// airflow.cfg ([secrets], [metrics]) and the Deployments that roll with it.
+const UPDATED: [&str; 11] = [
+    "aws_vpc.main",
     "aws_iam_role.eks_cluster",
     r#"aws_iam_role.airflow["api-server"]"#,
     r#"aws_iam_role.airflow["triggerer"]"#,
