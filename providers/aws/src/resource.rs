@@ -62,6 +62,10 @@ pub(crate) trait AwsType: Send + Sync + 'static {
     const KIND: &'static str;
     /// Error codes of the delete call that mean the object is already gone.
     const GONE: &'static [&'static str];
+    /// Attributes AWS never reports (a password, final-snapshot settings, a deletion
+    /// window): a create, update or find takes them from the configuration it was given,
+    /// a `read` leaves them to the recorded state.
+    const CONFIG_ONLY: &'static [&'static str] = &[];
     /// Error codes of the delete call that mean something still uses the object:
     /// retried until the delete timeout.
     const BUSY: &'static [&'static str] = &[];
@@ -141,13 +145,6 @@ pub(crate) trait AwsType: Send + Sync + 'static {
         object: &Self::Object,
         prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError>;
-
-    /// Adds to what [`AwsType::attributes`] read the values AWS never reports (a
-    /// password, final-snapshot settings), from the configuration a create, update or
-    /// find was given; a `read` leaves them to the recorded state.
-    fn with_config_only(&self, attrs: Attrs, _config: &Attrs) -> Attrs {
-        attrs
-    }
 
     /// The ids of the live objects carrying this resource's identity (its `cairn:*`
     /// tags, or its name and tags).
@@ -402,7 +399,7 @@ impl<T: AwsType> AwsResource for Typed<T> {
             .0
             .attributes(aws, &object, Some(request.config))
             .await?;
-        Ok(self.0.with_config_only(attrs, request.config))
+        Ok(with_config_only::<T>(attrs, request.config))
     }
 
     async fn update(
@@ -418,7 +415,7 @@ impl<T: AwsType> AwsResource for Typed<T> {
             .0
             .attributes(aws, &updated, Some(request.desired))
             .await?;
-        Ok(self.0.with_config_only(attrs, request.desired))
+        Ok(with_config_only::<T>(attrs, request.desired))
     }
 
     async fn delete(
@@ -493,7 +490,7 @@ impl<T: AwsType> AwsResource for Typed<T> {
             .0
             .attributes(aws, &object, Some(request.config))
             .await?;
-        Ok(Some(self.0.with_config_only(attrs, request.config)))
+        Ok(Some(with_config_only::<T>(attrs, request.config)))
     }
 
     async fn import(
@@ -670,6 +667,16 @@ pub(crate) fn default_name(identity: &ResourceIdentity) -> String {
         .split_once('.')
         .map_or(identity.address.as_str(), |(_, name)| name);
     format!("{}-{}-{resource}", identity.stack, identity.env)
+}
+
+/// `attrs` with `T`'s [`AwsType::CONFIG_ONLY`] attributes taken from `config`.
+pub(crate) fn with_config_only<T: AwsType>(mut attrs: Attrs, config: &Attrs) -> Attrs {
+    for &name in T::CONFIG_ONLY {
+        if let Some(value) = config.get(name) {
+            attrs.insert(name, value.clone());
+        }
+    }
+    attrs
 }
 
 #[cfg(test)]

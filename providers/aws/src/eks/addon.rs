@@ -32,14 +32,6 @@ use crate::wait::{Backoff, deadline, remaining};
 /// apply left creating.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
-/// Attributes that exist only in the stack: how conflicts were resolved, and what a
-/// delete leaves behind.
-const CONFIG_ONLY: [&str; 3] = [
-    "resolve_conflicts_on_create",
-    "resolve_conflicts_on_update",
-    "preserve",
-];
-
 pub(super) struct Addon;
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +59,13 @@ impl AwsType for Addon {
     const TYPE_NAME: &'static str = "aws_eks_addon";
     const KIND: &'static str = "EKS add-on";
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    /// Attributes that exist only in the stack: how conflicts were resolved, and what a
+    /// delete leaves behind.
+    const CONFIG_ONLY: &'static [&'static str] = &[
+        "resolve_conflicts_on_create",
+        "resolve_conflicts_on_update",
+        "preserve",
+    ];
     /// The cluster is still busy with another change (an update, a node group).
     const BUSY: &'static [&'static str] = &["ResourceInUseException"];
     const WAIT_GONE: bool = true;
@@ -212,15 +211,6 @@ impl AwsType for Addon {
         prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError> {
         Ok(attributes(addon, prior, &aws.default_tags))
-    }
-
-    fn with_config_only(&self, mut attrs: Attrs, config: &Attrs) -> Attrs {
-        for name in CONFIG_ONLY {
-            if let Some(value) = config.get(name) {
-                attrs.insert(name, value.clone());
-            }
-        }
-        attrs
     }
 
     async fn find_ids(

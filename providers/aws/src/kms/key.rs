@@ -30,10 +30,6 @@ const DELETION_WINDOWS: std::ops::RangeInclusive<i64> = 7..=30;
 /// The only key policy name KMS has.
 const POLICY_NAME: &str = "default";
 
-/// Attributes that exist only in the stack: KMS reports the waiting period only once a
-/// deletion is scheduled.
-const CONFIG_ONLY: [&str; 1] = ["deletion_window_in_days"];
-
 const KEY_USAGES: [&str; 4] = [
     "ENCRYPT_DECRYPT",
     "SIGN_VERIFY",
@@ -83,6 +79,9 @@ impl AwsType for Key {
     const TYPE_NAME: &'static str = "aws_kms_key";
     const KIND: &'static str = "KMS key";
     const GONE: &'static [&'static str] = &[NOT_FOUND];
+    /// Attributes that exist only in the stack: KMS reports the waiting period only once a
+    /// deletion is scheduled.
+    const CONFIG_ONLY: &'static [&'static str] = &["deletion_window_in_days"];
 
     fn schema(&self) -> ResourceSchema {
         ResourceSchema::new("A customer managed KMS key")
@@ -214,15 +213,6 @@ impl AwsType for Key {
             .with("policy", policy)
             .with("enable_key_rotation", rotation)
             .with("tags", map_attribute(tags, prior, "tags")))
-    }
-
-    fn with_config_only(&self, mut attrs: Attrs, config: &Attrs) -> Attrs {
-        for name in CONFIG_ONLY {
-            if let Some(value) = config.get(name) {
-                attrs.insert(name, value.clone());
-            }
-        }
-        attrs
     }
 
     /// KMS cannot filter keys by tag: every customer managed key of the account and

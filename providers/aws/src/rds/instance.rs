@@ -61,15 +61,6 @@ const PENDING: [&str; 15] = [
     "upgrading",
 ];
 
-/// Attributes that exist only in the stack: RDS cannot report them, so results carry the
-/// configured values.
-const CONFIG_ONLY: [&str; 4] = [
-    "password",
-    "skip_final_snapshot",
-    "final_snapshot_identifier",
-    "apply_immediately",
-];
-
 pub(crate) struct Instance;
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +103,14 @@ impl AwsType for Instance {
     const TYPE_NAME: &'static str = "aws_db_instance";
     const KIND: &'static str = "DB instance";
     const GONE: &'static [&'static str] = &["DBInstanceNotFound"];
+    /// Attributes that exist only in the stack: RDS cannot report them, so results carry the
+    /// configured values.
+    const CONFIG_ONLY: &'static [&'static str] = &[
+        "password",
+        "skip_final_snapshot",
+        "final_snapshot_identifier",
+        "apply_immediately",
+    ];
     const ID: &'static str = "identifier";
     const WAIT_GONE: bool = true;
     const BACKOFF: Backoff = INSTANCE_POLL;
@@ -346,10 +345,6 @@ impl AwsType for Instance {
             prior.unwrap_or(&Attrs::new()),
             &aws.default_tags,
         ))
-    }
-
-    fn with_config_only(&self, attrs: Attrs, config: &Attrs) -> Attrs {
-        with_config_only(attrs, config)
     }
 
     async fn find_ids(
@@ -690,16 +685,6 @@ fn default_snapshot_identifier(identifier: &str, resource_id: Option<&str>) -> S
     format!("{identifier}-final-{suffix}")
 }
 
-/// Adds the configured values of the attributes RDS cannot report.
-fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
-    for name in CONFIG_ONLY {
-        if let Some(value) = config.get(name) {
-            attrs.insert(name, value.clone());
-        }
-    }
-    attrs
-}
-
 /// The instance as attributes (without the password). `order` (the configuration or
 /// prior state) decides list order and the spelling of what RDS normalises.
 fn attributes(db: &DbInstance, order: &Attrs, default_tags: &BTreeMap<String, String>) -> Attrs {
@@ -786,6 +771,7 @@ fn same_key(configured: Option<String>, actual: Option<&str>) -> Option<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::with_config_only;
 
     #[test]
     fn a_storage_key_needs_encrypted_storage() {
@@ -865,7 +851,10 @@ mod tests {
             .with("password", Value::from("pw").sensitive())
             .with("skip_final_snapshot", true)
             .with("instance_class", "db.t4g.small");
-        let attrs = with_config_only(Attrs::new().with("instance_class", "db.t4g.micro"), &config);
+        let attrs = with_config_only::<Instance>(
+            Attrs::new().with("instance_class", "db.t4g.micro"),
+            &config,
+        );
         assert!(attrs.get("password").is_some_and(Value::is_sensitive));
         assert_eq!(
             attrs.opt_bool("skip_final_snapshot").ok().flatten(),

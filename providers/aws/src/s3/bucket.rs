@@ -49,9 +49,6 @@ pub(super) struct Found {
     region: Option<String>,
 }
 
-/// Attributes that exist only in the stack.
-const CONFIG_ONLY: [&str; 1] = ["force_destroy"];
-
 /// How many object versions a refused destroy counts before it stops counting.
 const COUNT_LIMIT: usize = 10_000;
 
@@ -172,6 +169,8 @@ impl AwsType for Bucket {
     const TYPE_NAME: &'static str = "aws_s3_bucket";
     const KIND: &'static str = "S3 bucket";
     const GONE: &'static [&'static str] = &["NoSuchBucket"];
+    /// Attributes that exist only in the stack.
+    const CONFIG_ONLY: &'static [&'static str] = &["force_destroy"];
     /// With `force_destroy`, an object written while the bucket was being emptied: the
     /// next attempt empties it again.
     const BUSY: &'static [&'static str] = &["BucketNotEmpty"];
@@ -303,15 +302,6 @@ impl AwsType for Bucket {
         prior: Option<&Attrs>,
     ) -> Result<Attrs, ProviderError> {
         attributes(aws, bucket, prior).await
-    }
-
-    fn with_config_only(&self, mut attrs: Attrs, config: &Attrs) -> Attrs {
-        for name in CONFIG_ONLY {
-            if let Some(value) = config.get(name) {
-                attrs.insert(name, value.clone());
-            }
-        }
-        attrs
     }
 
     /// The bucket of the configured name, if this account owns it and it carries this

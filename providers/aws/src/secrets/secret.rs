@@ -30,10 +30,6 @@ use crate::wait::{Backoff, Check, poll_until};
 /// Secrets Manager's own default recovery window.
 const DEFAULT_RECOVERY_DAYS: i64 = 30;
 
-/// Attributes that exist only in the stack: Secrets Manager cannot report them, so
-/// results carry the configured values.
-const CONFIG_ONLY: [&str; 2] = ["recovery_window_in_days", "generate"];
-
 pub(crate) struct Secret;
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +80,9 @@ impl AwsType for Secret {
     const TYPE_NAME: &'static str = "aws_secretsmanager_secret";
     const KIND: &'static str = "secret";
     const GONE: &'static [&'static str] = &["ResourceNotFoundException"];
+    /// Attributes that exist only in the stack: Secrets Manager cannot report them, so
+    /// results carry the configured values.
+    const CONFIG_ONLY: &'static [&'static str] = &["recovery_window_in_days", "generate"];
     /// Deletion is asynchronous: wait until the secret is gone, or scheduled when it
     /// keeps a recovery window.
     const WAIT_GONE: bool = true;
@@ -290,10 +289,6 @@ impl AwsType for Secret {
             prior,
             &aws.default_tags,
         ))
-    }
-
-    fn with_config_only(&self, attrs: Attrs, config: &Attrs) -> Attrs {
-        with_config_only(attrs, config)
     }
 
     async fn find_ids(
@@ -595,16 +590,6 @@ async fn sync_tags(
             .map_err(|e| api_error("secretsmanager:TagResource", e))?;
     }
     Ok(())
-}
-
-/// Adds the configured values of the attributes Secrets Manager cannot report.
-fn with_config_only(mut attrs: Attrs, config: &Attrs) -> Attrs {
-    for name in CONFIG_ONLY {
-        if let Some(value) = config.get(name) {
-            attrs.insert(name, value.clone());
-        }
-    }
-    attrs
 }
 
 /// A secret as Secrets Manager describes it, and its current value when the describe
