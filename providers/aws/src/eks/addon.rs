@@ -456,7 +456,7 @@ mod tests {
     //! moto has no EKS add-on API (every call answers 404): EKS's answers are played.
 
     use super::*;
-    use crate::eks::capture::{Capture, body, json_error};
+    use crate::eks::capture::{Capture, body, create_request, json_error};
     use crate::resource::AwsResource;
     use cairn_provider_core::{DeleteRequest, FindRequest, Progress, ReadRequest};
 
@@ -537,13 +537,7 @@ mod tests {
         let attrs = Typed(Addon)
             .create(
                 &capture.clients(),
-                CreateRequest {
-                    type_name: "aws_eks_addon",
-                    identity: &identity,
-                    config: &config,
-                    timeout: CREATE_TIMEOUT,
-                    progress: Progress::noop(),
-                },
+                create_request("aws_eks_addon", &identity, &config, CREATE_TIMEOUT),
             )
             .await
             .expect("created");
@@ -596,13 +590,7 @@ mod tests {
         let error = Typed(Addon)
             .create(
                 &capture.clients(),
-                CreateRequest {
-                    type_name: "aws_eks_addon",
-                    identity: &identity,
-                    config: &config,
-                    timeout: CREATE_TIMEOUT,
-                    progress: Progress::noop(),
-                },
+                create_request("aws_eks_addon", &identity, &config, CREATE_TIMEOUT),
             )
             .await
             .expect_err("failed")
@@ -621,13 +609,7 @@ mod tests {
         let error = Typed(Addon)
             .create(
                 &capture.clients(),
-                CreateRequest {
-                    type_name: "aws_eks_addon",
-                    identity: &identity,
-                    config: &config,
-                    timeout: Duration::from_secs(60),
-                    progress: Progress::noop(),
-                },
+                create_request("aws_eks_addon", &identity, &config, Duration::from_secs(60)),
             )
             .await
             .expect_err("timed out")

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -16,6 +17,8 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+
+use cairn_provider_core::{Attrs, CreateRequest, Progress, ResourceIdentity};
 
 use crate::clients::AwsClients;
 
@@ -194,4 +197,21 @@ pub(crate) fn ec2_error(code: &str, message: &str) -> Answer {
              </Error></Errors><RequestID>r-1</RequestID></Response>"
         ),
     )
+}
+
+/// The create of a resource of `type_name` that the engine sends: `config` for
+/// `identity`, within `timeout`, progress discarded.
+pub(crate) fn create_request<'a>(
+    type_name: &'a str,
+    identity: &'a ResourceIdentity,
+    config: &'a Attrs,
+    timeout: Duration,
+) -> CreateRequest<'a> {
+    CreateRequest {
+        type_name,
+        identity,
+        config,
+        timeout,
+        progress: Progress::noop(),
+    }
 }

@@ -879,7 +879,7 @@ mod tests {
         //! stops waiting.
 
         use super::*;
-        use crate::eks::capture::json_error;
+        use crate::eks::capture::{create_request, json_error};
         use crate::resource::AwsResource;
         use cairn_provider_core::{FindRequest, Progress};
 
@@ -942,19 +942,6 @@ mod tests {
             )
         }
 
-        fn create_request<'a>(
-            identity: &'a ResourceIdentity,
-            config: &'a Attrs,
-        ) -> CreateRequest<'a> {
-            CreateRequest {
-                type_name: "aws_eks_cluster",
-                identity,
-                config,
-                timeout: CREATE_TIMEOUT,
-                progress: Progress::noop(),
-            }
-        }
-
         #[tokio::test]
         async fn create_retries_role_not_ready_and_waits_through_not_found_and_creating() {
             let capture = Capture::script([
@@ -975,7 +962,10 @@ mod tests {
             ]);
             let (identity, config) = (identity(), config());
             let attrs = Typed(Cluster)
-                .create(&capture.clients(), create_request(&identity, &config))
+                .create(
+                    &capture.clients(),
+                    create_request("aws_eks_cluster", &identity, &config, CREATE_TIMEOUT),
+                )
                 .await
                 .expect("created once the role is usable and the cluster ACTIVE");
             assert_eq!(
@@ -1025,7 +1015,10 @@ mod tests {
             ));
             let (identity, config) = (identity(), config());
             let error = Typed(Cluster)
-                .create(&capture.clients(), create_request(&identity, &config))
+                .create(
+                    &capture.clients(),
+                    create_request("aws_eks_cluster", &identity, &config, CREATE_TIMEOUT),
+                )
                 .await
                 .expect_err("gives up")
                 .to_string();
@@ -1049,7 +1042,10 @@ mod tests {
             let capture = Capture::script(script);
             let (identity, config) = (identity(), config());
             let error = Typed(Cluster)
-                .create(&capture.clients(), create_request(&identity, &config))
+                .create(
+                    &capture.clients(),
+                    create_request("aws_eks_cluster", &identity, &config, CREATE_TIMEOUT),
+                )
                 .await
                 .expect_err("gone")
                 .to_string();

@@ -4,14 +4,12 @@
 
 use std::time::Duration;
 
-use cairn_provider_core::{
-    Attrs, CreateRequest, DeleteRequest, FindRequest, Progress, ResourceIdentity,
-};
+use cairn_provider_core::{Attrs, DeleteRequest, FindRequest, Progress, ResourceIdentity};
 
 use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
 use super::security_group::SecurityGroup;
-use crate::eks::capture::{Answer, Capture, ec2_error};
+use crate::eks::capture::{Answer, Capture, create_request, ec2_error};
 use crate::resource::{AwsResource, Typed};
 
 const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -32,16 +30,6 @@ fn ok(operation: &str, inner: &str) -> Answer {
              </{operation}Response>"
         ),
     )
-}
-
-fn create_request<'a>(identity: &'a ResourceIdentity, config: &'a Attrs) -> CreateRequest<'a> {
-    CreateRequest {
-        type_name: "",
-        identity,
-        config,
-        timeout: Duration::from_secs(600),
-        progress: Progress::noop(),
-    }
 }
 
 fn security_group() -> Answer {
@@ -72,7 +60,10 @@ async fn a_new_security_group_is_read_through_not_found() {
     let identity = identity("aws_security_group.db");
     let config = Attrs::new().with("vpc_id", "vpc-1");
     let attrs = Typed(SecurityGroup)
-        .create(&capture.clients(), create_request(&identity, &config))
+        .create(
+            &capture.clients(),
+            create_request("", &identity, &config, Duration::from_secs(600)),
+        )
         .await
         .expect("created");
     assert_eq!(attrs.opt_str("id").ok().flatten().as_deref(), Some("sg-1"));
@@ -106,7 +97,10 @@ async fn a_security_group_that_never_shows_fails_after_a_minute() {
     let identity = identity("aws_security_group.db");
     let config = Attrs::new().with("vpc_id", "vpc-1");
     let error = Typed(SecurityGroup)
-        .create(&capture.clients(), create_request(&identity, &config))
+        .create(
+            &capture.clients(),
+            create_request("", &identity, &config, Duration::from_secs(600)),
+        )
         .await
         .expect_err("gives up")
         .to_string();
@@ -196,7 +190,10 @@ async fn a_new_internet_gateway_is_attached_through_not_found() {
     let identity = identity("aws_internet_gateway.main");
     let config = Attrs::new().with("vpc_id", "vpc-1");
     let attrs = Typed(InternetGateway)
-        .create(&capture.clients(), create_request(&identity, &config))
+        .create(
+            &capture.clients(),
+            create_request("", &identity, &config, Duration::from_secs(600)),
+        )
         .await
         .expect("created and attached");
     assert_eq!(
