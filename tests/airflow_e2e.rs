@@ -79,15 +79,8 @@ const DEPLOYMENTS: [&str; 4] = [
 #[tokio::test(flavor = "multi_thread")]
 async fn airflow_dev_on_moto_and_the_kubernetes_mock() {
     // On a thread of its own: the test blocks its runtime while the binary runs.
-    let mock = MockServer::start_blocking(Options {
-        auto_ready: true,
-        ..Options::default()
-    })
-    .expect("the mock API server starts");
-    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
-    mock.write_kubeconfig(kubeconfig.path())
-        .expect("kubeconfig");
-    airflow_dev(&kubeconfig.path().display().to_string(), Some(&mock), false).await;
+    let (mock, kubeconfig) = mock_cluster();
+    airflow_dev(&path_of(&kubeconfig), Some(&mock), false).await;
 }
 
 /// prod (two of each component, disruption budgets, a NAT gateway per AZ, a GPU pool)
@@ -95,21 +88,11 @@ async fn airflow_dev_on_moto_and_the_kubernetes_mock() {
 /// nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn airflow_prod_converges_on_moto_and_the_kubernetes_mock() {
-    let mock = MockServer::start_blocking(Options {
-        auto_ready: true,
-        ..Options::default()
-    })
-    .expect("the mock API server starts");
-    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
-    mock.write_kubeconfig(kubeconfig.path())
-        .expect("kubeconfig");
+    let (mock, kubeconfig) = mock_cluster();
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let aws = Clients::new(&sdk);
-    let cairn = Cairn::new(&moto, Path::new(STACK_DIR), "prod");
-    cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
-    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
-    cairn.set_var("eks_managed_addons", "false");
+    let cairn = airflow_on_moto(&moto, "prod", &path_of(&kubeconfig));
     cairn.apply(&[]);
     let made = check_production(&aws, &sdk, "prod").await;
     check_gpu_pool(&aws, "airflow-prod").await;
@@ -246,22 +229,12 @@ async fn subnets_of(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn airflow_dev_into_an_existing_vpc() {
-    let mock = MockServer::start_blocking(Options {
-        auto_ready: true,
-        ..Options::default()
-    })
-    .expect("the mock API server starts");
-    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
-    mock.write_kubeconfig(kubeconfig.path())
-        .expect("kubeconfig");
+    let (_mock, kubeconfig) = mock_cluster();
     let moto = Moto::start();
     let aws = Clients::new(&moto.sdk_config().await);
     let (vpc, private) = existing_network(&aws.ec2).await;
-    let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
-    cairn.set_var("kubeconfig", &kubeconfig.path().display().to_string());
+    let cairn = airflow_on_moto(&moto, ENV, &path_of(&kubeconfig));
     cairn.set_var("existing_vpc_id", &vpc);
-    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
-    cairn.set_var("eks_managed_addons", "false");
 
     let planned = cairn.expect(0, &["plan"], &["--json"]);
     let plan: serde_json::Value =
@@ -403,14 +376,38 @@ fn tag_form(addr: &str) -> String {
     }
 }
 
+/// A mock API server that makes workloads ready at once, and a kubeconfig naming it.
+fn mock_cluster() -> (MockServer, tempfile::NamedTempFile) {
+    let mock = MockServer::start_blocking(Options {
+        auto_ready: true,
+        ..Options::default()
+    })
+    .expect("the mock API server starts");
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    mock.write_kubeconfig(kubeconfig.path())
+        .expect("kubeconfig");
+    (mock, kubeconfig)
+}
+
+fn path_of(file: &tempfile::NamedTempFile) -> String {
+    file.path().display().to_string()
+}
+
+/// `stacks/airflow` in `env` on `moto`, its Kubernetes objects on the cluster of
+/// `kubeconfig`.
+fn airflow_on_moto<'m>(moto: &'m Moto, env: &str, kubeconfig: &str) -> Cairn<'m> {
+    let cairn = Cairn::new(moto, Path::new(STACK_DIR), env);
+    cairn.set_var("kubeconfig", kubeconfig);
+    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
+    cairn.set_var("eks_managed_addons", "false");
+    cairn
+}
+
 async fn airflow_dev(kubeconfig: &str, mock: Option<&MockServer>, no_nodes: bool) {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
     let aws = Clients::new(&sdk);
-    let cairn = Cairn::new(&moto, Path::new(STACK_DIR), ENV);
-    cairn.set_var("kubeconfig", kubeconfig);
-    // moto has no EKS add-on API: tests/airflow_plan.rs checks the add-ons' plan.
-    cairn.set_var("eks_managed_addons", "false");
+    let cairn = airflow_on_moto(&moto, ENV, kubeconfig);
     if no_nodes {
         cairn.set_var("wait_for_workloads", "false");
     }
