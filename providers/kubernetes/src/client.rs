@@ -2,7 +2,8 @@
 //!
 //! Owns the API calls: discovery of an apiVersion and kind (cached per client, so any kind
 //! the API server serves works, CRDs included, whatever Kubernetes version the compiled-in
-//! types describe), server-side apply as field manager `cairn`, reads projected onto the
+//! types describe; an object's reads and delete use the API resource recorded with it, and
+//! ask nothing), server-side apply as field manager `cairn`, reads projected onto the
 //! applied manifest, foreground deletes that wait until the object is gone, adoption and
 //! import. What a manifest means offline is `manifest.rs`; readiness is `wait.rs`.
 //! Request bodies may hold secrets: they are built here and never logged.
@@ -24,7 +25,7 @@ use tokio::time::Instant;
 
 use crate::manifest::{self, ObjectRef};
 use crate::wait::{self, WaitFor};
-use crate::{OBJECT_TYPE, error};
+use crate::{API_RESOURCE, OBJECT_TYPE, error};
 
 /// The field manager cairn applies as; other managers' fields are theirs.
 pub(crate) const FIELD_MANAGER: &str = "cairn";
@@ -43,9 +44,11 @@ const READ_LIMIT: Duration = Duration::from_secs(120);
 /// they saw; the backstop around the whole call fires only if a call hangs past that.
 const BACKSTOP_GRACE: Duration = Duration::from_secs(5);
 
-/// One object, located: its API and its namespace as resolved against the kind's scope.
+/// One object, located: its API resource, its API and its namespace as resolved against
+/// the kind's scope.
 struct Target {
     object: ObjectRef,
+    resource: ApiResource,
     api: Api<DynamicObject>,
 }
 
@@ -170,7 +173,42 @@ impl KubernetesClient {
                 Api::all_with(self.client.clone(), &resource)
             }
         };
-        Ok(Some(Target { object, api }))
+        Ok(Some(Target {
+            object,
+            resource,
+            api,
+        }))
+    }
+
+    /// The recorded object at the API resource recorded with it: no discovery, so a
+    /// refresh or destroy asks the API server only about the objects themselves. The
+    /// recorded id names a namespace exactly when the kind is namespaced. `Ok(None)` for
+    /// a record without the resource (made before it was kept), which is located by
+    /// discovery instead. A kind no longer served answers 404, as a deleted object does.
+    fn recorded_target(&self, state: &Attrs) -> Result<Option<Target>, ProviderError> {
+        let (Some(id), Some(plural)) = (state.opt_str("id")?, state.opt_str(API_RESOURCE)?) else {
+            return Ok(None);
+        };
+        let object = ObjectRef::from_id(&id)?;
+        let resource = ApiResource::from_gvk_with_plural(&object.gvk(), &plural);
+        let api = match &object.namespace {
+            Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
+        };
+        Ok(Some(Target {
+            object,
+            resource,
+            api,
+        }))
+    }
+
+    /// A recorded object located by its record, else by discovery; `Ok(None)` if its
+    /// kind is not served.
+    async fn locate_recorded(&self, state: &Attrs) -> Result<Option<Target>, ProviderError> {
+        match self.recorded_target(state)? {
+            Some(target) => Ok(Some(target)),
+            None => self.locate_existing(&Self::recorded_object(state)?).await,
+        }
     }
 
     /// Server-side apply of `config`'s manifest, then the configured wait. `take_back`
@@ -218,12 +256,7 @@ impl KubernetesClient {
         let live = to_json(&applied)?;
         let live =
             wait::until_ready(&target.api, &target.object, wait, live, deadline, progress).await?;
-        Ok(with_observed(
-            config.clone(),
-            manifest,
-            &target.object,
-            &live,
-        ))
+        Ok(with_observed(config.clone(), manifest, &target, &live))
     }
 
     /// The object an existing resource is about: by its `id`, else its manifest.
@@ -278,19 +311,15 @@ fn to_json(object: &DynamicObject) -> Result<serde_json::Value, ProviderError> {
 }
 
 /// `base` with `manifest` and the computed attributes observed on `live`.
-fn with_observed(
-    base: Attrs,
-    manifest: Value,
-    object: &ObjectRef,
-    live: &serde_json::Value,
-) -> Attrs {
+fn with_observed(base: Attrs, manifest: Value, target: &Target, live: &serde_json::Value) -> Attrs {
     let uid = live
         .pointer("/metadata/uid")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned);
     let observed = manifest::observed_object(live, &manifest);
     base.with("manifest", manifest)
-        .with("id", object.id())
+        .with("id", target.object.id())
+        .with(API_RESOURCE, target.resource.plural.as_str())
         .with("uid", uid)
         .with("object", observed)
 }
@@ -346,8 +375,7 @@ impl ResourceClient for KubernetesClient {
     async fn read(&self, request: ReadRequest<'_>) -> Result<Option<Attrs>, ProviderError> {
         check_type(request.type_name)?;
         bounded(READ_LIMIT, "read", async {
-            let object = Self::recorded_object(request.state)?;
-            let Some(target) = self.locate_existing(&object).await? else {
+            let Some(target) = self.locate_recorded(request.state).await? else {
                 return Ok(None);
             };
             let Some(live) = self.get(&target).await? else {
@@ -359,7 +387,7 @@ impl ResourceClient for KubernetesClient {
                 .cloned()
                 .unwrap_or_else(|| manifest::identity_manifest(&target.object));
             let projected = manifest::project_live(&live, &applied);
-            let attrs = with_observed(request.state.clone(), applied, &target.object, &live);
+            let attrs = with_observed(request.state.clone(), applied, &target, &live);
             Ok(Some(attrs.with("manifest", projected)))
         })
         .await
@@ -382,8 +410,7 @@ impl ResourceClient for KubernetesClient {
         bounded(request.timeout + BACKSTOP_GRACE, "delete", async {
             let started = Instant::now();
             let deadline = started + request.timeout;
-            let object = Self::recorded_object(request.state)?;
-            let Some(target) = self.locate_existing(&object).await? else {
+            let Some(target) = self.locate_recorded(request.state).await? else {
                 return Ok(());
             };
             let what = target.object.describe();
@@ -455,7 +482,7 @@ impl ResourceClient for KubernetesClient {
                 return Ok(None);
             };
             let projected = manifest::project_live(&live, &manifest);
-            let attrs = with_observed(request.config.clone(), manifest, &target.object, &live);
+            let attrs = with_observed(request.config.clone(), manifest, &target, &live);
             Ok(Some(attrs.with("manifest", projected)))
         })
         .await
@@ -478,7 +505,7 @@ impl ResourceClient for KubernetesClient {
                 ))
             })?;
             let manifest = manifest::identity_manifest(&target.object);
-            Ok(with_observed(Attrs::new(), manifest, &target.object, &live))
+            Ok(with_observed(Attrs::new(), manifest, &target, &live))
         })
         .await
     }

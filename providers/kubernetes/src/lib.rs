@@ -43,6 +43,9 @@ use crate::wait::WaitFor;
 /// The one resource type of this provider.
 pub(crate) const OBJECT_TYPE: &str = "kubernetes_object";
 
+/// The attribute recording the API resource an object's kind is served as.
+pub(crate) const API_RESOURCE: &str = "api_resource";
+
 /// Manifest paths whose change makes it another object: the API server cannot rename or
 /// move an object, nor change its kind or API group.
 const IDENTITY_PATHS: [(&str, &[&str]); 4] = [
@@ -82,6 +85,12 @@ fn object_schema() -> ResourceSchema {
             ),
         )
         .attr("uid", AttrSchema::computed(AttrType::String).describe("metadata.uid"))
+        .attr(
+            API_RESOURCE,
+            AttrSchema::computed(AttrType::String).describe(
+                "the API resource the kind is served as (deployments for apps/v1 Deployment), found by discovery at apply: reads and deletes use it instead of asking again",
+            ),
+        )
         .attr(
             "object",
             AttrSchema::computed(AttrType::Any)

@@ -2,9 +2,9 @@
 //!
 //! Bucket names are global: a name may already belong to another account, or to a
 //! bucket of this account that some other tool made. So a create first looks at the
-//! name (HeadBucket) and adopts a bucket only when it carries this resource's `cairn:*`
-//! tags; the tags are sent with CreateBucket itself, so even a bucket whose create
-//! answer was lost is recognised. (In us-east-1, S3 answers a create of a bucket the
+//! name (GetBucketTagging, which answers its tags too) and adopts a bucket only when it
+//! carries this resource's `cairn:*` tags; the tags are sent with CreateBucket itself, so
+//! even a bucket whose create answer was lost is recognised. (In us-east-1, S3 answers a create of a bucket the
 //! account already owns with success: without that look, cairn would take over a
 //! bucket it never made.)
 //!
@@ -43,10 +43,11 @@ use crate::tags::{created_by, object_tags, user_visible};
 
 pub(super) struct Bucket;
 
-/// What HeadBucket tells of a bucket this account can see.
+/// A bucket this account can see, with its tags: GetBucketTagging both says that the
+/// bucket exists and answers what a read, and the ownership check of a create, need of it.
 pub(super) struct Found {
     name: String,
-    region: Option<String>,
+    tags: BTreeMap<String, String>,
 }
 
 /// How many object versions a refused destroy counts before it stops counting.
@@ -174,7 +175,7 @@ impl AwsType for Bucket {
     /// With `force_destroy`, an object written while the bucket was being emptied: the
     /// next attempt empties it again.
     const BUSY: &'static [&'static str] = &["BucketNotEmpty"];
-    /// S3 is eventually consistent: a deleted bucket may still answer HeadBucket.
+    /// S3 is eventually consistent: a deleted bucket may still answer for a while.
     const WAIT_GONE: bool = true;
     /// The bucket's name.
     const ID: &'static str = "bucket";
@@ -288,11 +289,11 @@ impl AwsType for Bucket {
     }
 
     async fn describe(&self, aws: &AwsClients, name: &str) -> Result<Option<Found>, ProviderError> {
-        head(&aws.s3, name).await
+        tagged(&aws.s3, name).await
     }
 
     fn deletion(&self, _bucket: &Found) -> Readiness {
-        Readiness::Waiting("still answers HeadBucket".to_owned())
+        Readiness::Waiting("still answers GetBucketTagging".to_owned())
     }
 
     async fn attributes(
@@ -313,14 +314,9 @@ impl AwsType for Bucket {
         config: &Attrs,
     ) -> Result<Vec<String>, ProviderError> {
         let name = decode_config::<BucketConfig>(config)?.bucket;
-        if head(&aws.s3, &name).await?.is_none() {
-            return Ok(Vec::new());
-        }
-        let tags = bucket_tags(&aws.s3, &name).await?;
-        Ok(if created_by(identity, &tags) {
-            vec![name]
-        } else {
-            Vec::new()
+        Ok(match tagged(&aws.s3, &name).await? {
+            Some(bucket) if created_by(identity, &bucket.tags) => vec![name],
+            _ => Vec::new(),
         })
     }
 
@@ -332,7 +328,7 @@ impl AwsType for Bucket {
         let config: BucketConfig = decode_config(request.config)?;
         let name = config.bucket;
         check_name(&name)?;
-        if head(&aws.s3, &name).await?.is_some() {
+        if tagged(&aws.s3, &name).await?.is_some() {
             if self.found_id(aws, request).await?.is_some() {
                 return Ok(name);
             }
@@ -510,21 +506,33 @@ fn check_name(name: &str) -> Result<(), ProviderError> {
 }
 
 /// The bucket if this account can see it; `None` if no bucket has the name. A bucket of
-/// another account is an error: cairn can neither read nor make it.
-async fn head(s3: &aws_sdk_s3::Client, name: &str) -> Result<Option<Found>, ProviderError> {
-    match s3.head_bucket().bucket(name).send().await {
-        Ok(out) => Ok(Some(Found {
-            name: name.to_owned(),
-            region: out.bucket_region().map(str::to_owned),
-        })),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-        Err(err) if status(&err) == Some(403) => Err(ProviderError::Other(format!(
-            "S3 bucket {name} exists but this account may not use it (it belongs to another \
-             account, or a policy denies HeadBucket): bucket names are global, choose another"
-        ))),
-        Err(err) if status(&err) == Some(404) => Ok(None),
-        Err(err) => Err(api_error("s3:HeadBucket", err)),
-    }
+/// another account is an error: cairn can neither read nor make it. A bucket in another
+/// region than the client's is an error too (S3 redirects every call about it), so a
+/// bucket found is in the client's region.
+async fn tagged(s3: &aws_sdk_s3::Client, name: &str) -> Result<Option<Found>, ProviderError> {
+    let tags = match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(err) if error_code(&err) == Some("NoSuchTagSet") => BTreeMap::new(),
+        Err(err) if error_code(&err) == Some("NoSuchBucket") || status(&err) == Some(404) => {
+            return Ok(None);
+        }
+        Err(err) if status(&err) == Some(403) => {
+            return Err(ProviderError::Other(format!(
+                "S3 bucket {name} exists but this account may not use it (it belongs to \
+                 another account, or a policy denies GetBucketTagging): bucket names are \
+                 global, choose another"
+            )));
+        }
+        Err(err) => return Err(api_error("s3:GetBucketTagging", err)),
+    };
+    Ok(Some(Found {
+        name: name.to_owned(),
+        tags,
+    }))
 }
 
 fn status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
@@ -561,25 +569,6 @@ fn s3_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
                 .map_err(build_error("S3 tag"))
         })
         .collect()
-}
-
-async fn bucket_tags(
-    s3: &aws_sdk_s3::Client,
-    name: &str,
-) -> Result<BTreeMap<String, String>, ProviderError> {
-    let out = optional(
-        "s3:GetBucketTagging",
-        "NoSuchTagSet",
-        s3.get_bucket_tagging().bucket(name).send().await,
-    )?;
-    Ok(out
-        .map(|o| {
-            o.tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 /// Replaces the bucket's tags with `tags` (S3 has no per-key tag calls).
@@ -894,7 +883,7 @@ async fn empty(
     }
 }
 
-/// The bucket as attributes: one S3 call per setting.
+/// The bucket as attributes: one S3 call per setting besides its tags.
 async fn attributes(
     aws: &AwsClients,
     bucket: &Found,
@@ -926,7 +915,7 @@ async fn attributes(
             .send()
             .await,
     )?;
-    let tags = user_visible(bucket_tags(s3, name).await?, &aws.default_tags);
+    let tags = user_visible(bucket.tags.clone(), &aws.default_tags);
 
     let prior_encryption = prior.and_then(|p| p.get("server_side_encryption"));
     let encryption = encryption
@@ -963,11 +952,11 @@ async fn attributes(
         .collect();
     let prior_rules = prior.and_then(|p| p.get("lifecycle_expiration"));
     let rules = Value::List(order_like(prior_rules, rules));
-    let region = bucket.region.clone().unwrap_or_else(|| aws.region.clone());
+    let region = aws.region.as_str();
     Ok(Attrs::new()
         .with("id", name)
         .with("bucket", name)
-        .with("arn", format!("arn:{}:s3:::{name}", partition(&region)))
+        .with("arn", format!("arn:{}:s3:::{name}", partition(region)))
         .with("region", region)
         .with("versioning", versioning.as_deref() == Some("Enabled"))
         .with("server_side_encryption", encryption)
@@ -1144,19 +1133,17 @@ mod tests {
             let mut tags = identity().tags();
             tags.insert("team".to_owned(), "data".to_owned());
             let capture = Capture::script([
-                (404, String::new()),
+                missing("NoSuchBucket"),
                 (NO_ANSWER, String::new()),
-                ok(),
+                tagging(&tags),
                 tagging(&tags),
                 ok(),
-                ok(),
-                ok(),
+                tagging(&tags),
                 (200, "<VersioningConfiguration/>".to_owned()),
                 missing("ServerSideEncryptionConfigurationNotFoundError"),
                 missing("NoSuchPublicAccessBlockConfiguration"),
                 missing("OwnershipControlsNotFoundError"),
                 missing("NoSuchLifecycleConfiguration"),
-                tagging(&tags),
             ]);
             let identity = identity();
             let config = Attrs::new().with("bucket", "airflow-prod-logs").with(
@@ -1170,19 +1157,17 @@ mod tests {
             assert_eq!(
                 calls(&capture),
                 [
-                    "HEAD ?",
-                    "PUT ?",
-                    "HEAD ?",
                     "GET ?tagging",
-                    "HEAD ?",
+                    "PUT ?",
+                    "GET ?tagging",
+                    "GET ?tagging",
                     "PUT ?tagging",
-                    "HEAD ?",
+                    "GET ?tagging",
                     "GET ?versioning",
                     "GET ?encryption",
                     "GET ?publicAccessBlock",
                     "GET ?ownershipControls",
                     "GET ?lifecycle",
-                    "GET ?tagging",
                 ]
             );
             let sent = crate::eks::capture::body(&capture.requests()[1]);
@@ -1198,11 +1183,8 @@ mod tests {
         async fn a_bucket_without_this_resource_tags_is_never_adopted() {
             let mut theirs = identity().tags();
             theirs.insert("cairn:env".to_owned(), "dev".to_owned());
-            let mut script = vec![(404, String::new()), (NO_ANSWER, String::new())];
-            for _ in 0..20 {
-                script.push(ok());
-                script.push(tagging(&theirs));
-            }
+            let mut script = vec![missing("NoSuchBucket"), (NO_ANSWER, String::new())];
+            script.extend(std::iter::repeat_n(tagging(&theirs), 20));
             let capture = Capture::script(script);
             let identity = identity();
             let config = Attrs::new().with("bucket", "airflow-prod-logs");

@@ -327,6 +327,91 @@ async fn discovery_resolves_plural_and_scope_once_per_api_version() {
     }
 }
 
+/// A read in a new process (a plan after the apply that recorded the objects) goes
+/// straight to each object's recorded API resource; only a record without one (from
+/// before it was kept) asks discovery.
+#[tokio::test]
+async fn a_recorded_object_is_read_and_deleted_without_discovery() {
+    let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}});
+    let namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "airflow"}});
+    let applying = MockApi::new(api_server);
+    let mut recorded = Vec::new();
+    for manifest in [widget.clone(), namespace.clone()] {
+        recorded.push(create(&applying, &config(manifest)).await.expect("applies"));
+    }
+    let plurals: Vec<Option<String>> = recorded
+        .iter()
+        .map(|attrs| attrs.opt_str(crate::API_RESOURCE).expect("a string"))
+        .collect();
+    assert_eq!(
+        plurals,
+        [Some("widgets".to_owned()), Some("namespaces".to_owned())]
+    );
+
+    let planning = MockApi::new(move |request| match request.path.as_str() {
+        "/apis/example.com/v1/namespaces/default/widgets/w" if request.method == "GET" => {
+            let mut live = widget.clone();
+            live["metadata"]["namespace"] = json!("default");
+            live["metadata"]["uid"] = json!("uid-w");
+            (200, live)
+        }
+        "/api/v1/namespaces/airflow" if request.method == "GET" => {
+            let mut live = namespace.clone();
+            live["metadata"]["uid"] = json!("uid-ns");
+            (200, live)
+        }
+        _ => api_server(request),
+    });
+    let identity = identity();
+    for state in &recorded {
+        let read = planning
+            .client
+            .read(ReadRequest {
+                type_name: OBJECT_TYPE,
+                identity: &identity,
+                state,
+            })
+            .await
+            .expect("reads")
+            .expect("exists");
+        assert_eq!(
+            read.get(crate::API_RESOURCE),
+            state.get(crate::API_RESOURCE),
+            "the read keeps the recorded resource"
+        );
+    }
+    let paths: Vec<String> = planning.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/apis/example.com/v1/namespaces/default/widgets/w",
+            "/api/v1/namespaces/airflow",
+        ],
+        "one GET per object and no discovery"
+    );
+
+    let destroying = MockApi::new(api_server);
+    destroying
+        .client
+        .delete(DeleteRequest {
+            type_name: OBJECT_TYPE,
+            identity: &identity,
+            state: &recorded[0],
+            timeout: Duration::from_secs(5),
+            progress: Progress::noop(),
+        })
+        .await
+        .expect("deletes");
+    let asked: Vec<String> = destroying
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|path| !path.contains("/namespaces/default/widgets"))
+        .collect();
+    assert!(asked.is_empty(), "the delete asked {asked:?}");
+}
+
 #[tokio::test]
 async fn namespaced_metadata_on_a_cluster_scoped_kind_is_refused() {
     let api = MockApi::new(api_server);
