@@ -1,9 +1,10 @@
 //! Refresh cost: how many API calls a `plan` with refresh makes for `stacks/airflow`
-//! (`--env dev`), per resource type. The stack is applied by the `cairn` binary to moto
-//! and the Kubernetes mock; then the plan runs in-process with every provider wrapped so
-//! each read is charged the requests it made: to moto through a counting proxy, to the
-//! mock by its request log. Reads run one at a time here (parallelism 1), so the requests
-//! between a read's start and end (one read, or one batch of a type) are its own.
+//! (`--env dev`, then `--env prod`), per resource type. The stack is applied by the
+//! `cairn` binary to moto and the Kubernetes mock; then the plan runs in-process with
+//! every provider wrapped so each read is charged the requests it made: to moto through a
+//! counting proxy, to the mock by its request log. Reads run one at a time here
+//! (parallelism 1), so the requests between a read's start and end (one read, or one
+//! batch of a type) are its own.
 //!
 //! It checks the budget of issue 15: no more API calls than resources for the whole
 //! stack. Types AWS can describe in batches (subnets, route tables, roles, secrets) pay
@@ -160,6 +161,13 @@ impl ResourceClient for CountingClient {
 
 #[test]
 fn refresh_of_the_airflow_stack_makes_no_more_api_calls_than_resources() {
+    // One after the other: each sets the process's AWS endpoint to its own moto.
+    for env in ["dev", "prod"] {
+        refresh_within_budget(env);
+    }
+}
+
+fn refresh_within_budget(env: &str) {
     let mock = Arc::new(
         MockServer::start_blocking(Options {
             auto_ready: true,
@@ -179,7 +187,7 @@ fn refresh_of_the_airflow_stack_makes_no_more_api_calls_than_resources() {
             "apply",
             STACK_DIR,
             "--env",
-            "dev",
+            env,
             "--auto-approve",
             "--state",
         ])
@@ -205,8 +213,9 @@ fn refresh_of_the_airflow_stack_makes_no_more_api_calls_than_resources() {
         } else {
             value
         };
-        // SAFETY: this test crate has this one test, and nothing else in the process
-        // reads the environment while it is set: the SDK reads it at configure, later.
+        // SAFETY: this test crate has this one test, which checks one environment at a
+        // time, and nothing else in the process reads the environment while it is set:
+        // the SDK reads it at configure, later.
         unsafe { std::env::set_var(name, value) };
     }
     let stats = Arc::clone(&proxy.stats);
@@ -229,7 +238,7 @@ fn refresh_of_the_airflow_stack_makes_no_more_api_calls_than_resources() {
         .collect();
     let registry = Registry::with_providers(wrapped);
     let options = LoadOptions {
-        env: Some("dev".to_owned()),
+        env: Some(env.to_owned()),
         vars: vec![
             ("kubeconfig".to_owned(), kubeconfig),
             ("eks_managed_addons".to_owned(), "false".to_owned()),
@@ -274,7 +283,10 @@ fn refresh_of_the_airflow_stack_makes_no_more_api_calls_than_resources() {
         .sum();
     println!(
         "{:<34} {:>9} {:>9} {:>9}",
-        "resource type", "resources", "calls", "per res."
+        format!("resource type (--env {env})"),
+        "resources",
+        "calls",
+        "per res."
     );
     for (type_name, (n, calls)) in ledger.iter() {
         println!(
@@ -299,6 +311,6 @@ fn refresh_of_the_airflow_stack_makes_no_more_api_calls_than_resources() {
     );
     assert!(
         total <= resources,
-        "the refresh made {total} API calls for {resources} resources"
+        "--env {env}: the refresh made {total} API calls for {resources} resources"
     );
 }
