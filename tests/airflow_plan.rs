@@ -710,7 +710,8 @@ fn planned<'p>(plan: &'p serde_json::Value, addr: &str, attribute: &str) -> &'p 
 
 /// `existing_vpc_id` plans no network and gives the cluster, both node groups and the
 /// database the existing VPC's private subnets: found by their tags, or as listed in
-/// `existing_private_subnet_ids`. An id naming no VPC fails the plan, naming the data source.
+/// `existing_private_subnet_ids`. Tags that match no subnet fail the plan on the cluster;
+/// an id naming no VPC fails it naming the data source.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_vpc_is_used_not_created() {
     let moto = Moto::start();
@@ -779,6 +780,18 @@ async fn an_existing_vpc_is_used_not_created() {
     assert_eq!(
         planned(&plan, "aws_eks_cluster.main", "vpc_config")["subnet_ids"],
         serde_json::json!(listed)
+    );
+
+    // Tags no subnet carries: the lookup finds none, and the plan (not the create, at
+    // apply) fails on the cluster, saying why.
+    cairn.set_var("existing_private_subnet_ids", "[]");
+    cairn.set_var("existing_private_subnet_tags", r#"{ tier = "nowhere" }"#);
+    let unmatched = cairn.expect(1, &["plan"], &[]);
+    assert!(
+        unmatched.stderr.contains("aws_eks_cluster.main")
+            && unmatched.stderr.contains("has no subnets"),
+        "{}",
+        unmatched.text()
     );
 
     cairn.set_var("existing_vpc_id", "vpc-0000000000000000f");

@@ -91,6 +91,27 @@ fn encryption_config_schema() -> AttrType {
     ])
 }
 
+/// EKS refuses a control plane with fewer than two subnets (in two AZs). The count is
+/// known at plan even when the ids are not, so a stack whose subnet lookup matched nothing
+/// (`data.aws_subnets` with the wrong tags) fails its plan, not the create.
+fn check_subnet_count(desired: &Attrs) -> Result<(), ProviderError> {
+    let Some(Value::Map(vpc)) = desired.get("vpc_config") else {
+        return Ok(());
+    };
+    match vpc.get("subnet_ids") {
+        Some(Value::List(ids)) if ids.len() < 2 => Err(ProviderError::invalid(
+            "vpc_config.subnet_ids",
+            if ids.is_empty() {
+                "has no subnets: EKS needs at least two, in two availability zones (did a \
+                 subnet lookup match nothing?)"
+            } else {
+                "has 1 subnet: EKS needs at least two, in two availability zones"
+            },
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct VpcConfig {
     subnet_ids: Vec<String>,
@@ -222,6 +243,7 @@ impl AwsType for Cluster {
     /// EKS can add envelope encryption to a cluster, never change or remove it: a plan
     /// that would is refused, naming the way out.
     fn plan(&self, request: PlanRequest<'_>) -> Result<PlanAdjustments, ProviderError> {
+        check_subnet_count(request.desired)?;
         let Some(prior) = request.prior.and_then(|p| p.get("encryption_config")) else {
             return Ok(PlanAdjustments::default());
         };
@@ -855,6 +877,26 @@ mod tests {
         .expect_err("change refused")
         .to_string();
         assert!(changed.contains("cannot be changed"), "{changed}");
+    }
+
+    #[test]
+    fn fewer_than_two_subnets_fail_the_plan() {
+        let plan = |ids: Value| {
+            let vpc = Value::Map(BTreeMap::from([("subnet_ids".to_owned(), ids)]));
+            Cluster.plan(PlanRequest {
+                type_name: "aws_eks_cluster",
+                prior: None,
+                desired: &Attrs::new().with("vpc_config", vpc),
+            })
+        };
+        let none = plan(Value::List(Vec::new()))
+            .expect_err("no subnets refused")
+            .to_string();
+        assert!(none.contains("has no subnets"), "{none}");
+        assert!(plan(Value::from(vec!["subnet-a"])).is_err());
+        assert!(plan(Value::List(vec![Value::Unknown, Value::Unknown])).is_ok());
+        assert!(plan(Value::Unknown).is_ok(), "a list not known yet");
+        assert!(plan(Value::from(vec!["subnet-a", "subnet-b"])).is_ok());
     }
 
     #[test]
