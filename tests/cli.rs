@@ -1262,6 +1262,75 @@ mod panicking_provider {
     }
 }
 
+mod provider_warnings {
+    //! What a provider warns of (a leftover that costs money) is in the outcome and at
+    //! the end of the report, where a status line would have been overwritten, whether
+    //! the run finished or not.
+
+    use std::sync::Arc;
+
+    use cairn::addr::ResourceAddr;
+    use cairn::apply::ApplyOptions;
+    use cairn::plan::PlanOptions;
+    use cairn::providers::Registry;
+    use cairn_provider_fake::{FakeProvider, Operation};
+
+    use crate::engine::{Run, runtime, stack_dir};
+
+    const LEFT: &str = "leaves 1 EBS volume behind: vol-1 (20 GiB)";
+
+    #[test]
+    fn a_warning_is_reported_after_a_failed_apply_and_a_destroy() {
+        let dir = stack_dir(
+            "[stack]\nname = \"warn\"\n\n[resources.fake_thing.x]\ninput = 1\n\n[resources.fake_thing.broken]\ninput = 2\n",
+        );
+        let fake = FakeProvider::new("fake")
+            .resource_type("fake_thing")
+            .warn_on("fake_thing.x", Operation::Create, LEFT)
+            .warn_on("fake_thing.x", Operation::Delete, LEFT)
+            .fail_on("fake_thing.broken", Operation::Create);
+        let registry = Registry::with_providers(vec![Arc::new(fake)]);
+        let runtime = runtime();
+        let mut run = Run::open(dir.path(), &registry);
+        let planned = runtime.block_on(run.plan(&PlanOptions::default()));
+        let outcome = runtime.block_on(run.apply(&planned, ApplyOptions::default()));
+        assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
+        let warned: Vec<(ResourceAddr, &str)> = outcome
+            .warnings
+            .iter()
+            .map(|w| (w.addr.clone(), w.message.as_str()))
+            .collect();
+        assert_eq!(warned, [(ResourceAddr::new("fake_thing", "x"), LEFT)]);
+        let report = cairn::render::apply_report(&outcome, false, "cairn apply", false);
+        let warning = report
+            .find(&format!("Warning: fake_thing.x: {LEFT}"))
+            .unwrap_or_else(|| panic!("the report warns:\n{report}"));
+        let stopped = report
+            .find("Apply stopped")
+            .expect("the report ends the run");
+        assert!(
+            warning < stopped,
+            "warnings come before the verdict:\n{report}"
+        );
+        let json = cairn::render::apply_summary_json(&outcome, false);
+        assert!(json.contains(LEFT), "{json}");
+
+        let planned = runtime.block_on(run.plan(&PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        }));
+        let outcome = runtime.block_on(run.apply(&planned, ApplyOptions::default()));
+        assert!(outcome.is_success(), "{:?}", outcome.failures);
+        assert_eq!(outcome.warnings.len(), 1, "{:?}", outcome.warnings);
+        let report = cairn::render::apply_report(&outcome, true, "cairn destroy", false);
+        assert!(
+            report.starts_with(&format!("Warning: fake_thing.x: {LEFT}\nDestroy complete!")),
+            "{report}"
+        );
+        run.close();
+    }
+}
+
 /// Issue 8: a stop (here a first Ctrl-C) during a replacement's delete must not leave the
 /// object deleted: the walk starts nothing new, except the create that completes it.
 #[test]

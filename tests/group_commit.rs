@@ -151,6 +151,7 @@ struct Reporter(Checking);
 impl ApplyObserver for Reporter {
     fn started(&self, _: &ResourceAddr, _: &'static str) {}
     fn progress(&self, _: &ResourceAddr, _: &str) {}
+    fn warning(&self, _: &ResourceAddr, _: &str) {}
     fn finished(&self, addr: &ResourceAddr, action: Action, _: Duration, _: Option<String>) {
         let address = addr.to_string();
         let recorded = Checking::recorded(self.0.on_disk().as_ref(), &address);

@@ -52,6 +52,9 @@ pub trait ApplyObserver: Send + Sync {
     fn started(&self, addr: &ResourceAddr, verb: &'static str);
     /// A provider reported progress (`message` never holds a secret).
     fn progress(&self, addr: &ResourceAddr, message: &str);
+    /// A provider warned of something (`message` never holds a secret); the outcome
+    /// carries it too, for the report at the end.
+    fn warning(&self, addr: &ResourceAddr, message: &str);
     /// The operation finished successfully.
     fn finished(&self, addr: &ResourceAddr, action: Action, elapsed: Duration, id: Option<String>);
     /// The operation failed (the failure is reported again in the outcome).
@@ -113,6 +116,15 @@ pub struct Skipped {
     pub blocked_by: Option<ResourceAddr>,
 }
 
+/// Something a provider warned of while it worked on a resource.
+#[derive(Debug, Clone)]
+pub struct Warning {
+    /// The resource.
+    pub addr: ResourceAddr,
+    /// What the provider said; never a secret.
+    pub message: String,
+}
+
 /// What an apply did.
 #[derive(Debug, Default)]
 pub struct ApplyOutcome {
@@ -127,6 +139,9 @@ pub struct ApplyOutcome {
     /// Final outputs (real values; render prints sensitive ones as `(sensitive)`), set
     /// only when the apply finished.
     pub outputs: BTreeMap<String, (Value, bool)>,
+    /// What providers warned of, in the order they did, whether or not the apply
+    /// finished.
+    pub warnings: Vec<Warning>,
 }
 
 impl ApplyOutcome {
@@ -291,17 +306,30 @@ fn commit(nodes: &[Node], node: usize, committed: &mut [bool]) {
     }
 }
 
-/// Forwards a provider's progress messages to the observer.
+/// Forwards a provider's progress messages to the observer, and keeps its warnings for
+/// the outcome.
 struct NodeProgress {
     addr: ResourceAddr,
     observer: Arc<dyn ApplyObserver>,
     last: Mutex<String>,
+    warnings: Arc<Mutex<Vec<Warning>>>,
 }
 
 impl ProgressSink for NodeProgress {
     fn report(&self, message: &str) {
         message.clone_into(&mut self.last.lock().unwrap_or_else(PoisonError::into_inner));
         self.observer.progress(&self.addr, message);
+    }
+
+    fn warn(&self, message: &str) {
+        self.observer.warning(&self.addr, message);
+        self.warnings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Warning {
+                addr: self.addr.clone(),
+                message: message.to_owned(),
+            });
     }
 }
 
@@ -321,6 +349,7 @@ struct Walk<'a> {
     hasher: SensitiveHasher,
     live: Mutex<ResourceValues>,
     observer: Arc<dyn ApplyObserver>,
+    warnings: Arc<Mutex<Vec<Warning>>>,
 }
 
 /// Why a node failed, before it is attached to an address.
@@ -727,6 +756,7 @@ impl Walk<'_> {
             addr: addr.clone(),
             observer: Arc::clone(&self.observer),
             last: Mutex::new(String::new()),
+            warnings: Arc::clone(&self.warnings),
         });
         let client = self.client(&change.provider).await?;
         let prior = change.before.clone().unwrap_or_default();
@@ -930,6 +960,7 @@ pub async fn apply(
         hasher,
         live: Mutex::new(live),
         observer: Arc::clone(&observer),
+        warnings: Arc::default(),
     };
 
     let mut waiting: Vec<usize> = nodes.iter().map(|n| n.dependencies.len()).collect();
@@ -1077,6 +1108,8 @@ pub async fn apply(
         }
     }
     drop(running);
+    outcome.warnings =
+        std::mem::take(&mut *walk.warnings.lock().unwrap_or_else(PoisonError::into_inner));
     for (n, node) in nodes.iter().enumerate() {
         let addr = &plan.changes[node.change].addr;
         // Both halves of a replacement may be unstarted: list the resource once.

@@ -1,5 +1,5 @@
-//! The end of an apply: the summary line, outputs, or the failure report (each root
-//! cause once, its dependents as skipped, and what to run next).
+//! The end of an apply: providers' warnings, then the summary line and outputs, or the
+//! failure report (each root cause once, its dependents as skipped, and what to run next).
 
 use std::fmt::Write;
 
@@ -18,9 +18,19 @@ pub fn output_line(name: &str, value: &Value, sensitive: bool) -> String {
     }
 }
 
-/// The report after an apply or destroy; `command` is what to re-run.
+/// The report after an apply or destroy; `command` is what to re-run. Providers'
+/// warnings come first, so the last lines say how the run ended.
 pub fn apply_report(outcome: &ApplyOutcome, destroy: bool, command: &str, color: bool) -> String {
     let mut out = String::new();
+    for warning in &outcome.warnings {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            paint(color, "Warning:", Style::new().yellow().bold()),
+            warning.addr,
+            warning.message
+        );
+    }
     let c = outcome.completed;
     if outcome.is_success() {
         if destroy {

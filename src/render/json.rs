@@ -67,6 +67,10 @@ pub fn apply_summary_json(outcome: &ApplyOutcome, destroy: bool) -> String {
                 "address": s.addr.to_string(),
                 "blocked_by": s.blocked_by.as_ref().map(ToString::to_string),
             })).collect::<Vec<_>>(),
+            "warnings": outcome.warnings.iter().map(|w| json!({
+                "address": w.addr.to_string(),
+                "message": w.message,
+            })).collect::<Vec<_>>(),
             "outputs": outcome.outputs.iter().map(|(name, (value, sensitive))| {
                 let value = if *sensitive { json!({ "$sensitive": true }) } else { redacted_json(value) };
                 (name.clone(), json!({ "value": value, "sensitive": sensitive }))
@@ -102,6 +106,13 @@ impl ApplyObserver for JsonProgress {
     fn progress(&self, addr: &ResourceAddr, message: &str) {
         self.printer.out(&event(
             "progress",
+            json!({ "address": addr.to_string(), "message": message }),
+        ));
+    }
+
+    fn warning(&self, addr: &ResourceAddr, message: &str) {
+        self.printer.out(&event(
+            "warning",
             json!({ "address": addr.to_string(), "message": message }),
         ));
     }

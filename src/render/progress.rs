@@ -125,6 +125,11 @@ impl ApplyObserver for ApplyProgress {
         }
     }
 
+    /// A line that stays (above the spinners on a terminal), unlike a status.
+    fn warning(&self, addr: &ResourceAddr, message: &str) {
+        self.line(&format!("{addr}: warning: {message}"));
+    }
+
     fn finished(&self, addr: &ResourceAddr, action: Action, elapsed: Duration, id: Option<String>) {
         let entry = self
             .in_flight

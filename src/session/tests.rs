@@ -18,6 +18,7 @@ struct Quiet;
 impl ApplyObserver for Quiet {
     fn started(&self, _: &crate::addr::ResourceAddr, _: &'static str) {}
     fn progress(&self, _: &crate::addr::ResourceAddr, _: &str) {}
+    fn warning(&self, _: &crate::addr::ResourceAddr, _: &str) {}
     fn finished(
         &self,
         _: &crate::addr::ResourceAddr,

@@ -36,6 +36,7 @@ pub struct Quiet;
 impl ApplyObserver for Quiet {
     fn started(&self, _: &ResourceAddr, _: &'static str) {}
     fn progress(&self, _: &ResourceAddr, _: &str) {}
+    fn warning(&self, _: &ResourceAddr, _: &str) {}
     fn finished(&self, _: &ResourceAddr, _: Action, _: Duration, _: Option<String>) {}
     fn failed(&self, _: &ResourceAddr, _: Duration) {}
 }

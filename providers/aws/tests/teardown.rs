@@ -24,13 +24,17 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use cairn_provider_core::{Attrs, DeleteRequest, Progress, ProgressSink, ProviderError, Value};
 use common::{TestResource, sdk_config, string_map, text};
 
-/// Every progress message of one delete.
+/// Every progress message of one delete; warnings start with `warning: `.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<String>>);
 
 impl ProgressSink for Recorder {
     fn report(&self, message: &str) {
         self.0.lock().unwrap().push(message.to_owned());
+    }
+
+    fn warn(&self, message: &str) {
+        self.0.lock().unwrap().push(format!("warning: {message}"));
     }
 }
 
@@ -811,7 +815,7 @@ async fn the_clusters_delete_names_the_volumes_its_claims_left() {
     let seen = progress.all();
     assert!(
         seen.contains(&format!(
-            "cluster {cluster_name} leaves 1 EBS volume behind (persistent volumes; they \
+            "warning: cluster {cluster_name} leaves 1 EBS volume behind (persistent volumes; they \
              cost money until deleted): {volume} (20 GiB, available, claim \
              airflow/logs-airflow-triggerer-0)"
         )),

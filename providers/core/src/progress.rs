@@ -8,6 +8,13 @@ use std::sync::Arc;
 pub trait ProgressSink: Send + Sync {
     /// `message` is a short status, e.g. `cluster status CREATING`.
     fn report(&self, message: &str);
+
+    /// `message` is something the user must still see once the run is over (what an
+    /// operation left behind that costs money), not a passing status. A sink that keeps
+    /// nothing shows it as a status.
+    fn warn(&self, message: &str) {
+        self.report(message);
+    }
 }
 
 /// A cheap, cloneable handle a provider calls while it waits.
@@ -29,6 +36,14 @@ impl Progress {
     pub fn report(&self, message: impl AsRef<str>) {
         if let Some(sink) = &self.0 {
             sink.report(message.as_ref());
+        }
+    }
+
+    /// Warns of `message` (never a secret): the engine repeats it with the run's result,
+    /// where a status line would have been overwritten.
+    pub fn warn(&self, message: impl AsRef<str>) {
+        if let Some(sink) = &self.0 {
+            sink.warn(message.as_ref());
         }
     }
 }

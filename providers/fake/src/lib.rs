@@ -39,7 +39,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_provider_core::{
     AttrSchema, AttrType, Attrs, ConfigureRequest, CreateRequest, DeleteRequest, FindRequest,
-    ImportRequest, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
+    ImportRequest, Progress, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceClient,
     ResourceIdentity, ResourceSchema, UpdateRequest, Value,
 };
 
@@ -141,6 +141,7 @@ struct Spec {
     resource_latency: BTreeMap<String, Duration>,
     read_latency: Duration,
     faults: BTreeMap<(String, Operation), Fault>,
+    warnings: BTreeMap<(String, Operation), String>,
 }
 
 impl Spec {
@@ -326,6 +327,20 @@ impl FakeProvider {
         self
     }
 
+    /// Builder: `operation` on `address` (a create, update or delete) warns of `message`
+    /// through its progress, as a provider does of what it leaves behind, and succeeds.
+    pub fn warn_on(
+        mut self,
+        address: impl Into<String>,
+        operation: Operation,
+        message: impl Into<String>,
+    ) -> Self {
+        self.spec()
+            .warnings
+            .insert((address.into(), operation), message.into());
+        self
+    }
+
     /// Puts an object at `address` into the world, as if created outside cairn's record
     /// (an interrupted create that [`ResourceClient::find`] adopts), or changes one (drift).
     pub fn seed(&self, address: impl Into<String>, attrs: Attrs) {
@@ -458,6 +473,17 @@ impl FakeClient {
         }
     }
 
+    /// Warns through `progress` if the call was chosen to.
+    fn warn(&self, operation: Operation, identity: &ResourceIdentity, progress: &Progress) {
+        if let Some(message) = self
+            .spec
+            .warnings
+            .get(&(identity.address.clone(), operation))
+        {
+            progress.warn(message);
+        }
+    }
+
     fn store(&self, address: &str, attrs: &Attrs) {
         lock(&self.world.objects).insert(address.to_owned(), attrs.clone());
     }
@@ -478,6 +504,7 @@ impl ResourceClient for FakeClient {
         let address = &request.identity.address;
         let _call = self.world.enter(Operation::Create, address);
         self.behave(Operation::Create, request.identity).await?;
+        self.warn(Operation::Create, request.identity, &request.progress);
         let generation = {
             let mut generations = lock(&self.world.generations);
             let count = generations.entry(address.clone()).or_insert(0);
@@ -498,6 +525,7 @@ impl ResourceClient for FakeClient {
         let address = &request.identity.address;
         let _call = self.world.enter(Operation::Update, address);
         self.behave(Operation::Update, request.identity).await?;
+        self.warn(Operation::Update, request.identity, &request.progress);
         let existing = lock(&self.world.objects).get(address).cloned();
         let prior = existing.as_ref().unwrap_or(request.prior);
         let mut attrs = request.desired.clone();
@@ -516,6 +544,7 @@ impl ResourceClient for FakeClient {
         let address = &request.identity.address;
         let _call = self.world.enter(Operation::Delete, address);
         self.behave(Operation::Delete, request.identity).await?;
+        self.warn(Operation::Delete, request.identity, &request.progress);
         lock(&self.world.objects).remove(address);
         Ok(())
     }

@@ -841,7 +841,7 @@ pub(crate) async fn report_volumes(aws: &AwsClients, cluster: &str, progress: &P
                 volumes.join(", ")
             );
             tracing::warn!(cluster, "{message}");
-            progress.report(message);
+            progress.warn(message);
         }
         Err(e) => tracing::warn!(cluster, error = %e, "could not list the cluster's volumes"),
     }
