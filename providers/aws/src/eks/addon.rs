@@ -43,7 +43,8 @@ struct AddonConfig {
     service_account_role_arn: Option<String>,
     resolve_conflicts_on_create: Option<String>,
     resolve_conflicts_on_update: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// What a delete follows, as recorded in the state.
@@ -234,11 +235,7 @@ impl AwsType for Addon {
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
         let config: AddonConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let token = client_token();
         let call = aws
             .eks
@@ -330,11 +327,7 @@ impl AwsType for Addon {
                 .await?;
         }
         if changed("tags") {
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             let arn = current.addon_arn().unwrap_or_default();
             sync_tags(&aws.eks, arn, &sorted(current.tags()), &wanted).await?;
         }

@@ -55,7 +55,8 @@ struct ClusterConfig {
     vpc_config: VpcConfig,
     enabled_cluster_log_types: Option<Vec<String>>,
     encryption_config: Option<EncryptionConfig>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// Envelope encryption of Kubernetes Secrets with a KMS key.
@@ -348,11 +349,7 @@ impl AwsType for Cluster {
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
         let config: ClusterConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let vpc = VpcConfigRequest::builder()
             .set_subnet_ids(Some(config.vpc_config.subnet_ids.clone()))
             .set_security_group_ids(config.vpc_config.security_group_ids.clone())
@@ -459,11 +456,7 @@ impl AwsType for Cluster {
         }
         if changed("tags") {
             let arn = current.arn().unwrap_or_default();
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             sync_tags(&aws.eks, arn, &sorted(current.tags()), &wanted).await?;
         }
         Ok(())

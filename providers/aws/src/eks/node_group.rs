@@ -58,7 +58,8 @@ struct NodeGroupConfig {
     update_config: Option<UpdateConfig>,
     version: Option<String>,
     release_version: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -346,11 +347,7 @@ impl AwsType for NodeGroup {
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
         let config: NodeGroupConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let token = client_token();
         let call = aws
             .eks
@@ -484,11 +481,7 @@ impl AwsType for NodeGroup {
         }
 
         if changed("tags") {
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             sync_tags(
                 &aws.eks,
                 current.nodegroup_arn().unwrap_or_default(),

@@ -64,7 +64,8 @@ struct KeyConfig {
     key_spec: Option<String>,
     policy: Option<String>,
     enable_key_rotation: Option<bool>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// What a delete follows, as recorded in the state.
@@ -255,11 +256,7 @@ impl AwsType for Key {
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
         let config: KeyConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let call = aws
             .kms
             .create_key()
@@ -335,11 +332,7 @@ impl AwsType for Key {
             set_rotation(&aws.kms, id, enabled).await?;
         }
         if changed("tags") {
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             sync_tags(&aws.kms, id, &key_tags(&aws.kms, id).await?, &wanted).await?;
         }
         Ok(())

@@ -85,7 +85,8 @@ struct InstanceConfig {
     storage_encrypted: Option<bool>,
     kms_key_id: Option<String>,
     apply_immediately: Option<bool>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// The configuration a delete follows, as recorded in the state (RDS does not report
@@ -373,11 +374,7 @@ impl AwsType for Instance {
             desired: request.config,
         })?;
         let config: InstanceConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let call = aws
             .rds
             .create_db_instance()
@@ -498,11 +495,7 @@ impl AwsType for Instance {
             .await?;
         }
         if changed("tags") {
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             sync_tags(
                 &aws.rds,
                 db.db_instance_arn().unwrap_or_default(),

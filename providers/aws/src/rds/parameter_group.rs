@@ -38,7 +38,8 @@ struct ParameterGroupConfig {
     family: String,
     description: Option<String>,
     parameter: Option<Vec<Parameter>>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -178,11 +179,7 @@ impl AwsType for ParameterGroup {
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
         let config: ParameterGroupConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let call = aws
             .rds
             .create_db_parameter_group()
@@ -231,11 +228,7 @@ impl AwsType for ParameterGroup {
         }
         if changed("tags") {
             let arn = group.db_parameter_group_arn().unwrap_or_default();
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             sync_tags(&aws.rds, arn, &list_tags(&aws.rds, arn).await?, &wanted).await?;
         }
         Ok(())

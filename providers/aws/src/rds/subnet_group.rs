@@ -33,7 +33,8 @@ struct SubnetGroupConfig {
     name: String,
     description: Option<String>,
     subnet_ids: Vec<String>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 #[async_trait]
@@ -129,11 +130,7 @@ impl AwsType for SubnetGroup {
         request: &CreateRequest<'_>,
     ) -> Result<String, ProviderError> {
         let config: SubnetGroupConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let call = aws
             .rds
             .create_db_subnet_group()
@@ -173,11 +170,7 @@ impl AwsType for SubnetGroup {
         }
         if changed("tags") {
             let arn = group.db_subnet_group_arn().unwrap_or_default();
-            let wanted = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let wanted = object_tags(request.identity, &aws.default_tags, &desired.tags);
             sync_tags(&aws.rds, arn, &list_tags(&aws.rds, arn).await?, &wanted).await?;
         }
         Ok(())

@@ -68,7 +68,8 @@ struct BucketConfig {
     public_access_block: Option<PublicAccessBlock>,
     object_ownership: Option<String>,
     lifecycle_expiration: Option<Vec<Expiration>>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -337,11 +338,7 @@ impl AwsType for Bucket {
                  resource: import it, or choose another name"
             )));
         }
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let location = (aws.region != "us-east-1")
             .then(|| BucketLocationConstraint::from(aws.region.as_str()));
         let bucket_config = CreateBucketConfiguration::builder()
@@ -382,11 +379,7 @@ impl AwsType for Bucket {
         request: &CreateRequest<'_>,
     ) -> Result<bool, ProviderError> {
         let config: BucketConfig = decode_config(request.config)?;
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         put_tags(&aws.s3, name, &tags).await?;
         if let Some(ownership) = &config.object_ownership {
             put_ownership(&aws.s3, name, ownership).await?;
@@ -416,11 +409,7 @@ impl AwsType for Bucket {
         let desired: BucketConfig = decode_config(request.desired)?;
         let changed = |attr: &str| request.changed.iter().any(|c| c == attr);
         if changed("tags") {
-            let tags = object_tags(
-                request.identity,
-                &aws.default_tags,
-                &desired.tags.clone().unwrap_or_default(),
-            );
+            let tags = object_tags(request.identity, &aws.default_tags, &desired.tags);
             put_tags(&aws.s3, name, &tags).await?;
         }
         if changed("object_ownership")

@@ -37,7 +37,8 @@ struct SecretConfig {
     name: String,
     description: Option<String>,
     kms_key_id: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 /// The configuration a delete follows, as recorded in the state (Secrets Manager does
@@ -316,11 +317,7 @@ impl AwsType for Secret {
             ValueSource::Given(value) => value,
             ValueSource::Generated(generate) => generate.recipe()?.generate()?,
         };
-        let tags = object_tags(
-            request.identity,
-            &aws.default_tags,
-            &config.tags.clone().unwrap_or_default(),
-        );
+        let tags = object_tags(request.identity, &aws.default_tags, &config.tags);
         let token = client_token();
         let call = aws
             .secrets
@@ -399,7 +396,7 @@ impl AwsType for Secret {
             put_value(&aws.secrets, arn, &value).await?;
         }
         if changed("tags") {
-            let user_tags = config.tags.unwrap_or_default();
+            let user_tags = config.tags;
             let wanted = object_tags(request.identity, &aws.default_tags, &user_tags);
             sync_tags(&aws.secrets, arn, &tag_map(current.secret.tags()), &wanted).await?;
         }
